@@ -1,0 +1,145 @@
+//! The attachment record and the subjects it hangs on.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::state::{AttachmentState, InvalidTransition};
+use crate::tenant::TenantId;
+
+/// An attachment's public identifier (a UUID v7, so ids sort by creation time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct AttachmentId(pub Uuid);
+
+impl AttachmentId {
+    /// A fresh, time-ordered id.
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl Default for AttachmentId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for AttachmentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for AttachmentId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}
+
+/// The host-product records an attachment hangs on. Their ids belong to the host
+/// product; Clasp records them as it first sees them, inside the tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Subject {
+    /// The ticket (tickets and workspaces dialects).
+    pub ticket_id: Option<String>,
+    /// The message (chat and workspaces dialects), possibly inside a ticket or room.
+    pub message_id: Option<String>,
+    /// The case (cases dialect).
+    pub case_id: Option<String>,
+    /// The chat room.
+    pub room_id: Option<String>,
+}
+
+/// One subject to list by or to check membership in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubjectRef {
+    /// Attachments of a ticket.
+    Ticket(String),
+    /// Attachments of a message.
+    Message(String),
+    /// Attachments of a case.
+    Case(String),
+    /// Attachments of a room.
+    Room(String),
+}
+
+impl Subject {
+    /// Whether this subject is (or lies within) `r`.
+    pub fn matches(&self, r: &SubjectRef) -> bool {
+        let (field, want) = match r {
+            SubjectRef::Ticket(v) => (&self.ticket_id, v),
+            SubjectRef::Message(v) => (&self.message_id, v),
+            SubjectRef::Case(v) => (&self.case_id, v),
+            SubjectRef::Room(v) => (&self.room_id, v),
+        };
+        field.as_deref() == Some(want.as_str())
+    }
+}
+
+/// A file someone attached, with everything Clasp knows about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Attachment {
+    /// Public id.
+    pub id: AttachmentId,
+    /// A tenant-independent integer id, assigned by the repository on insert
+    /// (the `chat` dialect addresses attachments by number).
+    pub number: i64,
+    /// Owner; nothing crosses tenants.
+    pub tenant_id: TenantId,
+    /// What the attachment hangs on.
+    pub subject: Subject,
+    /// Sanitised original filename.
+    pub filename: String,
+    /// The declared (and allow-listed) media type, without parameters.
+    pub content_type: String,
+    /// The type recognised from the bytes' magic, when any.
+    pub sniffed_type: Option<String>,
+    /// Exact size of the stored bytes (declared size while pending).
+    pub size_bytes: u64,
+    /// Lowercase hex SHA-256 of the stored bytes, once known.
+    pub sha256: Option<String>,
+    /// Lowercase hex SHA-256 the client declared, when it did.
+    pub declared_sha256: Option<String>,
+    /// Life-cycle state.
+    pub state: AttachmentState,
+    /// Free text from the uploader.
+    pub description: Option<String>,
+    /// Tags from the uploader.
+    pub tags: Vec<String>,
+    /// Locale from the uploader (e.g. `en_US`).
+    pub locale: Option<String>,
+    /// Who uploaded it: an API key id or a session's user id.
+    pub uploaded_by: String,
+    /// Blob key of a thumbnail, when one was made.
+    pub thumbnail_key: Option<String>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// Last change.
+    pub updated_at: OffsetDateTime,
+}
+
+impl Attachment {
+    /// Where the bytes live in the blob store: tenant-prefixed, so a tenant's bytes
+    /// can be listed or purged together and never collide with another's.
+    pub fn blob_key(&self) -> String {
+        format!("{}/{}", self.tenant_id, self.id)
+    }
+
+    /// Moves to `to` if the state machine allows it, stamping `updated_at`.
+    pub fn transition(
+        &mut self,
+        to: AttachmentState,
+        at: OffsetDateTime,
+    ) -> Result<(), InvalidTransition> {
+        self.state = self.state.transition(to)?;
+        self.updated_at = at;
+        Ok(())
+    }
+
+    /// Only ready attachments are shown to clients and downloaded.
+    pub fn is_ready(&self) -> bool {
+        self.state == AttachmentState::Ready
+    }
+}

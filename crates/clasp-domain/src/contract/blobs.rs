@@ -1,0 +1,73 @@
+use bytes::Bytes;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::inspect::BodyError;
+use crate::ports::{BlobError, BlobStore};
+
+fn chunks(data: &[u8], size: usize) -> Vec<Result<Bytes, BodyError>> {
+    data.chunks(size)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect()
+}
+
+async fn read_all(store: &dyn BlobStore, key: &str) -> Result<Vec<u8>, BlobError> {
+    let mut reader = store.get(key).await?;
+    let mut out = Vec::new();
+    while let Some(chunk) = reader.stream.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    assert_eq!(
+        reader.size,
+        out.len() as u64,
+        "reader.size is the object size"
+    );
+    Ok(out)
+}
+
+/// The [`BlobStore`] contract.
+pub async fn blob_store(store: &dyn BlobStore) {
+    let prefix = Uuid::now_v7();
+
+    // a multi-chunk body round-trips exactly, and head reports its size
+    let data: Vec<u8> = (0..5 * 1024 * 1024 + 17)
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let key = format!("{prefix}/{}", Uuid::now_v7());
+    let mut body = futures::stream::iter(chunks(&data, 64 * 1024 + 3));
+    assert_eq!(store.put(&key, &mut body).await.unwrap(), data.len() as u64);
+    assert_eq!(store.head(&key).await.unwrap(), Some(data.len() as u64));
+    let back = read_all(store, &key).await.unwrap();
+    assert_eq!(
+        Sha256::digest(&back),
+        Sha256::digest(&data),
+        "exact bytes back"
+    );
+
+    // an empty body is a valid, empty object
+    let empty = format!("{prefix}/{}", Uuid::now_v7());
+    let mut nothing = futures::stream::iter(Vec::<Result<Bytes, BodyError>>::new());
+    assert_eq!(store.put(&empty, &mut nothing).await.unwrap(), 0);
+    assert_eq!(read_all(store, &empty).await.unwrap(), Vec::<u8>::new());
+
+    // a body that breaks off leaves nothing behind, not even part of it
+    let broken = format!("{prefix}/{}", Uuid::now_v7());
+    let mut parts = chunks(&data[..3 * 1024 * 1024], 256 * 1024);
+    parts.push(Err(BodyError::Interrupted("client went away".into())));
+    let mut body = futures::stream::iter(parts);
+    let err = store.put(&broken, &mut body).await.unwrap_err();
+    assert_eq!(
+        err,
+        BlobError::Body(BodyError::Interrupted("client went away".into()))
+    );
+    assert_eq!(store.head(&broken).await.unwrap(), None);
+    assert!(matches!(store.get(&broken).await, Err(BlobError::NotFound)));
+
+    // delete is idempotent and final
+    store.delete(&key).await.unwrap();
+    store.delete(&key).await.unwrap();
+    assert_eq!(store.head(&key).await.unwrap(), None);
+    assert!(matches!(store.get(&key).await, Err(BlobError::NotFound)));
+    store.delete(&empty).await.unwrap();
+}

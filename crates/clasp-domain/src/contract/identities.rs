@@ -1,0 +1,107 @@
+use uuid::Uuid;
+
+use crate::credentials::{ApiKey, Scopes, Session, generate_api_key, hash_secret};
+use crate::ports::{IdentityStore, RepoError};
+use crate::tenant::TenantId;
+
+use super::{fresh_tenant, instant};
+
+fn key(tenant: TenantId, scopes: Scopes) -> ApiKey {
+    let secret = generate_api_key();
+    ApiKey {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        prefix: secret[..12].to_owned(),
+        hash: hash_secret(&secret),
+        scopes,
+        created_at: instant(1),
+        revoked_at: None,
+    }
+}
+
+/// The [`IdentityStore`] contract.
+pub async fn identity_store(store: &dyn IdentityStore) {
+    // tenants: unique slug, found by slug and id
+    let t = fresh_tenant();
+    store.create_tenant(&t).await.unwrap();
+    let mut dup = fresh_tenant();
+    dup.slug = t.slug.clone();
+    assert!(matches!(
+        store.create_tenant(&dup).await,
+        Err(RepoError::Conflict(_))
+    ));
+    assert_eq!(
+        store.tenant_by_slug(&t.slug).await.unwrap(),
+        Some(t.clone())
+    );
+    assert_eq!(store.tenant_by_id(t.id).await.unwrap(), Some(t.clone()));
+    assert_eq!(
+        store.tenant_by_slug("no-such-tenant-slug").await.unwrap(),
+        None
+    );
+
+    // keys: by hash (exact), by prefix or id, revocation
+    let read_only = Scopes::parse("attachments:read").unwrap();
+    let k = key(t.id, read_only);
+    store.create_api_key(&k).await.unwrap();
+    let mut same_hash = key(t.id, Scopes::ALL);
+    same_hash.hash = k.hash.clone();
+    assert!(matches!(
+        store.create_api_key(&same_hash).await,
+        Err(RepoError::Conflict(_))
+    ));
+    assert_eq!(
+        store.api_key_by_hash(&k.hash).await.unwrap(),
+        Some(k.clone())
+    );
+    assert_eq!(
+        store
+            .api_key_by_hash(&hash_secret("ixk_nope"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_api_keys(&k.prefix).await.unwrap(),
+        vec![k.clone()]
+    );
+    assert_eq!(
+        store.find_api_keys(&k.id.to_string()).await.unwrap(),
+        vec![k.clone()]
+    );
+    assert!(
+        store.find_api_keys("ixk_%").await.unwrap().is_empty(),
+        "prefix is not a pattern"
+    );
+    assert!(store.revoke_api_key(k.id, instant(2)).await.unwrap());
+    let revoked = store.api_key_by_hash(&k.hash).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(instant(2)));
+    assert!(
+        !store
+            .revoke_api_key(Uuid::now_v7(), instant(2))
+            .await
+            .unwrap()
+    );
+
+    // sessions: by hash, unique
+    let s = Session {
+        id: Uuid::now_v7(),
+        tenant_id: t.id,
+        user_id: "user-42".into(),
+        hash: hash_secret(&Uuid::now_v7().to_string()),
+        created_at: instant(3),
+        expires_at: instant(3603),
+        revoked_at: None,
+    };
+    store.create_session(&s).await.unwrap();
+    assert_eq!(
+        store.session_by_hash(&s.hash).await.unwrap(),
+        Some(s.clone())
+    );
+    let mut dup_s = s.clone();
+    dup_s.id = Uuid::now_v7();
+    assert!(matches!(
+        store.create_session(&dup_s).await,
+        Err(RepoError::Conflict(_))
+    ));
+}

@@ -1,0 +1,35 @@
+//! The contract suites: one per port, run by every adapter of that port against
+//! its real backend. Each suite panics (fails the calling test) on the first
+//! broken promise. Suites make their own tenants and keys with fresh random ids,
+//! so several may share one database or bucket.
+
+mod blobs;
+mod identities;
+mod repository;
+mod signer;
+
+pub use blobs::blob_store;
+pub use identities::identity_store;
+pub use repository::attachment_repository;
+pub use signer::url_signer;
+
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::tenant::{Tenant, TenantId};
+
+/// A time with microsecond precision (what every adapter must keep).
+fn instant(offset_secs: i64) -> OffsetDateTime {
+    let base = OffsetDateTime::from_unix_timestamp(1_750_000_000 + offset_secs)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    base + time::Duration::microseconds(123_456)
+}
+
+fn fresh_tenant() -> Tenant {
+    let id = Uuid::now_v7();
+    Tenant {
+        id: TenantId(id),
+        slug: format!("t-{}", id.simple()),
+        created_at: instant(0),
+    }
+}

@@ -1,0 +1,78 @@
+//! # clasp-domain
+//!
+//! The pure core of Clasp, an attachments service. It knows what an attachment is,
+//! which states it may pass through, what an acceptable upload looks like, and who
+//! may do what — and nothing about HTTP, databases or object stores.
+//!
+//! Everything outside is reached through **ports**, traits defined in [`ports`]:
+//!
+//! | port | what an adapter provides |
+//! |---|---|
+//! | [`ports::AttachmentRepository`] | durable attachment metadata, scoped by tenant |
+//! | [`ports::IdentityStore`] | tenants, API keys (hashes only) and sessions |
+//! | [`ports::BlobStore`] | the bytes: streaming put, streaming get, delete |
+//! | [`ports::UrlSigner`] | URLs a client may fetch without other credentials |
+//! | [`ports::Clock`] | the current time (swap it in tests) |
+//!
+//! The application services in [`services`] are what every front end calls: the
+//! HTTP dialects of `clasp-http`, the `clasp` binary's admin commands, and any Rust
+//! service that embeds this crate. [`memory`] holds in-memory adapters of every port,
+//! so the services run without any infrastructure (see `examples/embed.rs`).
+//!
+//! ## Implementing a port
+//!
+//! Each port documents its contract on the trait. With the `contract-tests` feature,
+//! [`contract`] exposes the shared suite every adapter of a port must pass; an adapter
+//! crate calls it from its own tests against the real backend.
+
+pub mod attachment;
+pub mod credentials;
+pub mod error;
+pub mod inspect;
+pub mod memory;
+pub mod ports;
+pub mod services;
+pub mod state;
+pub mod tenant;
+pub mod validation;
+
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod contract;
+
+pub use attachment::{Attachment, AttachmentId, Subject, SubjectRef};
+pub use credentials::{ApiKey, Principal, PrincipalKind, Scope, Scopes, Session};
+pub use error::{AttachmentError, AuthError, IdentityError};
+pub use services::{AttachmentService, IdentityService, Ports};
+pub use state::{AttachmentState, InvalidTransition};
+pub use tenant::{Tenant, TenantId};
+pub use validation::{UploadPolicy, ValidationError};
+
+#[cfg(test)]
+mod contract_tests {
+    use futures::executor::block_on;
+
+    use crate::contract;
+    use crate::memory::{MemoryAttachments, MemoryBlobs, MemoryIdentities, MemorySigner};
+
+    #[test]
+    fn memory_attachments_pass_the_contract() {
+        block_on(contract::attachment_repository(
+            &MemoryAttachments::default(),
+        ));
+    }
+
+    #[test]
+    fn memory_identities_pass_the_contract() {
+        block_on(contract::identity_store(&MemoryIdentities::default()));
+    }
+
+    #[test]
+    fn memory_blobs_pass_the_contract() {
+        block_on(contract::blob_store(&MemoryBlobs::default()));
+    }
+
+    #[test]
+    fn memory_signer_passes_the_contract() {
+        block_on(contract::url_signer(&MemorySigner::new("http://x")));
+    }
+}

@@ -1,0 +1,345 @@
+//! In-memory adapters of every port: for embedding without infrastructure, for
+//! examples, and for tests of the services and of HTTP front ends. They keep
+//! everything in process memory and lose it on exit.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::StreamExt;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::attachment::{Attachment, AttachmentId, SubjectRef};
+use crate::credentials::{ApiKey, Session, generate_session_token};
+use crate::ports::{
+    AttachmentRepository, BlobError, BlobReader, BlobStore, Clock, IdentityStore, PutBody,
+    RepoError, SignatureError, SignedRequest, SignedTarget, SignedUrl, UrlSigner, clasp_signed_url,
+};
+use crate::services::Ports;
+use crate::tenant::{Tenant, TenantId};
+
+/// Locks a mutex, recovering the data if another thread panicked while holding it
+/// (every critical section here leaves the maps consistent).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Attachment metadata in a map.
+#[derive(Default)]
+pub struct MemoryAttachments {
+    rows: Mutex<HashMap<AttachmentId, Attachment>>,
+    next_number: AtomicI64,
+}
+
+#[async_trait]
+impl AttachmentRepository for MemoryAttachments {
+    async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
+        let mut rows = lock(&self.rows);
+        if rows.contains_key(&attachment.id) {
+            return Err(RepoError::Conflict(attachment.id.to_string()));
+        }
+        let number = self.next_number.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut row = attachment.clone();
+        row.number = number;
+        rows.insert(row.id, row);
+        Ok(number)
+    }
+
+    async fn get(
+        &self,
+        tenant: TenantId,
+        id: AttachmentId,
+    ) -> Result<Option<Attachment>, RepoError> {
+        Ok(lock(&self.rows)
+            .get(&id)
+            .filter(|a| a.tenant_id == tenant)
+            .cloned())
+    }
+
+    async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError> {
+        let mut rows = lock(&self.rows);
+        match rows.get_mut(&attachment.id) {
+            Some(row) if row.tenant_id == attachment.tenant_id => {
+                let number = row.number;
+                *row = attachment.clone();
+                row.number = number;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn list_ready(
+        &self,
+        tenant: TenantId,
+        subject: &SubjectRef,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        let mut found: Vec<Attachment> = lock(&self.rows)
+            .values()
+            .filter(|a| a.tenant_id == tenant && a.is_ready() && a.subject.matches(subject))
+            .cloned()
+            .collect();
+        found.sort_by_key(|a| (a.created_at, a.id));
+        Ok(found)
+    }
+
+    async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Result<bool, RepoError> {
+        let mut rows = lock(&self.rows);
+        if rows.get(&id).is_some_and(|a| a.tenant_id == tenant) {
+            rows.remove(&id);
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+}
+
+/// Tenants, keys and sessions in maps.
+#[derive(Default)]
+pub struct MemoryIdentities {
+    tenants: Mutex<Vec<Tenant>>,
+    keys: Mutex<Vec<ApiKey>>,
+    sessions: Mutex<Vec<Session>>,
+}
+
+#[async_trait]
+impl IdentityStore for MemoryIdentities {
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), RepoError> {
+        let mut tenants = lock(&self.tenants);
+        if tenants
+            .iter()
+            .any(|t| t.slug == tenant.slug || t.id == tenant.id)
+        {
+            return Err(RepoError::Conflict(tenant.slug.clone()));
+        }
+        tenants.push(tenant.clone());
+        Ok(())
+    }
+
+    async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, RepoError> {
+        Ok(lock(&self.tenants).iter().find(|t| t.slug == slug).cloned())
+    }
+
+    async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, RepoError> {
+        Ok(lock(&self.tenants).iter().find(|t| t.id == id).cloned())
+    }
+
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), RepoError> {
+        let mut keys = lock(&self.keys);
+        if keys.iter().any(|k| k.hash == key.hash || k.id == key.id) {
+            return Err(RepoError::Conflict(key.prefix.clone()));
+        }
+        keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, RepoError> {
+        Ok(lock(&self.keys).iter().find(|k| k.hash == hash).cloned())
+    }
+
+    async fn find_api_keys(&self, prefix_or_id: &str) -> Result<Vec<ApiKey>, RepoError> {
+        let id = Uuid::parse_str(prefix_or_id).ok();
+        Ok(lock(&self.keys)
+            .iter()
+            .filter(|k| Some(k.id) == id || k.prefix.starts_with(prefix_or_id))
+            .cloned()
+            .collect())
+    }
+
+    async fn revoke_api_key(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {
+        let mut keys = lock(&self.keys);
+        match keys.iter_mut().find(|k| k.id == id) {
+            Some(k) => {
+                k.revoked_at.get_or_insert(at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), RepoError> {
+        let mut sessions = lock(&self.sessions);
+        if sessions
+            .iter()
+            .any(|s| s.hash == session.hash || s.id == session.id)
+        {
+            return Err(RepoError::Conflict(session.id.to_string()));
+        }
+        sessions.push(session.clone());
+        Ok(())
+    }
+
+    async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>, RepoError> {
+        Ok(lock(&self.sessions)
+            .iter()
+            .find(|s| s.hash == hash)
+            .cloned())
+    }
+}
+
+/// Objects in a map. An object appears only once its whole body has arrived.
+#[derive(Default)]
+pub struct MemoryBlobs {
+    objects: Mutex<HashMap<String, Bytes>>,
+}
+
+impl MemoryBlobs {
+    /// How many objects are stored (tests check that refused uploads leave none).
+    pub fn len(&self) -> usize {
+        lock(&self.objects).len()
+    }
+
+    /// Whether no object is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl BlobStore for MemoryBlobs {
+    async fn put(&self, key: &str, body: PutBody<'_>) -> Result<u64, BlobError> {
+        let mut buf = Vec::new();
+        while let Some(chunk) = body.next().await {
+            buf.extend_from_slice(&chunk?);
+        }
+        let size = buf.len() as u64;
+        lock(&self.objects).insert(key.to_owned(), Bytes::from(buf));
+        Ok(size)
+    }
+
+    async fn get(&self, key: &str) -> Result<BlobReader, BlobError> {
+        let bytes = lock(&self.objects)
+            .get(key)
+            .cloned()
+            .ok_or(BlobError::NotFound)?;
+        let size = bytes.len() as u64;
+        let chunks: Vec<Result<Bytes, BlobError>> = (0..bytes.len())
+            .step_by(64 * 1024)
+            .map(|at| Ok(bytes.slice(at..bytes.len().min(at + 64 * 1024))))
+            .collect();
+        Ok(BlobReader {
+            size,
+            stream: Box::pin(futures::stream::iter(chunks)),
+        })
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        Ok(lock(&self.objects).get(key).map(|b| b.len() as u64))
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        lock(&self.objects).remove(key);
+        Ok(())
+    }
+}
+
+/// Signs URLs by remembering a random token per URL: nothing to configure, and
+/// the URLs have the same shape as those of Clasp's HMAC signer.
+pub struct MemorySigner {
+    base_url: String,
+    issued: Mutex<HashMap<String, (TenantId, AttachmentId, i64)>>,
+}
+
+impl MemorySigner {
+    /// A signer whose URLs start with `base_url` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(base_url: &str) -> Self {
+        Self {
+            base_url: base_url.to_owned(),
+            issued: Mutex::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl UrlSigner for MemorySigner {
+    async fn download_url(
+        &self,
+        target: &SignedTarget,
+        expires_at: OffsetDateTime,
+    ) -> Result<SignedUrl, SignatureError> {
+        let token = generate_session_token();
+        let expires = expires_at.unix_timestamp();
+        lock(&self.issued).insert(
+            token.clone(),
+            (target.tenant_id, target.attachment_id, expires),
+        );
+        Ok(SignedUrl {
+            url: clasp_signed_url(
+                &self.base_url,
+                target.tenant_id,
+                target.attachment_id,
+                expires,
+                &token,
+            ),
+            expires_at,
+        })
+    }
+
+    fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError> {
+        let issued = lock(&self.issued);
+        let &(tenant, attachment, expires) = issued
+            .get(&request.signature)
+            .ok_or(SignatureError::Invalid)?;
+        if (tenant, attachment, expires)
+            != (request.tenant_id, request.attachment_id, request.expires)
+        {
+            return Err(SignatureError::Invalid);
+        }
+        if now.unix_timestamp() >= expires {
+            return Err(SignatureError::Expired);
+        }
+        Ok(())
+    }
+}
+
+/// A clock that stands still until moved.
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    /// A clock reading `at`.
+    pub fn new(at: OffsetDateTime) -> Self {
+        Self(Mutex::new(at))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: time::Duration) {
+        *lock(&self.0) += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *lock(&self.0)
+    }
+}
+
+/// Every port backed by memory, plus handles on the adapters tests look into.
+pub struct MemoryPorts {
+    /// The ports, ready for the services.
+    pub ports: Ports,
+    /// The blob store, to count objects.
+    pub blobs: Arc<MemoryBlobs>,
+}
+
+impl MemoryPorts {
+    /// In-memory ports with the system clock and signed URLs under `base_url`.
+    pub fn new(base_url: &str) -> Self {
+        Self::with_clock(base_url, Arc::new(crate::ports::SystemClock))
+    }
+
+    /// In-memory ports with the given clock.
+    pub fn with_clock(base_url: &str, clock: Arc<dyn Clock>) -> Self {
+        let blobs = Arc::new(MemoryBlobs::default());
+        let ports = Ports {
+            attachments: Arc::new(MemoryAttachments::default()),
+            identities: Arc::new(MemoryIdentities::default()),
+            blobs: blobs.clone(),
+            signer: Arc::new(MemorySigner::new(base_url)),
+            clock,
+        };
+        Self { ports, blobs }
+    }
+}

@@ -1,0 +1,260 @@
+//! The ports: what the domain needs from the outside world. Adapters implement
+//! these traits; the services in [`crate::services`] only ever see the traits.
+//!
+//! All ports are object-safe and `Send + Sync`, and their futures are `Send`, so
+//! the services run on any multi-threaded executor.
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::Stream;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::attachment::{Attachment, AttachmentId, SubjectRef};
+use crate::credentials::{ApiKey, Session};
+use crate::inspect::BodyError;
+use crate::tenant::{Tenant, TenantId};
+
+/// A metadata store failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoError {
+    /// A unique value (tenant slug, key hash, attachment id) already exists.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The backend failed; the message is for logs, not clients.
+    #[error("metadata store failed: {0}")]
+    Backend(String),
+}
+
+/// Durable attachment metadata.
+///
+/// Contract (see `contract::attachment_repository`): every read is scoped by
+/// tenant — an id from another tenant is "not found"; `insert` assigns a unique,
+/// increasing `number`; `list_ready` returns only `Ready` attachments of the
+/// subject, oldest first (ties by id); `update` persists every mutable field.
+#[async_trait]
+pub trait AttachmentRepository: Send + Sync {
+    /// Stores a new attachment and returns the `number` assigned to it.
+    async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError>;
+    /// The attachment `id` of `tenant`, in any state.
+    async fn get(
+        &self,
+        tenant: TenantId,
+        id: AttachmentId,
+    ) -> Result<Option<Attachment>, RepoError>;
+    /// Persists state, size, checksums, sniffed type, thumbnail and `updated_at`.
+    /// Returns false when the attachment no longer exists.
+    async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError>;
+    /// Ready attachments of `tenant` on `subject`, oldest first.
+    async fn list_ready(
+        &self,
+        tenant: TenantId,
+        subject: &SubjectRef,
+    ) -> Result<Vec<Attachment>, RepoError>;
+    /// Removes the row; returns whether it existed.
+    async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Result<bool, RepoError>;
+}
+
+/// Tenants, API keys and sessions.
+///
+/// Contract (see `contract::identity_store`): slugs and secret hashes are unique
+/// (`Conflict` otherwise); lookups by hash return revoked or expired records too —
+/// the services decide what they mean.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Stores a new tenant.
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), RepoError>;
+    /// The tenant named `slug`.
+    async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, RepoError>;
+    /// The tenant with `id`.
+    async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, RepoError>;
+    /// Stores a new API key (hash only).
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), RepoError>;
+    /// The key whose secret hashes to `hash`.
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, RepoError>;
+    /// Keys whose display prefix starts with `prefix`, or whose id is `prefix`.
+    async fn find_api_keys(&self, prefix_or_id: &str) -> Result<Vec<ApiKey>, RepoError>;
+    /// Marks the key revoked at `at`; returns whether it existed.
+    async fn revoke_api_key(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError>;
+    /// Stores a new session (hash only).
+    async fn create_session(&self, session: &Session) -> Result<(), RepoError>;
+    /// The session whose cookie hashes to `hash`.
+    async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>, RepoError>;
+}
+
+/// A blob store failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BlobError {
+    /// No object under that key.
+    #[error("no such object")]
+    NotFound,
+    /// The body being stored broke off; nothing was kept.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    /// The store failed; the message is for logs.
+    #[error("blob store failed: {0}")]
+    Backend(String),
+}
+
+/// The chunks of a stored object.
+pub type BlobStream = Pin<Box<dyn Stream<Item = Result<Bytes, BlobError>> + Send>>;
+
+/// A body for [`BlobStore::put`], borrowed so the caller can inspect it afterwards.
+pub type PutBody<'a> = &'a mut (dyn Stream<Item = Result<Bytes, BodyError>> + Send + Unpin);
+
+/// A stored object opened for reading.
+pub struct BlobReader {
+    /// Total size in bytes.
+    pub size: u64,
+    /// The bytes, streamed.
+    pub stream: BlobStream,
+}
+
+/// Where the bytes live.
+///
+/// Contract (see `contract::blob_store`): `put` streams the body to the store and
+/// makes the object visible only once the whole body arrived — if the body yields
+/// an error, the upload is aborted and no object (not even a partial one) remains;
+/// `get` streams the exact bytes; `delete` is idempotent.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Streams `body` into the object `key`; returns the number of bytes stored.
+    async fn put(&self, key: &str, body: PutBody<'_>) -> Result<u64, BlobError>;
+    /// Opens the object `key` for streaming.
+    async fn get(&self, key: &str) -> Result<BlobReader, BlobError>;
+    /// Size of the object `key`, if it exists.
+    async fn head(&self, key: &str) -> Result<Option<u64>, BlobError>;
+    /// Removes the object `key`; absent objects are not an error.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+}
+
+/// What a signed URL grants: reading one attachment's bytes until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedTarget {
+    /// The attachment's tenant.
+    pub tenant_id: TenantId,
+    /// The attachment.
+    pub attachment_id: AttachmentId,
+    /// Where its bytes live (an S3 signer signs this key).
+    pub blob_key: String,
+    /// The filename a browser should save as.
+    pub filename: String,
+}
+
+/// A URL a client may fetch without other credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedUrl {
+    /// The absolute URL.
+    pub url: String,
+    /// When it stops working.
+    pub expires_at: OffsetDateTime,
+}
+
+/// The parts of a request to one of Clasp's own signed URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedRequest {
+    /// The tenant named in the URL.
+    pub tenant_id: TenantId,
+    /// The attachment named in the URL.
+    pub attachment_id: AttachmentId,
+    /// Expiry, in Unix seconds, as carried by the URL.
+    pub expires: i64,
+    /// The signature carried by the URL.
+    pub signature: String,
+}
+
+/// Why a signed request is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The signature does not match what was signed.
+    #[error("the signature is invalid")]
+    Invalid,
+    /// The URL's time is up.
+    #[error("the URL has expired")]
+    Expired,
+    /// The signer could not produce a URL.
+    #[error("could not sign a URL: {0}")]
+    Backend(String),
+}
+
+/// Mints URLs that grant access to one attachment's bytes for a while, and checks
+/// the ones Clasp itself serves.
+///
+/// Contract (see `contract::url_signer`): a URL it signs verifies until it
+/// expires and never after; any change to tenant, attachment, expiry or signature
+/// fails verification.
+#[async_trait]
+pub trait UrlSigner: Send + Sync {
+    /// A URL for downloading `target`, valid until `expires_at`.
+    async fn download_url(
+        &self,
+        target: &SignedTarget,
+        expires_at: OffsetDateTime,
+    ) -> Result<SignedUrl, SignatureError>;
+    /// Checks a request to a Clasp-served signed URL at time `now`.
+    fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError>;
+}
+
+/// The current time; a port so tests can move it.
+pub trait Clock: Send + Sync {
+    /// Now, in UTC.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// Path prefix of the URLs Clasp signs and serves itself.
+pub const SIGNED_PATH_PREFIX: &str = "/signed";
+
+/// Builds a Clasp-served signed URL: `{base}/signed/{tenant}/{attachment}?expires=…&signature=…`.
+/// Shared by every signer whose URLs Clasp itself serves, and by the route serving them.
+pub fn clasp_signed_url(
+    base: &str,
+    tenant: TenantId,
+    attachment: AttachmentId,
+    expires: i64,
+    signature: &str,
+) -> String {
+    format!(
+        "{}{SIGNED_PATH_PREFIX}/{tenant}/{attachment}?expires={expires}&signature={signature}",
+        base.trim_end_matches('/')
+    )
+}
+
+/// Reads the parts of a URL built by [`clasp_signed_url`] (absolute, or just path and query).
+pub fn parse_clasp_signed_url(url: &str) -> Option<SignedRequest> {
+    let start = url.find(SIGNED_PATH_PREFIX)?;
+    let rest = &url[start + SIGNED_PATH_PREFIX.len()..];
+    let (path, query) = rest.split_once('?')?;
+    let mut parts = path.trim_start_matches('/').split('/');
+    let tenant = Uuid::parse_str(parts.next()?).ok()?;
+    let attachment = Uuid::parse_str(parts.next()?).ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let mut expires = None;
+    let mut signature = None;
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("expires", v)) => expires = v.parse().ok(),
+            Some(("signature", v)) => signature = Some(v.to_owned()),
+            _ => {}
+        }
+    }
+    Some(SignedRequest {
+        tenant_id: TenantId(tenant),
+        attachment_id: AttachmentId(attachment),
+        expires: expires?,
+        signature: signature?,
+    })
+}

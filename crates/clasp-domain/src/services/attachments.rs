@@ -1,0 +1,325 @@
+//! Upload, look up, list, sign, stream and delete attachments — the rules every
+//! dialect shares.
+
+use time::Duration;
+
+use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
+use crate::credentials::{Principal, Scope};
+use crate::error::AttachmentError;
+use crate::inspect::{BodyStream, Inspector};
+use crate::ports::{BlobReader, SignedRequest, SignedTarget, SignedUrl};
+use crate::services::Ports;
+use crate::state::AttachmentState;
+use crate::validation::{UploadPolicy, parse_sha256, sanitize_filename};
+
+/// What a client sends along with the bytes of a new attachment.
+#[derive(Debug, Clone, Default)]
+pub struct NewUpload {
+    /// What it hangs on.
+    pub subject: Subject,
+    /// The filename as the client gave it (sanitised here).
+    pub filename: String,
+    /// The declared media type, if any.
+    pub content_type: Option<String>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Locale.
+    pub locale: Option<String>,
+    /// A SHA-256 the client computed (hex or base64), to be verified.
+    pub declared_sha256: Option<String>,
+}
+
+/// Which attachment a request means: an id, and optionally the subject whose path
+/// it was named under (an attachment under another subject is not found).
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// The attachment.
+    pub id: AttachmentId,
+    /// The subject it must belong to.
+    pub within: Option<SubjectRef>,
+}
+
+impl Lookup {
+    /// The attachment `id`, wherever it hangs.
+    pub fn id(id: AttachmentId) -> Self {
+        Self { id, within: None }
+    }
+
+    /// The attachment `id`, only if it hangs on `subject`.
+    pub fn within(id: AttachmentId, subject: SubjectRef) -> Self {
+        Self {
+            id,
+            within: Some(subject),
+        }
+    }
+}
+
+/// An attachment opened for download.
+pub struct Download {
+    /// Its metadata (for headers).
+    pub attachment: Attachment,
+    /// Its bytes.
+    pub body: BlobReader,
+}
+
+/// The attachment use cases.
+#[derive(Clone)]
+pub struct AttachmentService {
+    ports: Ports,
+    policy: UploadPolicy,
+}
+
+impl AttachmentService {
+    /// A service over `ports`, enforcing `policy` on uploads.
+    pub fn new(ports: Ports, policy: UploadPolicy) -> Self {
+        Self { ports, policy }
+    }
+
+    /// The upload rules in force.
+    pub fn policy(&self) -> &UploadPolicy {
+        &self.policy
+    }
+
+    /// Stores a new attachment from a streamed body.
+    ///
+    /// The type is checked before any byte is read; size and magic while the bytes
+    /// stream; a declared checksum once they have all arrived. The attachment is
+    /// recorded as `Uploading` before the bytes are stored (so interrupted uploads
+    /// can be found and cleaned) and becomes visible only when `Ready`. A refused
+    /// upload leaves no bytes and no row behind — except a checksum mismatch, which
+    /// is kept, without bytes, in `ChecksumMismatch` so the client can see why.
+    pub async fn upload(
+        &self,
+        principal: &Principal,
+        upload: NewUpload,
+        body: BodyStream,
+    ) -> Result<Attachment, AttachmentError> {
+        require(principal, Scope::Write)?;
+        let filename = sanitize_filename(&upload.filename);
+        let content_type = self
+            .policy
+            .resolve_type(upload.content_type.as_deref(), &filename)?;
+        let declared_sha256 = upload
+            .declared_sha256
+            .as_deref()
+            .map(parse_sha256)
+            .transpose()?;
+        let now = self.ports.clock.now();
+        let mut attachment = Attachment {
+            id: AttachmentId::new(),
+            number: 0,
+            tenant_id: principal.tenant_id,
+            subject: upload.subject,
+            filename,
+            content_type,
+            sniffed_type: None,
+            size_bytes: 0,
+            sha256: None,
+            declared_sha256,
+            state: AttachmentState::Pending,
+            description: upload.description,
+            tags: upload.tags,
+            locale: upload.locale,
+            uploaded_by: principal.actor(),
+            thumbnail_key: None,
+            created_at: now,
+            updated_at: now,
+        };
+        attachment.transition(AttachmentState::Uploading, now)?;
+        attachment.number = self.ports.attachments.insert(&attachment).await?;
+
+        let key = attachment.blob_key();
+        let mut inspector = Inspector::new(body, self.policy.max_bytes, &attachment.content_type);
+        let stored = self.ports.blobs.put(&key, &mut inspector).await;
+        let inspected = match (stored, inspector.summary()) {
+            (Ok(_), Some(inspected)) => inspected,
+            (Ok(_), None) => {
+                self.discard(&attachment).await;
+                return Err(AttachmentError::Interrupted(
+                    "the body did not end cleanly".into(),
+                ));
+            }
+            (Err(e), _) => {
+                self.discard(&attachment).await;
+                return Err(inspector
+                    .failure()
+                    .cloned()
+                    .map_or_else(|| e.into(), |f| crate::ports::BlobError::Body(f).into()));
+            }
+        };
+
+        let now = self.ports.clock.now();
+        attachment.transition(AttachmentState::Verifying, now)?;
+        attachment.size_bytes = inspected.size;
+        attachment.sniffed_type = inspected.sniffed_type;
+        attachment.sha256 = Some(inspected.sha256.clone());
+        if let Some(declared) = attachment.declared_sha256.clone() {
+            if declared != inspected.sha256 {
+                attachment.transition(AttachmentState::ChecksumMismatch, now)?;
+                self.ports.attachments.update(&attachment).await?;
+                self.delete_bytes(&key).await;
+                return Err(AttachmentError::ChecksumMismatch {
+                    declared,
+                    actual: inspected.sha256,
+                });
+            }
+        }
+        attachment.transition(AttachmentState::Ready, now)?;
+        if !self.ports.attachments.update(&attachment).await? {
+            // Deleted while its bytes were arriving: the delete wins.
+            self.delete_bytes(&key).await;
+            return Err(AttachmentError::NotFound);
+        }
+        Ok(attachment)
+    }
+
+    /// A visible (ready) attachment's metadata.
+    pub async fn get(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+    ) -> Result<Attachment, AttachmentError> {
+        require(principal, Scope::Read)?;
+        self.find_ready(principal, lookup).await
+    }
+
+    /// The ready attachments on `subject`, oldest first.
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        subject: &SubjectRef,
+    ) -> Result<Vec<Attachment>, AttachmentError> {
+        require(principal, Scope::Read)?;
+        Ok(self
+            .ports
+            .attachments
+            .list_ready(principal.tenant_id, subject)
+            .await?)
+    }
+
+    /// A URL that downloads the attachment without other credentials for `ttl`.
+    pub async fn download_url(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+        ttl: Duration,
+    ) -> Result<(Attachment, SignedUrl), AttachmentError> {
+        require(principal, Scope::Read)?;
+        let attachment = self.find_ready(principal, lookup).await?;
+        let target = SignedTarget {
+            tenant_id: attachment.tenant_id,
+            attachment_id: attachment.id,
+            blob_key: attachment.blob_key(),
+            filename: attachment.filename.clone(),
+        };
+        let url = self
+            .ports
+            .signer
+            .download_url(&target, self.ports.clock.now() + ttl)
+            .await?;
+        Ok((attachment, url))
+    }
+
+    /// Opens a ready attachment's bytes for streaming.
+    pub async fn open(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+    ) -> Result<Download, AttachmentError> {
+        require(principal, Scope::Read)?;
+        let attachment = self.find_ready(principal, lookup).await?;
+        self.open_bytes(attachment).await
+    }
+
+    /// Opens the bytes a Clasp-signed URL grants, after checking its signature
+    /// and expiry. A URL outlives nothing: once the attachment is deleted, it fails.
+    pub async fn open_signed(&self, request: &SignedRequest) -> Result<Download, AttachmentError> {
+        self.ports.signer.verify(request, self.ports.clock.now())?;
+        let attachment = self
+            .ports
+            .attachments
+            .get(request.tenant_id, request.attachment_id)
+            .await?
+            .filter(Attachment::is_ready)
+            .ok_or(AttachmentError::NotFound)?;
+        self.open_bytes(attachment).await
+    }
+
+    /// Deletes an attachment: the row first, so nothing can be served from the
+    /// moment this returns, then its bytes.
+    pub async fn delete(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+    ) -> Result<(), AttachmentError> {
+        require(principal, Scope::Delete)?;
+        let attachment = self
+            .ports
+            .attachments
+            .get(principal.tenant_id, lookup.id)
+            .await?
+            .filter(|a| in_subject(a, lookup))
+            .ok_or(AttachmentError::NotFound)?;
+        if !self
+            .ports
+            .attachments
+            .delete(attachment.tenant_id, attachment.id)
+            .await?
+        {
+            return Err(AttachmentError::NotFound);
+        }
+        self.delete_bytes(&attachment.blob_key()).await;
+        Ok(())
+    }
+
+    async fn find_ready(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+    ) -> Result<Attachment, AttachmentError> {
+        self.ports
+            .attachments
+            .get(principal.tenant_id, lookup.id)
+            .await?
+            .filter(|a| a.is_ready() && in_subject(a, lookup))
+            .ok_or(AttachmentError::NotFound)
+    }
+
+    async fn open_bytes(&self, attachment: Attachment) -> Result<Download, AttachmentError> {
+        let body = self.ports.blobs.get(&attachment.blob_key()).await?;
+        Ok(Download { attachment, body })
+    }
+
+    /// Forgets a refused upload: its bytes (if any) and its row.
+    async fn discard(&self, attachment: &Attachment) {
+        self.delete_bytes(&attachment.blob_key()).await;
+        // Best effort: a row left behind stays invisible (never Ready).
+        let _ = self
+            .ports
+            .attachments
+            .delete(attachment.tenant_id, attachment.id)
+            .await;
+    }
+
+    async fn delete_bytes(&self, key: &str) {
+        // Best effort: orphaned bytes are unreachable (no Ready row points at them).
+        let _ = self.ports.blobs.delete(key).await;
+    }
+}
+
+fn require(principal: &Principal, scope: Scope) -> Result<(), AttachmentError> {
+    if principal.scopes.contains(scope) {
+        Ok(())
+    } else {
+        Err(AttachmentError::Forbidden(scope))
+    }
+}
+
+fn in_subject(attachment: &Attachment, lookup: &Lookup) -> bool {
+    lookup
+        .within
+        .as_ref()
+        .is_none_or(|s| attachment.subject.matches(s))
+}

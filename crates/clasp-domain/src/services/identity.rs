@@ -1,0 +1,186 @@
+//! Tenants, API keys and sessions: creating them (admin) and authenticating with them.
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::credentials::{
+    API_KEY_DISPLAY_LEN, API_KEY_PREFIX, ApiKey, Principal, PrincipalKind, Scopes, Session,
+    generate_api_key, generate_session_token, hash_secret,
+};
+use crate::error::{AuthError, IdentityError};
+use crate::ports::RepoError;
+use crate::services::Ports;
+use crate::tenant::{Tenant, TenantId, validate_slug};
+
+/// Creates identities and turns presented credentials into principals.
+#[derive(Clone)]
+pub struct IdentityService {
+    ports: Ports,
+}
+
+impl IdentityService {
+    /// A service over `ports`.
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    /// Creates a tenant named `slug`.
+    pub async fn create_tenant(&self, slug: &str) -> Result<Tenant, IdentityError> {
+        validate_slug(slug)?;
+        let tenant = Tenant {
+            id: TenantId(Uuid::now_v7()),
+            slug: slug.to_owned(),
+            created_at: self.ports.clock.now(),
+        };
+        match self.ports.identities.create_tenant(&tenant).await {
+            Ok(()) => Ok(tenant),
+            Err(RepoError::Conflict(_)) => Err(IdentityError::TenantExists(slug.to_owned())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The tenant named `slug`.
+    pub async fn tenant(&self, slug: &str) -> Result<Tenant, IdentityError> {
+        self.ports
+            .identities
+            .tenant_by_slug(slug)
+            .await?
+            .ok_or_else(|| IdentityError::UnknownTenant(slug.to_owned()))
+    }
+
+    /// Creates an API key for the tenant `slug`; returns the record and the secret,
+    /// which is shown once and never stored.
+    pub async fn create_api_key(
+        &self,
+        slug: &str,
+        scopes: Scopes,
+    ) -> Result<(ApiKey, String), IdentityError> {
+        if scopes == Scopes::default() {
+            return Err(IdentityError::NoScopes);
+        }
+        let tenant = self.tenant(slug).await?;
+        let secret = generate_api_key();
+        let key = ApiKey {
+            id: Uuid::now_v7(),
+            tenant_id: tenant.id,
+            prefix: secret[..API_KEY_DISPLAY_LEN].to_owned(),
+            hash: hash_secret(&secret),
+            scopes,
+            created_at: self.ports.clock.now(),
+            revoked_at: None,
+        };
+        self.ports.identities.create_api_key(&key).await?;
+        Ok((key, secret))
+    }
+
+    /// Revokes the one key named by its id or by a prefix of the key (at least the
+    /// display prefix, e.g. `ixk_AbCdEfGh`, or the whole key).
+    pub async fn revoke_api_key(&self, prefix_or_id: &str) -> Result<ApiKey, IdentityError> {
+        let wanted = prefix_or_id.trim();
+        let unknown = || IdentityError::UnknownKey(wanted.to_owned());
+        if wanted.len() < API_KEY_DISPLAY_LEN && Uuid::parse_str(wanted).is_err() {
+            return Err(unknown());
+        }
+        let found = if wanted.starts_with(API_KEY_PREFIX) && wanted.len() > API_KEY_DISPLAY_LEN {
+            let hash = hash_secret(wanted);
+            self.ports
+                .identities
+                .api_key_by_hash(&hash)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            self.ports.identities.find_api_keys(wanted).await?
+        };
+        let mut key = match found.as_slice() {
+            [] => return Err(unknown()),
+            [one] => one.clone(),
+            _ => return Err(IdentityError::AmbiguousKey(wanted.to_owned())),
+        };
+        let now = self.ports.clock.now();
+        if key.revoked_at.is_none() {
+            self.ports.identities.revoke_api_key(key.id, now).await?;
+            key.revoked_at = Some(now);
+        }
+        Ok(key)
+    }
+
+    /// Creates a session of `user_id` in the tenant `slug`, lasting `ttl`; returns
+    /// the record and the cookie value, which is shown once and never stored.
+    pub async fn create_session(
+        &self,
+        slug: &str,
+        user_id: &str,
+        ttl: Duration,
+    ) -> Result<(Session, String), IdentityError> {
+        if user_id.trim().is_empty() || !ttl.is_positive() {
+            return Err(IdentityError::InvalidSession);
+        }
+        let tenant = self.tenant(slug).await?;
+        let token = generate_session_token();
+        let now = self.ports.clock.now();
+        let session = Session {
+            id: Uuid::now_v7(),
+            tenant_id: tenant.id,
+            user_id: user_id.to_owned(),
+            hash: hash_secret(&token),
+            created_at: now,
+            expires_at: now + ttl,
+            revoked_at: None,
+        };
+        self.ports.identities.create_session(&session).await?;
+        Ok((session, token))
+    }
+
+    /// The principal an `Authorization: Bearer` API key stands for.
+    pub async fn authenticate_api_key(&self, key: &str) -> Result<Principal, AuthError> {
+        if !key.starts_with(API_KEY_PREFIX) || key.len() > 256 {
+            return Err(AuthError::Invalid);
+        }
+        let record = self
+            .ports
+            .identities
+            .api_key_by_hash(&hash_secret(key))
+            .await?
+            .ok_or(AuthError::Invalid)?;
+        if record.revoked_at.is_some() {
+            return Err(AuthError::Revoked);
+        }
+        Ok(Principal {
+            tenant_id: record.tenant_id,
+            scopes: record.scopes,
+            kind: PrincipalKind::ApiKey(record.id),
+        })
+    }
+
+    /// The principal a session cookie stands for; sessions may read, write and
+    /// delete within their tenant.
+    pub async fn authenticate_session(&self, cookie: &str) -> Result<Principal, AuthError> {
+        if cookie.is_empty() || cookie.len() > 256 {
+            return Err(AuthError::Invalid);
+        }
+        let session = self
+            .ports
+            .identities
+            .session_by_hash(&hash_secret(cookie))
+            .await?
+            .ok_or(AuthError::Invalid)?;
+        if session.revoked_at.is_some() {
+            return Err(AuthError::Revoked);
+        }
+        if session.expires_at <= self.now() {
+            return Err(AuthError::Expired);
+        }
+        Ok(Principal {
+            tenant_id: session.tenant_id,
+            scopes: Scopes::ALL,
+            kind: PrincipalKind::Session {
+                user_id: session.user_id,
+            },
+        })
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.ports.clock.now()
+    }
+}

@@ -1,0 +1,135 @@
+//! The attachment state machine. Only [`AttachmentState::Ready`] may be downloaded.
+
+use serde::Serialize;
+
+/// Where an attachment is in its life. Transitions other than those of
+/// [`AttachmentState::can_become`] are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum AttachmentState {
+    /// Known, but no bytes yet (an upload URL was issued).
+    Pending,
+    /// Bytes are arriving.
+    Uploading,
+    /// All bytes arrived; size, checksum and type are being checked.
+    Verifying,
+    /// Verified and downloadable.
+    Ready,
+    /// The bytes never fully arrived.
+    UploadFailed,
+    /// The bytes differ from the checksum the client declared.
+    ChecksumMismatch,
+    /// The bytes arrived but failed a check (size, type, magic).
+    VerificationFailed,
+}
+
+/// A refused state change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("an attachment cannot go from {from:?} to {to:?}")]
+pub struct InvalidTransition {
+    /// The state the attachment is in.
+    pub from: AttachmentState,
+    /// The state that was asked for.
+    pub to: AttachmentState,
+}
+
+impl AttachmentState {
+    /// Every state, for exhaustive checks and adapters that map names.
+    pub const ALL: [AttachmentState; 7] = [
+        Self::Pending,
+        Self::Uploading,
+        Self::Verifying,
+        Self::Ready,
+        Self::UploadFailed,
+        Self::ChecksumMismatch,
+        Self::VerificationFailed,
+    ];
+
+    /// Whether the machine allows going from `self` to `to`.
+    pub fn can_become(self, to: AttachmentState) -> bool {
+        use AttachmentState::*;
+        matches!(
+            (self, to),
+            (Pending, Uploading)
+                | (Pending, Verifying)
+                | (Pending, UploadFailed)
+                | (Uploading, Verifying)
+                | (Uploading, UploadFailed)
+                | (Verifying, Ready)
+                | (Verifying, ChecksumMismatch)
+                | (Verifying, VerificationFailed)
+        )
+    }
+
+    /// The next state, or the reason it is refused.
+    pub fn transition(self, to: AttachmentState) -> Result<AttachmentState, InvalidTransition> {
+        if self.can_become(to) {
+            Ok(to)
+        } else {
+            Err(InvalidTransition { from: self, to })
+        }
+    }
+
+    /// A stable lowercase name, used by storage adapters.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Uploading => "uploading",
+            Self::Verifying => "verifying",
+            Self::Ready => "ready",
+            Self::UploadFailed => "upload_failed",
+            Self::ChecksumMismatch => "checksum_mismatch",
+            Self::VerificationFailed => "verification_failed",
+        }
+    }
+
+    /// The inverse of [`AttachmentState::as_str`].
+    pub fn parse(name: &str) -> Option<AttachmentState> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether no further transition is possible.
+    pub fn is_final(self) -> bool {
+        Self::ALL.into_iter().all(|to| !self.can_become(to))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AttachmentState::{self, *};
+
+    #[test]
+    fn every_pair_is_allowed_or_refused_as_designed() {
+        let allowed = [
+            (Pending, Uploading),
+            (Pending, Verifying),
+            (Pending, UploadFailed),
+            (Uploading, Verifying),
+            (Uploading, UploadFailed),
+            (Verifying, Ready),
+            (Verifying, ChecksumMismatch),
+            (Verifying, VerificationFailed),
+        ];
+        let mut checked = 0;
+        for from in AttachmentState::ALL {
+            for to in AttachmentState::ALL {
+                let expected = allowed.contains(&(from, to));
+                let got = from.transition(to);
+                assert_eq!(got.is_ok(), expected, "{from:?} -> {to:?}");
+                if let Err(e) = got {
+                    assert_eq!((e.from, e.to), (from, to));
+                }
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 49);
+    }
+
+    #[test]
+    fn finals_and_names() {
+        for s in AttachmentState::ALL {
+            assert_eq!(AttachmentState::parse(s.as_str()), Some(s));
+        }
+        assert!(Ready.is_final() && UploadFailed.is_final() && ChecksumMismatch.is_final());
+        assert!(!Pending.is_final() && !Verifying.is_final());
+    }
+}

@@ -1,0 +1,303 @@
+//! What an acceptable upload is: size, media type, magic bytes, filename.
+
+/// 30 MiB, the documented maximum of every dialect.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 31_457_280;
+
+/// The media types every dialect documents as accepted.
+pub const DEFAULT_ALLOWED_TYPES: [&str; 14] = [
+    "text/plain",
+    "text/html",
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "video/mp4",
+    "video/webm",
+    "video/ogg",
+    "video/quicktime",
+    "application/zip",
+    "application/x-7z-compressed",
+    "application/gzip",
+];
+
+/// Longest filename kept, in bytes of UTF-8.
+pub const MAX_FILENAME_BYTES: usize = 255;
+
+/// How many leading bytes are enough to recognise any format we check.
+pub const SNIFF_BYTES: usize = 8192;
+
+/// Why an upload is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// More bytes than the limit arrived.
+    #[error("file is larger than the {limit} byte limit")]
+    TooLarge {
+        /// The limit in force.
+        limit: u64,
+    },
+    /// The media type is not on the allowlist.
+    #[error("file type {0} is not allowed")]
+    DisallowedType(String),
+    /// The bytes are recognisably another format than declared.
+    #[error("file content is {sniffed} but was declared as {declared}")]
+    MagicMismatch {
+        /// What the client said.
+        declared: String,
+        /// What the bytes are.
+        sniffed: String,
+    },
+    /// A declared checksum is not a SHA-256 in a form Clasp reads.
+    #[error("declared checksum is not a SHA-256 digest")]
+    MalformedChecksum,
+    /// The declared size does not fit the limit or the bytes.
+    #[error("declared size {declared} does not match the {actual} bytes received")]
+    SizeMismatch {
+        /// What the client said.
+        declared: u64,
+        /// What arrived.
+        actual: u64,
+    },
+}
+
+/// The configurable rules for uploads. Defaults follow the dialects' documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadPolicy {
+    /// Largest accepted file in bytes, enforced while streaming.
+    pub max_bytes: u64,
+    /// Accepted media types (essence only, lowercase).
+    pub allowed_types: Vec<String>,
+}
+
+impl Default for UploadPolicy {
+    fn default() -> Self {
+        Self {
+            max_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            allowed_types: DEFAULT_ALLOWED_TYPES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        }
+    }
+}
+
+impl UploadPolicy {
+    /// Decides the media type of an upload before any byte arrives: the declared
+    /// type (parameters dropped), or — when the client declared none or only
+    /// `application/octet-stream` — the type its filename's extension implies.
+    /// The result must be on the allowlist.
+    pub fn resolve_type(
+        &self,
+        declared: Option<&str>,
+        filename: &str,
+    ) -> Result<String, ValidationError> {
+        let essence = declared
+            .and_then(|d| d.parse::<mime::Mime>().ok())
+            .map(|m| m.essence_str().to_ascii_lowercase())
+            .filter(|e| e != "application/octet-stream");
+        let chosen = match essence {
+            Some(e) => e,
+            None => mime_guess::from_path(filename)
+                .first()
+                .map(|m| m.essence_str().to_ascii_lowercase())
+                .unwrap_or_else(|| {
+                    declared.map_or("application/octet-stream".to_owned(), str::to_owned)
+                }),
+        };
+        if self.allowed_types.iter().any(|t| *t == chosen) {
+            Ok(chosen)
+        } else {
+            Err(ValidationError::DisallowedType(chosen))
+        }
+    }
+
+    /// Checks a size a client declares up front (direct-upload flows).
+    pub fn check_declared_size(&self, size: u64) -> Result<(), ValidationError> {
+        if size > self.max_bytes {
+            Err(ValidationError::TooLarge {
+                limit: self.max_bytes,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The formats whose bytes may carry a file declared as `declared`. Types absent
+/// here (the text types) have no magic and are accepted as declared.
+fn accepted_sniffs(declared: &str) -> Option<&'static [&'static str]> {
+    const ISO_MEDIA: &[&str] = &["video/mp4", "video/x-m4v", "video/quicktime", "audio/m4a"];
+    const ZIP_FAMILY: &[&str] = &[
+        "application/zip",
+        "application/epub+zip",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.oasis.opendocument.presentation",
+    ];
+    Some(match declared {
+        "image/png" => &["image/png"],
+        "image/jpeg" => &["image/jpeg"],
+        "image/gif" => &["image/gif"],
+        "image/webp" => &["image/webp"],
+        "application/pdf" => &["application/pdf"],
+        "video/mp4" | "video/quicktime" => ISO_MEDIA,
+        "video/webm" => &["video/webm", "video/x-matroska"],
+        "video/ogg" => &["audio/ogg", "audio/opus"],
+        "application/zip" => ZIP_FAMILY,
+        "application/x-7z-compressed" => &["application/x-7z-compressed"],
+        "application/gzip" => &["application/gzip"],
+        _ => return None,
+    })
+}
+
+/// What the leading bytes of a file are, when recognisable.
+pub fn sniff(head: &[u8]) -> Option<&'static str> {
+    infer::get(head).map(|t| t.mime_type())
+}
+
+/// Checks that the leading bytes agree with the declared type, for types that
+/// have a magic number. Returns the sniffed type, if any.
+pub fn check_magic(declared: &str, head: &[u8]) -> Result<Option<String>, ValidationError> {
+    let sniffed = sniff(head);
+    match accepted_sniffs(declared) {
+        None => Ok(sniffed.map(str::to_owned)),
+        Some(accepted) => match sniffed {
+            Some(s) if accepted.contains(&s) => Ok(Some(s.to_owned())),
+            other => Err(ValidationError::MagicMismatch {
+                declared: declared.to_owned(),
+                sniffed: other.unwrap_or("unrecognised data").to_owned(),
+            }),
+        },
+    }
+}
+
+/// Makes a client-supplied filename safe to store and to echo in headers: path
+/// parts and control characters go, it keeps at most 255 bytes (cut on a
+/// character boundary, keeping the extension when it can), and it is never empty.
+pub fn sanitize_filename(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
+    let cleaned: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'))
+        .collect();
+    let trimmed = cleaned.trim().trim_matches('.').trim();
+    if trimmed.is_empty() {
+        return "file".to_owned();
+    }
+    if trimmed.len() <= MAX_FILENAME_BYTES {
+        return trimmed.to_owned();
+    }
+    let ext = trimmed
+        .rfind('.')
+        .map(|i| &trimmed[i..])
+        .filter(|e| e.len() <= 16)
+        .unwrap_or("");
+    let mut stem_budget = MAX_FILENAME_BYTES - ext.len();
+    while !trimmed.is_char_boundary(stem_budget) {
+        stem_budget -= 1;
+    }
+    format!("{}{}", &trimmed[..stem_budget], ext)
+}
+
+/// Reads a client-declared SHA-256 given as hex or as (standard or URL-safe) base64.
+pub fn parse_sha256(declared: &str) -> Result<String, ValidationError> {
+    use base64::Engine;
+    let d = declared.trim();
+    if d.len() == 64 && d.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Ok(d.to_ascii_lowercase());
+    }
+    let engines = [
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::URL_SAFE,
+    ];
+    engines
+        .iter()
+        .filter_map(|e| e.decode(d).ok())
+        .find(|b| b.len() == 32)
+        .map(hex::encode)
+        .ok_or(ValidationError::MalformedChecksum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+    #[test]
+    fn allowlist_and_resolution() {
+        let p = UploadPolicy::default();
+        assert_eq!(
+            p.resolve_type(Some("image/png"), "a.png").unwrap(),
+            "image/png"
+        );
+        assert_eq!(
+            p.resolve_type(Some("Text/Plain; charset=utf-8"), "a")
+                .unwrap(),
+            "text/plain"
+        );
+        assert_eq!(p.resolve_type(None, "doc.pdf").unwrap(), "application/pdf");
+        assert_eq!(
+            p.resolve_type(Some("application/octet-stream"), "x.zip")
+                .unwrap(),
+            "application/zip"
+        );
+        assert!(
+            matches!(p.resolve_type(Some("application/x-msdownload"), "a.exe"), Err(ValidationError::DisallowedType(t)) if t == "application/x-msdownload")
+        );
+        assert!(p.resolve_type(None, "noext").is_err());
+        assert!(p.resolve_type(Some("image/svg+xml"), "a.svg").is_err());
+    }
+
+    #[test]
+    fn magic_must_agree_where_a_type_has_one() {
+        assert_eq!(
+            check_magic("image/png", PNG).unwrap().as_deref(),
+            Some("image/png")
+        );
+        assert!(matches!(
+            check_magic("image/png", b"hello world"),
+            Err(ValidationError::MagicMismatch { .. })
+        ));
+        assert!(
+            matches!(check_magic("image/jpeg", PNG), Err(ValidationError::MagicMismatch { sniffed, .. }) if sniffed == "image/png")
+        );
+        assert!(check_magic("application/pdf", b"%PDF-1.7\n").is_ok());
+        assert!(check_magic("text/plain", b"BMW drivers").is_ok());
+        assert!(
+            check_magic("text/plain", PNG).is_ok(),
+            "text types have no magic"
+        );
+        assert!(check_magic("application/zip", b"PK\x03\x04\x14\0\0\0").is_ok());
+        assert!(check_magic("application/gzip", b"\x1f\x8b\x08\0").is_ok());
+    }
+
+    #[test]
+    fn filenames_are_sanitised() {
+        assert_eq!(sanitize_filename("../../etc/passwd"), "passwd");
+        assert_eq!(sanitize_filename("C:\\Users\\me\\shot.png"), "shot.png");
+        assert_eq!(sanitize_filename("a\r\nb\"\0.txt"), "ab\".txt");
+        assert_eq!(sanitize_filename("evil\u{202E}gnp.exe"), "evilgnp.exe");
+        assert_eq!(sanitize_filename(""), "file");
+        assert_eq!(sanitize_filename("dir/"), "file");
+        assert_eq!(sanitize_filename(".."), "file");
+        let long = format!("{}.png", "é".repeat(200));
+        let s = sanitize_filename(&long);
+        assert!(s.len() <= 255 && s.ends_with(".png"), "{s}");
+        assert_eq!(sanitize_filename("résumé 2025.pdf"), "résumé 2025.pdf");
+    }
+
+    #[test]
+    fn checksums_parse_in_hex_and_base64() {
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(parse_sha256(hex).unwrap(), hex);
+        assert_eq!(
+            parse_sha256("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=").unwrap(),
+            hex
+        );
+        assert!(parse_sha256("abc").is_err());
+    }
+}
