@@ -1,1 +1,47 @@
-//! placeholder
+//! # clasp-http
+//!
+//! The HTTP front of Clasp on actix-web. Each dialect module only translates its
+//! wire format — paths, field names, status codes, error bodies, auth scheme — into
+//! calls of the domain services; the rules live once, in `clasp-domain`.
+//!
+//! | module | dialect | paths |
+//! |---|---|---|
+//! | [`tickets`] | seed 001 | `/v1/tickets/{ticket_id}/attachments…` |
+//! | [`signed`] | Clasp's own signed URLs | `/signed/{tenant}/{attachment}` |
+
+mod bearer;
+mod body;
+mod download;
+pub mod signed;
+pub mod tickets;
+
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::web;
+use clasp_domain::{AttachmentService, IdentityService};
+
+/// The services every dialect calls, shared by all workers.
+#[derive(Clone)]
+pub struct Services {
+    /// Attachment use cases.
+    pub attachments: AttachmentService,
+    /// Authentication and identities.
+    pub identities: IdentityService,
+}
+
+/// Registers every dialect's routes; the caller wraps them in an `App`.
+pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::Data::new(services))
+            .configure(tickets::routes)
+            .configure(signed::routes);
+    }
+}
+
+/// Headers every response carries: browsers must never guess a type Clasp did not state.
+pub fn default_headers() -> DefaultHeaders {
+    DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+}
+
+#[cfg(test)]
+mod tests;
