@@ -1,0 +1,160 @@
+//! Opening SQLite: where the file is, the settings every connection gets, the
+//! pool, and the embedded migrations.
+
+use std::path::Path;
+
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::BigInt;
+use diesel::{Connection, ConnectionError, ConnectionResult, RunQueryDsl, SqliteConnection};
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::blocking::CurrentRuntime;
+use crate::error::DbError;
+
+/// The migrations of `migrations/sqlite`, compiled into the binary.
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// Connections a store keeps. SQLite in WAL mode reads concurrently but writes
+/// one at a time, so a few connections serve many requests.
+const POOL_SIZE: usize = 8;
+
+/// How long a statement waits for another connection's (or process's) write lock
+/// before failing with "database is locked".
+const BUSY_TIMEOUT_MS: u32 = 5_000;
+
+/// An async SQLite connection whose blocking calls run on the current runtime.
+pub(crate) type Conn = SyncConnectionWrapper<SqliteConnection, CurrentRuntime>;
+
+/// The pool of a store.
+pub(crate) type ConnPool = Pool<Conn>;
+
+/// The database file named by `url`: `sqlite://PATH`, `sqlite:PATH` or `PATH`.
+pub(crate) fn database_path(url: &str) -> Result<String, DbError> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let invalid = |reason| DbError::InvalidUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    if path.is_empty() {
+        return Err(invalid("no file path"));
+    }
+    if path == ":memory:" || path.starts_with("file:") {
+        // each pooled connection would open a database of its own
+        return Err(invalid(
+            "expected a file path (an in-memory database cannot be shared by a pool)",
+        ));
+    }
+    Ok(path.to_owned())
+}
+
+/// Creates the directory that will hold `path`: SQLite creates the file, not its
+/// parents.
+pub(crate) async fn create_parent_dir(path: &str) -> Result<(), DbError> {
+    match Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|source| DbError::CreateDir {
+                    path: dir.to_owned(),
+                    source,
+                })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Opens `path` with the settings concurrent use needs. The busy timeout comes
+/// first so that switching to WAL also waits for other connections.
+fn establish(path: &str, foreign_keys: bool) -> ConnectionResult<SqliteConnection> {
+    let mut conn = SqliteConnection::establish(path)?;
+    let settings = format!(
+        "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA foreign_keys = {};",
+        if foreign_keys { "ON" } else { "OFF" }
+    );
+    conn.batch_execute(&settings)
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
+/// A pool whose every new connection is set up by [`establish`].
+pub(crate) fn build_pool(path: &str) -> Result<ConnPool, DbError> {
+    let mut config = ManagerConfig::<Conn>::default();
+    // Only a connection left inside a transaction is discarded; a ping per checkout
+    // would cost a blocking round trip and tell nothing a query would not.
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(|path| {
+        let path = path.to_owned();
+        Box::pin(async move {
+            let conn = CurrentRuntime
+                .spawn_blocking(move || establish(&path, true))
+                .await
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))??;
+            Ok(SyncConnectionWrapper::with_runtime(conn, CurrentRuntime))
+        })
+    });
+    let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(path, config);
+    Pool::builder(manager)
+        .max_size(POOL_SIZE)
+        .build()
+        .map_err(|e| DbError::Open {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+/// Applies the pending migrations to `path`; returns how many ran.
+///
+/// diesel's harness is synchronous, so it runs inside `spawn_blocking` (which
+/// works on any runtime flavour, unlike diesel-async's `block_in_place`-based
+/// harness) on a plain `SqliteConnection`: an `AsyncConnectionWrapper` would only
+/// drive that same connection through two more layers, and could not open an
+/// immediate transaction. All migrations run in one
+/// `BEGIN IMMEDIATE` transaction, so two processes starting together on a new file
+/// take turns instead of both creating the tables. Foreign keys are off while
+/// migrating, as SQLite's procedure for rebuilding a table requires (a `DROP
+/// TABLE` would otherwise cascade), and are checked once all migrations ran.
+pub(crate) async fn run_migrations(path: &str) -> Result<usize, DbError> {
+    let owned = path.to_owned();
+    tokio::task::spawn_blocking(move || migrate_blocking(&owned))
+        .await
+        .map_err(|e| DbError::Migrate {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?
+}
+
+/// The body of [`run_migrations`], on a blocking thread.
+fn migrate_blocking(path: &str) -> Result<usize, DbError> {
+    let mut conn = establish(path, false).map_err(|e| DbError::Open {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    conn.immediate_transaction(|conn| {
+        let applied = conn.run_pending_migrations(MIGRATIONS)?.len();
+        let broken: i64 = diesel::select(diesel::dsl::sql::<BigInt>(
+            "(SELECT count(*) FROM pragma_foreign_key_check)",
+        ))
+        .get_result(conn)?;
+        if broken > 0 {
+            return Err(format!("{broken} rows break foreign keys").into());
+        }
+        Ok(applied)
+    })
+    .map_err(
+        |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migrate {
+            path: path.to_owned(),
+            message: e.to_string(),
+        },
+    )
+}

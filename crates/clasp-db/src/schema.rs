@@ -1,0 +1,63 @@
+//! The tables of `migrations/sqlite`, as diesel sees them.
+
+diesel::table! {
+    /// Workspaces of the host product.
+    tenants (id) {
+        id -> Text,
+        slug -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// API keys, by hash.
+    api_keys (id) {
+        id -> Text,
+        tenant_id -> Text,
+        prefix -> Text,
+        hash -> Text,
+        scopes -> Text,
+        created_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Chat sessions, by cookie hash.
+    sessions (id) {
+        id -> Text,
+        tenant_id -> Text,
+        user_id -> Text,
+        hash -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Attachment metadata; `number` is the repository-assigned integer id.
+    attachments (number) {
+        number -> BigInt,
+        id -> Text,
+        tenant_id -> Text,
+        ticket_id -> Nullable<Text>,
+        message_id -> Nullable<Text>,
+        case_id -> Nullable<Text>,
+        room_id -> Nullable<Text>,
+        filename -> Text,
+        content_type -> Text,
+        sniffed_type -> Nullable<Text>,
+        size_bytes -> BigInt,
+        sha256 -> Nullable<Text>,
+        declared_sha256 -> Nullable<Text>,
+        state -> Text,
+        description -> Nullable<Text>,
+        tags -> Text,
+        locale -> Nullable<Text>,
+        uploaded_by -> Text,
+        thumbnail_key -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}

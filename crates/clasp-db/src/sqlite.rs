@@ -1,0 +1,69 @@
+//! [`SqliteStore`]: the embedded default metadata store, one SQLite file.
+
+use std::fmt;
+
+use clasp_domain::ports::RepoError;
+use diesel_async::pooled_connection::deadpool::Object;
+
+use crate::connection::{
+    Conn, ConnPool, build_pool, create_parent_dir, database_path, run_migrations,
+};
+use crate::error::{DbError, pool_error};
+
+/// Attachment metadata, tenants, API keys and sessions in one SQLite file.
+///
+/// Implements [`AttachmentRepository`](clasp_domain::ports::AttachmentRepository)
+/// and [`IdentityStore`](clasp_domain::ports::IdentityStore). Several stores, in
+/// one process or several (`clasp serve` next to `clasp admin …`), may share a
+/// file: connections use WAL and wait for each other's writes, and every write is
+/// a single short statement. Cloning is cheap and shares the connection pool.
+#[derive(Clone)]
+pub struct SqliteStore {
+    path: String,
+    pool: ConnPool,
+}
+
+impl SqliteStore {
+    /// Opens the database named by `url` (`sqlite://PATH`, `sqlite:PATH` or a plain
+    /// path), creating its directory and file if missing and applying pending
+    /// migrations, so a fresh machine needs no set-up step.
+    pub async fn open(url: &str) -> Result<SqliteStore, DbError> {
+        let path = prepare(url).await?;
+        run_migrations(&path).await?;
+        let pool = build_pool(&path)?;
+        // Connect once now, so a bad file fails here rather than on a request.
+        drop(pool.get().await.map_err(|e| DbError::Open {
+            path: path.clone(),
+            message: e.to_string(),
+        })?);
+        Ok(SqliteStore { path, pool })
+    }
+
+    /// A pooled connection for one query.
+    pub(crate) async fn conn(&self) -> Result<Object<Conn>, RepoError> {
+        self.pool.get().await.map_err(pool_error)
+    }
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Applies pending migrations to the database named by `url` (creating it if
+/// missing) and returns how many ran; `clasp migrate` calls it. Running it again
+/// is harmless: it then applies nothing and returns 0.
+pub async fn migrate(url: &str) -> Result<usize, DbError> {
+    let path = prepare(url).await?;
+    run_migrations(&path).await
+}
+
+/// The file path of `url`, with its directory created.
+async fn prepare(url: &str) -> Result<String, DbError> {
+    let path = database_path(url)?;
+    create_parent_dir(&path).await?;
+    Ok(path)
+}

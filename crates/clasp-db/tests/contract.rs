@@ -1,0 +1,44 @@
+//! Every metadata adapter against the domain's shared contract suites, on a real
+//! backend. A new adapter (PostgreSQL) is one more `contract_suite!` line.
+
+mod common;
+
+/// The contract tests of one adapter. `$open` is an async expression yielding
+/// `Result<(store, guard), _>`: the store implements both ports, and the guard keeps its
+/// backend (a temporary directory, a database server) alive for the test.
+macro_rules! contract_suite {
+    ($adapter:ident, $open:expr) => {
+        mod $adapter {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn attachment_repository() {
+                let (store, _guard) = $open.unwrap();
+                clasp_domain::contract::attachment_repository(&store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn identity_store() {
+                let (store, _guard) = $open.unwrap();
+                clasp_domain::contract::identity_store(&store).await;
+            }
+
+            /// The suites make their own tenants, so they may share one database.
+            #[tokio::test(flavor = "multi_thread")]
+            async fn suites_share_a_database() {
+                let (store, _guard) = $open.unwrap();
+                let both = async {
+                    clasp_domain::contract::identity_store(&store).await;
+                    clasp_domain::contract::identity_store(&store).await;
+                };
+                tokio::join!(
+                    clasp_domain::contract::attachment_repository(&store),
+                    clasp_domain::contract::attachment_repository(&store),
+                    both,
+                );
+            }
+        }
+    };
+}
+
+contract_suite!(sqlite, common::sqlite_store().await);

@@ -1,0 +1,279 @@
+//! What the SQLite store promises beyond the port contracts: the file and its
+//! directory, migrations, several stores on one file, and runtimes.
+
+mod common;
+
+use std::collections::HashSet;
+use std::error::Error;
+use std::path::Path;
+use std::sync::mpsc::{self, Sender};
+use std::time::Duration;
+
+use clasp_db::{DbError, SqliteStore, migrate};
+use clasp_domain::credentials::{ApiKey, Scopes};
+use clasp_domain::ports::{AttachmentRepository, IdentityStore, RepoError};
+use clasp_domain::{
+    Attachment, AttachmentId, AttachmentState, Subject, SubjectRef, Tenant, TenantId,
+};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, SqliteConnection};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+fn tenant(slug: &str) -> Tenant {
+    Tenant {
+        id: TenantId(Uuid::now_v7()),
+        slug: slug.to_owned(),
+        created_at: OffsetDateTime::UNIX_EPOCH,
+    }
+}
+
+fn ready_attachment(tenant: TenantId, ticket: &str, seq: i64) -> Attachment {
+    let at = OffsetDateTime::UNIX_EPOCH + time::Duration::microseconds(seq);
+    Attachment {
+        id: AttachmentId::new(),
+        number: 0,
+        tenant_id: tenant,
+        subject: Subject {
+            ticket_id: Some(ticket.to_owned()),
+            ..Subject::default()
+        },
+        filename: format!("file-{seq}.txt"),
+        content_type: "text/plain".into(),
+        sniffed_type: None,
+        size_bytes: 3,
+        sha256: None,
+        declared_sha256: None,
+        state: AttachmentState::Ready,
+        description: None,
+        tags: Vec::new(),
+        locale: None,
+        uploaded_by: "user-1".into(),
+        thumbnail_key: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+fn key(tenant: TenantId, prefix: &str) -> ApiKey {
+    ApiKey {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        prefix: prefix.to_owned(),
+        hash: Uuid::now_v7().simple().to_string(),
+        scopes: Scopes::ALL,
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        revoked_at: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_url_form_names_the_file_and_missing_directories_are_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a/b/c/clasp.db");
+    let path = file.display().to_string();
+    let store = SqliteStore::open(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    assert!(
+        file.is_file(),
+        "the database file and its directories exist"
+    );
+    store.create_tenant(&tenant("acme")).await.unwrap();
+
+    for url in [format!("sqlite:{path}"), path.clone()] {
+        let same = SqliteStore::open(&url).await.unwrap();
+        assert!(
+            same.tenant_by_slug("acme").await.unwrap().is_some(),
+            "{url}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn urls_without_a_file_are_refused() {
+    for url in ["", "sqlite://", "sqlite::memory:", ":memory:"] {
+        assert!(
+            matches!(
+                SqliteStore::open(url).await,
+                Err(DbError::InvalidUrl { .. })
+            ),
+            "{url:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reopening_keeps_the_data_and_migrating_again_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("data/clasp.db").display());
+    assert!(
+        migrate(&url).await.unwrap() >= 1,
+        "a new file gets the schema"
+    );
+    assert_eq!(
+        migrate(&url).await.unwrap(),
+        0,
+        "and then nothing is pending"
+    );
+
+    let store = SqliteStore::open(&url).await.unwrap();
+    let t = tenant("kept");
+    store.create_tenant(&t).await.unwrap();
+    let mut a = ready_attachment(t.id, "T1", 1);
+    a.number = store.insert(&a).await.unwrap();
+    drop(store);
+
+    assert_eq!(migrate(&url).await.unwrap(), 0);
+    let again = SqliteStore::open(&url).await.unwrap();
+    assert_eq!(again.tenant_by_slug("kept").await.unwrap(), Some(t.clone()));
+    assert_eq!(again.get(t.id, a.id).await.unwrap(), Some(a.clone()));
+    let next = ready_attachment(t.id, "T1", 2);
+    assert!(
+        again.insert(&next).await.unwrap() > a.number,
+        "numbers go on increasing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_file_write_concurrently() {
+    let (first, dir) = common::sqlite_store().await.unwrap();
+    let url = dir.path().join("clasp.db").display().to_string();
+    let second = SqliteStore::open(&url).await.unwrap();
+    let tenant = TenantId(Uuid::now_v7());
+
+    let writer = |store: SqliteStore, offset: i64| {
+        tokio::spawn(async move {
+            let mut numbers = Vec::new();
+            for i in 0..50 {
+                let a = ready_attachment(tenant, "busy", offset + i);
+                numbers.push(store.insert(&a).await?);
+                // a read between writes, as a request would do
+                store.get(tenant, a.id).await?;
+            }
+            Ok::<_, RepoError>(numbers)
+        })
+    };
+    let (a, b) = tokio::join!(writer(first.clone(), 0), writer(second.clone(), 1_000));
+    let numbers: HashSet<i64> = a
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .chain(b.unwrap().unwrap())
+        .collect();
+    assert_eq!(numbers.len(), 100, "every insert got its own number");
+
+    let listed = first
+        .list_ready(tenant, &SubjectRef::Ticket("busy".into()))
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 100);
+    assert_eq!(
+        second
+            .list_ready(tenant, &SubjectRef::Ticket("busy".into()))
+            .await
+            .unwrap(),
+        listed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_enforce_foreign_keys_and_use_wal() {
+    let (store, dir) = common::sqlite_store().await.unwrap();
+    let orphan = key(TenantId(Uuid::now_v7()), "ixk_orphan00");
+    assert!(
+        matches!(
+            store.create_api_key(&orphan).await,
+            Err(RepoError::Backend(_))
+        ),
+        "a key of an unknown tenant is refused"
+    );
+    let mut raw =
+        SqliteConnection::establish(&dir.path().join("clasp.db").display().to_string()).unwrap();
+    let mode: String = diesel::RunQueryDsl::get_result(
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>(
+            "(SELECT journal_mode FROM pragma_journal_mode)",
+        )),
+        &mut raw,
+    )
+    .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_prefixes_are_literal_and_case_sensitive() {
+    let (store, _dir) = common::sqlite_store().await.unwrap();
+    let t = tenant("keys");
+    store.create_tenant(&t).await.unwrap();
+    let plain = key(t.id, "ixk_abcdefgh");
+    let upper = key(t.id, "ixk_ABCDEFGH");
+    let odd = key(t.id, "ixk_a*[?]%_x");
+    for k in [&plain, &upper, &odd] {
+        store.create_api_key(k).await.unwrap();
+    }
+    let ids = |keys: Vec<ApiKey>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.find_api_keys("ixk_abc").await.unwrap()),
+        vec![plain.id]
+    );
+    assert_eq!(
+        ids(store.find_api_keys("ixk_ABC").await.unwrap()),
+        vec![upper.id]
+    );
+    assert_eq!(
+        ids(store.find_api_keys("ixk_a*").await.unwrap()),
+        vec![odd.id]
+    );
+    assert_eq!(
+        ids(store.find_api_keys("ixk_a*[?]%_").await.unwrap()),
+        vec![odd.id]
+    );
+    for nothing in ["ixk_a?", "ixk_a[b]", "ixk_%", "ixk__", "IXK_"] {
+        assert!(
+            store.find_api_keys(nothing).await.unwrap().is_empty(),
+            "{nothing}"
+        );
+    }
+    assert_eq!(
+        ids(store.find_api_keys(&upper.id.to_string()).await.unwrap()),
+        vec![upper.id]
+    );
+    let upper_case_id = upper.id.to_string().to_uppercase();
+    assert_eq!(
+        ids(store.find_api_keys(&upper_case_id).await.unwrap()),
+        vec![upper.id]
+    );
+}
+
+/// actix-web runs handlers on current-thread runtimes. A query abandoned there
+/// (the client went away while SQLite waited for a lock) must neither panic nor
+/// spoil the pooled connection; the abandoned write still lands.
+#[tokio::test(flavor = "current_thread")]
+async fn an_abandoned_query_on_a_current_thread_runtime_is_harmless() {
+    let (store, dir) = common::sqlite_store().await.unwrap();
+    let path = dir.path().join("clasp.db");
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let blocker = std::thread::spawn(move || hold_write_lock(&path, locked_tx));
+    locked_rx.recv().unwrap();
+
+    let late = tenant("late");
+    let attempt = tokio::time::timeout(Duration::from_millis(100), store.create_tenant(&late));
+    assert!(
+        attempt.await.is_err(),
+        "the write waits for the lock and is abandoned"
+    );
+    blocker.join().unwrap().unwrap();
+
+    assert_eq!(store.tenant_by_slug("late").await.unwrap(), Some(late));
+    store.create_tenant(&tenant("after")).await.unwrap();
+}
+
+/// Holds SQLite's write lock on `path` for a moment, from another connection.
+fn hold_write_lock(path: &Path, locked: Sender<()>) -> Result<(), Box<dyn Error + Send + Sync>> {
+    let mut conn = SqliteConnection::establish(&path.display().to_string())?;
+    conn.batch_execute("BEGIN IMMEDIATE")?;
+    locked.send(())?;
+    std::thread::sleep(Duration::from_millis(500));
+    conn.batch_execute("COMMIT")?;
+    Ok(())
+}
