@@ -1,0 +1,146 @@
+//! The blob port over `object_store`.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use clasp_domain::ports::{BlobError, BlobReader, BlobStore, PutBody};
+use futures::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayloadMut, WriteMultipart};
+
+use crate::StorageError;
+
+/// Bytes gathered before a body is sent as a single put; larger bodies switch to a
+/// multipart upload of parts this size, so memory per upload stays bounded.
+const PART_BYTES: usize = 5 * 1024 * 1024;
+
+/// Multipart parts in flight per upload.
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// A [`BlobStore`] on any `object_store` backend.
+#[derive(Debug, Clone)]
+pub struct ObjectBlobStore {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl ObjectBlobStore {
+    /// Wraps an already configured store (tests, embedding services).
+    pub fn new(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+
+    /// A store for `storage_url`: `file://PATH` (relative paths allowed; the
+    /// directory is created) or `memory://`.
+    pub fn from_url(url: &str) -> Result<Self, StorageError> {
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| StorageError::NotAUrl(url.to_owned()))?;
+        match scheme.to_ascii_lowercase().as_str() {
+            "file" => Self::local(rest),
+            "memory" => Ok(Self::new(Arc::new(InMemory::new()))),
+            other => Err(StorageError::UnsupportedScheme {
+                scheme: other.to_owned(),
+                url: url.to_owned(),
+            }),
+        }
+    }
+
+    /// A store keeping objects as files under `dir`, which is created if missing.
+    pub fn local(dir: &str) -> Result<Self, StorageError> {
+        let failed = |source| StorageError::Directory {
+            path: dir.to_owned(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(failed)?;
+        let absolute = std::fs::canonicalize(dir).map_err(failed)?;
+        let store = LocalFileSystem::new_with_prefix(absolute)?.with_automatic_cleanup(true);
+        Ok(Self::new(Arc::new(store)))
+    }
+}
+
+fn path(key: &str) -> Result<Path, BlobError> {
+    Path::parse(key).map_err(|e| BlobError::Backend(format!("bad object key {key:?}: {e}")))
+}
+
+fn backend(e: object_store::Error) -> BlobError {
+    match e {
+        object_store::Error::NotFound { .. } => BlobError::NotFound,
+        other => BlobError::Backend(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl BlobStore for ObjectBlobStore {
+    async fn put(&self, key: &str, body: PutBody<'_>) -> Result<u64, BlobError> {
+        let location = path(key)?;
+        let mut total = 0u64;
+        let mut first = PutPayloadMut::new();
+        // Small bodies (most screenshots) go in one request.
+        while first.content_length() < PART_BYTES {
+            match body.next().await {
+                Some(chunk) => {
+                    let chunk = chunk?;
+                    total += chunk.len() as u64;
+                    first.push(chunk);
+                }
+                None => {
+                    self.store
+                        .put(&location, first.freeze())
+                        .await
+                        .map_err(backend)?;
+                    return Ok(total);
+                }
+            }
+        }
+        let upload = self.store.put_multipart(&location).await.map_err(backend)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        for chunk in first.freeze() {
+            writer.put(chunk);
+        }
+        loop {
+            let failure = match writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                Err(e) => backend(e),
+                Ok(()) => match body.next().await {
+                    Some(Ok(chunk)) => {
+                        total += chunk.len() as u64;
+                        writer.put(chunk);
+                        continue;
+                    }
+                    Some(Err(e)) => BlobError::Body(e),
+                    None => break,
+                },
+            };
+            // Nothing of a broken body may stay behind: drop the parts sent so far.
+            if let Err(e) = writer.abort().await {
+                tracing::warn!(key, error = %e, "aborting a failed multipart upload failed");
+            }
+            return Err(failure);
+        }
+        writer.finish().await.map_err(backend)?;
+        Ok(total)
+    }
+
+    async fn get(&self, key: &str) -> Result<BlobReader, BlobError> {
+        let result = self.store.get(&path(key)?).await.map_err(backend)?;
+        let size = result.meta.size;
+        let stream = result.into_stream().map_err(backend).boxed();
+        Ok(BlobReader { size, stream })
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        match self.store.head(&path(key)?).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match self.store.delete(&path(key)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(backend(e)),
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! The blob and signer contract suites against the real adapters: a real
+//! directory, and memory.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use clasp_domain::contract;
+use clasp_domain::inspect::BodyError;
+use clasp_domain::ports::{BlobStore, SignatureError, SignedTarget, UrlSigner};
+use clasp_domain::{AttachmentId, TenantId};
+use clasp_storage::{HmacSigner, ObjectBlobStore, StorageError, load_or_create_secret};
+use object_store::memory::InMemory;
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn local_directory_keeps_the_blob_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ObjectBlobStore::from_url(&format!("file://{}", dir.path().display())).unwrap();
+    contract::blob_store(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn memory_keeps_the_blob_contract() {
+    contract::blob_store(&ObjectBlobStore::new(Arc::new(InMemory::new()))).await;
+    contract::blob_store(&ObjectBlobStore::from_url("memory://").unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_upload_leaves_no_file_in_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ObjectBlobStore::local(dir.path().to_str().unwrap()).unwrap();
+    for size in [1024usize, 12 * 1024 * 1024] {
+        let mut parts: Vec<Result<Bytes, BodyError>> = (0..size / 1024)
+            .map(|_| Ok(Bytes::from(vec![7u8; 1024])))
+            .collect();
+        parts.push(Err(BodyError::Interrupted("gone".into())));
+        let mut body = futures::stream::iter(parts);
+        assert!(store.put("t/broken", &mut body).await.is_err());
+        assert_eq!(
+            files_under(dir.path()),
+            Vec::<std::path::PathBuf>::new(),
+            "{size} bytes"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_directory_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let nested = dir.path().join("a/b/blobs");
+    let store = ObjectBlobStore::from_url(&format!("file://{}", nested.display())).unwrap();
+    let mut body = futures::stream::iter(vec![Ok(Bytes::from_static(b"hi"))]);
+    assert_eq!(store.put("t/x", &mut body).await.unwrap(), 2);
+    assert_eq!(std::fs::read(nested.join("t/x")).unwrap(), b"hi");
+}
+
+#[test]
+fn unknown_storage_schemes_are_named_in_the_error() {
+    let err = ObjectBlobStore::from_url("ftp://host/x").unwrap_err();
+    assert!(matches!(err, StorageError::UnsupportedScheme { .. }));
+    assert!(err.to_string().contains("\"ftp\""), "{err}");
+    assert!(matches!(
+        ObjectBlobStore::from_url("/just/a/path").unwrap_err(),
+        StorageError::NotAUrl(_)
+    ));
+}
+
+#[tokio::test]
+async fn hmac_signer_keeps_the_signer_contract() {
+    let signer = HmacSigner::new(&[42u8; 32], "http://127.0.0.1:1/").unwrap();
+    contract::url_signer(&signer).await;
+}
+
+#[tokio::test]
+async fn instances_sharing_a_secret_honour_each_others_urls() {
+    let a = HmacSigner::new(b"0123456789abcdef0123456789abcdef", "http://a").unwrap();
+    let b = HmacSigner::new(b"0123456789abcdef0123456789abcdef", "http://b").unwrap();
+    let other = HmacSigner::new(b"0123456789abcdef0123456789abcdeX", "http://a").unwrap();
+    let target = SignedTarget {
+        tenant_id: TenantId(uuid::Uuid::now_v7()),
+        attachment_id: AttachmentId::new(),
+        blob_key: "k".into(),
+        filename: "f".into(),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let url = a
+        .download_url(&target, now + time::Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(url.url.starts_with("http://a/signed/"));
+    let req = clasp_domain::ports::parse_clasp_signed_url(&url.url).unwrap();
+    assert_eq!(b.verify(&req, now), Ok(()));
+    assert_eq!(other.verify(&req, now), Err(SignatureError::Invalid));
+    // a forged URL is "invalid" even after its time is up
+    assert_eq!(
+        other.verify(&req, now + time::Duration::hours(2)),
+        Err(SignatureError::Invalid)
+    );
+}
+
+#[test]
+fn short_secrets_are_refused() {
+    assert!(matches!(
+        HmacSigner::new(&[1u8; 31], "http://x").unwrap_err(),
+        StorageError::ShortSecret { min: 32, got: 31 }
+    ));
+}
+
+#[test]
+fn the_generated_secret_is_private_and_stable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/signing.key");
+    let first = load_or_create_secret(&path).unwrap();
+    assert!(first.len() >= 32);
+    assert_eq!(load_or_create_secret(&path).unwrap(), first);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    std::fs::write(&path, "short").unwrap();
+    assert!(matches!(
+        load_or_create_secret(&path).unwrap_err(),
+        StorageError::ShortSecret { .. }
+    ));
+}
