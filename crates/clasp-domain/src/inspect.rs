@@ -118,20 +118,20 @@ impl Stream for Inspector {
                     if !this.sniff_done {
                         let take = (SNIFF_BYTES - this.head.len()).min(chunk.len());
                         this.head.extend_from_slice(&chunk[..take]);
-                        if this.head.len() >= SNIFF_BYTES {
-                            if let Err(e) = this.sniff() {
-                                return this.fail(e.into());
-                            }
+                        if this.head.len() >= SNIFF_BYTES
+                            && let Err(e) = this.sniff()
+                        {
+                            return this.fail(e.into());
                         }
                     }
                     this.hasher.update(&chunk);
                     return Poll::Ready(Some(Ok(chunk)));
                 }
                 Poll::Ready(None) => {
-                    if !this.sniff_done {
-                        if let Err(e) = this.sniff() {
-                            return this.fail(e.into());
-                        }
+                    if !this.sniff_done
+                        && let Err(e) = this.sniff()
+                    {
+                        return this.fail(e.into());
                     }
                     this.finished = true;
                     return Poll::Ready(None);

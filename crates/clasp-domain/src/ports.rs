@@ -203,13 +203,16 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> OffsetDateTime;
 }
 
-/// The real clock.
+/// The real clock, read to the microsecond: the precision every metadata store
+/// keeps, so a timestamp answered at creation equals the one read back later.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc()
+        let now = OffsetDateTime::now_utc();
+        now.replace_nanosecond(now.microsecond() * 1_000)
+            .unwrap_or(now)
     }
 }
 

@@ -104,7 +104,7 @@ impl UploadPolicy {
                     declared.map_or("application/octet-stream".to_owned(), str::to_owned)
                 }),
         };
-        if self.allowed_types.iter().any(|t| *t == chosen) {
+        if self.allowed_types.contains(&chosen) {
             Ok(chosen)
         } else {
             Err(ValidationError::DisallowedType(chosen))

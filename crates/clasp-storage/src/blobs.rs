@@ -12,9 +12,12 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayloadMut, WriteMultipart};
 
 use crate::StorageError;
 
-/// Bytes gathered before a body is sent as a single put; larger bodies switch to a
-/// multipart upload of parts this size, so memory per upload stays bounded.
-const PART_BYTES: usize = 5 * 1024 * 1024;
+/// Default part size: the smallest that every S3-compatible store accepts.
+const DEFAULT_PART_BYTES: usize = 5 * 1024 * 1024;
+
+/// Part size for stores on this machine (directory, memory), which take parts of
+/// any size: smaller parts keep less of each upload in memory.
+const LOCAL_PART_BYTES: usize = 1024 * 1024;
 
 /// Multipart parts in flight per upload.
 const PARTS_IN_FLIGHT: usize = 2;
@@ -23,12 +26,23 @@ const PARTS_IN_FLIGHT: usize = 2;
 #[derive(Debug, Clone)]
 pub struct ObjectBlobStore {
     store: Arc<dyn ObjectStore>,
+    part_bytes: usize,
 }
 
 impl ObjectBlobStore {
     /// Wraps an already configured store (tests, embedding services).
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            part_bytes: DEFAULT_PART_BYTES,
+        }
+    }
+
+    /// Sets the multipart part size, which is also the largest body sent as a
+    /// single put. Memory held per upload is about three parts.
+    pub fn with_part_bytes(mut self, part_bytes: usize) -> Self {
+        self.part_bytes = part_bytes.max(1);
+        self
     }
 
     /// A store for `storage_url`: `file://PATH` (relative paths allowed; the
@@ -39,7 +53,7 @@ impl ObjectBlobStore {
             .ok_or_else(|| StorageError::NotAUrl(url.to_owned()))?;
         match scheme.to_ascii_lowercase().as_str() {
             "file" => Self::local(rest),
-            "memory" => Ok(Self::new(Arc::new(InMemory::new()))),
+            "memory" => Ok(Self::new(Arc::new(InMemory::new())).with_part_bytes(LOCAL_PART_BYTES)),
             other => Err(StorageError::UnsupportedScheme {
                 scheme: other.to_owned(),
                 url: url.to_owned(),
@@ -56,7 +70,7 @@ impl ObjectBlobStore {
         std::fs::create_dir_all(dir).map_err(failed)?;
         let absolute = std::fs::canonicalize(dir).map_err(failed)?;
         let store = LocalFileSystem::new_with_prefix(absolute)?.with_automatic_cleanup(true);
-        Ok(Self::new(Arc::new(store)))
+        Ok(Self::new(Arc::new(store)).with_part_bytes(LOCAL_PART_BYTES))
     }
 }
 
@@ -78,7 +92,7 @@ impl BlobStore for ObjectBlobStore {
         let mut total = 0u64;
         let mut first = PutPayloadMut::new();
         // Small bodies (most screenshots) go in one request.
-        while first.content_length() < PART_BYTES {
+        while first.content_length() < self.part_bytes {
             match body.next().await {
                 Some(chunk) => {
                     let chunk = chunk?;
@@ -95,7 +109,7 @@ impl BlobStore for ObjectBlobStore {
             }
         }
         let upload = self.store.put_multipart(&location).await.map_err(backend)?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_bytes);
         for chunk in first.freeze() {
             writer.put(chunk);
         }

@@ -1,6 +1,12 @@
 //! The blob and signer contract suites against the real adapters: a real
 //! directory, and memory.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is how a test fails"
+)]
+
 use std::sync::Arc;
 
 use bytes::Bytes;

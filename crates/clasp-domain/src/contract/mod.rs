@@ -3,6 +3,12 @@
 //! broken promise. Suites make their own tenants and keys with fresh random ids,
 //! so several may share one database or bucket.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test-support code: a panic is how a suite reports a broken promise"
+)]
+
 mod blobs;
 mod identities;
 mod repository;

@@ -155,16 +155,16 @@ impl AttachmentService {
         attachment.size_bytes = inspected.size;
         attachment.sniffed_type = inspected.sniffed_type;
         attachment.sha256 = Some(inspected.sha256.clone());
-        if let Some(declared) = attachment.declared_sha256.clone() {
-            if declared != inspected.sha256 {
-                attachment.transition(AttachmentState::ChecksumMismatch, now)?;
-                self.ports.attachments.update(&attachment).await?;
-                self.delete_bytes(&key).await;
-                return Err(AttachmentError::ChecksumMismatch {
-                    declared,
-                    actual: inspected.sha256,
-                });
-            }
+        if let Some(declared) = attachment.declared_sha256.clone()
+            && declared != inspected.sha256
+        {
+            attachment.transition(AttachmentState::ChecksumMismatch, now)?;
+            self.ports.attachments.update(&attachment).await?;
+            self.delete_bytes(&key).await;
+            return Err(AttachmentError::ChecksumMismatch {
+                declared,
+                actual: inspected.sha256,
+            });
         }
         attachment.transition(AttachmentState::Ready, now)?;
         if !self.ports.attachments.update(&attachment).await? {
