@@ -1,1 +1,14 @@
+//! Black-box tests: they start the built `clasp` binary in a scratch directory,
+//! exactly as an operator would, and speak HTTP to it.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is how a test fails"
+)]
+
+mod harness;
+mod operator;
+mod readme;
+mod streaming;
+mod tickets;

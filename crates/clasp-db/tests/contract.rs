@@ -1,6 +1,12 @@
 //! Every metadata adapter against the domain's shared contract suites, on a real
 //! backend. A new adapter (PostgreSQL) is one more `contract_suite!` line.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is how a test fails"
+)]
+
 mod common;
 
 /// The contract tests of one adapter. `$open` is an async expression yielding

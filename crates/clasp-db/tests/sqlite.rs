@@ -1,6 +1,12 @@
 //! What the SQLite store promises beyond the port contracts: the file and its
 //! directory, migrations, several stores on one file, and runtimes.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is how a test fails"
+)]
+
 mod common;
 
 use std::collections::HashSet;

@@ -1,1 +1,45 @@
-fn main() {}
+//! The `clasp` binary: configuration, wiring of adapters to the domain, and the
+//! operator commands (`serve`, `migrate`, `admin …`).
+
+mod admin;
+mod cli;
+mod config;
+mod serve;
+mod wiring;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+
+/// Exit code for configuration errors, as scripts and supervisors expect.
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("clasp: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    serve::init_logging(&config);
+    let result = match cli.command {
+        Command::Serve => serve::run(config),
+        Command::Migrate => wiring::block_on(wiring::migrate(&config)),
+        Command::Admin(cmd) => wiring::block_on(admin::run(&config, cmd)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("clasp: {e:#}");
+            ExitCode::from(
+                e.downcast_ref::<wiring::SetupError>()
+                    .map_or(1, |_| EXIT_CONFIG),
+            )
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! `clasp admin …`: identities created from the command line, printed for scripts.
+
+use anyhow::Context;
+use clasp_domain::Scopes;
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+
+use crate::cli::{AdminCommand, KeyCommand, SessionCommand, TenantCommand};
+use crate::config::Config;
+use crate::wiring;
+
+/// Runs one admin command against the configured stores.
+pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    let services = wiring::build(config).await?;
+    let ids = &services.identities;
+    match command {
+        AdminCommand::Tenant(TenantCommand::Create { slug }) => {
+            let t = ids.create_tenant(&slug).await?;
+            let created = t
+                .created_at
+                .format(&Rfc3339)
+                .context("formatting a timestamp")?;
+            println!(
+                "{}",
+                json!({ "id": t.id, "slug": t.slug, "created_at": created })
+            );
+        }
+        AdminCommand::Key(KeyCommand::Create(args)) => {
+            let scopes = Scopes::parse(&args.scopes)?;
+            let (_, secret) = ids.create_api_key(&args.tenant, scopes).await?;
+            println!("{secret}");
+        }
+        AdminCommand::Key(KeyCommand::Revoke { key_prefix_or_id }) => {
+            let key = ids.revoke_api_key(&key_prefix_or_id).await?;
+            let revoked = key
+                .revoked_at
+                .map(|t| t.format(&Rfc3339))
+                .transpose()
+                .context("formatting a timestamp")?;
+            println!(
+                "{}",
+                json!({ "id": key.id, "prefix": key.prefix, "revoked_at": revoked })
+            );
+        }
+        AdminCommand::Session(SessionCommand::Create { tenant, user, ttl }) => {
+            let ttl = time::Duration::try_from(*ttl).context("--ttl is too long")?;
+            let (_, cookie) = ids.create_session(&tenant, &user, ttl).await?;
+            println!("{cookie}");
+        }
+    }
+    Ok(())
+}

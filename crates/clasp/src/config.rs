@@ -1,0 +1,249 @@
+//! Layered configuration: embedded `config/default.toml`, then the file named by
+//! `CLASP_CONFIG`, then `CLASP_*` environment variables.
+
+use std::path::PathBuf;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Deserializer};
+
+/// The embedded defaults, so a bare `clasp serve` needs no file on disk.
+pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
+
+/// Shortest accepted signing secret, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// Everything an operator can set. Field names are the TOML keys and, upper-cased
+/// with a `CLASP_` prefix, the environment variables.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// Directory for the embedded defaults' files.
+    pub data_dir: PathBuf,
+    /// `sqlite://…`; unset: `sqlite://<data_dir>/clasp.db`.
+    pub database_url: Option<String>,
+    /// `file://…` or `memory://`; unset: `file://<data_dir>/blobs`.
+    pub storage_url: Option<String>,
+    /// Base of handed-out URLs; unset: `http://<listen>`.
+    pub public_url: Option<String>,
+    /// URL-signing secret (≥ 32 bytes); unset: generated into the data directory.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub signing_secret: Option<String>,
+    /// Largest accepted upload in bytes.
+    pub max_upload_bytes: u64,
+    /// HTTP workers; 0 = one per core.
+    pub workers: usize,
+    /// Grace period for in-flight requests on shutdown.
+    pub shutdown_timeout_secs: u64,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// Default log filter (RUST_LOG wins).
+    pub log_level: String,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
+/// A configuration that cannot be used; the binary exits with code 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Parsing or merging failed.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// The file named by CLASP_CONFIG does not exist.
+    #[error("CLASP_CONFIG names {0}, which does not exist")]
+    MissingFile(PathBuf),
+    /// The signing secret is too short.
+    #[error("signing_secret must be at least {MIN_SECRET_BYTES} bytes (got {0})")]
+    ShortSecret(usize),
+}
+
+/// Accepts a string, or a number or boolean as written (environment values that
+/// look like numbers must still be usable as secrets).
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        S(String),
+        I(i64),
+        U(u64),
+        F(f64),
+        B(bool),
+    }
+    Ok(Option::<Raw>::deserialize(d)?.map(|r| match r {
+        Raw::S(s) => s,
+        Raw::I(i) => i.to_string(),
+        Raw::U(u) => u.to_string(),
+        Raw::F(f) => f.to_string(),
+        Raw::B(b) => b.to_string(),
+    }))
+}
+
+impl Config {
+    /// Loads the layers from the process environment.
+    pub fn load() -> Result<Config, ConfigError> {
+        Self::load_from(
+            std::env::var_os("CLASP_CONFIG").map(PathBuf::from),
+            Env::prefixed("CLASP_"),
+        )
+    }
+
+    fn load_from(file: Option<PathBuf>, env: Env) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::MissingFile(path));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let config: Config = figment
+            .merge(env.ignore(&["config"]))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if let Some(secret) = &self.signing_secret
+            && secret.len() < MIN_SECRET_BYTES
+        {
+            return Err(ConfigError::ShortSecret(secret.len()));
+        }
+        if self.max_upload_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "max_upload_bytes must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The metadata store URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("clasp.db").display()))
+    }
+
+    /// The blob store URL in force.
+    pub fn storage_url(&self) -> String {
+        self.storage_url
+            .clone()
+            .unwrap_or_else(|| format!("file://{}", self.data_dir.join("blobs").display()))
+    }
+
+    /// The public base URL in force.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// Where a generated signing secret is kept.
+    pub fn secret_path(&self) -> PathBuf {
+        self.data_dir.join("signing.key")
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::result_large_err,
+    reason = "figment::Jail fixes the closure's error type"
+)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn load_in(
+        jail: &mut Jail,
+        file: Option<&str>,
+        vars: &[(&str, &str)],
+    ) -> Result<Config, ConfigError> {
+        jail.clear_env();
+        for (k, v) in vars {
+            jail.set_env(k, v);
+        }
+        let path = file.map(|text| {
+            jail.create_file("c.toml", text).unwrap();
+            jail.directory().join("c.toml")
+        });
+        Config::load_from(path, Env::prefixed("CLASP_"))
+    }
+
+    #[test]
+    fn defaults_are_embedded() {
+        Jail::expect_with(|jail| {
+            let c = load_in(jail, None, &[]).unwrap();
+            assert_eq!(c.listen, "127.0.0.1:8080");
+            assert_eq!(c.database_url(), "sqlite://./data/clasp.db");
+            assert_eq!(c.storage_url(), "file://./data/blobs");
+            assert_eq!(c.public_url(), "http://127.0.0.1:8080");
+            assert_eq!(c.max_upload_bytes, 31_457_280);
+            assert_eq!(c.log_format, LogFormat::Text);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_environment() {
+        Jail::expect_with(|jail| {
+            let file = "listen = \"0.0.0.0:1\"\nmax_upload_bytes = 5\nlog_format = \"json\"\n";
+            let c = load_in(
+                jail,
+                Some(file),
+                &[
+                    ("CLASP_LISTEN", "127.0.0.1:9"),
+                    ("CLASP_SIGNING_SECRET", "12345678901234567890123456789012"),
+                ],
+            )
+            .unwrap();
+            assert_eq!(c.listen, "127.0.0.1:9");
+            assert_eq!(c.max_upload_bytes, 5);
+            assert_eq!(c.log_format, LogFormat::Json);
+            assert_eq!(
+                c.signing_secret.as_deref(),
+                Some("12345678901234567890123456789012")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_configuration_is_refused() {
+        Jail::expect_with(|jail| {
+            assert!(matches!(
+                load_in(jail, None, &[("CLASP_SIGNING_SECRET", "short")]),
+                Err(ConfigError::ShortSecret(5))
+            ));
+            assert!(matches!(
+                load_in(jail, Some("lisen = \"x\""), &[]),
+                Err(ConfigError::Invalid(_))
+            ));
+            assert!(matches!(
+                load_in(jail, None, &[("CLASP_MAX_UPLOAD_BYTES", "lots")]),
+                Err(ConfigError::Invalid(_))
+            ));
+            assert!(matches!(
+                load_in(jail, None, &[("CLASP_LOG_FORMAT", "xml")]),
+                Err(ConfigError::Invalid(_))
+            ));
+            assert!(matches!(
+                Config::load_from(
+                    Some(PathBuf::from("/nonexistent/clasp.toml")),
+                    Env::prefixed("CLASP_")
+                ),
+                Err(ConfigError::MissingFile(_))
+            ));
+            Ok(())
+        });
+    }
+}

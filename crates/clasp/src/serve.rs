@@ -1,0 +1,52 @@
+//! `clasp serve`: the HTTP server with every dialect, graceful on SIGTERM/SIGINT.
+
+use std::time::Duration;
+
+use actix_web::middleware::Logger;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, LogFormat};
+use crate::wiring;
+
+/// Installs the tracing subscriber (text or JSON; RUST_LOG overrides the level).
+pub fn init_logging(config: &Config) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Builds the services and serves until a shutdown signal.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let services = wiring::build(&config).await?;
+        let workers = match config.workers {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        };
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(clasp_http::default_headers())
+                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+                .route(
+                    "/healthz",
+                    web::get().to(|| async { HttpResponse::Ok().body("ok") }),
+                )
+                .configure(clasp_http::configure(services.clone()))
+        })
+        .workers(workers)
+        .shutdown_timeout(config.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_secs(30))
+        .bind(&config.listen)
+        .map_err(|e| wiring::SetupError(format!("cannot listen on {}: {e}", config.listen)))?;
+        tracing::info!(listen = %config.listen, public_url = %config.public_url(), "clasp serving");
+        server.run().await.context("running the HTTP server")
+    })
+}

@@ -1,0 +1,123 @@
+//! Proof that uploads stream: an oversized body is refused while the client is
+//! still sending, and the server's memory stays far below the file sizes.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::harness::{Server, Workdir, client, form};
+
+const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
+const MIB: u64 = 1024 * 1024;
+
+/// Sends a 200 MiB chunked multipart upload (no Content-Length to judge by) and
+/// reads the response while still sending.
+#[test]
+fn oversized_upload_is_refused_before_the_client_finishes() {
+    let work = Workdir::new();
+    let key = work.tenant_with_key("ws-1", "attachments:write");
+    let server = Server::start(&work);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /v1/tickets/{TICKET}/attachments HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: multipart/form-data; boundary=BOUNDARY\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let part = b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"huge.txt\"\r\nContent-Type: text/plain\r\n\r\n";
+    write_chunk(&mut stream, part).unwrap();
+
+    let sent = Arc::new(AtomicU64::new(0));
+    let mut reader = stream.try_clone().unwrap();
+    let sent_by_writer = sent.clone();
+    let writer = std::thread::spawn(move || {
+        let block = vec![b'x'; 64 * 1024];
+        while sent_by_writer.load(Ordering::SeqCst) < 200 * MIB {
+            if write_chunk(&mut stream, &block).is_err() {
+                return;
+            }
+            sent_by_writer.fetch_add(block.len() as u64, Ordering::SeqCst);
+        }
+        let _ = write_chunk(&mut stream, b"\r\n--BOUNDARY--\r\n");
+        let _ = stream.write_all(b"0\r\n\r\n");
+    });
+
+    reader
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut response = vec![0u8; 4096];
+    let n = reader.read(&mut response).unwrap();
+    let at_response = sent.load(Ordering::SeqCst);
+    let text = String::from_utf8_lossy(&response[..n]).into_owned();
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("file_too_large"), "{text}");
+    assert!(
+        at_response < 64 * MIB,
+        "refused after {} MiB of 200 MiB",
+        at_response / MIB
+    );
+    assert!(
+        at_response >= 30 * MIB,
+        "the limit is 30 MiB, got a response after {} MiB",
+        at_response / MIB
+    );
+    let _ = reader.shutdown(std::net::Shutdown::Both);
+    writer.join().unwrap();
+    assert!(work.blob_files().is_empty(), "nothing stored");
+}
+
+fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
+    stream.write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
+    stream.write_all(data)?;
+    stream.write_all(b"\r\n")
+}
+
+/// Peak resident memory of a process, from /proc (Linux).
+fn peak_rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        * 1024
+}
+
+#[tokio::test]
+async fn memory_stays_far_below_the_file_sizes() {
+    let work = Workdir::new();
+    let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");
+    let server = Server::start(&work);
+    let c = client();
+    let base = server.url(&format!("/v1/tickets/{TICKET}/attachments"));
+    let before = peak_rss_bytes(server.pid());
+    let uploads: Vec<_> = (0..4u8)
+        .map(|i| {
+            let (c, base, key) = (c.clone(), base.clone(), key.clone());
+            tokio::spawn(async move {
+                let data = vec![b'a' + i; 30 * MIB as usize];
+                c.post(&base)
+                    .bearer_auth(&key)
+                    .multipart(form("file", "big.txt", "text/plain", data))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    for upload in uploads {
+        assert_eq!(upload.await.unwrap(), StatusCode::CREATED);
+    }
+    let grown = peak_rss_bytes(server.pid()).saturating_sub(before);
+    assert!(
+        grown < 30 * MIB,
+        "4 concurrent 30 MiB uploads grew peak RSS by {} MiB",
+        grown / MIB
+    );
+}
