@@ -53,7 +53,10 @@ const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
 /// Refuses a request at once when its declared `Content-Length` cannot fit a file
 /// within `max_bytes`, before a byte of the body is read.
-pub fn refuse_oversized(req: &actix_web::HttpRequest, max_bytes: u64) -> Result<(), clasp_domain::ValidationError> {
+pub fn refuse_oversized(
+    req: &actix_web::HttpRequest,
+    max_bytes: u64,
+) -> Result<(), clasp_domain::ValidationError> {
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)

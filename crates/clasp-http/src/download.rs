@@ -39,7 +39,13 @@ pub fn content_disposition(filename: &str, inline: bool) -> String {
     let kind = if inline { "inline" } else { "attachment" };
     let fallback: String = filename
         .chars()
-        .map(|c| if c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if fallback == filename {
         format!("{kind}; filename=\"{fallback}\"")
@@ -57,16 +63,23 @@ pub fn stream(download: Download) -> HttpResponse {
     let inline = INLINE_TYPES.contains(&a.content_type.as_str());
     let mut res = HttpResponse::Ok();
     res.insert_header((header::CONTENT_TYPE, a.content_type.as_str()))
-        .insert_header((header::CONTENT_DISPOSITION, content_disposition(&a.filename, inline)))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            content_disposition(&a.filename, inline),
+        ))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CACHE_CONTROL, "private, max-age=0"));
     if !inline {
-        res.insert_header((header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox")));
+        res.insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("sandbox"),
+        ));
     }
     if let Some(sha) = &a.sha256 {
         res.insert_header((header::ETAG, format!("\"{sha}\"")));
     }
-    res.no_chunking(download.body.size).streaming(download.body.stream)
+    res.no_chunking(download.body.size)
+        .streaming(download.body.stream)
 }
 
 #[cfg(test)]
@@ -75,7 +88,10 @@ mod tests {
 
     #[test]
     fn dispositions_are_safe() {
-        assert_eq!(content_disposition("a.png", true), "inline; filename=\"a.png\"");
+        assert_eq!(
+            content_disposition("a.png", true),
+            "inline; filename=\"a.png\""
+        );
         assert_eq!(
             content_disposition("résumé \"x\".pdf", false),
             "attachment; filename=\"r_sum_ _x_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22x%22.pdf"

@@ -31,22 +31,41 @@ async fn serve(
 ) -> HttpResponse {
     let (tenant, attachment) = path.into_inner();
     let query = query.into_inner();
-    let request = match (Uuid::parse_str(&tenant), Uuid::parse_str(&attachment), query.expires, query.signature) {
+    let request = match (
+        Uuid::parse_str(&tenant),
+        Uuid::parse_str(&attachment),
+        query.expires,
+        query.signature,
+    ) {
         (Ok(t), Ok(a), Some(expires), Some(signature)) => SignedRequest {
             tenant_id: TenantId(t),
             attachment_id: AttachmentId(a),
             expires,
             signature,
         },
-        _ => return error(StatusCode::FORBIDDEN, "invalid_signature", "the URL is not a valid signed URL"),
+        _ => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "invalid_signature",
+                "the URL is not a valid signed URL",
+            );
+        }
     };
     match services.attachments.open_signed(&request).await {
         Ok(d) => download::stream(d),
-        Err(AttachmentError::Signature(e)) => error(StatusCode::FORBIDDEN, "invalid_signature", &e.to_string()),
-        Err(AttachmentError::NotFound) => error(StatusCode::NOT_FOUND, "not_found", "attachment not found"),
+        Err(AttachmentError::Signature(e)) => {
+            error(StatusCode::FORBIDDEN, "invalid_signature", &e.to_string())
+        }
+        Err(AttachmentError::NotFound) => {
+            error(StatusCode::NOT_FOUND, "not_found", "attachment not found")
+        }
         Err(e) => {
             tracing::error!(error = %e, "signed download failed");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the download failed")
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "the download failed",
+            )
         }
     }
 }

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::{Services, configure, default_headers};
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 
 struct Fixture {
@@ -21,7 +22,10 @@ struct Fixture {
 
 async fn fixture(max_bytes: u64) -> Fixture {
     let mem = MemoryPorts::new("http://localhost");
-    let policy = UploadPolicy { max_bytes, ..UploadPolicy::default() };
+    let policy = UploadPolicy {
+        max_bytes,
+        ..UploadPolicy::default()
+    };
     let services = Services {
         attachments: AttachmentService::new(mem.ports.clone(), policy),
         identities: IdentityService::new(mem.ports.clone()),
@@ -30,9 +34,18 @@ async fn fixture(max_bytes: u64) -> Fixture {
     ids.create_tenant("acme").await.unwrap();
     ids.create_tenant("other").await.unwrap();
     let (_, key) = ids.create_api_key("acme", Scopes::ALL).await.unwrap();
-    let (_, read_key) = ids.create_api_key("acme", Scopes::parse("attachments:read").unwrap()).await.unwrap();
+    let (_, read_key) = ids
+        .create_api_key("acme", Scopes::parse("attachments:read").unwrap())
+        .await
+        .unwrap();
     let (_, other_key) = ids.create_api_key("other", Scopes::ALL).await.unwrap();
-    Fixture { services, mem, key, read_key, other_key }
+    Fixture {
+        services,
+        mem,
+        key,
+        read_key,
+        other_key,
+    }
 }
 
 fn multipart(field: &str, filename: &str, content_type: &str, data: &[u8]) -> (String, Vec<u8>) {
@@ -48,11 +61,23 @@ fn multipart(field: &str, filename: &str, content_type: &str, data: &[u8]) -> (S
 
 macro_rules! app {
     ($f:expr) => {
-        test::init_service(App::new().wrap(default_headers()).configure(configure($f.services.clone()))).await
+        test::init_service(
+            App::new()
+                .wrap(default_headers())
+                .configure(configure($f.services.clone())),
+        )
+        .await
     };
 }
 
-fn upload_req(key: &str, ticket: &str, field: &str, name: &str, ct: &str, data: &[u8]) -> test::TestRequest {
+fn upload_req(
+    key: &str,
+    ticket: &str,
+    field: &str,
+    name: &str,
+    ct: &str,
+    data: &[u8],
+) -> test::TestRequest {
     let (content_type, body) = multipart(field, name, ct, data);
     test::TestRequest::post()
         .uri(&format!("/v1/tickets/{ticket}/attachments"))
@@ -62,14 +87,20 @@ fn upload_req(key: &str, ticket: &str, field: &str, name: &str, ct: &str, data: 
 }
 
 fn get_req(key: &str, uri: &str) -> test::TestRequest {
-    test::TestRequest::get().uri(uri).insert_header(("Authorization", format!("Bearer {key}")))
+    test::TestRequest::get()
+        .uri(uri)
+        .insert_header(("Authorization", format!("Bearer {key}")))
 }
 
 #[actix_web::test]
 async fn full_round_trip() {
     let f = fixture(1 << 20).await;
     let app = app!(f);
-    let res = test::call_service(&app, upload_req(&f.key, TICKET, "file", "shot.png", "image/png", PNG).to_request()).await;
+    let res = test::call_service(
+        &app,
+        upload_req(&f.key, TICKET, "file", "shot.png", "image/png", PNG).to_request(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let created: Value = test::read_body_json(res).await;
     assert_eq!(created["ticket_id"], TICKET);
@@ -79,14 +110,23 @@ async fn full_round_trip() {
     let id = created["id"].as_str().unwrap().to_owned();
     let base = format!("/v1/tickets/{TICKET}/attachments");
 
-    let listed: Value = test::call_and_read_body_json(&app, get_req(&f.read_key, &base).to_request()).await;
+    let listed: Value =
+        test::call_and_read_body_json(&app, get_req(&f.read_key, &base).to_request()).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["id"], id.as_str());
 
-    let got: Value = test::call_and_read_body_json(&app, get_req(&f.read_key, &format!("{base}/{id}")).to_request()).await;
+    let got: Value = test::call_and_read_body_json(
+        &app,
+        get_req(&f.read_key, &format!("{base}/{id}")).to_request(),
+    )
+    .await;
     assert_eq!(got, created);
 
-    let dl: Value = test::call_and_read_body_json(&app, get_req(&f.read_key, &format!("{base}/{id}/download")).to_request()).await;
+    let dl: Value = test::call_and_read_body_json(
+        &app,
+        get_req(&f.read_key, &format!("{base}/{id}/download")).to_request(),
+    )
+    .await;
     let url = dl["signed_url"].as_str().unwrap();
     assert!(dl["expires_at"].as_str().is_some());
     let path = url.trim_start_matches("http://localhost");
@@ -94,14 +134,28 @@ async fn full_round_trip() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(hdr(&res, "content-type"), "image/png");
     assert_eq!(hdr(&res, "x-content-type-options"), "nosniff");
-    assert_eq!(hdr(&res, "content-disposition"), "inline; filename=\"shot.png\"");
+    assert_eq!(
+        hdr(&res, "content-disposition"),
+        "inline; filename=\"shot.png\""
+    );
     assert_eq!(test::read_body(res).await.as_ref(), PNG);
 
-    let res = test::call_service(&app, test::TestRequest::delete().uri(&format!("{base}/{id}")).insert_header(("Authorization", format!("Bearer {}", f.key))).to_request()).await;
+    let res = test::call_service(
+        &app,
+        test::TestRequest::delete()
+            .uri(&format!("{base}/{id}"))
+            .insert_header(("Authorization", format!("Bearer {}", f.key)))
+            .to_request(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert!(f.mem.blobs.is_empty());
     let res = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
-    assert_eq!(res.status(), StatusCode::NOT_FOUND, "a signed URL dies with its attachment");
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "a signed URL dies with its attachment"
+    );
 }
 
 #[actix_web::test]
@@ -116,7 +170,11 @@ async fn auth_and_scopes() {
     assert_eq!(body["error"], "unauthorized");
     let res = test::call_service(&app, get_req("ixk_wrong", &base).to_request()).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = test::call_service(&app, upload_req(&f.read_key, TICKET, "file", "a.png", "image/png", PNG).to_request()).await;
+    let res = test::call_service(
+        &app,
+        upload_req(&f.read_key, TICKET, "file", "a.png", "image/png", PNG).to_request(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let body: Value = test::read_body_json(res).await;
     assert_eq!(body["error"], "insufficient_scope");
@@ -127,18 +185,38 @@ async fn auth_and_scopes() {
 async fn other_tickets_and_tenants_see_nothing() {
     let f = fixture(1 << 20).await;
     let app = app!(f);
-    let created: Value = test::call_and_read_body_json(&app, upload_req(&f.key, TICKET, "file", "a.png", "image/png", PNG).to_request()).await;
+    let created: Value = test::call_and_read_body_json(
+        &app,
+        upload_req(&f.key, TICKET, "file", "a.png", "image/png", PNG).to_request(),
+    )
+    .await;
     let id = created["id"].as_str().unwrap();
     let other_ticket = "650e8400-e29b-41d4-a716-446655440000";
     for (key, ticket) in [(&f.key, other_ticket), (&f.other_key, TICKET)] {
         for suffix in ["", "/download"] {
-            let res = test::call_service(&app, get_req(key, &format!("/v1/tickets/{ticket}/attachments/{id}{suffix}")).to_request()).await;
+            let res = test::call_service(
+                &app,
+                get_req(
+                    key,
+                    &format!("/v1/tickets/{ticket}/attachments/{id}{suffix}"),
+                )
+                .to_request(),
+            )
+            .await;
             assert_eq!(res.status(), StatusCode::NOT_FOUND);
         }
-        let listed: Value = test::call_and_read_body_json(&app, get_req(key, &format!("/v1/tickets/{ticket}/attachments")).to_request()).await;
+        let listed: Value = test::call_and_read_body_json(
+            &app,
+            get_req(key, &format!("/v1/tickets/{ticket}/attachments")).to_request(),
+        )
+        .await;
         assert_eq!(listed, serde_json::json!([]));
     }
-    let res = test::call_service(&app, get_req(&f.key, "/v1/tickets/not-a-uuid/attachments").to_request()).await;
+    let res = test::call_service(
+        &app,
+        get_req(&f.key, "/v1/tickets/not-a-uuid/attachments").to_request(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
@@ -147,39 +225,108 @@ async fn bad_uploads_are_refused_and_leave_nothing() {
     let f = fixture(64).await;
     let app = app!(f);
     let cases: [(&str, &str, &str, Vec<u8>, &str); 5] = [
-        ("file", "big.txt", "text/plain", vec![b'a'; 65], "file_too_large"),
-        ("file", "a.exe", "application/x-msdownload", b"MZ".to_vec(), "invalid_file_type"),
-        ("file", "fake.png", "image/png", b"<html><script>".to_vec(), "content_type_mismatch"),
-        ("attachment", "a.png", "image/png", PNG.to_vec(), "missing_file"),
-        ("file", "a.svg", "image/svg+xml", b"<svg/>".to_vec(), "invalid_file_type"),
+        (
+            "file",
+            "big.txt",
+            "text/plain",
+            vec![b'a'; 65],
+            "file_too_large",
+        ),
+        (
+            "file",
+            "a.exe",
+            "application/x-msdownload",
+            b"MZ".to_vec(),
+            "invalid_file_type",
+        ),
+        (
+            "file",
+            "fake.png",
+            "image/png",
+            b"<html><script>".to_vec(),
+            "content_type_mismatch",
+        ),
+        (
+            "attachment",
+            "a.png",
+            "image/png",
+            PNG.to_vec(),
+            "missing_file",
+        ),
+        (
+            "file",
+            "a.svg",
+            "image/svg+xml",
+            b"<svg/>".to_vec(),
+            "invalid_file_type",
+        ),
     ];
     for (field, name, ct, data, code) in cases {
-        let res = test::call_service(&app, upload_req(&f.key, TICKET, field, name, ct, &data).to_request()).await;
+        let res = test::call_service(
+            &app,
+            upload_req(&f.key, TICKET, field, name, ct, &data).to_request(),
+        )
+        .await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{code}");
         let body: Value = test::read_body_json(res).await;
         assert_eq!(body["error"], code);
         assert!(body["message"].as_str().is_some());
     }
     assert!(f.mem.blobs.is_empty());
-    let listed: Value = test::call_and_read_body_json(&app, get_req(&f.key, &format!("/v1/tickets/{TICKET}/attachments")).to_request()).await;
+    let listed: Value = test::call_and_read_body_json(
+        &app,
+        get_req(&f.key, &format!("/v1/tickets/{TICKET}/attachments")).to_request(),
+    )
+    .await;
     assert_eq!(listed, serde_json::json!([]));
-    let exact = upload_req(&f.key, TICKET, "file", "ok.txt", "text/plain", &[b'a'; 64]).to_request();
-    assert_eq!(test::call_service(&app, exact).await.status(), StatusCode::CREATED);
+    let exact =
+        upload_req(&f.key, TICKET, "file", "ok.txt", "text/plain", &[b'a'; 64]).to_request();
+    assert_eq!(
+        test::call_service(&app, exact).await.status(),
+        StatusCode::CREATED
+    );
 }
 
 #[actix_web::test]
 async fn html_is_never_rendered() {
     let f = fixture(1 << 20).await;
     let app = app!(f);
-    let created: Value = test::call_and_read_body_json(&app, upload_req(&f.key, TICKET, "file", "page.html", "text/html", b"<script>alert(1)</script>").to_request()).await;
+    let created: Value = test::call_and_read_body_json(
+        &app,
+        upload_req(
+            &f.key,
+            TICKET,
+            "file",
+            "page.html",
+            "text/html",
+            b"<script>alert(1)</script>",
+        )
+        .to_request(),
+    )
+    .await;
     let id = created["id"].as_str().unwrap();
-    let dl: Value = test::call_and_read_body_json(&app, get_req(&f.key, &format!("/v1/tickets/{TICKET}/attachments/{id}/download")).to_request()).await;
-    let path = dl["signed_url"].as_str().unwrap().trim_start_matches("http://localhost").to_owned();
+    let dl: Value = test::call_and_read_body_json(
+        &app,
+        get_req(
+            &f.key,
+            &format!("/v1/tickets/{TICKET}/attachments/{id}/download"),
+        )
+        .to_request(),
+    )
+    .await;
+    let path = dl["signed_url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://localhost")
+        .to_owned();
     let res = test::call_service(&app, test::TestRequest::get().uri(&path).to_request()).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(hdr(&res, "content-type"), "text/html");
     assert_eq!(hdr(&res, "content-security-policy"), "sandbox");
-    assert_eq!(hdr(&res, "content-disposition"), "attachment; filename=\"page.html\"");
+    assert_eq!(
+        hdr(&res, "content-disposition"),
+        "attachment; filename=\"page.html\""
+    );
     let tampered = path.replace("expires=", "expires=1");
     let res = test::call_service(&app, test::TestRequest::get().uri(&tampered).to_request()).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
@@ -188,11 +335,20 @@ async fn html_is_never_rendered() {
 #[actix_web::test]
 async fn unknown_routes_are_404() {
     let f = fixture(1).await;
-    let app = test::init_service(App::new().configure(configure(f.services.clone())).default_service(web::to(actix_web::HttpResponse::NotFound))).await;
+    let app = test::init_service(
+        App::new()
+            .configure(configure(f.services.clone()))
+            .default_service(web::to(actix_web::HttpResponse::NotFound)),
+    )
+    .await;
     let res = test::call_service(&app, test::TestRequest::get().uri("/nope").to_request()).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
 
 fn hdr<B>(res: &actix_web::dev::ServiceResponse<B>, name: &str) -> String {
-    res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    res.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -10,7 +10,10 @@ use actix_multipart::Multipart;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use clasp_domain::services::{Lookup, NewUpload};
-use clasp_domain::{Attachment, AttachmentError, AttachmentId, AuthError, Principal, Subject, SubjectRef, ValidationError};
+use clasp_domain::{
+    Attachment, AttachmentError, AttachmentId, AuthError, Principal, Subject, SubjectRef,
+    ValidationError,
+};
 use futures::StreamExt;
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
@@ -79,7 +82,11 @@ struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     fn not_found() -> Self {
@@ -100,7 +107,11 @@ impl From<AuthError> for ApiError {
         match e {
             AuthError::Backend(b) => {
                 tracing::error!(error = %b, "authentication failed");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "authentication is unavailable")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "authentication is unavailable",
+                )
             }
             other => Self::new(StatusCode::UNAUTHORIZED, "unauthorized", other.to_string()),
         }
@@ -112,20 +123,30 @@ impl From<AttachmentError> for ApiError {
         use StatusCode as S;
         let bad = |code, e: &dyn std::fmt::Display| Self::new(S::BAD_REQUEST, code, e.to_string());
         match &e {
-            AttachmentError::Forbidden(_) => Self::new(S::FORBIDDEN, "insufficient_scope", e.to_string()),
+            AttachmentError::Forbidden(_) => {
+                Self::new(S::FORBIDDEN, "insufficient_scope", e.to_string())
+            }
             AttachmentError::NotFound => Self::not_found(),
             AttachmentError::Invalid(v) => match v {
                 ValidationError::TooLarge { .. } => bad("file_too_large", v),
                 ValidationError::DisallowedType(_) => bad("invalid_file_type", v),
                 ValidationError::MagicMismatch { .. } => bad("content_type_mismatch", v),
-                ValidationError::MalformedChecksum | ValidationError::SizeMismatch { .. } => bad("invalid_request", v),
+                ValidationError::MalformedChecksum | ValidationError::SizeMismatch { .. } => {
+                    bad("invalid_request", v)
+                }
             },
             AttachmentError::Interrupted(_) => bad("upload_interrupted", &e),
             AttachmentError::ChecksumMismatch { .. } => bad("checksum_mismatch", &e),
             AttachmentError::State(_) => Self::new(S::CONFLICT, "conflict", e.to_string()),
-            AttachmentError::Signature(_) | AttachmentError::Storage(_) | AttachmentError::Repository(_) => {
+            AttachmentError::Signature(_)
+            | AttachmentError::Storage(_)
+            | AttachmentError::Repository(_) => {
                 tracing::error!(error = %e, "tickets request failed");
-                Self::new(S::INTERNAL_SERVER_ERROR, "internal_error", "the request could not be completed")
+                Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "the request could not be completed",
+                )
             }
         }
     }
@@ -144,7 +165,9 @@ async fn principal(req: &HttpRequest, services: &Services) -> Result<Principal, 
 /// The ticket id of the path, if it is a UUID as the seed requires.
 fn ticket_id(req: &HttpRequest) -> Result<String, ApiError> {
     let raw = req.match_info().get("ticket_id").unwrap_or_default();
-    Uuid::parse_str(raw).map(|u| u.to_string()).map_err(|_| ApiError::not_found())
+    Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| ApiError::not_found())
 }
 
 fn lookup(req: &HttpRequest) -> Result<Lookup, ApiError> {
@@ -158,77 +181,112 @@ fn lookup(req: &HttpRequest) -> Result<Lookup, ApiError> {
 }
 
 async fn list(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
-    finish(async {
-        let p = principal(&req, &services).await?;
-        let ticket = ticket_id(&req)?;
-        let found = services.attachments.list(&p, &SubjectRef::Ticket(ticket)).await?;
-        Ok(HttpResponse::Ok().json(found.iter().map(AttachmentJson::from).collect::<Vec<_>>()))
-    }
-    .await)
+    finish(
+        async {
+            let p = principal(&req, &services).await?;
+            let ticket = ticket_id(&req)?;
+            let found = services
+                .attachments
+                .list(&p, &SubjectRef::Ticket(ticket))
+                .await?;
+            Ok(HttpResponse::Ok().json(found.iter().map(AttachmentJson::from).collect::<Vec<_>>()))
+        }
+        .await,
+    )
 }
 
 async fn get(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
-    finish(async {
-        let p = principal(&req, &services).await?;
-        let a = services.attachments.get(&p, &lookup(&req)?).await?;
-        Ok(HttpResponse::Ok().json(AttachmentJson::from(&a)))
-    }
-    .await)
+    finish(
+        async {
+            let p = principal(&req, &services).await?;
+            let a = services.attachments.get(&p, &lookup(&req)?).await?;
+            Ok(HttpResponse::Ok().json(AttachmentJson::from(&a)))
+        }
+        .await,
+    )
 }
 
 async fn download_url(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
-    finish(async {
-        let p = principal(&req, &services).await?;
-        let (_, url) = services.attachments.download_url(&p, &lookup(&req)?, DOWNLOAD_URL_TTL).await?;
-        Ok(HttpResponse::Ok().json(DownloadJson { signed_url: url.url, expires_at: rfc3339(url.expires_at) }))
-    }
-    .await)
+    finish(
+        async {
+            let p = principal(&req, &services).await?;
+            let (_, url) = services
+                .attachments
+                .download_url(&p, &lookup(&req)?, DOWNLOAD_URL_TTL)
+                .await?;
+            Ok(HttpResponse::Ok().json(DownloadJson {
+                signed_url: url.url,
+                expires_at: rfc3339(url.expires_at),
+            }))
+        }
+        .await,
+    )
 }
 
 async fn delete(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
-    finish(async {
-        let p = principal(&req, &services).await?;
-        services.attachments.delete(&p, &lookup(&req)?).await?;
-        Ok(HttpResponse::NoContent().finish())
-    }
-    .await)
+    finish(
+        async {
+            let p = principal(&req, &services).await?;
+            services.attachments.delete(&p, &lookup(&req)?).await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        .await,
+    )
 }
 
-async fn upload(req: HttpRequest, services: web::Data<Services>, mut form: Multipart) -> HttpResponse {
-    finish(async {
-        let p = principal(&req, &services).await?;
-        let ticket = ticket_id(&req)?;
-        crate::body::refuse_oversized(&req, services.attachments.policy().max_bytes)
-            .map_err(|e| ApiError::from(AttachmentError::Invalid(e)))?;
-        while let Some(field) = form.next().await {
-            let field = field.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
-            if field.name() != Some("file") {
-                drain(field).await?;
-                continue;
+async fn upload(
+    req: HttpRequest,
+    services: web::Data<Services>,
+    mut form: Multipart,
+) -> HttpResponse {
+    finish(
+        async {
+            let p = principal(&req, &services).await?;
+            let ticket = ticket_id(&req)?;
+            crate::body::refuse_oversized(&req, services.attachments.policy().max_bytes)
+                .map_err(|e| ApiError::from(AttachmentError::Invalid(e)))?;
+            while let Some(field) = form.next().await {
+                let field = field.map_err(|e| {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
+                })?;
+                if field.name() != Some("file") {
+                    drain(field).await?;
+                    continue;
+                }
+                let upload = NewUpload {
+                    subject: Subject {
+                        ticket_id: Some(ticket.clone()),
+                        ..Subject::default()
+                    },
+                    filename: field
+                        .content_disposition()
+                        .and_then(|d| d.get_filename())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    content_type: field.content_type().map(|m| m.to_string()),
+                    ..NewUpload::default()
+                };
+                let attachments = &services.attachments;
+                let created =
+                    body::bridge(field, |stream| attachments.upload(&p, upload, stream)).await?;
+                return Ok(HttpResponse::Created().json(AttachmentJson::from(&created)));
             }
-            let upload = NewUpload {
-                subject: Subject { ticket_id: Some(ticket.clone()), ..Subject::default() },
-                filename: field
-                    .content_disposition()
-                    .and_then(|d| d.get_filename())
-                    .unwrap_or_default()
-                    .to_owned(),
-                content_type: field.content_type().map(|m| m.to_string()),
-                ..NewUpload::default()
-            };
-            let attachments = &services.attachments;
-            let created = body::bridge(field, |stream| attachments.upload(&p, upload, stream)).await?;
-            return Ok(HttpResponse::Created().json(AttachmentJson::from(&created)));
+            Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "missing_file",
+                "the multipart field \"file\" is required",
+            ))
         }
-        Err(ApiError::new(StatusCode::BAD_REQUEST, "missing_file", "the multipart field \"file\" is required"))
-    }
-    .await)
+        .await,
+    )
 }
 
 /// Reads and discards a form field Clasp does not use.
 async fn drain(mut field: actix_multipart::Field) -> Result<(), ApiError> {
     while let Some(chunk) = field.next().await {
-        chunk.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?;
+        chunk.map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
+        })?;
     }
     Ok(())
 }
