@@ -22,7 +22,7 @@
 //! ## Implementing a port
 //!
 //! Each port documents its contract on the trait. With the `contract-tests` feature,
-//! [`contract`] exposes the shared suite every adapter of a port must pass; an adapter
+//! the `contract` module exposes the shared suite every adapter of a port must pass; an adapter
 //! crate calls it from its own tests against the real backend.
 
 pub mod attachment;
