@@ -7,7 +7,8 @@ use clasp_domain::ports::RepoError;
 use diesel::result::{DatabaseErrorKind, Error as QueryError};
 
 /// Why a database could not be opened or migrated. Operators see it (`clasp
-/// serve`, `clasp migrate`), so each variant names the file and the cause.
+/// serve`, `clasp migrate`), so each variant names the database and the cause.
+/// PostgreSQL URLs appear with their password replaced by `***`.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     /// The URL names no usable database file.
@@ -42,6 +43,35 @@ pub enum DbError {
         /// The failing migration's error.
         message: String,
     },
+    /// The PostgreSQL URL cannot be used (wrong scheme, unparsable, no host).
+    #[error("invalid PostgreSQL URL {url:?}: {reason}")]
+    InvalidPgUrl {
+        /// The URL as given, password hidden.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A [`PgSettings`](crate::PgSettings) value that cannot work.
+    #[error("invalid PostgreSQL settings: {0}")]
+    InvalidPgSettings(&'static str),
+    /// No usable connection: the server is unreachable, did not answer within
+    /// the connect timeout, refused the login, or rejected the session settings.
+    #[error("cannot connect to PostgreSQL at {url}: {message}")]
+    PgConnect {
+        /// The URL, password hidden.
+        url: String,
+        /// The client's or server's explanation.
+        message: String,
+    },
+    /// Taking the migration lock or applying a migration failed; the failing
+    /// migration's own transaction was rolled back.
+    #[error("cannot migrate the PostgreSQL database {url}: {message}")]
+    PgMigrate {
+        /// The URL, password hidden.
+        url: String,
+        /// The server's explanation.
+        message: String,
+    },
 }
 
 /// A failed query, as the ports report it: unique violations are conflicts,
@@ -63,4 +93,37 @@ pub(crate) fn pool_error(error: impl std::fmt::Display) -> RepoError {
 /// A stored value the domain cannot accept (a corrupt or foreign row).
 pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> RepoError {
     RepoError::Backend(format!("stored {what} is invalid: {detail}"))
+}
+
+/// `error` and its sources, outermost first: some clients (tokio-postgres) put
+/// only the kind of failure in their message and the details in the source.
+pub(crate) fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let detail = cause.to_string();
+        if !message.contains(&detail) {
+            message.push_str(": ");
+            message.push_str(&detail);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_sources;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn sources_are_appended_once() {
+        let inner = std::io::Error::other("inner detail");
+        assert_eq!(with_sources(&Outer(inner)), "outer: inner detail");
+        let plain = std::io::Error::other("alone");
+        assert_eq!(with_sources(&plain), "alone");
+    }
 }

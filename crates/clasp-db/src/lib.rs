@@ -1,28 +1,49 @@
 //! # clasp-db
 //!
 //! Adapters of Clasp's metadata ports (`AttachmentRepository`, `IdentityStore`)
-//! over diesel and diesel-async. [`SqliteStore`] keeps everything in one SQLite
-//! file (bundled libsqlite3, WAL), the embedded default of `clasp serve`.
+//! over diesel and diesel-async:
+//!
+//! - [`SqliteStore`] keeps everything in one SQLite file (bundled libsqlite3, WAL),
+//!   the embedded default of `clasp serve`;
+//! - [`PgStore`] uses a PostgreSQL server (tokio-postgres, no libpq) through a
+//!   pool, for several instances sharing one database.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), clasp_db::DbError> {
-//! let store = clasp_db::SqliteStore::open("sqlite://data/clasp.db").await?;
-//! # drop(store);
+//! let embedded = clasp_db::SqliteStore::open("sqlite://data/clasp.db").await?;
+//! let shared = clasp_db::PgStore::open(
+//!     "postgres://clasp@db.internal/clasp",
+//!     &clasp_db::PgSettings::default(),
+//! )
+//! .await?;
+//! # drop((embedded, shared));
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! The schema lives in `migrations/sqlite` at the workspace root and is compiled
-//! into this crate; [`SqliteStore::open`] and [`migrate`] apply it.
+//! Each backend's schema lives at the workspace root (`migrations/sqlite`,
+//! `migrations/postgres`) and is compiled into this crate; opening a store and
+//! [`migrate`] apply it.
 
-mod attachments;
-mod blocking;
-mod connection;
 mod error;
-mod identities;
-mod models;
-mod schema;
+mod pg;
 mod sqlite;
 
 pub use error::DbError;
-pub use sqlite::{SqliteStore, migrate};
+pub use pg::{PgSettings, PgStore};
+pub use sqlite::SqliteStore;
+
+/// Applies pending migrations to the database named by `url` and returns how
+/// many ran; running it again is harmless (it then returns 0).
+///
+/// `postgres://…` and `postgresql://…` name a PostgreSQL database, migrated
+/// under an advisory lock with [`PgSettings::default`] (use [`PgStore::open`]
+/// for other settings: it migrates too). Anything else names a SQLite file
+/// (`sqlite://PATH`, `sqlite:PATH` or `PATH`), created if missing.
+pub async fn migrate(url: &str) -> Result<usize, DbError> {
+    if pg::is_postgres_url(url) {
+        pg::migrate(url, &PgSettings::default()).await
+    } else {
+        sqlite::migrate(url).await
+    }
+}

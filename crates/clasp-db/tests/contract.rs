@@ -1,5 +1,6 @@
 //! Every metadata adapter against the domain's shared contract suites, on a real
-//! backend. A new adapter (PostgreSQL) is one more `contract_suite!` line.
+//! backend: a temporary SQLite file, a fresh database on the PostgreSQL server of
+//! `CLASP_TEST_POSTGRES_URL`. A new adapter is one more `contract_suite!` line.
 
 #![allow(
     clippy::unwrap_used,
@@ -48,3 +49,4 @@ macro_rules! contract_suite {
 }
 
 contract_suite!(sqlite, common::sqlite_store().await);
+contract_suite!(postgres, common::pg_store().await);

@@ -6,10 +6,10 @@ use clasp_domain::{Attachment, AttachmentId, AttachmentState, SubjectRef, Tenant
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::SqliteStore;
+use super::models::{AttachmentFields, AttachmentRow, NewAttachment};
+use super::schema::attachments::dsl::*;
 use crate::error::query_error;
-use crate::models::{AttachmentFields, AttachmentRow, NewAttachment};
-use crate::schema::attachments::dsl::*;
-use crate::sqlite::SqliteStore;
 
 #[async_trait]
 impl AttachmentRepository for SqliteStore {

@@ -13,7 +13,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::blocking::CurrentRuntime;
+use super::blocking::CurrentRuntime;
 use crate::error::DbError;
 
 /// The migrations of `migrations/sqlite`, compiled into the binary.

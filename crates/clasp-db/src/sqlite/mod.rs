@@ -1,14 +1,22 @@
 //! [`SqliteStore`]: the embedded default metadata store, one SQLite file.
+//!
+//! Ids are stored as UUID text and timestamps as integer microseconds, since
+//! SQLite has neither type; `models` converts between those rows and the domain.
+
+mod attachments;
+mod blocking;
+mod connection;
+mod identities;
+mod models;
+mod schema;
 
 use std::fmt;
 
 use clasp_domain::ports::RepoError;
 use diesel_async::pooled_connection::deadpool::Object;
 
-use crate::connection::{
-    Conn, ConnPool, build_pool, create_parent_dir, database_path, run_migrations,
-};
 use crate::error::{DbError, pool_error};
+use connection::{Conn, ConnPool, build_pool, create_parent_dir, database_path, run_migrations};
 
 /// Attachment metadata, tenants, API keys and sessions in one SQLite file.
 ///
@@ -53,10 +61,9 @@ impl fmt::Debug for SqliteStore {
     }
 }
 
-/// Applies pending migrations to the database named by `url` (creating it if
-/// missing) and returns how many ran; `clasp migrate` calls it. Running it again
-/// is harmless: it then applies nothing and returns 0.
-pub async fn migrate(url: &str) -> Result<usize, DbError> {
+/// Applies pending migrations to the SQLite file named by `url` (creating it if
+/// missing) and returns how many ran: [`crate::migrate`] for SQLite URLs.
+pub(crate) async fn migrate(url: &str) -> Result<usize, DbError> {
     let path = prepare(url).await?;
     run_migrations(&path).await
 }

@@ -1,49 +1,46 @@
-//! [`IdentityStore`] on SQLite.
+//! [`IdentityStore`] on PostgreSQL.
 
 use async_trait::async_trait;
 use clasp_domain::credentials::{ApiKey, Session};
 use clasp_domain::ports::{IdentityStore, RepoError};
 use clasp_domain::{Tenant, TenantId};
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::PgStore;
+use super::models::{ApiKeyRow, NewApiKey, NewSession, NewTenant, SessionRow, TenantRow};
+use super::schema::{api_keys, sessions, tenants};
 use crate::error::query_error;
-use crate::models::{ApiKeyRow, SessionRow, TenantRow, to_micros};
-use crate::schema::{api_keys, sessions, tenants};
-use crate::sqlite::SqliteStore;
 
-diesel::infix_operator!(Glob, " GLOB ", backend: diesel::sqlite::Sqlite);
+/// The escape character of [`starts_with_pattern`].
+const LIKE_ESCAPE: char = '\\';
 
-/// A GLOB pattern matching exactly the strings that start with `prefix`.
+/// A LIKE pattern matching exactly the strings that start with `prefix`.
 ///
-/// GLOB rather than LIKE: it is case-sensitive, as keys are, and SQLite turns a
-/// GLOB whose pattern starts with literal characters into a range scan of the
-/// `prefix` index. Its metacharacters are escaped as one-character sets, so the
-/// argument is taken literally (`%` and `_` mean nothing to GLOB at all).
+/// LIKE is case-sensitive in PostgreSQL, as keys are, and with a literal start
+/// it can use the `text_pattern_ops` index of the migration. Its metacharacters
+/// (`%`, `_` and the escape character itself) are escaped, so the argument is
+/// taken literally.
 fn starts_with_pattern(prefix: &str) -> String {
     let mut pattern = String::with_capacity(prefix.len() + 1);
     for c in prefix.chars() {
-        match c {
-            '*' => pattern.push_str("[*]"),
-            '?' => pattern.push_str("[?]"),
-            '[' => pattern.push_str("[[]"),
-            other => pattern.push(other),
+        if matches!(c, '%' | '_' | LIKE_ESCAPE) {
+            pattern.push(LIKE_ESCAPE);
         }
+        pattern.push(c);
     }
-    pattern.push('*');
+    pattern.push('%');
     pattern
 }
 
 #[async_trait]
-impl IdentityStore for SqliteStore {
+impl IdentityStore for PgStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), RepoError> {
-        let row = TenantRow::from_domain(tenant)?;
         let mut conn = self.conn().await?;
         diesel::insert_into(tenants::table)
-            .values(row)
+            .values(NewTenant::from_domain(tenant))
             .execute(&mut *conn)
             .await
             .map_err(query_error)?;
@@ -52,35 +49,32 @@ impl IdentityStore for SqliteStore {
 
     async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, RepoError> {
         let mut conn = self.conn().await?;
-        tenants::table
+        let row = tenants::table
             .filter(tenants::slug.eq(slug))
             .select(TenantRow::as_select())
             .first(&mut *conn)
             .await
             .optional()
-            .map_err(query_error)?
-            .map(TenantRow::into_domain)
-            .transpose()
+            .map_err(query_error)?;
+        Ok(row.map(TenantRow::into_domain))
     }
 
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, RepoError> {
         let mut conn = self.conn().await?;
-        tenants::table
-            .find(id.to_string())
+        let row = tenants::table
+            .find(id.0)
             .select(TenantRow::as_select())
             .first(&mut *conn)
             .await
             .optional()
-            .map_err(query_error)?
-            .map(TenantRow::into_domain)
-            .transpose()
+            .map_err(query_error)?;
+        Ok(row.map(TenantRow::into_domain))
     }
 
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), RepoError> {
-        let row = ApiKeyRow::from_domain(key)?;
         let mut conn = self.conn().await?;
         diesel::insert_into(api_keys::table)
-            .values(row)
+            .values(NewApiKey::from_domain(key))
             .execute(&mut *conn)
             .await
             .map_err(query_error)?;
@@ -101,13 +95,12 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn find_api_keys(&self, prefix_or_id: &str) -> Result<Vec<ApiKey>, RepoError> {
-        let by_prefix = Glob::new(
-            api_keys::prefix,
-            starts_with_pattern(prefix_or_id).into_sql::<Text>(),
-        );
+        let by_prefix = api_keys::prefix
+            .like(starts_with_pattern(prefix_or_id))
+            .escape(LIKE_ESCAPE);
         let mut query = api_keys::table.filter(by_prefix).into_boxed();
         if let Ok(key_id) = Uuid::parse_str(prefix_or_id) {
-            query = query.or_filter(api_keys::id.eq(key_id.to_string()));
+            query = query.or_filter(api_keys::id.eq(key_id));
         }
         let mut conn = self.conn().await?;
         query
@@ -122,9 +115,8 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn revoke_api_key(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {
-        let at = to_micros(at)?;
         let mut conn = self.conn().await?;
-        let changed = diesel::update(api_keys::table.find(id.to_string()))
+        let changed = diesel::update(api_keys::table.find(id))
             .set(api_keys::revoked_at.eq(at))
             .execute(&mut *conn)
             .await
@@ -133,10 +125,9 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn create_session(&self, session: &Session) -> Result<(), RepoError> {
-        let row = SessionRow::from_domain(session)?;
         let mut conn = self.conn().await?;
         diesel::insert_into(sessions::table)
-            .values(row)
+            .values(NewSession::from_domain(session))
             .execute(&mut *conn)
             .await
             .map_err(query_error)?;
@@ -145,15 +136,14 @@ impl IdentityStore for SqliteStore {
 
     async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>, RepoError> {
         let mut conn = self.conn().await?;
-        sessions::table
+        let row = sessions::table
             .filter(sessions::hash.eq(hash))
             .select(SessionRow::as_select())
             .first(&mut *conn)
             .await
             .optional()
-            .map_err(query_error)?
-            .map(SessionRow::into_domain)
-            .transpose()
+            .map_err(query_error)?;
+        Ok(row.map(SessionRow::into_domain))
     }
 }
 
@@ -162,9 +152,9 @@ mod tests {
     use super::starts_with_pattern;
 
     #[test]
-    fn patterns_escape_every_glob_metacharacter() {
-        assert_eq!(starts_with_pattern("ixk_Ab"), "ixk_Ab*");
-        assert_eq!(starts_with_pattern("a*b?c[d]%_"), "a[*]b[?]c[[]d]%_*");
-        assert_eq!(starts_with_pattern(""), "*");
+    fn patterns_escape_every_like_metacharacter() {
+        assert_eq!(starts_with_pattern("ixk_Ab"), "ixk\\_Ab%");
+        assert_eq!(starts_with_pattern("a%b_c\\d*?["), "a\\%b\\_c\\\\d*?[%");
+        assert_eq!(starts_with_pattern(""), "%");
     }
 }

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::schema::{api_keys, attachments, sessions, tenants};
 use crate::error::corrupt;
-use crate::schema::{api_keys, attachments, sessions, tenants};
 use clasp_domain::ports::RepoError;
 
 /// Microseconds since the Unix epoch: the stored form of every timestamp.

@@ -1,0 +1,101 @@
+//! [`AttachmentRepository`] on PostgreSQL.
+
+use async_trait::async_trait;
+use clasp_domain::ports::{AttachmentRepository, RepoError};
+use clasp_domain::{Attachment, AttachmentId, AttachmentState, SubjectRef, TenantId};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::PgStore;
+use super::models::{AttachmentFields, AttachmentRow, NewAttachment};
+use super::schema::attachments::dsl::*;
+use crate::error::query_error;
+
+#[async_trait]
+impl AttachmentRepository for PgStore {
+    async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
+        let row = NewAttachment::from_domain(attachment)?;
+        let mut conn = self.conn().await?;
+        diesel::insert_into(attachments)
+            .values(row)
+            .returning(number)
+            .get_result(&mut *conn)
+            .await
+            .map_err(query_error)
+    }
+
+    async fn get(
+        &self,
+        tenant: TenantId,
+        wanted: AttachmentId,
+    ) -> Result<Option<Attachment>, RepoError> {
+        let mut conn = self.conn().await?;
+        attachments
+            .filter(tenant_id.eq(tenant.0))
+            .filter(id.eq(wanted.0))
+            .select(AttachmentRow::as_select())
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?
+            .map(AttachmentRow::into_domain)
+            .transpose()
+    }
+
+    async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError> {
+        let changes = AttachmentFields::from_domain(attachment)?;
+        let mut conn = self.conn().await?;
+        let changed = diesel::update(
+            attachments
+                .filter(tenant_id.eq(attachment.tenant_id.0))
+                .filter(id.eq(attachment.id.0)),
+        )
+        .set(changes)
+        .execute(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(changed > 0)
+    }
+
+    async fn list_ready(
+        &self,
+        tenant: TenantId,
+        subject: &SubjectRef,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        // Each filter matches one of the partial indexes of the migration.
+        let ready = attachments
+            .filter(tenant_id.eq(tenant.0))
+            .filter(state.eq(AttachmentState::Ready.as_str()))
+            .into_boxed();
+        let of_subject = match subject {
+            SubjectRef::Ticket(v) => ready.filter(ticket_id.eq(v)),
+            SubjectRef::Message(v) => ready.filter(message_id.eq(v)),
+            SubjectRef::Case(v) => ready.filter(case_id.eq(v)),
+            SubjectRef::Room(v) => ready.filter(room_id.eq(v)),
+        };
+        let mut conn = self.conn().await?;
+        // PostgreSQL orders `uuid` bytewise, as `Uuid`'s `Ord` does.
+        of_subject
+            .order((created_at.asc(), id.asc()))
+            .select(AttachmentRow::as_select())
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?
+            .into_iter()
+            .map(AttachmentRow::into_domain)
+            .collect()
+    }
+
+    async fn delete(&self, tenant: TenantId, wanted: AttachmentId) -> Result<bool, RepoError> {
+        let mut conn = self.conn().await?;
+        let deleted = diesel::delete(
+            attachments
+                .filter(tenant_id.eq(tenant.0))
+                .filter(id.eq(wanted.0)),
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(deleted > 0)
+    }
+}
