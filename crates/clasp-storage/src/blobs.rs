@@ -10,7 +10,7 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayloadMut, WriteMultipart};
 
-use crate::StorageError;
+use crate::{S3Settings, StorageError};
 
 /// Default part size: the smallest that every S3-compatible store accepts.
 const DEFAULT_PART_BYTES: usize = 5 * 1024 * 1024;
@@ -46,7 +46,9 @@ impl ObjectBlobStore {
     }
 
     /// A store for `storage_url`: `file://PATH` (relative paths allowed; the
-    /// directory is created) or `memory://`.
+    /// directory is created), `memory://`, or `s3://BUCKET` with the endpoint,
+    /// region and keys taken from the standard `AWS_*` variables (see
+    /// [`S3Settings::with_env_fallback`]; use [`ObjectBlobStore::s3`] to pass them).
     pub fn from_url(url: &str) -> Result<Self, StorageError> {
         let (scheme, rest) = url
             .split_once("://")
@@ -54,6 +56,7 @@ impl ObjectBlobStore {
         match scheme.to_ascii_lowercase().as_str() {
             "file" => Self::local(rest),
             "memory" => Ok(Self::new(Arc::new(InMemory::new())).with_part_bytes(LOCAL_PART_BYTES)),
+            "s3" => Self::s3(&S3Settings::from_url(url)?.with_env_fallback()),
             other => Err(StorageError::UnsupportedScheme {
                 scheme: other.to_owned(),
                 url: url.to_owned(),
@@ -72,6 +75,15 @@ impl ObjectBlobStore {
         let store = LocalFileSystem::new_with_prefix(absolute)?.with_automatic_cleanup(true);
         Ok(Self::new(Arc::new(store)).with_part_bytes(LOCAL_PART_BYTES))
     }
+
+    /// A store in an S3-compatible bucket, so several instances can share the
+    /// bytes. Bodies up to 5 MiB (the smallest part S3 accepts) go in one put;
+    /// larger ones as a multipart upload that is aborted if the body breaks.
+    /// Requests give up within seconds when the endpoint is unreachable.
+    /// Nothing is contacted here: a wrong endpoint or bucket shows on first use.
+    pub fn s3(settings: &S3Settings) -> Result<Self, StorageError> {
+        Ok(Self::new(Arc::new(settings.build()?)))
+    }
 }
 
 fn path(key: &str) -> Result<Path, BlobError> {
@@ -81,8 +93,25 @@ fn path(key: &str) -> Result<Path, BlobError> {
 fn backend(e: object_store::Error) -> BlobError {
     match e {
         object_store::Error::NotFound { .. } => BlobError::NotFound,
-        other => BlobError::Backend(other.to_string()),
+        other => BlobError::Backend(with_causes(&other)),
     }
+}
+
+/// The error and its causes on one line: object_store's own message stops at
+/// "error sending request", while the cause (connection refused, DNS, TLS) is
+/// what an operator needs.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = c.source();
+    }
+    message
 }
 
 #[async_trait]

@@ -1,15 +1,19 @@
 //! Clasp's blob and URL-signing adapters.
 //!
 //! [`ObjectBlobStore`] puts the domain's [`BlobStore`](clasp_domain::ports::BlobStore)
-//! port on top of any `object_store` backend (a local directory or memory today),
-//! streaming bodies in bounded chunks. [`HmacSigner`] mints and checks the signed
-//! URLs that Clasp serves itself.
+//! port on top of any `object_store` backend (a local directory, memory, or an
+//! S3-compatible bucket described by [`S3Settings`]), streaming bodies in bounded
+//! chunks. [`HmacSigner`] mints and checks the signed URLs that Clasp serves
+//! itself; [`S3UrlSigner`] hands out S3 presigned URLs instead, so downloads go
+//! straight from the bucket.
 
 mod blobs;
+mod s3;
 mod secret;
 mod signer;
 
 pub use blobs::ObjectBlobStore;
+pub use s3::{DEFAULT_S3_REGION, MAX_PRESIGNED_SECS, S3Settings, S3UrlSigner};
 pub use secret::load_or_create_secret;
 pub use signer::HmacSigner;
 
@@ -18,7 +22,7 @@ pub use signer::HmacSigner;
 pub enum StorageError {
     /// The storage URL names a scheme this build does not support.
     #[error(
-        "unsupported storage_url scheme {scheme:?} in {url:?}: expected file://PATH or memory://"
+        "unsupported storage_url scheme {scheme:?} in {url:?}: expected file://PATH, memory:// or s3://BUCKET"
     )]
     UnsupportedScheme {
         /// The scheme found.
@@ -27,8 +31,19 @@ pub enum StorageError {
         url: String,
     },
     /// The storage URL is not a URL at all.
-    #[error("storage_url {0:?} is not a URL: expected file://PATH or memory://")]
+    #[error("storage_url {0:?} is not a URL: expected file://PATH, memory:// or s3://BUCKET")]
     NotAUrl(String),
+    /// An `s3://` storage URL that does not name just a bucket.
+    #[error("storage_url {url:?} is not usable: {reason}")]
+    S3Url {
+        /// The whole URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The S3 settings cannot work (for example half a key pair).
+    #[error("S3 settings are incomplete: {0}")]
+    S3Settings(String),
     /// The blob directory could not be created or opened.
     #[error("cannot use the blob directory {path:?}: {source}")]
     Directory {

@@ -1,5 +1,5 @@
 //! The blob and signer contract suites against the real adapters: a real
-//! directory, and memory.
+//! directory, memory, and a real S3 server (SeaweedFS, see `common`).
 
 #![allow(
     clippy::unwrap_used,
@@ -16,6 +16,8 @@ use clasp_domain::ports::{BlobStore, SignatureError, SignedTarget, UrlSigner};
 use clasp_domain::{AttachmentId, TenantId};
 use clasp_storage::{HmacSigner, ObjectBlobStore, StorageError, load_or_create_secret};
 use object_store::memory::InMemory;
+
+mod common;
 
 fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
@@ -44,6 +46,11 @@ async fn local_directory_keeps_the_blob_contract() {
 async fn memory_keeps_the_blob_contract() {
     contract::blob_store(&ObjectBlobStore::new(Arc::new(InMemory::new()))).await;
     contract::blob_store(&ObjectBlobStore::from_url("memory://").unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_keeps_the_blob_contract() {
+    contract::blob_store(&ObjectBlobStore::s3(&common::s3_settings()).unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
