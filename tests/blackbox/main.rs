@@ -10,5 +10,7 @@
 mod harness;
 mod operator;
 mod readme;
+mod scale_out;
+mod shared;
 mod streaming;
 mod tickets;

@@ -3,6 +3,7 @@
 use std::process::Command;
 
 use crate::harness::{BIN, Server, Workdir};
+use crate::shared::{fresh_postgres_database, on_postgres_and_s3};
 
 const README: &str = include_str!("../../README.md");
 
@@ -22,20 +23,23 @@ fn walkthrough() -> &'static str {
     &block[code_start..code_end]
 }
 
-#[test]
-fn the_readme_walkthrough_round_trips_a_png() {
-    let work = Workdir::new();
-    let server = Server::start(&work);
+/// Runs the walk-through against a server started in `work`, with the same
+/// configuration for its admin commands; returns its stdout.
+fn run_walkthrough(work: &Workdir) -> String {
+    let server = Server::start(work);
     let script = format!("set -euo pipefail\n{}", walkthrough());
     let out = Command::new("bash")
         .arg("-c")
         .arg(&script)
         .current_dir(work.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(work.env.iter().map(|(k, v)| (k, v)))
         .env("BASE", &server.base)
         .env("CLASP", BIN)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
@@ -46,4 +50,15 @@ fn the_readme_walkthrough_round_trips_a_png() {
         stdout.contains("HTTP/1.1 204"),
         "the delete answers 204: {stdout}"
     );
+    stdout
+}
+
+#[test]
+fn the_readme_walkthrough_round_trips_a_png() {
+    run_walkthrough(&Workdir::new());
+}
+
+#[test]
+fn the_readme_walkthrough_works_unchanged_on_postgres_and_s3() {
+    run_walkthrough(&on_postgres_and_s3(&fresh_postgres_database()));
 }

@@ -22,10 +22,28 @@ pub struct Config {
     pub listen: String,
     /// Directory for the embedded defaults' files.
     pub data_dir: PathBuf,
-    /// `sqlite://…`; unset: `sqlite://<data_dir>/clasp.db`.
+    /// `sqlite://…` or `postgres://…`; unset: `sqlite://<data_dir>/clasp.db`.
     pub database_url: Option<String>,
-    /// `file://…` or `memory://`; unset: `file://<data_dir>/blobs`.
+    /// PostgreSQL connections each instance keeps.
+    pub database_pool_size: usize,
+    /// Seconds to wait for a PostgreSQL connection before failing.
+    pub database_connect_timeout_secs: u64,
+    /// Longest a PostgreSQL statement may run, in seconds; 0: no limit.
+    pub database_statement_timeout_secs: u64,
+    /// `file://…`, `memory://` or `s3://bucket`; unset: `file://<data_dir>/blobs`.
     pub storage_url: Option<String>,
+    /// S3 endpoint (e.g. `http://127.0.0.1:8333`); unset: `AWS_ENDPOINT_URL`, then AWS.
+    pub s3_endpoint: Option<String>,
+    /// S3 region; unset: `AWS_REGION`, `AWS_DEFAULT_REGION`, then `us-east-1`.
+    pub s3_region: Option<String>,
+    /// S3 access key id; unset: `AWS_ACCESS_KEY_ID`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub s3_access_key_id: Option<String>,
+    /// S3 secret access key; unset: `AWS_SECRET_ACCESS_KEY`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub s3_secret_access_key: Option<String>,
+    /// Virtual-hosted-style bucket addressing (AWS); off: path style (SeaweedFS, MinIO).
+    pub s3_virtual_hosted_style: bool,
     /// Base of handed-out URLs; unset: `http://<listen>`.
     pub public_url: Option<String>,
     /// URL-signing secret (≥ 32 bytes); unset: generated into the data directory.
@@ -119,6 +137,16 @@ impl Config {
         {
             return Err(ConfigError::ShortSecret(secret.len()));
         }
+        if self.database_pool_size == 0 || self.database_connect_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "database_pool_size and database_connect_timeout_secs must be positive".into(),
+            ));
+        }
+        if self.s3_access_key_id.is_some() != self.s3_secret_access_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "s3_access_key_id and s3_secret_access_key must be set together".into(),
+            ));
+        }
         if self.max_upload_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "max_upload_bytes must be positive".into(),
@@ -146,6 +174,15 @@ impl Config {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+
+    /// Whether this instance may share its data with others (PostgreSQL or S3),
+    /// so its signing secret should be configured, not generated.
+    pub fn is_shared(&self) -> bool {
+        let db = self.database_url();
+        db.starts_with("postgres://")
+            || db.starts_with("postgresql://")
+            || self.storage_url().starts_with("s3://")
     }
 
     /// Where a generated signing secret is kept.
@@ -234,6 +271,14 @@ mod tests {
             ));
             assert!(matches!(
                 load_in(jail, None, &[("CLASP_LOG_FORMAT", "xml")]),
+                Err(ConfigError::Invalid(_))
+            ));
+            assert!(matches!(
+                load_in(jail, None, &[("CLASP_S3_ACCESS_KEY_ID", "only-half")]),
+                Err(ConfigError::Invalid(_))
+            ));
+            assert!(matches!(
+                load_in(jail, None, &[("CLASP_DATABASE_POOL_SIZE", "0")]),
                 Err(ConfigError::Invalid(_))
             ));
             assert!(matches!(

@@ -2,13 +2,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use clasp_db::SqliteStore;
-use clasp_domain::ports::SystemClock;
+use clasp_db::{PgSettings, PgStore, SqliteStore};
+use clasp_domain::ports::{AttachmentRepository, BlobStore, IdentityStore, SystemClock, UrlSigner};
 use clasp_domain::{AttachmentService, IdentityService, Ports, UploadPolicy};
 use clasp_http::Services;
-use clasp_storage::{HmacSigner, ObjectBlobStore, load_or_create_secret};
+use clasp_storage::{HmacSigner, ObjectBlobStore, S3Settings, S3UrlSigner, load_or_create_secret};
 
 use crate::config::Config;
 
@@ -31,44 +32,132 @@ pub fn block_on<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<
 /// Applies migrations to the configured database.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     open_database(config).await?;
-    tracing::info!(database = %config.database_url(), "migrations applied");
+    tracing::info!(database = %redacted(&config.database_url()), "migrations applied");
     Ok(())
 }
 
-async fn open_database(config: &Config) -> anyhow::Result<SqliteStore> {
-    let url = config.database_url();
-    if !url.starts_with("sqlite:") && url.contains("://") {
-        return Err(SetupError(format!(
-            "unsupported database_url {url:?}: expected sqlite://PATH"
-        ))
-        .into());
+/// The metadata store: one adapter serving both metadata ports.
+struct Metadata {
+    attachments: Arc<dyn AttachmentRepository>,
+    identities: Arc<dyn IdentityStore>,
+}
+
+impl Metadata {
+    fn of<S: AttachmentRepository + IdentityStore + 'static>(store: S) -> Self {
+        let store = Arc::new(store);
+        Self {
+            attachments: store.clone(),
+            identities: store,
+        }
     }
-    SqliteStore::open(&url)
-        .await
-        .with_context(|| format!("opening the database {url}"))
+}
+
+/// A database URL safe for logs and messages: passwords are hidden, in the
+/// authority and in the query.
+fn redacted(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((base, query)) if query.contains("password") => (base, "?***"),
+        Some((base, _)) => (base, &url[base.len()..]),
+        None => (url, ""),
+    };
+    let authority = match (url.split_once("://"), url.rfind('@')) {
+        (Some((scheme, rest)), Some(at)) if at > scheme.len() + 3 => {
+            match rest[..at - scheme.len() - 3].split_once(':') {
+                Some((user, _password)) => format!("{scheme}://{user}:***@{}", &url[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    };
+    format!("{authority}{query}")
+}
+
+async fn open_database(config: &Config) -> anyhow::Result<Metadata> {
+    let url = config.database_url();
+    let shown = redacted(&url);
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    match scheme {
+        None | Some("sqlite") => Ok(Metadata::of(
+            SqliteStore::open(&url)
+                .await
+                .context("opening the database")?,
+        )),
+        Some("postgres" | "postgresql") => {
+            let settings = PgSettings {
+                pool_size: config.database_pool_size,
+                connect_timeout: Duration::from_secs(config.database_connect_timeout_secs),
+                statement_timeout: Duration::from_secs(config.database_statement_timeout_secs),
+            };
+            Ok(Metadata::of(
+                PgStore::open(&url, &settings)
+                    .await
+                    .context("opening the database")?,
+            ))
+        }
+        Some(other) => Err(SetupError(format!(
+            "unsupported database_url scheme {other:?} in {shown}: expected sqlite://PATH or postgres://…"
+        ))
+        .into()),
+    }
 }
 
 /// The signing secret: configured, or generated once into the data directory.
+/// Instances sharing PostgreSQL or S3 should be given one secret; with a
+/// generated one each honours only the Clasp-signed URLs it minted itself.
 fn signing_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
-    match &config.signing_secret {
-        Some(secret) => Ok(secret.as_bytes().to_vec()),
-        None => load_or_create_secret(&config.secret_path())
-            .map_err(|e| SetupError(e.to_string()).into()),
+    if let Some(secret) = &config.signing_secret {
+        return Ok(secret.as_bytes().to_vec());
     }
+    if config.is_shared() {
+        tracing::warn!(
+            "no signing_secret (CLASP_SIGNING_SECRET) configured with PostgreSQL or S3: \
+             using one generated for this machine, so other instances will not honour \
+             the Clasp-signed URLs this one hands out; give every instance the same secret"
+        );
+    }
+    load_or_create_secret(&config.secret_path()).map_err(|e| SetupError(e.to_string()).into())
+}
+
+/// The blob store and the URL signer that goes with it: S3 presigns its own
+/// URLs; other stores' bytes are served by Clasp's signed route.
+fn storage(config: &Config) -> anyhow::Result<(Arc<dyn BlobStore>, Arc<dyn UrlSigner>)> {
+    let setup = |e: clasp_storage::StorageError| SetupError(e.to_string());
+    let hmac = HmacSigner::new(&signing_secret(config)?, &config.public_url()).map_err(setup)?;
+    let url = config.storage_url();
+    if !url.starts_with("s3://") {
+        let blobs = ObjectBlobStore::from_url(&url).map_err(setup)?;
+        return Ok((Arc::new(blobs), Arc::new(hmac)));
+    }
+    // Clasp's own settings win over the standard AWS_* variables.
+    let mut settings = S3Settings::from_url(&url)
+        .map_err(setup)?
+        .with_env_fallback();
+    if let Some(endpoint) = &config.s3_endpoint {
+        settings.allow_http = endpoint.starts_with("http://");
+        settings.endpoint = Some(endpoint.clone());
+    }
+    if let Some(region) = &config.s3_region {
+        settings.region = region.clone();
+    }
+    if let (Some(id), Some(secret)) = (&config.s3_access_key_id, &config.s3_secret_access_key) {
+        settings.access_key_id = Some(id.clone());
+        settings.secret_access_key = Some(secret.clone());
+    }
+    settings.virtual_hosted_style = config.s3_virtual_hosted_style;
+    let blobs = ObjectBlobStore::s3(&settings).map_err(setup)?;
+    let signer = S3UrlSigner::new(&settings, hmac).map_err(setup)?;
+    Ok((Arc::new(blobs), Arc::new(signer)))
 }
 
 /// Builds every adapter and the services over them; migrates the database.
 pub async fn build(config: &Config) -> anyhow::Result<Services> {
-    let db = Arc::new(open_database(config).await?);
-    let blobs =
-        ObjectBlobStore::from_url(&config.storage_url()).map_err(|e| SetupError(e.to_string()))?;
-    let signer = HmacSigner::new(&signing_secret(config)?, &config.public_url())
-        .map_err(|e| SetupError(e.to_string()))?;
+    let (blobs, signer) = storage(config)?;
+    let metadata = open_database(config).await?;
     let ports = Ports {
-        attachments: db.clone(),
-        identities: db,
-        blobs: Arc::new(blobs),
-        signer: Arc::new(signer),
+        attachments: metadata.attachments,
+        identities: metadata.identities,
+        blobs,
+        signer,
         clock: Arc::new(SystemClock),
     };
     let policy = UploadPolicy {
@@ -79,4 +168,33 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
         attachments: AttachmentService::new(ports.clone(), policy),
         identities: IdentityService::new(ports),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_never_reach_logs() {
+        assert_eq!(
+            redacted("postgres://clasp:hunter2@db:5432/clasp"),
+            "postgres://clasp:***@db:5432/clasp"
+        );
+        assert_eq!(
+            redacted("postgres://clasp@db/clasp"),
+            "postgres://clasp@db/clasp"
+        );
+        assert_eq!(
+            redacted("sqlite://./data/clasp.db"),
+            "sqlite://./data/clasp.db"
+        );
+        assert_eq!(
+            redacted("postgres://db/clasp?user=u&password=p"),
+            "postgres://db/clasp?***"
+        );
+        assert_eq!(
+            redacted("postgres://db/clasp?sslmode=disable"),
+            "postgres://db/clasp?sslmode=disable"
+        );
+    }
 }
