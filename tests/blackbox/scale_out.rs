@@ -89,8 +89,16 @@ async fn two_instances_on_postgres_and_s3_serve_each_others_uploads() {
     // The download URL is presigned S3: the bytes come without Clasp in the path.
     let url = signed_url(&c, &servers[1], &key, &id).await;
     assert!(url.starts_with(&s3_endpoint()), "presigned S3 URL: {url}");
-    let (status, bytes) = fetch(&c, &url).await;
-    assert_eq!(status, StatusCode::OK);
+    let res = c.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    assert!(
+        res.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
+    let bytes = res.bytes().await.unwrap();
     assert_eq!(Sha256::digest(&bytes), Sha256::digest(&data), "exact bytes");
 
     let res = c

@@ -141,6 +141,8 @@ pub struct SignedTarget {
     pub blob_key: String,
     /// The filename a browser should save as.
     pub filename: String,
+    /// The stored media type, which the URL's response must carry.
+    pub content_type: String,
 }
 
 /// A URL a client may fetch without other credentials.

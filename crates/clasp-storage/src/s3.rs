@@ -313,7 +313,8 @@ fn presigned_expiry(url: &object_store::signer::Url) -> Option<OffsetDateTime> {
 
 #[async_trait]
 impl UrlSigner for S3UrlSigner {
-    /// A presigned GET of `target.blob_key` that saves as `target.filename`.
+    /// A presigned GET of `target.blob_key` that saves as `target.filename` and
+    /// answers with `target.content_type`.
     /// S3 caps validity at 7 days: a later `expires_at` is clamped, and the
     /// returned `expires_at` is when the URL really stops working.
     async fn download_url(
@@ -332,10 +333,15 @@ impl UrlSigner for S3UrlSigner {
         let path = Path::parse(&target.blob_key).map_err(|e| {
             SignatureError::Backend(format!("bad object key {:?}: {e}", target.blob_key))
         })?;
-        let options = SignedUrlOptions::new().with_query([(
-            "response-content-disposition",
-            attachment_disposition(&target.filename),
-        )]);
+        // Always a download, never a page rendered at the bucket's address, with
+        // the stored type (objects carry none of their own).
+        let options = SignedUrlOptions::new().with_query([
+            (
+                "response-content-disposition",
+                attachment_disposition(&target.filename),
+            ),
+            ("response-content-type", target.content_type.clone()),
+        ]);
         let url = self
             .store
             .signed_url_opts(

@@ -109,6 +109,7 @@ async fn instances_sharing_a_secret_honour_each_others_urls() {
         attachment_id: AttachmentId::new(),
         blob_key: "k".into(),
         filename: "f".into(),
+        content_type: "image/png".into(),
     };
     let now = time::OffsetDateTime::now_utc();
     let url = a

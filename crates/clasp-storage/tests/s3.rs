@@ -85,6 +85,7 @@ fn target(blob_key: &str, filename: &str) -> SignedTarget {
         attachment_id: AttachmentId::new(),
         blob_key: blob_key.into(),
         filename: filename.into(),
+        content_type: "application/pdf".into(),
     }
 }
 
@@ -226,6 +227,13 @@ async fn a_presigned_url_downloads_the_exact_bytes() {
             "attachment; filename=\"r_sum_ _final_.pdf\"; \
              filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.pdf"
         )
+    );
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/pdf"),
+        "the stored type, not the bucket's default"
     );
     let body = res.bytes().await.unwrap();
     assert_eq!(body.as_ref(), bytes.as_slice());

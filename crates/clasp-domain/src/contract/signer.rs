@@ -12,6 +12,7 @@ pub async fn url_signer(signer: &dyn UrlSigner) {
         attachment_id: AttachmentId::new(),
         blob_key: "k".into(),
         filename: "a.png".into(),
+        content_type: "image/png".into(),
     };
     let now = instant(0);
     let expires_at = now + Duration::hours(1);

@@ -213,6 +213,7 @@ impl AttachmentService {
             attachment_id: attachment.id,
             blob_key: attachment.blob_key(),
             filename: attachment.filename.clone(),
+            content_type: attachment.content_type.clone(),
         };
         let url = self
             .ports
