@@ -43,8 +43,8 @@ pub mod contract;
 
 pub use attachment::{Attachment, AttachmentId, Subject, SubjectRef};
 pub use credentials::{ApiKey, Principal, PrincipalKind, Scope, Scopes, Session};
-pub use message::{Message, MessageId};
 pub use error::{AttachmentError, AuthError, IdentityError, LinkRefusal};
+pub use message::{Message, MessageId};
 pub use services::{AttachmentService, IdentityService, Ports};
 pub use state::{AttachmentState, InvalidTransition};
 pub use tenant::{Tenant, TenantId};

@@ -456,7 +456,6 @@ pub struct MemoryPorts {
     pub blobs: Arc<MemoryBlobs>,
 }
 
-
 impl MemoryPorts {
     /// In-memory ports with the system clock and signed URLs under `base_url`.
     pub fn new(base_url: &str) -> Self {

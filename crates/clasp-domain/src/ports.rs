@@ -420,7 +420,9 @@ mod tests {
         let url = clasp_signed_upload_url("http://h:1/", tenant, attachment, 42, 1024, "c2ln");
         assert_eq!(
             url,
-            format!("http://h:1/signed-upload/{tenant}/{attachment}?expires=42&size=1024&signature=c2ln")
+            format!(
+                "http://h:1/signed-upload/{tenant}/{attachment}?expires=42&size=1024&signature=c2ln"
+            )
         );
         assert_eq!(
             parse_clasp_signed_upload_url(&url),

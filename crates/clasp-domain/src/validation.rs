@@ -278,7 +278,10 @@ mod tests {
             p.check_declared_size(11),
             Err(ValidationError::TooLarge { limit: 10 })
         );
-        assert_eq!(UploadPolicy::default().upload_url_ttl, time::Duration::minutes(15));
+        assert_eq!(
+            UploadPolicy::default().upload_url_ttl,
+            time::Duration::minutes(15)
+        );
     }
 
     #[test]

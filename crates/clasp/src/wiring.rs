@@ -62,13 +62,17 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
     let db = Arc::new(open_database(config).await?);
     let blobs =
         ObjectBlobStore::from_url(&config.storage_url()).map_err(|e| SetupError(e.to_string()))?;
-    let signer = HmacSigner::new(&signing_secret(config)?, &config.public_url())
-        .map_err(|e| SetupError(e.to_string()))?;
+    let signer = Arc::new(
+        HmacSigner::new(&signing_secret(config)?, &config.public_url())
+            .map_err(|e| SetupError(e.to_string()))?,
+    );
     let ports = Ports {
         attachments: db.clone(),
         identities: db,
         blobs: Arc::new(blobs),
-        signer: Arc::new(signer),
+        signer: signer.clone(),
+        // Clasp-served upload URLs: the bytes of direct uploads come to Clasp.
+        upload_signer: signer,
         clock: Arc::new(SystemClock),
     };
     let policy = UploadPolicy {

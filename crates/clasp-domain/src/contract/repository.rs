@@ -151,8 +151,17 @@ fn message(tenant: TenantId, ticket: &str, ids: Vec<AttachmentId>) -> Message {
     }
 }
 
-async fn message_of(repo: &dyn AttachmentRepository, tenant: TenantId, id: AttachmentId) -> Option<String> {
-    repo.get(tenant, id).await.unwrap().unwrap().subject.message_id
+async fn message_of(
+    repo: &dyn AttachmentRepository,
+    tenant: TenantId,
+    id: AttachmentId,
+) -> Option<String> {
+    repo.get(tenant, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .subject
+        .message_id
 }
 
 /// `create_message`: all or nothing.
@@ -184,15 +193,29 @@ async fn messages(repo: &dyn AttachmentRepository) {
     for (bad, why) in refused {
         let m = message(tenant, ticket, vec![a1.id, bad, a2.id]);
         assert!(!repo.create_message(&m).await.unwrap(), "{why}");
-        assert_eq!(message_of(repo, tenant, a1.id).await, None, "{why}: a1 untouched");
-        assert_eq!(message_of(repo, tenant, a2.id).await, None, "{why}: a2 untouched");
+        assert_eq!(
+            message_of(repo, tenant, a1.id).await,
+            None,
+            "{why}: a1 untouched"
+        );
+        assert_eq!(
+            message_of(repo, tenant, a2.id).await,
+            None,
+            "{why}: a2 untouched"
+        );
         // had it been stored, storing it again would conflict
         let mut again = m.clone();
         again.attachment_ids = vec![];
-        assert!(repo.create_message(&again).await.unwrap(), "{why}: the id was free");
+        assert!(
+            repo.create_message(&again).await.unwrap(),
+            "{why}: the id was free"
+        );
     }
     assert_eq!(message_of(repo, other, foreign.id).await, None);
-    assert_eq!(message_of(repo, tenant, on_message.id).await.as_deref(), Some("m-host"));
+    assert_eq!(
+        message_of(repo, tenant, on_message.id).await.as_deref(),
+        Some("m-host")
+    );
 
     // the ticket must be the message's, in the message's tenant
     let wrong_ticket = message(tenant, "T-else", vec![a1.id]);
@@ -232,7 +255,25 @@ async fn messages(repo: &dyn AttachmentRepository) {
         repo.create_message(&same_id).await,
         Err(RepoError::Conflict(_))
     ));
-    assert_eq!(message_of(repo, tenant, a3.id).await, None, "a conflict links nothing");
+    assert_eq!(
+        message_of(repo, tenant, a3.id).await,
+        None,
+        "a conflict links nothing"
+    );
+
+    // two messages racing for the same attachments: exactly one links them
+    let a4 = loose(tenant, ticket, 8);
+    repo.insert(&a4).await.unwrap();
+    let first = message(tenant, ticket, vec![a3.id, a4.id]);
+    let second = message(tenant, ticket, vec![a4.id, a3.id]);
+    let (x, y) = futures::join!(repo.create_message(&first), repo.create_message(&second));
+    assert!(x.unwrap() ^ y.unwrap(), "one and only one wins");
+    let winner = message_of(repo, tenant, a3.id).await;
+    assert_eq!(
+        message_of(repo, tenant, a4.id).await,
+        winner,
+        "both to the same one"
+    );
 }
 
 /// `expired_pending`: only pending rows past their upload expiry, soonest first,
@@ -255,7 +296,15 @@ async fn expired_pending(repo: &dyn AttachmentRepository) {
     ready.state = AttachmentState::Ready;
     let mut failed = pending(tenant, Some(-300));
     failed.state = AttachmentState::VerificationFailed;
-    for a in [&late, &early, &at_the_limit, &not_yet, &no_expiry, &ready, &failed] {
+    for a in [
+        &late,
+        &early,
+        &at_the_limit,
+        &not_yet,
+        &no_expiry,
+        &ready,
+        &failed,
+    ] {
         repo.insert(a).await.unwrap();
     }
     let mine = [tenant, other];
@@ -276,11 +325,20 @@ async fn expired_pending(repo: &dyn AttachmentRepository) {
     );
     let got = repo.expired_pending(instant(-50), 1000).await.unwrap();
     let row = got.iter().find(|a| a.id == late.id).unwrap();
-    assert_eq!(row, &{
-        let mut l = late.clone();
-        l.number = row.number;
-        l
-    }, "whole rows");
+    assert_eq!(
+        row,
+        &{
+            let mut l = late.clone();
+            l.number = row.number;
+            l
+        },
+        "whole rows"
+    );
     assert!(repo.expired_pending(instant(-50), 1).await.unwrap().len() <= 1);
-    assert!(repo.expired_pending(instant(-50), 0).await.unwrap().is_empty());
+    assert!(
+        repo.expired_pending(instant(-50), 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -411,7 +411,10 @@ impl AttachmentService {
             else {
                 continue;
             };
-            if !matches!(awaiting_upload(&a, now), Err(AttachmentError::UploadExpired)) {
+            if !matches!(
+                awaiting_upload(&a, now),
+                Err(AttachmentError::UploadExpired)
+            ) {
                 continue;
             }
             self.ports.blobs.delete(&a.upload_key()).await?;

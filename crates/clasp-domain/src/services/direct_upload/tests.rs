@@ -88,7 +88,11 @@ impl Fixture {
         .unwrap()
     }
 
-    fn put(&self, begun: &BegunUpload, chunks: &[&[u8]]) -> Result<ReceivedUpload, AttachmentError> {
+    fn put(
+        &self,
+        begun: &BegunUpload,
+        chunks: &[&[u8]],
+    ) -> Result<ReceivedUpload, AttachmentError> {
         block_on(self.service.receive_upload(&request(begun), body(chunks)))
     }
 
@@ -159,7 +163,12 @@ fn begin_upload_records_an_invisible_pending_attachment_and_a_url() {
         vec![("Content-Type".to_owned(), "application/pdf".to_owned())]
     );
     let req = request(&begun);
-    assert!(begun.url.url.starts_with("http://clasp.test/signed-upload/"));
+    assert!(
+        begun
+            .url
+            .url
+            .starts_with("http://clasp.test/signed-upload/")
+    );
     assert_eq!((req.tenant_id, req.attachment_id), (a.tenant_id, a.id));
     assert_eq!((req.size, req.expires), (1024, expires.unix_timestamp()));
     assert_eq!(f.stored(a.id).as_ref(), Some(a), "recorded");
@@ -198,7 +207,10 @@ fn begin_upload_refuses_bad_declarations_before_recording_anything() {
             AttachmentError::Invalid(refusal)
         );
     }
-    let reader = principal(f.writer.tenant_id, Scopes::parse("attachments:read").unwrap());
+    let reader = principal(
+        f.writer.tenant_id,
+        Scopes::parse("attachments:read").unwrap(),
+    );
     assert_eq!(
         block_on(
             f.service
@@ -212,8 +224,17 @@ fn begin_upload_refuses_bad_declarations_before_recording_anything() {
     by_name.content_type = None;
     let begun = block_on(f.service.begin_upload(&f.writer, by_name)).unwrap();
     assert_eq!(begun.attachment.content_type, "text/plain");
-    let expired = block_on(f.mem.ports.attachments.expired_pending(START + Duration::days(1), 10));
-    assert_eq!(expired.unwrap().len(), 1, "only the accepted one was recorded");
+    let expired = block_on(
+        f.mem
+            .ports
+            .attachments
+            .expired_pending(START + Duration::days(1), 10),
+    );
+    assert_eq!(
+        expired.unwrap().len(),
+        1,
+        "only the accepted one was recorded"
+    );
 }
 
 #[test]
@@ -238,7 +259,11 @@ fn received_bytes_wait_apart_until_confirmed() {
     assert!(f.mem.blobs.contains(&begun.attachment.upload_key()));
     assert!(!f.mem.blobs.contains(&begun.attachment.blob_key()));
     assert_eq!(f.stored(id).unwrap().state, AttachmentState::Pending);
-    assert_eq!(f.download(id), Err(AttachmentError::NotFound), "not before confirm");
+    assert_eq!(
+        f.download(id),
+        Err(AttachmentError::NotFound),
+        "not before confirm"
+    );
 }
 
 #[test]
@@ -256,7 +281,11 @@ fn a_body_larger_than_declared_is_refused_while_streaming_and_leaves_nothing() {
         err,
         AttachmentError::Invalid(ValidationError::TooLarge { limit: 10 })
     );
-    assert_eq!(polled.load(Ordering::SeqCst), 2, "stopped at the first byte too many");
+    assert_eq!(
+        polled.load(Ordering::SeqCst),
+        2,
+        "stopped at the first byte too many"
+    );
     assert!(f.mem.blobs.is_empty());
     assert_eq!(
         f.confirm(begun.attachment.id, None),
@@ -330,7 +359,11 @@ fn confirm_verifies_records_the_checksum_and_is_idempotent() {
     let begun = f.begin(TICKET, "shot.png", "image/png", PNG.len());
     let id = begun.attachment.id;
     assert_eq!(f.confirm(id, None), Err(AttachmentError::NotUploaded));
-    assert_eq!(f.stored(id).unwrap().state, AttachmentState::Pending, "stays pending");
+    assert_eq!(
+        f.stored(id).unwrap().state,
+        AttachmentState::Pending,
+        "stays pending"
+    );
     assert_eq!(f.download(id), Err(AttachmentError::NotFound));
 
     f.put(&begun, &[PNG]).unwrap();
@@ -351,7 +384,11 @@ fn confirm_verifies_records_the_checksum_and_is_idempotent() {
     assert_eq!(f.list(SubjectRef::Ticket(TICKET.into())), vec![id]);
 
     f.clock.advance(Duration::hours(1));
-    assert_eq!(f.confirm(id, None).unwrap(), ready, "confirming again changes nothing");
+    assert_eq!(
+        f.confirm(id, None).unwrap(),
+        ready,
+        "confirming again changes nothing"
+    );
     assert_eq!(f.confirm(id, Some("\"whatever\"")).unwrap(), ready);
 }
 
@@ -367,7 +404,11 @@ fn a_later_put_replaces_an_earlier_one_until_confirmed() {
         f.put(&begun, &[b"cccc"]),
         Err(AttachmentError::NotPending(AttachmentState::Ready))
     );
-    assert_eq!(f.download(ready.id).unwrap(), b"bbbb", "verified bytes stay");
+    assert_eq!(
+        f.download(ready.id).unwrap(),
+        b"bbbb",
+        "verified bytes stay"
+    );
     assert_eq!(f.mem.blobs.len(), 1);
 }
 
@@ -391,7 +432,10 @@ fn bytes_still_arriving_when_confirm_ends_never_replace_verified_ones() {
     };
     let (late, confirmed) = block_on(async { futures::join!(late, meanwhile) });
     assert_eq!(confirmed.unwrap().state, AttachmentState::Ready);
-    assert_eq!(late, Err(AttachmentError::NotPending(AttachmentState::Ready)));
+    assert_eq!(
+        late,
+        Err(AttachmentError::NotPending(AttachmentState::Ready))
+    );
     assert_eq!(f.download(begun.attachment.id).unwrap(), b"good");
     assert_eq!(f.mem.blobs.len(), 1, "the late bytes were dropped");
 }
@@ -412,7 +456,10 @@ fn bytes_of_the_wrong_size_or_type_fail_verification_and_are_deleted() {
         let err = f.confirm(id, None).unwrap_err();
         match (&err, name) {
             (
-                AttachmentError::VerificationFailed(ValidationError::SizeMismatch { declared: d, actual }),
+                AttachmentError::VerificationFailed(ValidationError::SizeMismatch {
+                    declared: d,
+                    actual,
+                }),
                 "short.txt" | "long.txt",
             ) => assert_eq!((*d, *actual), (declared as u64, bytes.len() as u64)),
             (
@@ -428,11 +475,15 @@ fn bytes_of_the_wrong_size_or_type_fail_verification_and_are_deleted() {
         assert_eq!(f.download(id), Err(AttachmentError::NotFound));
         assert_eq!(
             f.confirm(id, None),
-            Err(AttachmentError::NotPending(AttachmentState::VerificationFailed))
+            Err(AttachmentError::NotPending(
+                AttachmentState::VerificationFailed
+            ))
         );
         assert_eq!(
             f.put(&begun, &[bytes]),
-            Err(AttachmentError::NotPending(AttachmentState::VerificationFailed))
+            Err(AttachmentError::NotPending(
+                AttachmentState::VerificationFailed
+            ))
         );
     }
 }
@@ -452,7 +503,9 @@ fn a_quoted_etag_must_be_the_stored_objects() {
 
     let bad = f.begin(TICKET, "b.txt", "text/plain", 3);
     f.put(&bad, &[b"abc"]).unwrap();
-    let err = f.confirm(bad.attachment.id, Some("\"not-it\"")).unwrap_err();
+    let err = f
+        .confirm(bad.attachment.id, Some("\"not-it\""))
+        .unwrap_err();
     assert!(
         matches!(&err, AttachmentError::ETagMismatch { declared, .. } if declared == "not-it"),
         "{err:?}"
@@ -462,7 +515,10 @@ fn a_quoted_etag_must_be_the_stored_objects() {
         AttachmentState::ChecksumMismatch
     );
     assert!(!f.mem.blobs.contains(&bad.attachment.upload_key()));
-    assert_eq!(f.download(bad.attachment.id), Err(AttachmentError::NotFound));
+    assert_eq!(
+        f.download(bad.attachment.id),
+        Err(AttachmentError::NotFound)
+    );
     // an empty ETag is no ETag
     let none = f.begin(TICKET, "c.txt", "text/plain", 3);
     f.put(&none, &[b"abc"]).unwrap();
@@ -480,7 +536,10 @@ fn confirm_is_scoped_and_ends_with_the_upload_url() {
         block_on(f.service.confirm(&stranger, &Lookup::id(id), None)),
         Err(AttachmentError::NotFound)
     );
-    let reader = principal(f.writer.tenant_id, Scopes::parse("attachments:read").unwrap());
+    let reader = principal(
+        f.writer.tenant_id,
+        Scopes::parse("attachments:read").unwrap(),
+    );
     assert_eq!(
         block_on(f.service.confirm(&reader, &Lookup::id(id), None)),
         Err(AttachmentError::Forbidden(Scope::Write))
@@ -493,7 +552,8 @@ fn confirm_is_scoped_and_ends_with_the_upload_url() {
         )),
         Err(AttachmentError::NotFound)
     );
-    f.clock.advance(Duration::minutes(15) + Duration::seconds(1));
+    f.clock
+        .advance(Duration::minutes(15) + Duration::seconds(1));
     assert_eq!(f.confirm(id, None), Err(AttachmentError::UploadExpired));
     assert_eq!(f.stored(id).unwrap().state, AttachmentState::Pending);
     assert_eq!(f.download(id), Err(AttachmentError::NotFound));
@@ -506,7 +566,11 @@ fn messages_link_ready_attachments_of_their_ticket() {
     let b = f.ready_png(TICKET);
     let loose = f.ready_png(TICKET);
     let msg = f.post(TICKET, vec![a.id, b.id, a.id]).unwrap();
-    assert_eq!(msg.attachment_ids, vec![a.id, b.id], "duplicates count once");
+    assert_eq!(
+        msg.attachment_ids,
+        vec![a.id, b.id],
+        "duplicates count once"
+    );
     assert_eq!(msg.ticket_id, TICKET);
     assert_eq!(msg.tenant_id, f.writer.tenant_id);
     assert_eq!(msg.created_at, START);
@@ -571,7 +635,10 @@ fn a_message_links_all_or_nothing() {
             "nothing linked ({reason:?})"
         );
     }
-    let reader = principal(f.writer.tenant_id, Scopes::parse("attachments:read").unwrap());
+    let reader = principal(
+        f.writer.tenant_id,
+        Scopes::parse("attachments:read").unwrap(),
+    );
     let denied = block_on(f.service.post_message(
         &reader,
         NewMessage {
@@ -586,7 +653,9 @@ fn a_message_links_all_or_nothing() {
         (" ".into(), vec![]),
         (
             "many".into(),
-            (0..=MAX_MESSAGE_ATTACHMENTS).map(|_| AttachmentId::new()).collect(),
+            (0..=MAX_MESSAGE_ATTACHMENTS)
+                .map(|_| AttachmentId::new())
+                .collect(),
         ),
     ];
     for (text, ids) in bad_messages {
@@ -617,21 +686,36 @@ fn the_sweeper_removes_expired_pending_uploads_with_their_bytes() {
     let fresh = f.begin(TICKET, "c.txt", "text/plain", 3);
     f.put(&fresh, &[b"abc"]).unwrap();
 
-    assert_eq!(block_on(f.service.sweep_expired(10)), Ok(0), "nothing expired yet");
+    assert_eq!(
+        block_on(f.service.sweep_expired(10)),
+        Ok(0),
+        "nothing expired yet"
+    );
     f.clock.advance(Duration::minutes(6));
-    assert_eq!(block_on(f.service.sweep_expired(1)), Ok(1), "at most the limit");
+    assert_eq!(
+        block_on(f.service.sweep_expired(1)),
+        Ok(1),
+        "at most the limit"
+    );
     assert_eq!(block_on(f.service.sweep_expired(10)), Ok(1));
     assert_eq!(block_on(f.service.sweep_expired(10)), Ok(0));
     for gone in [&abandoned, &never_sent] {
         assert_eq!(f.stored(gone.attachment.id), None);
         assert!(!f.mem.blobs.contains(&gone.attachment.upload_key()));
     }
-    assert_eq!(f.stored(fresh.attachment.id).unwrap().state, AttachmentState::Pending);
+    assert_eq!(
+        f.stored(fresh.attachment.id).unwrap().state,
+        AttachmentState::Pending
+    );
     assert!(f.mem.blobs.contains(&fresh.attachment.upload_key()));
     assert_eq!(f.download(kept.id).unwrap(), PNG);
     f.clock.advance(Duration::minutes(10));
     assert_eq!(block_on(f.service.sweep_expired(10)), Ok(1));
-    assert_eq!(f.mem.blobs.len(), 1, "only the ready attachment's bytes remain");
+    assert_eq!(
+        f.mem.blobs.len(),
+        1,
+        "only the ready attachment's bytes remain"
+    );
 }
 
 #[test]
@@ -639,7 +723,14 @@ fn deleting_a_pending_upload_removes_its_bytes() {
     let f = fixture();
     let begun = f.begin(TICKET, "a.txt", "text/plain", 3);
     f.put(&begun, &[b"abc"]).unwrap();
-    block_on(f.service.delete(&f.writer, &Lookup::id(begun.attachment.id))).unwrap();
+    block_on(
+        f.service
+            .delete(&f.writer, &Lookup::id(begun.attachment.id)),
+    )
+    .unwrap();
     assert!(f.mem.blobs.is_empty());
-    assert_eq!(f.confirm(begun.attachment.id, None), Err(AttachmentError::NotFound));
+    assert_eq!(
+        f.confirm(begun.attachment.id, None),
+        Err(AttachmentError::NotFound)
+    );
 }
