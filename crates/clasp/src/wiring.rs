@@ -77,6 +77,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
     };
     let policy = UploadPolicy {
         max_bytes: config.max_upload_bytes,
+        upload_url_ttl: config.upload_url_ttl(),
         ..UploadPolicy::default()
     };
     Ok(Services {
