@@ -12,3 +12,4 @@ mod operator;
 mod readme;
 mod streaming;
 mod tickets;
+mod workspaces;
