@@ -232,12 +232,9 @@ impl AttachmentService {
         let now = self.ports.clock.now();
         awaiting_upload(&attachment, now)?;
         let staged = attachment.upload_key();
-        let stored_etag = self
-            .ports
-            .blobs
-            .etag(&staged)
-            .await?
-            .ok_or(AttachmentError::NotUploaded)?;
+        let Some(stored_etag) = self.ports.blobs.etag(&staged).await? else {
+            return self.not_uploaded(principal, lookup).await;
+        };
         attachment.transition(AttachmentState::Verifying, now)?;
         let declared_etag = etag.map(unquote).filter(|e| !e.is_empty());
         if let Some(declared) = &declared_etag {
@@ -253,7 +250,7 @@ impl AttachmentService {
         }
         let reader = match self.ports.blobs.get(&staged).await {
             Ok(reader) => reader,
-            Err(BlobError::NotFound) => return Err(AttachmentError::NotUploaded),
+            Err(BlobError::NotFound) => return self.not_uploaded(principal, lookup).await,
             Err(e) => return Err(e.into()),
         };
         if reader.size != attachment.size_bytes {
@@ -424,6 +421,25 @@ impl AttachmentService {
             }
         }
         Ok(swept)
+    }
+
+    /// Confirm found no uploaded bytes: none were sent — or a concurrent confirm
+    /// just verified them and removed the upload, in which case this confirm, too,
+    /// answers the ready attachment.
+    async fn not_uploaded(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+    ) -> Result<Attachment, AttachmentError> {
+        match self
+            .ports
+            .attachments
+            .get(principal.tenant_id, lookup.id)
+            .await?
+        {
+            Some(a) if a.is_ready() => Ok(a),
+            _ => Err(AttachmentError::NotUploaded),
+        }
     }
 
     /// The first of `ids` a message on `ticket` cannot link, as an error.

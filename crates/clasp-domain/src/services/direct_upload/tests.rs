@@ -392,6 +392,66 @@ fn confirm_verifies_records_the_checksum_and_is_idempotent() {
     assert_eq!(f.confirm(id, Some("\"whatever\"")).unwrap(), ready);
 }
 
+/// Blobs whose `etag` lets other tasks run first, so two confirms interleave.
+struct YieldingBlobs(Arc<crate::memory::MemoryBlobs>);
+
+#[async_trait::async_trait]
+impl crate::ports::BlobStore for YieldingBlobs {
+    async fn put(&self, key: &str, body: crate::ports::PutBody<'_>) -> Result<u64, BlobError> {
+        self.0.put(key, body).await
+    }
+    async fn get(&self, key: &str) -> Result<crate::ports::BlobReader, BlobError> {
+        self.0.get(key).await
+    }
+    async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        self.0.head(key).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        self.0.delete(key).await
+    }
+    async fn etag(&self, key: &str) -> Result<Option<String>, BlobError> {
+        let mut yielded = false;
+        futures::future::poll_fn(|cx| {
+            if yielded {
+                std::task::Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+        self.0.etag(key).await
+    }
+}
+
+#[test]
+fn concurrent_confirms_both_answer_the_ready_attachment() {
+    let f = fixture();
+    let begun = f.begin(TICKET, "a.txt", "text/plain", 6);
+    f.put(&begun, &[b"abc", b"def"]).unwrap();
+    let ports = crate::services::Ports {
+        blobs: Arc::new(YieldingBlobs(f.mem.blobs.clone())),
+        ..f.mem.ports.clone()
+    };
+    let service = AttachmentService::new(ports, UploadPolicy::default());
+    let lookup = Lookup::id(begun.attachment.id);
+    let (first, second) = block_on(async {
+        futures::join!(
+            service.confirm(&f.writer, &lookup, None),
+            service.confirm(&f.writer, &lookup, None)
+        )
+    });
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.state, AttachmentState::Ready);
+    assert_eq!(
+        second, first,
+        "the second found the upload gone, and the attachment ready"
+    );
+    assert_eq!(f.download(first.id).unwrap(), b"abcdef");
+    assert_eq!(f.mem.blobs.len(), 1);
+}
+
 #[test]
 fn a_later_put_replaces_an_earlier_one_until_confirmed() {
     let f = fixture();
