@@ -240,12 +240,13 @@ impl AttachmentService {
         if let Some(declared) = &declared_etag {
             let actual = unquote(&stored_etag);
             if *declared != actual {
-                self.fail(attachment, AttachmentState::ChecksumMismatch)
-                    .await?;
-                return Err(AttachmentError::ETagMismatch {
+                let mismatch = AttachmentError::ETagMismatch {
                     declared: declared.clone(),
                     actual,
-                });
+                };
+                return self
+                    .fail(attachment, AttachmentState::ChecksumMismatch, mismatch)
+                    .await;
             }
         }
         let reader = match self.ports.blobs.get(&staged).await {
@@ -258,9 +259,13 @@ impl AttachmentService {
                 declared: attachment.size_bytes,
                 actual: reader.size,
             };
-            self.fail(attachment, AttachmentState::VerificationFailed)
-                .await?;
-            return Err(AttachmentError::VerificationFailed(refusal));
+            return self
+                .fail(
+                    attachment,
+                    AttachmentState::VerificationFailed,
+                    AttachmentError::VerificationFailed(refusal),
+                )
+                .await;
         }
         let bytes: BodyStream = Box::pin(
             reader
@@ -281,9 +286,12 @@ impl AttachmentService {
             (Err(e), _) => {
                 return match inspector.failure().cloned() {
                     Some(BodyError::Rejected(refusal)) => {
-                        self.fail(attachment, AttachmentState::VerificationFailed)
-                            .await?;
-                        Err(AttachmentError::VerificationFailed(refusal))
+                        self.fail(
+                            attachment,
+                            AttachmentState::VerificationFailed,
+                            AttachmentError::VerificationFailed(refusal),
+                        )
+                        .await
                     }
                     // The store failed, not the file: it stays Pending.
                     Some(BodyError::Interrupted(m)) => Err(AttachmentError::Storage(m)),
@@ -296,21 +304,26 @@ impl AttachmentService {
                 declared: attachment.size_bytes,
                 actual: inspected.size,
             };
-            self.fail(attachment, AttachmentState::VerificationFailed)
-                .await?;
-            return Err(AttachmentError::VerificationFailed(refusal));
+            return self
+                .fail(
+                    attachment,
+                    AttachmentState::VerificationFailed,
+                    AttachmentError::VerificationFailed(refusal),
+                )
+                .await;
         }
         if let Some(declared) = declared_etag {
             // Replaced while being read: what was verified may not be what the
             // client vouched for.
             let now_stored = self.ports.blobs.etag(&staged).await?.map(|e| unquote(&e));
             if now_stored.as_deref() != Some(declared.as_str()) {
-                self.fail(attachment, AttachmentState::ChecksumMismatch)
-                    .await?;
-                return Err(AttachmentError::ETagMismatch {
+                let mismatch = AttachmentError::ETagMismatch {
                     declared,
                     actual: now_stored.unwrap_or_default(),
-                });
+                };
+                return self
+                    .fail(attachment, AttachmentState::ChecksumMismatch, mismatch)
+                    .await;
             }
         }
         let now = self.ports.clock.now();
@@ -467,22 +480,39 @@ impl AttachmentService {
     }
 
     /// Records a failed verification (`to` is `VerificationFailed` or
-    /// `ChecksumMismatch`) and deletes every byte of the attachment.
+    /// `ChecksumMismatch`), deletes every byte of the attachment, and answers
+    /// `refusal` — unless the attachment moved on meanwhile: a concurrent confirm
+    /// that made it `Ready` wins (its verified bytes stay, and it is answered),
+    /// and one that failed it already is not overwritten.
     async fn fail(
         &self,
         mut attachment: Attachment,
         to: AttachmentState,
-    ) -> Result<(), AttachmentError> {
+        refusal: AttachmentError,
+    ) -> Result<Attachment, AttachmentError> {
+        match self
+            .ports
+            .attachments
+            .get(attachment.tenant_id, attachment.id)
+            .await?
+        {
+            None => return Err(AttachmentError::NotFound),
+            Some(current) if current.is_ready() => return Ok(current),
+            Some(current) if current.state != AttachmentState::Pending => {
+                return Err(AttachmentError::NotPending(current.state));
+            }
+            Some(_) => {}
+        }
         attachment.upload_expires_at = None;
         attachment.transition(to, self.ports.clock.now())?;
         let kept = self.ports.attachments.update(&attachment).await?;
         self.delete_bytes(&attachment.upload_key()).await;
         self.delete_bytes(&attachment.blob_key()).await;
-        if kept {
-            Ok(())
+        Err(if kept {
+            refusal
         } else {
-            Err(AttachmentError::NotFound)
-        }
+            AttachmentError::NotFound
+        })
     }
 }
 

@@ -453,6 +453,31 @@ fn concurrent_confirms_both_answer_the_ready_attachment() {
 }
 
 #[test]
+fn concurrent_confirms_quoting_the_etag_both_answer_the_ready_attachment() {
+    let f = fixture();
+    let begun = f.begin(TICKET, "a.txt", "text/plain", 6);
+    let etag = f.put(&begun, &[b"abcdef"]).unwrap().etag.unwrap();
+    let ports = crate::services::Ports {
+        blobs: Arc::new(YieldingBlobs(f.mem.blobs.clone())),
+        ..f.mem.ports.clone()
+    };
+    let service = AttachmentService::new(ports, UploadPolicy::default());
+    let lookup = Lookup::id(begun.attachment.id);
+    let (first, second) = block_on(async {
+        futures::join!(
+            service.confirm(&f.writer, &lookup, Some(&etag)),
+            service.confirm(&f.writer, &lookup, Some(&etag))
+        )
+    });
+    assert_eq!(first.unwrap(), second.unwrap());
+    assert_eq!(
+        f.stored(begun.attachment.id).unwrap().state,
+        AttachmentState::Ready
+    );
+    assert_eq!(f.download(begun.attachment.id).unwrap(), b"abcdef");
+}
+
+#[test]
 fn a_later_put_replaces_an_earlier_one_until_confirmed() {
     let f = fixture();
     let begun = f.begin(TICKET, "a.txt", "text/plain", 4);
