@@ -14,3 +14,4 @@ mod scale_out;
 mod shared;
 mod streaming;
 mod tickets;
+mod workspaces;

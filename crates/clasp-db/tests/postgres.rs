@@ -58,6 +58,7 @@ fn ready_attachment(tenant: TenantId, ticket: &str, at: OffsetDateTime) -> Attac
         locale: None,
         uploaded_by: "user-1".into(),
         thumbnail_key: None,
+        upload_expires_at: None,
         created_at: at,
         updated_at: at,
     }
@@ -192,7 +193,7 @@ async fn concurrent_opens_of_a_fresh_database_all_succeed() {
         "(SELECT count(*) FROM pg_tables WHERE schemaname = 'public')",
     )
     .await;
-    assert_eq!(tables, 5, "four tables and diesel's record of migrations");
+    assert_eq!(tables, 6, "five tables and diesel's record of migrations");
     assert_eq!(
         migrate(&db.url).await.unwrap(),
         0,

@@ -114,6 +114,10 @@ pub struct Attachment {
     pub uploaded_by: String,
     /// Blob key of a thumbnail, when one was made.
     pub thumbnail_key: Option<String>,
+    /// When the upload URL of a direct upload stops working: set while the
+    /// attachment is `Pending` awaiting its bytes, `None` otherwise. A `Pending`
+    /// attachment past it is abandoned, and swept with its bytes.
+    pub upload_expires_at: Option<OffsetDateTime>,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last change.
@@ -125,6 +129,14 @@ impl Attachment {
     /// can be listed or purged together and never collide with another's.
     pub fn blob_key(&self) -> String {
         format!("{}/{}", self.tenant_id, self.id)
+    }
+
+    /// Where the bytes of a direct upload land before they are verified: apart
+    /// from [`Attachment::blob_key`], so that nothing a client sends to its upload
+    /// URL (even after confirming) can ever replace verified bytes. Confirm copies
+    /// the bytes from here to the blob key while checking them, then deletes this.
+    pub fn upload_key(&self) -> String {
+        format!("{}/uploads/{}", self.tenant_id, self.id)
     }
 
     /// Moves to `to` if the state machine allows it, stamping `updated_at`.

@@ -1,10 +1,11 @@
 //! The errors the services return. Each dialect maps them to its own status
 //! codes and error bodies, once.
 
+use crate::attachment::AttachmentId;
 use crate::credentials::{Scope, UnknownScope};
 use crate::inspect::BodyError;
 use crate::ports::{BlobError, RepoError, SignatureError};
-use crate::state::InvalidTransition;
+use crate::state::{AttachmentState, InvalidTransition};
 use crate::tenant::InvalidSlug;
 use crate::validation::ValidationError;
 
@@ -63,6 +64,62 @@ pub enum AttachmentError {
     /// The metadata store failed.
     #[error(transparent)]
     Repository(#[from] RepoError),
+    /// Confirm found no uploaded bytes: the upload URL was not used (yet). The
+    /// attachment stays `Pending`; upload, then confirm again.
+    #[error("nothing has been uploaded for this attachment yet")]
+    NotUploaded,
+    /// The upload URL of this `Pending` attachment has expired: it accepts no
+    /// bytes and cannot be confirmed, and will be swept.
+    #[error("the upload URL of this attachment has expired")]
+    UploadExpired,
+    /// The attachment is past its upload (confirmed, failed or being checked):
+    /// it accepts no bytes, and only a `Ready` one may be confirmed again.
+    #[error("the attachment is {} and no longer awaits an upload", .0.as_str())]
+    NotPending(AttachmentState),
+    /// The uploaded bytes failed a check at confirm (size, type); the attachment
+    /// is now `VerificationFailed` and its bytes are deleted.
+    #[error("the uploaded file failed verification: {0}")]
+    VerificationFailed(ValidationError),
+    /// The entity tag the client confirmed with is not the stored object's; the
+    /// attachment is now `ChecksumMismatch` and its bytes are deleted.
+    #[error("ETag mismatch: declared {declared}, stored {actual}")]
+    ETagMismatch {
+        /// What the client said, quotes removed.
+        declared: String,
+        /// The stored object's, quotes removed.
+        actual: String,
+    },
+    /// A message cannot carry this attachment; nothing was linked.
+    #[error("attachment {id} cannot be linked to the message: {reason}")]
+    NotLinkable {
+        /// The first attachment that cannot be linked.
+        id: AttachmentId,
+        /// Why.
+        reason: LinkRefusal,
+    },
+    /// The message itself is malformed (too long, too many attachments).
+    #[error("invalid message: {0}")]
+    InvalidMessage(String),
+}
+
+/// Why an attachment cannot be linked to a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LinkRefusal {
+    /// No such attachment in the tenant (also: another tenant's).
+    #[error("it does not exist")]
+    Unknown,
+    /// It is not `Ready` (not confirmed, or failed verification).
+    #[error("it is not ready (confirm it first)")]
+    NotReady,
+    /// It was uploaded to another ticket.
+    #[error("it belongs to another ticket")]
+    OtherTicket,
+    /// It is on a message already.
+    #[error("it is on a message already")]
+    AlreadyLinked,
+    /// It changed while the message was being posted; posting again decides.
+    #[error("it changed while the message was posted")]
+    Changed,
 }
 
 impl From<BlobError> for AttachmentError {

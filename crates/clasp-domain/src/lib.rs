@@ -8,10 +8,11 @@
 //!
 //! | port | what an adapter provides |
 //! |---|---|
-//! | [`ports::AttachmentRepository`] | durable attachment metadata, scoped by tenant |
+//! | [`ports::AttachmentRepository`] | durable attachment metadata (and messages linking attachments), scoped by tenant |
 //! | [`ports::IdentityStore`] | tenants, API keys (hashes only) and sessions |
-//! | [`ports::BlobStore`] | the bytes: streaming put, streaming get, delete |
+//! | [`ports::BlobStore`] | the bytes: streaming put, streaming get, delete, entity tag |
 //! | [`ports::UrlSigner`] | URLs a client may fetch without other credentials |
+//! | [`ports::UploadSigner`] | URLs a client may upload one file to without other credentials |
 //! | [`ports::Clock`] | the current time (swap it in tests) |
 //!
 //! The application services in [`services`] are what every front end calls: the
@@ -30,6 +31,7 @@ pub mod credentials;
 pub mod error;
 pub mod inspect;
 pub mod memory;
+pub mod message;
 pub mod ports;
 pub mod services;
 pub mod state;
@@ -41,7 +43,8 @@ pub mod contract;
 
 pub use attachment::{Attachment, AttachmentId, Subject, SubjectRef};
 pub use credentials::{ApiKey, Principal, PrincipalKind, Scope, Scopes, Session};
-pub use error::{AttachmentError, AuthError, IdentityError};
+pub use error::{AttachmentError, AuthError, IdentityError, LinkRefusal};
+pub use message::{Message, MessageId};
 pub use services::{AttachmentService, IdentityService, Ports};
 pub use state::{AttachmentState, InvalidTransition};
 pub use tenant::{Tenant, TenantId};
@@ -74,5 +77,12 @@ mod contract_tests {
     #[test]
     fn memory_signer_passes_the_contract() {
         block_on(contract::url_signer(&MemorySigner::new("http://x")));
+    }
+
+    #[test]
+    fn memory_signer_passes_the_upload_contract() {
+        let signer = MemorySigner::new("http://x");
+        block_on(contract::upload_signer(&signer));
+        block_on(contract::signer_keeps_uploads_apart(&signer));
     }
 }

@@ -14,11 +14,14 @@ use uuid::Uuid;
 
 use crate::attachment::{Attachment, AttachmentId, SubjectRef};
 use crate::credentials::{ApiKey, Session, generate_session_token};
+use crate::message::{Message, MessageId};
 use crate::ports::{
     AttachmentRepository, BlobError, BlobReader, BlobStore, Clock, IdentityStore, PutBody,
-    RepoError, SignatureError, SignedRequest, SignedTarget, SignedUrl, UrlSigner, clasp_signed_url,
+    RepoError, SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl,
+    UploadSigner, UploadTarget, UploadUrl, UrlSigner, clasp_signed_upload_url, clasp_signed_url,
 };
 use crate::services::Ports;
+use crate::state::AttachmentState;
 use crate::tenant::{Tenant, TenantId};
 
 /// Locks a mutex, recovering the data if another thread panicked while holding it
@@ -27,10 +30,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Attachment metadata in a map.
+/// Attachment metadata and messages in maps.
 #[derive(Default)]
 pub struct MemoryAttachments {
     rows: Mutex<HashMap<AttachmentId, Attachment>>,
+    messages: Mutex<HashMap<MessageId, Message>>,
     next_number: AtomicI64,
 }
 
@@ -94,6 +98,55 @@ impl AttachmentRepository for MemoryAttachments {
         } else {
             Ok(false)
         }
+    }
+
+    async fn create_message(&self, message: &Message) -> Result<bool, RepoError> {
+        // Both locks, always in this order, for the whole check-then-write.
+        let mut rows = lock(&self.rows);
+        let mut messages = lock(&self.messages);
+        if messages.contains_key(&message.id) {
+            return Err(RepoError::Conflict(message.id.to_string()));
+        }
+        let mut wanted = message.attachment_ids.clone();
+        wanted.sort();
+        wanted.dedup();
+        let linkable = wanted.iter().all(|id| {
+            rows.get(id).is_some_and(|a| {
+                a.tenant_id == message.tenant_id
+                    && a.is_ready()
+                    && a.subject.ticket_id.as_deref() == Some(message.ticket_id.as_str())
+                    && a.subject.message_id.is_none()
+            })
+        });
+        if !linkable {
+            return Ok(false);
+        }
+        for id in &wanted {
+            if let Some(a) = rows.get_mut(id) {
+                a.subject.message_id = Some(message.id.to_string());
+                a.updated_at = message.created_at;
+            }
+        }
+        messages.insert(message.id, message.clone());
+        Ok(true)
+    }
+
+    async fn expired_pending(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        let mut found: Vec<Attachment> = lock(&self.rows)
+            .values()
+            .filter(|a| {
+                a.state == AttachmentState::Pending
+                    && a.upload_expires_at.is_some_and(|at| at <= before)
+            })
+            .cloned()
+            .collect();
+        found.sort_by_key(|a| (a.upload_expires_at, a.id));
+        found.truncate(limit);
+        Ok(found)
     }
 }
 
@@ -181,9 +234,11 @@ impl IdentityStore for MemoryIdentities {
 }
 
 /// Objects in a map. An object appears only once its whole body has arrived.
+/// Each put gives the object a new version, which is its entity tag.
 #[derive(Default)]
 pub struct MemoryBlobs {
-    objects: Mutex<HashMap<String, Bytes>>,
+    objects: Mutex<HashMap<String, (Bytes, u64)>>,
+    versions: AtomicI64,
 }
 
 impl MemoryBlobs {
@@ -196,6 +251,18 @@ impl MemoryBlobs {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Stores `bytes` under `key` at once, as a client uploading straight to an
+    /// object store would (tests of direct uploads use it).
+    pub fn insert(&self, key: &str, bytes: &[u8]) {
+        let version = self.versions.fetch_add(1, Ordering::Relaxed).unsigned_abs() + 1;
+        lock(&self.objects).insert(key.to_owned(), (Bytes::copy_from_slice(bytes), version));
+    }
+
+    /// Whether an object is stored under `key`.
+    pub fn contains(&self, key: &str) -> bool {
+        lock(&self.objects).contains_key(key)
+    }
 }
 
 #[async_trait]
@@ -206,12 +273,13 @@ impl BlobStore for MemoryBlobs {
             buf.extend_from_slice(&chunk?);
         }
         let size = buf.len() as u64;
-        lock(&self.objects).insert(key.to_owned(), Bytes::from(buf));
+        let version = self.versions.fetch_add(1, Ordering::Relaxed).unsigned_abs() + 1;
+        lock(&self.objects).insert(key.to_owned(), (Bytes::from(buf), version));
         Ok(size)
     }
 
     async fn get(&self, key: &str) -> Result<BlobReader, BlobError> {
-        let bytes = lock(&self.objects)
+        let (bytes, _) = lock(&self.objects)
             .get(key)
             .cloned()
             .ok_or(BlobError::NotFound)?;
@@ -227,20 +295,29 @@ impl BlobStore for MemoryBlobs {
     }
 
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        Ok(lock(&self.objects).get(key).map(|b| b.len() as u64))
+        Ok(lock(&self.objects).get(key).map(|(b, _)| b.len() as u64))
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         lock(&self.objects).remove(key);
         Ok(())
     }
+
+    async fn etag(&self, key: &str) -> Result<Option<String>, BlobError> {
+        Ok(lock(&self.objects)
+            .get(key)
+            .map(|(_, version)| format!("\"v{version}\"")))
+    }
 }
 
-/// Signs URLs by remembering a random token per URL: nothing to configure, and
-/// the URLs have the same shape as those of Clasp's HMAC signer.
+/// Signs download and upload URLs by remembering a random token per URL:
+/// nothing to configure, and the URLs have the same shape as those of Clasp's
+/// HMAC signer. Download and upload tokens are kept apart, so neither kind of
+/// URL verifies as the other.
 pub struct MemorySigner {
     base_url: String,
     issued: Mutex<HashMap<String, (TenantId, AttachmentId, i64)>>,
+    uploads: Mutex<HashMap<String, (TenantId, AttachmentId, i64, u64)>>,
 }
 
 impl MemorySigner {
@@ -249,7 +326,62 @@ impl MemorySigner {
         Self {
             base_url: base_url.to_owned(),
             issued: Mutex::default(),
+            uploads: Mutex::default(),
         }
+    }
+}
+
+#[async_trait]
+impl UploadSigner for MemorySigner {
+    async fn upload_url(
+        &self,
+        target: &UploadTarget,
+        expires_at: OffsetDateTime,
+    ) -> Result<UploadUrl, SignatureError> {
+        let token = generate_session_token();
+        let expires = expires_at.unix_timestamp();
+        lock(&self.uploads).insert(
+            token.clone(),
+            (target.tenant_id, target.attachment_id, expires, target.size),
+        );
+        Ok(UploadUrl {
+            url: clasp_signed_upload_url(
+                &self.base_url,
+                target.tenant_id,
+                target.attachment_id,
+                expires,
+                target.size,
+                &token,
+            ),
+            method: "PUT".into(),
+            headers: vec![("Content-Type".into(), target.content_type.clone())],
+            expires_at,
+        })
+    }
+
+    fn verify_upload(
+        &self,
+        request: &SignedUploadRequest,
+        now: OffsetDateTime,
+    ) -> Result<(), SignatureError> {
+        let uploads = lock(&self.uploads);
+        let &issued = uploads
+            .get(&request.signature)
+            .ok_or(SignatureError::Invalid)?;
+        if issued
+            != (
+                request.tenant_id,
+                request.attachment_id,
+                request.expires,
+                request.size,
+            )
+        {
+            return Err(SignatureError::Invalid);
+        }
+        if now.unix_timestamp() >= request.expires {
+            return Err(SignatureError::Expired);
+        }
+        Ok(())
     }
 }
 
@@ -333,11 +465,13 @@ impl MemoryPorts {
     /// In-memory ports with the given clock.
     pub fn with_clock(base_url: &str, clock: Arc<dyn Clock>) -> Self {
         let blobs = Arc::new(MemoryBlobs::default());
+        let signer = Arc::new(MemorySigner::new(base_url));
         let ports = Ports {
             attachments: Arc::new(MemoryAttachments::default()),
             identities: Arc::new(MemoryIdentities::default()),
             blobs: blobs.clone(),
-            signer: Arc::new(MemorySigner::new(base_url)),
+            signer: signer.clone(),
+            upload_signer: signer,
             clock,
         };
         Self { ports, blobs }

@@ -15,6 +15,7 @@ use uuid::Uuid;
 use crate::attachment::{Attachment, AttachmentId, SubjectRef};
 use crate::credentials::{ApiKey, Session};
 use crate::inspect::BodyError;
+use crate::message::Message;
 use crate::tenant::{Tenant, TenantId};
 
 /// A metadata store failure.
@@ -33,7 +34,9 @@ pub enum RepoError {
 /// Contract (see `contract::attachment_repository`): every read is scoped by
 /// tenant — an id from another tenant is "not found"; `insert` assigns a unique,
 /// increasing `number`; `list_ready` returns only `Ready` attachments of the
-/// subject, oldest first (ties by id); `update` persists every mutable field.
+/// subject, oldest first (ties by id); `update` persists every mutable field;
+/// `create_message` is all or nothing; `expired_pending` finds abandoned direct
+/// uploads across tenants.
 #[async_trait]
 pub trait AttachmentRepository: Send + Sync {
     /// Stores a new attachment and returns the `number` assigned to it.
@@ -55,6 +58,21 @@ pub trait AttachmentRepository: Send + Sync {
     ) -> Result<Vec<Attachment>, RepoError>;
     /// Removes the row; returns whether it existed.
     async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Result<bool, RepoError>;
+    /// Stores `message` and links its attachments to it (sets their `message_id`
+    /// to the message's id and `updated_at` to its `created_at`), atomically: only
+    /// if every id of `message.attachment_ids` is a `Ready` attachment of the
+    /// message's tenant and ticket that is on no message yet. Otherwise nothing at
+    /// all changes and it returns false. A message id that exists already is a
+    /// `Conflict`, and nothing changes either.
+    async fn create_message(&self, message: &Message) -> Result<bool, RepoError>;
+    /// At most `limit` `Pending` attachments, of any tenant, whose
+    /// `upload_expires_at` is at or before `before`: the abandoned direct uploads
+    /// the sweeper removes. Soonest expiry first.
+    async fn expired_pending(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Attachment>, RepoError>;
 }
 
 /// Tenants, API keys and sessions.
@@ -128,6 +146,11 @@ pub trait BlobStore: Send + Sync {
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError>;
     /// Removes the object `key`; absent objects are not an error.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// The store's entity tag of the object `key` (S3's `ETag`), if the object
+    /// exists. A client that uploaded straight to the store may quote it back when
+    /// it confirms, proving it uploaded exactly this object. Stores without entity
+    /// tags answer some version string that changes whenever the object does.
+    async fn etag(&self, key: &str) -> Result<Option<String>, BlobError>;
 }
 
 /// What a signed URL grants: reading one attachment's bytes until it expires.
@@ -199,6 +222,77 @@ pub trait UrlSigner: Send + Sync {
     fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError>;
 }
 
+/// What an upload URL grants: storing at most `size` bytes as one attachment's
+/// upload, until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadTarget {
+    /// The attachment's tenant.
+    pub tenant_id: TenantId,
+    /// The attachment, which is `Pending`.
+    pub attachment_id: AttachmentId,
+    /// Where the uploaded bytes go (an S3 signer presigns a PUT of this key);
+    /// see [`Attachment::upload_key`].
+    pub blob_key: String,
+    /// The size the client declared: the most the URL accepts.
+    pub size: u64,
+    /// The media type the client declared (an S3 signer may bind it).
+    pub content_type: String,
+}
+
+/// A URL a client uploads to without other credentials, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadUrl {
+    /// The absolute URL.
+    pub url: String,
+    /// The HTTP method to use (`PUT`).
+    pub method: String,
+    /// Headers the client must send with the bytes, as name and value.
+    pub headers: Vec<(String, String)>,
+    /// When it stops working.
+    pub expires_at: OffsetDateTime,
+}
+
+/// The parts of a request to one of Clasp's own signed upload URLs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedUploadRequest {
+    /// The tenant named in the URL.
+    pub tenant_id: TenantId,
+    /// The attachment named in the URL.
+    pub attachment_id: AttachmentId,
+    /// Expiry, in Unix seconds, as carried by the URL.
+    pub expires: i64,
+    /// The most bytes the URL accepts, as carried by the URL.
+    pub size: u64,
+    /// The signature carried by the URL.
+    pub signature: String,
+}
+
+/// Mints URLs that let a client upload one attachment's bytes directly, for a
+/// while, and checks the ones Clasp itself serves. Separate from [`UrlSigner`] so
+/// an upload signer (Clasp's HMAC, S3 presigned PUTs) can be chosen on its own.
+///
+/// Contract (see `contract::upload_signer`): a URL it mints for Clasp to serve
+/// verifies until it expires and never after; any change to tenant, attachment,
+/// expiry, size or signature fails with `Invalid`, and a tampered request is
+/// `Invalid` even once its time is up. A signer whose URLs point elsewhere (S3)
+/// refuses every request with `Invalid`. Download signatures never verify as
+/// upload signatures.
+#[async_trait]
+pub trait UploadSigner: Send + Sync {
+    /// A URL for uploading `target`'s bytes, valid until `expires_at`.
+    async fn upload_url(
+        &self,
+        target: &UploadTarget,
+        expires_at: OffsetDateTime,
+    ) -> Result<UploadUrl, SignatureError>;
+    /// Checks a request to a Clasp-served upload URL at time `now`.
+    fn verify_upload(
+        &self,
+        request: &SignedUploadRequest,
+        now: OffsetDateTime,
+    ) -> Result<(), SignatureError>;
+}
+
 /// The current time; a port so tests can move it.
 pub trait Clock: Send + Sync {
     /// Now, in UTC.
@@ -262,4 +356,97 @@ pub fn parse_clasp_signed_url(url: &str) -> Option<SignedRequest> {
         expires: expires?,
         signature: signature?,
     })
+}
+
+/// Path prefix of the upload URLs Clasp signs and serves itself.
+pub const SIGNED_UPLOAD_PATH_PREFIX: &str = "/signed-upload";
+
+/// Builds a Clasp-served upload URL:
+/// `{base}/signed-upload/{tenant}/{attachment}?expires=…&size=…&signature=…`.
+/// Shared by every upload signer whose URLs Clasp itself serves, and by the
+/// route serving them.
+pub fn clasp_signed_upload_url(
+    base: &str,
+    tenant: TenantId,
+    attachment: AttachmentId,
+    expires: i64,
+    size: u64,
+    signature: &str,
+) -> String {
+    format!(
+        "{}{SIGNED_UPLOAD_PATH_PREFIX}/{tenant}/{attachment}?expires={expires}&size={size}&signature={signature}",
+        base.trim_end_matches('/')
+    )
+}
+
+/// Reads the parts of a URL built by [`clasp_signed_upload_url`] (absolute, or
+/// just path and query).
+pub fn parse_clasp_signed_upload_url(url: &str) -> Option<SignedUploadRequest> {
+    let start = url.find(SIGNED_UPLOAD_PATH_PREFIX)?;
+    let rest = &url[start + SIGNED_UPLOAD_PATH_PREFIX.len()..];
+    let (path, query) = rest.split_once('?')?;
+    let mut parts = path.strip_prefix('/')?.split('/');
+    let tenant = Uuid::parse_str(parts.next()?).ok()?;
+    let attachment = Uuid::parse_str(parts.next()?).ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let mut expires = None;
+    let mut size = None;
+    let mut signature = None;
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("expires", v)) => expires = v.parse().ok(),
+            Some(("size", v)) => size = v.parse().ok(),
+            Some(("signature", v)) => signature = Some(v.to_owned()),
+            _ => {}
+        }
+    }
+    Some(SignedUploadRequest {
+        tenant_id: TenantId(tenant),
+        attachment_id: AttachmentId(attachment),
+        expires: expires?,
+        size: size?,
+        signature: signature?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signed_upload_urls_round_trip_and_stay_apart_from_download_urls() {
+        let tenant = TenantId(Uuid::now_v7());
+        let attachment = AttachmentId::new();
+        let url = clasp_signed_upload_url("http://h:1/", tenant, attachment, 42, 1024, "c2ln");
+        assert_eq!(
+            url,
+            format!(
+                "http://h:1/signed-upload/{tenant}/{attachment}?expires=42&size=1024&signature=c2ln"
+            )
+        );
+        assert_eq!(
+            parse_clasp_signed_upload_url(&url),
+            Some(SignedUploadRequest {
+                tenant_id: tenant,
+                attachment_id: attachment,
+                expires: 42,
+                size: 1024,
+                signature: "c2ln".into(),
+            })
+        );
+        assert_eq!(parse_clasp_signed_url(&url), None, "not a download URL");
+        let download = clasp_signed_url("http://h:1", tenant, attachment, 42, "c2ln");
+        assert_eq!(parse_clasp_signed_upload_url(&download), None);
+        for broken in [
+            url.replace("&size=1024", ""),
+            url.replace("size=1024", "size=-1"),
+            url.replace("&signature=c2ln", ""),
+            url.replace(&attachment.to_string(), "nope"),
+            url.replace("?", "/x?"),
+        ] {
+            assert_eq!(parse_clasp_signed_upload_url(&broken), None, "{broken}");
+        }
+    }
 }

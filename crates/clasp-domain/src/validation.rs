@@ -50,6 +50,9 @@ pub enum ValidationError {
     /// A declared checksum is not a SHA-256 in a form Clasp reads.
     #[error("declared checksum is not a SHA-256 digest")]
     MalformedChecksum,
+    /// A direct upload declared no bytes at all.
+    #[error("a file must have at least one byte")]
+    EmptyFile,
     /// The declared size does not fit the limit or the bytes.
     #[error("declared size {declared} does not match the {actual} bytes received")]
     SizeMismatch {
@@ -60,6 +63,9 @@ pub enum ValidationError {
     },
 }
 
+/// How long a direct-upload URL works by default: 15 minutes.
+pub const DEFAULT_UPLOAD_URL_TTL: time::Duration = time::Duration::minutes(15);
+
 /// The configurable rules for uploads. Defaults follow the dialects' documents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadPolicy {
@@ -67,6 +73,9 @@ pub struct UploadPolicy {
     pub max_bytes: u64,
     /// Accepted media types (essence only, lowercase).
     pub allowed_types: Vec<String>,
+    /// How long an upload URL of a direct upload works; a `Pending` attachment
+    /// not confirmed by then is abandoned and swept.
+    pub upload_url_ttl: time::Duration,
 }
 
 impl Default for UploadPolicy {
@@ -77,6 +86,7 @@ impl Default for UploadPolicy {
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),
+            upload_url_ttl: DEFAULT_UPLOAD_URL_TTL,
         }
     }
 }
@@ -111,9 +121,12 @@ impl UploadPolicy {
         }
     }
 
-    /// Checks a size a client declares up front (direct-upload flows).
+    /// Checks a size a client declares up front (direct-upload flows): at least
+    /// one byte, at most the limit.
     pub fn check_declared_size(&self, size: u64) -> Result<(), ValidationError> {
-        if size > self.max_bytes {
+        if size == 0 {
+            Err(ValidationError::EmptyFile)
+        } else if size > self.max_bytes {
             Err(ValidationError::TooLarge {
                 limit: self.max_bytes,
             })
@@ -250,6 +263,25 @@ mod tests {
         );
         assert!(p.resolve_type(None, "noext").is_err());
         assert!(p.resolve_type(Some("image/svg+xml"), "a.svg").is_err());
+    }
+
+    #[test]
+    fn declared_sizes_are_positive_and_within_the_limit() {
+        let p = UploadPolicy {
+            max_bytes: 10,
+            ..UploadPolicy::default()
+        };
+        assert_eq!(p.check_declared_size(0), Err(ValidationError::EmptyFile));
+        assert_eq!(p.check_declared_size(1), Ok(()));
+        assert_eq!(p.check_declared_size(10), Ok(()));
+        assert_eq!(
+            p.check_declared_size(11),
+            Err(ValidationError::TooLarge { limit: 10 })
+        );
+        assert_eq!(
+            UploadPolicy::default().upload_url_ttl,
+            time::Duration::minutes(15)
+        );
     }
 
     #[test]

@@ -7,13 +7,17 @@
 //! | module | dialect | paths |
 //! |---|---|---|
 //! | [`tickets`] | seed 001 | `/v1/tickets/{ticket_id}/attachments…` |
-//! | [`signed`] | Clasp's own signed URLs | `/signed/{tenant}/{attachment}` |
+//! | [`workspaces`] | seed 000 | `/v1/workspaces/{workspaceId}/…` |
+//! | [`signed`] | Clasp's own signed download URLs | `GET /signed/{tenant}/{attachment}` |
+//! | [`signed_upload`] | Clasp's own signed upload URLs | `PUT /signed-upload/{tenant}/{attachment}` |
 
 mod bearer;
 mod body;
 mod download;
 pub mod signed;
+pub mod signed_upload;
 pub mod tickets;
+pub mod workspaces;
 
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
@@ -34,7 +38,9 @@ pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(services))
             .configure(tickets::routes)
-            .configure(signed::routes);
+            .configure(workspaces::routes)
+            .configure(signed::routes)
+            .configure(signed_upload::routes);
     }
 }
 

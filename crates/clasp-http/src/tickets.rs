@@ -131,13 +131,23 @@ impl From<AttachmentError> for ApiError {
                 ValidationError::TooLarge { .. } => bad("file_too_large", v),
                 ValidationError::DisallowedType(_) => bad("invalid_file_type", v),
                 ValidationError::MagicMismatch { .. } => bad("content_type_mismatch", v),
-                ValidationError::MalformedChecksum | ValidationError::SizeMismatch { .. } => {
-                    bad("invalid_request", v)
-                }
+                ValidationError::MalformedChecksum
+                | ValidationError::SizeMismatch { .. }
+                | ValidationError::EmptyFile => bad("invalid_request", v),
             },
             AttachmentError::Interrupted(_) => bad("upload_interrupted", &e),
             AttachmentError::ChecksumMismatch { .. } => bad("checksum_mismatch", &e),
             AttachmentError::State(_) => Self::new(S::CONFLICT, "conflict", e.to_string()),
+            // The direct-upload and message flows are the workspaces dialect's;
+            // no endpoint of this one reaches them.
+            AttachmentError::NotUploaded
+            | AttachmentError::UploadExpired
+            | AttachmentError::NotPending(_) => Self::new(S::CONFLICT, "conflict", e.to_string()),
+            AttachmentError::VerificationFailed(_) => bad("content_type_mismatch", &e),
+            AttachmentError::ETagMismatch { .. } => bad("checksum_mismatch", &e),
+            AttachmentError::NotLinkable { .. } | AttachmentError::InvalidMessage(_) => {
+                bad("invalid_request", &e)
+            }
             AttachmentError::Signature(_)
             | AttachmentError::Storage(_)
             | AttachmentError::Repository(_) => {

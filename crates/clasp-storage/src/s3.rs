@@ -1,11 +1,20 @@
 //! S3-compatible storage: the settings that reach a bucket, the `AmazonS3` client
-//! built from them, and presigned download URLs.
+//! built from them, and presigned download and upload URLs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use clasp_domain::ports::{SignatureError, SignedRequest, SignedTarget, SignedUrl, UrlSigner};
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{
+    PercentEncodingMode, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+    UriPathNormalizationMode, sign,
+};
+use aws_sigv4::sign::v4;
+use clasp_domain::ports::{
+    SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadSigner,
+    UploadTarget, UploadUrl, UrlSigner,
+};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::signer::{Method, SignedUrlOptions, Signer};
@@ -184,6 +193,15 @@ impl S3Settings {
             })
     }
 
+    /// The region requests are signed for.
+    fn signing_region(&self) -> &str {
+        if self.region.is_empty() {
+            DEFAULT_S3_REGION
+        } else {
+            &self.region
+        }
+    }
+
     /// The object_store client for these settings, with bounded retries and
     /// timeouts.
     pub(crate) fn build(&self) -> Result<AmazonS3, StorageError> {
@@ -196,11 +214,7 @@ impl S3Settings {
                 "set both the access key id and the secret access key, or neither",
             ));
         }
-        let region = if self.region.is_empty() {
-            DEFAULT_S3_REGION
-        } else {
-            &self.region
-        };
+        let region = self.signing_region();
         let retry = RetryConfig {
             backoff: BackoffConfig {
                 init_backoff: Duration::from_millis(100),
@@ -234,13 +248,15 @@ impl S3Settings {
     }
 }
 
-/// Hands out S3 presigned GET URLs, so downloads go straight from the bucket to
-/// the client and never through Clasp; still honours Clasp's own `/signed/…`
+/// Hands out S3 presigned GET and PUT URLs, so downloads and direct uploads go
+/// straight between the bucket and the client and never through Clasp; still honours Clasp's own `/signed/…`
 /// URLs (minted before a move to S3, or by local-storage instances) through the
 /// HMAC signer it wraps.
 #[derive(Debug, Clone)]
 pub struct S3UrlSigner {
     store: Arc<AmazonS3>,
+    /// The signing region, as the client was built with.
+    region: String,
     fallback: HmacSigner,
 }
 
@@ -250,6 +266,7 @@ impl S3UrlSigner {
     pub fn new(settings: &S3Settings, fallback: HmacSigner) -> Result<Self, StorageError> {
         Ok(Self {
             store: Arc::new(settings.build()?),
+            region: settings.signing_region().to_owned(),
             fallback,
         })
     }
@@ -323,16 +340,8 @@ impl UrlSigner for S3UrlSigner {
         expires_at: OffsetDateTime,
     ) -> Result<SignedUrl, SignatureError> {
         let now = OffsetDateTime::now_utc();
-        let secs = (expires_at - now).whole_seconds();
-        if secs < 1 {
-            return Err(SignatureError::Backend(format!(
-                "a presigned URL must expire in the future (asked for {expires_at})"
-            )));
-        }
-        let secs = secs.min(MAX_PRESIGNED_SECS);
-        let path = Path::parse(&target.blob_key).map_err(|e| {
-            SignatureError::Backend(format!("bad object key {:?}: {e}", target.blob_key))
-        })?;
+        let secs = presign_secs(now, expires_at)?;
+        let path = object_path(&target.blob_key)?;
         // Always a download, never a page rendered at the bucket's address, with
         // the stored type (objects carry none of their own).
         let options = SignedUrlOptions::new().with_query([
@@ -363,6 +372,119 @@ impl UrlSigner for S3UrlSigner {
     /// presigned URLs itself).
     fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError> {
         self.fallback.verify(request, now)
+    }
+}
+
+/// Seconds from now until `expires_at`, clamped to what S3 accepts; an expiry
+/// in the past cannot be signed.
+fn presign_secs(now: OffsetDateTime, expires_at: OffsetDateTime) -> Result<i64, SignatureError> {
+    let secs = (expires_at - now).whole_seconds();
+    if secs < 1 {
+        return Err(SignatureError::Backend(format!(
+            "a presigned URL must expire in the future (asked for {expires_at})"
+        )));
+    }
+    Ok(secs.min(MAX_PRESIGNED_SECS))
+}
+
+/// The object key of a blob key, as object_store addresses it.
+fn object_path(key: &str) -> Result<Path, SignatureError> {
+    Path::parse(key).map_err(|e| SignatureError::Backend(format!("bad object key {key:?}: {e}")))
+}
+
+#[async_trait]
+impl UploadSigner for S3UrlSigner {
+    /// A presigned PUT of `target.blob_key` whose signature covers
+    /// `Content-Length` (the declared size) and `Content-Type` (the declared
+    /// type): S3 answers any other length or type with a signature mismatch, so
+    /// the bucket never takes more than was declared. The client must send both
+    /// headers as given.
+    ///
+    /// object_store leaves `Content-Length` out of every signature, so this URL
+    /// is signed with `aws-sigv4` (which signs it) for the very address
+    /// object_store would use.
+    async fn upload_url(
+        &self,
+        target: &UploadTarget,
+        expires_at: OffsetDateTime,
+    ) -> Result<UploadUrl, SignatureError> {
+        let backend = |e: &dyn std::fmt::Display| SignatureError::Backend(e.to_string());
+        let signed_at = std::time::SystemTime::now();
+        let now = OffsetDateTime::from(signed_at);
+        let secs = presign_secs(now, expires_at)?;
+        let expires_in = Duration::from_secs(secs.unsigned_abs());
+        let mut url = self
+            .store
+            .signed_url(Method::PUT, &object_path(&target.blob_key)?, expires_in)
+            .await
+            .map_err(|e| backend(&e))?;
+        url.set_query(None);
+
+        let credential = self
+            .store
+            .credentials()
+            .get_credential()
+            .await
+            .map_err(|e| backend(&e))?;
+        let identity = Credentials::new(
+            &credential.key_id,
+            &credential.secret_key,
+            credential.token.clone(),
+            None,
+            "clasp",
+        )
+        .into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(expires_in);
+        // S3 signs the path as sent: encoded once, never normalised.
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("s3")
+            .time(signed_at)
+            .settings(settings)
+            .build()
+            .map_err(|e| backend(&e))?
+            .into();
+        let size = target.size.to_string();
+        let headers = [
+            ("content-length", size.as_str()),
+            ("content-type", target.content_type.as_str()),
+        ];
+        let request = SignableRequest::new(
+            "PUT",
+            url.as_str(),
+            headers.into_iter(),
+            SignableBody::UnsignedPayload,
+        )
+        .map_err(|e| backend(&e))?;
+        let (instructions, _signature) = sign(request, &params)
+            .map_err(|e| backend(&e))?
+            .into_parts();
+        url.query_pairs_mut()
+            .extend_pairs(instructions.params().iter().map(|(k, v)| (*k, v.as_ref())));
+        Ok(UploadUrl {
+            url: url.to_string(),
+            method: "PUT".into(),
+            headers: vec![
+                ("Content-Type".into(), target.content_type.clone()),
+                ("Content-Length".into(), size),
+            ],
+            expires_at: (now + time::Duration::seconds(secs)).min(expires_at),
+        })
+    }
+
+    /// Clasp's own upload URLs (minted before a move to S3): delegated to the
+    /// HMAC signer (S3 checks its presigned URLs itself).
+    fn verify_upload(
+        &self,
+        request: &SignedUploadRequest,
+        now: OffsetDateTime,
+    ) -> Result<(), SignatureError> {
+        self.fallback.verify_upload(request, now)
     }
 }
 

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clasp_domain::ports::{
-    SignatureError, SignedRequest, SignedTarget, SignedUrl, UrlSigner, clasp_signed_url,
+    SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadSigner,
+    UploadTarget, UploadUrl, UrlSigner, clasp_signed_upload_url, clasp_signed_url,
 };
 use clasp_domain::{AttachmentId, TenantId};
 use hmac::{Hmac, Mac};
@@ -16,8 +17,10 @@ use crate::{MIN_SECRET_BYTES, StorageError};
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Signs download URLs with a shared secret, so any instance holding the same
-/// secret honours a URL minted by another, and nothing needs to be stored.
+/// Signs download and upload URLs with a shared secret, so any instance holding
+/// the same secret honours a URL minted by another, and nothing needs to be
+/// stored. Downloads and uploads sign differently tagged messages, so neither
+/// signature is ever valid as the other.
 #[derive(Clone)]
 pub struct HmacSigner {
     keyed: HmacSha256,
@@ -57,6 +60,85 @@ impl HmacSigner {
         mac.update(format!("v1\nGET\n{tenant}\n{attachment}\n{expires}").as_bytes());
         mac
     }
+
+    /// The MAC of an upload URL: another tag and method than downloads, and the
+    /// size the URL accepts.
+    fn upload_mac(
+        &self,
+        tenant: TenantId,
+        attachment: AttachmentId,
+        expires: i64,
+        size: u64,
+    ) -> HmacSha256 {
+        let mut mac = self.keyed.clone();
+        mac.update(format!("v1-upload\nPUT\n{tenant}\n{attachment}\n{expires}\n{size}").as_bytes());
+        mac
+    }
+}
+
+/// Checks `given` (base64url) against `expected` in constant time, then the
+/// expiry: a forged URL learns nothing, not even whether its time is up.
+fn check(
+    expected: &[u8],
+    given: &str,
+    expires: i64,
+    now: OffsetDateTime,
+) -> Result<(), SignatureError> {
+    let given = URL_SAFE_NO_PAD
+        .decode(given.as_bytes())
+        .map_err(|_| SignatureError::Invalid)?;
+    if !bool::from(expected.ct_eq(&given)) {
+        return Err(SignatureError::Invalid);
+    }
+    if now.unix_timestamp() >= expires {
+        return Err(SignatureError::Expired);
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl UploadSigner for HmacSigner {
+    async fn upload_url(
+        &self,
+        target: &UploadTarget,
+        expires_at: OffsetDateTime,
+    ) -> Result<UploadUrl, SignatureError> {
+        let expires = expires_at.unix_timestamp();
+        let tag = self
+            .upload_mac(target.tenant_id, target.attachment_id, expires, target.size)
+            .finalize()
+            .into_bytes();
+        Ok(UploadUrl {
+            url: clasp_signed_upload_url(
+                &self.base_url,
+                target.tenant_id,
+                target.attachment_id,
+                expires,
+                target.size,
+                &URL_SAFE_NO_PAD.encode(tag),
+            ),
+            method: "PUT".into(),
+            headers: vec![("Content-Type".into(), target.content_type.clone())],
+            expires_at,
+        })
+    }
+
+    fn verify_upload(
+        &self,
+        request: &SignedUploadRequest,
+        now: OffsetDateTime,
+    ) -> Result<(), SignatureError> {
+        let expected = self
+            .upload_mac(
+                request.tenant_id,
+                request.attachment_id,
+                request.expires,
+                request.size,
+            )
+            .finalize()
+            .into_bytes();
+        check(&expected, &request.signature, request.expires, now)
+    }
 }
 
 #[async_trait]
@@ -84,20 +166,10 @@ impl UrlSigner for HmacSigner {
     }
 
     fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError> {
-        let given = URL_SAFE_NO_PAD
-            .decode(request.signature.as_bytes())
-            .map_err(|_| SignatureError::Invalid)?;
         let expected = self
             .mac(request.tenant_id, request.attachment_id, request.expires)
             .finalize()
             .into_bytes();
-        // A forged URL learns nothing, not even whether its time is up.
-        if !bool::from(expected.as_slice().ct_eq(&given)) {
-            return Err(SignatureError::Invalid);
-        }
-        if now.unix_timestamp() >= request.expires {
-            return Err(SignatureError::Expired);
-        }
-        Ok(())
+        check(&expected, &request.signature, request.expires, now)
     }
 }

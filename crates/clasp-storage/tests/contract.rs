@@ -100,6 +100,46 @@ async fn hmac_signer_keeps_the_signer_contract() {
 }
 
 #[tokio::test]
+async fn hmac_signer_keeps_the_upload_signer_contract() {
+    let signer = HmacSigner::new(&[42u8; 32], "http://127.0.0.1:1/").unwrap();
+    contract::upload_signer(&signer).await;
+    contract::signer_keeps_uploads_apart(&signer).await;
+}
+
+#[tokio::test]
+async fn instances_sharing_a_secret_honour_each_others_upload_urls() {
+    use clasp_domain::ports::{UploadSigner, UploadTarget, parse_clasp_signed_upload_url};
+    let a = HmacSigner::new(b"0123456789abcdef0123456789abcdef", "http://a").unwrap();
+    let b = HmacSigner::new(b"0123456789abcdef0123456789abcdef", "http://b").unwrap();
+    let other = HmacSigner::new(b"0123456789abcdef0123456789abcdeX", "http://a").unwrap();
+    let target = UploadTarget {
+        tenant_id: TenantId(uuid::Uuid::now_v7()),
+        attachment_id: AttachmentId::new(),
+        blob_key: "k".into(),
+        size: 10,
+        content_type: "image/png".into(),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let url = a
+        .upload_url(&target, now + time::Duration::minutes(15))
+        .await
+        .unwrap();
+    assert!(
+        url.url.starts_with("http://a/signed-upload/"),
+        "{}",
+        url.url
+    );
+    assert_eq!(url.method, "PUT");
+    assert_eq!(
+        url.headers,
+        vec![("Content-Type".to_owned(), "image/png".to_owned())]
+    );
+    let req = parse_clasp_signed_upload_url(&url.url).unwrap();
+    assert_eq!(b.verify_upload(&req, now), Ok(()));
+    assert_eq!(other.verify_upload(&req, now), Err(SignatureError::Invalid));
+}
+
+#[tokio::test]
 async fn instances_sharing_a_secret_honour_each_others_urls() {
     let a = HmacSigner::new(b"0123456789abcdef0123456789abcdef", "http://a").unwrap();
     let b = HmacSigner::new(b"0123456789abcdef0123456789abcdef", "http://b").unwrap();

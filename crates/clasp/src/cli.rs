@@ -21,6 +21,10 @@ pub enum Command {
     /// Manage tenants, API keys and sessions.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Delete abandoned direct uploads (pending past their upload URL's expiry)
+    /// with their bytes, once; prints how many. `clasp serve` also does this
+    /// every sweep_interval_secs.
+    Gc,
 }
 
 /// `clasp admin …`

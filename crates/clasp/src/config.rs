@@ -13,6 +13,10 @@ pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
 /// Shortest accepted signing secret, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// Longest accepted upload URL lifetime: a week, beyond which an abandoned
+/// upload would hold its bytes for longer than anyone waits for it.
+pub const MAX_UPLOAD_URL_TTL_SECS: u64 = 7 * 24 * 3600;
+
 /// Everything an operator can set. Field names are the TOML keys and, upper-cased
 /// with a `CLASP_` prefix, the environment variables.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +55,10 @@ pub struct Config {
     pub signing_secret: Option<String>,
     /// Largest accepted upload in bytes.
     pub max_upload_bytes: u64,
+    /// How long an upload URL of a direct upload works, in seconds.
+    pub upload_url_ttl_secs: u64,
+    /// Seconds between two sweeps of abandoned direct uploads by `clasp serve`.
+    pub sweep_interval_secs: u64,
     /// HTTP workers; 0 = one per core.
     pub workers: usize,
     /// Grace period for in-flight requests on shutdown.
@@ -152,6 +160,16 @@ impl Config {
                 "max_upload_bytes must be positive".into(),
             ));
         }
+        if !(1..=MAX_UPLOAD_URL_TTL_SECS).contains(&self.upload_url_ttl_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "upload_url_ttl_secs must be between 1 and {MAX_UPLOAD_URL_TTL_SECS} (7 days)"
+            )));
+        }
+        if self.sweep_interval_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "sweep_interval_secs must be positive".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -183,6 +201,12 @@ impl Config {
         db.starts_with("postgres://")
             || db.starts_with("postgresql://")
             || self.storage_url().starts_with("s3://")
+    }
+
+    /// How long an upload URL of a direct upload works.
+    pub fn upload_url_ttl(&self) -> time::Duration {
+        // At most a week (checked on load), so the conversion cannot fail.
+        time::Duration::seconds(i64::try_from(self.upload_url_ttl_secs).unwrap_or(i64::MAX))
     }
 
     /// Where a generated signing secret is kept.
@@ -225,6 +249,9 @@ mod tests {
             assert_eq!(c.storage_url(), "file://./data/blobs");
             assert_eq!(c.public_url(), "http://127.0.0.1:8080");
             assert_eq!(c.max_upload_bytes, 31_457_280);
+            assert_eq!(c.upload_url_ttl_secs, 900);
+            assert_eq!(c.upload_url_ttl(), time::Duration::minutes(15));
+            assert_eq!(c.sweep_interval_secs, 60);
             assert_eq!(c.log_format, LogFormat::Text);
             Ok(())
         });
@@ -273,6 +300,31 @@ mod tests {
                 load_in(jail, None, &[("CLASP_LOG_FORMAT", "xml")]),
                 Err(ConfigError::Invalid(_))
             ));
+            for (key, value) in [
+                ("CLASP_UPLOAD_URL_TTL_SECS", "0"),
+                ("CLASP_UPLOAD_URL_TTL_SECS", "604801"),
+                ("CLASP_SWEEP_INTERVAL_SECS", "0"),
+                ("CLASP_SWEEP_INTERVAL_SECS", "soon"),
+            ] {
+                assert!(
+                    matches!(
+                        load_in(jail, None, &[(key, value)]),
+                        Err(ConfigError::Invalid(_))
+                    ),
+                    "{key}={value}"
+                );
+            }
+            let short = load_in(
+                jail,
+                None,
+                &[
+                    ("CLASP_UPLOAD_URL_TTL_SECS", "2"),
+                    ("CLASP_SWEEP_INTERVAL_SECS", "1"),
+                ],
+            )
+            .unwrap();
+            assert_eq!(short.upload_url_ttl(), time::Duration::seconds(2));
+            assert_eq!(short.sweep_interval_secs, 1);
             assert!(matches!(
                 load_in(jail, None, &[("CLASP_S3_ACCESS_KEY_ID", "only-half")]),
                 Err(ConfigError::Invalid(_))

@@ -1,9 +1,10 @@
 //! The `clasp` binary: configuration, wiring of adapters to the domain, and the
-//! operator commands (`serve`, `migrate`, `admin …`).
+//! operator commands (`serve`, `migrate`, `admin …`, `gc`).
 
 mod admin;
 mod cli;
 mod config;
+mod gc;
 mod serve;
 mod wiring;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
         Command::Serve => serve::run(config),
         Command::Migrate => wiring::block_on(wiring::migrate(&config)),
         Command::Admin(cmd) => wiring::block_on(admin::run(&config, cmd)),
+        Command::Gc => wiring::block_on(gc::run(&config)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

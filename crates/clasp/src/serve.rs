@@ -8,7 +8,7 @@ use anyhow::Context;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
-use crate::wiring;
+use crate::{gc, wiring};
 
 /// Installs the tracing subscriber (text or JSON; RUST_LOG overrides the level).
 pub fn init_logging(config: &Config) {
@@ -23,10 +23,13 @@ pub fn init_logging(config: &Config) {
     };
 }
 
-/// Builds the services and serves until a shutdown signal.
+/// Builds the services and serves until a shutdown signal; meanwhile a sweeper
+/// deletes abandoned direct uploads every `sweep_interval_secs`, and stops with
+/// the server.
 pub fn run(config: Config) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let services = wiring::build(&config).await?;
+        let sweeping = services.attachments.clone();
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
@@ -47,6 +50,12 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .bind(&config.listen)
         .map_err(|e| wiring::SetupError(format!("cannot listen on {}: {e}", config.listen)))?;
         tracing::info!(listen = %config.listen, public_url = %config.public_url(), "clasp serving");
-        server.run().await.context("running the HTTP server")
+        let sweeper = actix_web::rt::spawn(gc::sweep_forever(
+            sweeping,
+            Duration::from_secs(config.sweep_interval_secs),
+        ));
+        let served = server.run().await;
+        sweeper.abort();
+        served.context("running the HTTP server")
     })
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clasp_db::{PgSettings, PgStore, SqliteStore};
-use clasp_domain::ports::{AttachmentRepository, BlobStore, IdentityStore, SystemClock, UrlSigner};
+use clasp_domain::ports::{
+    AttachmentRepository, BlobStore, IdentityStore, SystemClock, UploadSigner, UrlSigner,
+};
 use clasp_domain::{AttachmentService, IdentityService, Ports, UploadPolicy};
 use clasp_http::Services;
 use clasp_storage::{HmacSigner, ObjectBlobStore, S3Settings, S3UrlSigner, load_or_create_secret};
@@ -118,15 +120,27 @@ fn signing_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
     load_or_create_secret(&config.secret_path()).map_err(|e| SetupError(e.to_string()).into())
 }
 
-/// The blob store and the URL signer that goes with it: S3 presigns its own
-/// URLs; other stores' bytes are served by Clasp's signed route.
-fn storage(config: &Config) -> anyhow::Result<(Arc<dyn BlobStore>, Arc<dyn UrlSigner>)> {
+/// The blob store and the signers that go with it.
+struct Storage {
+    blobs: Arc<dyn BlobStore>,
+    signer: Arc<dyn UrlSigner>,
+    upload_signer: Arc<dyn UploadSigner>,
+}
+
+/// S3 presigns its own download and upload URLs, so those bytes never pass
+/// through Clasp; other stores' bytes go through Clasp's signed routes.
+fn storage(config: &Config) -> anyhow::Result<Storage> {
     let setup = |e: clasp_storage::StorageError| SetupError(e.to_string());
     let hmac = HmacSigner::new(&signing_secret(config)?, &config.public_url()).map_err(setup)?;
     let url = config.storage_url();
     if !url.starts_with("s3://") {
         let blobs = ObjectBlobStore::from_url(&url).map_err(setup)?;
-        return Ok((Arc::new(blobs), Arc::new(hmac)));
+        let hmac = Arc::new(hmac);
+        return Ok(Storage {
+            blobs: Arc::new(blobs),
+            signer: hmac.clone(),
+            upload_signer: hmac,
+        });
     }
     // Clasp's own settings win over the standard AWS_* variables.
     let mut settings = S3Settings::from_url(&url)
@@ -145,23 +159,29 @@ fn storage(config: &Config) -> anyhow::Result<(Arc<dyn BlobStore>, Arc<dyn UrlSi
     }
     settings.virtual_hosted_style = config.s3_virtual_hosted_style;
     let blobs = ObjectBlobStore::s3(&settings).map_err(setup)?;
-    let signer = S3UrlSigner::new(&settings, hmac).map_err(setup)?;
-    Ok((Arc::new(blobs), Arc::new(signer)))
+    let signer = Arc::new(S3UrlSigner::new(&settings, hmac).map_err(setup)?);
+    Ok(Storage {
+        blobs: Arc::new(blobs),
+        signer: signer.clone(),
+        upload_signer: signer,
+    })
 }
 
 /// Builds every adapter and the services over them; migrates the database.
 pub async fn build(config: &Config) -> anyhow::Result<Services> {
-    let (blobs, signer) = storage(config)?;
+    let storage = storage(config)?;
     let metadata = open_database(config).await?;
     let ports = Ports {
         attachments: metadata.attachments,
         identities: metadata.identities,
-        blobs,
-        signer,
+        blobs: storage.blobs,
+        signer: storage.signer,
+        upload_signer: storage.upload_signer,
         clock: Arc::new(SystemClock),
     };
     let policy = UploadPolicy {
         max_bytes: config.max_upload_bytes,
+        upload_url_ttl: config.upload_url_ttl(),
         ..UploadPolicy::default()
     };
     Ok(Services {

@@ -2,13 +2,17 @@
 
 use async_trait::async_trait;
 use clasp_domain::ports::{AttachmentRepository, RepoError};
-use clasp_domain::{Attachment, AttachmentId, AttachmentState, SubjectRef, TenantId};
+use clasp_domain::{Attachment, AttachmentId, AttachmentState, Message, SubjectRef, TenantId};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel::result::Error as QueryError;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::PgStore;
-use super::models::{AttachmentFields, AttachmentRow, NewAttachment};
+use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage};
 use super::schema::attachments::dsl::*;
+use super::schema::messages;
 use crate::error::query_error;
 
 #[async_trait]
@@ -97,5 +101,68 @@ impl AttachmentRepository for PgStore {
         .await
         .map_err(query_error)?;
         Ok(deleted > 0)
+    }
+
+    async fn create_message(&self, message: &Message) -> Result<bool, RepoError> {
+        let mut ids: Vec<Uuid> = message.attachment_ids.iter().map(|a| a.0).collect();
+        ids.sort();
+        ids.dedup();
+        let row = NewMessage::from_domain(message);
+        let link_id = message.id.to_string();
+        let mut conn = self.conn().await?;
+        // One transaction: the message, then every link or none. The UPDATE
+        // locks the rows it links, so a concurrent message cannot take them too.
+        let outcome = conn
+            .transaction(async |conn| {
+                diesel::insert_into(messages::table)
+                    .values(&row)
+                    .execute(conn)
+                    .await?;
+                let linked = diesel::update(
+                    attachments
+                        .filter(tenant_id.eq(message.tenant_id.0))
+                        .filter(ticket_id.eq(&message.ticket_id))
+                        .filter(state.eq(AttachmentState::Ready.as_str()))
+                        .filter(message_id.is_null())
+                        .filter(id.eq_any(&ids)),
+                )
+                .set((message_id.eq(&link_id), updated_at.eq(message.created_at)))
+                .execute(conn)
+                .await?;
+                if linked == ids.len() {
+                    Ok(())
+                } else {
+                    Err(QueryError::RollbackTransaction)
+                }
+            })
+            .await;
+        match outcome {
+            Ok(()) => Ok(true),
+            Err(QueryError::RollbackTransaction) => Ok(false),
+            Err(e) => Err(query_error(e)),
+        }
+    }
+
+    async fn expired_pending(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut conn = self.conn().await?;
+        // The comparison implies `upload_expires_at IS NOT NULL`: the partial
+        // index of the migration serves it.
+        attachments
+            .filter(upload_expires_at.le(before))
+            .filter(state.eq(AttachmentState::Pending.as_str()))
+            .order((upload_expires_at.asc(), id.asc()))
+            .limit(limit)
+            .select(AttachmentRow::as_select())
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?
+            .into_iter()
+            .map(AttachmentRow::into_domain)
+            .collect()
     }
 }

@@ -7,12 +7,12 @@
 
 use clasp_domain::credentials::{ApiKey, Scopes, Session};
 use clasp_domain::ports::RepoError;
-use clasp_domain::{Attachment, AttachmentId, AttachmentState, Subject, Tenant, TenantId};
+use clasp_domain::{Attachment, AttachmentId, AttachmentState, Message, Subject, Tenant, TenantId};
 use diesel::prelude::*;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::schema::{api_keys, attachments, sessions, tenants};
+use super::schema::{api_keys, attachments, messages, sessions, tenants};
 use crate::error::corrupt;
 
 /// A stored attachment.
@@ -40,6 +40,7 @@ pub(crate) struct AttachmentRow {
     thumbnail_key: Option<String>,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
+    upload_expires_at: Option<OffsetDateTime>,
 }
 
 impl AttachmentRow {
@@ -69,6 +70,7 @@ impl AttachmentRow {
             locale: self.locale,
             uploaded_by: self.uploaded_by,
             thumbnail_key: self.thumbnail_key,
+            upload_expires_at: self.upload_expires_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -119,6 +121,7 @@ pub(crate) struct AttachmentFields<'a> {
     thumbnail_key: Option<&'a str>,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
+    upload_expires_at: Option<OffsetDateTime>,
 }
 
 impl<'a> AttachmentFields<'a> {
@@ -144,7 +147,32 @@ impl<'a> AttachmentFields<'a> {
             thumbnail_key: a.thumbnail_key.as_deref(),
             created_at: a.created_at,
             updated_at: a.updated_at,
+            upload_expires_at: a.upload_expires_at,
         })
+    }
+}
+
+/// A new message row (messages are only written: their attachments carry the link).
+#[derive(Insertable)]
+#[diesel(table_name = messages)]
+pub(crate) struct NewMessage<'a> {
+    id: Uuid,
+    tenant_id: Uuid,
+    ticket_id: &'a str,
+    body: &'a str,
+    created_at: OffsetDateTime,
+}
+
+impl<'a> NewMessage<'a> {
+    /// The row storing `m`.
+    pub(crate) fn from_domain(m: &'a Message) -> Self {
+        Self {
+            id: m.id.0,
+            tenant_id: m.tenant_id.0,
+            ticket_id: &m.ticket_id,
+            body: &m.body,
+            created_at: m.created_at,
+        }
     }
 }
 

@@ -59,5 +59,17 @@ diesel::table! {
         thumbnail_key -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        upload_expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    /// Messages on a ticket; their attachments point at them by `message_id`.
+    messages (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        ticket_id -> Text,
+        body -> Text,
+        created_at -> Timestamptz,
     }
 }

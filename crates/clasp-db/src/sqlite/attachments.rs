@@ -2,12 +2,14 @@
 
 use async_trait::async_trait;
 use clasp_domain::ports::{AttachmentRepository, RepoError};
-use clasp_domain::{Attachment, AttachmentId, AttachmentState, SubjectRef, TenantId};
+use clasp_domain::{Attachment, AttachmentId, AttachmentState, Message, SubjectRef, TenantId};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use time::OffsetDateTime;
 
 use super::SqliteStore;
-use super::models::{AttachmentFields, AttachmentRow, NewAttachment};
+use super::linking::{Linking, link};
+use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage, to_micros};
 use super::schema::attachments::dsl::*;
 use crate::error::query_error;
 
@@ -97,5 +99,50 @@ impl AttachmentRepository for SqliteStore {
         .await
         .map_err(query_error)?;
         Ok(deleted > 0)
+    }
+
+    async fn create_message(&self, message: &Message) -> Result<bool, RepoError> {
+        let mut ids: Vec<String> = message
+            .attachment_ids
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let linking = Linking {
+            message: NewMessage::from_domain(message)?,
+            tenant_id: message.tenant_id.to_string(),
+            ticket_id: message.ticket_id.clone(),
+            message_id: message.id.to_string(),
+            at: to_micros(message.created_at)?,
+            attachment_ids: ids,
+        };
+        let mut conn = self.conn().await?;
+        conn.spawn_blocking(move |conn| link(conn, linking))
+            .await
+            .map_err(query_error)
+    }
+
+    async fn expired_pending(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut conn = self.conn().await?;
+        // The comparison implies `upload_expires_at IS NOT NULL`: the partial
+        // index of the migration serves it.
+        attachments
+            .filter(upload_expires_at.le(to_micros(before)?))
+            .filter(state.eq(AttachmentState::Pending.as_str()))
+            .order((upload_expires_at.asc(), id.asc()))
+            .limit(limit)
+            .select(AttachmentRow::as_select())
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?
+            .into_iter()
+            .map(AttachmentRow::into_domain)
+            .collect()
     }
 }

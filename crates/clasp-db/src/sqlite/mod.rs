@@ -7,6 +7,7 @@ mod attachments;
 mod blocking;
 mod connection;
 mod identities;
+mod linking;
 mod models;
 mod schema;
 

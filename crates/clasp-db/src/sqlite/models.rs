@@ -1,12 +1,12 @@
 //! Rows as stored, and their conversion to and from the domain's records.
 
 use clasp_domain::credentials::{ApiKey, Scopes, Session};
-use clasp_domain::{Attachment, AttachmentId, AttachmentState, Subject, Tenant, TenantId};
+use clasp_domain::{Attachment, AttachmentId, AttachmentState, Message, Subject, Tenant, TenantId};
 use diesel::prelude::*;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::schema::{api_keys, attachments, sessions, tenants};
+use super::schema::{api_keys, attachments, messages, sessions, tenants};
 use crate::error::corrupt;
 use clasp_domain::ports::RepoError;
 
@@ -58,6 +58,7 @@ pub(crate) struct AttachmentRow {
     thumbnail_key: Option<String>,
     created_at: i64,
     updated_at: i64,
+    upload_expires_at: Option<i64>,
 }
 
 impl AttachmentRow {
@@ -87,6 +88,7 @@ impl AttachmentRow {
             locale: self.locale,
             uploaded_by: self.uploaded_by,
             thumbnail_key: self.thumbnail_key,
+            upload_expires_at: opt_time(self.upload_expires_at)?,
             created_at: from_micros(self.created_at)?,
             updated_at: from_micros(self.updated_at)?,
         })
@@ -137,6 +139,7 @@ pub(crate) struct AttachmentFields {
     thumbnail_key: Option<String>,
     created_at: i64,
     updated_at: i64,
+    upload_expires_at: Option<i64>,
 }
 
 impl AttachmentFields {
@@ -163,6 +166,31 @@ impl AttachmentFields {
             thumbnail_key: a.thumbnail_key.clone(),
             created_at: to_micros(a.created_at)?,
             updated_at: to_micros(a.updated_at)?,
+            upload_expires_at: opt_micros(a.upload_expires_at)?,
+        })
+    }
+}
+
+/// A new message row (messages are only written: their attachments carry the link).
+#[derive(Insertable)]
+#[diesel(table_name = messages)]
+pub(crate) struct NewMessage {
+    id: String,
+    tenant_id: String,
+    ticket_id: String,
+    body: String,
+    created_at: i64,
+}
+
+impl NewMessage {
+    /// The row storing `m`.
+    pub(crate) fn from_domain(m: &Message) -> Result<Self, RepoError> {
+        Ok(Self {
+            id: m.id.to_string(),
+            tenant_id: m.tenant_id.to_string(),
+            ticket_id: m.ticket_id.clone(),
+            body: m.body.clone(),
+            created_at: to_micros(m.created_at)?,
         })
     }
 }

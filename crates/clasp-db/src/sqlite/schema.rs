@@ -59,5 +59,17 @@ diesel::table! {
         thumbnail_key -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        upload_expires_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Messages on a ticket; their attachments point at them by `message_id`.
+    messages (id) {
+        id -> Text,
+        tenant_id -> Text,
+        ticket_id -> Text,
+        body -> Text,
+        created_at -> BigInt,
     }
 }

@@ -65,10 +65,25 @@ pub async fn blob_store(store: &dyn BlobStore) {
     assert_eq!(store.head(&broken).await.unwrap(), None);
     assert!(matches!(store.get(&broken).await, Err(BlobError::NotFound)));
 
+    // every stored object has an entity tag, which changes with the object
+    let first = store.etag(&key).await.unwrap().expect("an entity tag");
+    assert!(!first.trim_matches('"').is_empty());
+    assert_eq!(
+        store.etag(&key).await.unwrap(),
+        Some(first.clone()),
+        "stable"
+    );
+    let mut other = futures::stream::iter(chunks(b"another body", 5));
+    store.put(&key, &mut other).await.unwrap();
+    let second = store.etag(&key).await.unwrap().expect("an entity tag");
+    assert_ne!(first, second, "a new object, a new entity tag");
+    assert_eq!(store.etag(&broken).await.unwrap(), None);
+
     // delete is idempotent and final
     store.delete(&key).await.unwrap();
     store.delete(&key).await.unwrap();
     assert_eq!(store.head(&key).await.unwrap(), None);
     assert!(matches!(store.get(&key).await, Err(BlobError::NotFound)));
+    assert_eq!(store.etag(&key).await.unwrap(), None);
     store.delete(&empty).await.unwrap();
 }

@@ -17,7 +17,7 @@ mod signer;
 pub use blobs::blob_store;
 pub use identities::identity_store;
 pub use repository::attachment_repository;
-pub use signer::url_signer;
+pub use signer::{signer_keeps_uploads_apart, upload_signer, url_signer};
 
 use time::OffsetDateTime;
 use uuid::Uuid;

@@ -1,4 +1,5 @@
 use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
+use crate::message::{Message, MessageId};
 use crate::ports::{AttachmentRepository, RepoError};
 use crate::state::AttachmentState;
 use crate::tenant::TenantId;
@@ -28,6 +29,7 @@ fn attachment(tenant: TenantId, ticket: &str, created: i64, state: AttachmentSta
         locale: Some("en_US".into()),
         uploaded_by: "user-1".into(),
         thumbnail_key: None,
+        upload_expires_at: None,
         created_at: instant(created),
         updated_at: instant(created),
     }
@@ -111,6 +113,8 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
     p.declared_sha256 = Some("ef".repeat(32));
     p.sniffed_type = None;
     p.thumbnail_key = Some("thumbs/x".into());
+    p.upload_expires_at = Some(instant(900));
+    p.subject.message_id = None;
     p.updated_at = instant(99);
     assert!(repo.update(&p).await.unwrap());
     assert_eq!(repo.get(tenant, p.id).await.unwrap(), Some(p.clone()));
@@ -122,5 +126,219 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
     assert!(
         !repo.update(&a).await.unwrap(),
         "update of a deleted row reports it"
+    );
+
+    messages(repo).await;
+    expired_pending(repo).await;
+}
+
+/// A ready attachment on `ticket`, on no message.
+fn loose(tenant: TenantId, ticket: &str, created: i64) -> Attachment {
+    let mut a = attachment(tenant, ticket, created, AttachmentState::Ready);
+    a.subject.message_id = None;
+    a.subject.room_id = None;
+    a
+}
+
+fn message(tenant: TenantId, ticket: &str, ids: Vec<AttachmentId>) -> Message {
+    Message {
+        id: MessageId::new(),
+        tenant_id: tenant,
+        ticket_id: ticket.to_owned(),
+        body: "see \"attached\" ✓".into(),
+        attachment_ids: ids,
+        created_at: instant(500),
+    }
+}
+
+async fn message_of(
+    repo: &dyn AttachmentRepository,
+    tenant: TenantId,
+    id: AttachmentId,
+) -> Option<String> {
+    repo.get(tenant, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .subject
+        .message_id
+}
+
+/// `create_message`: all or nothing.
+async fn messages(repo: &dyn AttachmentRepository) {
+    let tenant = fresh_tenant().id;
+    let other = fresh_tenant().id;
+    let ticket = "T-msg";
+    let a1 = loose(tenant, ticket, 1);
+    let a2 = loose(tenant, ticket, 2);
+    let mut pending = loose(tenant, ticket, 3);
+    pending.state = AttachmentState::Pending;
+    pending.upload_expires_at = Some(instant(1000));
+    let elsewhere = loose(tenant, "T-else", 4);
+    let mut on_message = loose(tenant, ticket, 5);
+    on_message.subject.message_id = Some("m-host".into());
+    let foreign = loose(other, ticket, 6);
+    for a in [&a1, &a2, &pending, &elsewhere, &on_message, &foreign] {
+        repo.insert(a).await.unwrap();
+    }
+
+    // any unlinkable id: nothing changes, and the message is not stored
+    let refused = [
+        (pending.id, "not ready"),
+        (elsewhere.id, "another ticket"),
+        (on_message.id, "on a message already"),
+        (foreign.id, "another tenant's"),
+        (AttachmentId::new(), "unknown"),
+    ];
+    for (bad, why) in refused {
+        let m = message(tenant, ticket, vec![a1.id, bad, a2.id]);
+        assert!(!repo.create_message(&m).await.unwrap(), "{why}");
+        assert_eq!(
+            message_of(repo, tenant, a1.id).await,
+            None,
+            "{why}: a1 untouched"
+        );
+        assert_eq!(
+            message_of(repo, tenant, a2.id).await,
+            None,
+            "{why}: a2 untouched"
+        );
+        // had it been stored, storing it again would conflict
+        let mut again = m.clone();
+        again.attachment_ids = vec![];
+        assert!(
+            repo.create_message(&again).await.unwrap(),
+            "{why}: the id was free"
+        );
+    }
+    assert_eq!(message_of(repo, other, foreign.id).await, None);
+    assert_eq!(
+        message_of(repo, tenant, on_message.id).await.as_deref(),
+        Some("m-host")
+    );
+
+    // the ticket must be the message's, in the message's tenant
+    let wrong_ticket = message(tenant, "T-else", vec![a1.id]);
+    assert!(!repo.create_message(&wrong_ticket).await.unwrap());
+    let wrong_tenant = message(other, ticket, vec![a1.id]);
+    assert!(!repo.create_message(&wrong_tenant).await.unwrap());
+
+    // all linkable: linked at once, listed under the message and still the ticket
+    let m = message(tenant, ticket, vec![a2.id, a1.id]);
+    assert!(repo.create_message(&m).await.unwrap());
+    let by_message: Vec<AttachmentId> = repo
+        .list_ready(tenant, &SubjectRef::Message(m.id.to_string()))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(by_message, vec![a1.id, a2.id], "oldest first");
+    let linked = repo.get(tenant, a1.id).await.unwrap().unwrap();
+    assert_eq!(linked.subject.message_id, Some(m.id.to_string()));
+    assert_eq!(linked.subject.ticket_id.as_deref(), Some(ticket));
+    assert_eq!(linked.updated_at, m.created_at, "linking stamps updated_at");
+    let by_ticket = repo
+        .list_ready(tenant, &SubjectRef::Ticket(ticket.into()))
+        .await
+        .unwrap();
+    assert!(by_ticket.iter().any(|x| x.id == a1.id) && by_ticket.iter().any(|x| x.id == a2.id));
+
+    // linked once only; a message id is unique
+    let twice = message(tenant, ticket, vec![a1.id]);
+    assert!(!repo.create_message(&twice).await.unwrap());
+    let a3 = loose(tenant, ticket, 7);
+    repo.insert(&a3).await.unwrap();
+    let mut same_id = message(tenant, ticket, vec![a3.id]);
+    same_id.id = m.id;
+    assert!(matches!(
+        repo.create_message(&same_id).await,
+        Err(RepoError::Conflict(_))
+    ));
+    assert_eq!(
+        message_of(repo, tenant, a3.id).await,
+        None,
+        "a conflict links nothing"
+    );
+
+    // two messages racing for the same attachments: exactly one links them
+    let a4 = loose(tenant, ticket, 8);
+    repo.insert(&a4).await.unwrap();
+    let first = message(tenant, ticket, vec![a3.id, a4.id]);
+    let second = message(tenant, ticket, vec![a4.id, a3.id]);
+    let (x, y) = futures::join!(repo.create_message(&first), repo.create_message(&second));
+    assert!(x.unwrap() ^ y.unwrap(), "one and only one wins");
+    let winner = message_of(repo, tenant, a3.id).await;
+    assert_eq!(
+        message_of(repo, tenant, a4.id).await,
+        winner,
+        "both to the same one"
+    );
+}
+
+/// `expired_pending`: only pending rows past their upload expiry, soonest first,
+/// at most `limit`, of every tenant.
+async fn expired_pending(repo: &dyn AttachmentRepository) {
+    let tenant = fresh_tenant().id;
+    let other = fresh_tenant().id;
+    let pending = |tenant, expires: Option<i64>| {
+        let mut a = loose(tenant, "T-exp", 1);
+        a.state = AttachmentState::Pending;
+        a.upload_expires_at = expires.map(instant);
+        a
+    };
+    let late = pending(tenant, Some(-100));
+    let early = pending(other, Some(-200));
+    let at_the_limit = pending(tenant, Some(-50));
+    let not_yet = pending(tenant, Some(-49));
+    let no_expiry = pending(tenant, None);
+    let mut ready = pending(tenant, Some(-300));
+    ready.state = AttachmentState::Ready;
+    let mut failed = pending(tenant, Some(-300));
+    failed.state = AttachmentState::VerificationFailed;
+    for a in [
+        &late,
+        &early,
+        &at_the_limit,
+        &not_yet,
+        &no_expiry,
+        &ready,
+        &failed,
+    ] {
+        repo.insert(a).await.unwrap();
+    }
+    let mine = [tenant, other];
+    let found: Vec<AttachmentId> = repo
+        .expired_pending(instant(-50), 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| mine.contains(&a.tenant_id))
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(found, vec![early.id, late.id, at_the_limit.id]);
+    let all = repo.expired_pending(instant(-50), 1000).await.unwrap();
+    assert!(
+        all.windows(2)
+            .all(|w| w[0].upload_expires_at <= w[1].upload_expires_at),
+        "soonest expiry first"
+    );
+    let got = repo.expired_pending(instant(-50), 1000).await.unwrap();
+    let row = got.iter().find(|a| a.id == late.id).unwrap();
+    assert_eq!(
+        row,
+        &{
+            let mut l = late.clone();
+            l.number = row.number;
+            l
+        },
+        "whole rows"
+    );
+    assert!(repo.expired_pending(instant(-50), 1).await.unwrap().len() <= 1);
+    assert!(
+        repo.expired_pending(instant(-50), 0)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

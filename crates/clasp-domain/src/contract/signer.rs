@@ -1,7 +1,10 @@
 use time::Duration;
 
 use crate::attachment::AttachmentId;
-use crate::ports::{SignatureError, SignedTarget, UrlSigner, parse_clasp_signed_url};
+use crate::ports::{
+    SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, UploadSigner, UploadTarget,
+    UrlSigner, parse_clasp_signed_upload_url, parse_clasp_signed_url,
+};
 
 use super::{fresh_tenant, instant};
 
@@ -72,5 +75,140 @@ pub async fn url_signer(signer: &dyn UrlSigner) {
         signer.verify(&t, now),
         Err(SignatureError::Invalid),
         "empty signature"
+    );
+}
+
+/// The [`UploadSigner`] contract, for signers whose upload URLs Clasp serves
+/// itself.
+pub async fn upload_signer(signer: &dyn UploadSigner) {
+    let target = UploadTarget {
+        tenant_id: fresh_tenant().id,
+        attachment_id: AttachmentId::new(),
+        blob_key: "k/uploads/x".into(),
+        size: 102_400,
+        content_type: "application/pdf".into(),
+    };
+    let now = instant(0);
+    let expires_at = now + Duration::minutes(15);
+    let url = signer.upload_url(&target, expires_at).await.unwrap();
+    assert_eq!(url.expires_at, expires_at);
+    assert_eq!(url.method, "PUT");
+    let req = parse_clasp_signed_upload_url(&url.url).expect("a Clasp signed upload URL");
+    assert_eq!(
+        (req.tenant_id, req.attachment_id, req.size, req.expires),
+        (
+            target.tenant_id,
+            target.attachment_id,
+            target.size,
+            expires_at.unix_timestamp()
+        )
+    );
+
+    // valid until it expires, never after
+    signer.verify_upload(&req, now).unwrap();
+    signer
+        .verify_upload(&req, expires_at - Duration::seconds(1))
+        .unwrap();
+    assert_eq!(
+        signer.verify_upload(&req, expires_at),
+        Err(SignatureError::Expired)
+    );
+
+    // every tampered part fails, and is invalid (not expired) even after expiry
+    let mut tampered = Vec::new();
+    let mut t = req.clone();
+    t.tenant_id = fresh_tenant().id;
+    tampered.push(("tenant", t));
+    let mut t = req.clone();
+    t.attachment_id = AttachmentId::new();
+    tampered.push(("attachment", t));
+    let mut t = req.clone();
+    t.expires += 3600;
+    tampered.push(("expiry", t));
+    let mut t = req.clone();
+    t.size += 1;
+    tampered.push(("size", t));
+    let mut t = req.clone();
+    t.signature = format!("{}A", &t.signature[..t.signature.len() - 1]);
+    if t.signature == req.signature {
+        t.signature = format!("{}B", &t.signature[..t.signature.len() - 1]);
+    }
+    tampered.push(("signature", t));
+    let mut t = req.clone();
+    t.signature = String::new();
+    tampered.push(("empty signature", t));
+    for (what, t) in tampered {
+        assert_eq!(
+            signer.verify_upload(&t, now),
+            Err(SignatureError::Invalid),
+            "{what}"
+        );
+        assert_eq!(
+            signer.verify_upload(&t, expires_at + Duration::hours(2)),
+            Err(SignatureError::Invalid),
+            "{what}, after expiry"
+        );
+    }
+}
+
+/// For a signer of both kinds: a download URL's signature never opens an upload,
+/// nor an upload URL's a download.
+pub async fn signer_keeps_uploads_apart<S: UrlSigner + UploadSigner>(signer: &S) {
+    let tenant_id = fresh_tenant().id;
+    let attachment_id = AttachmentId::new();
+    let now = instant(0);
+    let expires_at = now + Duration::minutes(15);
+    let download = signer
+        .download_url(
+            &SignedTarget {
+                tenant_id,
+                attachment_id,
+                blob_key: "k".into(),
+                filename: "a.txt".into(),
+                content_type: "text/plain".into(),
+            },
+            expires_at,
+        )
+        .await
+        .unwrap();
+    let download = parse_clasp_signed_url(&download.url).unwrap();
+    let upload = signer
+        .upload_url(
+            &UploadTarget {
+                tenant_id,
+                attachment_id,
+                blob_key: "k".into(),
+                size: 3,
+                content_type: "text/plain".into(),
+            },
+            expires_at,
+        )
+        .await
+        .unwrap();
+    let upload = parse_clasp_signed_upload_url(&upload.url).unwrap();
+    for size in [0, 3, 1 << 20] {
+        let borrowed = SignedUploadRequest {
+            tenant_id,
+            attachment_id,
+            expires: download.expires,
+            size,
+            signature: download.signature.clone(),
+        };
+        assert_eq!(
+            signer.verify_upload(&borrowed, now),
+            Err(SignatureError::Invalid),
+            "a download signature is no upload signature (size {size})"
+        );
+    }
+    let borrowed = SignedRequest {
+        tenant_id,
+        attachment_id,
+        expires: upload.expires,
+        signature: upload.signature.clone(),
+    };
+    assert_eq!(
+        signer.verify(&borrowed, now),
+        Err(SignatureError::Invalid),
+        "an upload signature is no download signature"
     );
 }

@@ -67,8 +67,8 @@ pub struct Download {
 /// The attachment use cases.
 #[derive(Clone)]
 pub struct AttachmentService {
-    ports: Ports,
-    policy: UploadPolicy,
+    pub(super) ports: Ports,
+    pub(super) policy: UploadPolicy,
 }
 
 impl AttachmentService {
@@ -124,6 +124,7 @@ impl AttachmentService {
             locale: upload.locale,
             uploaded_by: principal.actor(),
             thumbnail_key: None,
+            upload_expires_at: None,
             created_at: now,
             updated_at: now,
         };
@@ -248,8 +249,9 @@ impl AttachmentService {
         self.open_bytes(attachment).await
     }
 
-    /// Deletes an attachment: the row first, so nothing can be served from the
-    /// moment this returns, then its bytes.
+    /// Deletes an attachment in any state: the row first, so nothing can be
+    /// served from the moment this returns, then its bytes (and, for a direct
+    /// upload still `Pending`, the bytes uploaded so far).
     pub async fn delete(
         &self,
         principal: &Principal,
@@ -272,10 +274,13 @@ impl AttachmentService {
             return Err(AttachmentError::NotFound);
         }
         self.delete_bytes(&attachment.blob_key()).await;
+        if attachment.state == AttachmentState::Pending {
+            self.delete_bytes(&attachment.upload_key()).await;
+        }
         Ok(())
     }
 
-    async fn find_ready(
+    pub(super) async fn find_ready(
         &self,
         principal: &Principal,
         lookup: &Lookup,
@@ -304,13 +309,13 @@ impl AttachmentService {
             .await;
     }
 
-    async fn delete_bytes(&self, key: &str) {
+    pub(super) async fn delete_bytes(&self, key: &str) {
         // Best effort: orphaned bytes are unreachable (no Ready row points at them).
         let _ = self.ports.blobs.delete(key).await;
     }
 }
 
-fn require(principal: &Principal, scope: Scope) -> Result<(), AttachmentError> {
+pub(super) fn require(principal: &Principal, scope: Scope) -> Result<(), AttachmentError> {
     if principal.scopes.contains(scope) {
         Ok(())
     } else {
@@ -318,7 +323,7 @@ fn require(principal: &Principal, scope: Scope) -> Result<(), AttachmentError> {
     }
 }
 
-fn in_subject(attachment: &Attachment, lookup: &Lookup) -> bool {
+pub(super) fn in_subject(attachment: &Attachment, lookup: &Lookup) -> bool {
     lookup
         .within
         .as_ref()

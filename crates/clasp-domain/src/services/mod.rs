@@ -1,14 +1,18 @@
 //! The application services every front end calls.
 
 mod attachments;
+mod direct_upload;
 mod identity;
 
 use std::sync::Arc;
 
 pub use attachments::{AttachmentService, Download, Lookup, NewUpload};
+pub use direct_upload::{BegunUpload, NewDirectUpload, NewMessage, ReceivedUpload};
 pub use identity::IdentityService;
 
-use crate::ports::{AttachmentRepository, BlobStore, Clock, IdentityStore, UrlSigner};
+use crate::ports::{
+    AttachmentRepository, BlobStore, Clock, IdentityStore, UploadSigner, UrlSigner,
+};
 
 /// One adapter per port: what the services need to run. Cloning is cheap.
 #[derive(Clone)]
@@ -19,8 +23,10 @@ pub struct Ports {
     pub identities: Arc<dyn IdentityStore>,
     /// The bytes.
     pub blobs: Arc<dyn BlobStore>,
-    /// Signed URLs.
+    /// Signed download URLs.
     pub signer: Arc<dyn UrlSigner>,
+    /// Upload URLs of direct uploads (Clasp-served, or presigned by the store).
+    pub upload_signer: Arc<dyn UploadSigner>,
     /// Time.
     pub clock: Arc<dyn Clock>,
 }

@@ -1,0 +1,543 @@
+//! Direct uploads and messages — the flow of the `workspaces` dialect:
+//!
+//! 1. [`AttachmentService::begin_upload`] checks what the client declares (name,
+//!    type, size), records a `Pending` attachment and mints an upload URL;
+//! 2. the client sends the bytes to that URL — straight to the object store when
+//!    it presigns uploads, or to Clasp, which takes them in
+//!    [`AttachmentService::receive_upload`];
+//! 3. [`AttachmentService::confirm`] verifies what arrived and makes it `Ready`;
+//! 4. [`AttachmentService::post_message`] links ready attachments to a message.
+//!
+//! Abandoned uploads are removed by [`AttachmentService::sweep_expired`].
+//!
+//! Uploaded bytes land under [`Attachment::upload_key`], never under the key
+//! downloads read: confirm streams them through the [`Inspector`] into
+//! [`Attachment::blob_key`], so what becomes downloadable is exactly what was
+//! verified, whatever a client sends to its upload URL meanwhile or afterwards.
+
+use futures::StreamExt;
+use time::OffsetDateTime;
+
+use crate::attachment::{Attachment, AttachmentId, Subject};
+use crate::credentials::{Principal, Scope};
+use crate::error::{AttachmentError, LinkRefusal};
+use crate::inspect::{BodyError, BodyStream, Inspector};
+use crate::message::{Message, MessageId};
+use crate::ports::{BlobError, SignedUploadRequest, UploadTarget, UploadUrl};
+use crate::services::attachments::{in_subject, require};
+use crate::services::{AttachmentService, Lookup};
+use crate::state::AttachmentState;
+use crate::validation::{ValidationError, sanitize_filename};
+
+/// Longest message body accepted, in bytes of UTF-8.
+pub const MAX_MESSAGE_BODY_BYTES: usize = 65_536;
+
+/// Most attachments one message may link.
+pub const MAX_MESSAGE_ATTACHMENTS: usize = 100;
+
+/// What a client declares when it asks for an upload URL.
+#[derive(Debug, Clone, Default)]
+pub struct NewDirectUpload {
+    /// What the attachment hangs on (the ticket, for the `workspaces` dialect).
+    pub subject: Subject,
+    /// The filename as the client gave it (sanitised here).
+    pub filename: String,
+    /// The declared media type; when absent, the filename's extension decides.
+    pub content_type: Option<String>,
+    /// The exact size of the file in bytes, which the upload must match.
+    pub size: u64,
+}
+
+/// A direct upload begun: the `Pending` attachment and where to send its bytes.
+#[derive(Debug, Clone)]
+pub struct BegunUpload {
+    /// The new attachment, `Pending` until confirmed.
+    pub attachment: Attachment,
+    /// Where and how to upload the bytes, and until when.
+    pub url: UploadUrl,
+}
+
+/// Bytes taken in on a Clasp-served upload URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedUpload {
+    /// The attachment they are for (still `Pending`: confirm makes it `Ready`).
+    pub attachment_id: AttachmentId,
+    /// How many bytes were stored.
+    pub size: u64,
+    /// The stored object's entity tag, which the client may quote at confirm.
+    pub etag: Option<String>,
+}
+
+/// A message a client posts on a ticket.
+#[derive(Debug, Clone, Default)]
+pub struct NewMessage {
+    /// The ticket it is posted on.
+    pub ticket_id: String,
+    /// Its text.
+    pub body: String,
+    /// Ready attachments of the same ticket to link (duplicates count once).
+    pub attachment_ids: Vec<AttachmentId>,
+}
+
+impl AttachmentService {
+    /// Begins a direct upload: checks the declared name, type and size before any
+    /// byte exists, records a `Pending` attachment that nobody can see or
+    /// download, and returns it with an upload URL valid for the policy's
+    /// `upload_url_ttl` (rounded up to a whole second, as URLs carry seconds).
+    pub async fn begin_upload(
+        &self,
+        principal: &Principal,
+        upload: NewDirectUpload,
+    ) -> Result<BegunUpload, AttachmentError> {
+        require(principal, Scope::Write)?;
+        let filename = sanitize_filename(&upload.filename);
+        let content_type = self
+            .policy
+            .resolve_type(upload.content_type.as_deref(), &filename)?;
+        self.policy.check_declared_size(upload.size)?;
+        let now = self.ports.clock.now();
+        let expires_at = ceil_to_second(now + self.policy.upload_url_ttl);
+        let mut attachment = Attachment {
+            id: AttachmentId::new(),
+            number: 0,
+            tenant_id: principal.tenant_id,
+            subject: upload.subject,
+            filename,
+            content_type,
+            sniffed_type: None,
+            size_bytes: upload.size,
+            sha256: None,
+            declared_sha256: None,
+            state: AttachmentState::Pending,
+            description: None,
+            tags: Vec::new(),
+            locale: None,
+            uploaded_by: principal.actor(),
+            thumbnail_key: None,
+            upload_expires_at: Some(expires_at),
+            created_at: now,
+            updated_at: now,
+        };
+        let target = UploadTarget {
+            tenant_id: attachment.tenant_id,
+            attachment_id: attachment.id,
+            blob_key: attachment.upload_key(),
+            size: attachment.size_bytes,
+            content_type: attachment.content_type.clone(),
+        };
+        // Signed first: a signer failure leaves no row behind.
+        let url = self
+            .ports
+            .upload_signer
+            .upload_url(&target, expires_at)
+            .await?;
+        attachment.number = self.ports.attachments.insert(&attachment).await?;
+        Ok(BegunUpload { attachment, url })
+    }
+
+    /// Takes in the bytes sent to a Clasp-served upload URL, after checking its
+    /// signature and expiry: the attachment must still be `Pending` and its URL
+    /// unexpired, and the body may not exceed the declared size (refused while
+    /// streaming) nor contradict the declared type. A refused body stores
+    /// nothing; an accepted one replaces any earlier upload of the attachment.
+    /// The upload must also end before the URL expires.
+    pub async fn receive_upload(
+        &self,
+        request: &SignedUploadRequest,
+        body: BodyStream,
+    ) -> Result<ReceivedUpload, AttachmentError> {
+        self.ports
+            .upload_signer
+            .verify_upload(request, self.ports.clock.now())?;
+        let attachment = self
+            .ports
+            .attachments
+            .get(request.tenant_id, request.attachment_id)
+            .await?
+            .ok_or(AttachmentError::NotFound)?;
+        awaiting_upload(&attachment, self.ports.clock.now())?;
+        if request.size != attachment.size_bytes {
+            // Clasp signed another size than it recorded: trust neither.
+            return Err(crate::ports::SignatureError::Invalid.into());
+        }
+        let key = attachment.upload_key();
+        let mut inspector = Inspector::new(body, attachment.size_bytes, &attachment.content_type);
+        let stored = self.ports.blobs.put(&key, &mut inspector).await;
+        let size = match (stored, inspector.summary()) {
+            (Ok(_), Some(inspected)) => inspected.size,
+            (Ok(_), None) => {
+                self.delete_bytes(&key).await;
+                return Err(AttachmentError::Interrupted(
+                    "the body did not end cleanly".into(),
+                ));
+            }
+            (Err(e), _) => {
+                return Err(inspector
+                    .failure()
+                    .cloned()
+                    .map_or_else(|| e.into(), |f| BlobError::Body(f).into()));
+            }
+        };
+        // The attachment may have moved on while the bytes arrived (confirmed,
+        // deleted, expired and swept): then these bytes belong to nothing.
+        let current = self
+            .ports
+            .attachments
+            .get(attachment.tenant_id, attachment.id)
+            .await?;
+        let still_awaited = match current {
+            Some(a) => awaiting_upload(&a, self.ports.clock.now()),
+            None => Err(AttachmentError::NotFound),
+        };
+        if let Err(e) = still_awaited {
+            self.delete_bytes(&key).await;
+            return Err(e);
+        }
+        let etag = self.ports.blobs.etag(&key).await.ok().flatten();
+        Ok(ReceivedUpload {
+            attachment_id: attachment.id,
+            size,
+            etag,
+        })
+    }
+
+    /// Confirms a direct upload. A `Ready` attachment is returned again
+    /// (idempotent). A `Pending` one must have an unexpired upload URL and
+    /// uploaded bytes (otherwise [`AttachmentError::NotUploaded`], and it stays
+    /// `Pending`); it then goes through `Verifying`: when the client quotes the
+    /// store's entity tag (`etag`, quotes ignored) it must be the stored object's
+    /// (else `ChecksumMismatch`); the bytes stream through the [`Inspector`] into
+    /// the downloadable key, and must be exactly the declared size and agree with
+    /// the declared type (else `VerificationFailed`); their SHA-256 is recorded and
+    /// the attachment becomes `Ready`. A failed attachment keeps its row (so the
+    /// client can see why) but loses its bytes. A storage failure while checking
+    /// leaves it `Pending`, so confirming again may succeed.
+    pub async fn confirm(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+        etag: Option<&str>,
+    ) -> Result<Attachment, AttachmentError> {
+        require(principal, Scope::Write)?;
+        let mut attachment = self
+            .ports
+            .attachments
+            .get(principal.tenant_id, lookup.id)
+            .await?
+            .filter(|a| in_subject(a, lookup))
+            .ok_or(AttachmentError::NotFound)?;
+        if attachment.is_ready() {
+            return Ok(attachment);
+        }
+        let now = self.ports.clock.now();
+        awaiting_upload(&attachment, now)?;
+        let staged = attachment.upload_key();
+        let Some(stored_etag) = self.ports.blobs.etag(&staged).await? else {
+            return self.not_uploaded(principal, lookup).await;
+        };
+        attachment.transition(AttachmentState::Verifying, now)?;
+        let declared_etag = etag.map(unquote).filter(|e| !e.is_empty());
+        if let Some(declared) = &declared_etag {
+            let actual = unquote(&stored_etag);
+            if *declared != actual {
+                let mismatch = AttachmentError::ETagMismatch {
+                    declared: declared.clone(),
+                    actual,
+                };
+                return self
+                    .fail(attachment, AttachmentState::ChecksumMismatch, mismatch)
+                    .await;
+            }
+        }
+        let reader = match self.ports.blobs.get(&staged).await {
+            Ok(reader) => reader,
+            Err(BlobError::NotFound) => return self.not_uploaded(principal, lookup).await,
+            Err(e) => return Err(e.into()),
+        };
+        if reader.size != attachment.size_bytes {
+            let refusal = ValidationError::SizeMismatch {
+                declared: attachment.size_bytes,
+                actual: reader.size,
+            };
+            return self
+                .fail(
+                    attachment,
+                    AttachmentState::VerificationFailed,
+                    AttachmentError::VerificationFailed(refusal),
+                )
+                .await;
+        }
+        let bytes: BodyStream = Box::pin(
+            reader
+                .stream
+                .map(|chunk| chunk.map_err(|e| BodyError::Interrupted(e.to_string()))),
+        );
+        let key = attachment.blob_key();
+        let mut inspector = Inspector::new(bytes, attachment.size_bytes, &attachment.content_type);
+        let copied = self.ports.blobs.put(&key, &mut inspector).await;
+        let inspected = match (copied, inspector.summary()) {
+            (Ok(_), Some(inspected)) => inspected,
+            (Ok(_), None) => {
+                self.delete_bytes(&key).await;
+                return Err(AttachmentError::Storage(
+                    "the uploaded object did not read to its end".into(),
+                ));
+            }
+            (Err(e), _) => {
+                return match inspector.failure().cloned() {
+                    Some(BodyError::Rejected(refusal)) => {
+                        self.fail(
+                            attachment,
+                            AttachmentState::VerificationFailed,
+                            AttachmentError::VerificationFailed(refusal),
+                        )
+                        .await
+                    }
+                    // The store failed, not the file: it stays Pending.
+                    Some(BodyError::Interrupted(m)) => Err(AttachmentError::Storage(m)),
+                    None => Err(e.into()),
+                };
+            }
+        };
+        if inspected.size != attachment.size_bytes {
+            let refusal = ValidationError::SizeMismatch {
+                declared: attachment.size_bytes,
+                actual: inspected.size,
+            };
+            return self
+                .fail(
+                    attachment,
+                    AttachmentState::VerificationFailed,
+                    AttachmentError::VerificationFailed(refusal),
+                )
+                .await;
+        }
+        if let Some(declared) = declared_etag {
+            // Replaced while being read: what was verified may not be what the
+            // client vouched for.
+            let now_stored = self.ports.blobs.etag(&staged).await?.map(|e| unquote(&e));
+            if now_stored.as_deref() != Some(declared.as_str()) {
+                let mismatch = AttachmentError::ETagMismatch {
+                    declared,
+                    actual: now_stored.unwrap_or_default(),
+                };
+                return self
+                    .fail(attachment, AttachmentState::ChecksumMismatch, mismatch)
+                    .await;
+            }
+        }
+        let now = self.ports.clock.now();
+        attachment.sniffed_type = inspected.sniffed_type;
+        attachment.sha256 = Some(inspected.sha256);
+        attachment.upload_expires_at = None;
+        attachment.transition(AttachmentState::Ready, now)?;
+        if !self.ports.attachments.update(&attachment).await? {
+            // Deleted (or swept) while being verified: the delete wins.
+            self.delete_bytes(&key).await;
+            self.delete_bytes(&staged).await;
+            return Err(AttachmentError::NotFound);
+        }
+        self.delete_bytes(&staged).await;
+        Ok(attachment)
+    }
+
+    /// Posts a message on a ticket linking ready attachments of that ticket, all
+    /// or none: each must be a `Ready` attachment of the principal's tenant and of
+    /// `message.ticket_id` that is on no message yet; otherwise the first one that
+    /// is not is named in [`AttachmentError::NotLinkable`] and nothing is linked.
+    /// A message needs a body or at least one attachment.
+    pub async fn post_message(
+        &self,
+        principal: &Principal,
+        message: NewMessage,
+    ) -> Result<Message, AttachmentError> {
+        require(principal, Scope::Write)?;
+        if message.body.len() > MAX_MESSAGE_BODY_BYTES {
+            return Err(AttachmentError::InvalidMessage(format!(
+                "the body is longer than {MAX_MESSAGE_BODY_BYTES} bytes"
+            )));
+        }
+        let mut ids: Vec<AttachmentId> = Vec::with_capacity(message.attachment_ids.len());
+        for id in message.attachment_ids {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        if ids.len() > MAX_MESSAGE_ATTACHMENTS {
+            return Err(AttachmentError::InvalidMessage(format!(
+                "a message links at most {MAX_MESSAGE_ATTACHMENTS} attachments"
+            )));
+        }
+        if ids.is_empty() && message.body.trim().is_empty() {
+            return Err(AttachmentError::InvalidMessage(
+                "a message needs a body or attachments".into(),
+            ));
+        }
+        self.check_linkable(principal, &message.ticket_id, &ids)
+            .await?;
+        let created = Message {
+            id: MessageId::new(),
+            tenant_id: principal.tenant_id,
+            ticket_id: message.ticket_id,
+            body: message.body,
+            attachment_ids: ids,
+            created_at: self.ports.clock.now(),
+        };
+        if self.ports.attachments.create_message(&created).await? {
+            return Ok(created);
+        }
+        // Something changed between the check and the write: say what, if it
+        // still holds.
+        self.check_linkable(principal, &created.ticket_id, &created.attachment_ids)
+            .await?;
+        match created.attachment_ids.first() {
+            Some(&id) => Err(AttachmentError::NotLinkable {
+                id,
+                reason: LinkRefusal::Changed,
+            }),
+            None => Err(crate::ports::RepoError::Backend(
+                "the store refused a message without attachments".into(),
+            )
+            .into()),
+        }
+    }
+
+    /// Deletes up to `limit` abandoned direct uploads — `Pending` attachments
+    /// whose upload URL has expired — bytes first, then the row (so a blob store
+    /// failure leaves the row for the next sweep); returns how many it deleted.
+    /// The background sweeper and `clasp gc` call it until it returns less than
+    /// `limit`.
+    pub async fn sweep_expired(&self, limit: usize) -> Result<usize, AttachmentError> {
+        let now = self.ports.clock.now();
+        let expired = self.ports.attachments.expired_pending(now, limit).await?;
+        let mut swept = 0;
+        for listed in expired {
+            // Confirmed or deleted since it was listed: not ours to remove.
+            let Some(a) = self
+                .ports
+                .attachments
+                .get(listed.tenant_id, listed.id)
+                .await?
+            else {
+                continue;
+            };
+            if !matches!(
+                awaiting_upload(&a, now),
+                Err(AttachmentError::UploadExpired)
+            ) {
+                continue;
+            }
+            self.ports.blobs.delete(&a.upload_key()).await?;
+            self.ports.blobs.delete(&a.blob_key()).await?;
+            if self.ports.attachments.delete(a.tenant_id, a.id).await? {
+                swept += 1;
+            }
+        }
+        Ok(swept)
+    }
+
+    /// Confirm found no uploaded bytes: none were sent — or a concurrent confirm
+    /// just verified them and removed the upload, in which case this confirm, too,
+    /// answers the ready attachment.
+    async fn not_uploaded(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+    ) -> Result<Attachment, AttachmentError> {
+        match self
+            .ports
+            .attachments
+            .get(principal.tenant_id, lookup.id)
+            .await?
+        {
+            Some(a) if a.is_ready() => Ok(a),
+            _ => Err(AttachmentError::NotUploaded),
+        }
+    }
+
+    /// The first of `ids` a message on `ticket` cannot link, as an error.
+    async fn check_linkable(
+        &self,
+        principal: &Principal,
+        ticket: &str,
+        ids: &[AttachmentId],
+    ) -> Result<(), AttachmentError> {
+        for &id in ids {
+            let refusal = match self.ports.attachments.get(principal.tenant_id, id).await? {
+                None => Some(LinkRefusal::Unknown),
+                Some(a) if !a.is_ready() => Some(LinkRefusal::NotReady),
+                Some(a) if a.subject.ticket_id.as_deref() != Some(ticket) => {
+                    Some(LinkRefusal::OtherTicket)
+                }
+                Some(a) if a.subject.message_id.is_some() => Some(LinkRefusal::AlreadyLinked),
+                Some(_) => None,
+            };
+            if let Some(reason) = refusal {
+                return Err(AttachmentError::NotLinkable { id, reason });
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a failed verification (`to` is `VerificationFailed` or
+    /// `ChecksumMismatch`), deletes every byte of the attachment, and answers
+    /// `refusal` — unless the attachment moved on meanwhile: a concurrent confirm
+    /// that made it `Ready` wins (its verified bytes stay, and it is answered),
+    /// and one that failed it already is not overwritten.
+    async fn fail(
+        &self,
+        mut attachment: Attachment,
+        to: AttachmentState,
+        refusal: AttachmentError,
+    ) -> Result<Attachment, AttachmentError> {
+        match self
+            .ports
+            .attachments
+            .get(attachment.tenant_id, attachment.id)
+            .await?
+        {
+            None => return Err(AttachmentError::NotFound),
+            Some(current) if current.is_ready() => return Ok(current),
+            Some(current) if current.state != AttachmentState::Pending => {
+                return Err(AttachmentError::NotPending(current.state));
+            }
+            Some(_) => {}
+        }
+        attachment.upload_expires_at = None;
+        attachment.transition(to, self.ports.clock.now())?;
+        let kept = self.ports.attachments.update(&attachment).await?;
+        self.delete_bytes(&attachment.upload_key()).await;
+        self.delete_bytes(&attachment.blob_key()).await;
+        Err(if kept {
+            refusal
+        } else {
+            AttachmentError::NotFound
+        })
+    }
+}
+
+/// Whether `attachment` still accepts bytes and confirmation at `now`.
+fn awaiting_upload(attachment: &Attachment, now: OffsetDateTime) -> Result<(), AttachmentError> {
+    match (attachment.state, attachment.upload_expires_at) {
+        (AttachmentState::Pending, Some(until)) if now < until => Ok(()),
+        (AttachmentState::Pending, Some(_)) => Err(AttachmentError::UploadExpired),
+        (state, _) => Err(AttachmentError::NotPending(state)),
+    }
+}
+
+/// `at`, rounded up to a whole second.
+fn ceil_to_second(at: OffsetDateTime) -> OffsetDateTime {
+    if at.nanosecond() == 0 {
+        return at;
+    }
+    let next = at + time::Duration::seconds(1);
+    next.replace_nanosecond(0).unwrap_or(next)
+}
+
+/// An entity tag without the double quotes HTTP puts around it.
+fn unquote(etag: &str) -> String {
+    etag.trim().trim_matches('"').to_owned()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,49 @@
+//! Removing abandoned direct uploads: once (`clasp gc`) or periodically (the
+//! sweeper `clasp serve` runs).
+
+use std::time::Duration;
+
+use clasp_domain::{AttachmentError, AttachmentService};
+
+use crate::config::Config;
+use crate::wiring;
+
+/// Attachments one sweep of the domain removes at most; sweeps repeat until
+/// one removes fewer.
+const BATCH: usize = 100;
+
+/// `clasp gc`: sweeps until nothing expired is left, then prints how many
+/// attachments were deleted.
+pub async fn run(config: &Config) -> anyhow::Result<()> {
+    let services = wiring::build(config).await?;
+    let swept = sweep_all(&services.attachments).await?;
+    println!("{swept}");
+    Ok(())
+}
+
+/// Deletes every abandoned direct upload, batch by batch; returns how many.
+pub async fn sweep_all(attachments: &AttachmentService) -> Result<usize, AttachmentError> {
+    let mut total = 0;
+    loop {
+        let swept = attachments.sweep_expired(BATCH).await?;
+        total += swept;
+        if swept < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// The sweeper of `clasp serve`: sweeps every `every`, first at once; a failed
+/// sweep is logged and retried at the next tick. Runs until dropped or aborted.
+pub async fn sweep_forever(attachments: AttachmentService, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match sweep_all(&attachments).await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "deleted abandoned direct uploads"),
+            Err(e) => tracing::warn!(error = %e, "sweeping abandoned direct uploads failed"),
+        }
+    }
+}
