@@ -162,11 +162,20 @@ async fn a_url_signed_by_one_instance_is_honoured_by_another() {
 }
 
 #[test]
-fn shared_stores_without_a_signing_secret_start_with_a_warning() {
+fn serving_shared_stores_without_a_signing_secret_is_refused() {
     let db = fresh_postgres_database();
     let work = Workdir::new().with_env("CLASP_DATABASE_URL", &db);
+    // operator commands sign nothing, so they need no shared secret
     let out = work.run(&["admin", "tenant", "create", "--slug", "acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = work.run(&["serve"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("CLASP_SIGNING_SECRET"), "{stderr}");
+    assert!(!stderr.contains("clasp serving"), "{stderr}");
 }

@@ -447,3 +447,97 @@ async fn html_and_odd_filenames_are_served_safely() {
         assert_eq!(res.bytes().await.unwrap().as_ref(), data.as_slice());
     }
 }
+
+#[tokio::test]
+async fn signed_urls_refuse_other_methods_and_every_tampered_part() {
+    let work = Workdir::new();
+    let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");
+    let server = Server::start(&work);
+    let c = client();
+    let base = server.url(&format!("/v1/tickets/{TICKET}/attachments"));
+    let mut urls = Vec::new();
+    for name in ["a.png", "b.png"] {
+        let created: Value = c
+            .post(&base)
+            .bearer_auth(&key)
+            .multipart(form("file", name, "image/png", PNG.to_vec()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let dl: Value = c
+            .get(format!(
+                "{base}/{}/download",
+                created["id"].as_str().unwrap()
+            ))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        urls.push(dl["signed_url"].as_str().unwrap().to_owned());
+    }
+    let (signed, other) = (&urls[0], &urls[1]);
+
+    for method in [
+        reqwest::Method::POST,
+        reqwest::Method::PUT,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+    ] {
+        let status = c
+            .request(method.clone(), signed)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(
+            matches!(
+                status,
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+            ),
+            "{method}: {status}"
+        );
+    }
+
+    // another attachment's id under this signature, a later expiry, a changed
+    // signature, a foreign tenant: all refused
+    let id_of = |url: &str| {
+        url.split('/')
+            .nth(5)
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let tenant_of = |url: &str| url.split('/').nth(4).unwrap().to_owned();
+    let signature = signed.rsplit_once("signature=").unwrap().1;
+    let flipped = format!(
+        "{}{}",
+        &signature[..signature.len() - 1],
+        if signature.ends_with('A') { 'B' } else { 'A' }
+    );
+    for tampered in [
+        signed.replace(&id_of(signed), &id_of(other)),
+        signed.replace("expires=", "expires=1"),
+        signed.replace(signature, &flipped),
+        signed.replace(&tenant_of(signed), &uuid::Uuid::new_v4().to_string()),
+        signed.replace(&format!("&signature={signature}"), ""),
+    ] {
+        let status = reqwest::get(&tampered).await.unwrap().status();
+        assert!(
+            matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            "{tampered}: {status}"
+        );
+    }
+
+    // the refusals changed nothing: the genuine URL still serves the file
+    let file = reqwest::get(signed).await.unwrap();
+    assert_eq!(file.status(), StatusCode::OK);
+    assert_eq!(file.bytes().await.unwrap().as_ref(), PNG);
+}

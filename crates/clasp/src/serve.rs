@@ -27,6 +27,16 @@ pub fn init_logging(config: &Config) {
 /// deletes abandoned direct uploads every `sweep_interval_secs`, and stops with
 /// the server.
 pub fn run(config: Config) -> anyhow::Result<()> {
+    if config.is_shared() && config.signing_secret.is_none() {
+        // A secret generated per machine would make every other instance refuse
+        // the signed URLs this one hands out: fail now, not on a client's download.
+        return Err(wiring::SetupError(
+            "serving with PostgreSQL or S3 needs signing_secret (CLASP_SIGNING_SECRET), \
+             the same on every instance"
+                .into(),
+        )
+        .into());
+    }
     actix_web::rt::System::new().block_on(async move {
         let services = wiring::build(&config).await?;
         let sweeping = services.attachments.clone();

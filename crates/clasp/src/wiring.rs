@@ -104,18 +104,11 @@ async fn open_database(config: &Config) -> anyhow::Result<Metadata> {
 }
 
 /// The signing secret: configured, or generated once into the data directory.
-/// Instances sharing PostgreSQL or S3 should be given one secret; with a
-/// generated one each honours only the Clasp-signed URLs it minted itself.
+/// `clasp serve` refuses shared stores without a configured one, so a generated
+/// secret only ever signs for a single machine (or for commands that sign nothing).
 fn signing_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = &config.signing_secret {
         return Ok(secret.as_bytes().to_vec());
-    }
-    if config.is_shared() {
-        tracing::warn!(
-            "no signing_secret (CLASP_SIGNING_SECRET) configured with PostgreSQL or S3: \
-             using one generated for this machine, so other instances will not honour \
-             the Clasp-signed URLs this one hands out; give every instance the same secret"
-        );
     }
     load_or_create_secret(&config.secret_path()).map_err(|e| SetupError(e.to_string()).into())
 }
