@@ -8,6 +8,7 @@
 )]
 
 mod harness;
+mod operations;
 mod operator;
 mod readme;
 mod scale_out;

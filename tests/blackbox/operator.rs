@@ -91,6 +91,11 @@ fn bad_configuration_exits_2_with_a_message() {
             "unsupported database_url",
         ),
         ("CLASP_STORAGE_URL", "ftp://nope", "ftp"),
+        (
+            "CLASP_CORS_ALLOWED_ORIGINS",
+            "app.example.com",
+            "cors_allowed_origins",
+        ),
     ] {
         let work = Workdir::new().with_env(key, value);
         let out = work.run(&["serve"]);

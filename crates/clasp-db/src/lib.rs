@@ -27,6 +27,7 @@
 
 mod error;
 mod pg;
+mod readiness;
 mod sqlite;
 
 pub use error::DbError;

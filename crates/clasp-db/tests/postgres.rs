@@ -541,3 +541,25 @@ async fn connections_the_server_closed_are_replaced() {
 
     assert_eq!(store.tenant_by_slug("survivor").await.unwrap(), Some(t));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ready_only_while_every_migration_is_applied() {
+    let db = TestDb::create().await.unwrap();
+    let store = PgStore::open(&db.url, &PgSettings::default())
+        .await
+        .unwrap();
+    store.check_ready().await.unwrap();
+
+    // an older schema than this binary's is not ready
+    let mut raw = db.connect().await.unwrap();
+    raw.batch_execute(
+        "DELETE FROM __diesel_schema_migrations
+          WHERE version = (SELECT max(version) FROM __diesel_schema_migrations)",
+    )
+    .await
+    .unwrap();
+    let Err(RepoError::Backend(why)) = store.check_ready().await else {
+        panic!("a missing migration is not ready");
+    };
+    assert!(why.contains("migrations not current"), "{why}");
+}

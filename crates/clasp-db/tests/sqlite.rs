@@ -284,3 +284,24 @@ fn hold_write_lock(path: &Path, locked: Sender<()>) -> Result<(), Box<dyn Error 
     conn.batch_execute("COMMIT")?;
     Ok(())
 }
+
+#[tokio::test]
+async fn ready_only_while_every_migration_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clasp.db").display().to_string();
+    let store = SqliteStore::open(&path).await.unwrap();
+    store.check_ready().await.unwrap();
+
+    // an older schema than this binary's is not ready
+    SqliteConnection::establish(&path)
+        .unwrap()
+        .batch_execute(
+            "DELETE FROM __diesel_schema_migrations
+              WHERE version = (SELECT max(version) FROM __diesel_schema_migrations)",
+        )
+        .unwrap();
+    let Err(RepoError::Backend(why)) = store.check_ready().await else {
+        panic!("a missing migration is not ready");
+    };
+    assert!(why.contains("migrations not current"), "{why}");
+}

@@ -148,6 +148,10 @@ impl AttachmentRepository for MemoryAttachments {
         found.truncate(limit);
         Ok(found)
     }
+
+    async fn check_ready(&self) -> Result<(), RepoError> {
+        Ok(())
+    }
 }
 
 /// Tenants, keys and sessions in maps.
@@ -307,6 +311,10 @@ impl BlobStore for MemoryBlobs {
         Ok(lock(&self.objects)
             .get(key)
             .map(|(_, version)| format!("\"v{version}\"")))
+    }
+
+    async fn check_ready(&self) -> Result<(), BlobError> {
+        Ok(())
     }
 }
 

@@ -73,6 +73,10 @@ pub trait AttachmentRepository: Send + Sync {
         before: OffsetDateTime,
         limit: usize,
     ) -> Result<Vec<Attachment>, RepoError>;
+    /// Whether the store can serve this binary now: reachable, with every
+    /// migration it expects applied. `/readyz` asks it, so a load balancer stops
+    /// sending requests an instance could only fail.
+    async fn check_ready(&self) -> Result<(), RepoError>;
 }
 
 /// Tenants, API keys and sessions.
@@ -151,6 +155,9 @@ pub trait BlobStore: Send + Sync {
     /// it confirms, proving it uploaded exactly this object. Stores without entity
     /// tags answer some version string that changes whenever the object does.
     async fn etag(&self, key: &str) -> Result<Option<String>, BlobError>;
+    /// Whether the store answers now (reachable, credentials and bucket
+    /// accepted), without writing anything: `/readyz` asks it.
+    async fn check_ready(&self) -> Result<(), BlobError>;
 }
 
 /// What a signed URL grants: reading one attachment's bytes until it expires.

@@ -12,6 +12,10 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayloadMut, WriteMultipart};
 
 use crate::{S3Settings, StorageError};
 
+/// A prefix no object key starts with (keys start with a tenant id), listed by
+/// the readiness check.
+const READINESS_PREFIX: &str = "clasp-readiness-probe";
+
 /// Default part size: the smallest that every S3-compatible store accepts.
 const DEFAULT_PART_BYTES: usize = 5 * 1024 * 1024;
 
@@ -203,5 +207,15 @@ impl BlobStore for ObjectBlobStore {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(backend(e)),
         }
+    }
+
+    /// Lists a prefix nothing is stored under: a round trip that needs the
+    /// endpoint, the credentials and the bucket, and writes nothing.
+    async fn check_ready(&self) -> Result<(), BlobError> {
+        self.store
+            .list_with_delimiter(Some(&Path::from(READINESS_PREFIX)))
+            .await
+            .map(drop)
+            .map_err(backend)
     }
 }

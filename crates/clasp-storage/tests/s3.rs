@@ -402,6 +402,44 @@ async fn an_unreachable_endpoint_fails_within_seconds() {
     assert!(took < Duration::from_secs(8), "put took {took:?}");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn readiness_needs_the_endpoint_the_credentials_and_the_bucket() {
+    ObjectBlobStore::s3(&s3_settings())
+        .unwrap()
+        .check_ready()
+        .await
+        .unwrap();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = S3Settings {
+        endpoint: Some(format!("http://127.0.0.1:{port}")),
+        ..s3_settings()
+    };
+    let wrong_key = S3Settings {
+        secret_access_key: Some("not-the-secret".into()),
+        ..s3_settings()
+    };
+    let no_bucket = S3Settings {
+        bucket: format!("missing-{}", Uuid::now_v7()),
+        ..s3_settings()
+    };
+    for (what, settings) in [
+        ("unreachable", unreachable),
+        ("wrong key", wrong_key),
+        ("no bucket", no_bucket),
+    ] {
+        let store = ObjectBlobStore::s3(&settings).unwrap();
+        assert!(
+            matches!(store.check_ready().await, Err(BlobError::Backend(_))),
+            "{what}"
+        );
+    }
+}
+
 #[test]
 fn storage_urls_name_just_a_bucket() {
     let s = S3Settings::from_url("s3://clasp").unwrap();

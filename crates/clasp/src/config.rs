@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The embedded defaults, so a bare `clasp serve` needs no file on disk.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
@@ -19,7 +19,7 @@ pub const MAX_UPLOAD_URL_TTL_SECS: u64 = 7 * 24 * 3600;
 
 /// Everything an operator can set. Field names are the TOML keys and, upper-cased
 /// with a `CLASP_` prefix, the environment variables.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on.
@@ -63,6 +63,9 @@ pub struct Config {
     pub workers: usize,
     /// Grace period for in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Origins whose pages may call Clasp (CORS), comma-separated; `*`: any
+    /// origin, without cookies; empty: none.
+    pub cors_allowed_origins: String,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// Default log filter (RUST_LOG wins).
@@ -70,7 +73,7 @@ pub struct Config {
 }
 
 /// How logs are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -112,6 +115,22 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
         Raw::F(f) => f.to_string(),
         Raw::B(b) => b.to_string(),
     }))
+}
+
+/// `*`, or `http(s)://host[:port]` with nothing after: what browsers send as
+/// `Origin`, so a typo fails at start instead of silently blocking a web app.
+fn is_origin(origin: &str) -> bool {
+    if origin == "*" {
+        return true;
+    }
+    let Some((scheme, host)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
 }
 
 impl Config {
@@ -170,7 +189,28 @@ impl Config {
                 "sweep_interval_secs must be positive".into(),
             ));
         }
+        let origins = self.cors_origins();
+        if let Some(bad) = origins.iter().find(|o| !is_origin(o)) {
+            return Err(ConfigError::Invalid(format!(
+                "cors_allowed_origins: {bad:?} is not an origin like https://app.example.com"
+            )));
+        }
+        if origins.len() > 1 && origins.iter().any(|o| o == "*") {
+            return Err(ConfigError::Invalid(
+                "cors_allowed_origins: \"*\" cannot be combined with named origins".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// The CORS origins in force (none when the setting is empty).
+    pub fn cors_origins(&self) -> Vec<String> {
+        self.cors_allowed_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The metadata store URL in force.
@@ -238,6 +278,28 @@ mod tests {
             jail.directory().join("c.toml")
         });
         Config::load_from(path, Env::prefixed("CLASP_"))
+    }
+
+    /// Every key of [`Config`] is documented in the README's table and in the
+    /// embedded defaults file, so the reference cannot drift from the code.
+    #[test]
+    fn every_key_is_documented() {
+        let readme = include_str!("../../../README.md");
+        Jail::expect_with(|jail| {
+            let c = load_in(jail, None, &[]).unwrap();
+            let keys = serde_json::to_value(&c).unwrap();
+            let keys = keys.as_object().unwrap();
+            assert!(keys.len() > 20, "{keys:?}");
+            for key in keys.keys() {
+                let row = format!("| `{key}` / `CLASP_{}` |", key.to_uppercase());
+                assert!(readme.contains(&row), "README lacks {row}");
+                assert!(
+                    DEFAULT_TOML.contains(&format!("{key} =")),
+                    "default.toml lacks {key}"
+                );
+            }
+            Ok(())
+        });
     }
 
     #[test]

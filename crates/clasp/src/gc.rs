@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use clasp_domain::{AttachmentError, AttachmentService};
+use clasp_http::ops::Metrics;
 
 use crate::config::Config;
 use crate::wiring;
@@ -35,15 +36,22 @@ pub async fn sweep_all(attachments: &AttachmentService) -> Result<usize, Attachm
 
 /// The sweeper of `clasp serve`: sweeps every `every`, first at once; a failed
 /// sweep is logged and retried at the next tick. Runs until dropped or aborted.
-pub async fn sweep_forever(attachments: AttachmentService, every: Duration) {
+pub async fn sweep_forever(attachments: AttachmentService, every: Duration, metrics: Metrics) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         match sweep_all(&attachments).await {
-            Ok(0) => {}
-            Ok(swept) => tracing::info!(swept, "deleted abandoned direct uploads"),
-            Err(e) => tracing::warn!(error = %e, "sweeping abandoned direct uploads failed"),
+            Ok(swept) => {
+                metrics.record_sweep(Some(swept));
+                if swept > 0 {
+                    tracing::info!(swept, "deleted abandoned direct uploads");
+                }
+            }
+            Err(e) => {
+                metrics.record_sweep(None);
+                tracing::warn!(error = %e, "sweeping abandoned direct uploads failed");
+            }
         }
     }
 }

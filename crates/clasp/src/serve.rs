@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use actix_web::middleware::Logger;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::middleware::{Condition, from_fn};
+use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use clasp_http::ops::{self, Metrics};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
@@ -40,18 +41,20 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         let services = wiring::build(&config).await?;
         let sweeping = services.attachments.clone();
+        let metrics = Metrics::new();
+        let origins = config.cors_origins();
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
         };
+        let serving = metrics.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(clasp_http::default_headers())
-                .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
-                .route(
-                    "/healthz",
-                    web::get().to(|| async { HttpResponse::Ok().body("ok") }),
-                )
+                .wrap(Condition::new(!origins.is_empty(), ops::cors(&origins)))
+                .wrap(from_fn(ops::observe))
+                .app_data(web::Data::new(serving.clone()))
+                .configure(ops::routes)
                 .configure(clasp_http::configure(services.clone()))
         })
         .workers(workers)
@@ -63,6 +66,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let sweeper = actix_web::rt::spawn(gc::sweep_forever(
             sweeping,
             Duration::from_secs(config.sweep_interval_secs),
+            metrics,
         ));
         let served = server.run().await;
         sweeper.abort();

@@ -14,6 +14,7 @@ use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage};
 use super::schema::attachments::dsl::*;
 use super::schema::messages;
 use crate::error::query_error;
+use crate::readiness::{NEWEST_APPLIED, NewestApplied, require_current};
 
 #[async_trait]
 impl AttachmentRepository for PgStore {
@@ -164,5 +165,14 @@ impl AttachmentRepository for PgStore {
             .into_iter()
             .map(AttachmentRow::into_domain)
             .collect()
+    }
+
+    async fn check_ready(&self) -> Result<(), RepoError> {
+        let mut conn = self.conn().await?;
+        let applied: NewestApplied = diesel::sql_query(NEWEST_APPLIED)
+            .get_result(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        require_current::<diesel::pg::Pg>(&super::migrations::MIGRATIONS, applied.version)
     }
 }

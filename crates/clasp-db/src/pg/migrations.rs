@@ -18,7 +18,7 @@ use super::url::PgUrl;
 use crate::error::DbError;
 
 /// The migrations of `migrations/postgres`, compiled into the binary.
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+pub(super) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
 /// The advisory lock key held while migrating: "clasp_mg" in ASCII, unlikely to
 /// collide with another application's keys in a shared database. Advisory locks

@@ -12,6 +12,7 @@ use super::linking::{Linking, link};
 use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage, to_micros};
 use super::schema::attachments::dsl::*;
 use crate::error::query_error;
+use crate::readiness::{NEWEST_APPLIED, NewestApplied, require_current};
 
 #[async_trait]
 impl AttachmentRepository for SqliteStore {
@@ -144,5 +145,14 @@ impl AttachmentRepository for SqliteStore {
             .into_iter()
             .map(AttachmentRow::into_domain)
             .collect()
+    }
+
+    async fn check_ready(&self) -> Result<(), RepoError> {
+        let mut conn = self.conn().await?;
+        let applied: NewestApplied = diesel::sql_query(NEWEST_APPLIED)
+            .get_result(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        require_current::<diesel::sqlite::Sqlite>(&super::connection::MIGRATIONS, applied.version)
     }
 }

@@ -17,7 +17,7 @@ use super::blocking::CurrentRuntime;
 use crate::error::DbError;
 
 /// The migrations of `migrations/sqlite`, compiled into the binary.
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+pub(super) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
 /// Connections a store keeps. SQLite in WAL mode reads concurrently but writes
 /// one at a time, so a few connections serve many requests.

@@ -30,6 +30,9 @@ async fn read_all(store: &dyn BlobStore, key: &str) -> Result<Vec<u8>, BlobError
 pub async fn blob_store(store: &dyn BlobStore) {
     let prefix = Uuid::now_v7();
 
+    // a working store is ready, and checking leaves no object behind
+    store.check_ready().await.unwrap();
+
     // a multi-chunk body round-trips exactly, and head reports its size
     let data: Vec<u8> = (0..5 * 1024 * 1024 + 17)
         .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)

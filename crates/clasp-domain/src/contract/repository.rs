@@ -40,6 +40,9 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
     let tenant = fresh_tenant().id;
     let other = fresh_tenant().id;
 
+    // a store handed out (opened, migrated) is ready
+    repo.check_ready().await.unwrap();
+
     // insert numbers rows uniquely and increasingly; get round-trips every field
     let mut a = attachment(tenant, "T1", 10, AttachmentState::Ready);
     let mut b = attachment(tenant, "T1", 5, AttachmentState::Ready);

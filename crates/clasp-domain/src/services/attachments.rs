@@ -82,6 +82,16 @@ impl AttachmentService {
         &self.policy
     }
 
+    /// Whether both stores can serve requests now (the readiness of an instance).
+    pub async fn check_ready(&self) -> Result<(), AttachmentError> {
+        self.ports.attachments.check_ready().await?;
+        self.ports
+            .blobs
+            .check_ready()
+            .await
+            .map_err(|e| AttachmentError::Storage(e.to_string()))
+    }
+
     /// Stores a new attachment from a streamed body.
     ///
     /// The type is checked before any byte is read; size and magic while the bytes

@@ -423,6 +423,9 @@ impl crate::ports::BlobStore for YieldingBlobs {
         .await;
         self.0.etag(key).await
     }
+    async fn check_ready(&self) -> Result<(), BlobError> {
+        self.0.check_ready().await
+    }
 }
 
 #[test]

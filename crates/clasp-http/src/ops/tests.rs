@@ -1,0 +1,252 @@
+//! The operations layer over in-memory adapters: request ids, metrics,
+//! health and readiness, CORS.
+
+use actix_web::http::StatusCode;
+use actix_web::middleware::{Condition, from_fn};
+use actix_web::{App, test, web};
+use clasp_domain::memory::MemoryPorts;
+use clasp_domain::{AttachmentService, IdentityService, Scopes, UploadPolicy};
+
+use super::{Metrics, REQUEST_ID, cors, observe, routes};
+use crate::{Services, configure, default_headers};
+
+const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+async fn services() -> (Services, String) {
+    let mem = MemoryPorts::new("http://localhost");
+    let services = Services {
+        attachments: AttachmentService::new(mem.ports.clone(), UploadPolicy::default()),
+        identities: IdentityService::new(mem.ports.clone()),
+    };
+    services.identities.create_tenant("acme").await.unwrap();
+    let (_, key) = services
+        .identities
+        .create_api_key("acme", Scopes::ALL)
+        .await
+        .unwrap();
+    (services, key)
+}
+
+/// The app as `clasp serve` assembles it.
+macro_rules! app {
+    ($services:expr, $metrics:expr, $origins:expr) => {{
+        let origins: Vec<String> = $origins;
+        test::init_service(
+            App::new()
+                .wrap(default_headers())
+                .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
+                .wrap(from_fn(observe))
+                .app_data(web::Data::new($metrics.clone()))
+                .configure(routes)
+                .configure(configure($services.clone())),
+        )
+        .await
+    }};
+}
+
+/// A header's value as text ("" when absent, so comparisons fail clearly).
+fn hdr(
+    headers: &actix_web::http::header::HeaderMap,
+    name: impl actix_web::http::header::AsHeaderName,
+) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn upload(key: &str) -> test::TestRequest {
+    let boundary = "XclaspBoundaryX";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(PNG);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    test::TestRequest::post()
+        .uri("/v1/tickets/550e8400-e29b-41d4-a716-446655440000/attachments")
+        .insert_header(("Authorization", format!("Bearer {key}")))
+        .insert_header((
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        ))
+        .set_payload(body)
+}
+
+#[actix_web::test]
+async fn request_ids_are_echoed_when_sane_and_made_otherwise() {
+    let (services, _) = services().await;
+    let app = app!(services, Metrics::new(), vec![]);
+
+    let given = test::TestRequest::get()
+        .uri("/healthz")
+        .insert_header((REQUEST_ID, "abc-123.x:y_z"))
+        .to_request();
+    let res = test::call_service(&app, given).await;
+    assert_eq!(hdr(res.headers(), &REQUEST_ID), "abc-123.x:y_z");
+
+    let made =
+        test::call_service(&app, test::TestRequest::get().uri("/healthz").to_request()).await;
+    let id = hdr(made.headers(), &REQUEST_ID);
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+
+    for hostile in ["a b", "<script>x</script>", &"x".repeat(129)] {
+        let res = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri("/nowhere")
+                .insert_header((REQUEST_ID, hostile))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let id = hdr(res.headers(), &REQUEST_ID);
+        assert!(
+            uuid::Uuid::parse_str(&id).is_ok(),
+            "{hostile:?} replaced: {id}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn health_and_readiness_answer() {
+    let (services, _) = services().await;
+    let app = app!(services, Metrics::new(), vec![]);
+    for (path, says) in [("/healthz", "ok"), ("/readyz", "ready")] {
+        let res = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        assert_eq!(test::read_body(res).await, says.as_bytes(), "{path}");
+    }
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_dialect_route_and_status_and_bytes_both_ways() {
+    let (services, key) = services().await;
+    let metrics = Metrics::new();
+    let app = app!(services, metrics, vec![]);
+    let res = test::call_service(&app, upload(&key).to_request()).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let answered = test::read_body(res).await.len();
+    let res = test::call_service(&app, upload("ixk_wrong").to_request()).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let _ = test::call_service(
+        &app,
+        test::TestRequest::get().uri("/nowhere/at/all").to_request(),
+    )
+    .await;
+    metrics.record_sweep(Some(3));
+    metrics.record_sweep(None);
+
+    let res = test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+    let route = "/v1/tickets/{ticket_id}/attachments";
+    for line in [
+        format!(
+            "clasp_http_requests_total{{dialect=\"tickets\",route=\"{route}\",method=\"POST\",status=\"201\"}} 1"
+        ),
+        format!(
+            "clasp_http_requests_total{{dialect=\"tickets\",route=\"{route}\",method=\"POST\",status=\"401\"}} 1"
+        ),
+        "clasp_http_requests_total{dialect=\"none\",route=\"unmatched\",method=\"GET\",status=\"404\"} 1".to_owned(),
+        format!(
+            "clasp_http_request_duration_seconds_count{{dialect=\"tickets\",route=\"{route}\",method=\"POST\",status=\"201\"}} 1"
+        ),
+        "clasp_uploads_in_flight 0".to_owned(),
+        "clasp_sweeper_deleted_uploads_total 3".to_owned(),
+        "clasp_sweeper_failures_total 1".to_owned(),
+    ] {
+        assert!(text.contains(&line), "missing {line:?} in:\n{text}");
+    }
+    let counted = |name: &str| -> u64 {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name}{{dialect=\"tickets\"}}")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+    };
+    // both uploads' bodies were read (the refused one too); the answer was sent
+    assert!(counted("clasp_http_request_bytes_total") >= PNG.len() as u64);
+    assert!(counted("clasp_http_response_bytes_total") >= answered as u64);
+}
+
+#[actix_web::test]
+async fn cors_serves_configured_origins_only_and_never_refuses_a_request() {
+    let (services, key) = services().await;
+    let app = app!(
+        services,
+        Metrics::new(),
+        vec!["https://app.example.com".to_owned()]
+    );
+
+    let preflight = test::TestRequest::default()
+        .method(actix_web::http::Method::OPTIONS)
+        .uri("/v1/tickets/550e8400-e29b-41d4-a716-446655440000/attachments")
+        .insert_header(("Origin", "https://app.example.com"))
+        .insert_header(("Access-Control-Request-Method", "POST"))
+        .insert_header((
+            "Access-Control-Request-Headers",
+            "authorization,content-type",
+        ))
+        .to_request();
+    let res = test::call_service(&app, preflight).await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let h = res.headers();
+    assert_eq!(
+        hdr(h, "access-control-allow-origin"),
+        "https://app.example.com"
+    );
+    assert_eq!(hdr(h, "access-control-allow-credentials"), "true");
+    let methods = hdr(h, "access-control-allow-methods");
+    assert!(methods.contains("POST"), "{methods}");
+
+    let res = test::call_service(
+        &app,
+        upload(&key)
+            .insert_header(("Origin", "https://app.example.com"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(
+        hdr(res.headers(), "access-control-allow-origin"),
+        "https://app.example.com"
+    );
+    let exposed = hdr(res.headers(), "access-control-expose-headers").to_lowercase();
+    for name in [
+        "content-disposition",
+        "etag",
+        "x-request-id",
+        "content-range",
+    ] {
+        assert!(exposed.contains(name), "{name} exposed: {exposed}");
+    }
+
+    // another origin is served as before, just without CORS headers
+    let res = test::call_service(
+        &app,
+        upload(&key)
+            .insert_header(("Origin", "https://evil.example.net"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+}
+
+#[actix_web::test]
+async fn without_origins_no_cors_headers_are_sent() {
+    let (services, key) = services().await;
+    let app = app!(services, Metrics::new(), vec![]);
+    let res = test::call_service(
+        &app,
+        upload(&key)
+            .insert_header(("Origin", "https://app.example.com"))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert!(!res.headers().contains_key("access-control-allow-origin"));
+}
