@@ -3,6 +3,7 @@
 //! everything in process memory and lose it on exit.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -269,6 +270,19 @@ impl MemoryBlobs {
     }
 }
 
+/// `bytes` as a reader yielding 64 KiB chunks, as a real store would.
+fn reader(bytes: Bytes) -> BlobReader {
+    let size = bytes.len() as u64;
+    let chunks: Vec<Result<Bytes, BlobError>> = (0..bytes.len())
+        .step_by(64 * 1024)
+        .map(|at| Ok(bytes.slice(at..bytes.len().min(at + 64 * 1024))))
+        .collect();
+    BlobReader {
+        size,
+        stream: Box::pin(futures::stream::iter(chunks)),
+    }
+}
+
 #[async_trait]
 impl BlobStore for MemoryBlobs {
     async fn put(&self, key: &str, body: PutBody<'_>) -> Result<u64, BlobError> {
@@ -287,15 +301,19 @@ impl BlobStore for MemoryBlobs {
             .get(key)
             .cloned()
             .ok_or(BlobError::NotFound)?;
-        let size = bytes.len() as u64;
-        let chunks: Vec<Result<Bytes, BlobError>> = (0..bytes.len())
-            .step_by(64 * 1024)
-            .map(|at| Ok(bytes.slice(at..bytes.len().min(at + 64 * 1024))))
-            .collect();
-        Ok(BlobReader {
-            size,
-            stream: Box::pin(futures::stream::iter(chunks)),
-        })
+        Ok(reader(bytes))
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<BlobReader, BlobError> {
+        let (bytes, _) = lock(&self.objects)
+            .get(key)
+            .cloned()
+            .ok_or(BlobError::NotFound)?;
+        let end = usize::try_from(range.end)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let start = usize::try_from(range.start).unwrap_or(usize::MAX).min(end);
+        Ok(reader(bytes.slice(start..end)))
     }
 
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {

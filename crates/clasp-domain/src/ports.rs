@@ -4,6 +4,7 @@
 //! All ports are object-safe and `Send + Sync`, and their futures are `Send`, so
 //! the services run on any multi-threaded executor.
 
+use std::ops::Range;
 use std::pin::Pin;
 
 use async_trait::async_trait;
@@ -146,6 +147,10 @@ pub trait BlobStore: Send + Sync {
     async fn put(&self, key: &str, body: PutBody<'_>) -> Result<u64, BlobError>;
     /// Opens the object `key` for streaming.
     async fn get(&self, key: &str) -> Result<BlobReader, BlobError>;
+    /// Opens just the bytes `range` (end exclusive, within the object) of `key`
+    /// as a ranged read of the store, so a client seeking in a video does not
+    /// make Clasp read what it skips. The reader's `size` is the range's length.
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<BlobReader, BlobError>;
     /// Size of the object `key`, if it exists.
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError>;
     /// Removes the object `key`; absent objects are not an error.

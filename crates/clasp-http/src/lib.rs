@@ -10,11 +10,12 @@
 //! | [`workspaces`] | seed 000 | `/v1/workspaces/{workspaceId}/…` |
 //! | [`signed`] | Clasp's own signed download URLs | `GET /signed/{tenant}/{attachment}` |
 //! | [`signed_upload`] | Clasp's own signed upload URLs | `PUT /signed-upload/{tenant}/{attachment}` |
+//! | [`download`] | byte ranges, entity tags, `HEAD` of every download | — |
 //! | [`ops`] | operations: health, readiness, metrics | `/healthz`, `/readyz`, `/metrics` |
 
 mod bearer;
 mod body;
-mod download;
+pub mod download;
 pub mod ops;
 pub mod signed;
 pub mod signed_upload;

@@ -1,7 +1,7 @@
 //! Serves Clasp's own signed URLs: no credentials, just a valid, unexpired signature.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use clasp_domain::AttachmentError;
 use clasp_domain::ports::{SIGNED_PATH_PREFIX, SignedRequest};
 use clasp_domain::{AttachmentId, TenantId};
@@ -25,6 +25,7 @@ struct SignedQuery {
 }
 
 async fn serve(
+    req: HttpRequest,
     services: web::Data<Services>,
     path: web::Path<(String, String)>,
     query: web::Query<SignedQuery>,
@@ -51,8 +52,12 @@ async fn serve(
             );
         }
     };
-    match services.attachments.open_signed(&request).await {
-        Ok(d) => download::stream(d),
+    let opened = match services.attachments.open_signed(&request).await {
+        Ok(d) => download::respond(&req, d).await,
+        Err(e) => Err(e),
+    };
+    match opened {
+        Ok(res) => res,
         Err(AttachmentError::Signature(e)) => {
             error(StatusCode::FORBIDDEN, "invalid_signature", &e.to_string())
         }

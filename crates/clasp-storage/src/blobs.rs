@@ -1,5 +1,6 @@
 //! The blob port over `object_store`.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -8,7 +9,9 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayloadMut, WriteMultipart};
+use object_store::{
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayloadMut, WriteMultipart,
+};
 
 use crate::{S3Settings, StorageError};
 
@@ -172,6 +175,21 @@ impl BlobStore for ObjectBlobStore {
     async fn get(&self, key: &str) -> Result<BlobReader, BlobError> {
         let result = self.store.get(&path(key)?).await.map_err(backend)?;
         let size = result.meta.size;
+        let stream = result.into_stream().map_err(backend).boxed();
+        Ok(BlobReader { size, stream })
+    }
+
+    async fn get_range(&self, key: &str, range: Range<u64>) -> Result<BlobReader, BlobError> {
+        let size = range.end.saturating_sub(range.start);
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            ..GetOptions::default()
+        };
+        let result = self
+            .store
+            .get_opts(&path(key)?, options)
+            .await
+            .map_err(backend)?;
         let stream = result.into_stream().map_err(backend).boxed();
         Ok(BlobReader { size, stream })
     }

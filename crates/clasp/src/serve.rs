@@ -52,6 +52,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             App::new()
                 .wrap(clasp_http::default_headers())
                 .wrap(Condition::new(!origins.is_empty(), ops::cors(&origins)))
+                .wrap(from_fn(clasp_http::download::answer_head))
                 .wrap(from_fn(ops::observe))
                 .app_data(web::Data::new(serving.clone()))
                 .configure(ops::routes)

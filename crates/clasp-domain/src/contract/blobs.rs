@@ -1,5 +1,5 @@
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -46,6 +46,31 @@ pub async fn blob_store(store: &dyn BlobStore) {
         Sha256::digest(&back),
         Sha256::digest(&data),
         "exact bytes back"
+    );
+
+    // ranged reads answer exactly the bytes asked for: the start, a middle
+    // spanning chunks, the very last byte
+    let len = data.len() as u64;
+    for range in [0..1, 1000..200_000, len - 1..len, 0..len] {
+        let reader = store.get_range(&key, range.clone()).await.unwrap();
+        assert_eq!(reader.size, range.end - range.start, "{range:?}");
+        let got: Vec<u8> = reader
+            .stream
+            .try_fold(Vec::new(), |mut acc, chunk| async move {
+                acc.extend_from_slice(&chunk);
+                Ok(acc)
+            })
+            .await
+            .unwrap();
+        let wanted = &data[range.start as usize..range.end as usize];
+        assert!(got == wanted, "{range:?}: {} bytes back", got.len());
+    }
+    assert_eq!(
+        store
+            .get_range(&format!("{prefix}/missing"), 0..1)
+            .await
+            .err(),
+        Some(BlobError::NotFound)
     );
 
     // an empty body is a valid, empty object

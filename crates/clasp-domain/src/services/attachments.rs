@@ -1,13 +1,16 @@
 //! Upload, look up, list, sign, stream and delete attachments — the rules every
 //! dialect shares.
 
+use std::ops::Range;
+use std::sync::Arc;
+
 use time::Duration;
 
 use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
 use crate::credentials::{Principal, Scope};
 use crate::error::AttachmentError;
 use crate::inspect::{BodyStream, Inspector};
-use crate::ports::{BlobReader, SignedRequest, SignedTarget, SignedUrl};
+use crate::ports::{BlobReader, BlobStore, SignedRequest, SignedTarget, SignedUrl};
 use crate::services::Ports;
 use crate::state::AttachmentState;
 use crate::validation::{UploadPolicy, parse_sha256, sanitize_filename};
@@ -62,6 +65,18 @@ pub struct Download {
     pub attachment: Attachment,
     /// Its bytes.
     pub body: BlobReader,
+    /// The store, for a ranged read instead of the whole body.
+    blobs: Arc<dyn BlobStore>,
+}
+
+impl Download {
+    /// Just the bytes `range` (end exclusive, within the attachment's size)
+    /// instead of the whole body: a ranged read of the store, so serving the
+    /// last second of a video reads only that.
+    pub async fn range(self, range: Range<u64>) -> Result<BlobReader, AttachmentError> {
+        let key = self.attachment.blob_key();
+        Ok(self.blobs.get_range(&key, range).await?)
+    }
 }
 
 /// The attachment use cases.
@@ -305,7 +320,11 @@ impl AttachmentService {
 
     async fn open_bytes(&self, attachment: Attachment) -> Result<Download, AttachmentError> {
         let body = self.ports.blobs.get(&attachment.blob_key()).await?;
-        Ok(Download { attachment, body })
+        Ok(Download {
+            attachment,
+            body,
+            blobs: self.ports.blobs.clone(),
+        })
     }
 
     /// Forgets a refused upload: its bytes (if any) and its row.

@@ -403,6 +403,13 @@ impl crate::ports::BlobStore for YieldingBlobs {
     async fn get(&self, key: &str) -> Result<crate::ports::BlobReader, BlobError> {
         self.0.get(key).await
     }
+    async fn get_range(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<crate::ports::BlobReader, BlobError> {
+        self.0.get_range(key, range).await
+    }
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
         self.0.head(key).await
     }
