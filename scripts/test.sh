@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: lint, the embedding example, docs, then
 # every unit, contract and black-box test against real servers (PostgreSQL and
 # SeaweedFS, started here by scripts/services.sh and stopped on exit, pass or
-# fail). Ends with the test runner's summary.
+# fail) and a real browser (Chromium, installed by scripts/browser.sh). Ends
+# with the test runner's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,10 @@ echo "== test servers"
 trap 'scripts/services.sh down >/dev/null 2>&1' EXIT
 servers=$(scripts/services.sh up)
 eval "$servers"
+
+echo "== browser (Chromium and playwright-core for the video test)"
+browser=$(scripts/browser.sh)
+eval "$browser"
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -7,6 +7,7 @@
     reason = "test code: a panic is how a test fails"
 )]
 
+mod browser;
 mod conformance;
 mod harness;
 mod operations;
