@@ -5,24 +5,12 @@
 
 use std::process::Command;
 
-use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{Server, Workdir, client, form};
-
-const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
+use crate::harness::{Server, Workdir, client, required, upload_and_sign};
 
 /// A two-second H.264 clip (see tests/browser/README.md for how it was made).
 const CLIP: &[u8] = include_bytes!("../browser/clip.mp4");
-
-fn required(var: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| {
-        panic!(
-            "{var} is not set: run the suite with ./scripts/test.sh, which installs \
-             Chromium and playwright-core (or `eval \"$(scripts/browser.sh)\"` first)"
-        )
-    })
-}
 
 #[tokio::test]
 async fn a_video_served_by_clasp_plays_and_seeks_to_its_end() {
@@ -31,30 +19,7 @@ async fn a_video_served_by_clasp_plays_and_seeks_to_its_end() {
     let work = Workdir::new();
     let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");
     let server = Server::start(&work);
-    let c = client();
-    let base = server.url(&format!("/v1/tickets/{TICKET}/attachments"));
-    let res = c
-        .post(&base)
-        .bearer_auth(&key)
-        .multipart(form("file", "clip.mp4", "video/mp4", CLIP.to_vec()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let created: Value = res.json().await.unwrap();
-    let dl: Value = c
-        .get(format!(
-            "{base}/{}/download",
-            created["id"].as_str().unwrap()
-        ))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let url = dl["signed_url"].as_str().unwrap().to_owned();
+    let url = upload_and_sign(&server, &key, "clip.mp4", "video/mp4", CLIP).await;
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/browser/seek.js");
     let out = tokio::task::spawn_blocking(move || {
@@ -81,7 +46,7 @@ async fn a_video_served_by_clasp_plays_and_seeks_to_its_end() {
     );
 
     // Chromium fetched the video in byte ranges
-    let metrics = c
+    let metrics = client()
         .get(server.url("/metrics"))
         .send()
         .await

@@ -2,40 +2,8 @@
 //! conditional requests and `HEAD`, as browsers and caches use them.
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::harness::{Server, Workdir, client, form};
-
-const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
-
-/// Uploads `data` as a text file and answers its signed download URL.
-async fn signed_url(server: &Server, key: &str, data: &[u8]) -> String {
-    let c = client();
-    let base = server.url(&format!("/v1/tickets/{TICKET}/attachments"));
-    let created: Value = c
-        .post(&base)
-        .bearer_auth(key)
-        .multipart(form("file", "notes.txt", "text/plain", data.to_vec()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let dl: Value = c
-        .get(format!(
-            "{base}/{}/download",
-            created["id"].as_str().unwrap()
-        ))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    dl["signed_url"].as_str().unwrap().to_owned()
-}
+use crate::harness::{Server, Workdir, client, upload_and_sign};
 
 #[tokio::test]
 async fn ranges_entity_tags_and_head_on_a_streamed_download() {
@@ -43,7 +11,7 @@ async fn ranges_entity_tags_and_head_on_a_streamed_download() {
     let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");
     let server = Server::start(&work);
     let data: Vec<u8> = (0..3_000_000u32).map(|i| b'a' + (i % 26) as u8).collect();
-    let url = signed_url(&server, &key, &data).await;
+    let url = upload_and_sign(&server, &key, "notes.txt", "text/plain", &data).await;
     let c = client();
 
     let whole = c.get(&url).send().await.unwrap();

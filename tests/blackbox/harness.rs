@@ -194,3 +194,52 @@ pub fn form(
         .text("note", "hello")
         .part(field.to_owned(), part)
 }
+
+/// The ticket the shared helpers file attachments under.
+pub const HELPER_TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
+
+/// Uploads `data` through the `tickets` dialect and answers the attachment's
+/// Clasp-signed download URL: the shortest way to bytes Clasp serves.
+pub async fn upload_and_sign(
+    server: &Server,
+    key: &str,
+    filename: &str,
+    content_type: &str,
+    data: &[u8],
+) -> String {
+    let c = client();
+    let base = server.url(&format!("/v1/tickets/{HELPER_TICKET}/attachments"));
+    let res = c
+        .post(&base)
+        .bearer_auth(key)
+        .multipart(form("file", filename, content_type, data.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let created: serde_json::Value = res.json().await.unwrap();
+    let dl: serde_json::Value = c
+        .get(format!(
+            "{base}/{}/download",
+            created["id"].as_str().unwrap()
+        ))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    dl["signed_url"].as_str().unwrap().to_owned()
+}
+
+/// The value of an environment variable the test command exports.
+pub fn required(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "{var} is not set: run the suite with ./scripts/test.sh, which starts \
+             PostgreSQL and SeaweedFS and installs Chromium (or eval the output of \
+             scripts/services.sh up and scripts/browser.sh first)"
+        )
+    })
+}

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 
-use crate::harness::{PNG, Server, Workdir, client, form, free_port};
+use crate::harness::{PNG, Server, Workdir, client, form, free_port, upload_and_sign};
 use crate::shared::SECRET;
 
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
@@ -99,30 +99,9 @@ async fn configured_origins_get_cors_on_signed_urls_too() {
         "https://app.example.com"
     );
 
-    let created: serde_json::Value = c
-        .post(&base)
-        .bearer_auth(&key)
-        .multipart(form("file", "a.png", "image/png", PNG.to_vec()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let dl: serde_json::Value = c
-        .get(format!(
-            "{base}/{}/download",
-            created["id"].as_str().unwrap()
-        ))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let url = upload_and_sign(&server, &key, "a.png", "image/png", PNG).await;
     let file = c
-        .get(dl["signed_url"].as_str().unwrap())
+        .get(&url)
         .header("Origin", "https://app.example.com")
         .send()
         .await

@@ -4,19 +4,10 @@
 
 use std::process::Command;
 
-use crate::harness::Workdir;
+use crate::harness::{Workdir, required};
 
 /// One signing secret for every instance of a test, as operators must configure.
 pub const SECRET: &str = "test-secret-shared-by-all-instances-0123456789";
-
-fn required(var: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| {
-        panic!(
-            "{var} is not set: run the suite with ./scripts/test.sh, which starts \
-             PostgreSQL and SeaweedFS (or `eval \"$(scripts/services.sh up)\"` first)"
-        )
-    })
-}
 
 /// A fresh, empty database on the test PostgreSQL server; returns its URL.
 pub fn fresh_postgres_database() -> String {

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::harness::{PNG, Server, Workdir, client, form};
+use crate::harness::{PNG, Server, Workdir, client, form, upload_and_sign};
 
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 
@@ -454,32 +454,9 @@ async fn signed_urls_refuse_other_methods_and_every_tampered_part() {
     let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");
     let server = Server::start(&work);
     let c = client();
-    let base = server.url(&format!("/v1/tickets/{TICKET}/attachments"));
     let mut urls = Vec::new();
     for name in ["a.png", "b.png"] {
-        let created: Value = c
-            .post(&base)
-            .bearer_auth(&key)
-            .multipart(form("file", name, "image/png", PNG.to_vec()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let dl: Value = c
-            .get(format!(
-                "{base}/{}/download",
-                created["id"].as_str().unwrap()
-            ))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        urls.push(dl["signed_url"].as_str().unwrap().to_owned());
+        urls.push(upload_and_sign(&server, &key, name, "image/png", PNG).await);
     }
     let (signed, other) = (&urls[0], &urls[1]);
 
