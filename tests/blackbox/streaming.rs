@@ -70,6 +70,42 @@ fn oversized_upload_is_refused_before_the_client_finishes() {
     assert!(work.blob_files().is_empty(), "nothing stored");
 }
 
+/// A client that sends half an upload and then nothing: Clasp cuts it off after
+/// `body_idle_timeout_secs`, answers the dialect's error, and keeps nothing.
+#[test]
+fn a_stalled_upload_is_cut_off_and_leaves_nothing() {
+    let work = Workdir::new().with_env("CLASP_BODY_IDLE_TIMEOUT_SECS", "1");
+    let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");
+    let server = Server::start(&work);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    let part = b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.txt\"\r\nContent-Type: text/plain\r\n\r\nthe first bytes, and then nothing";
+    let head = format!(
+        "POST /v1/tickets/{TICKET}/attachments HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: multipart/form-data; boundary=BOUNDARY\r\nContent-Length: 100000\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(part).unwrap();
+
+    let started = std::time::Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // the answer closes the connection, so it ends at end of stream
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("upload_interrupted"), "{text}");
+    assert!(text.contains("sent nothing for 1 s"), "{text}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(10),
+        "cut off after {waited:?}"
+    );
+    assert!(work.blob_files().is_empty(), "nothing stored");
+}
+
 fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
     stream.write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
     stream.write_all(data)?;

@@ -18,7 +18,7 @@ const CHANNEL_CHUNKS: usize = 4;
 pub async fn bridge<S, E, F, Fut, T>(source: S, consume: F) -> T
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
+    E: std::error::Error,
     F: FnOnce(BodyStream) -> Fut,
     Fut: Future<Output = T>,
 {
@@ -32,7 +32,7 @@ where
 async fn forward<S, E>(mut source: S, tx: mpsc::Sender<Result<Bytes, BodyError>>)
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
+    E: std::error::Error,
 {
     loop {
         let item = tokio::select! {
@@ -40,7 +40,7 @@ where
             () = tx.closed() => return,
         };
         let Some(item) = item else { return };
-        let item = item.map_err(|e| BodyError::Interrupted(e.to_string()));
+        let item = item.map_err(|e| BodyError::Interrupted(with_causes(&e)));
         let stop = item.is_err();
         if tx.send(item).await.is_err() || stop {
             return;
@@ -68,4 +68,20 @@ pub fn refuse_oversized(
         }
         _ => Ok(()),
     }
+}
+
+/// An error and its causes on one line: multipart errors say only "Payload
+/// error", while the cause (a stalled client, a reset connection) is what the
+/// client and the operator need to read.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }

@@ -11,11 +11,13 @@
 //! | [`signed`] | Clasp's own signed download URLs | `GET /signed/{tenant}/{attachment}` |
 //! | [`signed_upload`] | Clasp's own signed upload URLs | `PUT /signed-upload/{tenant}/{attachment}` |
 //! | [`download`] | byte ranges, entity tags, `HEAD` of every download | — |
+//! | [`limits`] | cut-off of stalled request bodies | — |
 //! | [`ops`] | operations: health, readiness, metrics | `/healthz`, `/readyz`, `/metrics` |
 
 mod bearer;
 mod body;
 pub mod download;
+pub mod limits;
 pub mod ops;
 pub mod signed;
 pub mod signed_upload;

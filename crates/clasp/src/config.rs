@@ -61,6 +61,8 @@ pub struct Config {
     pub sweep_interval_secs: u64,
     /// HTTP workers; 0 = one per core.
     pub workers: usize,
+    /// Seconds a request body may send nothing before it is cut off.
+    pub body_idle_timeout_secs: u64,
     /// Grace period for in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
     /// Origins whose pages may call Clasp (CORS), comma-separated; `*`: any
@@ -183,6 +185,11 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "upload_url_ttl_secs must be between 1 and {MAX_UPLOAD_URL_TTL_SECS} (7 days)"
             )));
+        }
+        if self.body_idle_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "body_idle_timeout_secs must be positive".into(),
+            ));
         }
         if self.sweep_interval_secs == 0 {
             return Err(ConfigError::Invalid(

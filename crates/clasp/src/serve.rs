@@ -5,6 +5,7 @@ use std::time::Duration;
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use clasp_http::limits::BodyIdleTimeout;
 use clasp_http::ops::{self, Metrics};
 use tracing_subscriber::EnvFilter;
 
@@ -43,6 +44,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let sweeping = services.attachments.clone();
         let metrics = Metrics::new();
         let origins = config.cors_origins();
+        let body_idle = BodyIdleTimeout(Duration::from_secs(config.body_idle_timeout_secs));
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
@@ -52,9 +54,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             App::new()
                 .wrap(clasp_http::default_headers())
                 .wrap(Condition::new(!origins.is_empty(), ops::cors(&origins)))
+                .wrap(from_fn(clasp_http::limits::body_idle_timeout))
                 .wrap(from_fn(clasp_http::download::answer_head))
                 .wrap(from_fn(ops::observe))
                 .app_data(web::Data::new(serving.clone()))
+                .app_data(web::Data::new(body_idle))
                 .configure(ops::routes)
                 .configure(clasp_http::configure(services.clone()))
         })
