@@ -106,6 +106,63 @@ fn a_stalled_upload_is_cut_off_and_leaves_nothing() {
     assert!(work.blob_files().is_empty(), "nothing stored");
 }
 
+/// With `max_concurrent_uploads` reached, another upload is turned away at once
+/// (503, `Retry-After`, the dialect's error body) without its body being read,
+/// and admitted again once a slot is free.
+#[tokio::test]
+async fn uploads_beyond_the_cap_wait_outside() {
+    let work = Workdir::new().with_env("CLASP_MAX_CONCURRENT_UPLOADS", "1");
+    let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");
+    let server = Server::start(&work);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+
+    // one upload holds the only slot, sending its body slowly
+    let mut held = TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /v1/tickets/{TICKET}/attachments HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: multipart/form-data; boundary=BOUNDARY\r\nContent-Length: 100000\r\n\r\n--BOUNDARY\r\n"
+    );
+    held.write_all(head.as_bytes()).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let c = client();
+    let url = server.url(&format!("/v1/tickets/{TICKET}/attachments"));
+    let res = c
+        .post(&url)
+        .bearer_auth(&key)
+        .multipart(form("file", "a.txt", "text/plain", b"hello".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()["retry-after"], "1");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_uploads", "{body}");
+
+    // reads are not uploads: still served
+    let res = c.get(&url).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // the held upload gives up; its slot comes back
+    drop(held);
+    let mut admitted = false;
+    for _ in 0..50 {
+        let res = c
+            .post(&url)
+            .bearer_auth(&key)
+            .multipart(form("file", "a.txt", "text/plain", b"hello".to_vec()))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::CREATED {
+            admitted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(admitted, "the slot was given back");
+}
+
 fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
     stream.write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
     stream.write_all(data)?;

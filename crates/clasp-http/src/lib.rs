@@ -11,7 +11,7 @@
 //! | [`signed`] | Clasp's own signed download URLs | `GET /signed/{tenant}/{attachment}` |
 //! | [`signed_upload`] | Clasp's own signed upload URLs | `PUT /signed-upload/{tenant}/{attachment}` |
 //! | [`download`] | byte ranges, entity tags, `HEAD` of every download | — |
-//! | [`limits`] | cut-off of stalled request bodies | — |
+//! | [`limits`] | stalled bodies, upload cap, per-credential rate | — |
 //! | [`ops`] | operations: health, readiness, metrics | `/healthz`, `/readyz`, `/metrics` |
 
 mod bearer;
@@ -46,6 +46,22 @@ pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(workspaces::routes)
             .configure(signed::routes)
             .configure(signed_upload::routes);
+    }
+}
+
+/// A refusal made outside a dialect's handlers (by [`limits`]), in the error
+/// shape of the dialect the request was meant for.
+pub(crate) fn refusal(
+    req: &actix_web::HttpRequest,
+    status: actix_web::http::StatusCode,
+    code: &'static str,
+    message: &str,
+) -> actix_web::HttpResponse {
+    match ops::dialect_of(req.match_pattern().as_deref(), req) {
+        "tickets" => tickets::refusal(status, code, message),
+        "workspaces" => workspaces::refusal(status, code, message),
+        _ => actix_web::HttpResponse::build(status)
+            .json(serde_json::json!({ "error": code, "message": message })),
     }
 }
 

@@ -181,7 +181,7 @@ async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
 
 /// Which dialect a matched route pattern belongs to (a bounded label set:
 /// unmatched paths never become labels of their own).
-fn dialect_of(pattern: Option<&str>, req: &HttpRequest) -> &'static str {
+pub(crate) fn dialect_of(pattern: Option<&str>, req: &HttpRequest) -> &'static str {
     let Some(pattern) = pattern else {
         return "none";
     };

@@ -102,6 +102,12 @@ impl ApiError {
     }
 }
 
+/// A refusal made before the handler ran (rate limit, upload cap), in this
+/// dialect's error shape.
+pub(crate) fn refusal(status: StatusCode, code: &'static str, message: &str) -> HttpResponse {
+    ApiError::new(status, code, message).response()
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {

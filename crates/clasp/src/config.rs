@@ -63,6 +63,12 @@ pub struct Config {
     pub workers: usize,
     /// Seconds a request body may send nothing before it is cut off.
     pub body_idle_timeout_secs: u64,
+    /// Uploads (requests with a body) received at once; more get 503. 0: no cap.
+    pub max_concurrent_uploads: usize,
+    /// Requests per second each credential may sustain; more get 429. 0: no limit.
+    pub rate_limit_per_second: u32,
+    /// Requests a credential may send in a burst above its rate.
+    pub rate_limit_burst: u32,
     /// Grace period for in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
     /// Origins whose pages may call Clasp (CORS), comma-separated; `*`: any

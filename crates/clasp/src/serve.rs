@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use clasp_http::limits::BodyIdleTimeout;
+use clasp_http::limits::{self, Admission, BodyIdleTimeout};
 use clasp_http::ops::{self, Metrics};
 use tracing_subscriber::EnvFilter;
 
@@ -45,6 +45,11 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let metrics = Metrics::new();
         let origins = config.cors_origins();
         let body_idle = BodyIdleTimeout(Duration::from_secs(config.body_idle_timeout_secs));
+        let admission = web::Data::new(Admission::new(
+            config.max_concurrent_uploads,
+            config.rate_limit_per_second,
+            config.rate_limit_burst,
+        ));
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
@@ -52,13 +57,17 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let serving = metrics.clone();
         let server = HttpServer::new(move || {
             App::new()
+                // innermost first: refusals of `admit` still get CORS headers
+                // (browsers can read them) and are counted by `observe`
                 .wrap(clasp_http::default_headers())
+                .wrap(from_fn(limits::body_idle_timeout))
+                .wrap(from_fn(limits::admit))
                 .wrap(Condition::new(!origins.is_empty(), ops::cors(&origins)))
-                .wrap(from_fn(clasp_http::limits::body_idle_timeout))
                 .wrap(from_fn(clasp_http::download::answer_head))
                 .wrap(from_fn(ops::observe))
                 .app_data(web::Data::new(serving.clone()))
                 .app_data(web::Data::new(body_idle))
+                .app_data(admission.clone())
                 .configure(ops::routes)
                 .configure(clasp_http::configure(services.clone()))
         })
