@@ -1,17 +1,95 @@
 //! [`AttachmentRepository`] on SQLite.
 
 use async_trait::async_trait;
+use clasp_domain::listing::{FilterField, ListQuery, SortKey};
 use clasp_domain::ports::{AttachmentRepository, RepoError};
 use clasp_domain::{Attachment, AttachmentId, AttachmentState, Message, SubjectRef, TenantId};
 use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text};
+use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
 
 use super::SqliteStore;
 use super::linking::{Linking, link};
 use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage, to_micros};
+use super::schema::attachment_tags;
 use super::schema::attachments::dsl::*;
 use crate::error::query_error;
+use crate::listing::{Explain, keyset, stored_size};
+
+impl SqliteStore {
+    /// SQLite's plan (`EXPLAIN QUERY PLAN`, one line per step) for the query
+    /// that [`AttachmentRepository::list_page`] runs for `query`: to check, in
+    /// benchmarks and by hand, that an index serves every listing.
+    pub async fn explain_list_page(
+        &self,
+        tenant: TenantId,
+        query: &ListQuery,
+    ) -> Result<Vec<String>, RepoError> {
+        let page = page_query(tenant, query)?.select(AttachmentRow::as_select());
+        let mut conn = self.conn().await?;
+        let steps: Vec<(i32, i32, i32, String)> =
+            Explain::<_, (Integer, Integer, Integer, Text)>::new("EXPLAIN QUERY PLAN ", page)
+                .load(&mut *conn)
+                .await
+                .map_err(query_error)?;
+        Ok(steps.into_iter().map(|(_, _, _, detail)| detail).collect())
+    }
+}
+
+/// The query of one listing page (without its select clause).
+fn page_query(
+    tenant: TenantId,
+    q: &ListQuery,
+) -> Result<super::schema::attachments::BoxedQuery<'static, Sqlite>, RepoError> {
+    let tenant = tenant.to_string();
+    let mut query = attachments
+        .filter(tenant_id.eq(tenant.clone()))
+        .filter(state.eq(AttachmentState::Ready.as_str()))
+        .into_boxed();
+    for f in &q.filters {
+        let v = f.value.clone();
+        query = match f.field {
+            FilterField::CaseId => query.filter(case_id.eq(v)),
+            FilterField::ContentType => query.filter(content_type.eq(v)),
+            FilterField::Kind => query.filter(kind.eq(v)),
+            FilterField::FileFormat => query.filter(file_format.eq(v)),
+            FilterField::Filename => query.filter(filename.eq(v)),
+            FilterField::Tag => query.filter(
+                number.eq_any(
+                    attachment_tags::table
+                        .filter(attachment_tags::tenant_id.eq(tenant.clone()))
+                        .filter(attachment_tags::tag.eq(v))
+                        .select(attachment_tags::number),
+                ),
+            ),
+        };
+    }
+    let text_id = |i: AttachmentId| i.to_string();
+    let query = match &q.sort {
+        SortKey::CreatedAt(r) => keyset!(
+            query,
+            r,
+            q.order,
+            created_at,
+            id,
+            |t: &OffsetDateTime| to_micros(*t),
+            text_id
+        ),
+        SortKey::Filename(r) => keyset!(
+            query,
+            r,
+            q.order,
+            filename,
+            id,
+            |v: &String| Ok::<_, RepoError>(v.clone()),
+            text_id
+        ),
+        SortKey::Size(r) => keyset!(query, r, q.order, size_bytes, id, stored_size, text_id),
+    };
+    Ok(query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX)))
+}
 
 #[async_trait]
 impl AttachmentRepository for SqliteStore {
@@ -80,6 +158,22 @@ impl AttachmentRepository for SqliteStore {
         of_subject
             .order((created_at.asc(), id.asc()))
             .select(AttachmentRow::as_select())
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?
+            .into_iter()
+            .map(AttachmentRow::into_domain)
+            .collect()
+    }
+
+    async fn list_page(
+        &self,
+        tenant: TenantId,
+        query: &ListQuery,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        let page = page_query(tenant, query)?;
+        let mut conn = self.conn().await?;
+        page.select(AttachmentRow::as_select())
             .load(&mut *conn)
             .await
             .map_err(query_error)?
