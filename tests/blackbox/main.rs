@@ -7,6 +7,7 @@
     reason = "test code: a panic is how a test fails"
 )]
 
+mod cases;
 mod harness;
 mod operator;
 mod readme;

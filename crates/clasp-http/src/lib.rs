@@ -8,11 +8,13 @@
 //! |---|---|---|
 //! | [`tickets`] | seed 001 | `/v1/tickets/{ticket_id}/attachments…` |
 //! | [`workspaces`] | seed 000 | `/v1/workspaces/{workspaceId}/…` |
+//! | [`cases`] | seed 002 | `/api-public/1.0/…` |
 //! | [`signed`] | Clasp's own signed download URLs | `GET /signed/{tenant}/{attachment}` |
 //! | [`signed_upload`] | Clasp's own signed upload URLs | `PUT /signed-upload/{tenant}/{attachment}` |
 
 mod bearer;
 mod body;
+pub mod cases;
 mod download;
 pub mod signed;
 pub mod signed_upload;
@@ -39,6 +41,7 @@ pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
         cfg.app_data(web::Data::new(services))
             .configure(tickets::routes)
             .configure(workspaces::routes)
+            .configure(cases::routes)
             .configure(signed::routes)
             .configure(signed_upload::routes);
     }
