@@ -284,3 +284,63 @@ fn hold_write_lock(path: &Path, locked: Sender<()>) -> Result<(), Box<dyn Error 
     conn.batch_execute("COMMIT")?;
     Ok(())
 }
+
+/// Every listing but a tag filter is one seek on one of the migration's indexes,
+/// already in the listing's order (no sort step), whatever the sort, order,
+/// filter and bounds; a tag filter starts from the tag table.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_listing_is_an_index_seek() {
+    use clasp_domain::ListRequest;
+    use clasp_domain::listing::{Filter, FilterField, SortField, SortOrder};
+
+    let (store, _dir) = common::sqlite_store().await.unwrap();
+    let t = tenant("plans");
+    let cursor = format!("1,{}", AttachmentId::new());
+    let filters = [
+        None,
+        Some(FilterField::CaseId),
+        Some(FilterField::ContentType),
+        Some(FilterField::Kind),
+        Some(FilterField::FileFormat),
+        Some(FilterField::Filename),
+        Some(FilterField::Tag),
+    ];
+    for (sort, value) in [
+        (SortField::CreatedAt, "2026-01-01T00:00:00Z"),
+        (SortField::Filename, "a.pdf"),
+        (SortField::Size, "1"),
+    ] {
+        let after = cursor.replacen('1', value, 1);
+        for order in [SortOrder::Asc, SortOrder::Desc] {
+            for filter in filters {
+                let query = ListRequest {
+                    sort,
+                    order,
+                    after: Some(&after),
+                    before: Some(value),
+                    filters: filter
+                        .map(|field| Filter {
+                            field,
+                            value: "x".into(),
+                        })
+                        .into_iter()
+                        .collect(),
+                    ..ListRequest::default()
+                }
+                .validate()
+                .unwrap();
+                let plan = store.explain_list_page(t.id, &query).await.unwrap();
+                let text = plan.join(" | ");
+                if filter == Some(FilterField::Tag) {
+                    assert!(text.contains("attachment_tags"), "{query:?}: {text}");
+                    continue;
+                }
+                assert!(
+                    text.starts_with("SEARCH attachments USING INDEX")
+                        && !text.contains("TEMP B-TREE"),
+                    "{query:?}: {text}"
+                );
+            }
+        }
+    }
+}
