@@ -49,6 +49,28 @@ macro_rules! keyset {
 }
 pub(crate) use keyset;
 
+/// Narrows a boxed query on `attachments` to a listing's equality filters;
+/// `$tag` builds the condition "has tag `v`" (each backend stores tags its way).
+/// Each filter column leads an index of the migrations.
+macro_rules! filtered {
+    ($query:expr, $filters:expr, $tag:expr) => {{
+        let mut query = $query;
+        for f in $filters {
+            let v = f.value.clone();
+            query = match f.field {
+                FilterField::CaseId => query.filter(case_id.eq(v)),
+                FilterField::ContentType => query.filter(content_type.eq(v)),
+                FilterField::Kind => query.filter(kind.eq(v)),
+                FilterField::FileFormat => query.filter(file_format.eq(v)),
+                FilterField::Filename => query.filter(filename.eq(v)),
+                FilterField::Tag => query.filter(($tag)(v)),
+            };
+        }
+        query
+    }};
+}
+pub(crate) use filtered;
+
 /// A size cursor as stored: sizes are `bigint`s (larger ones exist nowhere).
 pub(crate) fn stored_size(n: &u64) -> Result<i64, clasp_domain::ports::RepoError> {
     i64::try_from(*n)

@@ -548,7 +548,7 @@ async fn connections_the_server_closed_are_replaced() {
 async fn the_listing_migration_backfills_existing_rows() {
     use diesel::Connection;
     use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-    use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+    use diesel_migrations::{EmbeddedMigrations, embed_migrations};
     const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
     let db = TestDb::create().await.unwrap();
@@ -556,16 +556,16 @@ async fn the_listing_migration_backfills_existing_rows() {
         .await
         .unwrap();
     let t = tenant("old-rows");
-    let ids = common::insert_old_rows(&store, t.id).await;
+    let ids = common::insert_old_rows(
+        &store,
+        &ready_attachment(t.id, "T1", OffsetDateTime::UNIX_EPOCH),
+    )
+    .await;
     let url = db.url.clone();
     tokio::task::spawn_blocking(move || {
         let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
             AsyncConnectionWrapper::establish(&url).unwrap();
-        // Back to before the listing migration (and anything newer), then forward.
-        while conn.revert_last_migration(MIGRATIONS).unwrap().to_string()
-            != common::LISTING_MIGRATION
-        {}
-        conn.run_pending_migrations(MIGRATIONS).unwrap();
+        common::reapply_listing_migration(&mut conn, || MIGRATIONS);
     })
     .await
     .unwrap();

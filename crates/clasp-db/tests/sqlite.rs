@@ -349,20 +349,16 @@ async fn every_listing_is_an_index_seek() {
 /// and tag once it ran: its backfill agrees with the domain's definitions.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_listing_migration_backfills_existing_rows() {
-    use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+    use diesel_migrations::{EmbeddedMigrations, embed_migrations};
     const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
     let (store, dir) = common::sqlite_store().await.unwrap();
     let t = tenant("old-rows");
-    let ids = common::insert_old_rows(&store, t.id).await;
+    let ids = common::insert_old_rows(&store, &ready_attachment(t.id, "T1", 1)).await;
     let path = dir.path().join("clasp.db");
     tokio::task::spawn_blocking(move || {
         let mut conn = SqliteConnection::establish(&path.display().to_string()).unwrap();
-        // Back to before the listing migration (and anything newer), then forward.
-        while conn.revert_last_migration(MIGRATIONS).unwrap().to_string()
-            != common::LISTING_MIGRATION
-        {}
-        conn.run_pending_migrations(MIGRATIONS).unwrap();
+        common::reapply_listing_migration(&mut conn, || MIGRATIONS);
     })
     .await
     .unwrap();

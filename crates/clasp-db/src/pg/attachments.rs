@@ -16,7 +16,7 @@ use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage};
 use super::schema::attachments::dsl::*;
 use super::schema::messages;
 use crate::error::query_error;
-use crate::listing::{Explain, keyset, stored_size};
+use crate::listing::{Explain, filtered, keyset, stored_size};
 
 impl PgStore {
     /// PostgreSQL's plan (`EXPLAIN`, one line per row) for the query that
@@ -37,27 +37,35 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// The attachments `query` selects, whole.
+    async fn load<'a>(
+        &self,
+        query: super::schema::attachments::BoxedQuery<'a, Pg>,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        let mut conn = self.conn().await?;
+        query
+            .select(AttachmentRow::as_select())
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?
+            .into_iter()
+            .map(AttachmentRow::into_domain)
+            .collect()
+    }
+}
+
 /// The query of one listing page (without its select clause).
 fn page_query(
     tenant: TenantId,
     q: &ListQuery,
 ) -> Result<super::schema::attachments::BoxedQuery<'static, Pg>, RepoError> {
-    let mut query = attachments
+    let ready = attachments
         .filter(tenant_id.eq(tenant.0))
         .filter(state.eq(AttachmentState::Ready.as_str()))
         .into_boxed();
-    for f in &q.filters {
-        let v = f.value.clone();
-        query = match f.field {
-            FilterField::CaseId => query.filter(case_id.eq(v)),
-            FilterField::ContentType => query.filter(content_type.eq(v)),
-            FilterField::Kind => query.filter(kind.eq(v)),
-            FilterField::FileFormat => query.filter(file_format.eq(v)),
-            FilterField::Filename => query.filter(filename.eq(v)),
-            // `@>`, which the GIN index on tags serves
-            FilterField::Tag => query.filter(tags.contains(vec![v])),
-        };
-    }
+    // `@>`, which the GIN index on tags serves
+    let query = filtered!(ready, &q.filters, |v: String| tags.contains(vec![v]));
     let uuid_id = |i: AttachmentId| i.0;
     let query = match &q.sort {
         SortKey::CreatedAt(r) => keyset!(
@@ -145,17 +153,9 @@ impl AttachmentRepository for PgStore {
             SubjectRef::Case(v) => ready.filter(case_id.eq(v)),
             SubjectRef::Room(v) => ready.filter(room_id.eq(v)),
         };
-        let mut conn = self.conn().await?;
         // PostgreSQL orders `uuid` bytewise, as `Uuid`'s `Ord` does.
-        of_subject
-            .order((created_at.asc(), id.asc()))
-            .select(AttachmentRow::as_select())
-            .load(&mut *conn)
+        self.load(of_subject.order((created_at.asc(), id.asc())))
             .await
-            .map_err(query_error)?
-            .into_iter()
-            .map(AttachmentRow::into_domain)
-            .collect()
     }
 
     async fn list_page(
@@ -163,15 +163,7 @@ impl AttachmentRepository for PgStore {
         tenant: TenantId,
         query: &ListQuery,
     ) -> Result<Vec<Attachment>, RepoError> {
-        let page = page_query(tenant, query)?;
-        let mut conn = self.conn().await?;
-        page.select(AttachmentRow::as_select())
-            .load(&mut *conn)
-            .await
-            .map_err(query_error)?
-            .into_iter()
-            .map(AttachmentRow::into_domain)
-            .collect()
+        self.load(page_query(tenant, query)?).await
     }
 
     async fn delete(&self, tenant: TenantId, wanted: AttachmentId) -> Result<bool, RepoError> {
@@ -233,20 +225,16 @@ impl AttachmentRepository for PgStore {
         limit: usize,
     ) -> Result<Vec<Attachment>, RepoError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut conn = self.conn().await?;
         // The comparison implies `upload_expires_at IS NOT NULL`: the partial
         // index of the migration serves it.
-        attachments
-            .filter(upload_expires_at.le(before))
-            .filter(state.eq(AttachmentState::Pending.as_str()))
-            .order((upload_expires_at.asc(), id.asc()))
-            .limit(limit)
-            .select(AttachmentRow::as_select())
-            .load(&mut *conn)
-            .await
-            .map_err(query_error)?
-            .into_iter()
-            .map(AttachmentRow::into_domain)
-            .collect()
+        self.load(
+            attachments
+                .filter(upload_expires_at.le(before))
+                .filter(state.eq(AttachmentState::Pending.as_str()))
+                .order((upload_expires_at.asc(), id.asc()))
+                .limit(limit)
+                .into_boxed(),
+        )
+        .await
     }
 }

@@ -16,7 +16,7 @@ use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage, 
 use super::schema::attachment_tags;
 use super::schema::attachments::dsl::*;
 use crate::error::query_error;
-use crate::listing::{Explain, keyset, stored_size};
+use crate::listing::{Explain, filtered, keyset, stored_size};
 
 impl SqliteStore {
     /// SQLite's plan (`EXPLAIN QUERY PLAN`, one line per step) for the query
@@ -38,34 +38,42 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// The attachments `query` selects, whole.
+    async fn load<'a>(
+        &self,
+        query: super::schema::attachments::BoxedQuery<'a, Sqlite>,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        let mut conn = self.conn().await?;
+        query
+            .select(AttachmentRow::as_select())
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?
+            .into_iter()
+            .map(AttachmentRow::into_domain)
+            .collect()
+    }
+}
+
 /// The query of one listing page (without its select clause).
 fn page_query(
     tenant: TenantId,
     q: &ListQuery,
 ) -> Result<super::schema::attachments::BoxedQuery<'static, Sqlite>, RepoError> {
     let tenant = tenant.to_string();
-    let mut query = attachments
+    let ready = attachments
         .filter(tenant_id.eq(tenant.clone()))
         .filter(state.eq(AttachmentState::Ready.as_str()))
         .into_boxed();
-    for f in &q.filters {
-        let v = f.value.clone();
-        query = match f.field {
-            FilterField::CaseId => query.filter(case_id.eq(v)),
-            FilterField::ContentType => query.filter(content_type.eq(v)),
-            FilterField::Kind => query.filter(kind.eq(v)),
-            FilterField::FileFormat => query.filter(file_format.eq(v)),
-            FilterField::Filename => query.filter(filename.eq(v)),
-            FilterField::Tag => query.filter(
-                number.eq_any(
-                    attachment_tags::table
-                        .filter(attachment_tags::tenant_id.eq(tenant.clone()))
-                        .filter(attachment_tags::tag.eq(v))
-                        .select(attachment_tags::number),
-                ),
-            ),
-        };
-    }
+    let query = filtered!(ready, &q.filters, |v: String| {
+        number.eq_any(
+            attachment_tags::table
+                .filter(attachment_tags::tenant_id.eq(tenant.clone()))
+                .filter(attachment_tags::tag.eq(v))
+                .select(attachment_tags::number),
+        )
+    });
     let text_id = |i: AttachmentId| i.to_string();
     let query = match &q.sort {
         SortKey::CreatedAt(r) => keyset!(
@@ -153,17 +161,9 @@ impl AttachmentRepository for SqliteStore {
             SubjectRef::Case(v) => ready.filter(case_id.eq(v)),
             SubjectRef::Room(v) => ready.filter(room_id.eq(v)),
         };
-        let mut conn = self.conn().await?;
         // Ids are lowercase hyphenated UUIDs: as text they sort as the UUIDs do.
-        of_subject
-            .order((created_at.asc(), id.asc()))
-            .select(AttachmentRow::as_select())
-            .load(&mut *conn)
+        self.load(of_subject.order((created_at.asc(), id.asc())))
             .await
-            .map_err(query_error)?
-            .into_iter()
-            .map(AttachmentRow::into_domain)
-            .collect()
     }
 
     async fn list_page(
@@ -171,15 +171,7 @@ impl AttachmentRepository for SqliteStore {
         tenant: TenantId,
         query: &ListQuery,
     ) -> Result<Vec<Attachment>, RepoError> {
-        let page = page_query(tenant, query)?;
-        let mut conn = self.conn().await?;
-        page.select(AttachmentRow::as_select())
-            .load(&mut *conn)
-            .await
-            .map_err(query_error)?
-            .into_iter()
-            .map(AttachmentRow::into_domain)
-            .collect()
+        self.load(page_query(tenant, query)?).await
     }
 
     async fn delete(&self, tenant: TenantId, wanted: AttachmentId) -> Result<bool, RepoError> {
@@ -223,20 +215,16 @@ impl AttachmentRepository for SqliteStore {
         limit: usize,
     ) -> Result<Vec<Attachment>, RepoError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut conn = self.conn().await?;
         // The comparison implies `upload_expires_at IS NOT NULL`: the partial
         // index of the migration serves it.
-        attachments
-            .filter(upload_expires_at.le(to_micros(before)?))
-            .filter(state.eq(AttachmentState::Pending.as_str()))
-            .order((upload_expires_at.asc(), id.asc()))
-            .limit(limit)
-            .select(AttachmentRow::as_select())
-            .load(&mut *conn)
-            .await
-            .map_err(query_error)?
-            .into_iter()
-            .map(AttachmentRow::into_domain)
-            .collect()
+        self.load(
+            attachments
+                .filter(upload_expires_at.le(to_micros(before)?))
+                .filter(state.eq(AttachmentState::Pending.as_str()))
+                .order((upload_expires_at.asc(), id.asc()))
+                .limit(limit)
+                .into_boxed(),
+        )
+        .await
     }
 }

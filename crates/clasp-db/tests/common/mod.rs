@@ -112,39 +112,42 @@ pub const OLD_ROWS: [(&str, &str, &str, &str); 4] = [
     ("résumé.PDF", "application/pdf", "application", "pdf"),
 ];
 
-/// Stores [`OLD_ROWS`] for `tenant`, ready, and returns their ids.
+/// Stores [`OLD_ROWS`], ready, each a copy of `base` with its name, type and
+/// tag, and returns their ids.
 pub async fn insert_old_rows(
     repo: &dyn clasp_domain::ports::AttachmentRepository,
-    tenant: clasp_domain::TenantId,
+    base: &clasp_domain::Attachment,
 ) -> Vec<clasp_domain::AttachmentId> {
     let mut ids = Vec::new();
     for (i, (name, content_type, _, _)) in OLD_ROWS.iter().enumerate() {
-        let at = time::OffsetDateTime::UNIX_EPOCH;
         let a = clasp_domain::Attachment {
             id: clasp_domain::AttachmentId::new(),
-            number: 0,
-            tenant_id: tenant,
-            subject: clasp_domain::Subject::default(),
             filename: (*name).to_owned(),
             content_type: (*content_type).to_owned(),
-            sniffed_type: None,
-            size_bytes: 1,
-            sha256: None,
-            declared_sha256: None,
             state: clasp_domain::AttachmentState::Ready,
-            description: None,
             tags: vec![format!("tag-{i}")],
-            locale: None,
-            uploaded_by: "user-1".into(),
-            thumbnail_key: None,
-            upload_expires_at: None,
-            created_at: at,
-            updated_at: at,
+            ..base.clone()
         };
         repo.insert(&a).await.unwrap();
         ids.push(a.id);
     }
     ids
+}
+
+/// Reverts the migrations down to and including the listing migration, then
+/// applies them again: what a database written before the listing migration
+/// goes through. `migrations` yields the backend's embedded migrations.
+pub fn reapply_listing_migration<DB: diesel::backend::Backend>(
+    conn: &mut impl diesel_migrations::MigrationHarness<DB>,
+    migrations: impl Fn() -> diesel_migrations::EmbeddedMigrations,
+) {
+    while conn
+        .revert_last_migration(migrations())
+        .unwrap()
+        .to_string()
+        != LISTING_MIGRATION
+    {}
+    conn.run_pending_migrations(migrations()).unwrap();
 }
 
 /// Each of [`OLD_ROWS`] is found by its kind, file format and tag together,
