@@ -12,3 +12,7 @@ test:
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# Benchmarks (docs/benchmarks.md): listing pages on SQLite and PostgreSQL.
+bench *ARGS:
+    ./scripts/bench.sh {{ARGS}}

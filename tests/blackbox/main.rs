@@ -8,6 +8,7 @@
 )]
 
 mod browser;
+mod cases;
 mod conformance;
 mod harness;
 mod operations;

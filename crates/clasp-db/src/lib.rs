@@ -26,6 +26,7 @@
 //! [`migrate`] apply it.
 
 mod error;
+mod listing;
 mod pg;
 mod readiness;
 mod sqlite;

@@ -542,6 +542,36 @@ async fn connections_the_server_closed_are_replaced() {
     assert_eq!(store.tenant_by_slug("survivor").await.unwrap(), Some(t));
 }
 
+/// Rows written before the listing migration are listed by kind, file format
+/// and tag once it ran: its backfill agrees with the domain's definitions.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_listing_migration_backfills_existing_rows() {
+    use diesel::Connection;
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+    use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+    const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+    let db = TestDb::create().await.unwrap();
+    let store = PgStore::open(&db.url, &PgSettings::default())
+        .await
+        .unwrap();
+    let t = tenant("old-rows");
+    let ids = common::insert_old_rows(
+        &store,
+        &ready_attachment(t.id, "T1", OffsetDateTime::UNIX_EPOCH),
+    )
+    .await;
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
+            AsyncConnectionWrapper::establish(&url).unwrap();
+        common::reapply_listing_migration(&mut conn, || MIGRATIONS);
+    })
+    .await
+    .unwrap();
+    common::assert_old_rows_listed(&store, t.id, &ids).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ready_only_while_every_migration_is_applied() {
     let db = TestDb::create().await.unwrap();

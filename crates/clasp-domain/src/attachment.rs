@@ -150,6 +150,31 @@ impl Attachment {
         Ok(())
     }
 
+    /// The media type's top-level type (`image` of `image/png`): a coarse
+    /// category clients filter listings by.
+    pub fn kind(&self) -> &str {
+        self.content_type
+            .split_once('/')
+            .map_or(self.content_type.as_str(), |(kind, _)| kind)
+    }
+
+    /// The filename's extension after its last dot, in ASCII lowercase (`pdf`),
+    /// or empty without a dot: the file format clients filter listings by.
+    /// Adapters store it beside the filename so the filter can use an index.
+    pub fn file_format(&self) -> String {
+        self.filename
+            .rsplit_once('.')
+            .map(|(_, ext)| ext.to_ascii_lowercase())
+            .unwrap_or_default()
+    }
+
+    /// The filename without its last dot and extension (all of it without a dot).
+    pub fn name_without_extension(&self) -> &str {
+        self.filename
+            .rsplit_once('.')
+            .map_or(self.filename.as_str(), |(stem, _)| stem)
+    }
+
     /// Only ready attachments are shown to clients and downloaded.
     pub fn is_ready(&self) -> bool {
         self.state == AttachmentState::Ready

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::attachment::{Attachment, AttachmentId, SubjectRef};
 use crate::credentials::{ApiKey, Session, generate_session_token};
+use crate::listing::ListQuery;
 use crate::message::{Message, MessageId};
 use crate::ports::{
     AttachmentRepository, BlobError, BlobReader, BlobStore, Clock, IdentityStore, PutBody,
@@ -89,6 +90,14 @@ impl AttachmentRepository for MemoryAttachments {
             .collect();
         found.sort_by_key(|a| (a.created_at, a.id));
         Ok(found)
+    }
+
+    async fn list_page(
+        &self,
+        tenant: TenantId,
+        query: &ListQuery,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        Ok(query.select(lock(&self.rows).values().filter(|a| a.tenant_id == tenant)))
     }
 
     async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Result<bool, RepoError> {

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::attachment::{Attachment, AttachmentId, SubjectRef};
 use crate::credentials::{ApiKey, Session};
 use crate::inspect::BodyError;
+use crate::listing::ListQuery;
 use crate::message::Message;
 use crate::tenant::{Tenant, TenantId};
 
@@ -36,6 +37,7 @@ pub enum RepoError {
 /// tenant — an id from another tenant is "not found"; `insert` assigns a unique,
 /// increasing `number`; `list_ready` returns only `Ready` attachments of the
 /// subject, oldest first (ties by id); `update` persists every mutable field;
+/// `list_page` answers exactly [`ListQuery::select`] of the tenant's rows;
 /// `create_message` is all or nothing; `expired_pending` finds abandoned direct
 /// uploads across tenants.
 #[async_trait]
@@ -56,6 +58,14 @@ pub trait AttachmentRepository: Send + Sync {
         &self,
         tenant: TenantId,
         subject: &SubjectRef,
+    ) -> Result<Vec<Attachment>, RepoError>;
+    /// One page of the `Ready` attachments of `tenant` that `query` admits, in
+    /// its order: what [`ListQuery::select`] picks out of all of them. Adapters
+    /// seek by keyset, so a deep page costs about what the first one does.
+    async fn list_page(
+        &self,
+        tenant: TenantId,
+        query: &ListQuery,
     ) -> Result<Vec<Attachment>, RepoError>;
     /// Removes the row; returns whether it existed.
     async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Result<bool, RepoError>;

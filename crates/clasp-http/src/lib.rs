@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | [`tickets`] | seed 001 | `/v1/tickets/{ticket_id}/attachments…` |
 //! | [`workspaces`] | seed 000 | `/v1/workspaces/{workspaceId}/…` |
+//! | [`cases`] | seed 002 | `/api-public/1.0/…` |
 //! | [`signed`] | Clasp's own signed download URLs | `GET /signed/{tenant}/{attachment}` |
 //! | [`signed_upload`] | Clasp's own signed upload URLs | `PUT /signed-upload/{tenant}/{attachment}` |
 //! | [`download`] | byte ranges, entity tags, `HEAD` of every download | — |
@@ -16,6 +17,7 @@
 
 mod bearer;
 mod body;
+pub mod cases;
 pub mod download;
 pub mod limits;
 pub mod ops;
@@ -44,6 +46,7 @@ pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
         cfg.app_data(web::Data::new(services))
             .configure(tickets::routes)
             .configure(workspaces::routes)
+            .configure(cases::routes)
             .configure(signed::routes)
             .configure(signed_upload::routes);
     }
@@ -53,15 +56,17 @@ pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
 /// shape of the dialect the request was meant for.
 pub(crate) fn refusal(
     req: &actix_web::HttpRequest,
-    status: actix_web::http::StatusCode,
-    code: &'static str,
-    message: &str,
+    refused: limits::Refusal,
 ) -> actix_web::HttpResponse {
     match ops::dialect_of(req.match_pattern().as_deref(), req) {
-        "tickets" => tickets::refusal(status, code, message),
-        "workspaces" => workspaces::refusal(status, code, message),
-        _ => actix_web::HttpResponse::build(status)
-            .json(serde_json::json!({ "error": code, "message": message })),
+        "tickets" => tickets::refusal(refused),
+        "workspaces" => workspaces::refusal(refused),
+        "cases" => cases::refusal(refused),
+        _ => {
+            let (status, code, message) = refused.describe();
+            actix_web::HttpResponse::build(status)
+                .json(serde_json::json!({ "error": code, "message": message }))
+        }
     }
 }
 

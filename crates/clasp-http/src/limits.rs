@@ -212,8 +212,7 @@ pub async fn admit(
             Ok(res?.map_into_boxed_body().map_into_left_body())
         }
         Err(refusal) => {
-            let (status, code, message) = refusal.describe();
-            let mut res = crate::refusal(req.request(), status, code, &message);
+            let mut res = crate::refusal(req.request(), refusal);
             if let Ok(value) = HeaderValue::from_str(&refusal.retry_after_secs().to_string()) {
                 res.headers_mut().insert(header::RETRY_AFTER, value);
             }

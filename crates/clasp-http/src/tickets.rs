@@ -19,6 +19,7 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
+use crate::limits::Refusal;
 use crate::{Services, bearer, body};
 
 /// How long a download URL stays valid, as the seed documents.
@@ -104,7 +105,8 @@ impl ApiError {
 
 /// A refusal made before the handler ran (rate limit, upload cap), in this
 /// dialect's error shape.
-pub(crate) fn refusal(status: StatusCode, code: &'static str, message: &str) -> HttpResponse {
+pub(crate) fn refusal(refused: Refusal) -> HttpResponse {
+    let (status, code, message) = refused.describe();
     ApiError::new(status, code, message).response()
 }
 

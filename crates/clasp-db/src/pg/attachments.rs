@@ -1,8 +1,10 @@
 //! [`AttachmentRepository`] on PostgreSQL.
 
 use async_trait::async_trait;
+use clasp_domain::listing::{FilterField, ListQuery, SortKey};
 use clasp_domain::ports::{AttachmentRepository, RepoError};
 use clasp_domain::{Attachment, AttachmentId, AttachmentState, Message, SubjectRef, TenantId};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::result::Error as QueryError;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -14,7 +16,81 @@ use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage};
 use super::schema::attachments::dsl::*;
 use super::schema::messages;
 use crate::error::query_error;
+use crate::listing::{Explain, filtered, keyset, stored_size};
 use crate::readiness::{NEWEST_APPLIED, NewestApplied, require_current};
+
+impl PgStore {
+    /// PostgreSQL's plan (`EXPLAIN`, one line per row) for the query that
+    /// [`AttachmentRepository::list_page`] runs for `query`, with its values
+    /// bound: to check, in benchmarks and by hand, that an index serves every
+    /// listing.
+    pub async fn explain_list_page(
+        &self,
+        tenant: TenantId,
+        query: &ListQuery,
+    ) -> Result<Vec<String>, RepoError> {
+        let page = page_query(tenant, query)?.select(AttachmentRow::as_select());
+        let mut conn = self.conn().await?;
+        Explain::<_, diesel::sql_types::Text>::new("EXPLAIN ", page)
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)
+    }
+}
+
+impl PgStore {
+    /// The attachments `query` selects, whole.
+    async fn load<'a>(
+        &self,
+        query: super::schema::attachments::BoxedQuery<'a, Pg>,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        let mut conn = self.conn().await?;
+        query
+            .select(AttachmentRow::as_select())
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?
+            .into_iter()
+            .map(AttachmentRow::into_domain)
+            .collect()
+    }
+}
+
+/// The query of one listing page (without its select clause).
+fn page_query(
+    tenant: TenantId,
+    q: &ListQuery,
+) -> Result<super::schema::attachments::BoxedQuery<'static, Pg>, RepoError> {
+    let ready = attachments
+        .filter(tenant_id.eq(tenant.0))
+        .filter(state.eq(AttachmentState::Ready.as_str()))
+        .into_boxed();
+    // `@>`, which the GIN index on tags serves
+    let query = filtered!(ready, &q.filters, |v: String| tags.contains(vec![v]));
+    let uuid_id = |i: AttachmentId| i.0;
+    let query = match &q.sort {
+        SortKey::CreatedAt(r) => keyset!(
+            query,
+            r,
+            q.order,
+            created_at,
+            id,
+            |t: &OffsetDateTime| Ok::<_, RepoError>(*t),
+            uuid_id
+        ),
+        SortKey::Filename(r) => keyset!(
+            query,
+            r,
+            q.order,
+            filename,
+            id,
+            |v: &String| Ok::<_, RepoError>(v.clone()),
+            uuid_id
+        ),
+        SortKey::Size(r) => keyset!(query, r, q.order, size_bytes, id, stored_size, uuid_id),
+    };
+    Ok(query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX)))
+}
 
 #[async_trait]
 impl AttachmentRepository for PgStore {
@@ -78,17 +154,17 @@ impl AttachmentRepository for PgStore {
             SubjectRef::Case(v) => ready.filter(case_id.eq(v)),
             SubjectRef::Room(v) => ready.filter(room_id.eq(v)),
         };
-        let mut conn = self.conn().await?;
         // PostgreSQL orders `uuid` bytewise, as `Uuid`'s `Ord` does.
-        of_subject
-            .order((created_at.asc(), id.asc()))
-            .select(AttachmentRow::as_select())
-            .load(&mut *conn)
+        self.load(of_subject.order((created_at.asc(), id.asc())))
             .await
-            .map_err(query_error)?
-            .into_iter()
-            .map(AttachmentRow::into_domain)
-            .collect()
+    }
+
+    async fn list_page(
+        &self,
+        tenant: TenantId,
+        query: &ListQuery,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        self.load(page_query(tenant, query)?).await
     }
 
     async fn delete(&self, tenant: TenantId, wanted: AttachmentId) -> Result<bool, RepoError> {
@@ -150,21 +226,17 @@ impl AttachmentRepository for PgStore {
         limit: usize,
     ) -> Result<Vec<Attachment>, RepoError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut conn = self.conn().await?;
         // The comparison implies `upload_expires_at IS NOT NULL`: the partial
         // index of the migration serves it.
-        attachments
-            .filter(upload_expires_at.le(before))
-            .filter(state.eq(AttachmentState::Pending.as_str()))
-            .order((upload_expires_at.asc(), id.asc()))
-            .limit(limit)
-            .select(AttachmentRow::as_select())
-            .load(&mut *conn)
-            .await
-            .map_err(query_error)?
-            .into_iter()
-            .map(AttachmentRow::into_domain)
-            .collect()
+        self.load(
+            attachments
+                .filter(upload_expires_at.le(before))
+                .filter(state.eq(AttachmentState::Pending.as_str()))
+                .order((upload_expires_at.asc(), id.asc()))
+                .limit(limit)
+                .into_boxed(),
+        )
+        .await
     }
 
     async fn check_ready(&self) -> Result<(), RepoError> {

@@ -122,6 +122,8 @@ pub(crate) struct AttachmentFields<'a> {
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
     upload_expires_at: Option<OffsetDateTime>,
+    kind: &'a str,
+    file_format: String,
 }
 
 impl<'a> AttachmentFields<'a> {
@@ -148,6 +150,8 @@ impl<'a> AttachmentFields<'a> {
             created_at: a.created_at,
             updated_at: a.updated_at,
             upload_expires_at: a.upload_expires_at,
+            kind: a.kind(),
+            file_format: a.file_format(),
         })
     }
 }

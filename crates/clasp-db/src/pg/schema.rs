@@ -60,6 +60,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         upload_expires_at -> Nullable<Timestamptz>,
+        kind -> Text,
+        file_format -> Text,
     }
 }
 

@@ -1,18 +1,104 @@
 //! [`AttachmentRepository`] on SQLite.
 
 use async_trait::async_trait;
+use clasp_domain::listing::{FilterField, ListQuery, SortKey};
 use clasp_domain::ports::{AttachmentRepository, RepoError};
 use clasp_domain::{Attachment, AttachmentId, AttachmentState, Message, SubjectRef, TenantId};
 use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text};
+use diesel::sqlite::Sqlite;
 use diesel_async::RunQueryDsl;
 use time::OffsetDateTime;
 
 use super::SqliteStore;
 use super::linking::{Linking, link};
 use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage, to_micros};
+use super::schema::attachment_tags;
 use super::schema::attachments::dsl::*;
 use crate::error::query_error;
+use crate::listing::{Explain, filtered, keyset, stored_size};
 use crate::readiness::{NEWEST_APPLIED, NewestApplied, require_current};
+
+impl SqliteStore {
+    /// SQLite's plan (`EXPLAIN QUERY PLAN`, one line per step) for the query
+    /// that [`AttachmentRepository::list_page`] runs for `query`: to check, in
+    /// benchmarks and by hand, that an index serves every listing.
+    pub async fn explain_list_page(
+        &self,
+        tenant: TenantId,
+        query: &ListQuery,
+    ) -> Result<Vec<String>, RepoError> {
+        let page = page_query(tenant, query)?.select(AttachmentRow::as_select());
+        let mut conn = self.conn().await?;
+        let steps: Vec<(i32, i32, i32, String)> =
+            Explain::<_, (Integer, Integer, Integer, Text)>::new("EXPLAIN QUERY PLAN ", page)
+                .load(&mut *conn)
+                .await
+                .map_err(query_error)?;
+        Ok(steps.into_iter().map(|(_, _, _, detail)| detail).collect())
+    }
+}
+
+impl SqliteStore {
+    /// The attachments `query` selects, whole.
+    async fn load<'a>(
+        &self,
+        query: super::schema::attachments::BoxedQuery<'a, Sqlite>,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        let mut conn = self.conn().await?;
+        query
+            .select(AttachmentRow::as_select())
+            .load(&mut *conn)
+            .await
+            .map_err(query_error)?
+            .into_iter()
+            .map(AttachmentRow::into_domain)
+            .collect()
+    }
+}
+
+/// The query of one listing page (without its select clause).
+fn page_query(
+    tenant: TenantId,
+    q: &ListQuery,
+) -> Result<super::schema::attachments::BoxedQuery<'static, Sqlite>, RepoError> {
+    let tenant = tenant.to_string();
+    let ready = attachments
+        .filter(tenant_id.eq(tenant.clone()))
+        .filter(state.eq(AttachmentState::Ready.as_str()))
+        .into_boxed();
+    let query = filtered!(ready, &q.filters, |v: String| {
+        number.eq_any(
+            attachment_tags::table
+                .filter(attachment_tags::tenant_id.eq(tenant.clone()))
+                .filter(attachment_tags::tag.eq(v))
+                .select(attachment_tags::number),
+        )
+    });
+    let text_id = |i: AttachmentId| i.to_string();
+    let query = match &q.sort {
+        SortKey::CreatedAt(r) => keyset!(
+            query,
+            r,
+            q.order,
+            created_at,
+            id,
+            |t: &OffsetDateTime| to_micros(*t),
+            text_id
+        ),
+        SortKey::Filename(r) => keyset!(
+            query,
+            r,
+            q.order,
+            filename,
+            id,
+            |v: &String| Ok::<_, RepoError>(v.clone()),
+            text_id
+        ),
+        SortKey::Size(r) => keyset!(query, r, q.order, size_bytes, id, stored_size, text_id),
+    };
+    Ok(query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX)))
+}
 
 #[async_trait]
 impl AttachmentRepository for SqliteStore {
@@ -76,17 +162,17 @@ impl AttachmentRepository for SqliteStore {
             SubjectRef::Case(v) => ready.filter(case_id.eq(v)),
             SubjectRef::Room(v) => ready.filter(room_id.eq(v)),
         };
-        let mut conn = self.conn().await?;
         // Ids are lowercase hyphenated UUIDs: as text they sort as the UUIDs do.
-        of_subject
-            .order((created_at.asc(), id.asc()))
-            .select(AttachmentRow::as_select())
-            .load(&mut *conn)
+        self.load(of_subject.order((created_at.asc(), id.asc())))
             .await
-            .map_err(query_error)?
-            .into_iter()
-            .map(AttachmentRow::into_domain)
-            .collect()
+    }
+
+    async fn list_page(
+        &self,
+        tenant: TenantId,
+        query: &ListQuery,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        self.load(page_query(tenant, query)?).await
     }
 
     async fn delete(&self, tenant: TenantId, wanted: AttachmentId) -> Result<bool, RepoError> {
@@ -130,21 +216,17 @@ impl AttachmentRepository for SqliteStore {
         limit: usize,
     ) -> Result<Vec<Attachment>, RepoError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut conn = self.conn().await?;
         // The comparison implies `upload_expires_at IS NOT NULL`: the partial
         // index of the migration serves it.
-        attachments
-            .filter(upload_expires_at.le(to_micros(before)?))
-            .filter(state.eq(AttachmentState::Pending.as_str()))
-            .order((upload_expires_at.asc(), id.asc()))
-            .limit(limit)
-            .select(AttachmentRow::as_select())
-            .load(&mut *conn)
-            .await
-            .map_err(query_error)?
-            .into_iter()
-            .map(AttachmentRow::into_domain)
-            .collect()
+        self.load(
+            attachments
+                .filter(upload_expires_at.le(to_micros(before)?))
+                .filter(state.eq(AttachmentState::Pending.as_str()))
+                .order((upload_expires_at.asc(), id.asc()))
+                .limit(limit)
+                .into_boxed(),
+        )
+        .await
     }
 
     async fn check_ready(&self) -> Result<(), RepoError> {

@@ -140,6 +140,8 @@ pub(crate) struct AttachmentFields {
     created_at: i64,
     updated_at: i64,
     upload_expires_at: Option<i64>,
+    kind: String,
+    file_format: String,
 }
 
 impl AttachmentFields {
@@ -167,6 +169,8 @@ impl AttachmentFields {
             created_at: to_micros(a.created_at)?,
             updated_at: to_micros(a.updated_at)?,
             upload_expires_at: opt_micros(a.upload_expires_at)?,
+            kind: a.kind().to_owned(),
+            file_format: a.file_format(),
         })
     }
 }

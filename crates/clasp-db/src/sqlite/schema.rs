@@ -60,6 +60,8 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         upload_expires_at -> Nullable<BigInt>,
+        kind -> Text,
+        file_format -> Text,
     }
 }
 
@@ -73,3 +75,14 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    /// The distinct tags of each attachment, kept by triggers from `attachments.tags`.
+    attachment_tags (tenant_id, tag, number) {
+        tenant_id -> Text,
+        tag -> Text,
+        number -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(attachments, attachment_tags);

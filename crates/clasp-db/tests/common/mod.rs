@@ -99,3 +99,88 @@ pub async fn pg_store() -> Result<(PgStore, TestDb), Box<dyn Error>> {
     let store = PgStore::open(&db.url, &PgSettings::default()).await?;
     Ok((store, db))
 }
+
+/// The version of the migration that adds the listing's columns and indexes.
+pub const LISTING_MIGRATION: &str = "20261213000000";
+
+/// Attachments of `tenant` written before the listing migration: (filename,
+/// type, expected kind, expected file format); each gets the tag `tag-{i}`.
+pub const OLD_ROWS: [(&str, &str, &str, &str); 4] = [
+    ("Archive.TAR.GZ", "application/gzip", "application", "gz"),
+    ("noext", "text/plain", "text", ""),
+    (".hidden", "text/plain", "text", "hidden"),
+    ("résumé.PDF", "application/pdf", "application", "pdf"),
+];
+
+/// Stores [`OLD_ROWS`], ready, each a copy of `base` with its name, type and
+/// tag, and returns their ids.
+pub async fn insert_old_rows(
+    repo: &dyn clasp_domain::ports::AttachmentRepository,
+    base: &clasp_domain::Attachment,
+) -> Vec<clasp_domain::AttachmentId> {
+    let mut ids = Vec::new();
+    for (i, (name, content_type, _, _)) in OLD_ROWS.iter().enumerate() {
+        let a = clasp_domain::Attachment {
+            id: clasp_domain::AttachmentId::new(),
+            filename: (*name).to_owned(),
+            content_type: (*content_type).to_owned(),
+            state: clasp_domain::AttachmentState::Ready,
+            tags: vec![format!("tag-{i}")],
+            ..base.clone()
+        };
+        repo.insert(&a).await.unwrap();
+        ids.push(a.id);
+    }
+    ids
+}
+
+/// Reverts the migrations down to and including the listing migration, then
+/// applies them again: what a database written before the listing migration
+/// goes through. `migrations` yields the backend's embedded migrations.
+pub fn reapply_listing_migration<DB: diesel::backend::Backend>(
+    conn: &mut impl diesel_migrations::MigrationHarness<DB>,
+    migrations: impl Fn() -> diesel_migrations::EmbeddedMigrations,
+) {
+    while conn
+        .revert_last_migration(migrations())
+        .unwrap()
+        .to_string()
+        != LISTING_MIGRATION
+    {}
+    conn.run_pending_migrations(migrations()).unwrap();
+}
+
+/// Each of [`OLD_ROWS`] is found by its kind, file format and tag together,
+/// alone: what the migration's backfill of existing rows must achieve.
+pub async fn assert_old_rows_listed(
+    repo: &dyn clasp_domain::ports::AttachmentRepository,
+    tenant: clasp_domain::TenantId,
+    ids: &[clasp_domain::AttachmentId],
+) {
+    use clasp_domain::ListRequest;
+    use clasp_domain::listing::{Filter, FilterField};
+    for (i, (name, _, kind, format)) in OLD_ROWS.iter().enumerate() {
+        let filter = |field, value: &str| Filter {
+            field,
+            value: value.to_owned(),
+        };
+        let query = ListRequest {
+            filters: vec![
+                filter(FilterField::Kind, kind),
+                filter(FilterField::FileFormat, format),
+                filter(FilterField::Tag, &format!("tag-{i}")),
+            ],
+            ..ListRequest::default()
+        }
+        .validate()
+        .unwrap();
+        let found: Vec<_> = repo
+            .list_page(tenant, &query)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(found, vec![ids[i]], "{name}");
+    }
+}

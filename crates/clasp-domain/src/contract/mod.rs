@@ -11,6 +11,7 @@
 
 mod blobs;
 mod identities;
+mod listing;
 mod repository;
 mod signer;
 

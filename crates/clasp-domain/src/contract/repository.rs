@@ -133,6 +133,7 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
 
     messages(repo).await;
     expired_pending(repo).await;
+    super::listing::listing(repo).await;
 }
 
 /// A ready attachment on `ticket`, on no message.

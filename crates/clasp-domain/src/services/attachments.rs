@@ -10,6 +10,7 @@ use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
 use crate::credentials::{Principal, Scope};
 use crate::error::AttachmentError;
 use crate::inspect::{BodyStream, Inspector};
+use crate::listing::ListQuery;
 use crate::ports::{BlobReader, BlobStore, SignedRequest, SignedTarget, SignedUrl};
 use crate::services::Ports;
 use crate::state::AttachmentState;
@@ -223,6 +224,27 @@ impl AttachmentService {
             .attachments
             .list_ready(principal.tenant_id, subject)
             .await?)
+    }
+
+    /// One page of the tenant's ready attachments, as `query` asks.
+    pub async fn query(
+        &self,
+        principal: &Principal,
+        query: &ListQuery,
+    ) -> Result<Vec<Attachment>, AttachmentError> {
+        require(principal, Scope::Read)?;
+        Ok(self
+            .ports
+            .attachments
+            .list_page(principal.tenant_id, query)
+            .await?)
+    }
+
+    /// Refuses a principal without `scope` before any work: a front end that
+    /// must read a request body to call a use case checks first, so a client
+    /// without the scope learns it before sending the bytes.
+    pub fn authorize(&self, principal: &Principal, scope: Scope) -> Result<(), AttachmentError> {
+        require(principal, scope)
     }
 
     /// A URL that downloads the attachment without other credentials for `ttl`.

@@ -1,0 +1,119 @@
+//! What both backends share to answer `AttachmentRepository::list_page`: the
+//! keyset range and order (a macro, since each backend's columns have their own
+//! SQL types), and `EXPLAIN` of a built query, to show which index serves it.
+
+use std::marker::PhantomData;
+
+use diesel::QueryResult;
+use diesel::backend::Backend;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+
+/// Narrows a boxed query on `attachments` to a listing's keyset range and orders
+/// it by (sort column, id) in the listing's direction.
+///
+/// A bound with a tie-breaker becomes `col >= v AND (col > v OR id > i)` rather
+/// than the equivalent `col > v OR (col = v AND id > i)`: its first term is a
+/// range on the index's sort column, so the database seeks to the cursor instead
+/// of scanning from the start, and the second only sorts out the ties.
+///
+/// `$value` converts a cursor value to the column's Rust type (fallibly, with
+/// `?`), `$id` an `AttachmentId` to the id column's.
+macro_rules! keyset {
+    ($query:expr, $range:expr, $order:expr, $col:expr, $id_col:expr, $value:expr, $id:expr) => {{
+        let mut query = $query;
+        if let Some(c) = &$range.after {
+            let v = ($value)(&c.value)?;
+            query = match c.id {
+                Some(cid) => query.filter(
+                    $col.ge(v.clone())
+                        .and($col.gt(v).or($id_col.gt(($id)(cid)))),
+                ),
+                None => query.filter($col.gt(v)),
+            };
+        }
+        if let Some(c) = &$range.before {
+            let v = ($value)(&c.value)?;
+            query = match c.id {
+                Some(cid) => query.filter(
+                    $col.le(v.clone())
+                        .and($col.lt(v).or($id_col.lt(($id)(cid)))),
+                ),
+                None => query.filter($col.lt(v)),
+            };
+        }
+        match $order {
+            clasp_domain::listing::SortOrder::Asc => query.order(($col.asc(), $id_col.asc())),
+            clasp_domain::listing::SortOrder::Desc => query.order(($col.desc(), $id_col.desc())),
+        }
+    }};
+}
+pub(crate) use keyset;
+
+/// Narrows a boxed query on `attachments` to a listing's equality filters;
+/// `$tag` builds the condition "has tag `v`" (each backend stores tags its way).
+/// Each filter column leads an index of the migrations.
+macro_rules! filtered {
+    ($query:expr, $filters:expr, $tag:expr) => {{
+        let mut query = $query;
+        for f in $filters {
+            let v = f.value.clone();
+            query = match f.field {
+                FilterField::CaseId => query.filter(case_id.eq(v)),
+                FilterField::ContentType => query.filter(content_type.eq(v)),
+                FilterField::Kind => query.filter(kind.eq(v)),
+                FilterField::FileFormat => query.filter(file_format.eq(v)),
+                FilterField::Filename => query.filter(filename.eq(v)),
+                FilterField::Tag => query.filter(($tag)(v)),
+            };
+        }
+        query
+    }};
+}
+pub(crate) use filtered;
+
+/// A size cursor as stored: sizes are `bigint`s (larger ones exist nowhere).
+pub(crate) fn stored_size(n: &u64) -> Result<i64, clasp_domain::ports::RepoError> {
+    i64::try_from(*n)
+        .map_err(|e| clasp_domain::ports::RepoError::Backend(format!("size cursor: {e}")))
+}
+
+/// `query` prefixed with `EXPLAIN …`, whose rows (of SQL type `ST`) describe the
+/// plan the database picks for it, with the same bound values.
+pub(crate) struct Explain<Q, ST> {
+    prefix: &'static str,
+    query: Q,
+    rows: PhantomData<ST>,
+}
+
+impl<Q, ST> Explain<Q, ST> {
+    /// `prefix` (e.g. `EXPLAIN QUERY PLAN `) followed by `query`.
+    pub(crate) fn new(prefix: &'static str, query: Q) -> Self {
+        Self {
+            prefix,
+            query,
+            rows: PhantomData,
+        }
+    }
+}
+
+impl<Q, ST> QueryId for Explain<Q, ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, ST, DB> QueryFragment<DB> for Explain<Q, ST>
+where
+    DB: Backend,
+    Q: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(self.prefix);
+        self.query.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q, ST: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType> Query
+    for Explain<Q, ST>
+{
+    type SqlType = ST;
+}

@@ -1,0 +1,270 @@
+//! `list_page`: every adapter answers what [`ListQuery::select`] picks, for every
+//! sort field, order, bound and filter, ties included.
+
+use crate::attachment::{Attachment, AttachmentId, Subject};
+use crate::listing::{
+    Cursor, Filter, FilterField, ListQuery, ListRequest, Range, SortField, SortKey, SortOrder,
+};
+use crate::ports::AttachmentRepository;
+use crate::state::AttachmentState;
+use crate::tenant::TenantId;
+
+use super::{fresh_tenant, instant};
+
+const NAMES: [&str; 6] = [
+    "report.pdf",
+    "Report.PDF",
+    "émile.png",
+    "zeta.png",
+    "notes",
+    "a,b.txt",
+];
+const TYPES: [&str; 4] = ["application/pdf", "image/png", "text/plain", "image/png"];
+const CASES: [&str; 3] = [
+    "7f1e2d3c-0000-4000-8000-000000000001",
+    "7f1e2d3c-0000-4000-8000-000000000002",
+    "7f1e2d3c-0000-4000-8000-000000000003",
+];
+
+/// The `i`th attachment of the fixture: few distinct values per field, so every
+/// sort has ties.
+fn fixture(tenant: TenantId, i: usize) -> Attachment {
+    Attachment {
+        id: AttachmentId::new(),
+        number: 0,
+        tenant_id: tenant,
+        subject: Subject {
+            case_id: Some(CASES[i % CASES.len()].to_owned()),
+            ..Subject::default()
+        },
+        filename: NAMES[i % NAMES.len()].to_owned(),
+        content_type: TYPES[i % TYPES.len()].to_owned(),
+        sniffed_type: None,
+        size_bytes: (i % 5) as u64 * 1000,
+        sha256: Some("ab".repeat(32)),
+        declared_sha256: None,
+        state: AttachmentState::Ready,
+        description: None,
+        tags: match i % 3 {
+            0 => vec!["red".into(), "blue".into()],
+            1 => vec!["red".into()],
+            _ => vec![],
+        },
+        locale: Some("en_US".into()),
+        uploaded_by: "key-1".into(),
+        thumbnail_key: None,
+        upload_expires_at: None,
+        created_at: instant((i / 3) as i64),
+        updated_at: instant((i / 3) as i64),
+    }
+}
+
+fn ids(found: &[Attachment]) -> Vec<AttachmentId> {
+    found.iter().map(|a| a.id).collect()
+}
+
+async fn check(
+    repo: &dyn AttachmentRepository,
+    tenant: TenantId,
+    all: &[Attachment],
+    q: &ListQuery,
+) {
+    let got = repo.list_page(tenant, q).await.unwrap();
+    assert_eq!(ids(&got), ids(&q.select(all)), "{q:?}");
+    if let Some(first) = got.first() {
+        let stored = all.iter().find(|a| a.id == first.id).unwrap();
+        assert_eq!(first.filename, stored.filename, "whole rows");
+        assert_eq!(first.tags, stored.tags, "whole rows");
+    }
+}
+
+/// The cursor standing on `a` for `sort`, with or without its id.
+fn cursor_at(sort: SortField, a: &Attachment, with_id: bool) -> SortKey {
+    let id = with_id.then_some(a.id);
+    match sort {
+        SortField::CreatedAt => SortKey::CreatedAt(Range {
+            after: Some(Cursor {
+                value: a.created_at,
+                id,
+            }),
+            before: None,
+        }),
+        SortField::Filename => SortKey::Filename(Range {
+            after: Some(Cursor {
+                value: a.filename.clone(),
+                id,
+            }),
+            before: None,
+        }),
+        SortField::Size => SortKey::Size(Range {
+            after: Some(Cursor {
+                value: a.size_bytes,
+                id,
+            }),
+            before: None,
+        }),
+    }
+}
+
+/// Swaps `after` into `before` (to page backwards).
+fn flip(key: SortKey) -> SortKey {
+    fn f<T>(r: Range<T>) -> Range<T> {
+        Range {
+            after: None,
+            before: r.after,
+        }
+    }
+    match key {
+        SortKey::CreatedAt(r) => SortKey::CreatedAt(f(r)),
+        SortKey::Filename(r) => SortKey::Filename(f(r)),
+        SortKey::Size(r) => SortKey::Size(f(r)),
+    }
+}
+
+fn plain(sort: SortField, order: SortOrder, limit: usize) -> ListQuery {
+    let mut q = ListRequest {
+        sort,
+        order,
+        ..ListRequest::default()
+    }
+    .validate()
+    .unwrap();
+    q.limit = limit;
+    q
+}
+
+/// The `list_page` contract.
+pub async fn listing(repo: &dyn AttachmentRepository) {
+    let tenant = fresh_tenant().id;
+    let other = fresh_tenant().id;
+    let mut all: Vec<Attachment> = (0..25).map(|i| fixture(tenant, i)).collect();
+    // Rows that must never be listed: not ready, or another tenant's.
+    let mut hidden = fixture(tenant, 3);
+    hidden.state = AttachmentState::Uploading;
+    let foreign = fixture(other, 3);
+    for a in all.iter().chain([&hidden, &foreign]) {
+        repo.insert(a).await.unwrap();
+    }
+
+    let sorts = [SortField::CreatedAt, SortField::Filename, SortField::Size];
+    let orders = [SortOrder::Asc, SortOrder::Desc];
+    for sort in sorts {
+        for order in orders {
+            // whole listing, and paging by id-carrying cursors visits each once
+            let whole = plain(sort, order, 1000);
+            check(repo, tenant, &all, &whole).await;
+            assert_eq!(repo.list_page(tenant, &whole).await.unwrap().len(), 25);
+            let mut seen = Vec::new();
+            let mut q = plain(sort, order, 4);
+            loop {
+                let page = repo.list_page(tenant, &q).await.unwrap();
+                assert_eq!(ids(&page), ids(&q.select(&all)), "{q:?}");
+                let Some(last) = page.last() else { break };
+                seen.extend(ids(&page));
+                let next = cursor_at(sort, last, true);
+                q.sort = match order {
+                    SortOrder::Asc => next,
+                    SortOrder::Desc => flip(next),
+                };
+            }
+            let mut expected = ids(&all);
+            expected.sort();
+            seen.sort();
+            assert_eq!(seen, expected, "{sort:?} {order:?}: each exactly once");
+
+            // bounds without a tie-breaker, and both bounds at once
+            for (i, a) in all.iter().enumerate().step_by(4) {
+                let mut q = plain(sort, order, 7);
+                q.sort = cursor_at(sort, a, i % 8 == 0);
+                check(repo, tenant, &all, &q).await;
+                q.sort = flip(q.sort.clone());
+                check(repo, tenant, &all, &q).await;
+                let low = &all[(i + 11) % all.len()];
+                let mut both = plain(sort, order, 1000);
+                both.sort = match (cursor_at(sort, low, true), flip(cursor_at(sort, a, true))) {
+                    (SortKey::CreatedAt(l), SortKey::CreatedAt(h)) => SortKey::CreatedAt(Range {
+                        after: l.after,
+                        before: h.before,
+                    }),
+                    (SortKey::Filename(l), SortKey::Filename(h)) => SortKey::Filename(Range {
+                        after: l.after,
+                        before: h.before,
+                    }),
+                    (SortKey::Size(l), SortKey::Size(h)) => SortKey::Size(Range {
+                        after: l.after,
+                        before: h.before,
+                    }),
+                    _ => unreachable!("one sort field"),
+                };
+                check(repo, tenant, &all, &both).await;
+            }
+        }
+    }
+
+    // every filter, alone and together, under every sort
+    let filters = [
+        (FilterField::CaseId, CASES[1]),
+        (FilterField::ContentType, "image/png"),
+        (FilterField::Kind, "image"),
+        (FilterField::FileFormat, "pdf"),
+        (FilterField::Filename, "notes"),
+        (FilterField::Tag, "blue"),
+        (FilterField::Tag, "red"),
+        (FilterField::Tag, "none"),
+        (FilterField::FileFormat, ""),
+    ];
+    for sort in sorts {
+        for (field, value) in filters {
+            let mut q = plain(sort, SortOrder::Desc, 5);
+            q.filters = vec![Filter {
+                field,
+                value: value.into(),
+            }];
+            check(repo, tenant, &all, &q).await;
+            assert!(
+                !q.select(&all).is_empty() || value == "none",
+                "{field:?} {value} matches some"
+            );
+        }
+        let mut q = plain(sort, SortOrder::Asc, 1000);
+        q.filters = vec![
+            Filter {
+                field: FilterField::Tag,
+                value: "red".into(),
+            },
+            Filter {
+                field: FilterField::Kind,
+                value: "image".into(),
+            },
+        ];
+        check(repo, tenant, &all, &q).await;
+    }
+
+    // tags follow updates and deletes
+    let tagged = plain(SortField::CreatedAt, SortOrder::Asc, 1000);
+    let by_tag = |tag: &str| {
+        let mut q = tagged.clone();
+        q.filters = vec![Filter {
+            field: FilterField::Tag,
+            value: tag.into(),
+        }];
+        q
+    };
+    let mut retagged = all[2].clone();
+    retagged.number = repo.get(tenant, retagged.id).await.unwrap().unwrap().number;
+    retagged.tags = vec!["green".into(), "green".into()];
+    assert!(repo.update(&retagged).await.unwrap());
+    all[2] = retagged.clone();
+    check(repo, tenant, &all, &by_tag("green")).await;
+    assert_eq!(
+        repo.list_page(tenant, &by_tag("green"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(repo.delete(tenant, all[0].id).await.unwrap());
+    all.remove(0);
+    check(repo, tenant, &all, &by_tag("blue")).await;
+    check(repo, tenant, &all, &tagged).await;
+}
