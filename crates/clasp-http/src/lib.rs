@@ -8,12 +8,17 @@
 //! |---|---|---|
 //! | [`tickets`] | seed 001 | `/v1/tickets/{ticket_id}/attachments…` |
 //! | [`workspaces`] | seed 000 | `/v1/workspaces/{workspaceId}/…` |
+//! | [`chat`] | seed 003 | `/api/v1/…` with the `clasp_session` cookie |
+//! | [`redirect`] | seed 004 | `/api/v1/…` with `Authorization: Bearer` |
 //! | [`signed`] | Clasp's own signed download URLs | `GET /signed/{tenant}/{attachment}` |
 //! | [`signed_upload`] | Clasp's own signed upload URLs | `PUT /signed-upload/{tenant}/{attachment}` |
 
 mod bearer;
 mod body;
+pub mod chat;
 mod download;
+pub mod redirect;
+mod session;
 pub mod signed;
 pub mod signed_upload;
 pub mod tickets;
@@ -31,6 +36,9 @@ pub struct Services {
     pub attachments: AttachmentService,
     /// Authentication and identities.
     pub identities: IdentityService,
+    /// How long the URL a `redirect` download points to works (the seed: 15
+    /// minutes).
+    pub redirect_url_ttl: time::Duration,
 }
 
 /// Registers every dialect's routes; the caller wraps them in an `App`.
@@ -39,6 +47,8 @@ pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
         cfg.app_data(web::Data::new(services))
             .configure(tickets::routes)
             .configure(workspaces::routes)
+            .configure(redirect::routes)
+            .configure(chat::routes)
             .configure(signed::routes)
             .configure(signed_upload::routes);
     }

@@ -29,6 +29,7 @@ async fn fixture(max_bytes: u64) -> Fixture {
     let services = Services {
         attachments: AttachmentService::new(mem.ports.clone(), policy),
         identities: IdentityService::new(mem.ports.clone()),
+        redirect_url_ttl: time::Duration::minutes(15),
     };
     let ids = &services.identities;
     ids.create_tenant("acme").await.unwrap();

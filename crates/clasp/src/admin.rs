@@ -47,6 +47,25 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             let (_, cookie) = ids.create_session(&tenant, &user, ttl).await?;
             println!("{cookie}");
         }
+        AdminCommand::Session(SessionCommand::Revoke {
+            session_cookie_or_id,
+        }) => {
+            let session = ids.revoke_session(&session_cookie_or_id).await?;
+            let revoked = session
+                .revoked_at
+                .map(|t| t.format(&Rfc3339))
+                .transpose()
+                .context("formatting a timestamp")?;
+            println!(
+                "{}",
+                json!({
+                    "id": session.id,
+                    "tenant_id": session.tenant_id,
+                    "user_id": session.user_id,
+                    "revoked_at": revoked,
+                })
+            );
+        }
     }
     Ok(())
 }

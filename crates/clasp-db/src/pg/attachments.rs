@@ -46,6 +46,46 @@ impl AttachmentRepository for PgStore {
             .transpose()
     }
 
+    async fn get_by_number(
+        &self,
+        tenant: TenantId,
+        wanted: i64,
+    ) -> Result<Option<Attachment>, RepoError> {
+        let mut conn = self.conn().await?;
+        attachments
+            .filter(number.eq(wanted))
+            .filter(tenant_id.eq(tenant.0))
+            .select(AttachmentRow::as_select())
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?
+            .map(AttachmentRow::into_domain)
+            .transpose()
+    }
+
+    async fn set_thumbnail(
+        &self,
+        tenant: TenantId,
+        wanted: AttachmentId,
+        key: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        let mut conn = self.conn().await?;
+        // Only these two columns: a concurrent change of any other survives.
+        let changed = diesel::update(
+            attachments
+                .filter(tenant_id.eq(tenant.0))
+                .filter(id.eq(wanted.0))
+                .filter(state.eq(AttachmentState::Ready.as_str())),
+        )
+        .set((thumbnail_key.eq(key), updated_at.eq(at)))
+        .execute(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(changed > 0)
+    }
+
     async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError> {
         let changes = AttachmentFields::from_domain(attachment)?;
         let mut conn = self.conn().await?;

@@ -145,6 +145,28 @@ impl IdentityStore for PgStore {
             .map_err(query_error)?;
         Ok(row.map(SessionRow::into_domain))
     }
+
+    async fn session_by_id(&self, id: Uuid) -> Result<Option<Session>, RepoError> {
+        let mut conn = self.conn().await?;
+        let row = sessions::table
+            .find(id)
+            .select(SessionRow::as_select())
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        Ok(row.map(SessionRow::into_domain))
+    }
+
+    async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {
+        let mut conn = self.conn().await?;
+        let changed = diesel::update(sessions::table.find(id))
+            .set(sessions::revoked_at.eq(at))
+            .execute(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        Ok(changed > 0)
+    }
 }
 
 #[cfg(test)]

@@ -155,6 +155,30 @@ impl IdentityStore for SqliteStore {
             .map(SessionRow::into_domain)
             .transpose()
     }
+
+    async fn session_by_id(&self, id: Uuid) -> Result<Option<Session>, RepoError> {
+        let mut conn = self.conn().await?;
+        sessions::table
+            .find(id.to_string())
+            .select(SessionRow::as_select())
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?
+            .map(SessionRow::into_domain)
+            .transpose()
+    }
+
+    async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {
+        let at = to_micros(at)?;
+        let mut conn = self.conn().await?;
+        let changed = diesel::update(sessions::table.find(id.to_string()))
+            .set(sessions::revoked_at.eq(at))
+            .execute(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        Ok(changed > 0)
+    }
 }
 
 #[cfg(test)]

@@ -224,6 +224,34 @@ impl AttachmentService {
         Ok((attachment, url))
     }
 
+    /// Like [`AttachmentService::download_url`], for a client about to be
+    /// redirected to the URL: the store is asked first whether it holds the
+    /// bytes, so an unreachable store (or missing bytes) is a `Storage` error
+    /// here rather than a broken URL later.
+    pub async fn download_redirect(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+        ttl: Duration,
+    ) -> Result<SignedUrl, AttachmentError> {
+        require(principal, Scope::Read)?;
+        let attachment = self.find_ready(principal, lookup).await?;
+        if self
+            .ports
+            .blobs
+            .head(&attachment.blob_key())
+            .await?
+            .is_none()
+        {
+            return Err(AttachmentError::Storage(format!(
+                "the bytes of ready attachment {} are missing",
+                attachment.id
+            )));
+        }
+        let (_, url) = self.download_url(principal, lookup, ttl).await?;
+        Ok(url)
+    }
+
     /// Opens a ready attachment's bytes for streaming.
     pub async fn open(
         &self,
@@ -250,8 +278,8 @@ impl AttachmentService {
     }
 
     /// Deletes an attachment in any state: the row first, so nothing can be
-    /// served from the moment this returns, then its bytes (and, for a direct
-    /// upload still `Pending`, the bytes uploaded so far).
+    /// served from the moment this returns, then its bytes, its thumbnail's (and,
+    /// for a direct upload still `Pending`, the bytes uploaded so far).
     pub async fn delete(
         &self,
         principal: &Principal,
@@ -277,6 +305,9 @@ impl AttachmentService {
         if attachment.state == AttachmentState::Pending {
             self.delete_bytes(&attachment.upload_key()).await;
         }
+        if let Some(thumbnail) = &attachment.thumbnail_key {
+            self.delete_bytes(thumbnail).await;
+        }
         Ok(())
     }
 
@@ -299,7 +330,7 @@ impl AttachmentService {
     }
 
     /// Forgets a refused upload: its bytes (if any) and its row.
-    async fn discard(&self, attachment: &Attachment) {
+    pub(super) async fn discard(&self, attachment: &Attachment) {
         self.delete_bytes(&attachment.blob_key()).await;
         // Best effort: a row left behind stays invisible (never Ready).
         let _ = self

@@ -132,6 +132,37 @@ impl IdentityService {
         Ok((session, token))
     }
 
+    /// Revokes the session named by its id or by its cookie value, so the cookie
+    /// authenticates nothing from now on; returns the session as revoked.
+    /// Revoking a revoked session again keeps its first revocation time.
+    pub async fn revoke_session(&self, cookie_or_id: &str) -> Result<Session, IdentityError> {
+        let wanted = cookie_or_id.trim();
+        let found = match Uuid::parse_str(wanted) {
+            Ok(id) => self.ports.identities.session_by_id(id).await?,
+            Err(_) if wanted.is_empty() || wanted.len() > 256 => None,
+            Err(_) => {
+                self.ports
+                    .identities
+                    .session_by_hash(&hash_secret(wanted))
+                    .await?
+            }
+        };
+        let mut session = found.ok_or(IdentityError::UnknownSession)?;
+        if session.revoked_at.is_none() {
+            let now = self.now();
+            if !self
+                .ports
+                .identities
+                .revoke_session(session.id, now)
+                .await?
+            {
+                return Err(IdentityError::UnknownSession);
+            }
+            session.revoked_at = Some(now);
+        }
+        Ok(session)
+    }
+
     /// The principal an `Authorization: Bearer` API key stands for.
     pub async fn authenticate_api_key(&self, key: &str) -> Result<Principal, AuthError> {
         if !key.starts_with(API_KEY_PREFIX) || key.len() > 256 {
