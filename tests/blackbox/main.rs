@@ -7,9 +7,11 @@
     reason = "test code: a panic is how a test fails"
 )]
 
+mod chat;
 mod harness;
 mod operator;
 mod readme;
+mod redirect;
 mod scale_out;
 mod shared;
 mod streaming;

@@ -117,6 +117,9 @@ struct ApiError {
     status: StatusCode,
     text: String,
     expire_cookie: bool,
+    /// A request with no credential at all may be meant for either dialect of
+    /// `/api/v1`: its 401 carries the `redirect` fields too.
+    both_shapes: bool,
 }
 
 impl ApiError {
@@ -125,6 +128,7 @@ impl ApiError {
             status,
             text: text.into(),
             expire_cookie: false,
+            both_shapes: false,
         }
     }
 
@@ -141,10 +145,17 @@ impl ApiError {
         if self.expire_cookie {
             res.insert_header((header::SET_COOKIE, session::expire_cookie(req)));
         }
-        res.json(serde_json::json!({
+        let mut body = serde_json::json!({
             "errorText": self.text,
             "httpStatusCode": self.status.as_u16(),
-        }))
+        });
+        if self.both_shapes {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            body["error"] = "unauthorized".into();
+            body["message"] = self.text.clone().into();
+            body["code"] = self.status.as_u16().into();
+        }
+        res.json(body)
     }
 
     /// The same error, naming the file it is about.
@@ -164,10 +175,13 @@ impl From<AuthError> for ApiError {
                     "authentication is unavailable",
                 )
             }
-            AuthError::Missing => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "a valid clasp_session cookie is required",
-            ),
+            AuthError::Missing => Self {
+                both_shapes: true,
+                ..Self::new(
+                    StatusCode::UNAUTHORIZED,
+                    "Authentication required: a clasp_session cookie or an API token",
+                )
+            },
             other => Self {
                 expire_cookie: true,
                 ..Self::new(StatusCode::UNAUTHORIZED, format!("session: {other}"))

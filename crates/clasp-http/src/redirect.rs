@@ -26,8 +26,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .guard(guard::fn_guard(has_bearer))
-            .route("/attachments/{id}/download", web::get().to(download))
-            .route("/attachments/{id}", web::delete().to(delete))
+            .service(
+                web::resource("/attachments/{id}/download")
+                    .route(web::get().to(download))
+                    .default_service(web::to(other)),
+            )
+            .service(
+                web::resource("/attachments/{id}")
+                    .route(web::delete().to(delete))
+                    .default_service(web::to(other)),
+            )
             .default_service(web::to(other)),
     );
 }
