@@ -326,3 +326,6 @@ impl MessageUpload {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

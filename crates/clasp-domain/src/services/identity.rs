@@ -215,3 +215,45 @@ impl IdentityService {
         self.ports.clock.now()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::memory::MemoryPorts;
+
+    #[test]
+    fn a_revoked_session_authenticates_nothing() {
+        let ids = IdentityService::new(MemoryPorts::new("http://x").ports);
+        block_on(ids.create_tenant("t")).unwrap();
+        let (first, cookie) = block_on(ids.create_session("t", "u", Duration::hours(1))).unwrap();
+        let (second, other) = block_on(ids.create_session("t", "u", Duration::hours(1))).unwrap();
+        assert!(block_on(ids.authenticate_session(&cookie)).is_ok());
+
+        let revoked = block_on(ids.revoke_session(&cookie)).unwrap();
+        assert_eq!(revoked.id, first.id);
+        assert_eq!(
+            block_on(ids.authenticate_session(&cookie)),
+            Err(AuthError::Revoked)
+        );
+        assert!(
+            block_on(ids.authenticate_session(&other)).is_ok(),
+            "only that one"
+        );
+        let again = block_on(ids.revoke_session(&first.id.to_string())).unwrap();
+        assert_eq!(again.revoked_at, revoked.revoked_at, "the first time stays");
+
+        block_on(ids.revoke_session(&second.id.to_string())).unwrap();
+        assert_eq!(
+            block_on(ids.authenticate_session(&other)),
+            Err(AuthError::Revoked)
+        );
+        for unknown in ["", "nope", &Uuid::now_v7().to_string()] {
+            assert_eq!(
+                block_on(ids.revoke_session(unknown)).err(),
+                Some(IdentityError::UnknownSession)
+            );
+        }
+    }
+}
