@@ -332,9 +332,7 @@ async fn upload(
         body::refuse_oversized(&req, max_request)
             .map_err(|e| ApiError::from(AttachmentError::Invalid(e)))?;
         let created = receive(&services.attachments, &p, &message_id, room, form).await?;
-        for a in created.iter().filter(|a| a.is_ready()) {
-            spawn_thumbnail(services.attachments.clone(), a);
-        }
+        spawn_thumbnails(services.attachments.clone(), &created);
         Ok(HttpResponse::Ok().json(UploadJson {
             http_status_code: 200,
             attachment_ids: created.iter().map(|a| a.number).collect(),
@@ -414,12 +412,20 @@ fn content_digest(field: &Field) -> Result<Option<String>, ApiError> {
         .map(|(_, digest)| digest.trim().trim_matches(':').to_owned()))
 }
 
-/// Makes the thumbnail of `a` in the background: the upload has answered.
-fn spawn_thumbnail(attachments: AttachmentService, a: &Attachment) {
-    let (tenant, id) = (a.tenant_id, a.id);
+/// Makes the thumbnails of the ready ones of `created` in the background (the
+/// upload has answered), one after the other, so a request holds at most one
+/// image in memory for them.
+fn spawn_thumbnails(attachments: AttachmentService, created: &[Attachment]) {
+    let ready: Vec<_> = created
+        .iter()
+        .filter(|a| a.is_ready())
+        .map(|a| (a.tenant_id, a.id))
+        .collect();
     actix_web::rt::spawn(async move {
-        if let Err(e) = attachments.make_thumbnail(tenant, id).await {
-            tracing::warn!(error = %e, attachment = %id, "making a thumbnail failed");
+        for (tenant, id) in ready {
+            if let Err(e) = attachments.make_thumbnail(tenant, id).await {
+                tracing::warn!(error = %e, attachment = %id, "making a thumbnail failed");
+            }
         }
     });
 }

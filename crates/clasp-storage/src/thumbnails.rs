@@ -9,12 +9,14 @@
 //! nothing.
 
 use std::io::Cursor;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use clasp_domain::ports::{ThumbnailError, Thumbnailer};
 use clasp_domain::validation::THUMBNAIL_EDGE;
 use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits};
+use tokio::sync::Semaphore;
 
 /// Widest and tallest image decoded, in pixels.
 pub const MAX_IMAGE_EDGE: u32 = 10_000;
@@ -22,9 +24,23 @@ pub const MAX_IMAGE_EDGE: u32 = 10_000;
 /// Most memory one decode may allocate: 128 MiB.
 pub const MAX_DECODE_BYTES: u64 = 128 * 1024 * 1024;
 
-/// Thumbnails of PNG, JPEG, GIF (first frame) and WebP images.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ImageThumbnailer;
+/// Thumbnails of PNG, JPEG, GIF (first frame) and WebP images. At most one
+/// decode per core runs at a time (each may take up to [`MAX_DECODE_BYTES`]), so
+/// a burst of image uploads queues instead of exhausting memory or starving
+/// the blocking pool.
+#[derive(Debug, Clone)]
+pub struct ImageThumbnailer {
+    decodes: Arc<Semaphore>,
+}
+
+impl Default for ImageThumbnailer {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self {
+            decodes: Arc::new(Semaphore::new(cores)),
+        }
+    }
+}
 
 #[async_trait]
 impl Thumbnailer for ImageThumbnailer {
@@ -36,6 +52,11 @@ impl Thumbnailer for ImageThumbnailer {
             "image/webp" => ImageFormat::WebP,
             other => return Err(ThumbnailError::Unsupported(other.to_owned())),
         };
+        let _turn = self
+            .decodes
+            .acquire()
+            .await
+            .map_err(|e| ThumbnailError::Backend(e.to_string()))?;
         tokio::task::spawn_blocking(move || render(&image, format))
             .await
             .map_err(|e| ThumbnailError::Backend(e.to_string()))?

@@ -41,7 +41,7 @@ async fn every_supported_type_shrinks_to_fit_256_pixels_keeping_its_shape() {
         ("image/webp", ImageFormat::WebP),
     ];
     for (content_type, format) in cases {
-        let thumb = ImageThumbnailer
+        let thumb = ImageThumbnailer::default()
             .thumbnail(picture(600, 300, format), content_type)
             .await
             .unwrap();
@@ -56,7 +56,7 @@ async fn every_supported_type_shrinks_to_fit_256_pixels_keeping_its_shape() {
 
 #[tokio::test]
 async fn small_images_keep_their_size() {
-    let thumb = ImageThumbnailer
+    let thumb = ImageThumbnailer::default()
         .thumbnail(picture(40, 20, ImageFormat::Png), "image/png")
         .await
         .unwrap();
@@ -77,7 +77,7 @@ async fn a_huge_image_is_refused_before_it_is_decoded() {
             .write_chunk(png::chunk::IDAT, &[0x78, 0x01, 0x03, 0x00])
             .unwrap();
     }
-    let refused = ImageThumbnailer
+    let refused = ImageThumbnailer::default()
         .thumbnail(Bytes::from(bomb), "image/png")
         .await;
     assert!(
@@ -98,13 +98,15 @@ async fn broken_and_unsupported_images_get_no_thumbnail() {
         ),
         (Bytes::from_static(b"GIF89a"), "image/gif"),
     ] {
-        let refused = ImageThumbnailer.thumbnail(bytes, content_type).await;
+        let refused = ImageThumbnailer::default()
+            .thumbnail(bytes, content_type)
+            .await;
         assert!(
             matches!(refused, Err(ThumbnailError::Undecodable(_))),
             "{content_type}: {refused:?}"
         );
     }
-    let refused = ImageThumbnailer
+    let refused = ImageThumbnailer::default()
         .thumbnail(Bytes::from_static(b"%PDF-1.7"), "application/pdf")
         .await;
     assert_eq!(

@@ -179,7 +179,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
         blobs: storage.blobs,
         signer: storage.signer,
         upload_signer: storage.upload_signer,
-        thumbnailer: Arc::new(ImageThumbnailer),
+        thumbnailer: Arc::new(ImageThumbnailer::default()),
         clock: Arc::new(SystemClock),
     };
     let policy = UploadPolicy {
