@@ -194,3 +194,30 @@ pub fn form(
         .text("note", "hello")
         .part(field.to_owned(), part)
 }
+
+/// Uploads `form` to `ticket` through the tickets dialect, which must accept it;
+/// returns the new attachment's id.
+pub async fn upload_to_ticket(
+    c: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    ticket: &str,
+    form: reqwest::multipart::Form,
+) -> String {
+    let res = c
+        .post(server.url(&format!("/v1/tickets/{ticket}/attachments")))
+        .bearer_auth(key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let created: serde_json::Value = res.json().await.unwrap();
+    created["id"].as_str().unwrap().to_owned()
+}
+
+/// `GET url` without credentials: the status and the body.
+pub async fn fetch(c: &reqwest::Client, url: &str) -> (reqwest::StatusCode, Vec<u8>) {
+    let res = c.get(url).send().await.unwrap();
+    (res.status(), res.bytes().await.unwrap().to_vec())
+}

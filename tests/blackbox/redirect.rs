@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{Server, Workdir, client, form};
+use crate::harness::{self, Server, Workdir, client, form, upload_to_ticket};
 use crate::shared;
 
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
@@ -15,16 +15,8 @@ const ALL: &str = "attachments:read,attachments:write,attachments:delete";
 
 /// Uploads `data` through the tickets dialect; returns the attachment's UUID.
 async fn upload(c: &reqwest::Client, server: &Server, key: &str, data: &[u8]) -> String {
-    let res = c
-        .post(server.url(&format!("/v1/tickets/{TICKET}/attachments")))
-        .bearer_auth(key)
-        .multipart(form("file", "report.txt", "text/plain", data.to_vec()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let created: Value = res.json().await.unwrap();
-    created["id"].as_str().unwrap().to_owned()
+    let text = form("file", "report.txt", "text/plain", data.to_vec());
+    upload_to_ticket(c, server, key, TICKET, text).await
 }
 
 /// `GET …/download` with `key`: the status and the `Location` or error body.
@@ -50,8 +42,7 @@ async fn download(
 }
 
 async fn fetch(url: &str) -> (StatusCode, Vec<u8>) {
-    let res = client().get(url).send().await.unwrap();
-    (res.status(), res.bytes().await.unwrap().to_vec())
+    harness::fetch(&client(), url).await
 }
 
 fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) {

@@ -32,11 +32,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Key(KeyCommand::Revoke { key_prefix_or_id }) => {
             let key = ids.revoke_api_key(&key_prefix_or_id).await?;
-            let revoked = key
-                .revoked_at
-                .map(|t| t.format(&Rfc3339))
-                .transpose()
-                .context("formatting a timestamp")?;
+            let revoked = rfc3339(key.revoked_at)?;
             println!(
                 "{}",
                 json!({ "id": key.id, "prefix": key.prefix, "revoked_at": revoked })
@@ -51,11 +47,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             session_cookie_or_id,
         }) => {
             let session = ids.revoke_session(&session_cookie_or_id).await?;
-            let revoked = session
-                .revoked_at
-                .map(|t| t.format(&Rfc3339))
-                .transpose()
-                .context("formatting a timestamp")?;
+            let revoked = rfc3339(session.revoked_at)?;
             println!(
                 "{}",
                 json!({
@@ -68,4 +60,11 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// A revocation time as printed: RFC 3339, or `null`.
+fn rfc3339(at: Option<time::OffsetDateTime>) -> anyhow::Result<Option<String>> {
+    at.map(|t| t.format(&Rfc3339))
+        .transpose()
+        .context("formatting a timestamp")
 }

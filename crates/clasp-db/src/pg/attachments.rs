@@ -15,6 +15,24 @@ use super::schema::attachments::dsl::*;
 use super::schema::messages;
 use crate::error::query_error;
 
+impl PgStore {
+    /// The attachment `query` selects, if any.
+    async fn first_attachment(
+        &self,
+        query: super::schema::attachments::BoxedQuery<'_, diesel::pg::Pg>,
+    ) -> Result<Option<Attachment>, RepoError> {
+        let mut conn = self.conn().await?;
+        query
+            .select(AttachmentRow::as_select())
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?
+            .map(AttachmentRow::into_domain)
+            .transpose()
+    }
+}
+
 #[async_trait]
 impl AttachmentRepository for PgStore {
     async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
@@ -33,17 +51,13 @@ impl AttachmentRepository for PgStore {
         tenant: TenantId,
         wanted: AttachmentId,
     ) -> Result<Option<Attachment>, RepoError> {
-        let mut conn = self.conn().await?;
-        attachments
-            .filter(tenant_id.eq(tenant.0))
-            .filter(id.eq(wanted.0))
-            .select(AttachmentRow::as_select())
-            .first(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .map(AttachmentRow::into_domain)
-            .transpose()
+        self.first_attachment(
+            attachments
+                .filter(tenant_id.eq(tenant.0))
+                .filter(id.eq(wanted.0))
+                .into_boxed(),
+        )
+        .await
     }
 
     async fn get_by_number(
@@ -51,17 +65,13 @@ impl AttachmentRepository for PgStore {
         tenant: TenantId,
         wanted: i64,
     ) -> Result<Option<Attachment>, RepoError> {
-        let mut conn = self.conn().await?;
-        attachments
-            .filter(number.eq(wanted))
-            .filter(tenant_id.eq(tenant.0))
-            .select(AttachmentRow::as_select())
-            .first(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .map(AttachmentRow::into_domain)
-            .transpose()
+        self.first_attachment(
+            attachments
+                .filter(number.eq(wanted))
+                .filter(tenant_id.eq(tenant.0))
+                .into_boxed(),
+        )
+        .await
     }
 
     async fn set_thumbnail(

@@ -13,6 +13,24 @@ use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage, 
 use super::schema::attachments::dsl::*;
 use crate::error::query_error;
 
+impl SqliteStore {
+    /// The attachment `query` selects, if any.
+    async fn first_attachment(
+        &self,
+        query: super::schema::attachments::BoxedQuery<'_, diesel::sqlite::Sqlite>,
+    ) -> Result<Option<Attachment>, RepoError> {
+        let mut conn = self.conn().await?;
+        query
+            .select(AttachmentRow::as_select())
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?
+            .map(AttachmentRow::into_domain)
+            .transpose()
+    }
+}
+
 #[async_trait]
 impl AttachmentRepository for SqliteStore {
     async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
@@ -31,17 +49,13 @@ impl AttachmentRepository for SqliteStore {
         tenant: TenantId,
         wanted: AttachmentId,
     ) -> Result<Option<Attachment>, RepoError> {
-        let mut conn = self.conn().await?;
-        attachments
-            .filter(tenant_id.eq(tenant.to_string()))
-            .filter(id.eq(wanted.to_string()))
-            .select(AttachmentRow::as_select())
-            .first(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .map(AttachmentRow::into_domain)
-            .transpose()
+        self.first_attachment(
+            attachments
+                .filter(tenant_id.eq(tenant.to_string()))
+                .filter(id.eq(wanted.to_string()))
+                .into_boxed(),
+        )
+        .await
     }
 
     async fn get_by_number(
@@ -49,17 +63,13 @@ impl AttachmentRepository for SqliteStore {
         tenant: TenantId,
         wanted: i64,
     ) -> Result<Option<Attachment>, RepoError> {
-        let mut conn = self.conn().await?;
-        attachments
-            .filter(number.eq(wanted))
-            .filter(tenant_id.eq(tenant.to_string()))
-            .select(AttachmentRow::as_select())
-            .first(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .map(AttachmentRow::into_domain)
-            .transpose()
+        self.first_attachment(
+            attachments
+                .filter(number.eq(wanted))
+                .filter(tenant_id.eq(tenant.to_string()))
+                .into_boxed(),
+        )
+        .await
     }
 
     async fn set_thumbnail(

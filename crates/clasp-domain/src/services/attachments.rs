@@ -6,8 +6,8 @@ use time::Duration;
 use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
 use crate::credentials::{Principal, Scope};
 use crate::error::AttachmentError;
-use crate::inspect::{BodyStream, Inspector};
-use crate::ports::{BlobReader, SignedRequest, SignedTarget, SignedUrl};
+use crate::inspect::{BodyStream, Inspected, Inspector};
+use crate::ports::{BlobError, BlobReader, SignedRequest, SignedTarget, SignedUrl};
 use crate::services::Ports;
 use crate::state::AttachmentState;
 use crate::validation::{UploadPolicy, parse_sha256, sanitize_filename};
@@ -97,59 +97,11 @@ impl AttachmentService {
         body: BodyStream,
     ) -> Result<Attachment, AttachmentError> {
         require(principal, Scope::Write)?;
-        let filename = sanitize_filename(&upload.filename);
-        let content_type = self
-            .policy
-            .resolve_type(upload.content_type.as_deref(), &filename)?;
-        let declared_sha256 = upload
-            .declared_sha256
-            .as_deref()
-            .map(parse_sha256)
-            .transpose()?;
-        let now = self.ports.clock.now();
-        let mut attachment = Attachment {
-            id: AttachmentId::new(),
-            number: 0,
-            tenant_id: principal.tenant_id,
-            subject: upload.subject,
-            filename,
-            content_type,
-            sniffed_type: None,
-            size_bytes: 0,
-            sha256: None,
-            declared_sha256,
-            state: AttachmentState::Pending,
-            description: upload.description,
-            tags: upload.tags,
-            locale: upload.locale,
-            uploaded_by: principal.actor(),
-            thumbnail_key: None,
-            upload_expires_at: None,
-            created_at: now,
-            updated_at: now,
-        };
-        attachment.transition(AttachmentState::Uploading, now)?;
+        let mut attachment = self.draft(principal, upload)?;
+        attachment.transition(AttachmentState::Uploading, attachment.created_at)?;
         attachment.number = self.ports.attachments.insert(&attachment).await?;
-
         let key = attachment.blob_key();
-        let mut inspector = Inspector::new(body, self.policy.max_bytes, &attachment.content_type);
-        let stored = self.ports.blobs.put(&key, &mut inspector).await;
-        let inspected = match (stored, inspector.summary()) {
-            (Ok(_), Some(inspected)) => inspected,
-            (Ok(_), None) => {
-                self.discard(&attachment).await;
-                return Err(AttachmentError::Interrupted(
-                    "the body did not end cleanly".into(),
-                ));
-            }
-            (Err(e), _) => {
-                self.discard(&attachment).await;
-                return Err(inspector
-                    .failure()
-                    .cloned()
-                    .map_or_else(|| e.into(), |f| crate::ports::BlobError::Body(f).into()));
-            }
-        };
+        let inspected = self.receive_bytes(&attachment, body).await?;
 
         let now = self.ports.clock.now();
         attachment.transition(AttachmentState::Verifying, now)?;
@@ -174,6 +126,79 @@ impl AttachmentService {
             return Err(AttachmentError::NotFound);
         }
         Ok(attachment)
+    }
+
+    /// A new `Pending` attachment of `principal` as the client described it:
+    /// its filename sanitised, its type resolved against the policy (before any
+    /// byte is read), its declared checksum read.
+    pub(super) fn draft(
+        &self,
+        principal: &Principal,
+        upload: NewUpload,
+    ) -> Result<Attachment, AttachmentError> {
+        let filename = sanitize_filename(&upload.filename);
+        let content_type = self
+            .policy
+            .resolve_type(upload.content_type.as_deref(), &filename)?;
+        let declared_sha256 = upload
+            .declared_sha256
+            .as_deref()
+            .map(parse_sha256)
+            .transpose()?;
+        let now = self.ports.clock.now();
+        Ok(Attachment {
+            id: AttachmentId::new(),
+            number: 0,
+            tenant_id: principal.tenant_id,
+            subject: upload.subject,
+            filename,
+            content_type,
+            sniffed_type: None,
+            size_bytes: 0,
+            sha256: None,
+            declared_sha256,
+            state: AttachmentState::Pending,
+            description: upload.description,
+            tags: upload.tags,
+            locale: upload.locale,
+            uploaded_by: principal.actor(),
+            thumbnail_key: None,
+            upload_expires_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// Streams `body` into the blob key of the recorded `attachment`, checking
+    /// size and magic on the way; returns what the inspection found. On any
+    /// failure the attachment is discarded (bytes and row).
+    pub(super) async fn receive_bytes(
+        &self,
+        attachment: &Attachment,
+        body: BodyStream,
+    ) -> Result<Inspected, AttachmentError> {
+        let mut inspector = Inspector::new(body, self.policy.max_bytes, &attachment.content_type);
+        let stored = self
+            .ports
+            .blobs
+            .put(&attachment.blob_key(), &mut inspector)
+            .await;
+        match (stored, inspector.summary()) {
+            (Ok(_), Some(inspected)) => Ok(inspected),
+            (Ok(_), None) => {
+                self.discard(attachment).await;
+                Err(AttachmentError::Interrupted(
+                    "the body did not end cleanly".into(),
+                ))
+            }
+            (Err(e), _) => {
+                self.discard(attachment).await;
+                Err(inspector
+                    .failure()
+                    .cloned()
+                    .map_or_else(|| e.into(), |f| BlobError::Body(f).into()))
+            }
+        }
     }
 
     /// A visible (ready) attachment's metadata.

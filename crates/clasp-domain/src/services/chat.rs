@@ -15,13 +15,13 @@ use futures::StreamExt;
 use crate::attachment::{Attachment, AttachmentId, Subject};
 use crate::credentials::{Principal, Scope};
 use crate::error::AttachmentError;
-use crate::inspect::{BodyError, BodyStream, Inspector};
+use crate::inspect::{BodyError, BodyStream};
 use crate::ports::{BlobError, THUMBNAIL_CONTENT_TYPE};
 use crate::services::attachments::require;
-use crate::services::{AttachmentService, Download, Lookup};
+use crate::services::{AttachmentService, Download, Lookup, NewUpload};
 use crate::state::AttachmentState;
 use crate::tenant::TenantId;
-use crate::validation::{THUMBNAIL_TYPES, parse_sha256, sanitize_filename};
+use crate::validation::THUMBNAIL_TYPES;
 
 /// The most files one message upload may carry.
 pub const MAX_FILES_PER_MESSAGE: usize = 20;
@@ -227,64 +227,22 @@ impl MessageUpload {
             )));
         }
         let service = &self.service;
-        let filename = sanitize_filename(&file.filename);
-        let content_type = service
-            .policy
-            .resolve_type(file.content_type.as_deref(), &filename)?;
-        let declared_sha256 = file
-            .declared_sha256
-            .as_deref()
-            .map(parse_sha256)
-            .transpose()?;
-        let now = service.ports.clock.now();
-        let mut attachment = Attachment {
-            id: AttachmentId::new(),
-            number: 0,
-            tenant_id: self.principal.tenant_id,
+        let upload = NewUpload {
             subject: self.subject.clone(),
-            filename,
-            content_type,
-            sniffed_type: None,
-            size_bytes: 0,
-            sha256: None,
-            declared_sha256,
-            state: AttachmentState::Pending,
-            description: None,
-            tags: Vec::new(),
-            locale: None,
-            uploaded_by: self.principal.actor(),
-            thumbnail_key: None,
-            upload_expires_at: Some(now + service.policy.upload_url_ttl),
-            created_at: now,
-            updated_at: now,
+            filename: file.filename,
+            content_type: file.content_type,
+            declared_sha256: file.declared_sha256,
+            ..NewUpload::default()
         };
+        let mut attachment = service.draft(&self.principal, upload)?;
+        attachment.upload_expires_at = Some(attachment.created_at + service.policy.upload_url_ttl);
         attachment.number = service.ports.attachments.insert(&attachment).await?;
-        let key = attachment.blob_key();
-        let mut inspector =
-            Inspector::new(body, service.policy.max_bytes, &attachment.content_type);
-        let stored = service.ports.blobs.put(&key, &mut inspector).await;
-        match (stored, inspector.summary()) {
-            (Ok(_), Some(inspected)) => {
-                attachment.size_bytes = inspected.size;
-                attachment.sniffed_type = inspected.sniffed_type;
-                attachment.sha256 = Some(inspected.sha256);
-                self.staged.push(attachment);
-                Ok(())
-            }
-            (Ok(_), None) => {
-                service.discard(&attachment).await;
-                Err(AttachmentError::Interrupted(
-                    "the body did not end cleanly".into(),
-                ))
-            }
-            (Err(e), _) => {
-                service.discard(&attachment).await;
-                Err(inspector
-                    .failure()
-                    .cloned()
-                    .map_or_else(|| e.into(), |f| BlobError::Body(f).into()))
-            }
-        }
+        let inspected = service.receive_bytes(&attachment, body).await?;
+        attachment.size_bytes = inspected.size;
+        attachment.sniffed_type = inspected.sniffed_type;
+        attachment.sha256 = Some(inspected.sha256);
+        self.staged.push(attachment);
+        Ok(())
     }
 
     /// Makes every staged file visible: `Ready`, or `ChecksumMismatch` (without
