@@ -405,11 +405,16 @@ fn content_digest(field: &Field) -> Result<Option<String>, ApiError> {
     let value = value
         .to_str()
         .map_err(|_| ApiError::bad_request("Content-Digest is not ASCII"))?;
-    Ok(value
+    Ok(sha256_entry(value))
+}
+
+/// The `sha-256` digest (base64, colons removed) of a `Content-Digest` value.
+fn sha256_entry(value: &str) -> Option<String> {
+    value
         .split(',')
         .filter_map(|entry| entry.trim().split_once('='))
         .find(|(algorithm, _)| algorithm.trim().eq_ignore_ascii_case("sha-256"))
-        .map(|(_, digest)| digest.trim().trim_matches(':').to_owned()))
+        .map(|(_, digest)| digest.trim().trim_matches(':').to_owned())
 }
 
 /// Makes the thumbnails of the ready ones of `created` in the background (the
@@ -449,4 +454,40 @@ async fn drain(mut field: Field) -> Result<(), ApiError> {
         chunk.map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_state_has_its_own_seed_name() {
+        let names: HashSet<_> = AttachmentState::ALL.into_iter().map(state_name).collect();
+        assert_eq!(names.len(), AttachmentState::ALL.len());
+        assert_eq!(
+            state_name(AttachmentState::ChecksumMismatch),
+            "ChecksumVerificationOnServerSideMismatch"
+        );
+    }
+
+    #[test]
+    fn content_digest_yields_the_sha256_entry_only() {
+        assert_eq!(sha256_entry("sha-256=:AbC=:"), Some("AbC=".into()));
+        assert_eq!(
+            sha256_entry("sha-512=:x:, SHA-256=:y:"),
+            Some("y".into()),
+            "any order, any case"
+        );
+        assert_eq!(sha256_entry("sha-512=:x:"), None);
+        assert_eq!(sha256_entry("garbage"), None);
+    }
+
+    #[test]
+    fn subject_ids_are_numbers_when_they_are() {
+        assert_eq!(id_value(Some("42")), Value::from(42));
+        assert_eq!(id_value(Some("m-1")), Value::from("m-1"));
+        assert_eq!(id_value(None), Value::Null);
+    }
 }

@@ -234,6 +234,16 @@ impl AttachmentService {
     ) -> Result<(Attachment, SignedUrl), AttachmentError> {
         require(principal, Scope::Read)?;
         let attachment = self.find_ready(principal, lookup).await?;
+        let url = self.sign(&attachment, ttl).await?;
+        Ok((attachment, url))
+    }
+
+    /// A download URL of `attachment`, valid for `ttl`.
+    async fn sign(
+        &self,
+        attachment: &Attachment,
+        ttl: Duration,
+    ) -> Result<SignedUrl, AttachmentError> {
         let target = SignedTarget {
             tenant_id: attachment.tenant_id,
             attachment_id: attachment.id,
@@ -241,12 +251,11 @@ impl AttachmentService {
             filename: attachment.filename.clone(),
             content_type: attachment.content_type.clone(),
         };
-        let url = self
+        Ok(self
             .ports
             .signer
             .download_url(&target, self.ports.clock.now() + ttl)
-            .await?;
-        Ok((attachment, url))
+            .await?)
     }
 
     /// Like [`AttachmentService::download_url`], for a client about to be
@@ -273,8 +282,7 @@ impl AttachmentService {
                 attachment.id
             )));
         }
-        let (_, url) = self.download_url(principal, lookup, ttl).await?;
-        Ok(url)
+        self.sign(&attachment, ttl).await
     }
 
     /// Opens a ready attachment's bytes for streaming.
