@@ -247,34 +247,46 @@ impl MessageUpload {
 
     /// Makes every staged file visible: `Ready`, or `ChecksumMismatch` (without
     /// its bytes) when it differs from the checksum declared for it. When a
-    /// staged file vanished meanwhile (swept past its deadline), nothing is kept.
+    /// staged file vanished meanwhile (swept past its deadline) or the store
+    /// fails, nothing is kept.
     pub async fn commit(self) -> Result<Vec<Attachment>, AttachmentError> {
-        let service = self.service.clone();
         let mut committed = Vec::with_capacity(self.staged.len());
-        for mut attachment in self.staged.iter().cloned() {
-            let now = service.ports.clock.now();
-            attachment.subject = self.subject.clone();
-            attachment.upload_expires_at = None;
-            attachment.transition(AttachmentState::Verifying, now)?;
-            let mismatch = attachment.declared_sha256.is_some()
-                && attachment.declared_sha256 != attachment.sha256;
-            if mismatch {
-                attachment.transition(AttachmentState::ChecksumMismatch, now)?;
-            } else {
-                attachment.transition(AttachmentState::Ready, now)?;
+        for attachment in &self.staged {
+            match self.publish(attachment.clone()).await {
+                Ok(done) => committed.push(done),
+                Err(e) => {
+                    self.abort().await;
+                    return Err(e);
+                }
             }
-            if !service.ports.attachments.update(&attachment).await? {
-                self.abort().await;
-                return Err(AttachmentError::Interrupted(
-                    "the upload took longer than its deadline".into(),
-                ));
-            }
-            if mismatch {
-                service.delete_bytes(&attachment.blob_key()).await;
-            }
-            committed.push(attachment);
         }
         Ok(committed)
+    }
+
+    /// Moves one staged file to its final state.
+    async fn publish(&self, mut attachment: Attachment) -> Result<Attachment, AttachmentError> {
+        let service = &self.service;
+        let now = service.ports.clock.now();
+        attachment.subject = self.subject.clone();
+        attachment.upload_expires_at = None;
+        attachment.transition(AttachmentState::Verifying, now)?;
+        let mismatch =
+            attachment.declared_sha256.is_some() && attachment.declared_sha256 != attachment.sha256;
+        let last = if mismatch {
+            AttachmentState::ChecksumMismatch
+        } else {
+            AttachmentState::Ready
+        };
+        attachment.transition(last, now)?;
+        if !service.ports.attachments.update(&attachment).await? {
+            return Err(AttachmentError::Interrupted(
+                "the upload took longer than its deadline".into(),
+            ));
+        }
+        if mismatch {
+            service.delete_bytes(&attachment.blob_key()).await;
+        }
+        Ok(attachment)
     }
 
     /// Forgets every staged file: bytes and rows.
