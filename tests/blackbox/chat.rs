@@ -642,3 +642,49 @@ async fn the_download_path_is_a_file_named_download_for_a_session() {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.bytes().await.unwrap().as_ref(), b"named download");
 }
+
+#[tokio::test]
+async fn on_postgres_and_s3_too() {
+    let work = crate::shared::on_postgres_and_s3(&crate::shared::fresh_postgres_database());
+    let s = session(&work, "chat-8", "user-1");
+    let server = Server::start(&work);
+    let c = client();
+    let picture = png_picture(300, 600);
+    let form = Form::new()
+        .part("files", file("a.txt", "text/plain", b"on s3".to_vec()))
+        .part("files", file("p.png", "image/png", picture.clone()));
+    let (status, body) = upload(&c, &server, "/api/v1/messages/11/attachments", &s, form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let png = body["attachmentIds"][1].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metadata(&c, &server, &s, png).await.1["hasThumbnail"] != true {
+        assert!(Instant::now() < deadline, "no thumbnail within 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let res = fetch(
+        &c,
+        server.url(&format!("/api/v1/attachments/{png}/thumbnail")),
+        &s,
+    )
+    .await;
+    let thumb = image::load_from_memory(&res.bytes().await.unwrap()).unwrap();
+    assert_eq!((thumb.width(), thumb.height()), (128, 256));
+    let res = fetch(
+        &c,
+        server.url(&format!("/api/v1/attachments/{png}/p.png")),
+        &s,
+    )
+    .await;
+    assert_eq!(res.bytes().await.unwrap().to_vec(), picture);
+    let res = c
+        .delete(server.url(&format!("/api/v1/attachments/{png}")))
+        .header("cookie", cookie(&s))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        metadata(&c, &server, &s, png).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
