@@ -209,20 +209,16 @@ pub async fn upload_and_sign(
 ) -> String {
     let c = client();
     let base = server.url(&format!("/v1/tickets/{HELPER_TICKET}/attachments"));
-    let res = c
-        .post(&base)
-        .bearer_auth(key)
-        .multipart(form("file", filename, content_type, data.to_vec()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
-    let created: serde_json::Value = res.json().await.unwrap();
+    let id = upload_to_ticket(
+        &c,
+        server,
+        key,
+        HELPER_TICKET,
+        form("file", filename, content_type, data.to_vec()),
+    )
+    .await;
     let dl: serde_json::Value = c
-        .get(format!(
-            "{base}/{}/download",
-            created["id"].as_str().unwrap()
-        ))
+        .get(format!("{base}/{}/download", id))
         .bearer_auth(key)
         .send()
         .await
@@ -242,4 +238,31 @@ pub fn required(var: &str) -> String {
              scripts/services.sh up and scripts/browser.sh first)"
         )
     })
+}
+
+/// Uploads `form` to `ticket` through the tickets dialect, which must accept it;
+/// returns the new attachment's id.
+pub async fn upload_to_ticket(
+    c: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    ticket: &str,
+    form: reqwest::multipart::Form,
+) -> String {
+    let res = c
+        .post(server.url(&format!("/v1/tickets/{ticket}/attachments")))
+        .bearer_auth(key)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let created: serde_json::Value = res.json().await.unwrap();
+    created["id"].as_str().unwrap().to_owned()
+}
+
+/// `GET url` without credentials: the status and the body.
+pub async fn fetch(c: &reqwest::Client, url: &str) -> (reqwest::StatusCode, Vec<u8>) {
+    let res = c.get(url).send().await.unwrap();
+    (res.status(), res.bytes().await.unwrap().to_vec())
 }

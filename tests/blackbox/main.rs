@@ -9,11 +9,13 @@
 
 mod browser;
 mod cases;
+mod chat;
 mod conformance;
 mod harness;
 mod operations;
 mod operator;
 mod readme;
+mod redirect;
 mod scale_out;
 mod shared;
 mod streaming;

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::harness::{Server, Workdir, client, form};
+use crate::harness::{Server, Workdir, client, fetch, form, upload_to_ticket};
 use crate::shared::{SECRET, fresh_postgres_database, on_postgres_and_s3, s3_endpoint};
 
 const TICKET: &str = "7d444840-9dc0-11d1-b245-5ffdce74fad2";
@@ -31,16 +31,8 @@ fn big_pdf() -> Vec<u8> {
 }
 
 async fn upload(c: &reqwest::Client, server: &Server, key: &str, data: Vec<u8>) -> String {
-    let res = c
-        .post(server.url(&format!("/v1/tickets/{TICKET}/attachments")))
-        .bearer_auth(key)
-        .multipart(form("file", "report.pdf", "application/pdf", data))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let created: Value = res.json().await.unwrap();
-    created["id"].as_str().unwrap().to_owned()
+    let pdf = form("file", "report.pdf", "application/pdf", data);
+    upload_to_ticket(c, server, key, TICKET, pdf).await
 }
 
 async fn signed_url(c: &reqwest::Client, server: &Server, key: &str, id: &str) -> String {
@@ -54,11 +46,6 @@ async fn signed_url(c: &reqwest::Client, server: &Server, key: &str, id: &str) -
         .await
         .unwrap();
     body["signed_url"].as_str().unwrap().to_owned()
-}
-
-async fn fetch(c: &reqwest::Client, url: &str) -> (StatusCode, Vec<u8>) {
-    let res = c.get(url).send().await.unwrap();
-    (res.status(), res.bytes().await.unwrap().to_vec())
 }
 
 #[tokio::test]

@@ -139,6 +139,12 @@ impl Attachment {
         format!("{}/uploads/{}", self.tenant_id, self.id)
     }
 
+    /// Where the thumbnail of an image goes in the blob store: beside the
+    /// original, under the same tenant prefix.
+    pub fn thumbnail_blob_key(&self) -> String {
+        format!("{}/thumbnails/{}", self.tenant_id, self.id)
+    }
+
     /// Moves to `to` if the state machine allows it, stamping `updated_at`.
     pub fn transition(
         &mut self,

@@ -157,6 +157,10 @@ pub enum IdentityError {
     /// Several keys match a prefix.
     #[error("{0:?} matches several API keys; give more of the key or its id")]
     AmbiguousKey(String),
+    /// No session has that id or cookie value (the value is not repeated: it is
+    /// a secret).
+    #[error("no session matches the given id or cookie value")]
+    UnknownSession,
     /// A session needs a user id and a positive lifetime.
     #[error("a session needs a non-empty user id and a positive lifetime")]
     InvalidSession,

@@ -13,6 +13,7 @@
 //! | [`ports::BlobStore`] | the bytes: streaming put, streaming get, delete, entity tag |
 //! | [`ports::UrlSigner`] | URLs a client may fetch without other credentials |
 //! | [`ports::UploadSigner`] | URLs a client may upload one file to without other credentials |
+//! | [`ports::Thumbnailer`] | small previews of images (codec work kept out of the domain) |
 //! | [`ports::Clock`] | the current time (swap it in tests) |
 //!
 //! The application services in [`services`] are what every front end calls: the

@@ -20,7 +20,8 @@ use crate::message::{Message, MessageId};
 use crate::ports::{
     AttachmentRepository, BlobError, BlobReader, BlobStore, Clock, IdentityStore, PutBody,
     RepoError, SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl,
-    UploadSigner, UploadTarget, UploadUrl, UrlSigner, clasp_signed_upload_url, clasp_signed_url,
+    ThumbnailError, Thumbnailer, UploadSigner, UploadTarget, UploadUrl, UrlSigner,
+    clasp_signed_upload_url, clasp_signed_url,
 };
 use crate::services::Ports;
 use crate::state::AttachmentState;
@@ -63,6 +64,35 @@ impl AttachmentRepository for MemoryAttachments {
             .get(&id)
             .filter(|a| a.tenant_id == tenant)
             .cloned())
+    }
+
+    async fn get_by_number(
+        &self,
+        tenant: TenantId,
+        number: i64,
+    ) -> Result<Option<Attachment>, RepoError> {
+        Ok(lock(&self.rows)
+            .values()
+            .find(|a| a.number == number && a.tenant_id == tenant)
+            .cloned())
+    }
+
+    async fn set_thumbnail(
+        &self,
+        tenant: TenantId,
+        id: AttachmentId,
+        key: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        let mut rows = lock(&self.rows);
+        match rows.get_mut(&id) {
+            Some(row) if row.tenant_id == tenant && row.is_ready() => {
+                row.thumbnail_key = Some(key.to_owned());
+                row.updated_at = at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError> {
@@ -244,6 +274,33 @@ impl IdentityStore for MemoryIdentities {
             .iter()
             .find(|s| s.hash == hash)
             .cloned())
+    }
+
+    async fn session_by_id(&self, id: Uuid) -> Result<Option<Session>, RepoError> {
+        Ok(lock(&self.sessions).iter().find(|s| s.id == id).cloned())
+    }
+
+    async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {
+        let mut sessions = lock(&self.sessions);
+        match sessions.iter_mut().find(|s| s.id == id) {
+            Some(s) => {
+                s.revoked_at.get_or_insert(at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}
+
+/// A thumbnailer that makes none: the in-memory ports carry no image codecs.
+/// Every image is `Unsupported`, so attachments simply have no thumbnail.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoThumbnails;
+
+#[async_trait]
+impl Thumbnailer for NoThumbnails {
+    async fn thumbnail(&self, _image: Bytes, content_type: &str) -> Result<Bytes, ThumbnailError> {
+        Err(ThumbnailError::Unsupported(content_type.to_owned()))
     }
 }
 
@@ -507,6 +564,7 @@ impl MemoryPorts {
             blobs: blobs.clone(),
             signer: signer.clone(),
             upload_signer: signer,
+            thumbnailer: Arc::new(NoThumbnails),
             clock,
         };
         Self { ports, blobs }

@@ -39,7 +39,9 @@ pub enum RepoError {
 /// subject, oldest first (ties by id); `update` persists every mutable field;
 /// `list_page` answers exactly [`ListQuery::select`] of the tenant's rows;
 /// `create_message` is all or nothing; `expired_pending` finds abandoned direct
-/// uploads across tenants.
+/// uploads across tenants; `get_by_number` finds what `insert` numbered, in its
+/// tenant only; `set_thumbnail` touches only the thumbnail and `updated_at` of a
+/// `Ready` attachment, so it never undoes a concurrent change of other columns.
 #[async_trait]
 pub trait AttachmentRepository: Send + Sync {
     /// Stores a new attachment and returns the `number` assigned to it.
@@ -50,6 +52,24 @@ pub trait AttachmentRepository: Send + Sync {
         tenant: TenantId,
         id: AttachmentId,
     ) -> Result<Option<Attachment>, RepoError>;
+    /// The attachment numbered `number` (see [`AttachmentRepository::insert`]) of
+    /// `tenant`, in any state: the `chat` dialect addresses attachments by number.
+    async fn get_by_number(
+        &self,
+        tenant: TenantId,
+        number: i64,
+    ) -> Result<Option<Attachment>, RepoError>;
+    /// Records the blob key of a `Ready` attachment's thumbnail and stamps
+    /// `updated_at`, changing no other column (a background task calls it while
+    /// requests may change the attachment). Returns false, changing nothing, when
+    /// the attachment no longer exists or is not `Ready`.
+    async fn set_thumbnail(
+        &self,
+        tenant: TenantId,
+        id: AttachmentId,
+        key: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError>;
     /// Persists state, size, checksums, sniffed type, thumbnail and `updated_at`.
     /// Returns false when the attachment no longer exists.
     async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError>;
@@ -115,6 +135,11 @@ pub trait IdentityStore: Send + Sync {
     async fn create_session(&self, session: &Session) -> Result<(), RepoError>;
     /// The session whose cookie hashes to `hash`.
     async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>, RepoError>;
+    /// The session with `id`.
+    async fn session_by_id(&self, id: Uuid) -> Result<Option<Session>, RepoError>;
+    /// Marks the session revoked at `at`, so it authenticates nothing from then
+    /// on; returns whether it existed.
+    async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError>;
 }
 
 /// A blob store failure.
@@ -313,6 +338,42 @@ pub trait UploadSigner: Send + Sync {
         request: &SignedUploadRequest,
         now: OffsetDateTime,
     ) -> Result<(), SignatureError>;
+}
+
+/// The media type of every thumbnail a [`Thumbnailer`] makes.
+pub const THUMBNAIL_CONTENT_TYPE: &str = "image/webp";
+
+/// Why no thumbnail could be made of an image. None of these is a failure of
+/// the upload: the attachment simply has no thumbnail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ThumbnailError {
+    /// The type is not one thumbnails are made of.
+    #[error("no thumbnails are made of {0}")]
+    Unsupported(String),
+    /// The image is larger than the decoder may take on (a decompression bomb,
+    /// or simply too many pixels).
+    #[error("the image is too large to decode: {0}")]
+    TooLarge(String),
+    /// The bytes do not decode as an image of their type.
+    #[error("the image does not decode: {0}")]
+    Undecodable(String),
+    /// The thumbnailer itself failed.
+    #[error("making the thumbnail failed: {0}")]
+    Backend(String),
+}
+
+/// Makes small previews of images: CPU work kept behind a port, so the domain
+/// stays free of codecs and of the executor that runs them off the request path.
+///
+/// Contract: for a decodable image of a type in [`crate::validation::THUMBNAIL_TYPES`]
+/// it answers a [`THUMBNAIL_CONTENT_TYPE`] image that fits a
+/// [`crate::validation::THUMBNAIL_EDGE`]-pixel square, keeping the aspect ratio;
+/// images beyond its pixel or memory limits are refused with `TooLarge` before
+/// they are decoded, and undecodable bytes with `Undecodable` — never a panic.
+#[async_trait]
+pub trait Thumbnailer: Send + Sync {
+    /// A thumbnail of `image`, whose media type is `content_type`.
+    async fn thumbnail(&self, image: Bytes, content_type: &str) -> Result<Bytes, ThumbnailError>;
 }
 
 /// The current time; a port so tests can move it.

@@ -21,6 +21,12 @@ pub const DEFAULT_ALLOWED_TYPES: [&str; 14] = [
     "application/gzip",
 ];
 
+/// The image types that get a thumbnail.
+pub const THUMBNAIL_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// The edge, in pixels, of the square every thumbnail fits in.
+pub const THUMBNAIL_EDGE: u32 = 256;
+
 /// Longest filename kept, in bytes of UTF-8.
 pub const MAX_FILENAME_BYTES: usize = 255;
 

@@ -9,6 +9,8 @@
 //! | [`tickets`] | seed 001 | `/v1/tickets/{ticket_id}/attachments…` |
 //! | [`workspaces`] | seed 000 | `/v1/workspaces/{workspaceId}/…` |
 //! | [`cases`] | seed 002 | `/api-public/1.0/…` |
+//! | [`chat`] | seed 003 | `/api/v1/…` with the `clasp_session` cookie |
+//! | [`redirect`] | seed 004 | `/api/v1/…` with `Authorization: Bearer` |
 //! | [`signed`] | Clasp's own signed download URLs | `GET /signed/{tenant}/{attachment}` |
 //! | [`signed_upload`] | Clasp's own signed upload URLs | `PUT /signed-upload/{tenant}/{attachment}` |
 //! | [`download`] | byte ranges, entity tags, `HEAD` of every download | — |
@@ -18,9 +20,12 @@
 mod bearer;
 mod body;
 pub mod cases;
+pub mod chat;
 pub mod download;
 pub mod limits;
 pub mod ops;
+pub mod redirect;
+mod session;
 pub mod signed;
 pub mod signed_upload;
 pub mod tickets;
@@ -38,6 +43,9 @@ pub struct Services {
     pub attachments: AttachmentService,
     /// Authentication and identities.
     pub identities: IdentityService,
+    /// How long the URL a `redirect` download points to works (the seed: 15
+    /// minutes).
+    pub redirect_url_ttl: time::Duration,
 }
 
 /// Registers every dialect's routes; the caller wraps them in an `App`.
@@ -47,6 +55,8 @@ pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(tickets::routes)
             .configure(workspaces::routes)
             .configure(cases::routes)
+            .configure(redirect::routes)
+            .configure(chat::routes)
             .configure(signed::routes)
             .configure(signed_upload::routes);
     }
@@ -62,6 +72,8 @@ pub(crate) fn refusal(
         "tickets" => tickets::refusal(refused),
         "workspaces" => workspaces::refusal(refused),
         "cases" => cases::refusal(refused),
+        "chat" => chat::refusal(req, refused),
+        "redirect" => redirect::refusal(refused),
         _ => {
             let (status, code, message) = refused.describe();
             actix_web::HttpResponse::build(status)

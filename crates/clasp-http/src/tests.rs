@@ -20,16 +20,22 @@ struct Fixture {
     other_key: String,
 }
 
-async fn fixture(max_bytes: u64) -> Fixture {
+/// Services over fresh in-memory adapters, as the HTTP-layer tests use them.
+pub(crate) fn memory_services(policy: UploadPolicy) -> (Services, MemoryPorts) {
     let mem = MemoryPorts::new("http://localhost");
-    let policy = UploadPolicy {
-        max_bytes,
-        ..UploadPolicy::default()
-    };
     let services = Services {
         attachments: AttachmentService::new(mem.ports.clone(), policy),
         identities: IdentityService::new(mem.ports.clone()),
+        redirect_url_ttl: time::Duration::minutes(15),
     };
+    (services, mem)
+}
+
+async fn fixture(max_bytes: u64) -> Fixture {
+    let (services, mem) = memory_services(UploadPolicy {
+        max_bytes,
+        ..UploadPolicy::default()
+    });
     let ids = &services.identities;
     ids.create_tenant("acme").await.unwrap();
     ids.create_tenant("other").await.unwrap();
@@ -351,4 +357,76 @@ fn hdr<B>(res: &actix_web::dev::ServiceResponse<B>, name: &str) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned()
+}
+
+#[actix_web::test]
+async fn api_v1_paths_belong_to_redirect_with_a_key_and_to_chat_with_a_cookie() {
+    let f = fixture(1 << 20).await;
+    let app = app!(f);
+    let (_, cookie) = f
+        .services
+        .identities
+        .create_session("acme", "u-1", time::Duration::hours(1))
+        .await
+        .unwrap();
+    let res = test::call_service(
+        &app,
+        upload_req(&f.key, TICKET, "file", "a.png", "image/png", PNG).to_request(),
+    )
+    .await;
+    let created: Value = test::read_body_json(res).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (ct, body) = multipart("files", "download", "text/plain", b"chat bytes");
+    let req = test::TestRequest::post()
+        .uri("/api/v1/messages/7/attachments")
+        .insert_header(("cookie", format!("clasp_session={cookie}")))
+        .insert_header(("content-type", ct))
+        .set_payload(body)
+        .to_request();
+    let uploaded: Value = test::read_body_json(test::call_service(&app, req).await).await;
+    let number = uploaded["attachmentIds"][0].as_i64().unwrap();
+
+    let req = get_req(&f.read_key, &format!("/api/v1/attachments/{id}/download"))
+        .insert_header(("cookie", format!("clasp_session={cookie}")))
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::TEMPORARY_REDIRECT, "Bearer wins");
+    assert!(
+        res.headers()
+            .get("location")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("/signed/")
+    );
+
+    let req = test::TestRequest::get()
+        .uri(&format!("/api/v1/attachments/{number}/download"))
+        .insert_header(("cookie", format!("clasp_session={cookie}")))
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(test::read_body(res).await.as_ref(), b"chat bytes");
+
+    let req = get_req(&f.other_key, &format!("/api/v1/attachments/{id}/download")).to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let body: Value = test::read_body_json(res).await;
+    assert_eq!(
+        body,
+        serde_json::json!({"error": "not_found", "message": "The requested resource was not found", "code": 404})
+    );
+
+    let req = test::TestRequest::get()
+        .uri(&format!("/api/v1/attachments/{number}"))
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = test::read_body_json(res).await;
+    assert_eq!(
+        (body["httpStatusCode"].as_u64(), body["code"].as_u64()),
+        (Some(401), Some(401))
+    );
+    assert_eq!(body["error"], "unauthorized");
+    assert_eq!(f.mem.blobs.len(), 2);
 }

@@ -5,17 +5,21 @@
 //! S3-compatible bucket described by [`S3Settings`]), streaming bodies in bounded
 //! chunks. [`HmacSigner`] mints and checks the signed URLs that Clasp serves
 //! itself; [`S3UrlSigner`] hands out S3 presigned URLs instead, so downloads go
-//! straight from the bucket.
+//! straight from the bucket. [`ImageThumbnailer`] makes the thumbnails of image
+//! attachments (bytes in, bytes out, like the rest of this crate), decoding on
+//! tokio's blocking pool within pixel and memory limits.
 
 mod blobs;
 mod s3;
 mod secret;
 mod signer;
+mod thumbnails;
 
 pub use blobs::ObjectBlobStore;
 pub use s3::{DEFAULT_S3_REGION, MAX_PRESIGNED_SECS, S3Settings, S3UrlSigner};
 pub use secret::load_or_create_secret;
 pub use signer::HmacSigner;
+pub use thumbnails::{ImageThumbnailer, MAX_DECODE_BYTES, MAX_IMAGE_EDGE};
 
 /// Why a storage adapter could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -32,11 +32,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Key(KeyCommand::Revoke { key_prefix_or_id }) => {
             let key = ids.revoke_api_key(&key_prefix_or_id).await?;
-            let revoked = key
-                .revoked_at
-                .map(|t| t.format(&Rfc3339))
-                .transpose()
-                .context("formatting a timestamp")?;
+            let revoked = rfc3339(key.revoked_at)?;
             println!(
                 "{}",
                 json!({ "id": key.id, "prefix": key.prefix, "revoked_at": revoked })
@@ -47,6 +43,28 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             let (_, cookie) = ids.create_session(&tenant, &user, ttl).await?;
             println!("{cookie}");
         }
+        AdminCommand::Session(SessionCommand::Revoke {
+            session_cookie_or_id,
+        }) => {
+            let session = ids.revoke_session(&session_cookie_or_id).await?;
+            let revoked = rfc3339(session.revoked_at)?;
+            println!(
+                "{}",
+                json!({
+                    "id": session.id,
+                    "tenant_id": session.tenant_id,
+                    "user_id": session.user_id,
+                    "revoked_at": revoked,
+                })
+            );
+        }
     }
     Ok(())
+}
+
+/// A revocation time as printed: RFC 3339, or `null`.
+fn rfc3339(at: Option<time::OffsetDateTime>) -> anyhow::Result<Option<String>> {
+    at.map(|t| t.format(&Rfc3339))
+        .transpose()
+        .context("formatting a timestamp")
 }

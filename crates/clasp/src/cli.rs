@@ -93,4 +93,10 @@ pub enum SessionCommand {
         #[arg(long, default_value = "1h")]
         ttl: humantime::Duration,
     },
+    /// Revoke a chat session by its id or its cookie value; prints the session
+    /// (id, tenant, user, revoked_at) as one JSON object.
+    Revoke {
+        /// Session id, or the clasp_session cookie value.
+        session_cookie_or_id: String,
+    },
 }

@@ -57,6 +57,8 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// How long an upload URL of a direct upload works, in seconds.
     pub upload_url_ttl_secs: u64,
+    /// How long the URL a `redirect` download answers with works, in seconds.
+    pub redirect_url_ttl_secs: u64,
     /// Seconds between two sweeps of abandoned direct uploads by `clasp serve`.
     pub sweep_interval_secs: u64,
     /// HTTP workers; 0 = one per core.
@@ -197,6 +199,11 @@ impl Config {
                 "body_idle_timeout_secs must be positive".into(),
             ));
         }
+        if !(1..=MAX_UPLOAD_URL_TTL_SECS).contains(&self.redirect_url_ttl_secs) {
+            return Err(ConfigError::Invalid(format!(
+                "redirect_url_ttl_secs must be between 1 and {MAX_UPLOAD_URL_TTL_SECS} (7 days)"
+            )));
+        }
         if self.sweep_interval_secs == 0 {
             return Err(ConfigError::Invalid(
                 "sweep_interval_secs must be positive".into(),
@@ -260,6 +267,12 @@ impl Config {
     pub fn upload_url_ttl(&self) -> time::Duration {
         // At most a week (checked on load), so the conversion cannot fail.
         time::Duration::seconds(i64::try_from(self.upload_url_ttl_secs).unwrap_or(i64::MAX))
+    }
+
+    /// How long the URL a `redirect` download answers with works.
+    pub fn redirect_url_ttl(&self) -> time::Duration {
+        // At most a week (checked on load), so the conversion cannot fail.
+        time::Duration::seconds(i64::try_from(self.redirect_url_ttl_secs).unwrap_or(i64::MAX))
     }
 
     /// Where a generated signing secret is kept.

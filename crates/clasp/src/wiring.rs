@@ -11,7 +11,9 @@ use clasp_domain::ports::{
 };
 use clasp_domain::{AttachmentService, IdentityService, Ports, UploadPolicy};
 use clasp_http::Services;
-use clasp_storage::{HmacSigner, ObjectBlobStore, S3Settings, S3UrlSigner, load_or_create_secret};
+use clasp_storage::{
+    HmacSigner, ImageThumbnailer, ObjectBlobStore, S3Settings, S3UrlSigner, load_or_create_secret,
+};
 
 use crate::config::Config;
 
@@ -170,6 +172,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
         blobs: storage.blobs,
         signer: storage.signer,
         upload_signer: storage.upload_signer,
+        thumbnailer: Arc::new(ImageThumbnailer::default()),
         clock: Arc::new(SystemClock),
     };
     let policy = UploadPolicy {
@@ -180,6 +183,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
     Ok(Services {
         attachments: AttachmentService::new(ports.clone(), policy),
         identities: IdentityService::new(ports),
+        redirect_url_ttl: config.redirect_url_ttl(),
     })
 }
 

@@ -92,6 +92,24 @@ fn page_query(
     Ok(query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX)))
 }
 
+impl PgStore {
+    /// The attachment `query` selects, if any.
+    async fn first_attachment(
+        &self,
+        query: super::schema::attachments::BoxedQuery<'_, diesel::pg::Pg>,
+    ) -> Result<Option<Attachment>, RepoError> {
+        let mut conn = self.conn().await?;
+        query
+            .select(AttachmentRow::as_select())
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?
+            .map(AttachmentRow::into_domain)
+            .transpose()
+    }
+}
+
 #[async_trait]
 impl AttachmentRepository for PgStore {
     async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
@@ -110,17 +128,49 @@ impl AttachmentRepository for PgStore {
         tenant: TenantId,
         wanted: AttachmentId,
     ) -> Result<Option<Attachment>, RepoError> {
+        self.first_attachment(
+            attachments
+                .filter(tenant_id.eq(tenant.0))
+                .filter(id.eq(wanted.0))
+                .into_boxed(),
+        )
+        .await
+    }
+
+    async fn get_by_number(
+        &self,
+        tenant: TenantId,
+        wanted: i64,
+    ) -> Result<Option<Attachment>, RepoError> {
+        self.first_attachment(
+            attachments
+                .filter(number.eq(wanted))
+                .filter(tenant_id.eq(tenant.0))
+                .into_boxed(),
+        )
+        .await
+    }
+
+    async fn set_thumbnail(
+        &self,
+        tenant: TenantId,
+        wanted: AttachmentId,
+        key: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
         let mut conn = self.conn().await?;
-        attachments
-            .filter(tenant_id.eq(tenant.0))
-            .filter(id.eq(wanted.0))
-            .select(AttachmentRow::as_select())
-            .first(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .map(AttachmentRow::into_domain)
-            .transpose()
+        // Only these two columns: a concurrent change of any other survives.
+        let changed = diesel::update(
+            attachments
+                .filter(tenant_id.eq(tenant.0))
+                .filter(id.eq(wanted.0))
+                .filter(state.eq(AttachmentState::Ready.as_str())),
+        )
+        .set((thumbnail_key.eq(key), updated_at.eq(at)))
+        .execute(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(changed > 0)
     }
 
     async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError> {

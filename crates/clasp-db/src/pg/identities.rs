@@ -35,6 +35,23 @@ fn starts_with_pattern(prefix: &str) -> String {
     pattern
 }
 
+impl PgStore {
+    /// The session `query` selects, if any.
+    async fn first_session(
+        &self,
+        query: sessions::BoxedQuery<'_, diesel::pg::Pg>,
+    ) -> Result<Option<Session>, RepoError> {
+        let mut conn = self.conn().await?;
+        let row = query
+            .select(SessionRow::as_select())
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        Ok(row.map(SessionRow::into_domain))
+    }
+}
+
 #[async_trait]
 impl IdentityStore for PgStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), RepoError> {
@@ -135,15 +152,23 @@ impl IdentityStore for PgStore {
     }
 
     async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>, RepoError> {
-        let mut conn = self.conn().await?;
-        let row = sessions::table
-            .filter(sessions::hash.eq(hash))
-            .select(SessionRow::as_select())
-            .first(&mut *conn)
+        self.first_session(sessions::table.filter(sessions::hash.eq(hash)).into_boxed())
             .await
-            .optional()
+    }
+
+    async fn session_by_id(&self, id: Uuid) -> Result<Option<Session>, RepoError> {
+        self.first_session(sessions::table.filter(sessions::id.eq(id)).into_boxed())
+            .await
+    }
+
+    async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {
+        let mut conn = self.conn().await?;
+        let changed = diesel::update(sessions::table.find(id))
+            .set(sessions::revoked_at.eq(at))
+            .execute(&mut *conn)
+            .await
             .map_err(query_error)?;
-        Ok(row.map(SessionRow::into_domain))
+        Ok(changed > 0)
     }
 }
 

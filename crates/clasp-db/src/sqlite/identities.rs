@@ -37,6 +37,24 @@ fn starts_with_pattern(prefix: &str) -> String {
     pattern
 }
 
+impl SqliteStore {
+    /// The session `query` selects, if any.
+    async fn first_session(
+        &self,
+        query: sessions::BoxedQuery<'_, diesel::sqlite::Sqlite>,
+    ) -> Result<Option<Session>, RepoError> {
+        let mut conn = self.conn().await?;
+        query
+            .select(SessionRow::as_select())
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?
+            .map(SessionRow::into_domain)
+            .transpose()
+    }
+}
+
 #[async_trait]
 impl IdentityStore for SqliteStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), RepoError> {
@@ -144,16 +162,28 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>, RepoError> {
-        let mut conn = self.conn().await?;
-        sessions::table
-            .filter(sessions::hash.eq(hash))
-            .select(SessionRow::as_select())
-            .first(&mut *conn)
+        self.first_session(sessions::table.filter(sessions::hash.eq(hash)).into_boxed())
             .await
-            .optional()
-            .map_err(query_error)?
-            .map(SessionRow::into_domain)
-            .transpose()
+    }
+
+    async fn session_by_id(&self, id: Uuid) -> Result<Option<Session>, RepoError> {
+        self.first_session(
+            sessions::table
+                .filter(sessions::id.eq(id.to_string()))
+                .into_boxed(),
+        )
+        .await
+    }
+
+    async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {
+        let at = to_micros(at)?;
+        let mut conn = self.conn().await?;
+        let changed = diesel::update(sessions::table.find(id.to_string()))
+            .set(sessions::revoked_at.eq(at))
+            .execute(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        Ok(changed > 0)
     }
 }
 

@@ -104,4 +104,32 @@ pub async fn identity_store(store: &dyn IdentityStore) {
         store.create_session(&dup_s).await,
         Err(RepoError::Conflict(_))
     ));
+
+    // sessions: by id, revocation (kept, and seen by both lookups)
+    assert_eq!(store.session_by_id(s.id).await.unwrap(), Some(s.clone()));
+    assert_eq!(store.session_by_id(Uuid::now_v7()).await.unwrap(), None);
+    let mut other = s.clone();
+    other.id = Uuid::now_v7();
+    other.hash = hash_secret(&Uuid::now_v7().to_string());
+    store.create_session(&other).await.unwrap();
+    assert!(store.revoke_session(s.id, instant(4)).await.unwrap());
+    let revoked = store.session_by_hash(&s.hash).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(instant(4)));
+    assert_eq!(store.session_by_id(s.id).await.unwrap(), Some(revoked));
+    assert_eq!(
+        store
+            .session_by_id(other.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None,
+        "only the named session is revoked"
+    );
+    assert!(
+        !store
+            .revoke_session(Uuid::now_v7(), instant(4))
+            .await
+            .unwrap()
+    );
 }

@@ -134,6 +134,74 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
     messages(repo).await;
     expired_pending(repo).await;
     super::listing::listing(repo).await;
+    numbers_and_thumbnails(repo).await;
+}
+
+/// `get_by_number` (tenant-scoped, any state) and `set_thumbnail` (only the
+/// thumbnail and `updated_at` of a ready attachment).
+async fn numbers_and_thumbnails(repo: &dyn AttachmentRepository) {
+    let tenant = fresh_tenant().id;
+    let other = fresh_tenant().id;
+    let mut ready = attachment(tenant, "T-num", 1, AttachmentState::Ready);
+    ready.number = repo.insert(&ready).await.unwrap();
+    let mut pending = attachment(tenant, "T-num", 2, AttachmentState::Pending);
+    pending.number = repo.insert(&pending).await.unwrap();
+    assert_eq!(
+        repo.get_by_number(tenant, ready.number).await.unwrap(),
+        Some(ready.clone())
+    );
+    assert_eq!(
+        repo.get_by_number(tenant, pending.number).await.unwrap(),
+        Some(pending.clone()),
+        "any state"
+    );
+    assert_eq!(
+        repo.get_by_number(other, ready.number).await.unwrap(),
+        None,
+        "other tenant cannot read by number"
+    );
+    assert_eq!(repo.get_by_number(tenant, -1).await.unwrap(), None);
+
+    // another writer changed the subject since `ready` was read: the thumbnail
+    // must not undo it
+    let mut linked = ready.clone();
+    linked.subject.message_id = Some("m-linked".into());
+    assert!(repo.update(&linked).await.unwrap());
+    assert!(
+        !repo
+            .set_thumbnail(other, ready.id, "k", instant(60))
+            .await
+            .unwrap(),
+        "other tenant cannot set a thumbnail"
+    );
+    assert!(
+        !repo
+            .set_thumbnail(tenant, pending.id, "k", instant(60))
+            .await
+            .unwrap(),
+        "only ready attachments get thumbnails"
+    );
+    assert_eq!(
+        repo.get(tenant, pending.id).await.unwrap(),
+        Some(pending.clone())
+    );
+    assert!(
+        repo.set_thumbnail(tenant, ready.id, "thumbs/r", instant(60))
+            .await
+            .unwrap()
+    );
+    let mut expected = linked.clone();
+    expected.thumbnail_key = Some("thumbs/r".into());
+    expected.updated_at = instant(60);
+    assert_eq!(repo.get(tenant, ready.id).await.unwrap(), Some(expected));
+    assert!(repo.delete(tenant, ready.id).await.unwrap());
+    assert!(
+        !repo
+            .set_thumbnail(tenant, ready.id, "k", instant(61))
+            .await
+            .unwrap(),
+        "a deleted attachment gets no thumbnail"
+    );
 }
 
 /// A ready attachment on `ticket`, on no message.

@@ -9,9 +9,9 @@ use time::Duration;
 use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
 use crate::credentials::{Principal, Scope};
 use crate::error::AttachmentError;
-use crate::inspect::{BodyStream, Inspector};
+use crate::inspect::{BodyStream, Inspected, Inspector};
 use crate::listing::ListQuery;
-use crate::ports::{BlobReader, BlobStore, SignedRequest, SignedTarget, SignedUrl};
+use crate::ports::{BlobError, BlobReader, BlobStore, SignedRequest, SignedTarget, SignedUrl};
 use crate::services::Ports;
 use crate::state::AttachmentState;
 use crate::validation::{UploadPolicy, parse_sha256, sanitize_filename};
@@ -66,17 +66,33 @@ pub struct Download {
     pub attachment: Attachment,
     /// Its bytes.
     pub body: BlobReader,
-    /// The store, for a ranged read instead of the whole body.
+    /// The store and the object the body comes from, for a ranged read
+    /// instead of the whole body.
     blobs: Arc<dyn BlobStore>,
+    key: String,
 }
 
 impl Download {
+    /// The object `key` of `blobs`, opened as `body`, served as `attachment`.
+    pub(crate) fn new(
+        attachment: Attachment,
+        body: BlobReader,
+        blobs: Arc<dyn BlobStore>,
+        key: String,
+    ) -> Self {
+        Self {
+            attachment,
+            body,
+            blobs,
+            key,
+        }
+    }
+
     /// Just the bytes `range` (end exclusive, within the attachment's size)
     /// instead of the whole body: a ranged read of the store, so serving the
     /// last second of a video reads only that.
     pub async fn range(self, range: Range<u64>) -> Result<BlobReader, AttachmentError> {
-        let key = self.attachment.blob_key();
-        Ok(self.blobs.get_range(&key, range).await?)
+        Ok(self.blobs.get_range(&self.key, range).await?)
     }
 }
 
@@ -123,59 +139,11 @@ impl AttachmentService {
         body: BodyStream,
     ) -> Result<Attachment, AttachmentError> {
         require(principal, Scope::Write)?;
-        let filename = sanitize_filename(&upload.filename);
-        let content_type = self
-            .policy
-            .resolve_type(upload.content_type.as_deref(), &filename)?;
-        let declared_sha256 = upload
-            .declared_sha256
-            .as_deref()
-            .map(parse_sha256)
-            .transpose()?;
-        let now = self.ports.clock.now();
-        let mut attachment = Attachment {
-            id: AttachmentId::new(),
-            number: 0,
-            tenant_id: principal.tenant_id,
-            subject: upload.subject,
-            filename,
-            content_type,
-            sniffed_type: None,
-            size_bytes: 0,
-            sha256: None,
-            declared_sha256,
-            state: AttachmentState::Pending,
-            description: upload.description,
-            tags: upload.tags,
-            locale: upload.locale,
-            uploaded_by: principal.actor(),
-            thumbnail_key: None,
-            upload_expires_at: None,
-            created_at: now,
-            updated_at: now,
-        };
-        attachment.transition(AttachmentState::Uploading, now)?;
+        let mut attachment = self.draft(principal, upload)?;
+        attachment.transition(AttachmentState::Uploading, attachment.created_at)?;
         attachment.number = self.ports.attachments.insert(&attachment).await?;
-
         let key = attachment.blob_key();
-        let mut inspector = Inspector::new(body, self.policy.max_bytes, &attachment.content_type);
-        let stored = self.ports.blobs.put(&key, &mut inspector).await;
-        let inspected = match (stored, inspector.summary()) {
-            (Ok(_), Some(inspected)) => inspected,
-            (Ok(_), None) => {
-                self.discard(&attachment).await;
-                return Err(AttachmentError::Interrupted(
-                    "the body did not end cleanly".into(),
-                ));
-            }
-            (Err(e), _) => {
-                self.discard(&attachment).await;
-                return Err(inspector
-                    .failure()
-                    .cloned()
-                    .map_or_else(|| e.into(), |f| crate::ports::BlobError::Body(f).into()));
-            }
-        };
+        let inspected = self.receive_bytes(&attachment, body).await?;
 
         let now = self.ports.clock.now();
         attachment.transition(AttachmentState::Verifying, now)?;
@@ -200,6 +168,79 @@ impl AttachmentService {
             return Err(AttachmentError::NotFound);
         }
         Ok(attachment)
+    }
+
+    /// A new `Pending` attachment of `principal` as the client described it:
+    /// its filename sanitised, its type resolved against the policy (before any
+    /// byte is read), its declared checksum read.
+    pub(super) fn draft(
+        &self,
+        principal: &Principal,
+        upload: NewUpload,
+    ) -> Result<Attachment, AttachmentError> {
+        let filename = sanitize_filename(&upload.filename);
+        let content_type = self
+            .policy
+            .resolve_type(upload.content_type.as_deref(), &filename)?;
+        let declared_sha256 = upload
+            .declared_sha256
+            .as_deref()
+            .map(parse_sha256)
+            .transpose()?;
+        let now = self.ports.clock.now();
+        Ok(Attachment {
+            id: AttachmentId::new(),
+            number: 0,
+            tenant_id: principal.tenant_id,
+            subject: upload.subject,
+            filename,
+            content_type,
+            sniffed_type: None,
+            size_bytes: 0,
+            sha256: None,
+            declared_sha256,
+            state: AttachmentState::Pending,
+            description: upload.description,
+            tags: upload.tags,
+            locale: upload.locale,
+            uploaded_by: principal.actor(),
+            thumbnail_key: None,
+            upload_expires_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    /// Streams `body` into the blob key of the recorded `attachment`, checking
+    /// size and magic on the way; returns what the inspection found. On any
+    /// failure the attachment is discarded (bytes and row).
+    pub(super) async fn receive_bytes(
+        &self,
+        attachment: &Attachment,
+        body: BodyStream,
+    ) -> Result<Inspected, AttachmentError> {
+        let mut inspector = Inspector::new(body, self.policy.max_bytes, &attachment.content_type);
+        let stored = self
+            .ports
+            .blobs
+            .put(&attachment.blob_key(), &mut inspector)
+            .await;
+        match (stored, inspector.summary()) {
+            (Ok(_), Some(inspected)) => Ok(inspected),
+            (Ok(_), None) => {
+                self.discard(attachment).await;
+                Err(AttachmentError::Interrupted(
+                    "the body did not end cleanly".into(),
+                ))
+            }
+            (Err(e), _) => {
+                self.discard(attachment).await;
+                Err(inspector
+                    .failure()
+                    .cloned()
+                    .map_or_else(|| e.into(), |f| BlobError::Body(f).into()))
+            }
+        }
     }
 
     /// A visible (ready) attachment's metadata.
@@ -256,6 +297,16 @@ impl AttachmentService {
     ) -> Result<(Attachment, SignedUrl), AttachmentError> {
         require(principal, Scope::Read)?;
         let attachment = self.find_ready(principal, lookup).await?;
+        let url = self.sign(&attachment, ttl).await?;
+        Ok((attachment, url))
+    }
+
+    /// A download URL of `attachment`, valid for `ttl`.
+    async fn sign(
+        &self,
+        attachment: &Attachment,
+        ttl: Duration,
+    ) -> Result<SignedUrl, AttachmentError> {
         let target = SignedTarget {
             tenant_id: attachment.tenant_id,
             attachment_id: attachment.id,
@@ -263,12 +314,38 @@ impl AttachmentService {
             filename: attachment.filename.clone(),
             content_type: attachment.content_type.clone(),
         };
-        let url = self
+        Ok(self
             .ports
             .signer
             .download_url(&target, self.ports.clock.now() + ttl)
-            .await?;
-        Ok((attachment, url))
+            .await?)
+    }
+
+    /// Like [`AttachmentService::download_url`], for a client about to be
+    /// redirected to the URL: the store is asked first whether it holds the
+    /// bytes, so an unreachable store (or missing bytes) is a `Storage` error
+    /// here rather than a broken URL later.
+    pub async fn download_redirect(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+        ttl: Duration,
+    ) -> Result<SignedUrl, AttachmentError> {
+        require(principal, Scope::Read)?;
+        let attachment = self.find_ready(principal, lookup).await?;
+        if self
+            .ports
+            .blobs
+            .head(&attachment.blob_key())
+            .await?
+            .is_none()
+        {
+            return Err(AttachmentError::Storage(format!(
+                "the bytes of ready attachment {} are missing",
+                attachment.id
+            )));
+        }
+        self.sign(&attachment, ttl).await
     }
 
     /// Opens a ready attachment's bytes for streaming.
@@ -297,8 +374,8 @@ impl AttachmentService {
     }
 
     /// Deletes an attachment in any state: the row first, so nothing can be
-    /// served from the moment this returns, then its bytes (and, for a direct
-    /// upload still `Pending`, the bytes uploaded so far).
+    /// served from the moment this returns, then its bytes, its thumbnail's (and,
+    /// for a direct upload still `Pending`, the bytes uploaded so far).
     pub async fn delete(
         &self,
         principal: &Principal,
@@ -324,6 +401,9 @@ impl AttachmentService {
         if attachment.state == AttachmentState::Pending {
             self.delete_bytes(&attachment.upload_key()).await;
         }
+        if let Some(thumbnail) = &attachment.thumbnail_key {
+            self.delete_bytes(thumbnail).await;
+        }
         Ok(())
     }
 
@@ -341,16 +421,18 @@ impl AttachmentService {
     }
 
     async fn open_bytes(&self, attachment: Attachment) -> Result<Download, AttachmentError> {
-        let body = self.ports.blobs.get(&attachment.blob_key()).await?;
-        Ok(Download {
+        let key = attachment.blob_key();
+        let body = self.ports.blobs.get(&key).await?;
+        Ok(Download::new(
             attachment,
             body,
-            blobs: self.ports.blobs.clone(),
-        })
+            self.ports.blobs.clone(),
+            key,
+        ))
     }
 
     /// Forgets a refused upload: its bytes (if any) and its row.
-    async fn discard(&self, attachment: &Attachment) {
+    pub(super) async fn discard(&self, attachment: &Attachment) {
         self.delete_bytes(&attachment.blob_key()).await;
         // Best effort: a row left behind stays invisible (never Ready).
         let _ = self

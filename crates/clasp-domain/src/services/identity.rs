@@ -132,6 +132,37 @@ impl IdentityService {
         Ok((session, token))
     }
 
+    /// Revokes the session named by its id or by its cookie value, so the cookie
+    /// authenticates nothing from now on; returns the session as revoked.
+    /// Revoking a revoked session again keeps its first revocation time.
+    pub async fn revoke_session(&self, cookie_or_id: &str) -> Result<Session, IdentityError> {
+        let wanted = cookie_or_id.trim();
+        let found = match Uuid::parse_str(wanted) {
+            Ok(id) => self.ports.identities.session_by_id(id).await?,
+            Err(_) if wanted.is_empty() || wanted.len() > 256 => None,
+            Err(_) => {
+                self.ports
+                    .identities
+                    .session_by_hash(&hash_secret(wanted))
+                    .await?
+            }
+        };
+        let mut session = found.ok_or(IdentityError::UnknownSession)?;
+        if session.revoked_at.is_none() {
+            let now = self.now();
+            if !self
+                .ports
+                .identities
+                .revoke_session(session.id, now)
+                .await?
+            {
+                return Err(IdentityError::UnknownSession);
+            }
+            session.revoked_at = Some(now);
+        }
+        Ok(session)
+    }
+
     /// The principal an `Authorization: Bearer` API key stands for.
     pub async fn authenticate_api_key(&self, key: &str) -> Result<Principal, AuthError> {
         if !key.starts_with(API_KEY_PREFIX) || key.len() > 256 {
@@ -182,5 +213,47 @@ impl IdentityService {
 
     fn now(&self) -> OffsetDateTime {
         self.ports.clock.now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+
+    use super::*;
+    use crate::memory::MemoryPorts;
+
+    #[test]
+    fn a_revoked_session_authenticates_nothing() {
+        let ids = IdentityService::new(MemoryPorts::new("http://x").ports);
+        block_on(ids.create_tenant("t")).unwrap();
+        let (first, cookie) = block_on(ids.create_session("t", "u", Duration::hours(1))).unwrap();
+        let (second, other) = block_on(ids.create_session("t", "u", Duration::hours(1))).unwrap();
+        assert!(block_on(ids.authenticate_session(&cookie)).is_ok());
+
+        let revoked = block_on(ids.revoke_session(&cookie)).unwrap();
+        assert_eq!(revoked.id, first.id);
+        assert_eq!(
+            block_on(ids.authenticate_session(&cookie)),
+            Err(AuthError::Revoked)
+        );
+        assert!(
+            block_on(ids.authenticate_session(&other)).is_ok(),
+            "only that one"
+        );
+        let again = block_on(ids.revoke_session(&first.id.to_string())).unwrap();
+        assert_eq!(again.revoked_at, revoked.revoked_at, "the first time stays");
+
+        block_on(ids.revoke_session(&second.id.to_string())).unwrap();
+        assert_eq!(
+            block_on(ids.authenticate_session(&other)),
+            Err(AuthError::Revoked)
+        );
+        for unknown in ["", "nope", &Uuid::now_v7().to_string()] {
+            assert_eq!(
+                block_on(ids.revoke_session(unknown)).err(),
+                Some(IdentityError::UnknownSession)
+            );
+        }
     }
 }

@@ -1,17 +1,19 @@
 //! The application services every front end calls.
 
 mod attachments;
+mod chat;
 mod direct_upload;
 mod identity;
 
 use std::sync::Arc;
 
 pub use attachments::{AttachmentService, Download, Lookup, NewUpload};
+pub use chat::{MAX_FILES_PER_MESSAGE, MessageFile, MessageUpload};
 pub use direct_upload::{BegunUpload, NewDirectUpload, NewMessage, ReceivedUpload};
 pub use identity::IdentityService;
 
 use crate::ports::{
-    AttachmentRepository, BlobStore, Clock, IdentityStore, UploadSigner, UrlSigner,
+    AttachmentRepository, BlobStore, Clock, IdentityStore, Thumbnailer, UploadSigner, UrlSigner,
 };
 
 /// One adapter per port: what the services need to run. Cloning is cheap.
@@ -27,6 +29,8 @@ pub struct Ports {
     pub signer: Arc<dyn UrlSigner>,
     /// Upload URLs of direct uploads (Clasp-served, or presigned by the store).
     pub upload_signer: Arc<dyn UploadSigner>,
+    /// Thumbnails of images.
+    pub thumbnailer: Arc<dyn Thumbnailer>,
     /// Time.
     pub clock: Arc<dyn Clock>,
 }

@@ -4,12 +4,12 @@
 use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
 use actix_web::{App, test as http, web};
-use clasp_domain::memory::MemoryPorts;
-use clasp_domain::{AttachmentService, IdentityService, Scopes, UploadPolicy};
+use clasp_domain::{Scopes, UploadPolicy};
 use serde_json::Value;
 
 use super::{Admission, Refusal, admit};
-use crate::{Services, configure};
+use crate::configure;
+use crate::tests::memory_services;
 
 #[test]
 fn upload_slots_are_capped_and_given_back() {
@@ -51,11 +51,7 @@ fn each_credential_has_its_own_rate() {
 
 #[actix_web::test]
 async fn refusals_come_in_the_dialect_s_error_shape() {
-    let mem = MemoryPorts::new("http://localhost");
-    let services = Services {
-        attachments: AttachmentService::new(mem.ports.clone(), UploadPolicy::default()),
-        identities: IdentityService::new(mem.ports.clone()),
-    };
+    let (services, _) = memory_services(UploadPolicy::default());
     services.identities.create_tenant("acme").await.unwrap();
     let (_, key) = services
         .identities

@@ -4,21 +4,17 @@
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, test, web};
-use clasp_domain::memory::MemoryPorts;
-use clasp_domain::{AttachmentService, IdentityService, Scopes, UploadPolicy};
+use clasp_domain::{Scopes, UploadPolicy};
 
 use super::{Metrics, REQUEST_ID, cors, observe, routes};
+use crate::tests::memory_services;
 use crate::{Services, configure, default_headers};
 
 const PNG: &[u8] =
     b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
 async fn services() -> (Services, String) {
-    let mem = MemoryPorts::new("http://localhost");
-    let services = Services {
-        attachments: AttachmentService::new(mem.ports.clone(), UploadPolicy::default()),
-        identities: IdentityService::new(mem.ports.clone()),
-    };
+    let (services, _) = memory_services(UploadPolicy::default());
     services.identities.create_tenant("acme").await.unwrap();
     let (_, key) = services
         .identities

@@ -37,6 +37,7 @@ async fn fixture() -> Fixture {
     let services = Services {
         attachments: AttachmentService::new(mem.ports.clone(), policy),
         identities: IdentityService::new(mem.ports.clone()),
+        redirect_url_ttl: time::Duration::minutes(15),
     };
     let ids = &services.identities;
     ids.create_tenant("ws-123").await.unwrap();

@@ -1,0 +1,298 @@
+//! Attachments addressed by number, several files uploaded to one message at
+//! once (all or none), and thumbnails — what the `chat` dialect needs.
+//!
+//! A message upload stages each file as a `Pending` attachment with a deadline
+//! (`upload_expires_at`, the policy's upload URL lifetime) and its bytes already
+//! in place, invisible to everyone; only [`MessageUpload::commit`] makes them
+//! `Ready` (or `ChecksumMismatch`). A request that is refused is aborted and
+//! leaves nothing; one that dies half-way (crash, disconnect) leaves `Pending`
+//! rows past their deadline, which the sweeper of abandoned direct uploads
+//! removes with their bytes.
+
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::attachment::{Attachment, AttachmentId, Subject};
+use crate::credentials::{Principal, Scope};
+use crate::error::AttachmentError;
+use crate::inspect::{BodyError, BodyStream};
+use crate::ports::{BlobError, THUMBNAIL_CONTENT_TYPE};
+use crate::services::attachments::require;
+use crate::services::{AttachmentService, Download, Lookup, NewUpload};
+use crate::state::AttachmentState;
+use crate::tenant::TenantId;
+use crate::validation::THUMBNAIL_TYPES;
+
+/// The most files one message upload may carry.
+pub const MAX_FILES_PER_MESSAGE: usize = 20;
+
+/// One file of a message upload, as the client described it.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFile {
+    /// The filename as the client gave it (sanitised here).
+    pub filename: String,
+    /// The declared media type, if any.
+    pub content_type: Option<String>,
+    /// A SHA-256 the client computed (hex or base64), verified against the bytes.
+    pub declared_sha256: Option<String>,
+}
+
+/// Files being uploaded to one message: staged one by one, then committed
+/// together or aborted together. Dropping it without either leaves the staged
+/// files to the sweeper.
+pub struct MessageUpload {
+    service: AttachmentService,
+    principal: Principal,
+    subject: Subject,
+    staged: Vec<Attachment>,
+}
+
+impl AttachmentService {
+    /// Starts uploading files to the message `message_id`, optionally inside the
+    /// room `room_id`.
+    pub fn message_upload(
+        &self,
+        principal: &Principal,
+        message_id: &str,
+        room_id: Option<&str>,
+    ) -> Result<MessageUpload, AttachmentError> {
+        require(principal, Scope::Write)?;
+        Ok(MessageUpload {
+            service: self.clone(),
+            principal: principal.clone(),
+            subject: Subject {
+                message_id: Some(message_id.to_owned()),
+                room_id: room_id.map(str::to_owned),
+                ..Subject::default()
+            },
+            staged: Vec::new(),
+        })
+    }
+
+    /// The attachment numbered `number`, once its upload has finished — ready,
+    /// or failed for a reason the client may read (a checksum mismatch).
+    /// Attachments still on their way are not found.
+    pub async fn find_numbered(
+        &self,
+        principal: &Principal,
+        number: i64,
+    ) -> Result<Attachment, AttachmentError> {
+        require(principal, Scope::Read)?;
+        self.ports
+            .attachments
+            .get_by_number(principal.tenant_id, number)
+            .await?
+            .filter(|a| a.state.is_final())
+            .ok_or(AttachmentError::NotFound)
+    }
+
+    /// Opens the bytes of the ready attachment numbered `number`, only when
+    /// `filename` is its name: a download URL names the file it serves.
+    pub async fn open_numbered(
+        &self,
+        principal: &Principal,
+        number: i64,
+        filename: &str,
+    ) -> Result<Download, AttachmentError> {
+        let found = self.find_numbered(principal, number).await?;
+        if found.filename != filename {
+            return Err(AttachmentError::NotFound);
+        }
+        self.open(principal, &Lookup::id(found.id)).await
+    }
+
+    /// Deletes the attachment numbered `number` (see [`AttachmentService::delete`]).
+    pub async fn delete_numbered(
+        &self,
+        principal: &Principal,
+        number: i64,
+    ) -> Result<(), AttachmentError> {
+        require(principal, Scope::Delete)?;
+        let found = self.find_numbered(principal, number).await?;
+        self.delete(principal, &Lookup::id(found.id)).await
+    }
+
+    /// Opens the thumbnail of the ready attachment numbered `number`. The
+    /// download describes the thumbnail: its type is [`THUMBNAIL_CONTENT_TYPE`],
+    /// its name the attachment's with `.webp` appended.
+    pub async fn open_thumbnail(
+        &self,
+        principal: &Principal,
+        number: i64,
+    ) -> Result<Download, AttachmentError> {
+        let mut found = self.find_numbered(principal, number).await?;
+        let key = match (&found.thumbnail_key, found.is_ready()) {
+            (Some(key), true) => key.clone(),
+            _ => return Err(AttachmentError::NotFound),
+        };
+        let body = match self.ports.blobs.get(&key).await {
+            Ok(body) => body,
+            Err(BlobError::NotFound) => return Err(AttachmentError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        found.filename = format!("{}.webp", found.filename);
+        found.content_type = THUMBNAIL_CONTENT_TYPE.to_owned();
+        found.size_bytes = body.size;
+        found.sha256 = None;
+        Ok(Download::new(found, body, self.ports.blobs.clone(), key))
+    }
+
+    /// Makes the thumbnail of a ready image attachment that has none, stores it
+    /// beside the original and records it; meant to run in the background after
+    /// an upload. Returns whether a thumbnail was made: images that are not of
+    /// [`THUMBNAIL_TYPES`], fail to decode or are too large get none, and that is
+    /// no error. An attachment deleted meanwhile keeps no thumbnail bytes.
+    pub async fn make_thumbnail(
+        &self,
+        tenant: TenantId,
+        id: AttachmentId,
+    ) -> Result<bool, AttachmentError> {
+        let Some(attachment) = self.ports.attachments.get(tenant, id).await? else {
+            return Ok(false);
+        };
+        if !attachment.is_ready()
+            || attachment.thumbnail_key.is_some()
+            || !THUMBNAIL_TYPES.contains(&attachment.content_type.as_str())
+            || attachment.size_bytes > self.policy.max_bytes
+        {
+            return Ok(false);
+        }
+        let mut reader = match self.ports.blobs.get(&attachment.blob_key()).await {
+            Ok(reader) => reader,
+            Err(BlobError::NotFound) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        let capacity = usize::try_from(reader.size.min(self.policy.max_bytes)).unwrap_or(0);
+        let mut image = Vec::with_capacity(capacity);
+        while let Some(chunk) = reader.stream.next().await {
+            image.extend_from_slice(&chunk?);
+            if image.len() as u64 > self.policy.max_bytes {
+                return Ok(false);
+            }
+        }
+        let Ok(thumbnail) = self
+            .ports
+            .thumbnailer
+            .thumbnail(Bytes::from(image), &attachment.content_type)
+            .await
+        else {
+            return Ok(false);
+        };
+        let key = attachment.thumbnail_blob_key();
+        let mut body = futures::stream::iter([Ok::<_, BodyError>(thumbnail)]);
+        self.ports.blobs.put(&key, &mut body).await?;
+        let recorded = self
+            .ports
+            .attachments
+            .set_thumbnail(tenant, id, &key, self.ports.clock.now())
+            .await?;
+        if !recorded {
+            self.delete_bytes(&key).await;
+        }
+        Ok(recorded)
+    }
+}
+
+impl MessageUpload {
+    /// Records the room the message is in (a form field may name it after the
+    /// first file); it applies to every file of the upload.
+    pub fn set_room(&mut self, room_id: &str) {
+        self.subject.room_id = Some(room_id.to_owned());
+    }
+
+    /// How many files are staged so far.
+    pub fn len(&self) -> usize {
+        self.staged.len()
+    }
+
+    /// Whether no file is staged yet.
+    pub fn is_empty(&self) -> bool {
+        self.staged.is_empty()
+    }
+
+    /// Streams one file in, checking it as a single upload is checked (type
+    /// before any byte, size and magic while streaming). On an error the file
+    /// leaves nothing behind; the caller should then [`MessageUpload::abort`].
+    pub async fn add(
+        &mut self,
+        file: MessageFile,
+        body: BodyStream,
+    ) -> Result<(), AttachmentError> {
+        if self.staged.len() >= MAX_FILES_PER_MESSAGE {
+            return Err(AttachmentError::InvalidMessage(format!(
+                "a message carries at most {MAX_FILES_PER_MESSAGE} files"
+            )));
+        }
+        let service = &self.service;
+        let upload = NewUpload {
+            subject: self.subject.clone(),
+            filename: file.filename,
+            content_type: file.content_type,
+            declared_sha256: file.declared_sha256,
+            ..NewUpload::default()
+        };
+        let mut attachment = service.draft(&self.principal, upload)?;
+        attachment.upload_expires_at = Some(attachment.created_at + service.policy.upload_url_ttl);
+        attachment.number = service.ports.attachments.insert(&attachment).await?;
+        let inspected = service.receive_bytes(&attachment, body).await?;
+        attachment.size_bytes = inspected.size;
+        attachment.sniffed_type = inspected.sniffed_type;
+        attachment.sha256 = Some(inspected.sha256);
+        self.staged.push(attachment);
+        Ok(())
+    }
+
+    /// Makes every staged file visible: `Ready`, or `ChecksumMismatch` (without
+    /// its bytes) when it differs from the checksum declared for it. When a
+    /// staged file vanished meanwhile (swept past its deadline) or the store
+    /// fails, nothing is kept.
+    pub async fn commit(self) -> Result<Vec<Attachment>, AttachmentError> {
+        let mut committed = Vec::with_capacity(self.staged.len());
+        for attachment in &self.staged {
+            match self.publish(attachment.clone()).await {
+                Ok(done) => committed.push(done),
+                Err(e) => {
+                    self.abort().await;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(committed)
+    }
+
+    /// Moves one staged file to its final state.
+    async fn publish(&self, mut attachment: Attachment) -> Result<Attachment, AttachmentError> {
+        let service = &self.service;
+        let now = service.ports.clock.now();
+        attachment.subject = self.subject.clone();
+        attachment.upload_expires_at = None;
+        attachment.transition(AttachmentState::Verifying, now)?;
+        let mismatch =
+            attachment.declared_sha256.is_some() && attachment.declared_sha256 != attachment.sha256;
+        let last = if mismatch {
+            AttachmentState::ChecksumMismatch
+        } else {
+            AttachmentState::Ready
+        };
+        attachment.transition(last, now)?;
+        if !service.ports.attachments.update(&attachment).await? {
+            return Err(AttachmentError::Interrupted(
+                "the upload took longer than its deadline".into(),
+            ));
+        }
+        if mismatch {
+            service.delete_bytes(&attachment.blob_key()).await;
+        }
+        Ok(attachment)
+    }
+
+    /// Forgets every staged file: bytes and rows.
+    pub async fn abort(self) {
+        for attachment in &self.staged {
+            self.service.discard(attachment).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
