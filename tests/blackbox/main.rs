@@ -11,6 +11,7 @@ mod browser;
 mod cases;
 mod chat;
 mod conformance;
+mod crash;
 mod harness;
 mod operations;
 mod operator;

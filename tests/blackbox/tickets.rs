@@ -275,6 +275,10 @@ async fn auth_scopes_revocation_and_tenants() {
 
 #[tokio::test]
 async fn bad_uploads_get_400_and_store_nothing() {
+    // made first: in a debug build this takes seconds, long enough for an idle
+    // pooled connection to reach the server's keep-alive timeout mid-test
+    let max: Vec<u8> = (0..31_457_280u32).map(|i| (i % 251) as u8).collect();
+    let digest = Sha256::digest(&max);
     let work = Workdir::new();
     let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");
     let server = Server::start(&work);
@@ -355,8 +359,6 @@ async fn bad_uploads_get_400_and_store_nothing() {
     assert_eq!(listed, serde_json::json!([]));
 
     // exactly 30 MiB is accepted, byte for byte
-    let max: Vec<u8> = (0..31_457_280u32).map(|i| (i % 251) as u8).collect();
-    let digest = Sha256::digest(&max);
     let res = c
         .post(&base)
         .bearer_auth(&key)

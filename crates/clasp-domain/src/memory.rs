@@ -171,7 +171,7 @@ impl AttachmentRepository for MemoryAttachments {
         Ok(true)
     }
 
-    async fn expired_pending(
+    async fn expired_uploads(
         &self,
         before: OffsetDateTime,
         limit: usize,
@@ -179,8 +179,10 @@ impl AttachmentRepository for MemoryAttachments {
         let mut found: Vec<Attachment> = lock(&self.rows)
             .values()
             .filter(|a| {
-                a.state == AttachmentState::Pending
-                    && a.upload_expires_at.is_some_and(|at| at <= before)
+                matches!(
+                    a.state,
+                    AttachmentState::Pending | AttachmentState::Uploading
+                ) && a.upload_expires_at.is_some_and(|at| at <= before)
             })
             .cloned()
             .collect();

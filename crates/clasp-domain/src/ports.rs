@@ -38,7 +38,7 @@ pub enum RepoError {
 /// increasing `number`; `list_ready` returns only `Ready` attachments of the
 /// subject, oldest first (ties by id); `update` persists every mutable field;
 /// `list_page` answers exactly [`ListQuery::select`] of the tenant's rows;
-/// `create_message` is all or nothing; `expired_pending` finds abandoned direct
+/// `create_message` is all or nothing; `expired_uploads` finds abandoned
 /// uploads across tenants; `get_by_number` finds what `insert` numbered, in its
 /// tenant only; `set_thumbnail` touches only the thumbnail and `updated_at` of a
 /// `Ready` attachment, so it never undoes a concurrent change of other columns.
@@ -96,10 +96,11 @@ pub trait AttachmentRepository: Send + Sync {
     /// all changes and it returns false. A message id that exists already is a
     /// `Conflict`, and nothing changes either.
     async fn create_message(&self, message: &Message) -> Result<bool, RepoError>;
-    /// At most `limit` `Pending` attachments, of any tenant, whose
-    /// `upload_expires_at` is at or before `before`: the abandoned direct uploads
-    /// the sweeper removes. Soonest expiry first.
-    async fn expired_pending(
+    /// At most `limit` `Pending` or `Uploading` attachments, of any tenant, whose
+    /// `upload_expires_at` is at or before `before`: the abandoned uploads the
+    /// sweeper removes (direct uploads never sent or confirmed, and uploads whose
+    /// request died — a crash included). Soonest expiry first.
+    async fn expired_uploads(
         &self,
         before: OffsetDateTime,
         limit: usize,

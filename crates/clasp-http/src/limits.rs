@@ -196,10 +196,11 @@ pub async fn admit(
             .map_into_boxed_body()
             .map_into_left_body());
     };
+    let uploading = sends_body(&req);
     let slot = admission
         .check_rate(credential(&req).as_deref())
         .and_then(|()| {
-            if sends_body(&req) {
+            if uploading {
                 admission.upload_slot()
             } else {
                 Ok(None)
@@ -209,7 +210,17 @@ pub async fn admit(
         Ok(slot) => {
             let res = next.call(req).await;
             drop(slot);
-            Ok(res?.map_into_boxed_body().map_into_left_body())
+            let mut res = res?;
+            if uploading && (res.status().is_client_error() || res.status().is_server_error()) {
+                // A refused upload's body may be partly unread: a client reusing
+                // the connection would write its next request into a socket the
+                // server is about to close. Closing it now makes that a clean
+                // reconnect instead of a broken pipe.
+                res.response_mut()
+                    .head_mut()
+                    .set_connection_type(ConnectionType::Close);
+            }
+            Ok(res.map_into_boxed_body().map_into_left_body())
         }
         Err(refusal) => {
             let mut res = crate::refusal(req.request(), refusal);

@@ -1,6 +1,7 @@
 //! The blob port over `object_store`.
 
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -34,6 +35,8 @@ const PARTS_IN_FLIGHT: usize = 2;
 pub struct ObjectBlobStore {
     store: Arc<dyn ObjectStore>,
     part_bytes: usize,
+    /// The directory of a local store, whose staged parts `delete` removes too.
+    local_root: Option<PathBuf>,
 }
 
 impl ObjectBlobStore {
@@ -42,6 +45,7 @@ impl ObjectBlobStore {
         Self {
             store,
             part_bytes: DEFAULT_PART_BYTES,
+            local_root: None,
         }
     }
 
@@ -79,8 +83,11 @@ impl ObjectBlobStore {
         };
         std::fs::create_dir_all(dir).map_err(failed)?;
         let absolute = std::fs::canonicalize(dir).map_err(failed)?;
-        let store = LocalFileSystem::new_with_prefix(absolute)?.with_automatic_cleanup(true);
-        Ok(Self::new(Arc::new(store)).with_part_bytes(LOCAL_PART_BYTES))
+        let store = LocalFileSystem::new_with_prefix(&absolute)?.with_automatic_cleanup(true);
+        Ok(Self {
+            local_root: Some(absolute),
+            ..Self::new(Arc::new(store)).with_part_bytes(LOCAL_PART_BYTES)
+        })
     }
 
     /// A store in an S3-compatible bucket, so several instances can share the
@@ -91,6 +98,32 @@ impl ObjectBlobStore {
     pub fn s3(settings: &S3Settings) -> Result<Self, StorageError> {
         Ok(Self::new(Arc::new(settings.build()?)))
     }
+}
+
+/// Removes the files `FILE#…` beside `file`: the staged parts of a local upload
+/// that never completed.
+async fn remove_staged_parts(file: &std::path::Path) -> std::io::Result<()> {
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+        return Ok(());
+    };
+    let mut staged = name.to_os_string();
+    staged.push("#");
+    let staged = staged.to_string_lossy().into_owned();
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    while let Some(entry) = entries.next_entry().await? {
+        if entry.file_name().to_string_lossy().starts_with(&staged) {
+            match tokio::fs::remove_file(entry.path()).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 fn path(key: &str) -> Result<Path, BlobError> {
@@ -202,10 +235,19 @@ impl BlobStore for ObjectBlobStore {
         }
     }
 
+    /// On a local store, the parts an upload had staged (`KEY#N` files, which
+    /// object_store renames into place only when the upload completes) go too:
+    /// a process killed mid-upload leaves them, and nothing else would find them.
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         match self.store.delete(&path(key)?).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(backend(e)),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(backend(e)),
+        }
+        match &self.local_root {
+            Some(root) => remove_staged_parts(&root.join(key))
+                .await
+                .map_err(|e| BlobError::Backend(format!("removing staged parts of {key}: {e}"))),
+            None => Ok(()),
         }
     }
 

@@ -194,3 +194,25 @@ fn the_generated_secret_is_private_and_stable() {
         StorageError::ShortSecret { .. }
     ));
 }
+
+/// Parts an upload staged before the process died (`KEY#N` beside the object)
+/// go when the object is deleted; other objects' files stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_local_object_removes_the_parts_its_upload_staged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ObjectBlobStore::local(dir.path().to_str().unwrap()).unwrap();
+    let tenant = dir.path().join("t");
+    std::fs::create_dir_all(&tenant).unwrap();
+    for name in ["a#1", "a#2", "ab#1", "b"] {
+        std::fs::write(tenant.join(name), b"partial").unwrap();
+    }
+    store.delete("t/a").await.unwrap();
+    let mut left: Vec<String> = files_under(dir.path())
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["ab#1", "b"]);
+    store.delete("t/missing").await.unwrap();
+    store.delete("nowhere/at-all").await.unwrap();
+}

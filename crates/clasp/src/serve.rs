@@ -74,6 +74,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .workers(workers)
         .shutdown_timeout(config.shutdown_timeout_secs)
         .client_request_timeout(Duration::from_secs(30))
+        // nginx's default: clients pool connections for longer than actix's 5 s,
+        // and a connection closed just as a client reuses it fails that request
+        .keep_alive(Duration::from_secs(75))
         .bind(&config.listen)
         .map_err(|e| wiring::SetupError(format!("cannot listen on {}: {e}", config.listen)))?;
         tracing::info!(listen = %config.listen, public_url = %config.public_url(), "clasp serving");

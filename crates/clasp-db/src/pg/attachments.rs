@@ -270,7 +270,7 @@ impl AttachmentRepository for PgStore {
         }
     }
 
-    async fn expired_pending(
+    async fn expired_uploads(
         &self,
         before: OffsetDateTime,
         limit: usize,
@@ -281,7 +281,10 @@ impl AttachmentRepository for PgStore {
         self.load(
             attachments
                 .filter(upload_expires_at.le(before))
-                .filter(state.eq(AttachmentState::Pending.as_str()))
+                .filter(state.eq_any([
+                    AttachmentState::Pending.as_str(),
+                    AttachmentState::Uploading.as_str(),
+                ]))
                 .order((upload_expires_at.asc(), id.asc()))
                 .limit(limit)
                 .into_boxed(),

@@ -261,7 +261,7 @@ impl AttachmentRepository for SqliteStore {
             .map_err(query_error)
     }
 
-    async fn expired_pending(
+    async fn expired_uploads(
         &self,
         before: OffsetDateTime,
         limit: usize,
@@ -272,7 +272,10 @@ impl AttachmentRepository for SqliteStore {
         self.load(
             attachments
                 .filter(upload_expires_at.le(to_micros(before)?))
-                .filter(state.eq(AttachmentState::Pending.as_str()))
+                .filter(state.eq_any([
+                    AttachmentState::Pending.as_str(),
+                    AttachmentState::Uploading.as_str(),
+                ]))
                 .order((upload_expires_at.asc(), id.asc()))
                 .limit(limit)
                 .into_boxed(),

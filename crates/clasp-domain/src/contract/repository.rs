@@ -132,7 +132,7 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
     );
 
     messages(repo).await;
-    expired_pending(repo).await;
+    expired_uploads(repo).await;
     super::listing::listing(repo).await;
     numbers_and_thumbnails(repo).await;
 }
@@ -348,9 +348,9 @@ async fn messages(repo: &dyn AttachmentRepository) {
     );
 }
 
-/// `expired_pending`: only pending rows past their upload expiry, soonest first,
+/// `expired_uploads`: only pending rows past their upload expiry, soonest first,
 /// at most `limit`, of every tenant.
-async fn expired_pending(repo: &dyn AttachmentRepository) {
+async fn expired_uploads(repo: &dyn AttachmentRepository) {
     let tenant = fresh_tenant().id;
     let other = fresh_tenant().id;
     let pending = |tenant, expires: Option<i64>| {
@@ -368,6 +368,9 @@ async fn expired_pending(repo: &dyn AttachmentRepository) {
     ready.state = AttachmentState::Ready;
     let mut failed = pending(tenant, Some(-300));
     failed.state = AttachmentState::VerificationFailed;
+    // an upload whose request died mid-body
+    let mut interrupted = pending(tenant, Some(-150));
+    interrupted.state = AttachmentState::Uploading;
     for a in [
         &late,
         &early,
@@ -376,26 +379,30 @@ async fn expired_pending(repo: &dyn AttachmentRepository) {
         &no_expiry,
         &ready,
         &failed,
+        &interrupted,
     ] {
         repo.insert(a).await.unwrap();
     }
     let mine = [tenant, other];
     let found: Vec<AttachmentId> = repo
-        .expired_pending(instant(-50), 1000)
+        .expired_uploads(instant(-50), 1000)
         .await
         .unwrap()
         .into_iter()
         .filter(|a| mine.contains(&a.tenant_id))
         .map(|a| a.id)
         .collect();
-    assert_eq!(found, vec![early.id, late.id, at_the_limit.id]);
-    let all = repo.expired_pending(instant(-50), 1000).await.unwrap();
+    assert_eq!(
+        found,
+        vec![early.id, interrupted.id, late.id, at_the_limit.id]
+    );
+    let all = repo.expired_uploads(instant(-50), 1000).await.unwrap();
     assert!(
         all.windows(2)
             .all(|w| w[0].upload_expires_at <= w[1].upload_expires_at),
         "soonest expiry first"
     );
-    let got = repo.expired_pending(instant(-50), 1000).await.unwrap();
+    let got = repo.expired_uploads(instant(-50), 1000).await.unwrap();
     let row = got.iter().find(|a| a.id == late.id).unwrap();
     assert_eq!(
         row,
@@ -406,9 +413,9 @@ async fn expired_pending(repo: &dyn AttachmentRepository) {
         },
         "whole rows"
     );
-    assert!(repo.expired_pending(instant(-50), 1).await.unwrap().len() <= 1);
+    assert!(repo.expired_uploads(instant(-50), 1).await.unwrap().len() <= 1);
     assert!(
-        repo.expired_pending(instant(-50), 0)
+        repo.expired_uploads(instant(-50), 0)
             .await
             .unwrap()
             .is_empty()

@@ -141,6 +141,10 @@ impl AttachmentService {
         require(principal, Scope::Write)?;
         let mut attachment = self.draft(principal, upload)?;
         attachment.transition(AttachmentState::Uploading, attachment.created_at)?;
+        // If this request dies (a crash included), the sweeper removes the row
+        // and whatever bytes arrived once the deadline passes; an upload still
+        // running then is refused at its end.
+        attachment.upload_expires_at = Some(attachment.created_at + self.policy.upload_url_ttl);
         attachment.number = self.ports.attachments.insert(&attachment).await?;
         let key = attachment.blob_key();
         let inspected = self.receive_bytes(&attachment, body).await?;
@@ -154,6 +158,7 @@ impl AttachmentService {
             && declared != inspected.sha256
         {
             attachment.transition(AttachmentState::ChecksumMismatch, now)?;
+            attachment.upload_expires_at = None;
             self.ports.attachments.update(&attachment).await?;
             self.delete_bytes(&key).await;
             return Err(AttachmentError::ChecksumMismatch {
@@ -162,8 +167,10 @@ impl AttachmentService {
             });
         }
         attachment.transition(AttachmentState::Ready, now)?;
+        attachment.upload_expires_at = None;
         if !self.ports.attachments.update(&attachment).await? {
-            // Deleted while its bytes were arriving: the delete wins.
+            // Deleted while its bytes were arriving (by a client, or by the
+            // sweeper past the deadline): the delete wins.
             self.delete_bytes(&key).await;
             return Err(AttachmentError::NotFound);
         }

@@ -402,14 +402,17 @@ impl AttachmentService {
         }
     }
 
-    /// Deletes up to `limit` abandoned direct uploads — `Pending` attachments
-    /// whose upload URL has expired — bytes first, then the row (so a blob store
-    /// failure leaves the row for the next sweep); returns how many it deleted.
+    /// Deletes up to `limit` abandoned uploads — `Pending` attachments whose
+    /// upload URL or upload deadline has passed, and `Uploading` ones whose
+    /// request died (a crash included) — bytes first, then the row (so a blob
+    /// store failure leaves the row for the next sweep); returns how many it
+    /// deleted. Only rows with a deadline are looked at, through an index, so a
+    /// sweep costs what was abandoned, not what is stored.
     /// The background sweeper and `clasp gc` call it until it returns less than
     /// `limit`.
     pub async fn sweep_expired(&self, limit: usize) -> Result<usize, AttachmentError> {
         let now = self.ports.clock.now();
-        let expired = self.ports.attachments.expired_pending(now, limit).await?;
+        let expired = self.ports.attachments.expired_uploads(now, limit).await?;
         let mut swept = 0;
         for listed in expired {
             // Confirmed or deleted since it was listed: not ours to remove.
@@ -421,10 +424,11 @@ impl AttachmentService {
             else {
                 continue;
             };
-            if !matches!(
-                awaiting_upload(&a, now),
-                Err(AttachmentError::UploadExpired)
-            ) {
+            let abandoned = matches!(
+                a.state,
+                AttachmentState::Pending | AttachmentState::Uploading
+            ) && a.upload_expires_at.is_some_and(|until| until <= now);
+            if !abandoned {
                 continue;
             }
             self.ports.blobs.delete(&a.upload_key()).await?;

@@ -228,7 +228,7 @@ fn begin_upload_refuses_bad_declarations_before_recording_anything() {
         f.mem
             .ports
             .attachments
-            .expired_pending(START + Duration::days(1), 10),
+            .expired_uploads(START + Duration::days(1), 10),
     );
     assert_eq!(
         expired.unwrap().len(),
@@ -771,7 +771,7 @@ fn a_message_links_all_or_nothing() {
 }
 
 #[test]
-fn the_sweeper_removes_expired_pending_uploads_with_their_bytes() {
+fn the_sweeper_removes_expired_uploads_uploads_with_their_bytes() {
     let f = fixture();
     let abandoned = f.begin(TICKET, "a.txt", "text/plain", 3);
     f.put(&abandoned, &[b"abc"]).unwrap();
