@@ -12,6 +12,7 @@ mod cases;
 mod chat;
 mod conformance;
 mod harness;
+mod openapi;
 mod operations;
 mod operator;
 mod readme;
