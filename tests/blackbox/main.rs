@@ -18,6 +18,7 @@ mod operator;
 mod readme;
 mod redirect;
 mod scale_out;
+mod schemathesis;
 mod shared;
 mod streaming;
 mod tickets;

@@ -492,7 +492,6 @@ struct UploadQuery {
 async fn upload(
     req: HttpRequest,
     services: web::Data<Services>,
-    query: web::Query<UploadQuery>,
     form: Multipart,
 ) -> HttpResponse {
     let reply = async {
@@ -501,6 +500,10 @@ async fn upload(
             "messageId",
             req.match_info().get("message_id").unwrap_or_default(),
         )?;
+        // Parsed here, not by an extractor, so that a bad query string gets
+        // this dialect's error body.
+        let query = web::Query::<UploadQuery>::from_query(req.query_string())
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let room = query
             .into_inner()
             .room_id
