@@ -160,21 +160,34 @@ fn concrete(template: &str) -> String {
         .join("/")
 }
 
+/// `GET path`, which must answer 200 with a `Content-Type` of `media_type`.
+async fn get_typed(
+    c: &reqwest::Client,
+    server: &Server,
+    path: &str,
+    media_type: &str,
+) -> reqwest::Response {
+    let res = c.get(server.url(path)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    let content_type = res.headers()["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with(media_type),
+        "{path}: {content_type}"
+    );
+    res
+}
+
 #[tokio::test]
 async fn the_document_lists_every_seed_endpoint_with_its_security_and_the_server_answers_it() {
     let work = Workdir::new();
     let server = Server::start(&work);
     let c = client();
 
-    let res = c.get(server.url("/openapi.json")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
-    let doc: Value = res.json().await.unwrap();
+    let doc: Value = get_typed(&c, &server, "/openapi.json", "application/json")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1."),
         "{}",
@@ -245,15 +258,11 @@ async fn the_docs_page_loads_only_what_clasp_serves() {
     let server = Server::start(&work);
     let c = client();
 
-    let res = c.get(server.url("/docs")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
-    let html = res.text().await.unwrap();
+    let html = get_typed(&c, &server, "/docs", "text/html")
+        .await
+        .text()
+        .await
+        .unwrap();
     let assets: Vec<&str> = ["src=\"", "href=\""]
         .iter()
         .flat_map(|attr| html.split(attr).skip(1))

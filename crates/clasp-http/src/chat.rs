@@ -489,11 +489,7 @@ struct UploadQuery {
 )]
 /// `POST /api/v1/messages/{message_id}/attachments`: every `files` part is
 /// checked as it streams; one refused file refuses them all.
-async fn upload(
-    req: HttpRequest,
-    services: web::Data<Services>,
-    form: Multipart,
-) -> HttpResponse {
+async fn upload(req: HttpRequest, services: web::Data<Services>, form: Multipart) -> HttpResponse {
     let reply = async {
         let p = principal(&req, &services).await?;
         let message_id = integer_id(

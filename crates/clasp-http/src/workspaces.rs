@@ -192,6 +192,27 @@ struct ErrorDetail<'a> {
     message: &'a str,
 }
 
+/// What any endpoint of this dialect may refuse with (for the OpenAPI document).
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "only describes refusals in the OpenAPI document")]
+enum Refusals {
+    /// A bad request, or no `x-workspace-id` (`missing_workspace_id`).
+    #[response(status = 400)]
+    BadRequest(ErrorJson<'static>),
+    /// No, unknown or revoked API key (`unauthorized`).
+    #[response(status = 401)]
+    Unauthorized(ErrorJson<'static>),
+    /// Another workspace (`workspace_mismatch`) or a missing scope (`insufficient_scope`).
+    #[response(status = 403)]
+    Forbidden(ErrorJson<'static>),
+    /// No such attachment, ticket or message in this workspace (`not_found`).
+    #[response(status = 404)]
+    NotFound(ErrorJson<'static>),
+    /// Too many requests with this key (`rate_limited`); see `Retry-After`.
+    #[response(status = 429)]
+    RateLimited(ErrorJson<'static>),
+}
+
 /// The body of upload-url.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = workspaces::UploadUrlRequest)]
@@ -458,11 +479,7 @@ fn attachments_json(found: &[Attachment], workspace: &str) -> HttpResponse {
     params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("ticket_id" = Uuid, Path, description = "The ticket")),
     responses(
         (status = 200, description = "The attachments of every message on the ticket", body = [AttachmentJson]),
-        (status = 400, description = "Bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
-        (status = 401, description = "No, unknown or revoked API key", body = ErrorJson),
-        (status = 403, description = "Another workspace (`workspace_mismatch`) or a missing scope (`insufficient_scope`)", body = ErrorJson),
-        (status = 404, description = "No such attachment in this workspace", body = ErrorJson),
-        (status = 429, description = "Too many requests for this key; see `Retry-After`", body = ErrorJson),
+        Refusals,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
@@ -489,11 +506,7 @@ async fn list_ticket(req: HttpRequest, services: web::Data<Services>) -> HttpRes
     params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("message_id" = Uuid, Path, description = "The message")),
     responses(
         (status = 200, description = "The message's attachments", body = [AttachmentJson]),
-        (status = 400, description = "Bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
-        (status = 401, description = "No, unknown or revoked API key", body = ErrorJson),
-        (status = 403, description = "Another workspace (`workspace_mismatch`) or a missing scope (`insufficient_scope`)", body = ErrorJson),
-        (status = 404, description = "No such attachment in this workspace", body = ErrorJson),
-        (status = 429, description = "Too many requests for this key; see `Retry-After`", body = ErrorJson),
+        Refusals,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
@@ -521,12 +534,8 @@ async fn list_message(req: HttpRequest, services: web::Data<Services>) -> HttpRe
     request_body(content = UploadUrlRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Where and how to PUT the bytes", body = UploadUrlJson),
-        (status = 400, description = "Bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
-        (status = 401, description = "No, unknown or revoked API key", body = ErrorJson),
-        (status = 403, description = "Another workspace (`workspace_mismatch`) or a missing scope (`insufficient_scope`)", body = ErrorJson),
-        (status = 404, description = "No such attachment in this workspace", body = ErrorJson),
-        (status = 429, description = "Too many requests for this key; see `Retry-After`", body = ErrorJson),
         (status = 413, description = "The JSON body is too large", body = ErrorJson),
+        Refusals,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
@@ -584,15 +593,11 @@ async fn upload_url(
     request_body(content = ConfirmRequest, content_type = "application/json", description = "May be empty"),
     responses(
         (status = 200, description = "The verified attachment", body = AttachmentJson),
-        (status = 400, description = "Bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
-        (status = 401, description = "No, unknown or revoked API key", body = ErrorJson),
-        (status = 403, description = "Another workspace (`workspace_mismatch`) or a missing scope (`insufficient_scope`)", body = ErrorJson),
-        (status = 404, description = "No such attachment in this workspace", body = ErrorJson),
-        (status = 429, description = "Too many requests for this key; see `Retry-After`", body = ErrorJson),
         (status = 409, description = "Not uploaded yet, or not pending", body = ErrorJson),
         (status = 410, description = "The upload URL expired (`upload_expired`)", body = ErrorJson),
         (status = 413, description = "The JSON body is too large", body = ErrorJson),
         (status = 422, description = "Verification or checksum failed", body = ErrorJson),
+        Refusals,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
@@ -625,14 +630,10 @@ async fn confirm(
     request_body(content = MessageRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The message, with its linked attachments", body = MessageJson),
-        (status = 400, description = "Bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
-        (status = 401, description = "No, unknown or revoked API key", body = ErrorJson),
-        (status = 403, description = "Another workspace (`workspace_mismatch`) or a missing scope (`insufficient_scope`)", body = ErrorJson),
-        (status = 404, description = "No such attachment in this workspace", body = ErrorJson),
-        (status = 429, description = "Too many requests for this key; see `Retry-After`", body = ErrorJson),
         (status = 409, description = "An attachment changed meanwhile (`attachment_changed`)", body = ErrorJson),
         (status = 413, description = "The JSON body is too large", body = ErrorJson),
         (status = 422, description = "An attachment is unknown, not ready, on another ticket or already linked", body = ErrorJson),
+        Refusals,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
@@ -682,12 +683,8 @@ async fn post_message(
     params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("attachment_id" = Uuid, Path, description = "The attachment"), ("redirect" = Option<bool>, Query, description = "`true`: answer 302 to the URL instead of JSON")),
     responses(
         (status = 200, description = "A download URL valid for 15 minutes", body = DownloadJson),
-        (status = 400, description = "Bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
-        (status = 401, description = "No, unknown or revoked API key", body = ErrorJson),
-        (status = 403, description = "Another workspace (`workspace_mismatch`) or a missing scope (`insufficient_scope`)", body = ErrorJson),
-        (status = 404, description = "No such attachment in this workspace", body = ErrorJson),
-        (status = 429, description = "Too many requests for this key; see `Retry-After`", body = ErrorJson),
         (status = 302, description = "Redirect to the download URL (`?redirect=true`)", headers(("Location" = String, description = "The download URL"))),
+        Refusals,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
@@ -741,11 +738,7 @@ async fn download(req: HttpRequest, services: web::Data<Services>) -> HttpRespon
     params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("attachment_id" = Uuid, Path, description = "The attachment")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "Bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
-        (status = 401, description = "No, unknown or revoked API key", body = ErrorJson),
-        (status = 403, description = "Another workspace (`workspace_mismatch`) or a missing scope (`insufficient_scope`)", body = ErrorJson),
-        (status = 404, description = "No such attachment in this workspace", body = ErrorJson),
-        (status = 429, description = "Too many requests for this key; see `Retry-After`", body = ErrorJson),
+        Refusals,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
