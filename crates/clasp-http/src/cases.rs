@@ -152,21 +152,6 @@ struct ErrorJson<'a> {
     parameter: Option<&'a str>,
 }
 
-/// What any endpoint of this dialect may refuse with (for the OpenAPI document).
-#[derive(utoipa::IntoResponses)]
-#[expect(dead_code, reason = "only describes refusals in the OpenAPI document")]
-enum Refusals {
-    /// No, unknown or revoked API key (`unauthorized`).
-    #[response(status = 401)]
-    Unauthorized(ErrorJson<'static>),
-    /// The key lacks the endpoint's scope (`forbidden`).
-    #[response(status = 403)]
-    Forbidden(ErrorJson<'static>),
-    /// Too many requests with this key (`rateLimited`); see `Retry-After`.
-    #[response(status = 429)]
-    RateLimited(ErrorJson<'static>),
-}
-
 /// The multipart form of `save_file` (described for the OpenAPI document; the
 /// handler streams the parts instead of deserialising them).
 #[derive(ToSchema)]
@@ -355,8 +340,8 @@ fn lookup(req: &HttpRequest) -> Result<Lookup, ApiError> {
     params(("id" = Uuid, Path, description = "The attachment")),
     responses(
         (status = 200, description = "The attachment's metadata", body = AttachmentJson),
-        (status = 404, description = "No such attachment in the key's tenant (`notFound`)", body = ErrorJson),
-        Refusals,
+        crate::openapi::NotFound<ErrorJson>,
+        crate::openapi::BearerRefusals<ErrorJson>,
     ),
     security(("bearer" = []))
 )]
@@ -379,8 +364,8 @@ async fn get(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     params(("id" = Uuid, Path, description = "The attachment")),
     responses(
         crate::download::Responses,
-        (status = 404, description = "No such attachment in the key's tenant (`notFound`)", body = ErrorJson),
-        Refusals,
+        crate::openapi::NotFound<ErrorJson>,
+        crate::openapi::BearerRefusals<ErrorJson>,
     ),
     security(("bearer" = []))
 )]
@@ -510,7 +495,7 @@ fn listing(query: &str) -> Result<Listing, ApiError> {
     responses(
         (status = 200, description = "A page of records", body = ListJson),
         (status = 400, description = "An unknown, repeated or malformed parameter (`invalidParameter`, named by `parameter`)", body = ErrorJson),
-        Refusals,
+        crate::openapi::BearerRefusals<ErrorJson>,
     ),
     security(("bearer" = []))
 )]
@@ -613,7 +598,7 @@ fn once(slot: &mut Option<String>, name: &str, value: String) -> Result<(), ApiE
         (status = 200, description = "Stored", body = AttachmentJson),
         (status = 400, description = "Bad form, missing or bad `caseId`, `file` not last, too large, type not allowed", body = ErrorJson),
         (status = 503, description = "Too many uploads at once; see `Retry-After`", body = ErrorJson),
-        Refusals,
+        crate::openapi::BearerRefusals<ErrorJson>,
     ),
     security(("bearer" = []))
 )]

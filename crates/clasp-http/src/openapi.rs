@@ -51,6 +51,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         );
 }
 
+/// The refusals every endpoint of a Bearer dialect may answer, in that
+/// dialect's error body `E` (for the OpenAPI document).
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "only describes refusals in the OpenAPI document")]
+pub(crate) enum BearerRefusals<E: utoipa::ToSchema> {
+    /// No, unknown or revoked API key.
+    #[response(status = 401)]
+    Unauthorized(E),
+    /// The key lacks the endpoint's scope, or (workspaces) names another workspace.
+    #[response(status = 403)]
+    Forbidden(E),
+    /// Too many requests with this key; see `Retry-After`.
+    #[response(status = 429)]
+    RateLimited(E),
+}
+
+/// No such attachment (or ticket, or message) in the key's tenant, in the
+/// dialect's error body `E`; also the answer for ids of the wrong form.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404)]
+pub(crate) struct NotFound<E: utoipa::ToSchema>(E);
+
 /// The document, serialised once at start-up: it never changes while running.
 struct Rendered(String);
 

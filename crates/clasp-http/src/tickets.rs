@@ -89,24 +89,6 @@ struct ErrorJson<'a> {
     message: &'a str,
 }
 
-/// What any endpoint of this dialect may refuse with (for the OpenAPI document).
-#[derive(utoipa::IntoResponses)]
-#[expect(dead_code, reason = "only describes refusals in the OpenAPI document")]
-enum Refusals {
-    /// No, unknown or revoked API key (`unauthorized`).
-    #[response(status = 401)]
-    Unauthorized(ErrorJson<'static>),
-    /// The key lacks the endpoint's scope (`insufficient_scope`).
-    #[response(status = 403)]
-    Forbidden(ErrorJson<'static>),
-    /// No such attachment on this ticket in the key's tenant (`not_found`).
-    #[response(status = 404)]
-    NotFound(ErrorJson<'static>),
-    /// Too many requests with this key (`rate_limited`); see `Retry-After`.
-    #[response(status = 429)]
-    RateLimited(ErrorJson<'static>),
-}
-
 /// The multipart form of an upload (described for the OpenAPI document; the
 /// handler streams the parts instead of deserialising them).
 #[derive(ToSchema)]
@@ -260,7 +242,8 @@ fn lookup(req: &HttpRequest) -> Result<Lookup, ApiError> {
     params(("ticket_id" = Uuid, Path, description = "The ticket")),
     responses(
         (status = 200, description = "The ticket's attachments", body = [AttachmentJson]),
-        Refusals,
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
     ),
     security(("bearer" = []))
 )]
@@ -287,7 +270,8 @@ async fn list(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     params(("ticket_id" = Uuid, Path, description = "The ticket"), ("id" = Uuid, Path, description = "The attachment")),
     responses(
         (status = 200, description = "The attachment's metadata", body = AttachmentJson),
-        Refusals,
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
     ),
     security(("bearer" = []))
 )]
@@ -310,7 +294,8 @@ async fn get(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     params(("ticket_id" = Uuid, Path, description = "The ticket"), ("id" = Uuid, Path, description = "The attachment")),
     responses(
         (status = 200, description = "A signed URL valid for one hour", body = DownloadJson),
-        Refusals,
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
     ),
     security(("bearer" = []))
 )]
@@ -339,7 +324,8 @@ async fn download_url(req: HttpRequest, services: web::Data<Services>) -> HttpRe
     params(("ticket_id" = Uuid, Path, description = "The ticket"), ("id" = Uuid, Path, description = "The attachment")),
     responses(
         (status = 204, description = "Deleted"),
-        Refusals,
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
     ),
     security(("bearer" = []))
 )]
@@ -365,7 +351,8 @@ async fn delete(req: HttpRequest, services: web::Data<Services>) -> HttpResponse
         (status = 201, description = "Stored", body = AttachmentJson),
         (status = 400, description = "Bad form, too large (`file_too_large`), type not allowed (`invalid_file_type`) or bytes not of the declared type", body = ErrorJson),
         (status = 503, description = "Too many uploads at once; see `Retry-After`", body = ErrorJson),
-        Refusals,
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
     ),
     security(("bearer" = []))
 )]

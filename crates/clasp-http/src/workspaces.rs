@@ -192,27 +192,6 @@ struct ErrorDetail<'a> {
     message: &'a str,
 }
 
-/// What any endpoint of this dialect may refuse with (for the OpenAPI document).
-#[derive(utoipa::IntoResponses)]
-#[expect(dead_code, reason = "only describes refusals in the OpenAPI document")]
-enum Refusals {
-    /// A bad request, or no `x-workspace-id` (`missing_workspace_id`).
-    #[response(status = 400)]
-    BadRequest(ErrorJson<'static>),
-    /// No, unknown or revoked API key (`unauthorized`).
-    #[response(status = 401)]
-    Unauthorized(ErrorJson<'static>),
-    /// Another workspace (`workspace_mismatch`) or a missing scope (`insufficient_scope`).
-    #[response(status = 403)]
-    Forbidden(ErrorJson<'static>),
-    /// No such attachment, ticket or message in this workspace (`not_found`).
-    #[response(status = 404)]
-    NotFound(ErrorJson<'static>),
-    /// Too many requests with this key (`rate_limited`); see `Retry-After`.
-    #[response(status = 429)]
-    RateLimited(ErrorJson<'static>),
-}
-
 /// The body of upload-url.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = workspaces::UploadUrlRequest)]
@@ -479,7 +458,9 @@ fn attachments_json(found: &[Attachment], workspace: &str) -> HttpResponse {
     params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("ticket_id" = Uuid, Path, description = "The ticket")),
     responses(
         (status = 200, description = "The attachments of every message on the ticket", body = [AttachmentJson]),
-        Refusals,
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
@@ -506,7 +487,9 @@ async fn list_ticket(req: HttpRequest, services: web::Data<Services>) -> HttpRes
     params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("message_id" = Uuid, Path, description = "The message")),
     responses(
         (status = 200, description = "The message's attachments", body = [AttachmentJson]),
-        Refusals,
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
@@ -535,7 +518,9 @@ async fn list_message(req: HttpRequest, services: web::Data<Services>) -> HttpRe
     responses(
         (status = 201, description = "Where and how to PUT the bytes", body = UploadUrlJson),
         (status = 413, description = "The JSON body is too large", body = ErrorJson),
-        Refusals,
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
@@ -597,7 +582,9 @@ async fn upload_url(
         (status = 410, description = "The upload URL expired (`upload_expired`)", body = ErrorJson),
         (status = 413, description = "The JSON body is too large", body = ErrorJson),
         (status = 422, description = "Verification or checksum failed", body = ErrorJson),
-        Refusals,
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
@@ -633,7 +620,9 @@ async fn confirm(
         (status = 409, description = "An attachment changed meanwhile (`attachment_changed`)", body = ErrorJson),
         (status = 413, description = "The JSON body is too large", body = ErrorJson),
         (status = 422, description = "An attachment is unknown, not ready, on another ticket or already linked", body = ErrorJson),
-        Refusals,
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
@@ -684,7 +673,9 @@ async fn post_message(
     responses(
         (status = 200, description = "A download URL valid for 15 minutes", body = DownloadJson),
         (status = 302, description = "Redirect to the download URL (`?redirect=true`)", headers(("Location" = String, description = "The download URL"))),
-        Refusals,
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
@@ -738,7 +729,9 @@ async fn download(req: HttpRequest, services: web::Data<Services>) -> HttpRespon
     params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("attachment_id" = Uuid, Path, description = "The attachment")),
     responses(
         (status = 204, description = "Deleted"),
-        Refusals,
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
     ),
     security(("bearer" = [], "workspace" = []))
 )]
