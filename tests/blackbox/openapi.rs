@@ -250,6 +250,9 @@ async fn the_document_lists_every_seed_endpoint_with_its_security_and_the_server
     let redirect = &doc["paths"]["/api/v1/attachments/{attachmentId}/download"]["get"]["responses"];
     assert!(redirect["307"]["headers"]["Location"].is_object());
     assert!(redirect["503"].is_object());
+    // Step 2 of the workspaces upload flow, the URL upload-url answers.
+    let put = &doc["paths"]["/signed-upload/{tenant}/{attachment}"]["put"];
+    assert!(put["responses"]["200"]["headers"]["ETag"].is_object());
 }
 
 #[tokio::test]

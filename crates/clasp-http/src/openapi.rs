@@ -19,7 +19,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{InfoBuilder, OpenApi as Document, OpenApiBuilder};
 
-use crate::{cases, chat, redirect, tickets, workspaces};
+use crate::{cases, chat, ops, redirect, signed, signed_upload, tickets, workspaces};
 
 /// Version of the vendored Swagger UI, for whoever updates it.
 pub const SWAGGER_UI_VERSION: &str = "5.35.0";
@@ -96,6 +96,7 @@ pub fn document() -> Document {
             tag("cases", "Seed 002: `/api-public/1.0/…`, Bearer API keys, multipart `save_file`, `{records, count}` listings, raw downloads."),
             tag("chat", "Seed 003: `/api/v1/…` with the `clasp_session` cookie, numeric attachment ids, errors `{errorText, httpStatusCode}`."),
             tag("redirect", "Seed 004: `/api/v1/attachments/{uuid}/download` with a Bearer key: 307 to a URL valid 15 minutes, errors `{error, message, code}`."),
+            tag("clasp", "Clasp's own endpoints: signed download and upload URLs (no credentials but the signature), health, readiness and metrics."),
         ]))
         .build();
     for part in [
@@ -104,6 +105,9 @@ pub fn document() -> Document {
         cases::Api::openapi(),
         chat::Api::openapi(),
         redirect::Api::openapi(),
+        signed::Api::openapi(),
+        signed_upload::Api::openapi(),
+        ops::Api::openapi(),
     ] {
         doc.merge(part);
     }
@@ -178,7 +182,17 @@ mod tests {
             .flatten()
             .filter_map(|t| t["name"].as_str())
             .collect();
-        assert_eq!(tags, ["tickets", "workspaces", "cases", "chat", "redirect"]);
+        assert_eq!(
+            tags,
+            [
+                "tickets",
+                "workspaces",
+                "cases",
+                "chat",
+                "redirect",
+                "clasp"
+            ]
+        );
         for scheme in ["bearer", "workspace", "session"] {
             assert!(
                 doc["components"]["securitySchemes"][scheme].is_object(),
