@@ -2,8 +2,9 @@
 # The whole test suite, as CI runs it: lint, the embedding example, docs, then
 # every unit, contract and black-box test against real servers (PostgreSQL and
 # SeaweedFS, started here by scripts/services.sh and stopped on exit, pass or
-# fail) and a real browser (Chromium, installed by scripts/browser.sh). Ends
-# with the test runner's summary.
+# fail), a real browser (Chromium, installed by scripts/browser.sh) and
+# schemathesis fuzzing the binary from its /openapi.json (installed by
+# scripts/schemathesis.sh). Ends with the test runner's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,10 @@ eval "$servers"
 echo "== browser (Chromium and playwright-core for the video test)"
 browser=$(scripts/browser.sh)
 eval "$browser"
+
+echo "== schemathesis (fuzzes the API from its OpenAPI document in a black-box test)"
+st=$(scripts/schemathesis.sh)
+eval "$st"
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -234,8 +234,9 @@ pub fn required(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
         panic!(
             "{var} is not set: run the suite with ./scripts/test.sh, which starts \
-             PostgreSQL and SeaweedFS and installs Chromium (or eval the output of \
-             scripts/services.sh up and scripts/browser.sh first)"
+             PostgreSQL and SeaweedFS and installs Chromium and schemathesis (or eval \
+             the output of scripts/services.sh up, scripts/browser.sh and \
+             scripts/schemathesis.sh first)"
         )
     })
 }

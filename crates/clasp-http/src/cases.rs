@@ -22,8 +22,10 @@ use clasp_domain::{
     Scope, Subject, ValidationError,
 };
 use futures::StreamExt;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::limits::Refusal;
@@ -70,30 +72,108 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The seed's attachment object, with every field.
-fn record(a: &Attachment) -> Map<String, Value> {
-    let value = json!({
-        "id": a.id.0,
-        "name": a.filename,
-        "nameWithoutExtension": a.name_without_extension(),
-        "encoding": ENCODING,
-        "mimeType": a.content_type,
-        "objectId": a.blob_key(),
-        "sizeBytes": a.size_bytes,
-        "kind": a.kind(),
-        "fileFormat": a.file_format(),
-        "caseId": a.subject.case_id,
-        "description": a.description,
-        "tags": a.tags,
-        "locale": a.locale,
-        "sha256": a.sha256,
-        "createdDate": rfc3339(a.created_at),
-        "updatedDate": rfc3339(a.updated_at),
-    });
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
+/// This dialect's part of the OpenAPI document, built from the handlers below.
+#[derive(OpenApi)]
+#[openapi(paths(save_file, list, get, download))]
+pub(crate) struct Api;
+
+/// The seed's attachment object, with every field; [`FIELDS`] names its keys.
+#[derive(Serialize, ToSchema)]
+#[schema(as = cases::Attachment)]
+#[serde(rename_all = "camelCase")]
+struct AttachmentJson<'a> {
+    id: Uuid,
+    name: &'a str,
+    name_without_extension: &'a str,
+    /// Always `binary`: the bytes are stored as they arrived.
+    encoding: &'static str,
+    mime_type: &'a str,
+    object_id: String,
+    size_bytes: u64,
+    /// The MIME type's top level, e.g. `image`.
+    kind: &'a str,
+    /// The file name's extension.
+    file_format: String,
+    #[schema(format = Uuid)]
+    case_id: Option<&'a str>,
+    description: Option<&'a str>,
+    tags: &'a [String],
+    locale: Option<&'a str>,
+    sha256: Option<&'a str>,
+    #[schema(format = DateTime)]
+    created_date: String,
+    #[schema(format = DateTime)]
+    updated_date: String,
+}
+
+impl<'a> From<&'a Attachment> for AttachmentJson<'a> {
+    fn from(a: &'a Attachment) -> Self {
+        Self {
+            id: a.id.0,
+            name: &a.filename,
+            name_without_extension: a.name_without_extension(),
+            encoding: ENCODING,
+            mime_type: &a.content_type,
+            object_id: a.blob_key(),
+            size_bytes: a.size_bytes,
+            kind: a.kind(),
+            file_format: a.file_format(),
+            case_id: a.subject.case_id.as_deref(),
+            description: a.description.as_deref(),
+            tags: &a.tags,
+            locale: a.locale.as_deref(),
+            sha256: a.sha256.as_deref(),
+            created_date: rfc3339(a.created_at),
+            updated_date: rfc3339(a.updated_at),
+        }
     }
+}
+
+/// A page of the listing.
+#[derive(Serialize, ToSchema)]
+#[schema(as = cases::AttachmentList)]
+struct ListJson {
+    /// How many records this page holds.
+    count: usize,
+    /// Attachment objects (`cases.Attachment`), holding only the keys `fields`
+    /// names when it is given.
+    #[schema(value_type = Vec<Object>)]
+    records: Vec<Map<String, Value>>,
+}
+
+/// The error body; `parameter` names the query parameter or form field at fault.
+#[derive(Serialize, ToSchema)]
+#[schema(as = cases::Error)]
+struct ErrorJson<'a> {
+    status: u16,
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parameter: Option<&'a str>,
+}
+
+/// The multipart form of `save_file` (described for the OpenAPI document; the
+/// handler streams the parts instead of deserialising them).
+#[derive(ToSchema)]
+#[schema(as = cases::SaveFileForm)]
+#[expect(
+    dead_code,
+    reason = "only describes the request body in the OpenAPI document"
+)]
+struct SaveFileForm {
+    /// The case the file is attached to.
+    #[schema(rename = "caseId")]
+    case_id: Uuid,
+    description: Option<String>,
+    /// Defaults to `en_US`.
+    #[schema(rename = "templateLocale")]
+    template_locale: Option<String>,
+    /// Tag ids, one part per tag.
+    #[schema(rename = "bulkTags[]")]
+    bulk_tags: Option<Vec<String>>,
+    /// The file: the last part of the form.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -149,15 +229,12 @@ impl ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        let mut body = json!({
-            "status": self.status.as_u16(),
-            "code": self.code,
-            "message": self.message,
-        });
-        if let (Some(p), Value::Object(map)) = (&self.parameter, &mut body) {
-            map.insert("parameter".into(), Value::String(p.clone()));
-        }
-        res.json(body)
+        res.json(ErrorJson {
+            status: self.status.as_u16(),
+            code: self.code,
+            message: &self.message,
+            parameter: self.parameter.as_deref(),
+        })
     }
 }
 
@@ -256,17 +333,43 @@ fn lookup(req: &HttpRequest) -> Result<Lookup, ApiError> {
         .ok_or_else(ApiError::not_found)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api-public/1.0/attachment/{id}",
+    tag = "cases",
+    params(("id" = Uuid, Path, description = "The attachment")),
+    responses(
+        (status = 200, description = "The attachment's metadata", body = AttachmentJson),
+        crate::openapi::NotFound<ErrorJson>,
+        crate::openapi::BearerRefusals<ErrorJson>,
+    ),
+    security(("bearer" = []))
+)]
+/// One attachment's metadata.
 async fn get(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     finish(
         async {
             let p = principal(&req, &services).await?;
             let a = services.attachments.get(&p, &lookup(&req)?).await?;
-            Ok(HttpResponse::Ok().json(record(&a)))
+            Ok(HttpResponse::Ok().json(AttachmentJson::from(&a)))
         }
         .await,
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/api-public/1.0/attachment/{id}/attachment",
+    tag = "cases",
+    params(("id" = Uuid, Path, description = "The attachment")),
+    responses(
+        crate::download::Responses,
+        crate::openapi::NotFound<ErrorJson>,
+        crate::openapi::BearerRefusals<ErrorJson>,
+    ),
+    security(("bearer" = []))
+)]
+/// The raw bytes of an attachment.
 async fn download(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     finish(
         async {
@@ -384,6 +487,19 @@ fn listing(query: &str) -> Result<Listing, ApiError> {
     Ok(listing)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api-public/1.0/attachments",
+    tag = "cases",
+    params(("limit" = Option<u32>, Query, description = "At most this many records"), ("sort" = Option<String>, Query, description = "`createdDate` (default), `name` or `sizeBytes`"), ("order" = Option<String>, Query, description = "`asc` (default) or `desc`"), ("after" = Option<String>, Query, description = "Only records whose `sort` value comes after this one"), ("before" = Option<String>, Query, description = "Only records whose `sort` value comes before this one"), ("fields" = Option<String>, Query, description = "Comma-separated keys of the attachment object to return"), ("caseId" = Option<Uuid>, Query, description = "Filter: the case"), ("mimeType" = Option<String>, Query, description = "Filter: the MIME type"), ("kind" = Option<String>, Query, description = "Filter: the MIME type's top level, e.g. `image`"), ("fileFormat" = Option<String>, Query, description = "Filter: the file name's extension"), ("name" = Option<String>, Query, description = "Filter: the file name"), ("tag" = Option<String>, Query, description = "Filter: a tag")),
+    responses(
+        (status = 200, description = "A page of records", body = ListJson),
+        (status = 400, description = "An unknown, repeated or malformed parameter (`invalidParameter`, named by `parameter`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+    ),
+    security(("bearer" = []))
+)]
+/// Lists the tenant's attachments, sorted, paged by keyset and filtered.
 async fn list(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     finish(
         async {
@@ -402,14 +518,20 @@ async fn list(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
             let records: Vec<Map<String, Value>> = found
                 .iter()
                 .map(|a| {
-                    let mut r = record(a);
+                    let mut r = match serde_json::to_value(AttachmentJson::from(a)) {
+                        Ok(Value::Object(map)) => map,
+                        _ => Map::new(),
+                    };
                     if let Some(keys) = &asked.fields {
                         r.retain(|k, _| keys.contains(k));
                     }
                     r
                 })
                 .collect();
-            Ok(HttpResponse::Ok().json(json!({ "count": records.len(), "records": records })))
+            Ok(HttpResponse::Ok().json(ListJson {
+                count: records.len(),
+                records,
+            }))
         }
         .await,
     )
@@ -467,6 +589,20 @@ fn once(slot: &mut Option<String>, name: &str, value: String) -> Result<(), ApiE
     Ok(())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api-public/1.0/save_file",
+    tag = "cases",
+    request_body(content = SaveFileForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Stored", body = AttachmentJson),
+        (status = 400, description = "Bad form, missing or bad `caseId`, `file` not last, too large, type not allowed", body = ErrorJson),
+        (status = 503, description = "Too many uploads at once; see `Retry-After`", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+    ),
+    security(("bearer" = []))
+)]
+/// Uploads a file to a case; `file` must be the form's last part.
 async fn save_file(
     req: HttpRequest,
     services: web::Data<Services>,
@@ -551,7 +687,7 @@ async fn save_file(
                     format!("file must be the last field of the form, but {name:?} follows it"),
                 ));
             }
-            Ok(HttpResponse::Ok().json(record(&created?)))
+            Ok(HttpResponse::Ok().json(AttachmentJson::from(&created?)))
         }
         .await,
     )

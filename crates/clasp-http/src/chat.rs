@@ -20,6 +20,7 @@ use clasp_domain::{
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::{OpenApi, ToSchema};
 
 use crate::limits::Refusal;
 use crate::{Services, body, download, session};
@@ -42,6 +43,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// This dialect's part of the OpenAPI document, built from the handlers below.
+#[derive(OpenApi)]
+#[openapi(paths(upload, metadata, delete, download_file))]
+pub(crate) struct Api;
+
 /// The seed's name of each domain state.
 pub fn state_name(state: AttachmentState) -> &'static str {
     match state {
@@ -56,19 +62,122 @@ pub fn state_name(state: AttachmentState) -> &'static str {
 }
 
 /// The seed's metadata object.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = chat::Attachment)]
 #[serde(rename_all = "camelCase")]
 struct AttachmentJson {
     attachment_id: i64,
+    #[schema(value_type = String, example = "ReadyForDownloadFromServerToClient")]
     attachment_state: &'static str,
+    /// Milliseconds since the Unix epoch.
     created_utc: i64,
+    /// The SHA-256 of the bytes, in hex.
     file_checksum: Option<String>,
     file_name: String,
     file_size: u64,
     has_thumbnail: bool,
+    /// Milliseconds since the Unix epoch.
     last_modified_utc: i64,
+    /// A number for the chat product's ids, a string for ids another dialect recorded.
+    #[schema(value_type = Option<IdValue>)]
     room_id: Value,
+    /// A number for the chat product's ids, a string for ids another dialect recorded.
+    #[schema(value_type = Option<IdValue>)]
     text_message_id: Value,
+}
+
+/// A subject id as [`id_value`] writes it (described for the OpenAPI document).
+#[derive(ToSchema)]
+#[schema(as = chat::IdValue)]
+#[serde(untagged)]
+#[expect(
+    dead_code,
+    reason = "only describes `id_value` in the OpenAPI document"
+)]
+enum IdValue {
+    Number(i64),
+    Text(String),
+}
+
+/// The error body; a request without any credential also gets the `redirect`
+/// dialect's fields (`error`, `message`, `code`), since it may be meant for either.
+#[derive(Serialize, ToSchema)]
+#[schema(as = chat::Error)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ErrorJson<'a> {
+    error_text: &'a str,
+    http_status_code: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<u16>,
+}
+
+/// An error on a path both `/api/v1` dialects answer: the chat shape for
+/// session requests, the `redirect` shape for Bearer ones. `anyOf`, not
+/// `oneOf`: a 401 to a request without credentials carries both shapes at once.
+pub(crate) struct SharedError;
+
+impl utoipa::PartialSchema for SharedError {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AnyOfBuilder, Ref};
+        AnyOfBuilder::new()
+            .item(Ref::from_schema_name(ErrorJson::name()))
+            .item(Ref::from_schema_name(crate::redirect::ErrorJson::name()))
+            .description(Some(
+                "The chat error with the session cookie, the redirect error with a Bearer key",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for SharedError {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "chat.SharedError".into()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((ErrorJson::name().into(), ErrorJson::schema()));
+        schemas.push((
+            crate::redirect::ErrorJson::name().into(),
+            crate::redirect::ErrorJson::schema(),
+        ));
+    }
+}
+
+/// The success body of a deletion, as the seed shows it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = chat::Deleted)]
+#[serde(rename_all = "camelCase")]
+struct DeletedJson {
+    http_status_code: u16,
+}
+
+/// The multipart form of an upload (described for the OpenAPI document; the
+/// handler streams the parts instead of deserialising them).
+#[derive(ToSchema)]
+#[schema(as = chat::UploadForm)]
+#[serde(rename_all = "camelCase")]
+#[expect(
+    dead_code,
+    reason = "only describes the request body in the OpenAPI document"
+)]
+struct UploadForm {
+    /// One or more files; all are kept or none.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    files: Vec<String>,
+    /// The SHA-256 (hex) the next file must have.
+    file_checksum: Option<String>,
+    /// The room of the message.
+    room_id: Option<i64>,
 }
 
 impl From<&Attachment> for AttachmentJson {
@@ -89,7 +198,8 @@ impl From<&Attachment> for AttachmentJson {
 }
 
 /// The answer to an upload: the seed's `httpStatusCode`, plus what was created.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = chat::Uploaded)]
 #[serde(rename_all = "camelCase")]
 struct UploadJson {
     http_status_code: u16,
@@ -146,15 +256,19 @@ impl ApiError {
         if self.expire_cookie {
             res.insert_header((header::SET_COOKIE, session::expire_cookie(req)));
         }
-        let mut body = serde_json::json!({
-            "errorText": self.text,
-            "httpStatusCode": self.status.as_u16(),
-        });
+        let status = self.status.as_u16();
+        let mut body = ErrorJson {
+            error_text: &self.text,
+            http_status_code: status,
+            error: None,
+            message: None,
+            code: None,
+        };
         if self.both_shapes {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-            body["error"] = "unauthorized".into();
-            body["message"] = self.text.clone().into();
-            body["code"] = self.status.as_u16().into();
+            body.error = Some("unauthorized");
+            body.message = Some(&self.text);
+            body.code = Some(status);
         }
         res.json(body)
     }
@@ -261,6 +375,19 @@ fn integer_id(name: &str, raw: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::bad_request(format!("{name} must be an integer, not {raw:?}")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{attachmentId}",
+    tag = "chat",
+    params(("attachmentId" = i64, Path, description = "The attachment's number")),
+    responses(
+        (status = 200, description = "The metadata", body = AttachmentJson),
+        (status = 401, description = "No, unknown, expired or revoked session", body = ErrorJson),
+        (status = 404, description = "No such attachment in the session's tenant", body = ErrorJson),
+    ),
+    security(("session" = []))
+)]
+/// An attachment's metadata, with the seed's state names.
 async fn metadata(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     let reply = async {
         let p = principal(&req, &services).await?;
@@ -274,6 +401,22 @@ async fn metadata(req: HttpRequest, services: web::Data<Services>) -> HttpRespon
     finish(&req, reply)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/attachments/{attachmentId}",
+    tags = ["chat", "redirect"],
+    params(("attachmentId" = String, Path, description = "The attachment's number (session cookie) or UUID (Bearer, the `redirect` dialect)")),
+    responses(
+        (status = 200, description = "Deleted (session cookie)", body = DeletedJson),
+        (status = 204, description = "Deleted (Bearer)"),
+        (status = 401, description = "No, unknown, expired or revoked credential", body = SharedError),
+        (status = 403, description = "The key lacks `attachments:delete` (`insufficient_scope`)", body = SharedError),
+        (status = 404, description = "No such attachment in the tenant", body = SharedError),
+        (status = 429, description = "Too many requests for this credential; see `Retry-After`", body = SharedError),
+    ),
+    security(("session" = []), ("bearer" = []))
+)]
+/// Deletes an attachment: by number with the session cookie, by UUID with a Bearer key (the `redirect` dialect).
 async fn delete(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     let reply = async {
         let p = principal(&req, &services).await?;
@@ -281,12 +424,26 @@ async fn delete(req: HttpRequest, services: web::Data<Services>) -> HttpResponse
             .attachments
             .delete_numbered(&p, number(&req)?)
             .await?;
-        Ok(HttpResponse::Ok().json(serde_json::json!({ "httpStatusCode": 200 })))
+        Ok(HttpResponse::Ok().json(DeletedJson {
+            http_status_code: 200,
+        }))
     }
     .await;
     finish(&req, reply)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{attachmentId}/{attachmentFileName}",
+    tag = "chat",
+    params(("attachmentId" = i64, Path, description = "The attachment's number"), ("attachmentFileName" = String, Path, description = "The file's name, or `thumbnail`")),
+    responses(
+        crate::download::Responses,
+        (status = 401, description = "No, unknown, expired or revoked session", body = ErrorJson),
+        (status = 404, description = "No such attachment in the session's tenant", body = ErrorJson),
+    ),
+    security(("session" = []))
+)]
 /// `GET /api/v1/attachments/{number}/{file_name}`: the file, when the name is
 /// its name. `thumbnail` is the thumbnail, unless the file is named so.
 async fn download_file(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
@@ -313,20 +470,36 @@ struct UploadQuery {
     room_id: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/messages/{messageId}/attachments",
+    tag = "chat",
+    params(("messageId" = i64, Path, description = "The message"), ("roomId" = Option<i64>, Query, description = "The room of the message")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Every file was stored", body = UploadJson),
+        (status = 400, description = "Bad form, no `files`, bad ids, bytes not of the declared type, checksum mismatch", body = ErrorJson),
+        (status = 401, description = "No, unknown, expired or revoked session", body = ErrorJson),
+        (status = 413, description = "A file is too large", body = ErrorJson),
+        (status = 415, description = "A file's type is not allowed", body = ErrorJson),
+        (status = 429, description = "Too many requests for this session; see `Retry-After`", body = ErrorJson),
+        (status = 503, description = "Too many uploads at once; see `Retry-After`", body = ErrorJson),
+    ),
+    security(("session" = []))
+)]
 /// `POST /api/v1/messages/{message_id}/attachments`: every `files` part is
 /// checked as it streams; one refused file refuses them all.
-async fn upload(
-    req: HttpRequest,
-    services: web::Data<Services>,
-    query: web::Query<UploadQuery>,
-    form: Multipart,
-) -> HttpResponse {
+async fn upload(req: HttpRequest, services: web::Data<Services>, form: Multipart) -> HttpResponse {
     let reply = async {
         let p = principal(&req, &services).await?;
         let message_id = integer_id(
             "messageId",
             req.match_info().get("message_id").unwrap_or_default(),
         )?;
+        // Parsed here, not by an extractor, so that a bad query string gets
+        // this dialect's error body.
+        let query = web::Query::<UploadQuery>::from_query(req.query_string())
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let room = query
             .into_inner()
             .room_id

@@ -18,6 +18,34 @@ use clasp_domain::services::Download;
 use clasp_domain::{Attachment, AttachmentError};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+/// The answers of [`respond`], as the OpenAPI document describes every download.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "only describes `respond` in the OpenAPI document")]
+pub(crate) enum Responses {
+    /// The bytes, typed with the attachment's MIME type, with `Content-Length`,
+    /// `Content-Disposition`, `ETag` and `Accept-Ranges: bytes`.
+    #[response(status = 200, content_type = "*/*")]
+    Whole(#[to_schema] Body),
+    /// The `Range` asked for, with `Content-Range`.
+    #[response(status = 206, content_type = "*/*")]
+    Part(#[to_schema] Body),
+    /// Not modified: `If-None-Match` names the current entity tag.
+    #[response(status = 304)]
+    NotModified,
+    /// The `Range` is not satisfiable; `Content-Range: bytes */<size>`.
+    #[response(status = 416)]
+    Unsatisfiable,
+}
+
+/// Raw bytes of any type.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Bytes, value_type = String, format = Binary)]
+#[expect(
+    dead_code,
+    reason = "only describes download bodies in the OpenAPI document"
+)]
+pub(crate) struct Body(Vec<u8>);
+
 /// Types a browser may render in place; everything else is offered as a download.
 const INLINE_TYPES: [&str; 9] = [
     "image/png",

@@ -15,6 +15,7 @@
 //! | [`signed_upload`] | Clasp's own signed upload URLs | `PUT /signed-upload/{tenant}/{attachment}` |
 //! | [`download`] | byte ranges, entity tags, `HEAD` of every download | — |
 //! | [`limits`] | stalled bodies, upload cap, per-credential rate | — |
+//! | [`openapi`] | the OpenAPI 3.1 document of every dialect and its page | `/openapi.json`, `/docs` |
 //! | [`ops`] | operations: health, readiness, metrics | `/healthz`, `/readyz`, `/metrics` |
 
 mod bearer;
@@ -23,6 +24,7 @@ pub mod cases;
 pub mod chat;
 pub mod download;
 pub mod limits;
+pub mod openapi;
 pub mod ops;
 pub mod redirect;
 mod session;
@@ -58,7 +60,8 @@ pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .configure(redirect::routes)
             .configure(chat::routes)
             .configure(signed::routes)
-            .configure(signed_upload::routes);
+            .configure(signed_upload::routes)
+            .configure(openapi::routes);
     }
 }
 

@@ -151,11 +151,33 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics));
 }
 
+/// The operations endpoints' part of the OpenAPI document (tag `clasp`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, readyz, metrics))]
+pub(crate) struct Api;
+
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "clasp",
+    responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")),
+    security(())
+)]
 /// The process is alive and answering.
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "clasp",
+    responses(
+        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+        (status = 503, description = "`not ready: <why>`", body = String, content_type = "text/plain"),
+    ),
+    security(())
+)]
 /// The process can do its work: the metadata store answers with current
 /// migrations and the blob store answers; 503 naming what is not ready otherwise.
 async fn readyz(services: web::Data<Services>) -> HttpResponse {
@@ -170,6 +192,17 @@ async fn readyz(services: web::Data<Services>) -> HttpResponse {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "clasp",
+    responses(
+        (status = 200, description = "Prometheus metrics in the OpenMetrics text format", body = String, content_type = "application/openmetrics-text"),
+        (status = 500, description = "The metrics could not be encoded"),
+    ),
+    security(())
+)]
+/// Every metric, for Prometheus.
 async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     match metrics.encode() {
         Ok(text) => HttpResponse::Ok()

@@ -17,6 +17,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use clasp_domain::ports::SignatureError;
 use clasp_domain::services::Lookup;
 use clasp_domain::{AttachmentError, AttachmentId, AuthError, Principal, Scope};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 
 use crate::limits::Refusal;
 use crate::{Services, bearer};
@@ -39,6 +41,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .default_service(web::to(other)),
     );
+}
+
+/// This dialect's part of the OpenAPI document, built from the handler below;
+/// its `DELETE` shares a path with the `chat` dialect, which documents both.
+#[derive(OpenApi)]
+#[openapi(paths(download))]
+pub(crate) struct Api;
+
+/// The error body: a problem code, a text for people and the status again.
+#[derive(Serialize, ToSchema)]
+#[schema(as = redirect::Error)]
+pub(crate) struct ErrorJson<'a> {
+    error: &'a str,
+    message: &'a str,
+    code: u16,
 }
 
 /// Whether the request carries `Authorization: Bearer …`.
@@ -89,11 +106,11 @@ impl ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        res.json(serde_json::json!({
-            "error": self.code,
-            "message": self.message,
-            "code": self.status.as_u16(),
-        }))
+        res.json(ErrorJson {
+            error: self.code,
+            message: &self.message,
+            code: self.status.as_u16(),
+        })
     }
 }
 
@@ -168,7 +185,25 @@ fn lookup(req: &HttpRequest) -> Result<Lookup, ApiError> {
         .ok_or_else(ApiError::not_found)
 }
 
-/// `GET /api/v1/attachments/{uuid}/download`: 307 to a short-lived URL.
+#[utoipa::path(
+    get,
+    path = "/api/v1/attachments/{attachmentId}/download",
+    tag = "redirect",
+    params(("attachmentId" = String, Path, description = "The attachment's UUID (Bearer), or its number (session cookie)")),
+    responses(
+        (status = 307, description = "Redirect to a URL that works without credentials for 15 minutes", headers(("Location" = String, description = "The presigned or signed URL"))),
+        crate::download::Responses,
+        (status = 401, description = "No, unknown or revoked credential", body = crate::chat::SharedError),
+        (status = 403, description = "`forbidden`", body = ErrorJson),
+        (status = 404, description = "Unknown, another tenant's, or not downloadable", body = crate::chat::SharedError),
+        (status = 429, description = "Too many requests for this key; see `Retry-After`", body = crate::chat::SharedError),
+        (status = 503, description = "Object storage is unreachable or cannot sign", body = ErrorJson),
+    ),
+    security(("bearer" = []), ("session" = []))
+)]
+/// `GET /api/v1/attachments/{uuid}/download`: 307 to a short-lived URL. With
+/// the `clasp_session` cookie instead, the `chat` dialect serves the file named
+/// `download` of attachment number `{attachmentId}`.
 async fn download(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     finish(
         async {

@@ -5,7 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use clasp_domain::AttachmentError;
 use clasp_domain::ports::{SIGNED_PATH_PREFIX, SignedRequest};
 use clasp_domain::{AttachmentId, TenantId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::{Services, download};
@@ -18,25 +19,60 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The signed URLs' part of the OpenAPI document (tag `clasp`).
+#[derive(OpenApi)]
+#[openapi(paths(serve))]
+pub(crate) struct Api;
+
+/// The error body of signed URLs (downloads and uploads): a stable `error`
+/// code and a `message` for people.
+#[derive(Serialize, ToSchema)]
+#[schema(as = clasp::Error)]
+pub(crate) struct ErrorJson<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
 #[derive(Deserialize)]
 struct SignedQuery {
     expires: Option<i64>,
     signature: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/signed/{tenant}/{attachment}",
+    tag = "clasp",
+    params(
+        ("tenant" = Uuid, Path, description = "The tenant's id"),
+        ("attachment" = Uuid, Path, description = "The attachment's id"),
+        ("expires" = i64, Query, description = "Unix time the URL stops working"),
+        ("signature" = String, Query, description = "The URL's HMAC signature"),
+    ),
+    responses(
+        crate::download::Responses,
+        (status = 403, description = "Not a valid, unexpired signed URL (`invalid_signature`)", body = ErrorJson),
+        (status = 404, description = "The attachment is gone (`not_found`)", body = ErrorJson),
+    ),
+    security(())
+)]
+/// A download through a signed URL: no credentials, the signature is the proof.
 async fn serve(
     req: HttpRequest,
     services: web::Data<Services>,
     path: web::Path<(String, String)>,
-    query: web::Query<SignedQuery>,
 ) -> HttpResponse {
     let (tenant, attachment) = path.into_inner();
-    let query = query.into_inner();
+    // Parsed here, not by an extractor, so that a malformed query string gets
+    // the JSON error of every other invalid URL.
+    let query = web::Query::<SignedQuery>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .ok();
     let request = match (
         Uuid::parse_str(&tenant),
         Uuid::parse_str(&attachment),
-        query.expires,
-        query.signature,
+        query.as_ref().and_then(|q| q.expires),
+        query.and_then(|q| q.signature),
     ) {
         (Ok(t), Ok(a), Some(expires), Some(signature)) => SignedRequest {
             tenant_id: TenantId(t),
@@ -75,6 +111,10 @@ async fn serve(
     }
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(serde_json::json!({ "error": code, "message": message }))
+/// A refusal of a signed URL, in their error body.
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(ErrorJson {
+        error: code,
+        message,
+    })
 }

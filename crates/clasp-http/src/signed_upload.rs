@@ -13,8 +13,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use clasp_domain::ports::{SIGNED_UPLOAD_PATH_PREFIX, SignedUploadRequest};
 use clasp_domain::{AttachmentError, AttachmentId, TenantId, ValidationError};
 use serde::Deserialize;
+use utoipa::OpenApi;
 use uuid::Uuid;
 
+use crate::signed::{ErrorJson, error};
 use crate::{Services, body};
 
 /// Registers `PUT /signed-upload/{tenant}/{attachment}?expires=…&size=…&signature=…`.
@@ -25,6 +27,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The signed upload URLs' part of the OpenAPI document (tag `clasp`).
+#[derive(OpenApi)]
+#[openapi(paths(receive))]
+pub(crate) struct Api;
+
 #[derive(Deserialize)]
 struct SignedQuery {
     expires: Option<i64>,
@@ -32,6 +39,30 @@ struct SignedQuery {
     signature: Option<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/signed-upload/{tenant}/{attachment}",
+    tag = "clasp",
+    params(
+        ("tenant" = Uuid, Path, description = "The tenant's id"),
+        ("attachment" = Uuid, Path, description = "The pending attachment's id"),
+        ("expires" = i64, Query, description = "Unix time the URL stops working"),
+        ("size" = u64, Query, description = "The declared size: the most bytes accepted"),
+        ("signature" = String, Query, description = "The URL's HMAC signature"),
+    ),
+    request_body(content = crate::download::Body, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses(
+        (status = 200, description = "Stored; `ETag` names the stored object", headers(("ETag" = String, description = "The stored object's entity tag"))),
+        (status = 400, description = "Bytes not of the declared type, or an interrupted body", body = ErrorJson),
+        (status = 403, description = "Not a valid, unexpired signed upload URL (`invalid_signature`)", body = ErrorJson),
+        (status = 404, description = "The attachment is gone (`not_found`)", body = ErrorJson),
+        (status = 409, description = "The upload was already received (`upload_closed`)", body = ErrorJson),
+        (status = 413, description = "More bytes than the URL's size (`payload_too_large`)", body = ErrorJson),
+    ),
+    security(())
+)]
+/// The bytes of a direct upload (step 2 of the `workspaces` flow), through the
+/// URL upload-url answered.
 async fn receive(
     req: HttpRequest,
     services: web::Data<Services>,
@@ -134,10 +165,6 @@ fn refusal(e: &AttachmentError) -> HttpResponse {
             )
         }
     }
-}
-
-fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(serde_json::json!({ "error": code, "message": message }))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use clasp_domain::{
 use futures::StreamExt;
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::limits::Refusal;
@@ -37,15 +38,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// This dialect's part of the OpenAPI document, built from the handlers below.
+#[derive(OpenApi)]
+#[openapi(paths(list, upload, get, delete, download_url))]
+pub(crate) struct Api;
+
 /// The seed's attachment object.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = tickets::Attachment)]
 struct AttachmentJson {
     id: Uuid,
+    #[schema(format = Uuid)]
     ticket_id: String,
     filename: String,
     content_type: String,
     size_bytes: u64,
     uploaded_by_user_id: String,
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
@@ -63,10 +72,35 @@ impl From<&Attachment> for AttachmentJson {
     }
 }
 
-#[derive(Serialize)]
+/// A signed download URL and when it stops working.
+#[derive(Serialize, ToSchema)]
+#[schema(as = tickets::DownloadUrl)]
 struct DownloadJson {
     signed_url: String,
+    #[schema(format = DateTime)]
     expires_at: String,
+}
+
+/// The error body: `error` is a stable code, `message` a text for people.
+#[derive(Serialize, ToSchema)]
+#[schema(as = tickets::Error)]
+struct ErrorJson<'a> {
+    error: &'a str,
+    message: &'a str,
+}
+
+/// The multipart form of an upload (described for the OpenAPI document; the
+/// handler streams the parts instead of deserialising them).
+#[derive(ToSchema)]
+#[schema(as = tickets::UploadForm)]
+#[expect(
+    dead_code,
+    reason = "only describes the request body in the OpenAPI document"
+)]
+struct UploadForm {
+    /// The file; its part's filename and content type are the attachment's.
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    file: String,
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -99,7 +133,10 @@ impl ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        res.json(serde_json::json!({ "error": self.code, "message": self.message }))
+        res.json(ErrorJson {
+            error: self.code,
+            message: &self.message,
+        })
     }
 }
 
@@ -198,6 +235,19 @@ fn lookup(req: &HttpRequest) -> Result<Lookup, ApiError> {
     Ok(Lookup::within(id, SubjectRef::Ticket(ticket)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/tickets/{ticket_id}/attachments",
+    tag = "tickets",
+    params(("ticket_id" = Uuid, Path, description = "The ticket")),
+    responses(
+        (status = 200, description = "The ticket's attachments", body = [AttachmentJson]),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
+    ),
+    security(("bearer" = []))
+)]
+/// Lists the attachments of a ticket (scope `attachments:read`).
 async fn list(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     finish(
         async {
@@ -213,6 +263,19 @@ async fn list(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/tickets/{ticket_id}/attachments/{id}",
+    tag = "tickets",
+    params(("ticket_id" = Uuid, Path, description = "The ticket"), ("id" = Uuid, Path, description = "The attachment")),
+    responses(
+        (status = 200, description = "The attachment's metadata", body = AttachmentJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
+    ),
+    security(("bearer" = []))
+)]
+/// One attachment's metadata (scope `attachments:read`).
 async fn get(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     finish(
         async {
@@ -224,6 +287,19 @@ async fn get(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/tickets/{ticket_id}/attachments/{id}/download",
+    tag = "tickets",
+    params(("ticket_id" = Uuid, Path, description = "The ticket"), ("id" = Uuid, Path, description = "The attachment")),
+    responses(
+        (status = 200, description = "A signed URL valid for one hour", body = DownloadJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
+    ),
+    security(("bearer" = []))
+)]
+/// A signed download URL valid for one hour (scope `attachments:read`).
 async fn download_url(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     finish(
         async {
@@ -241,6 +317,19 @@ async fn download_url(req: HttpRequest, services: web::Data<Services>) -> HttpRe
     )
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/tickets/{ticket_id}/attachments/{id}",
+    tag = "tickets",
+    params(("ticket_id" = Uuid, Path, description = "The ticket"), ("id" = Uuid, Path, description = "The attachment")),
+    responses(
+        (status = 204, description = "Deleted"),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
+    ),
+    security(("bearer" = []))
+)]
+/// Deletes an attachment and its bytes (scope `attachments:delete`).
 async fn delete(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     finish(
         async {
@@ -252,6 +341,22 @@ async fn delete(req: HttpRequest, services: web::Data<Services>) -> HttpResponse
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/tickets/{ticket_id}/attachments",
+    tag = "tickets",
+    params(("ticket_id" = Uuid, Path, description = "The ticket")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "Stored", body = AttachmentJson),
+        (status = 400, description = "Bad form, too large (`file_too_large`), type not allowed (`invalid_file_type`) or bytes not of the declared type", body = ErrorJson),
+        (status = 503, description = "Too many uploads at once; see `Retry-After`", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
+    ),
+    security(("bearer" = []))
+)]
+/// Uploads one file, the multipart field `file` (scope `attachments:write`).
 async fn upload(
     req: HttpRequest,
     services: web::Data<Services>,

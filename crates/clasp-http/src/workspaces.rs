@@ -21,6 +21,7 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
+use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
 use crate::limits::Refusal;
@@ -68,8 +69,22 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// This dialect's part of the OpenAPI document, built from the handlers below.
+#[derive(OpenApi)]
+#[openapi(paths(
+    download,
+    confirm,
+    delete,
+    list_message,
+    list_ticket,
+    upload_url,
+    post_message
+))]
+pub(crate) struct Api;
+
 /// The dialect's attachment object.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = workspaces::Attachment)]
 #[serde(rename_all = "camelCase")]
 struct AttachmentJson {
     id: Uuid,
@@ -79,10 +94,13 @@ struct AttachmentJson {
     filename: String,
     content_type: String,
     size: u64,
+    /// The domain state: `pending`, `uploading`, `verifying`, `ready`, or a failure.
     status: &'static str,
     sha256: Option<String>,
     uploaded_by: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -106,7 +124,8 @@ impl AttachmentJson {
 }
 
 /// The message object (Clasp's addition).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = workspaces::Message)]
 #[serde(rename_all = "camelCase")]
 struct MessageJson {
     id: Uuid,
@@ -114,6 +133,7 @@ struct MessageJson {
     ticket_id: String,
     body: String,
     attachment_ids: Vec<Uuid>,
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
@@ -131,26 +151,50 @@ impl MessageJson {
 }
 
 /// What upload-url answers.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
+#[schema(as = workspaces::UploadUrl)]
 #[serde(rename_all = "camelCase")]
 struct UploadUrlJson {
     attachment_id: Uuid,
     upload_url: String,
     url: String,
     method: String,
+    /// Headers the upload request must carry.
+    #[schema(value_type = HashMap<String, String>)]
     headers: serde_json::Map<String, serde_json::Value>,
+    #[schema(format = DateTime)]
     expires_at: String,
     attachment: AttachmentJson,
 }
 
-#[derive(Serialize)]
+/// A download URL and when it stops working.
+#[derive(Serialize, ToSchema)]
+#[schema(as = workspaces::DownloadUrl)]
 #[serde(rename_all = "camelCase")]
 struct DownloadJson {
     url: String,
+    #[schema(format = DateTime)]
     expires_at: String,
 }
 
-#[derive(Deserialize)]
+/// The error body.
+#[derive(Serialize, ToSchema)]
+#[schema(as = workspaces::Error)]
+struct ErrorJson<'a> {
+    error: ErrorDetail<'a>,
+}
+
+/// What went wrong: a stable `code` and a `message` for people.
+#[derive(Serialize, ToSchema)]
+#[schema(as = workspaces::ErrorDetail)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+/// The body of upload-url.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = workspaces::UploadUrlRequest)]
 #[serde(rename_all = "camelCase")]
 struct UploadUrlRequest {
     filename: String,
@@ -158,14 +202,18 @@ struct UploadUrlRequest {
     size: u64,
 }
 
-#[derive(Deserialize, Default)]
+/// The optional body of confirm.
+#[derive(Deserialize, Default, ToSchema)]
+#[schema(as = workspaces::ConfirmRequest)]
 #[serde(rename_all = "camelCase")]
 struct ConfirmRequest {
     #[serde(rename = "s3ETag")]
     s3_etag: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The body of a new message.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = workspaces::MessageRequest)]
 #[serde(rename_all = "camelCase")]
 struct MessageRequest {
     #[serde(default)]
@@ -231,9 +279,12 @@ impl ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        res.json(serde_json::json!({
-            "error": { "code": self.code, "message": self.message }
-        }))
+        res.json(ErrorJson {
+            error: ErrorDetail {
+                code: self.code,
+                message: &self.message,
+            },
+        })
     }
 }
 
@@ -400,6 +451,20 @@ fn attachments_json(found: &[Attachment], workspace: &str) -> HttpResponse {
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/workspaces/{workspace_id}/tickets/{ticket_id}/attachments",
+    tag = "workspaces",
+    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("ticket_id" = Uuid, Path, description = "The ticket")),
+    responses(
+        (status = 200, description = "The attachments of every message on the ticket", body = [AttachmentJson]),
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
+    ),
+    security(("bearer" = [], "workspace" = []))
+)]
+/// Lists a ticket's attachments.
 async fn list_ticket(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     finish(
         async {
@@ -415,6 +480,20 @@ async fn list_ticket(req: HttpRequest, services: web::Data<Services>) -> HttpRes
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/workspaces/{workspace_id}/messages/{message_id}/attachments",
+    tag = "workspaces",
+    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("message_id" = Uuid, Path, description = "The message")),
+    responses(
+        (status = 200, description = "The message's attachments", body = [AttachmentJson]),
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
+    ),
+    security(("bearer" = [], "workspace" = []))
+)]
+/// Lists a message's attachments.
 async fn list_message(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     finish(
         async {
@@ -430,6 +509,22 @@ async fn list_message(req: HttpRequest, services: web::Data<Services>) -> HttpRe
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/workspaces/{workspace_id}/tickets/{ticket_id}/attachments/upload-url",
+    tag = "workspaces",
+    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("ticket_id" = Uuid, Path, description = "The ticket")),
+    request_body(content = UploadUrlRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Where and how to PUT the bytes", body = UploadUrlJson),
+        (status = 413, description = "The JSON body is too large", body = ErrorJson),
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
+    ),
+    security(("bearer" = [], "workspace" = []))
+)]
+/// Starts a direct upload: a one-time upload URL for the bytes.
 async fn upload_url(
     req: HttpRequest,
     services: web::Data<Services>,
@@ -475,6 +570,25 @@ async fn upload_url(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/workspaces/{workspace_id}/attachments/{attachment_id}/confirm",
+    tag = "workspaces",
+    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("attachment_id" = Uuid, Path, description = "The attachment")),
+    request_body(content = ConfirmRequest, content_type = "application/json", description = "May be empty"),
+    responses(
+        (status = 200, description = "The verified attachment", body = AttachmentJson),
+        (status = 409, description = "Not uploaded yet, or not pending", body = ErrorJson),
+        (status = 410, description = "The upload URL expired (`upload_expired`)", body = ErrorJson),
+        (status = 413, description = "The JSON body is too large", body = ErrorJson),
+        (status = 422, description = "Verification or checksum failed", body = ErrorJson),
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
+    ),
+    security(("bearer" = [], "workspace" = []))
+)]
+/// Confirms a direct upload once its bytes are stored; verifies them.
 async fn confirm(
     req: HttpRequest,
     services: web::Data<Services>,
@@ -495,6 +609,24 @@ async fn confirm(
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/workspaces/{workspace_id}/tickets/{ticket_id}/messages",
+    tag = "workspaces",
+    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("ticket_id" = Uuid, Path, description = "The ticket")),
+    request_body(content = MessageRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The message, with its linked attachments", body = MessageJson),
+        (status = 409, description = "An attachment changed meanwhile (`attachment_changed`)", body = ErrorJson),
+        (status = 413, description = "The JSON body is too large", body = ErrorJson),
+        (status = 422, description = "An attachment is unknown, not ready, on another ticket or already linked", body = ErrorJson),
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
+    ),
+    security(("bearer" = [], "workspace" = []))
+)]
+/// Posts a message on a ticket linking confirmed attachments (Clasp's addition).
 async fn post_message(
     req: HttpRequest,
     services: web::Data<Services>,
@@ -533,6 +665,21 @@ async fn post_message(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/workspaces/{workspace_id}/attachments/{attachment_id}/download",
+    tag = "workspaces",
+    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("attachment_id" = Uuid, Path, description = "The attachment"), ("redirect" = Option<bool>, Query, description = "`true`: answer 302 to the URL instead of JSON")),
+    responses(
+        (status = 200, description = "A download URL valid for 15 minutes", body = DownloadJson),
+        (status = 302, description = "Redirect to the download URL (`?redirect=true`)", headers(("Location" = String, description = "The download URL"))),
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
+    ),
+    security(("bearer" = [], "workspace" = []))
+)]
+/// A download URL as JSON, or a 302 to it with `?redirect=true`.
 async fn download(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     finish(
         async {
@@ -575,6 +722,20 @@ async fn download(req: HttpRequest, services: web::Data<Services>) -> HttpRespon
     )
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/workspaces/{workspace_id}/attachments/{attachment_id}",
+    tag = "workspaces",
+    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("attachment_id" = Uuid, Path, description = "The attachment")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
+        crate::openapi::BearerRefusals<ErrorJson>,
+        crate::openapi::NotFound<ErrorJson>,
+    ),
+    security(("bearer" = [], "workspace" = []))
+)]
+/// Deletes an attachment and its bytes.
 async fn delete(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
     finish(
         async {

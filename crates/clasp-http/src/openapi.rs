@@ -1,0 +1,203 @@
+//! The OpenAPI 3.1 document of every dialect, served at `GET /openapi.json`, and
+//! a documentation page for it at `GET /docs`.
+//!
+//! The document is built from the handlers' `#[utoipa::path]` attributes and the
+//! `ToSchema` types the handlers serialise, one part per dialect merged into
+//! one document with a tag per dialect, so it cannot drift from the code. The
+//! page is Swagger UI (npm `swagger-ui-dist`, Apache-2.0, vendored under
+//! `crates/clasp-http/assets/swagger-ui/`) embedded in the binary: the service
+//! may run offline, and the page loads nothing from anywhere but Clasp.
+//!
+//! Where two dialects answer the same path (`/api/v1/attachments/…`: `chat` by
+//! session cookie, `redirect` by Bearer key), one operation documents both: its
+//! security lists both schemes and its responses both bodies.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{InfoBuilder, OpenApi as Document, OpenApiBuilder};
+
+use crate::{cases, chat, ops, redirect, signed, signed_upload, tickets, workspaces};
+
+/// Version of the vendored Swagger UI, for whoever updates it.
+pub const SWAGGER_UI_VERSION: &str = "5.35.0";
+
+const PAGE: &str = include_str!("../assets/docs.html");
+const INIT: &str = include_str!("../assets/docs.js");
+const CSS: &str = include_str!("../assets/swagger-ui/swagger-ui.css");
+const BUNDLE: &str = include_str!("../assets/swagger-ui/swagger-ui-bundle.js");
+
+/// Registers `GET /openapi.json`, `GET /docs` and the page's assets.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::Data::new(Rendered(document_json())))
+        .route("/openapi.json", web::get().to(openapi_json))
+        .route(
+            "/docs",
+            web::get().to(|| asset("text/html; charset=utf-8", PAGE)),
+        )
+        .route(
+            "/docs/docs.js",
+            web::get().to(|| asset("text/javascript; charset=utf-8", INIT)),
+        )
+        .route(
+            "/docs/swagger-ui.css",
+            web::get().to(|| asset("text/css; charset=utf-8", CSS)),
+        )
+        .route(
+            "/docs/swagger-ui-bundle.js",
+            web::get().to(|| asset("text/javascript; charset=utf-8", BUNDLE)),
+        );
+}
+
+/// The refusals every endpoint of a Bearer dialect may answer, in that
+/// dialect's error body `E` (for the OpenAPI document).
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "only describes refusals in the OpenAPI document")]
+pub(crate) enum BearerRefusals<E: utoipa::ToSchema> {
+    /// No, unknown or revoked API key.
+    #[response(status = 401)]
+    Unauthorized(E),
+    /// The key lacks the endpoint's scope, or (workspaces) names another workspace.
+    #[response(status = 403)]
+    Forbidden(E),
+    /// Too many requests with this key; see `Retry-After`.
+    #[response(status = 429)]
+    RateLimited(E),
+}
+
+/// No such attachment (or ticket, or message) in the key's tenant, in the
+/// dialect's error body `E`; also the answer for ids of the wrong form.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404)]
+pub(crate) struct NotFound<E: utoipa::ToSchema>(E);
+
+/// The document, serialised once at start-up: it never changes while running.
+struct Rendered(String);
+
+/// The whole document: every dialect's part, its tag, and the security schemes.
+pub fn document() -> Document {
+    let mut doc = OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Clasp")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "One attachments service speaking five attachment APIs (dialects) over one \
+                     domain model. Each tag is one dialect; `docs/dialects/*.md` in the \
+                     repository explains every choice.",
+                ))
+                .build(),
+        )
+        .tags(Some([
+            tag("tickets", "Seed 001: `/v1/tickets/{ticket_id}/attachments…`, Bearer API keys with scopes, snake_case objects."),
+            tag("workspaces", "Seed 000: `/v1/workspaces/{workspaceId}/…`, Bearer plus `x-workspace-id`, direct uploads, camelCase objects."),
+            tag("cases", "Seed 002: `/api-public/1.0/…`, Bearer API keys, multipart `save_file`, `{records, count}` listings, raw downloads."),
+            tag("chat", "Seed 003: `/api/v1/…` with the `clasp_session` cookie, numeric attachment ids, errors `{errorText, httpStatusCode}`."),
+            tag("redirect", "Seed 004: `/api/v1/attachments/{uuid}/download` with a Bearer key: 307 to a URL valid 15 minutes, errors `{error, message, code}`."),
+            tag("clasp", "Clasp's own endpoints: signed download and upload URLs (no credentials but the signature), health, readiness and metrics."),
+        ]))
+        .build();
+    for part in [
+        tickets::Api::openapi(),
+        workspaces::Api::openapi(),
+        cases::Api::openapi(),
+        chat::Api::openapi(),
+        redirect::Api::openapi(),
+        signed::Api::openapi(),
+        signed_upload::Api::openapi(),
+        ops::Api::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("ixk_…")
+                .description(Some("An API key made by `clasp admin key create`"))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        "workspace",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "x-workspace-id",
+            "The workspace slug, equal to the path's `{workspace_id}` (workspaces dialect)",
+        ))),
+    );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            "clasp_session",
+            "A session made by `clasp admin session create` (chat dialect)",
+        ))),
+    );
+    doc
+}
+
+fn tag(name: &str, description: &str) -> utoipa::openapi::tag::Tag {
+    TagBuilder::new()
+        .name(name)
+        .description(Some(description))
+        .build()
+}
+
+/// The document as JSON; a document that cannot be serialised is a bug the
+/// tests catch, answered as an empty object rather than a crash.
+fn document_json() -> String {
+    document().to_json().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the OpenAPI document cannot be serialised");
+        "{}".to_owned()
+    })
+}
+
+async fn openapi_json(rendered: web::Data<Rendered>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(rendered.0.clone())
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_serialises_and_has_a_tag_per_dialect() {
+        let doc: serde_json::Value = serde_json::from_str(&document_json()).unwrap_or_default();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let tags: Vec<_> = doc["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t["name"].as_str())
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                "tickets",
+                "workspaces",
+                "cases",
+                "chat",
+                "redirect",
+                "clasp"
+            ]
+        );
+        for scheme in ["bearer", "workspace", "session"] {
+            assert!(
+                doc["components"]["securitySchemes"][scheme].is_object(),
+                "{scheme}"
+            );
+        }
+    }
+}
