@@ -430,3 +430,58 @@ async fn api_v1_paths_belong_to_redirect_with_a_key_and_to_chat_with_a_cookie() 
     assert_eq!(body["error"], "unauthorized");
     assert_eq!(f.mem.blobs.len(), 2);
 }
+
+#[actix_web::test]
+async fn fields_around_the_file_are_bounded() {
+    let f = fixture(1 << 20).await;
+    let app = app!(f);
+    let boundary = "XclaspBoundaryX";
+    let field = |name: &str, value: &[u8]| {
+        let mut part =
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                .into_bytes();
+        part.extend_from_slice(value);
+        part.extend_from_slice(b"\r\n");
+        part
+    };
+    let file = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+    );
+    let send = |mut body: Vec<u8>| {
+        body.extend_from_slice(file.as_bytes());
+        body.extend_from_slice(PNG);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        test::TestRequest::post()
+            .uri(&format!("/v1/tickets/{TICKET}/attachments"))
+            .insert_header(("Authorization", format!("Bearer {}", f.key)))
+            .insert_header((
+                "Content-Type",
+                format!("multipart/form-data; boundary={boundary}"),
+            ))
+            .set_payload(body)
+            .to_request()
+    };
+
+    let big = field("note", &vec![b'x'; 64 * 1024 + 1]);
+    let res = test::call_service(&app, send(big)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = test::read_body_json(res).await;
+    assert!(
+        body["message"].as_str().unwrap().contains("65536"),
+        "{body}"
+    );
+
+    let many: Vec<u8> = (0..17)
+        .flat_map(|i| field(&format!("f{i}"), b"x"))
+        .collect();
+    let res = test::call_service(&app, send(many)).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    // within the bounds, the upload goes through
+    let fine: Vec<u8> = (0..16)
+        .flat_map(|i| field(&format!("f{i}"), &vec![b'x'; 64 * 1024]))
+        .collect();
+    let res = test::call_service(&app, send(fine)).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(f.mem.blobs.len(), 1, "only the accepted upload is stored");
+}

@@ -368,11 +368,20 @@ async fn upload(
             let ticket = ticket_id(&req)?;
             crate::body::refuse_oversized(&req, services.attachments.policy().max_bytes)
                 .map_err(|e| ApiError::from(AttachmentError::Invalid(e)))?;
+            let mut others = 0;
             while let Some(field) = form.next().await {
                 let field = field.map_err(|e| {
                     ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
                 })?;
                 if field.name() != Some("file") {
+                    others += 1;
+                    if others > MAX_OTHER_FIELDS {
+                        return Err(ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "invalid_request",
+                            format!("at most {MAX_OTHER_FIELDS} form fields besides \"file\""),
+                        ));
+                    }
                     drain(field).await?;
                     continue;
                 }
@@ -404,12 +413,30 @@ async fn upload(
     )
 }
 
-/// Reads and discards a form field Clasp does not use.
+/// Largest form field other than `file` this dialect reads (and discards).
+const MAX_OTHER_FIELD_BYTES: usize = 64 * 1024;
+
+/// Most form fields other than `file` one upload may carry.
+const MAX_OTHER_FIELDS: usize = 16;
+
+/// Reads and discards a form field Clasp does not use, refusing one larger than
+/// [`MAX_OTHER_FIELD_BYTES`], so fields around the file cannot make a request
+/// unbounded.
 async fn drain(mut field: actix_multipart::Field) -> Result<(), ApiError> {
+    let mut read = 0;
     while let Some(chunk) = field.next().await {
-        chunk.map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
-        })?;
+        read += chunk
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()))?
+            .len();
+        if read > MAX_OTHER_FIELD_BYTES {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!(
+                    "form fields other than \"file\" may hold at most {MAX_OTHER_FIELD_BYTES} bytes"
+                ),
+            ));
+        }
     }
     Ok(())
 }
