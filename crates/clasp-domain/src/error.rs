@@ -168,3 +168,36 @@ pub enum IdentityError {
     #[error(transparent)]
     Backend(#[from] RepoError),
 }
+
+/// An error and its causes on one line. Many errors say only what failed
+/// ("Payload error", "error sending request") while the cause (a stalled client,
+/// connection refused) is what a client or an operator needs to read; causes
+/// already quoted by the message are not repeated.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = c.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod with_causes_tests {
+    use super::with_causes;
+
+    #[test]
+    fn causes_follow_the_message_once() {
+        let inner = std::io::Error::new(std::io::ErrorKind::TimedOut, "no bytes for 30 s");
+        let outer = std::io::Error::other(inner);
+        // io::Error::other displays its inner error: it is not repeated
+        assert_eq!(with_causes(&outer), "no bytes for 30 s");
+        let fmt = std::fmt::Error;
+        assert_eq!(with_causes(&fmt), fmt.to_string());
+    }
+}

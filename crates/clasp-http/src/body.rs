@@ -40,7 +40,7 @@ where
             () = tx.closed() => return,
         };
         let Some(item) = item else { return };
-        let item = item.map_err(|e| BodyError::Interrupted(with_causes(&e)));
+        let item = item.map_err(|e| BodyError::Interrupted(clasp_domain::error::with_causes(&e)));
         let stop = item.is_err();
         if tx.send(item).await.is_err() || stop {
             return;
@@ -68,20 +68,4 @@ pub fn refuse_oversized(
         }
         _ => Ok(()),
     }
-}
-
-/// An error and its causes on one line: multipart errors say only "Payload
-/// error", while the cause (a stalled client, a reset connection) is what the
-/// client and the operator need to read.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let more = c.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        cause = c.source();
-    }
-    text
 }

@@ -174,7 +174,7 @@ fn credential(req: &ServiceRequest) -> Option<Vec<u8>> {
 }
 
 /// Whether a request sends a body (an upload), by its headers.
-fn sends_body(req: &ServiceRequest) -> bool {
+pub(crate) fn sends_body(req: &ServiceRequest) -> bool {
     let headers = req.headers();
     headers
         .get(header::CONTENT_LENGTH)

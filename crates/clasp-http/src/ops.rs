@@ -275,11 +275,7 @@ pub async fn observe(
     let route = pattern.unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().to_string();
 
-    let headers = req.headers();
-    let has_body = headers
-        .get(header::CONTENT_LENGTH)
-        .is_some_and(|len| len.as_bytes() != b"0")
-        || headers.contains_key(header::TRANSFER_ENCODING);
+    let has_body = crate::limits::sends_body(&req);
     let mut in_flight = None;
     if let (Some(m), true) = (&metrics, has_body) {
         m.uploads_in_flight.inc();

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use clasp_domain::error::with_causes;
 use clasp_domain::ports::{BlobError, BlobReader, BlobStore, PutBody};
 use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
@@ -135,23 +136,6 @@ fn backend(e: object_store::Error) -> BlobError {
         object_store::Error::NotFound { .. } => BlobError::NotFound,
         other => BlobError::Backend(with_causes(&other)),
     }
-}
-
-/// The error and its causes on one line: object_store's own message stops at
-/// "error sending request", while the cause (connection refused, DNS, TLS) is
-/// what an operator needs.
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        cause = c.source();
-    }
-    message
 }
 
 #[async_trait]
