@@ -96,7 +96,28 @@ pub enum SessionCommand {
     /// Revoke a chat session by its id or its cookie value; prints the session
     /// (id, tenant, user, revoked_at) as one JSON object.
     Revoke {
-        /// Session id, or the clasp_session cookie value.
+        /// Session id, or the clasp_session cookie value (which may start
+        /// with `-`: base64url).
+        #[arg(allow_hyphen_values = true)]
         session_cookie_or_id: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{AdminCommand, Cli, Command, SessionCommand};
+
+    /// Session cookies are base64url, so one in 64 starts with `-`.
+    #[test]
+    fn a_cookie_starting_with_a_hyphen_is_a_value() {
+        let cli = Cli::try_parse_from(["clasp", "admin", "session", "revoke", "-TQYNK_x"])
+            .expect("parsed");
+        assert!(matches!(
+            cli.command,
+            Command::Admin(AdminCommand::Session(SessionCommand::Revoke { session_cookie_or_id }))
+                if session_cookie_or_id == "-TQYNK_x"
+        ));
+    }
 }
