@@ -556,20 +556,49 @@ async fn round(
     }
     figures.visible_anyway = now_visible.len() - visible.len() - completed.len();
     *visible = now_visible;
-    // listings show whole files only
-    for url in [
-        format!("{}/v1/tickets/{}/attachments", ctx.base, ctx.ticket),
-        format!(
-            "{}/v1/workspaces/{TENANT}/tickets/{}/attachments",
-            ctx.base, ctx.ws_ticket
+    // listings show whole files only, and every file reported done
+    let mut listed_names = BTreeSet::new();
+    for (url, records, name) in [
+        (
+            format!("{}/v1/tickets/{}/attachments", ctx.base, ctx.ticket),
+            "",
+            "filename",
+        ),
+        (
+            format!(
+                "{}/v1/workspaces/{TENANT}/tickets/{}/attachments",
+                ctx.base, ctx.ws_ticket
+            ),
+            "",
+            "filename",
+        ),
+        (
+            format!(
+                "{}/api-public/1.0/attachments?caseId={}&limit=100",
+                ctx.base, ctx.case
+            ),
+            "records",
+            "name",
         ),
     ] {
-        let listed: Value =
+        let page: Value =
             serde_json::from_slice(&get_bytes(&c, ctx, Dialect::Tickets, &url).await).unwrap();
+        let listed = if records.is_empty() {
+            &page
+        } else {
+            &page[records]
+        };
         for a in listed.as_array().unwrap() {
-            let name = a["filename"].as_str().unwrap();
+            let name = a[name].as_str().unwrap();
             assert!(visible.contains_key(name), "{url} lists {name}, not whole");
+            listed_names.insert(name.to_owned());
         }
+    }
+    for (dialect, _, name) in &completed {
+        assert!(
+            *dialect == Dialect::Chat || listed_names.contains(name),
+            "{name} is listed"
+        );
     }
     // a workspaces upload never confirmed is not downloadable
     let listed_ws: Value = serde_json::from_slice(
