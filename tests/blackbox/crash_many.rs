@@ -447,6 +447,25 @@ fn blob_contents(work: &Workdir) -> (Vec<Option<String>>, usize) {
     (names, staged)
 }
 
+/// How many abandoned uploads the sweeper of `server` has deleted, from its
+/// `/metrics`.
+async fn swept_by_sweeper(c: &reqwest::Client, server: &Server) -> usize {
+    let metrics = c
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    metrics
+        .lines()
+        .find(|l| l.contains("sweeper_deleted_uploads") && !l.starts_with('#'))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no sweeper figure in /metrics:\n{metrics}")) as usize
+}
+
 /// What one round did, for the figures.
 #[derive(Default, Debug)]
 struct Figures {
@@ -650,25 +669,26 @@ async fn round(
     // once the deadline has passed, the sweep leaves exactly the ready objects
     tokio::time::sleep(deadline.saturating_duration_since(Instant::now())).await;
     let swept = if by_sweeper {
-        // two ticks of a sweeper running every second
-        tokio::time::sleep(Duration::from_millis(2500)).await;
-        let metrics = c
-            .get(server.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        // the sweeper runs every second: wait until it has removed the
+        // orphaned bytes and its count has stood still for two ticks
+        let until = Instant::now() + Duration::from_secs(20);
+        let mut last = None;
+        let swept = loop {
+            tokio::time::sleep(Duration::from_millis(2100)).await;
+            let swept = swept_by_sweeper(&c, &server).await;
+            if (last == Some(swept) && work.blob_files().len() == expected.len())
+                || Instant::now() > until
+            {
+                break swept;
+            }
+            last = Some(swept);
+        };
         server.stop();
-        let swept = metrics
-            .lines()
-            .find(|l| l.contains("sweeper_deleted_uploads") && !l.starts_with('#'))
-            .and_then(|l| l.split_whitespace().last())
-            .and_then(|n| n.parse::<f64>().ok())
-            .unwrap_or_else(|| panic!("no sweeper figure in /metrics:\n{metrics}"));
-        assert!(swept >= 1.0, "the sweeper deleted the interrupted uploads");
-        swept as usize
+        assert!(
+            swept >= pending.max(1),
+            "the sweeper swept {swept} of {pending} unconfirmed"
+        );
+        swept
     } else {
         server.stop();
         let swept: usize = work.admin(&["gc"]).parse().unwrap();
