@@ -525,15 +525,14 @@ impl Task {
     }
 }
 
-/// The server's resident memory, from /proc.
-fn rss_bytes(pid: u32) -> u64 {
+/// A figure of the server's `/proc/PID/status`, e.g. `VmRSS` (in KiB) or `Threads`.
+fn proc_status(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: u64 = status
+    status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib * 1024
+        .unwrap()
 }
 
 /// How many sockets the server has open (its connections and listener).
@@ -616,11 +615,17 @@ async fn a_mixed_workload_on_256_connections_loses_nothing_and_does_not_grow() {
         }
         let elapsed = began.elapsed().as_secs_f64();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        rss.push(rss_bytes(pid));
+        rss.push(proc_status(pid, "VmRSS") * 1024);
+        let threads = proc_status(pid, "Threads");
+        let db_kib = ["clasp.db", "clasp.db-wal"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(work.path().join("data").join(f)).ok())
+            .map(|m| m.len() >> 10)
+            .sum::<u64>();
         tally.latencies.sort_unstable();
         println!(
             "load round {round}: {} requests in {elapsed:.1} s ({:.0} rps), p50 {:.1} ms, p99 {:.1} ms, \
-             {} uploads, {} deletes, {:.1} MiB read back, {} server sockets at peak, RSS {:.1} MiB, unexpected {:?}",
+             {} uploads, {} deletes, {:.1} MiB read back, {} server sockets at peak, RSS {:.1} MiB, {threads} threads, database {db_kib} KiB, unexpected {:?}",
             tally.latencies.len(),
             tally.latencies.len() as f64 / elapsed,
             percentile(&tally.latencies, 0.50),
