@@ -91,4 +91,6 @@ pub fn default_headers() -> DefaultHeaders {
 }
 
 #[cfg(test)]
+mod auth_matrix;
+#[cfg(test)]
 mod tests;
