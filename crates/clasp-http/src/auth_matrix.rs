@@ -777,7 +777,7 @@ fn registered() -> BTreeSet<(String, String)> {
         let mut resource: Option<String> = None;
         let mut pending: Option<String> = None;
         let mut rest = body;
-        while let Some(i) = rest.find(|c: char| c == '"' || c == 'w') {
+        while let Some(i) = rest.find(['"', 'w']) {
             rest = &rest[i..];
             if let Some(after) = rest.strip_prefix("web::scope(\"") {
                 let end = after.find('"').unwrap_or(0);

@@ -93,4 +93,6 @@ pub fn default_headers() -> DefaultHeaders {
 #[cfg(test)]
 mod auth_matrix;
 #[cfg(test)]
+mod faults;
+#[cfg(test)]
 mod tests;
