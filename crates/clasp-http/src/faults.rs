@@ -373,15 +373,18 @@ enum Upload {
     Cases,
     /// Two files in one message: all or nothing.
     Chat,
-    /// Upload URL, `PUT` of the bytes, confirm.
+    /// Upload URL, `PUT` of the bytes, confirm; store faults hit the `PUT`.
     Workspaces,
+    /// The same, with store faults hitting confirm's copy of the bytes.
+    WorkspacesConfirm,
 }
 
-/// The step of a direct upload a fault is armed before.
-fn direct_step(fault: Fault) -> &'static str {
+/// The step of a direct upload `path` a fault is armed before.
+fn direct_step(path: Upload, fault: Fault) -> &'static str {
     match fault {
         Fault::InsertFails => "upload-url",
         Fault::UpdateBeforeApply | Fault::UpdateAfterApply => "confirm",
+        _ if matches!(path, Upload::WorkspacesConfirm) => "confirm",
         _ => "put",
     }
 }
@@ -400,7 +403,7 @@ where
     Fut: Future<Output = Answer>,
 {
     let arm = |step: &str| {
-        if let Some(f) = fault.filter(|f| step == "all" || direct_step(*f) == step) {
+        if let Some(f) = fault.filter(|f| step == "all" || direct_step(path, *f) == step) {
             w.faults.arm(f);
         }
     };
@@ -440,7 +443,7 @@ where
             let (s, b, _) = call(with_session(req, w)).await;
             ("chat", s, b)
         }
-        Upload::Workspaces => {
+        Upload::Workspaces | Upload::WorkspacesConfirm => {
             arm("upload-url");
             let req = test::TestRequest::post()
                 .uri(&format!(
@@ -543,6 +546,7 @@ async fn store_failures_during_uploads_leave_nothing_half_visible() {
         Upload::Cases,
         Upload::Chat,
         Upload::Workspaces,
+        Upload::WorkspacesConfirm,
     ];
     let mut runs = 0;
     for path in paths {
