@@ -91,4 +91,8 @@ pub fn default_headers() -> DefaultHeaders {
 }
 
 #[cfg(test)]
+mod auth_matrix;
+#[cfg(test)]
+mod faults;
+#[cfg(test)]
 mod tests;

@@ -168,13 +168,48 @@ impl AttachmentService {
         }
         attachment.transition(AttachmentState::Ready, now)?;
         attachment.upload_expires_at = None;
-        if !self.ports.attachments.update(&attachment).await? {
-            // Deleted while its bytes were arriving (by a client, or by the
-            // sweeper past the deadline): the delete wins.
-            self.delete_bytes(&key).await;
-            return Err(AttachmentError::NotFound);
+        match self.commit(&attachment).await {
+            Ok(true) => Ok(attachment),
+            Ok(false) => {
+                // Deleted while its bytes were arriving (by a client, or by the
+                // sweeper past the deadline): the delete wins.
+                self.delete_bytes(&key).await;
+                Err(AttachmentError::NotFound)
+            }
+            Err(e) => {
+                // Not committed: the client hears of a failure, so nothing of
+                // the upload may stay visible.
+                self.discard(&attachment).await;
+                Err(e)
+            }
         }
-        Ok(attachment)
+    }
+
+    /// Persists `attachment` as [`AttachmentRepository::update`] does, telling
+    /// an update that failed from one whose reply alone was lost: when the
+    /// update reports an error, the row is read back, and one that holds the
+    /// new state and time was committed. So a client is told "failed" only of
+    /// an attachment that did not become visible.
+    ///
+    /// [`AttachmentRepository::update`]: crate::ports::AttachmentRepository::update
+    pub(super) async fn commit(&self, attachment: &Attachment) -> Result<bool, AttachmentError> {
+        match self.ports.attachments.update(attachment).await {
+            Ok(updated) => Ok(updated),
+            Err(e) => match self
+                .ports
+                .attachments
+                .get(attachment.tenant_id, attachment.id)
+                .await
+            {
+                Ok(Some(row))
+                    if row.state == attachment.state && row.updated_at == attachment.updated_at =>
+                {
+                    Ok(true)
+                }
+                Ok(None) => Ok(false),
+                _ => Err(e.into()),
+            },
+        }
     }
 
     /// A new `Pending` attachment of `principal` as the client described it:
@@ -438,15 +473,25 @@ impl AttachmentService {
         ))
     }
 
-    /// Forgets a refused upload: its bytes (if any) and its row.
+    /// Forgets a refused upload: its bytes (if any) and its row. The row goes
+    /// only once the bytes are gone: a row left behind (invisible, never
+    /// `Ready`, with its upload deadline) is how the sweeper finds bytes a
+    /// failing store would not delete now.
     pub(super) async fn discard(&self, attachment: &Attachment) {
-        self.delete_bytes(&attachment.blob_key()).await;
-        // Best effort: a row left behind stays invisible (never Ready).
-        let _ = self
+        if self
             .ports
-            .attachments
-            .delete(attachment.tenant_id, attachment.id)
-            .await;
+            .blobs
+            .delete(&attachment.blob_key())
+            .await
+            .is_ok()
+        {
+            // Best effort: a row left behind stays invisible and is swept.
+            let _ = self
+                .ports
+                .attachments
+                .delete(attachment.tenant_id, attachment.id)
+                .await;
+        }
     }
 
     pub(super) async fn delete_bytes(&self, key: &str) {

@@ -275,7 +275,7 @@ impl MessageUpload {
             AttachmentState::Ready
         };
         attachment.transition(last, now)?;
-        if !service.ports.attachments.update(&attachment).await? {
+        if !service.commit(&attachment).await? {
             return Err(AttachmentError::Interrupted(
                 "the upload took longer than its deadline".into(),
             ));

@@ -331,7 +331,16 @@ impl AttachmentService {
         attachment.sha256 = Some(inspected.sha256);
         attachment.upload_expires_at = None;
         attachment.transition(AttachmentState::Ready, now)?;
-        if !self.ports.attachments.update(&attachment).await? {
+        let committed = match self.commit(&attachment).await {
+            Ok(committed) => committed,
+            Err(e) => {
+                // Still `Pending` with its upload: a retried confirm copies
+                // again, and the sweeper deletes both objects if none comes.
+                self.delete_bytes(&key).await;
+                return Err(e);
+            }
+        };
+        if !committed {
             // Deleted (or swept) while being verified: the delete wins.
             self.delete_bytes(&key).await;
             self.delete_bytes(&staged).await;
