@@ -70,6 +70,11 @@ mod contract_tests {
     }
 
     #[test]
+    fn memory_attachments_pass_the_quota_contract() {
+        block_on(contract::attachment_quotas(&MemoryAttachments::default()));
+    }
+
+    #[test]
     fn memory_identities_pass_the_contract() {
         block_on(contract::identity_store(&MemoryIdentities::default()));
     }

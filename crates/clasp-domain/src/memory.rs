@@ -228,10 +228,7 @@ impl AttachmentRepository for MemoryAttachments {
     }
 
     async fn quota(&self, tenant: TenantId) -> Result<Quota, RepoError> {
-        Ok(lock(&self.quotas)
-            .get(&tenant)
-            .copied()
-            .unwrap_or_default())
+        Ok(lock(&self.quotas).get(&tenant).copied().unwrap_or_default())
     }
 
     async fn set_quota_limits(

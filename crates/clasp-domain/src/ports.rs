@@ -127,8 +127,11 @@ pub trait AttachmentRepository: Send + Sync {
     async fn quota(&self, tenant: TenantId) -> Result<Quota, RepoError>;
     /// Sets the quota limits of `tenant` (usage is untouched: limits below it
     /// refuse new attachments until enough are deleted).
-    async fn set_quota_limits(&self, tenant: TenantId, limits: QuotaLimits)
-    -> Result<(), RepoError>;
+    async fn set_quota_limits(
+        &self,
+        tenant: TenantId,
+        limits: QuotaLimits,
+    ) -> Result<(), RepoError>;
 }
 
 /// Tenants, API keys and sessions.

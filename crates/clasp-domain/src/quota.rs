@@ -204,7 +204,9 @@ mod tests {
             }
         );
         assert!(refused.to_string().contains("100 bytes"), "{refused}");
-        let full = quota(Some(100), Some(2), 0, 2).admits(1).expect_err("count");
+        let full = quota(Some(100), Some(2), 0, 2)
+            .admits(1)
+            .expect_err("count");
         assert_eq!(full.kind, QuotaKind::Attachments);
         assert!(full.to_string().contains("2 attachments"), "{full}");
         assert_eq!(q.remaining_bytes(), Some(40));

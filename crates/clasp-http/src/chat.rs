@@ -515,7 +515,15 @@ async fn upload(req: HttpRequest, services: web::Data<Services>, form: Multipart
         body::refuse_oversized(&req, max_request)
             .map_err(|e| ApiError::from(AttachmentError::Invalid(e)))?;
         let size_hint = body::content_length(&req);
-        let created = receive(&services.attachments, &p, &message_id, room, size_hint, form).await?;
+        let created = receive(
+            &services.attachments,
+            &p,
+            &message_id,
+            room,
+            size_hint,
+            form,
+        )
+        .await?;
         spawn_thumbnails(services.attachments.clone(), &created);
         Ok(HttpResponse::Ok().json(UploadJson {
             http_status_code: 200,

@@ -161,8 +161,16 @@ mod tests {
     #[test]
     fn quota_limits_are_numbers_or_none_and_at_least_one_is_given() {
         let cli = Cli::try_parse_from([
-            "clasp", "admin", "quota", "set", "--tenant", "t", "--max-bytes", "1024",
-            "--max-attachments", "none",
+            "clasp",
+            "admin",
+            "quota",
+            "set",
+            "--tenant",
+            "t",
+            "--max-bytes",
+            "1024",
+            "--max-attachments",
+            "none",
         ])
         .expect("parsed");
         let Command::Admin(AdminCommand::Quota(QuotaCommand::Set(set))) = cli.command else {
@@ -172,8 +180,26 @@ mod tests {
         assert_eq!(set.max_attachments, Some(Limit(None)));
         for refused in [
             vec!["clasp", "admin", "quota", "set", "--tenant", "t"],
-            vec!["clasp", "admin", "quota", "set", "--tenant", "t", "--max-bytes", "-1"],
-            vec!["clasp", "admin", "quota", "set", "--tenant", "t", "--max-bytes", "10MB"],
+            vec![
+                "clasp",
+                "admin",
+                "quota",
+                "set",
+                "--tenant",
+                "t",
+                "--max-bytes",
+                "-1",
+            ],
+            vec![
+                "clasp",
+                "admin",
+                "quota",
+                "set",
+                "--tenant",
+                "t",
+                "--max-bytes",
+                "10MB",
+            ],
         ] {
             assert!(Cli::try_parse_from(&refused).is_err(), "{refused:?}");
         }

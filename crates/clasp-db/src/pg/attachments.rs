@@ -17,8 +17,8 @@ use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage};
 use super::schema::attachments::dsl::*;
 use super::schema::messages;
 use crate::error::query_error;
-use crate::quota::{self, QuotaRow};
 use crate::listing::{Explain, filtered, keyset, stored_size};
+use crate::quota::{self, QuotaRow};
 use crate::readiness::{NEWEST_APPLIED, NewestApplied, require_current};
 
 impl PgStore {
@@ -308,7 +308,12 @@ impl AttachmentRepository for PgStore {
         let mut conn = self.conn().await?;
         let row: Option<QuotaRow> = q::tenant_quotas
             .filter(q::tenant_id.eq(tenant.0))
-            .select((q::max_bytes, q::max_attachments, q::used_bytes, q::used_attachments))
+            .select((
+                q::max_bytes,
+                q::max_attachments,
+                q::used_bytes,
+                q::used_attachments,
+            ))
             .first(&mut *conn)
             .await
             .optional()

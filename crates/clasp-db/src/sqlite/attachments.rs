@@ -17,8 +17,8 @@ use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage, 
 use super::schema::attachment_tags;
 use super::schema::attachments::dsl::*;
 use crate::error::query_error;
-use crate::quota::{self, QuotaRow};
 use crate::listing::{Explain, filtered, keyset, stored_size};
+use crate::quota::{self, QuotaRow};
 use crate::readiness::{NEWEST_APPLIED, NewestApplied, require_current};
 
 impl SqliteStore {
@@ -299,7 +299,12 @@ impl AttachmentRepository for SqliteStore {
         let mut conn = self.conn().await?;
         let row: Option<QuotaRow> = q::tenant_quotas
             .filter(q::tenant_id.eq(tenant.to_string()))
-            .select((q::max_bytes, q::max_attachments, q::used_bytes, q::used_attachments))
+            .select((
+                q::max_bytes,
+                q::max_attachments,
+                q::used_bytes,
+                q::used_attachments,
+            ))
             .first(&mut *conn)
             .await
             .optional()
