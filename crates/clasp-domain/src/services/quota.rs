@@ -144,3 +144,6 @@ impl IdentityService {
         Ok((tenant, quota))
     }
 }
+
+#[cfg(test)]
+mod tests;
