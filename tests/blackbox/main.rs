@@ -16,6 +16,7 @@ mod harness;
 mod openapi;
 mod operations;
 mod operator;
+mod quotas;
 mod readme;
 mod redirect;
 mod scale_out;
