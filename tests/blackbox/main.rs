@@ -18,6 +18,7 @@ mod load;
 mod openapi;
 mod operations;
 mod operator;
+mod quotas;
 mod readme;
 mod redirect;
 mod scale_out;

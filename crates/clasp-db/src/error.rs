@@ -74,10 +74,18 @@ pub enum DbError {
     },
 }
 
+/// What the quota triggers of both migrations (`2026-12-20-000000_quotas`)
+/// raise when an insert would pass a tenant's limit.
+const QUOTA_EXCEEDED: &str = "clasp_quota_exceeded";
+
 /// A failed query, as the ports report it: unique violations are conflicts,
-/// anything else is the backend's failure.
+/// the quota triggers' refusal is [`RepoError::QuotaExceeded`], anything else
+/// is the backend's failure.
 pub(crate) fn query_error(error: QueryError) -> RepoError {
     match error {
+        QueryError::DatabaseError(_, info) if info.message().contains(QUOTA_EXCEEDED) => {
+            RepoError::QuotaExceeded
+        }
         QueryError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
             RepoError::Conflict(info.message().to_owned())
         }

@@ -28,6 +28,7 @@
 mod error;
 mod listing;
 mod pg;
+mod quota;
 mod readiness;
 mod sqlite;
 

@@ -25,6 +25,12 @@ macro_rules! contract_suite {
             }
 
             #[tokio::test(flavor = "multi_thread")]
+            async fn attachment_quotas() {
+                let (store, _guard) = $open.unwrap();
+                clasp_domain::contract::attachment_quotas(&store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
             async fn identity_store() {
                 let (store, _guard) = $open.unwrap();
                 clasp_domain::contract::identity_store(&store).await;
@@ -41,6 +47,8 @@ macro_rules! contract_suite {
                 tokio::join!(
                     clasp_domain::contract::attachment_repository(&store),
                     clasp_domain::contract::attachment_repository(&store),
+                    clasp_domain::contract::attachment_quotas(&store),
+                    clasp_domain::contract::attachment_quotas(&store),
                     both,
                 );
             }

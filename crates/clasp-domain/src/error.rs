@@ -5,6 +5,7 @@ use crate::attachment::AttachmentId;
 use crate::credentials::{Scope, UnknownScope};
 use crate::inspect::BodyError;
 use crate::ports::{BlobError, RepoError, SignatureError};
+use crate::quota::QuotaExceeded;
 use crate::state::{AttachmentState, InvalidTransition};
 use crate::tenant::InvalidSlug;
 use crate::validation::ValidationError;
@@ -100,6 +101,9 @@ pub enum AttachmentError {
     /// The message itself is malformed (too long, too many attachments).
     #[error("invalid message: {0}")]
     InvalidMessage(String),
+    /// The tenant's quota does not admit the upload; nothing of it was kept.
+    #[error(transparent)]
+    QuotaExceeded(#[from] QuotaExceeded),
 }
 
 /// Why an attachment cannot be linked to a message.

@@ -8,7 +8,7 @@
 //!
 //! | port | what an adapter provides |
 //! |---|---|
-//! | [`ports::AttachmentRepository`] | durable attachment metadata (and messages linking attachments), scoped by tenant |
+//! | [`ports::AttachmentRepository`] | durable attachment metadata (and messages linking attachments), scoped by tenant, with each tenant's quota usage |
 //! | [`ports::IdentityStore`] | tenants, API keys (hashes only) and sessions |
 //! | [`ports::BlobStore`] | the bytes: streaming put, streaming get, delete, entity tag |
 //! | [`ports::UrlSigner`] | URLs a client may fetch without other credentials |
@@ -35,6 +35,7 @@ pub mod listing;
 pub mod memory;
 pub mod message;
 pub mod ports;
+pub mod quota;
 pub mod services;
 pub mod state;
 pub mod tenant;
@@ -48,6 +49,7 @@ pub use credentials::{ApiKey, Principal, PrincipalKind, Scope, Scopes, Session};
 pub use error::{AttachmentError, AuthError, IdentityError, LinkRefusal};
 pub use listing::{ListQuery, ListRequest, ListingError};
 pub use message::{Message, MessageId};
+pub use quota::{Quota, QuotaExceeded, QuotaKind, QuotaLimits, QuotaUsage};
 pub use services::{AttachmentService, IdentityService, Ports};
 pub use state::{AttachmentState, InvalidTransition};
 pub use tenant::{Tenant, TenantId};
@@ -65,6 +67,11 @@ mod contract_tests {
         block_on(contract::attachment_repository(
             &MemoryAttachments::default(),
         ));
+    }
+
+    #[test]
+    fn memory_attachments_pass_the_quota_contract() {
+        block_on(contract::attachment_quotas(&MemoryAttachments::default()));
     }
 
     #[test]

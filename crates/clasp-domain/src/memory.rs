@@ -23,6 +23,7 @@ use crate::ports::{
     ThumbnailError, Thumbnailer, UploadSigner, UploadTarget, UploadUrl, UrlSigner,
     clasp_signed_upload_url, clasp_signed_url,
 };
+use crate::quota::{Quota, QuotaLimits};
 use crate::services::Ports;
 use crate::state::AttachmentState;
 use crate::tenant::{Tenant, TenantId};
@@ -39,6 +40,20 @@ pub struct MemoryAttachments {
     rows: Mutex<HashMap<AttachmentId, Attachment>>,
     messages: Mutex<HashMap<MessageId, Message>>,
     next_number: AtomicI64,
+    /// Limits and usage by tenant; locked after `rows`, with it held, so usage
+    /// changes with the rows it accounts for.
+    quotas: Mutex<HashMap<TenantId, Quota>>,
+}
+
+impl MemoryAttachments {
+    /// Charges `bytes` and `attachments` (either may be negative) to `tenant`.
+    fn charge(&self, tenant: TenantId, bytes: i128, attachments: i128) {
+        let mut quotas = lock(&self.quotas);
+        let usage = &mut quotas.entry(tenant).or_default().usage;
+        let shift = |v: u64, by: i128| u64::try_from(i128::from(v) + by).unwrap_or(0);
+        usage.bytes = shift(usage.bytes, bytes);
+        usage.attachments = shift(usage.attachments, attachments);
+    }
 }
 
 #[async_trait]
@@ -48,6 +63,18 @@ impl AttachmentRepository for MemoryAttachments {
         if rows.contains_key(&attachment.id) {
             return Err(RepoError::Conflict(attachment.id.to_string()));
         }
+        let quota = lock(&self.quotas)
+            .get(&attachment.tenant_id)
+            .copied()
+            .unwrap_or_default();
+        if quota.admits(attachment.charged_bytes()).is_err() {
+            return Err(RepoError::QuotaExceeded);
+        }
+        self.charge(
+            attachment.tenant_id,
+            i128::from(attachment.charged_bytes()),
+            1,
+        );
         let number = self.next_number.fetch_add(1, Ordering::Relaxed) + 1;
         let mut row = attachment.clone();
         row.number = number;
@@ -99,6 +126,9 @@ impl AttachmentRepository for MemoryAttachments {
         let mut rows = lock(&self.rows);
         match rows.get_mut(&attachment.id) {
             Some(row) if row.tenant_id == attachment.tenant_id => {
+                let delta =
+                    i128::from(attachment.charged_bytes()) - i128::from(row.charged_bytes());
+                self.charge(row.tenant_id, delta, 0);
                 let number = row.number;
                 *row = attachment.clone();
                 row.number = number;
@@ -133,7 +163,9 @@ impl AttachmentRepository for MemoryAttachments {
     async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Result<bool, RepoError> {
         let mut rows = lock(&self.rows);
         if rows.get(&id).is_some_and(|a| a.tenant_id == tenant) {
-            rows.remove(&id);
+            if let Some(gone) = rows.remove(&id) {
+                self.charge(tenant, -i128::from(gone.charged_bytes()), -1);
+            }
             Ok(true)
         } else {
             Ok(false)
@@ -192,6 +224,19 @@ impl AttachmentRepository for MemoryAttachments {
     }
 
     async fn check_ready(&self) -> Result<(), RepoError> {
+        Ok(())
+    }
+
+    async fn quota(&self, tenant: TenantId) -> Result<Quota, RepoError> {
+        Ok(lock(&self.quotas).get(&tenant).copied().unwrap_or_default())
+    }
+
+    async fn set_quota_limits(
+        &self,
+        tenant: TenantId,
+        limits: QuotaLimits,
+    ) -> Result<(), RepoError> {
+        lock(&self.quotas).entry(tenant).or_default().limits = limits;
         Ok(())
     }
 }

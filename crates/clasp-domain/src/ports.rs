@@ -18,6 +18,7 @@ use crate::credentials::{ApiKey, Session};
 use crate::inspect::BodyError;
 use crate::listing::ListQuery;
 use crate::message::Message;
+use crate::quota::{Quota, QuotaLimits};
 use crate::tenant::{Tenant, TenantId};
 
 /// A metadata store failure.
@@ -29,6 +30,10 @@ pub enum RepoError {
     /// The backend failed; the message is for logs, not clients.
     #[error("metadata store failed: {0}")]
     Backend(String),
+    /// An insert would take the tenant past a limit of its quota; nothing
+    /// changed. The services read [`AttachmentRepository::quota`] to say which.
+    #[error("the tenant's quota does not admit this attachment")]
+    QuotaExceeded,
 }
 
 /// Durable attachment metadata.
@@ -42,9 +47,17 @@ pub enum RepoError {
 /// uploads across tenants; `get_by_number` finds what `insert` numbered, in its
 /// tenant only; `set_thumbnail` touches only the thumbnail and `updated_at` of a
 /// `Ready` attachment, so it never undoes a concurrent change of other columns.
+///
+/// Quotas (see [`crate::quota`]): the store keeps each tenant's usage, exactly
+/// the sum of [`Attachment::charged_bytes`] and the count of its rows, changed
+/// atomically with every `insert`, `update` and `delete` (however many run at
+/// once); `insert` fails with [`RepoError::QuotaExceeded`], storing nothing,
+/// when the new row would take its tenant past a limit; `update` and `delete`
+/// are never refused for the quota (so a lowered limit still lets usage settle).
 #[async_trait]
 pub trait AttachmentRepository: Send + Sync {
-    /// Stores a new attachment and returns the `number` assigned to it.
+    /// Stores a new attachment and returns the `number` assigned to it; charges
+    /// it to its tenant's quota, or refuses it ([`RepoError::QuotaExceeded`]).
     async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError>;
     /// The attachment `id` of `tenant`, in any state.
     async fn get(
@@ -109,6 +122,16 @@ pub trait AttachmentRepository: Send + Sync {
     /// migration it expects applied. `/readyz` asks it, so a load balancer stops
     /// sending requests an instance could only fail.
     async fn check_ready(&self) -> Result<(), RepoError>;
+    /// The quota limits of `tenant` and what it uses (unlimited and nothing,
+    /// for a tenant never limited that has no attachments).
+    async fn quota(&self, tenant: TenantId) -> Result<Quota, RepoError>;
+    /// Sets the quota limits of `tenant` (usage is untouched: limits below it
+    /// refuse new attachments until enough are deleted).
+    async fn set_quota_limits(
+        &self,
+        tenant: TenantId,
+        limits: QuotaLimits,
+    ) -> Result<(), RepoError>;
 }
 
 /// Tenants, API keys and sessions.

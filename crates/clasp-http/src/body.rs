@@ -51,18 +51,22 @@ where
 /// Room for multipart boundaries and part headers on top of the file itself.
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 
+/// The request's declared `Content-Length`, if any: the most a file in its body
+/// can weigh, so an upload reserves no more of its tenant's quota.
+pub fn content_length(req: &actix_web::HttpRequest) -> Option<u64> {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
 /// Refuses a request at once when its declared `Content-Length` cannot fit a file
 /// within `max_bytes`, before a byte of the body is read.
 pub fn refuse_oversized(
     req: &actix_web::HttpRequest,
     max_bytes: u64,
 ) -> Result<(), clasp_domain::ValidationError> {
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
+    match content_length(req) {
         Some(len) if len > max_bytes.saturating_add(MULTIPART_OVERHEAD) => {
             Err(clasp_domain::ValidationError::TooLarge { limit: max_bytes })
         }

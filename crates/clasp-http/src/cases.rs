@@ -291,6 +291,7 @@ impl From<AttachmentError> for ApiError {
             | AttachmentError::VerificationFailed(_)
             | AttachmentError::NotLinkable { .. }
             | AttachmentError::InvalidMessage(_) => with(S::BAD_REQUEST, "invalidRequest"),
+            AttachmentError::QuotaExceeded(_) => with(S::FORBIDDEN, "quotaExceeded"),
             AttachmentError::Signature(_)
             | AttachmentError::Storage(_)
             | AttachmentError::Repository(_) => Self::internal(&e),
@@ -657,6 +658,7 @@ async fn save_file(
                         .unwrap_or_else(|| DEFAULT_LOCALE.to_owned()),
                 ),
                 declared_sha256: None,
+                size_hint: body::content_length(&req),
             };
 
             // The file's bytes, then a check that nothing follows them: a field

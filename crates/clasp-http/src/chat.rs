@@ -332,6 +332,7 @@ impl From<AttachmentError> for ApiError {
             | AttachmentError::ETagMismatch { .. }
             | AttachmentError::VerificationFailed(_)
             | AttachmentError::NotLinkable { .. } => Self::bad_request(e.to_string()),
+            AttachmentError::QuotaExceeded(_) => Self::new(S::FORBIDDEN, e.to_string()),
             AttachmentError::State(_)
             | AttachmentError::NotUploaded
             | AttachmentError::UploadExpired
@@ -480,6 +481,7 @@ struct UploadQuery {
         (status = 200, description = "Every file was stored", body = UploadJson),
         (status = 400, description = "Bad form, no `files`, bad ids, bytes not of the declared type, checksum mismatch", body = ErrorJson),
         (status = 401, description = "No, unknown, expired or revoked session", body = ErrorJson),
+        (status = 403, description = "The tenant's quota of bytes or attachments is used up", body = ErrorJson),
         (status = 413, description = "A file is too large", body = ErrorJson),
         (status = 415, description = "A file's type is not allowed", body = ErrorJson),
         (status = 429, description = "Too many requests for this session; see `Retry-After`", body = ErrorJson),
@@ -512,7 +514,16 @@ async fn upload(req: HttpRequest, services: web::Data<Services>, form: Multipart
             .saturating_mul(MAX_FILES_PER_MESSAGE as u64);
         body::refuse_oversized(&req, max_request)
             .map_err(|e| ApiError::from(AttachmentError::Invalid(e)))?;
-        let created = receive(&services.attachments, &p, &message_id, room, form).await?;
+        let size_hint = body::content_length(&req);
+        let created = receive(
+            &services.attachments,
+            &p,
+            &message_id,
+            room,
+            size_hint,
+            form,
+        )
+        .await?;
         spawn_thumbnails(services.attachments.clone(), &created);
         Ok(HttpResponse::Ok().json(UploadJson {
             http_status_code: 200,
@@ -531,9 +542,11 @@ async fn receive(
     p: &Principal,
     message_id: &str,
     room: Option<String>,
+    size_hint: Option<u64>,
     mut form: Multipart,
 ) -> Result<Vec<Attachment>, ApiError> {
     let mut upload = attachments.message_upload(p, message_id, room.as_deref())?;
+    upload.set_size_hint(size_hint);
     let mut declared: Option<String> = None;
     let outcome: Result<(), ApiError> = async {
         while let Some(field) = form.next().await {

@@ -193,6 +193,9 @@ impl From<AttachmentError> for ApiError {
             AttachmentError::NotLinkable { .. } | AttachmentError::InvalidMessage(_) => {
                 bad("invalid_request", &e)
             }
+            AttachmentError::QuotaExceeded(_) => {
+                Self::new(S::FORBIDDEN, "quota_exceeded", e.to_string())
+            }
             AttachmentError::Signature(_)
             | AttachmentError::Storage(_)
             | AttachmentError::Repository(_) => {
@@ -396,6 +399,7 @@ async fn upload(
                         .unwrap_or_default()
                         .to_owned(),
                     content_type: field.content_type().map(|m| m.to_string()),
+                    size_hint: body::content_length(&req),
                     ..NewUpload::default()
                 };
                 let attachments = &services.attachments;

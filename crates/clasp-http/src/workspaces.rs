@@ -346,6 +346,7 @@ impl From<AttachmentError> for ApiError {
                 LinkRefusal::Changed => with(S::CONFLICT, "attachment_changed"),
             },
             AttachmentError::InvalidMessage(_) => with(S::BAD_REQUEST, "invalid_request"),
+            AttachmentError::QuotaExceeded(_) => with(S::FORBIDDEN, "quota_exceeded"),
             AttachmentError::Signature(_)
             | AttachmentError::Storage(_)
             | AttachmentError::Repository(_) => Self::internal(&e),

@@ -5,7 +5,10 @@ use clasp_domain::Scopes;
 use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
-use crate::cli::{AdminCommand, KeyCommand, SessionCommand, TenantCommand};
+use clasp_domain::services::QuotaChange;
+use clasp_domain::{Quota, Tenant};
+
+use crate::cli::{AdminCommand, KeyCommand, QuotaCommand, SessionCommand, TenantCommand};
 use crate::config::Config;
 use crate::wiring;
 
@@ -58,8 +61,32 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
                 })
             );
         }
+        AdminCommand::Quota(QuotaCommand::Set(set)) => {
+            let change = QuotaChange {
+                max_bytes: set.max_bytes.map(|l| l.0),
+                max_attachments: set.max_attachments.map(|l| l.0),
+            };
+            let (tenant, quota) = ids.set_quota(&set.tenant, change).await?;
+            println!("{}", quota_json(&tenant, &quota));
+        }
+        AdminCommand::Quota(QuotaCommand::Show { tenant }) => {
+            let (tenant, quota) = ids.quota(&tenant).await?;
+            println!("{}", quota_json(&tenant, &quota));
+        }
     }
     Ok(())
+}
+
+/// A tenant's quota as printed: limits (`null`: unlimited) and usage.
+fn quota_json(tenant: &Tenant, quota: &Quota) -> serde_json::Value {
+    json!({
+        "tenant_id": tenant.id,
+        "slug": tenant.slug,
+        "max_bytes": quota.limits.max_bytes,
+        "max_attachments": quota.limits.max_attachments,
+        "used_bytes": quota.usage.bytes,
+        "used_attachments": quota.usage.attachments,
+    })
 }
 
 /// A revocation time as printed: RFC 3339, or `null`.

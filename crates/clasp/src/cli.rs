@@ -1,6 +1,6 @@
 //! The command line, as the operator contract in DESIGN.md fixes it.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 
 /// Clasp: an attachments service that speaks five attachment APIs.
 #[derive(Debug, Parser)]
@@ -39,6 +39,55 @@ pub enum AdminCommand {
     /// Chat sessions.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Per-tenant quotas: the most bytes and attachments a tenant may hold.
+    #[command(subcommand)]
+    Quota(QuotaCommand),
+}
+
+/// `clasp admin quota …`
+#[derive(Debug, Subcommand)]
+pub enum QuotaCommand {
+    /// Set a tenant's limits (the ones not given stay as they are); prints its
+    /// quota, limits and usage, as one JSON object. A limit below the usage
+    /// refuses new uploads until enough attachments are deleted.
+    Set(QuotaSet),
+    /// Print a tenant's quota, limits (null: unlimited) and usage, as one JSON
+    /// object.
+    Show {
+        /// Slug of the tenant.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+/// Arguments of `clasp admin quota set`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("limit").required(true).multiple(true).args(["max_bytes", "max_attachments"])))]
+pub struct QuotaSet {
+    /// Slug of the tenant.
+    #[arg(long)]
+    pub tenant: String,
+    /// The most bytes of attachments the tenant may hold, or `none` (unlimited).
+    #[arg(long, value_parser = parse_limit)]
+    pub max_bytes: Option<Limit>,
+    /// The most attachments the tenant may hold, or `none` (unlimited).
+    #[arg(long, value_parser = parse_limit)]
+    pub max_attachments: Option<Limit>,
+}
+
+/// A quota limit as given on the command line: a number, or `none` for unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(pub Option<u64>);
+
+/// Reads a [`Limit`]: a non-negative integer, or `none`.
+fn parse_limit(value: &str) -> Result<Limit, String> {
+    if value.eq_ignore_ascii_case("none") {
+        return Ok(Limit(None));
+    }
+    value
+        .parse::<u64>()
+        .map(|n| Limit(Some(n)))
+        .map_err(|_| format!("expected a whole number or `none`, not {value:?}"))
 }
 
 /// `clasp admin tenant …`
@@ -107,7 +156,54 @@ pub enum SessionCommand {
 mod tests {
     use clap::Parser;
 
-    use super::{AdminCommand, Cli, Command, SessionCommand};
+    use super::{AdminCommand, Cli, Command, Limit, QuotaCommand, SessionCommand};
+
+    #[test]
+    fn quota_limits_are_numbers_or_none_and_at_least_one_is_given() {
+        let cli = Cli::try_parse_from([
+            "clasp",
+            "admin",
+            "quota",
+            "set",
+            "--tenant",
+            "t",
+            "--max-bytes",
+            "1024",
+            "--max-attachments",
+            "none",
+        ])
+        .expect("parsed");
+        let Command::Admin(AdminCommand::Quota(QuotaCommand::Set(set))) = cli.command else {
+            panic!("not quota set");
+        };
+        assert_eq!(set.max_bytes, Some(Limit(Some(1024))));
+        assert_eq!(set.max_attachments, Some(Limit(None)));
+        for refused in [
+            vec!["clasp", "admin", "quota", "set", "--tenant", "t"],
+            vec![
+                "clasp",
+                "admin",
+                "quota",
+                "set",
+                "--tenant",
+                "t",
+                "--max-bytes",
+                "-1",
+            ],
+            vec![
+                "clasp",
+                "admin",
+                "quota",
+                "set",
+                "--tenant",
+                "t",
+                "--max-bytes",
+                "10MB",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(&refused).is_err(), "{refused:?}");
+        }
+    }
 
     /// Session cookies are base64url, so one in 64 starts with `-`.
     #[test]

@@ -75,3 +75,15 @@ diesel::table! {
         created_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    /// Each tenant's quota limits (NULL: unlimited) and usage, which a trigger
+    /// on `attachments` keeps.
+    tenant_quotas (tenant_id) {
+        tenant_id -> Uuid,
+        max_bytes -> Nullable<BigInt>,
+        max_attachments -> Nullable<BigInt>,
+        used_bytes -> BigInt,
+        used_attachments -> BigInt,
+    }
+}

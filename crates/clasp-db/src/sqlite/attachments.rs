@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use clasp_domain::listing::{FilterField, ListQuery, SortKey};
 use clasp_domain::ports::{AttachmentRepository, RepoError};
+use clasp_domain::quota::{Quota, QuotaLimits};
 use clasp_domain::{Attachment, AttachmentId, AttachmentState, Message, SubjectRef, TenantId};
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
@@ -17,6 +18,7 @@ use super::schema::attachment_tags;
 use super::schema::attachments::dsl::*;
 use crate::error::query_error;
 use crate::listing::{Explain, filtered, keyset, stored_size};
+use crate::quota::{self, QuotaRow};
 use crate::readiness::{NEWEST_APPLIED, NewestApplied, require_current};
 
 impl SqliteStore {
@@ -290,5 +292,48 @@ impl AttachmentRepository for SqliteStore {
             .await
             .map_err(query_error)?;
         require_current::<diesel::sqlite::Sqlite>(&super::connection::MIGRATIONS, applied.version)
+    }
+
+    async fn quota(&self, tenant: TenantId) -> Result<Quota, RepoError> {
+        use super::schema::tenant_quotas::dsl as q;
+        let mut conn = self.conn().await?;
+        let row: Option<QuotaRow> = q::tenant_quotas
+            .filter(q::tenant_id.eq(tenant.to_string()))
+            .select((
+                q::max_bytes,
+                q::max_attachments,
+                q::used_bytes,
+                q::used_attachments,
+            ))
+            .first(&mut *conn)
+            .await
+            .optional()
+            .map_err(query_error)?;
+        quota::from_row(row)
+    }
+
+    async fn set_quota_limits(
+        &self,
+        tenant: TenantId,
+        limits: QuotaLimits,
+    ) -> Result<(), RepoError> {
+        use super::schema::tenant_quotas::dsl as q;
+        let values = (
+            q::max_bytes.eq(quota::limit_value(limits.max_bytes)),
+            q::max_attachments.eq(quota::limit_value(limits.max_attachments)),
+        );
+        let mut conn = self.conn().await?;
+        // Usage is the triggers' alone: a new row starts from what the
+        // tenant's attachments are charged, which is nothing only when it has
+        // none (the first insert of a tenant creates its row).
+        diesel::insert_into(q::tenant_quotas)
+            .values((q::tenant_id.eq(tenant.to_string()), values.0, values.1))
+            .on_conflict(q::tenant_id)
+            .do_update()
+            .set(values)
+            .execute(&mut *conn)
+            .await
+            .map_err(query_error)?;
+        Ok(())
     }
 }

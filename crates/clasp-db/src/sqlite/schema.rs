@@ -86,3 +86,15 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(attachments, attachment_tags);
+
+diesel::table! {
+    /// Each tenant's quota limits (NULL: unlimited) and usage, which triggers
+    /// on `attachments` keep.
+    tenant_quotas (tenant_id) {
+        tenant_id -> Text,
+        max_bytes -> Nullable<BigInt>,
+        max_attachments -> Nullable<BigInt>,
+        used_bytes -> BigInt,
+        used_attachments -> BigInt,
+    }
+}

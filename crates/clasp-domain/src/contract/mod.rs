@@ -12,11 +12,13 @@
 mod blobs;
 mod identities;
 mod listing;
+mod quotas;
 mod repository;
 mod signer;
 
 pub use blobs::blob_store;
 pub use identities::identity_store;
+pub use quotas::{ADMITTED, CONCURRENT_UPLOADS, ROUNDS, attachment_quotas};
 pub use repository::attachment_repository;
 pub use signer::{signer_keeps_uploads_apart, upload_signer, url_signer};
 

@@ -9,12 +9,12 @@ use time::Duration;
 use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
 use crate::credentials::{Principal, Scope};
 use crate::error::AttachmentError;
-use crate::inspect::{BodyStream, Inspected, Inspector};
+use crate::inspect::{BodyError, BodyStream, Inspected, Inspector};
 use crate::listing::ListQuery;
 use crate::ports::{BlobError, BlobReader, BlobStore, SignedRequest, SignedTarget, SignedUrl};
 use crate::services::Ports;
 use crate::state::AttachmentState;
-use crate::validation::{UploadPolicy, parse_sha256, sanitize_filename};
+use crate::validation::{UploadPolicy, ValidationError, parse_sha256, sanitize_filename};
 
 /// What a client sends along with the bytes of a new attachment.
 #[derive(Debug, Clone, Default)]
@@ -33,6 +33,9 @@ pub struct NewUpload {
     pub locale: Option<String>,
     /// A SHA-256 the client computed (hex or base64), to be verified.
     pub declared_sha256: Option<String>,
+    /// The most bytes the request can carry (its `Content-Length`), if known:
+    /// the upload reserves no more of the tenant's quota than that.
+    pub size_hint: Option<u64>,
 }
 
 /// Which attachment a request means: an id, and optionally the subject whose path
@@ -132,6 +135,9 @@ impl AttachmentService {
     /// can be found and cleaned) and becomes visible only when `Ready`. A refused
     /// upload leaves no bytes and no row behind — except a checksum mismatch, which
     /// is kept, without bytes, in `ChecksumMismatch` so the client can see why.
+    /// The row reserves of the tenant's quota before any byte is read (refused
+    /// with [`AttachmentError::QuotaExceeded`] when nothing fits) and settles to
+    /// the real size; a body that outgrows the reservation is refused.
     pub async fn upload(
         &self,
         principal: &Principal,
@@ -139,13 +145,14 @@ impl AttachmentService {
         body: BodyStream,
     ) -> Result<Attachment, AttachmentError> {
         require(principal, Scope::Write)?;
+        let hint = upload.size_hint;
         let mut attachment = self.draft(principal, upload)?;
         attachment.transition(AttachmentState::Uploading, attachment.created_at)?;
         // If this request dies (a crash included), the sweeper removes the row
         // and whatever bytes arrived once the deadline passes; an upload still
         // running then is refused at its end.
         attachment.upload_expires_at = Some(attachment.created_at + self.policy.upload_url_ttl);
-        attachment.number = self.ports.attachments.insert(&attachment).await?;
+        self.insert_streamed(&mut attachment, hint).await?;
         let key = attachment.blob_key();
         let inspected = self.receive_bytes(&attachment, body).await?;
 
@@ -254,14 +261,16 @@ impl AttachmentService {
     }
 
     /// Streams `body` into the blob key of the recorded `attachment`, checking
-    /// size and magic on the way; returns what the inspection found. On any
-    /// failure the attachment is discarded (bytes and row).
+    /// size (at most its `size_bytes`, what it reserved of the quota) and magic
+    /// on the way; returns what the inspection found. On any failure the
+    /// attachment is discarded (bytes and row).
     pub(super) async fn receive_bytes(
         &self,
         attachment: &Attachment,
         body: BodyStream,
     ) -> Result<Inspected, AttachmentError> {
-        let mut inspector = Inspector::new(body, self.policy.max_bytes, &attachment.content_type);
+        let limit = attachment.size_bytes;
+        let mut inspector = Inspector::new(body, limit, &attachment.content_type);
         let stored = self
             .ports
             .blobs
@@ -276,11 +285,14 @@ impl AttachmentService {
                 ))
             }
             (Err(e), _) => {
+                let refusal = match inspector.failure().cloned() {
+                    Some(BodyError::Rejected(ValidationError::TooLarge { .. })) => {
+                        self.overflow(attachment, limit).await
+                    }
+                    failure => failure.map_or_else(|| e.into(), |f| BlobError::Body(f).into()),
+                };
                 self.discard(attachment).await;
-                Err(inspector
-                    .failure()
-                    .cloned()
-                    .map_or_else(|| e.into(), |f| BlobError::Body(f).into()))
+                Err(refusal)
             }
         }
     }

@@ -45,6 +45,7 @@ pub struct MessageUpload {
     principal: Principal,
     subject: Subject,
     staged: Vec<Attachment>,
+    size_hint: Option<u64>,
 }
 
 impl AttachmentService {
@@ -66,6 +67,7 @@ impl AttachmentService {
                 ..Subject::default()
             },
             staged: Vec::new(),
+            size_hint: None,
         })
     }
 
@@ -200,6 +202,12 @@ impl MessageUpload {
         self.subject.room_id = Some(room_id.to_owned());
     }
 
+    /// Records the most bytes the request can carry (its `Content-Length`): no
+    /// file is larger, so none reserves more of the tenant's quota.
+    pub fn set_size_hint(&mut self, bytes: Option<u64>) {
+        self.size_hint = bytes;
+    }
+
     /// How many files are staged so far.
     pub fn len(&self) -> usize {
         self.staged.len()
@@ -233,11 +241,20 @@ impl MessageUpload {
         };
         let mut attachment = service.draft(&self.principal, upload)?;
         attachment.upload_expires_at = Some(attachment.created_at + service.policy.upload_url_ttl);
-        attachment.number = service.ports.attachments.insert(&attachment).await?;
+        service
+            .insert_streamed(&mut attachment, self.size_hint)
+            .await?;
         let inspected = service.receive_bytes(&attachment, body).await?;
         attachment.size_bytes = inspected.size;
         attachment.sniffed_type = inspected.sniffed_type;
         attachment.sha256 = Some(inspected.sha256);
+        // Settles the quota to the real size before the next file reserves.
+        if !service.ports.attachments.update(&attachment).await? {
+            service.delete_bytes(&attachment.blob_key()).await;
+            return Err(AttachmentError::Interrupted(
+                "the upload took longer than its deadline".into(),
+            ));
+        }
         self.staged.push(attachment);
         Ok(())
     }

@@ -84,6 +84,9 @@ impl AttachmentService {
     /// byte exists, records a `Pending` attachment that nobody can see or
     /// download, and returns it with an upload URL valid for the policy's
     /// `upload_url_ttl` (rounded up to a whole second, as URLs carry seconds).
+    /// The attachment is charged its declared size of the tenant's quota now,
+    /// since its bytes may go straight to the object store: a quota that does
+    /// not admit it refuses the URL ([`AttachmentError::QuotaExceeded`]).
     pub async fn begin_upload(
         &self,
         principal: &Principal,
@@ -131,7 +134,8 @@ impl AttachmentService {
             .upload_signer
             .upload_url(&target, expires_at)
             .await?;
-        attachment.number = self.ports.attachments.insert(&attachment).await?;
+        // Charged its declared size now: the bytes may go straight to the store.
+        attachment.number = self.insert_charged(&attachment).await?;
         Ok(BegunUpload { attachment, url })
     }
 

@@ -15,7 +15,7 @@ use crate::tenant::{Tenant, TenantId, validate_slug};
 /// Creates identities and turns presented credentials into principals.
 #[derive(Clone)]
 pub struct IdentityService {
-    ports: Ports,
+    pub(super) ports: Ports,
 }
 
 impl IdentityService {

@@ -4,6 +4,7 @@ mod attachments;
 mod chat;
 mod direct_upload;
 mod identity;
+mod quota;
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ pub use attachments::{AttachmentService, Download, Lookup, NewUpload};
 pub use chat::{MAX_FILES_PER_MESSAGE, MessageFile, MessageUpload};
 pub use direct_upload::{BegunUpload, NewDirectUpload, NewMessage, ReceivedUpload};
 pub use identity::IdentityService;
+pub use quota::QuotaChange;
 
 use crate::ports::{
     AttachmentRepository, BlobStore, Clock, IdentityStore, Thumbnailer, UploadSigner, UrlSigner,
