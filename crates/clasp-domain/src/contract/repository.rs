@@ -30,6 +30,7 @@ fn attachment(tenant: TenantId, ticket: &str, created: i64, state: AttachmentSta
         uploaded_by: "user-1".into(),
         thumbnail_key: None,
         upload_expires_at: None,
+        failure_reason: None,
         created_at: instant(created),
         updated_at: instant(created),
     }

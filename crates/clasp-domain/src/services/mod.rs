@@ -4,6 +4,8 @@ mod attachments;
 mod chat;
 mod direct_upload;
 mod identity;
+#[cfg(test)]
+mod scanning_tests;
 
 use std::sync::Arc;
 
@@ -13,7 +15,8 @@ pub use direct_upload::{BegunUpload, NewDirectUpload, NewMessage, ReceivedUpload
 pub use identity::IdentityService;
 
 use crate::ports::{
-    AttachmentRepository, BlobStore, Clock, IdentityStore, Thumbnailer, UploadSigner, UrlSigner,
+    AttachmentRepository, BlobStore, Clock, IdentityStore, Scanner, Thumbnailer, UploadSigner,
+    UrlSigner,
 };
 
 /// One adapter per port: what the services need to run. Cloning is cheap.
@@ -31,6 +34,9 @@ pub struct Ports {
     pub upload_signer: Arc<dyn UploadSigner>,
     /// Thumbnails of images.
     pub thumbnailer: Arc<dyn Thumbnailer>,
+    /// Virus scanning of every upload before it becomes `Ready`
+    /// ([`crate::ports::NoScanner`] when there is none).
+    pub scanner: Arc<dyn Scanner>,
     /// Time.
     pub clock: Arc<dyn Clock>,
 }
