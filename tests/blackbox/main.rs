@@ -19,6 +19,7 @@ mod operator;
 mod readme;
 mod redirect;
 mod scale_out;
+mod scanning;
 mod schemathesis;
 mod shared;
 mod streaming;
