@@ -4,7 +4,8 @@
 # SeaweedFS, started here by scripts/services.sh, and ClamAV's clamd, by
 # scripts/clamav.sh; all stopped on exit, pass or fail), a real browser
 # (Chromium, installed by scripts/browser.sh) and schemathesis fuzzing the
-# binary from its /openapi.json (installed by scripts/schemathesis.sh). Ends with the test runner's summary.
+# binary from its /openapi.json (installed by scripts/schemathesis.sh). Ends
+# with the test runner's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
