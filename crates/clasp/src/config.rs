@@ -416,6 +416,9 @@ mod tests {
                 ("CLASP_UPLOAD_URL_TTL_SECS", "604801"),
                 ("CLASP_SWEEP_INTERVAL_SECS", "0"),
                 ("CLASP_SWEEP_INTERVAL_SECS", "soon"),
+                ("CLASP_CLAMAV_ADDRESS", "127.0.0.1:3310"),
+                ("CLASP_CLAMAV_ADDRESS", "unix:relative.sock"),
+                ("CLASP_SCAN_TIMEOUT_SECS", "0"),
             ] {
                 assert!(
                     matches!(
@@ -425,6 +428,18 @@ mod tests {
                     "{key}={value}"
                 );
             }
+            let scanning = load_in(
+                jail,
+                None,
+                &[("CLASP_CLAMAV_ADDRESS", "unix:/run/clamd.sock")],
+            )
+            .unwrap();
+            assert_eq!(
+                scanning.clamav(),
+                Some(Ok(ClamdAddress::Unix("/run/clamd.sock".into())))
+            );
+            assert_eq!(scanning.scan_timeout_secs, 60);
+            assert_eq!(load_in(jail, None, &[]).unwrap().clamav(), None);
             let short = load_in(
                 jail,
                 None,
