@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: lint, the embedding example, docs, then
 # every unit, contract and black-box test against real servers (PostgreSQL and
-# SeaweedFS, started here by scripts/services.sh and stopped on exit, pass or
-# fail), a real browser (Chromium, installed by scripts/browser.sh) and
-# schemathesis fuzzing the binary from its /openapi.json (installed by
-# scripts/schemathesis.sh). Ends with the test runner's summary.
+# SeaweedFS, started here by scripts/services.sh, and ClamAV's clamd, by
+# scripts/clamav.sh; all stopped on exit, pass or fail), a real browser
+# (Chromium, installed by scripts/browser.sh) and schemathesis fuzzing the
+# binary from its /openapi.json (installed by scripts/schemathesis.sh). Ends
+# with the test runner's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +21,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 cargo test --workspace --locked --doc -q
 
 echo "== test servers"
-trap 'scripts/services.sh down >/dev/null 2>&1' EXIT
+trap 'scripts/services.sh down >/dev/null 2>&1; scripts/clamav.sh down >/dev/null 2>&1' EXIT
 servers=$(scripts/services.sh up)
 eval "$servers"
+
+echo "== clamd (ClamAV, with a test database of one EICAR signature)"
+clamav=$(scripts/clamav.sh up)
+eval "$clamav"
 
 echo "== browser (Chromium and playwright-core for the video test)"
 browser=$(scripts/browser.sh)

@@ -22,6 +22,7 @@ mod quotas;
 mod readme;
 mod redirect;
 mod scale_out;
+mod scanning;
 mod schemathesis;
 mod shared;
 mod streaming;

@@ -59,6 +59,7 @@ fn ready_attachment(tenant: TenantId, ticket: &str, at: OffsetDateTime) -> Attac
         uploaded_by: "user-1".into(),
         thumbnail_key: None,
         upload_expires_at: None,
+        failure_reason: None,
         created_at: at,
         updated_at: at,
     }

@@ -57,6 +57,7 @@ fn ready_attachment(tenant: TenantId, ticket: &str, seq: i64) -> Attachment {
         uploaded_by: "user-1".into(),
         thumbnail_key: None,
         upload_expires_at: None,
+        failure_reason: None,
         created_at: at,
         updated_at: at,
     }

@@ -118,6 +118,9 @@ pub struct Attachment {
     /// attachment is `Pending` awaiting its bytes, `None` otherwise. A `Pending`
     /// attachment past it is abandoned, and swept with its bytes.
     pub upload_expires_at: Option<OffsetDateTime>,
+    /// Why the attachment ended in a failed state (e.g. `infected:
+    /// Eicar-Test-Signature`), for clients and operators; `None` otherwise.
+    pub failure_reason: Option<String>,
     /// Creation time.
     pub created_at: OffsetDateTime,
     /// Last change.

@@ -104,6 +104,19 @@ pub enum AttachmentError {
     /// The tenant's quota does not admit the upload; nothing of it was kept.
     #[error(transparent)]
     QuotaExceeded(#[from] QuotaExceeded),
+    /// The virus scanner found malware in the file: the attachment is now
+    /// `VerificationFailed` with the reason recorded, and its bytes are deleted.
+    #[error("the file is infected ({signature}) and was not stored")]
+    Infected {
+        /// The scanner's name of what it found.
+        signature: String,
+        /// The failed attachment's number, for dialects that address by number.
+        number: i64,
+    },
+    /// The virus scanner gave no verdict (unreachable, failing, too slow):
+    /// nothing unscanned is kept, so the upload is refused and may be retried.
+    #[error("the file could not be scanned for viruses: {0}")]
+    ScanFailed(String),
 }
 
 /// Why an attachment cannot be linked to a message.

@@ -14,6 +14,7 @@
 //! | [`ports::UrlSigner`] | URLs a client may fetch without other credentials |
 //! | [`ports::UploadSigner`] | URLs a client may upload one file to without other credentials |
 //! | [`ports::Thumbnailer`] | small previews of images (codec work kept out of the domain) |
+//! | [`ports::Scanner`] | a virus verdict on a stored file before it becomes `Ready` ([`ports::NoScanner`] by default) |
 //! | [`ports::Clock`] | the current time (swap it in tests) |
 //!
 //! The application services in [`services`] are what every front end calls: the

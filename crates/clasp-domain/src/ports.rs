@@ -400,6 +400,65 @@ pub trait Thumbnailer: Send + Sync {
     async fn thumbnail(&self, image: Bytes, content_type: &str) -> Result<Bytes, ThumbnailError>;
 }
 
+/// What a [`Scanner`] found in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing known to be harmful.
+    Clean,
+    /// Malware (or a test signature such as EICAR's): the file must never be served.
+    Infected {
+        /// The scanner's name of what it found (e.g. `Eicar-Test-Signature`).
+        signature: String,
+    },
+}
+
+/// Why a scan gave no verdict. Uploads fail closed on it: nothing unscanned
+/// becomes `Ready`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScanError {
+    /// The scanner could not be reached, answered nonsense, reported an error or
+    /// took longer than allowed; the message is for logs.
+    #[error("the virus scanner failed: {0}")]
+    Unavailable(String),
+    /// Reading the bytes to scan failed.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+}
+
+/// Looks for malware in a stored file before it becomes `Ready`: a port so the
+/// domain decides *when* files are scanned (every upload path, after the other
+/// checks) while an adapter (ClamAV's `clamd`) decides *how*.
+///
+/// Contract: `scan` reads the stream to its end (or until it has a verdict)
+/// without holding the whole file in memory, and answers within a bounded time —
+/// an adapter that cannot answers `Unavailable`, never `Clean`.
+#[async_trait]
+pub trait Scanner: Send + Sync {
+    /// Whether this scanner looks at bytes at all. [`NoScanner`] answers false,
+    /// so the services do not read a stored file back only to ignore it.
+    fn scans(&self) -> bool {
+        true
+    }
+    /// The verdict on the bytes of `file`.
+    async fn scan(&self, file: BlobReader) -> Result<Verdict, ScanError>;
+}
+
+/// The default scanner: finds nothing and reads nothing. Deployments without a
+/// virus scanner (and embedders that scan elsewhere) use it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoScanner;
+
+#[async_trait]
+impl Scanner for NoScanner {
+    fn scans(&self) -> bool {
+        false
+    }
+
+    async fn scan(&self, _file: BlobReader) -> Result<Verdict, ScanError> {
+        Ok(Verdict::Clean)
+    }
+}
+
 /// The current time; a port so tests can move it.
 pub trait Clock: Send + Sync {
     /// Now, in UTC.

@@ -292,6 +292,18 @@ impl From<AttachmentError> for ApiError {
             | AttachmentError::NotLinkable { .. }
             | AttachmentError::InvalidMessage(_) => with(S::BAD_REQUEST, "invalidRequest"),
             AttachmentError::QuotaExceeded(_) => with(S::FORBIDDEN, "quotaExceeded"),
+            AttachmentError::Infected { .. } => Self {
+                parameter: Some("file".to_owned()),
+                ..with(S::UNPROCESSABLE_ENTITY, "infectedFile")
+            },
+            AttachmentError::ScanFailed(_) => {
+                tracing::error!(error = %e, "cases upload not scanned");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "scannerUnavailable",
+                    "the file could not be scanned for viruses; try again later",
+                )
+            }
             AttachmentError::Signature(_)
             | AttachmentError::Storage(_)
             | AttachmentError::Repository(_) => Self::internal(&e),
@@ -598,7 +610,8 @@ fn once(slot: &mut Option<String>, name: &str, value: String) -> Result<(), ApiE
     responses(
         (status = 200, description = "Stored", body = AttachmentJson),
         (status = 400, description = "Bad form, missing or bad `caseId`, `file` not last, too large, type not allowed", body = ErrorJson),
-        (status = 503, description = "Too many uploads at once; see `Retry-After`", body = ErrorJson),
+        (status = 422, description = "The virus scanner found malware (`infectedFile`); nothing is served", body = ErrorJson),
+        (status = 503, description = "Too many uploads at once (see `Retry-After`), or the virus scanner gave no verdict", body = ErrorJson),
         crate::openapi::BearerRefusals<ErrorJson>,
     ),
     security(("bearer" = []))

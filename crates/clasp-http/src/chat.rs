@@ -84,6 +84,10 @@ struct AttachmentJson {
     /// A number for the chat product's ids, a string for ids another dialect recorded.
     #[schema(value_type = Option<IdValue>)]
     text_message_id: Value,
+    /// Clasp's addition, only on failed attachments: why it failed (e.g.
+    /// `infected: Eicar-Test-Signature`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_reason: Option<String>,
 }
 
 /// A subject id as [`id_value`] writes it (described for the OpenAPI document).
@@ -193,6 +197,7 @@ impl From<&Attachment> for AttachmentJson {
             last_modified_utc: epoch_millis(a.updated_at),
             room_id: id_value(a.subject.room_id.as_deref()),
             text_message_id: id_value(a.subject.message_id.as_deref()),
+            failure_reason: a.failure_reason.clone(),
         }
     }
 }
@@ -333,6 +338,20 @@ impl From<AttachmentError> for ApiError {
             | AttachmentError::VerificationFailed(_)
             | AttachmentError::NotLinkable { .. } => Self::bad_request(e.to_string()),
             AttachmentError::QuotaExceeded(_) => Self::new(S::FORBIDDEN, e.to_string()),
+            AttachmentError::Infected { number, .. } => Self::new(
+                S::UNPROCESSABLE_ENTITY,
+                format!(
+                    "{e}; attachment {number} is {}",
+                    state_name(AttachmentState::VerificationFailed)
+                ),
+            ),
+            AttachmentError::ScanFailed(_) => {
+                tracing::error!(error = %e, "chat upload not scanned");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "the file could not be scanned for viruses; try again later",
+                )
+            }
             AttachmentError::State(_)
             | AttachmentError::NotUploaded
             | AttachmentError::UploadExpired
@@ -485,7 +504,8 @@ struct UploadQuery {
         (status = 413, description = "A file is too large", body = ErrorJson),
         (status = 415, description = "A file's type is not allowed", body = ErrorJson),
         (status = 429, description = "Too many requests for this session; see `Retry-After`", body = ErrorJson),
-        (status = 503, description = "Too many uploads at once; see `Retry-After`", body = ErrorJson),
+        (status = 422, description = "The virus scanner found malware (the signature in `errorText`); nothing is served", body = ErrorJson),
+        (status = 503, description = "Too many uploads at once (see `Retry-After`), or the virus scanner gave no verdict", body = ErrorJson),
     ),
     security(("session" = []))
 )]

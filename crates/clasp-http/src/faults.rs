@@ -21,8 +21,8 @@ use clasp_domain::ports::{
 };
 use clasp_domain::services::Lookup;
 use clasp_domain::{
-    Attachment, AttachmentId, AttachmentService, IdentityService, Message, Scopes, SubjectRef,
-    TenantId, UploadPolicy,
+    Attachment, AttachmentId, AttachmentService, IdentityService, Message, Quota, QuotaLimits,
+    Scopes, SubjectRef, TenantId, UploadPolicy,
 };
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -262,6 +262,18 @@ impl AttachmentRepository for FaultyRepository {
 
     async fn check_ready(&self) -> Result<(), RepoError> {
         self.inner.check_ready().await
+    }
+
+    async fn quota(&self, tenant: TenantId) -> Result<Quota, RepoError> {
+        self.inner.quota(tenant).await
+    }
+
+    async fn set_quota_limits(
+        &self,
+        tenant: TenantId,
+        limits: QuotaLimits,
+    ) -> Result<(), RepoError> {
+        self.inner.set_quota_limits(tenant, limits).await
     }
 }
 

@@ -196,6 +196,17 @@ impl From<AttachmentError> for ApiError {
             AttachmentError::QuotaExceeded(_) => {
                 Self::new(S::FORBIDDEN, "quota_exceeded", e.to_string())
             }
+            AttachmentError::Infected { .. } => {
+                Self::new(S::UNPROCESSABLE_ENTITY, "infected_file", e.to_string())
+            }
+            AttachmentError::ScanFailed(_) => {
+                tracing::error!(error = %e, "tickets upload not scanned");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "scanner_unavailable",
+                    "the file could not be scanned for viruses; try again later",
+                )
+            }
             AttachmentError::Signature(_)
             | AttachmentError::Storage(_)
             | AttachmentError::Repository(_) => {
@@ -353,7 +364,8 @@ async fn delete(req: HttpRequest, services: web::Data<Services>) -> HttpResponse
     responses(
         (status = 201, description = "Stored", body = AttachmentJson),
         (status = 400, description = "Bad form, too large (`file_too_large`), type not allowed (`invalid_file_type`) or bytes not of the declared type", body = ErrorJson),
-        (status = 503, description = "Too many uploads at once; see `Retry-After`", body = ErrorJson),
+        (status = 422, description = "The virus scanner found malware (`infected_file`); nothing is served", body = ErrorJson),
+        (status = 503, description = "Too many uploads at once (see `Retry-After`), or the virus scanner gave no verdict", body = ErrorJson),
         crate::openapi::BearerRefusals<ErrorJson>,
         crate::openapi::NotFound<ErrorJson>,
     ),

@@ -347,6 +347,15 @@ impl From<AttachmentError> for ApiError {
             },
             AttachmentError::InvalidMessage(_) => with(S::BAD_REQUEST, "invalid_request"),
             AttachmentError::QuotaExceeded(_) => with(S::FORBIDDEN, "quota_exceeded"),
+            AttachmentError::Infected { .. } => with(S::UNPROCESSABLE_ENTITY, "infected_file"),
+            AttachmentError::ScanFailed(_) => {
+                tracing::error!(error = %e, "workspaces upload not scanned");
+                Self::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "scanner_unavailable",
+                    "the file could not be scanned for viruses; confirm again later",
+                )
+            }
             AttachmentError::Signature(_)
             | AttachmentError::Storage(_)
             | AttachmentError::Repository(_) => Self::internal(&e),
@@ -582,7 +591,8 @@ async fn upload_url(
         (status = 409, description = "Not uploaded yet, or not pending", body = ErrorJson),
         (status = 410, description = "The upload URL expired (`upload_expired`)", body = ErrorJson),
         (status = 413, description = "The JSON body is too large", body = ErrorJson),
-        (status = 422, description = "Verification or checksum failed", body = ErrorJson),
+        (status = 422, description = "Verification or checksum failed, or the virus scanner found malware (`infected_file`)", body = ErrorJson),
+        (status = 503, description = "The virus scanner gave no verdict (`scanner_unavailable`); the attachment stays pending", body = ErrorJson),
         (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = ErrorJson),
         crate::openapi::BearerRefusals<ErrorJson>,
         crate::openapi::NotFound<ErrorJson>,

@@ -7,15 +7,18 @@
 //! itself; [`S3UrlSigner`] hands out S3 presigned URLs instead, so downloads go
 //! straight from the bucket. [`ImageThumbnailer`] makes the thumbnails of image
 //! attachments (bytes in, bytes out, like the rest of this crate), decoding on
-//! tokio's blocking pool within pixel and memory limits.
+//! tokio's blocking pool within pixel and memory limits. [`ClamdScanner`] scans
+//! uploads for viruses with ClamAV's `clamd`, streaming them over its socket.
 
 mod blobs;
+mod clamav;
 mod s3;
 mod secret;
 mod signer;
 mod thumbnails;
 
 pub use blobs::ObjectBlobStore;
+pub use clamav::{ClamdAddress, ClamdAddressError, ClamdScanner};
 pub use s3::{DEFAULT_S3_REGION, MAX_PRESIGNED_SECS, S3Settings, S3UrlSigner};
 pub use secret::load_or_create_secret;
 pub use signer::HmacSigner;

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use clasp_storage::{ClamdAddress, ClamdAddressError};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -76,6 +77,12 @@ pub struct Config {
     /// Origins whose pages may call Clasp (CORS), comma-separated; `*`: any
     /// origin, without cookies; empty: none.
     pub cors_allowed_origins: String,
+    /// clamd to scan every upload with: `tcp://HOST:PORT` or `unix:/PATH`;
+    /// empty: no virus scanning.
+    pub clamav_address: String,
+    /// Longest one virus scan may take, in seconds, before the upload is
+    /// refused as unscanned.
+    pub scan_timeout_secs: u64,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// Default log filter (RUST_LOG wins).
@@ -209,6 +216,16 @@ impl Config {
                 "sweep_interval_secs must be positive".into(),
             ));
         }
+        if let Some(address) = self.clamav()
+            && let Err(e) = address
+        {
+            return Err(ConfigError::Invalid(e.to_string()));
+        }
+        if self.scan_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "scan_timeout_secs must be positive".into(),
+            ));
+        }
         let origins = self.cors_origins();
         if let Some(bad) = origins.iter().find(|o| !is_origin(o)) {
             return Err(ConfigError::Invalid(format!(
@@ -231,6 +248,12 @@ impl Config {
             .filter(|o| !o.is_empty())
             .map(str::to_owned)
             .collect()
+    }
+
+    /// The clamd to scan uploads with, if any (`clamav_address` not empty).
+    pub fn clamav(&self) -> Option<Result<ClamdAddress, ClamdAddressError>> {
+        let address = self.clamav_address.trim();
+        (!address.is_empty()).then(|| address.parse())
     }
 
     /// The metadata store URL in force.
@@ -393,6 +416,9 @@ mod tests {
                 ("CLASP_UPLOAD_URL_TTL_SECS", "604801"),
                 ("CLASP_SWEEP_INTERVAL_SECS", "0"),
                 ("CLASP_SWEEP_INTERVAL_SECS", "soon"),
+                ("CLASP_CLAMAV_ADDRESS", "127.0.0.1:3310"),
+                ("CLASP_CLAMAV_ADDRESS", "unix:relative.sock"),
+                ("CLASP_SCAN_TIMEOUT_SECS", "0"),
             ] {
                 assert!(
                     matches!(
@@ -402,6 +428,18 @@ mod tests {
                     "{key}={value}"
                 );
             }
+            let scanning = load_in(
+                jail,
+                None,
+                &[("CLASP_CLAMAV_ADDRESS", "unix:/run/clamd.sock")],
+            )
+            .unwrap();
+            assert_eq!(
+                scanning.clamav(),
+                Some(Ok(ClamdAddress::Unix("/run/clamd.sock".into())))
+            );
+            assert_eq!(scanning.scan_timeout_secs, 60);
+            assert_eq!(load_in(jail, None, &[]).unwrap().clamav(), None);
             let short = load_in(
                 jail,
                 None,

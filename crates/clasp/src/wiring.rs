@@ -7,12 +7,14 @@ use std::time::Duration;
 use anyhow::Context;
 use clasp_db::{PgSettings, PgStore, SqliteStore};
 use clasp_domain::ports::{
-    AttachmentRepository, BlobStore, IdentityStore, SystemClock, UploadSigner, UrlSigner,
+    AttachmentRepository, BlobStore, IdentityStore, NoScanner, Scanner, SystemClock, UploadSigner,
+    UrlSigner,
 };
 use clasp_domain::{AttachmentService, IdentityService, Ports, UploadPolicy};
 use clasp_http::Services;
 use clasp_storage::{
-    HmacSigner, ImageThumbnailer, ObjectBlobStore, S3Settings, S3UrlSigner, load_or_create_secret,
+    ClamdScanner, HmacSigner, ImageThumbnailer, ObjectBlobStore, S3Settings, S3UrlSigner,
+    load_or_create_secret,
 };
 
 use crate::config::Config;
@@ -162,6 +164,19 @@ fn storage(config: &Config) -> anyhow::Result<Storage> {
     })
 }
 
+/// The virus scanner `clamav_address` names, or none. clamd is not asked here:
+/// a scanner that is down refuses uploads (fail closed) until it is back, which
+/// `clasp serve` logs, rather than keeping the instance from starting.
+fn scanner(config: &Config) -> anyhow::Result<Arc<dyn Scanner>> {
+    Ok(match config.clamav() {
+        Some(address) => Arc::new(ClamdScanner::new(
+            address?,
+            Duration::from_secs(config.scan_timeout_secs),
+        )),
+        None => Arc::new(NoScanner),
+    })
+}
+
 /// Builds every adapter and the services over them; migrates the database.
 pub async fn build(config: &Config) -> anyhow::Result<Services> {
     let storage = storage(config)?;
@@ -173,6 +188,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
         signer: storage.signer,
         upload_signer: storage.upload_signer,
         thumbnailer: Arc::new(ImageThumbnailer::default()),
+        scanner: scanner(config)?,
         clock: Arc::new(SystemClock),
     };
     let policy = UploadPolicy {

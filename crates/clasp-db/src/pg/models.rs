@@ -41,6 +41,7 @@ pub(crate) struct AttachmentRow {
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
     upload_expires_at: Option<OffsetDateTime>,
+    failure_reason: Option<String>,
 }
 
 impl AttachmentRow {
@@ -71,6 +72,7 @@ impl AttachmentRow {
             uploaded_by: self.uploaded_by,
             thumbnail_key: self.thumbnail_key,
             upload_expires_at: self.upload_expires_at,
+            failure_reason: self.failure_reason,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -122,6 +124,7 @@ pub(crate) struct AttachmentFields<'a> {
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
     upload_expires_at: Option<OffsetDateTime>,
+    failure_reason: Option<String>,
     kind: &'a str,
     file_format: String,
 }
@@ -150,6 +153,7 @@ impl<'a> AttachmentFields<'a> {
             created_at: a.created_at,
             updated_at: a.updated_at,
             upload_expires_at: a.upload_expires_at,
+            failure_reason: a.failure_reason.clone(),
             kind: a.kind(),
             file_format: a.file_format(),
         })

@@ -62,6 +62,7 @@ diesel::table! {
         upload_expires_at -> Nullable<Timestamptz>,
         kind -> Text,
         file_format -> Text,
+        failure_reason -> Nullable<Text>,
     }
 }
 

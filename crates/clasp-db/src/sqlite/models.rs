@@ -59,6 +59,7 @@ pub(crate) struct AttachmentRow {
     created_at: i64,
     updated_at: i64,
     upload_expires_at: Option<i64>,
+    failure_reason: Option<String>,
 }
 
 impl AttachmentRow {
@@ -89,6 +90,7 @@ impl AttachmentRow {
             uploaded_by: self.uploaded_by,
             thumbnail_key: self.thumbnail_key,
             upload_expires_at: opt_time(self.upload_expires_at)?,
+            failure_reason: self.failure_reason,
             created_at: from_micros(self.created_at)?,
             updated_at: from_micros(self.updated_at)?,
         })
@@ -140,6 +142,7 @@ pub(crate) struct AttachmentFields {
     created_at: i64,
     updated_at: i64,
     upload_expires_at: Option<i64>,
+    failure_reason: Option<String>,
     kind: String,
     file_format: String,
 }
@@ -169,6 +172,7 @@ impl AttachmentFields {
             created_at: to_micros(a.created_at)?,
             updated_at: to_micros(a.updated_at)?,
             upload_expires_at: opt_micros(a.upload_expires_at)?,
+            failure_reason: a.failure_reason.clone(),
             kind: a.kind().to_owned(),
             file_format: a.file_format(),
         })

@@ -62,6 +62,7 @@ diesel::table! {
         upload_expires_at -> Nullable<BigInt>,
         kind -> Text,
         file_format -> Text,
+        failure_reason -> Nullable<Text>,
     }
 }
 

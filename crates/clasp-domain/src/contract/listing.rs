@@ -54,6 +54,7 @@ fn fixture(tenant: TenantId, i: usize) -> Attachment {
         uploaded_by: "key-1".into(),
         thumbnail_key: None,
         upload_expires_at: None,
+        failure_reason: None,
         created_at: instant((i / 3) as i64),
         updated_at: instant((i / 3) as i64),
     }

@@ -41,6 +41,7 @@ fn pending(tenant: TenantId, size: u64) -> Attachment {
         locale: None,
         uploaded_by: "quota-user".into(),
         thumbnail_key: None,
+        failure_reason: None,
         upload_expires_at: Some(instant(600)),
         created_at: instant(0),
         updated_at: instant(0),

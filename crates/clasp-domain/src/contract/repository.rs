@@ -30,6 +30,7 @@ fn attachment(tenant: TenantId, ticket: &str, created: i64, state: AttachmentSta
         uploaded_by: "user-1".into(),
         thumbnail_key: None,
         upload_expires_at: None,
+        failure_reason: None,
         created_at: instant(created),
         updated_at: instant(created),
     }
@@ -117,6 +118,7 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
     p.sniffed_type = None;
     p.thumbnail_key = Some("thumbs/x".into());
     p.upload_expires_at = Some(instant(900));
+    p.failure_reason = Some("infected: Test.Signature".into());
     p.subject.message_id = None;
     p.updated_at = instant(99);
     assert!(repo.update(&p).await.unwrap());

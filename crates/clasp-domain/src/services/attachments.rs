@@ -11,7 +11,9 @@ use crate::credentials::{Principal, Scope};
 use crate::error::AttachmentError;
 use crate::inspect::{BodyError, BodyStream, Inspected, Inspector};
 use crate::listing::ListQuery;
-use crate::ports::{BlobError, BlobReader, BlobStore, SignedRequest, SignedTarget, SignedUrl};
+use crate::ports::{
+    BlobError, BlobReader, BlobStore, SignedRequest, SignedTarget, SignedUrl, Verdict,
+};
 use crate::services::Ports;
 use crate::state::AttachmentState;
 use crate::validation::{UploadPolicy, ValidationError, parse_sha256, sanitize_filename};
@@ -166,6 +168,10 @@ impl AttachmentService {
         {
             attachment.transition(AttachmentState::ChecksumMismatch, now)?;
             attachment.upload_expires_at = None;
+            attachment.failure_reason = Some(format!(
+                "checksum mismatch: declared {declared}, received {}",
+                inspected.sha256
+            ));
             self.ports.attachments.update(&attachment).await?;
             self.delete_bytes(&key).await;
             return Err(AttachmentError::ChecksumMismatch {
@@ -173,6 +179,17 @@ impl AttachmentService {
                 actual: inspected.sha256,
             });
         }
+        match self.scan_key(&key).await {
+            Ok(None) => {}
+            Ok(Some(signature)) => {
+                return Err(self.quarantine(&mut attachment, &key, signature).await);
+            }
+            Err(e) => {
+                self.discard(&attachment).await;
+                return Err(e);
+            }
+        }
+        let now = self.ports.clock.now();
         attachment.transition(AttachmentState::Ready, now)?;
         attachment.upload_expires_at = None;
         match self.commit(&attachment).await {
@@ -255,6 +272,7 @@ impl AttachmentService {
             uploaded_by: principal.actor(),
             thumbnail_key: None,
             upload_expires_at: None,
+            failure_reason: None,
             created_at: now,
             updated_at: now,
         })
@@ -483,6 +501,62 @@ impl AttachmentService {
             self.ports.blobs.clone(),
             key,
         ))
+    }
+
+    /// The scanner's verdict on the stored bytes `key`: `None` when clean (or
+    /// when no scanner is configured), the signature found when infected, and
+    /// [`AttachmentError::ScanFailed`] when there is no verdict — callers fail
+    /// closed on it: nothing unscanned becomes `Ready`.
+    pub(super) async fn scan_key(&self, key: &str) -> Result<Option<String>, AttachmentError> {
+        let scanner = &self.ports.scanner;
+        if !scanner.scans() {
+            return Ok(None);
+        }
+        let reader = self
+            .ports
+            .blobs
+            .get(key)
+            .await
+            .map_err(|e| AttachmentError::ScanFailed(e.to_string()))?;
+        match scanner.scan(reader).await {
+            Ok(Verdict::Clean) => Ok(None),
+            Ok(Verdict::Infected { signature }) => Ok(Some(signature)),
+            Err(e) => Err(AttachmentError::ScanFailed(e.to_string())),
+        }
+    }
+
+    /// Fails the `Verifying` `attachment` whose bytes carry `signature`: it
+    /// becomes `VerificationFailed` with the reason recorded (its row stays, so
+    /// the reason can be shown) and its bytes at `key` are deleted. Answers the
+    /// error to return: [`AttachmentError::Infected`], or `NotFound` when the
+    /// attachment was deleted meanwhile.
+    pub(super) async fn quarantine(
+        &self,
+        attachment: &mut Attachment,
+        key: &str,
+        signature: String,
+    ) -> AttachmentError {
+        let failed = attachment
+            .transition(AttachmentState::VerificationFailed, self.ports.clock.now())
+            .map_err(AttachmentError::from);
+        attachment.upload_expires_at = None;
+        attachment.failure_reason = Some(format!("infected: {signature}"));
+        let kept = match failed {
+            Ok(()) => self.ports.attachments.update(attachment).await,
+            Err(e) => {
+                self.delete_bytes(key).await;
+                return e;
+            }
+        };
+        self.delete_bytes(key).await;
+        match kept {
+            Ok(true) => AttachmentError::Infected {
+                signature,
+                number: attachment.number,
+            },
+            Ok(false) => AttachmentError::NotFound,
+            Err(e) => e.into(),
+        }
     }
 
     /// Forgets a refused upload: its bytes (if any) and its row. The row goes

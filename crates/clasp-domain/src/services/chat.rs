@@ -255,6 +255,21 @@ impl MessageUpload {
                 "the upload took longer than its deadline".into(),
             ));
         }
+        // Scanned while staged, so an infected file refuses the whole message
+        // before anything of it is visible; the infected one keeps its row
+        // (`VerificationFailed`, with the reason) for the client to look up.
+        let key = attachment.blob_key();
+        match service.scan_key(&key).await {
+            Ok(None) => {}
+            Ok(Some(signature)) => {
+                attachment.transition(AttachmentState::Verifying, service.ports.clock.now())?;
+                return Err(service.quarantine(&mut attachment, &key, signature).await);
+            }
+            Err(e) => {
+                service.discard(&attachment).await;
+                return Err(e);
+            }
+        }
         self.staged.push(attachment);
         Ok(())
     }

@@ -118,6 +118,7 @@ impl AttachmentService {
             uploaded_by: principal.actor(),
             thumbnail_key: None,
             upload_expires_at: Some(expires_at),
+            failure_reason: None,
             created_at: now,
             updated_at: now,
         };
@@ -330,6 +331,24 @@ impl AttachmentService {
                     .await;
             }
         }
+        match self.scan_key(&key).await {
+            Ok(None) => {}
+            Ok(Some(signature)) => {
+                let infected = AttachmentError::Infected {
+                    signature,
+                    number: attachment.number,
+                };
+                return self
+                    .fail(attachment, AttachmentState::VerificationFailed, infected)
+                    .await;
+            }
+            Err(e) => {
+                // No verdict: like a store failure, it stays Pending and
+                // confirming again may succeed.
+                self.delete_bytes(&key).await;
+                return Err(e);
+            }
+        }
         let now = self.ports.clock.now();
         attachment.sniffed_type = inspected.sniffed_type;
         attachment.sha256 = Some(inspected.sha256);
@@ -521,6 +540,10 @@ impl AttachmentService {
             Some(_) => {}
         }
         attachment.upload_expires_at = None;
+        attachment.failure_reason = Some(match &refusal {
+            AttachmentError::Infected { signature, .. } => format!("infected: {signature}"),
+            other => other.to_string(),
+        });
         attachment.transition(to, self.ports.clock.now())?;
         let kept = self.ports.attachments.update(&attachment).await?;
         self.delete_bytes(&attachment.upload_key()).await;

@@ -5,6 +5,8 @@ mod chat;
 mod direct_upload;
 mod identity;
 mod quota;
+#[cfg(test)]
+mod scanning_tests;
 
 use std::sync::Arc;
 
@@ -15,7 +17,8 @@ pub use identity::IdentityService;
 pub use quota::QuotaChange;
 
 use crate::ports::{
-    AttachmentRepository, BlobStore, Clock, IdentityStore, Thumbnailer, UploadSigner, UrlSigner,
+    AttachmentRepository, BlobStore, Clock, IdentityStore, Scanner, Thumbnailer, UploadSigner,
+    UrlSigner,
 };
 
 /// One adapter per port: what the services need to run. Cloning is cheap.
@@ -33,6 +36,9 @@ pub struct Ports {
     pub upload_signer: Arc<dyn UploadSigner>,
     /// Thumbnails of images.
     pub thumbnailer: Arc<dyn Thumbnailer>,
+    /// Virus scanning of every upload before it becomes `Ready`
+    /// ([`crate::ports::NoScanner`] when there is none).
+    pub scanner: Arc<dyn Scanner>,
     /// Time.
     pub clock: Arc<dyn Clock>,
 }
