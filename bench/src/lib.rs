@@ -1,16 +1,22 @@
 //! # clasp-bench
 //!
-//! Benchmarks of Clasp's adapters on their real backends, run by
-//! `./scripts/bench.sh` (or `just bench`) and reported in `docs/benchmarks.md`.
-//! A benchmark measures, it does not assert timings: the figures depend on the
-//! machine, so tests only run each workload small (`tests/smoke.rs`) to keep the
-//! code working.
+//! Benchmarks of Clasp on its real backends and beside the fastest peers on
+//! the same machine, run by `./scripts/bench.sh` (or `just bench`) and reported
+//! in `docs/performance.md` and `docs/benchmarks.md`. A benchmark measures, it
+//! does not assert timings: the figures depend on the machine, so tests only
+//! run each workload small (`tests/smoke.rs`) to keep the code working.
 //!
 //! - [`backend`]: a fresh SQLite file or PostgreSQL database, migrated by
 //!   `clasp-db`, and bulk seeding of synthetic attachments;
-//! - [`workloads`]: one module per workload (today: [`workloads::listing`]);
-//! - [`stats`]: medians and the printed table.
+//! - [`procs`]: `clasp serve` and nginx as processes on loopback, and memory;
+//! - [`load`]: a closed-loop HTTP load generator;
+//! - [`workloads`]: one module per workload ([`workloads::listing`],
+//!   [`workloads::transfer`]);
+//! - [`stats`]: medians and the printed table; [`plot`]: the SVG plot.
 
 pub mod backend;
+pub mod load;
+pub mod plot;
+pub mod procs;
 pub mod stats;
 pub mod workloads;

@@ -1,13 +1,18 @@
-//! `clasp-bench`: runs a benchmark workload and prints its report (Markdown).
-//! `./scripts/bench.sh` runs it in release mode against SQLite and a throwaway
-//! PostgreSQL server.
+//! `clasp-bench`: runs benchmark workloads and prints their report (Markdown).
+//! `./scripts/bench.sh` runs `all` in release mode, with nginx, SeaweedFS and a
+//! throwaway PostgreSQL server beside Clasp.
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use clasp_bench::backend::Backend;
-use clasp_bench::workloads::listing;
+use clasp_bench::plot;
+use clasp_bench::procs::S3Target;
+use clasp_bench::workloads::{listing, transfer};
 
-/// Benchmarks of Clasp's adapters on real databases.
+/// Benchmarks of Clasp against the fastest peers on the same machine.
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -17,55 +22,143 @@ struct Cli {
 #[derive(Subcommand)]
 enum Workload {
     /// First and deep (after 90 %) listing pages for tenants of each size.
-    Listing {
-        /// Tenant sizes in rows, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
-        sizes: Vec<u64>,
-        /// Timed runs per measurement.
-        #[arg(long, default_value_t = 50)]
-        runs: usize,
-        /// Records per page.
-        #[arg(long, default_value_t = clasp_domain::listing::DEFAULT_LIMIT)]
-        limit: usize,
-        /// A PostgreSQL server (any database of a user who may create
-        /// databases); without it only SQLite is measured.
-        #[arg(long, env = "CLASP_BENCH_POSTGRES_URL")]
-        postgres_url: Option<String>,
-        /// Exit with 1 when a deep page at the largest size costs more than this
-        /// many times one at the smallest.
-        #[arg(long, default_value_t = 2.0)]
-        max_ratio: f64,
+    Listing(ListingArgs),
+    /// Uploads, downloads and metadata GETs through `clasp serve`, beside nginx
+    /// and the S3 server.
+    Transfer(TransferArgs),
+    /// `transfer`, then `listing`: the whole suite.
+    All {
+        #[command(flatten)]
+        transfer: TransferArgs,
+        #[command(flatten)]
+        listing: ListingArgs,
     },
+}
+
+#[derive(Args)]
+struct ListingArgs {
+    /// Tenant sizes in rows, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
+    sizes: Vec<u64>,
+    /// Timed runs per measurement.
+    #[arg(long, default_value_t = 50)]
+    runs: usize,
+    /// Records per page.
+    #[arg(long, default_value_t = clasp_domain::listing::DEFAULT_LIMIT)]
+    limit: usize,
+    /// A PostgreSQL server (any database of a user who may create
+    /// databases); without it only SQLite is measured.
+    #[arg(long, env = "CLASP_BENCH_POSTGRES_URL")]
+    postgres_url: Option<String>,
+    /// Exit with 1 when a deep page at the largest size costs more than this
+    /// many times one at the smallest.
+    #[arg(long, default_value_t = 2.0)]
+    max_ratio: f64,
+}
+
+#[derive(Args)]
+struct TransferArgs {
+    /// The `clasp` binary to measure (build it with `--release`).
+    #[arg(long, default_value = "target/release/clasp")]
+    clasp_bin: PathBuf,
+    /// The nginx binary (Debian's package).
+    #[arg(long, env = "NGINX", default_value = "/usr/sbin/nginx")]
+    nginx_bin: PathBuf,
+    /// Measurements per figure; medians are compared.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Seconds each measurement sends requests.
+    #[arg(long, default_value_t = 1.5)]
+    seconds: f64,
+    /// Requests in flight in the download and upload sweeps.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16")]
+    concurrency: Vec<usize>,
+    /// Requests in flight for the metadata GETs.
+    #[arg(long, default_value_t = 16)]
+    metadata_concurrency: usize,
+    /// Requests in flight for the S3 transfers.
+    #[arg(long, value_delimiter = ',', default_value = "1,8")]
+    s3_concurrency: Vec<usize>,
+    /// Concurrent 30 MiB uploads during which Clasp's peak memory is read.
+    #[arg(long, default_value_t = 16)]
+    memory_uploads: usize,
+    /// Skip the S3 figures even when `CLASP_TEST_S3_*` name a server.
+    #[arg(long)]
+    no_s3: bool,
+    /// Where to draw the throughput plot (SVG).
+    #[arg(long, default_value = "docs/performance.svg")]
+    plot: PathBuf,
+}
+
+async fn run_listing(args: ListingArgs) -> Result<bool> {
+    let config = listing::Config {
+        sizes: args.sizes,
+        runs: args.runs,
+        limit: args.limit,
+    };
+    let mut report = listing::Report::default();
+    let sqlite = Backend::sqlite().await?;
+    listing::run(&sqlite, &config, &mut report).await?;
+    sqlite.close().await?;
+    if let Some(url) = args.postgres_url {
+        let pg = Backend::postgres(&url).await?;
+        let outcome = listing::run(&pg, &config, &mut report).await;
+        pg.close().await?;
+        outcome?;
+    }
+    println!("## Listing\n\n{}", report.render());
+    let worst = report.worst_ratio();
+    println!("worst ratio: {worst:.2} (limit {:.2})", args.max_ratio);
+    Ok(worst <= args.max_ratio)
+}
+
+async fn run_transfer(args: TransferArgs) -> Result<()> {
+    let config = transfer::Config {
+        clasp_bin: std::path::absolute(&args.clasp_bin)?,
+        nginx_bin: args.nginx_bin,
+        s3: if args.no_s3 {
+            None
+        } else {
+            S3Target::from_env()
+        },
+        rounds: args.rounds,
+        duration: Duration::from_secs_f64(args.seconds),
+        concurrency: args.concurrency,
+        metadata_concurrency: args.metadata_concurrency,
+        s3_concurrency: args.s3_concurrency,
+        memory_uploads: args.memory_uploads,
+        medium_bytes: transfer::MEDIUM,
+        large_bytes: transfer::LARGE,
+    };
+    let work = tempfile::tempdir()?;
+    let report = transfer::run(&config, work.path()).await?;
+    println!("## Transfers\n\n{}", report.render());
+    plot::draw(&report, &args.plot)?;
+    println!("plot: {}", args.plot.display());
+    let missed = report.missed();
+    if missed.is_empty() {
+        println!("every transfer goal holds");
+    } else {
+        println!("goals missed:\n- {}", missed.join("\n- "));
+    }
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    match Cli::parse().workload {
-        Workload::Listing {
-            sizes,
-            runs,
-            limit,
-            postgres_url,
-            max_ratio,
-        } => {
-            let config = listing::Config { sizes, runs, limit };
-            let mut report = listing::Report::default();
-            let sqlite = Backend::sqlite().await?;
-            listing::run(&sqlite, &config, &mut report).await?;
-            sqlite.close().await?;
-            if let Some(url) = postgres_url {
-                let pg = Backend::postgres(&url).await?;
-                let outcome = listing::run(&pg, &config, &mut report).await;
-                pg.close().await?;
-                outcome?;
-            }
-            println!("{}", report.render());
-            let worst = report.worst_ratio();
-            println!("worst ratio: {worst:.2} (limit {max_ratio:.2})");
-            if worst > max_ratio {
-                std::process::exit(1);
-            }
-            Ok(())
+    let within = match Cli::parse().workload {
+        Workload::Listing(args) => run_listing(args).await?,
+        Workload::Transfer(args) => {
+            run_transfer(args).await?;
+            true
         }
+        Workload::All { transfer, listing } => {
+            run_transfer(transfer).await?;
+            run_listing(listing).await?
+        }
+    };
+    if !within {
+        std::process::exit(1);
     }
+    Ok(())
 }

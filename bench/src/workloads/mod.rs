@@ -1,4 +1,5 @@
-//! The workloads, one module each; each seeds what it needs through
-//! [`crate::backend::Backend`], measures, and returns rows for the report.
+//! The workloads, one module each: each sets up what it needs, measures, and
+//! returns rows for the report.
 
 pub mod listing;
+pub mod transfer;

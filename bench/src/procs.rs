@@ -1,0 +1,254 @@
+//! The servers a transfer benchmark measures side by side — `clasp serve` (on a
+//! local directory or on S3) and nginx — each started on a free loopback port
+//! and killed on drop, and their memory, read from `/proc`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// A signing secret for the Clasp instances (S3 mode requires one).
+const SIGNING_SECRET: &str = "clasp-bench-signing-secret-0123456789abcdef";
+
+/// A free TCP port on 127.0.0.1 (the kernel's pick; released before use).
+pub fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// A running server; killed when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Server {
+    fn spawn(mut command: Command, port: u16, what: &str) -> Result<Server> {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {what}"))?;
+        let mut server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = server.child.try_wait()? {
+                bail!("{what} exited at start: {status}");
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(server);
+            }
+            if Instant::now() > deadline {
+                bail!("{what} did not listen on port {port} within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The server's process id (its memory is read from `/proc/PID`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where a Clasp instance keeps its bytes.
+#[derive(Debug, Clone)]
+pub enum Storage {
+    /// `file://<dir>/blobs`: the embedded default.
+    Local,
+    /// A bucket of an S3 server.
+    S3(S3Target),
+}
+
+/// An S3 bucket and the credentials for it.
+#[derive(Debug, Clone)]
+pub struct S3Target {
+    /// `http://host:port`.
+    pub endpoint: String,
+    /// The bucket.
+    pub bucket: String,
+    /// The region name the server expects.
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
+}
+
+impl S3Target {
+    /// The bucket that `scripts/services.sh` starts (its `CLASP_TEST_S3_*`
+    /// variables), if they are set.
+    pub fn from_env() -> Option<S3Target> {
+        let var = |name: &str| std::env::var(format!("CLASP_TEST_S3_{name}")).ok();
+        Some(S3Target {
+            endpoint: var("ENDPOINT")?,
+            bucket: var("BUCKET")?,
+            region: var("REGION")?,
+            access_key_id: var("ACCESS_KEY_ID")?,
+            secret_access_key: var("SECRET_ACCESS_KEY")?,
+        })
+    }
+}
+
+/// A `clasp serve` under benchmark, with a tenant and a key able to do
+/// everything.
+pub struct Clasp {
+    /// The process.
+    pub server: Server,
+    /// A bearer key of the tenant `bench`.
+    pub key: String,
+}
+
+impl Clasp {
+    /// Starts `bin serve` on its embedded SQLite database in `dir`, storing bytes
+    /// as `storage` says, after creating the tenant and key with `bin admin`.
+    pub fn start(bin: &Path, dir: &Path, storage: &Storage) -> Result<Clasp> {
+        let port = free_port()?;
+        let command = |args: &[&str]| {
+            let mut c = Command::new(bin);
+            // Only what is set here: Clasp refuses CLASP_* variables it does
+            // not know, such as the test suite's CLASP_TEST_*.
+            c.args(args)
+                .current_dir(dir)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("CLASP_DATA_DIR", dir.join("data"))
+                .env("CLASP_LISTEN", format!("127.0.0.1:{port}"))
+                .env("CLASP_SIGNING_SECRET", SIGNING_SECRET)
+                .env("CLASP_LOG_LEVEL", "warn");
+            if let Storage::S3(s3) = storage {
+                c.env("CLASP_STORAGE_URL", format!("s3://{}", s3.bucket))
+                    .env("CLASP_S3_ENDPOINT", &s3.endpoint)
+                    .env("CLASP_S3_REGION", &s3.region)
+                    .env("CLASP_S3_ACCESS_KEY_ID", &s3.access_key_id)
+                    .env("CLASP_S3_SECRET_ACCESS_KEY", &s3.secret_access_key);
+            }
+            c
+        };
+        let run = |args: &[&str]| -> Result<String> {
+            let out = command(args)
+                .stderr(Stdio::inherit())
+                .output()
+                .with_context(|| format!("running clasp {}", args.join(" ")))?;
+            if !out.status.success() {
+                bail!("clasp {} failed: {}", args.join(" "), out.status);
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        };
+        std::fs::create_dir_all(dir)?;
+        run(&["admin", "tenant", "create", "--slug", "bench"])?;
+        let key = run(&[
+            "admin",
+            "key",
+            "create",
+            "--tenant",
+            "bench",
+            "--scopes",
+            "attachments:read,attachments:write,attachments:delete",
+        ])?;
+        let server = Server::spawn(command(&["serve"]), port, "clasp serve")?;
+        Ok(Clasp { server, key })
+    }
+}
+
+/// nginx serving `www` with sendfile and accepting PUTs to `/put/` (its dav
+/// module), as the fastest thing that could do Clasp's work on this machine.
+pub fn nginx(bin: &Path, dir: &Path, www: &Path) -> Result<Server> {
+    let port = free_port()?;
+    let temp = dir.join("temp");
+    std::fs::create_dir_all(&temp)?;
+    std::fs::create_dir_all(www.join("put"))?;
+    let user = if is_root() { "user root;" } else { "" };
+    let conf = format!(
+        "{user}
+daemon off;
+worker_processes {workers};
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    default_type application/octet-stream;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {www};
+        location /put/ {{
+            dav_methods PUT;
+            create_full_put_path on;
+            client_max_body_size 64m;
+        }}
+    }}
+}}
+",
+        workers = std::thread::available_parallelism().map_or(2, |n| n.get()),
+        dir = dir.display(),
+        temp = temp.display(),
+        www = www.display(),
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf)?;
+    let mut command = Command::new(bin);
+    command
+        .arg("-p")
+        .arg(dir)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-c")
+        .arg(&conf_path);
+    Server::spawn(command, port, "nginx")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// The nginx binary: `$NGINX`, else Debian's `/usr/sbin/nginx`.
+pub fn nginx_bin() -> PathBuf {
+    std::env::var_os("NGINX").map_or_else(|| PathBuf::from("/usr/sbin/nginx"), PathBuf::from)
+}
+
+/// Resets the peak resident set size of process `pid` to its current size
+/// (Linux's `clear_refs` with 5), so a later [`peak_rss`] measures one workload.
+pub fn reset_peak_rss(pid: u32) -> Result<()> {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
+        .with_context(|| format!("resetting the peak RSS of process {pid}"))
+}
+
+/// The peak resident set size (`VmHWM`) of process `pid`, in bytes.
+pub fn peak_rss(pid: u32) -> Result<u64> {
+    status_kib(pid, "VmHWM:").map(|kib| kib * 1024)
+}
+
+fn status_kib(pid: u32, field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}

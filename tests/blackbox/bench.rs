@@ -1,0 +1,75 @@
+//! The transfer benchmark (`./scripts/bench.sh`, docs/performance.md) runs,
+//! small, against the binary under test, nginx and SeaweedFS, so it cannot rot:
+//! every figure is measured, the memory is read and the plot drawn. Timings are
+//! not asserted; that is what the benchmark reports.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clasp_bench::procs::S3Target;
+use clasp_bench::workloads::transfer::{self, Config, Unit};
+
+use crate::harness::BIN;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs() {
+    let nginx = std::env::var("CLASP_TEST_NGINX").expect(
+        "CLASP_TEST_NGINX is not set: run the suite with ./scripts/test.sh, whose scripts/services.sh installs nginx",
+    );
+    let s3 = S3Target::from_env().expect(
+        "CLASP_TEST_S3_* are not set: run the suite with ./scripts/test.sh, which starts SeaweedFS",
+    );
+    let config = Config {
+        clasp_bin: PathBuf::from(BIN),
+        nginx_bin: PathBuf::from(nginx),
+        s3: Some(s3),
+        rounds: 2,
+        duration: Duration::from_millis(50),
+        concurrency: vec![1, 2],
+        metadata_concurrency: 2,
+        s3_concurrency: vec![2],
+        memory_uploads: 2,
+        medium_bytes: 64 * 1024,
+        large_bytes: 1024 * 1024,
+    };
+    let work = tempfile::tempdir().unwrap();
+    let report = transfer::run(&config, work.path()).await.unwrap();
+
+    let figures: Vec<(&str, usize)> = report
+        .measurements
+        .iter()
+        .map(|m| (m.workload.as_str(), m.concurrency))
+        .collect();
+    assert_eq!(
+        figures,
+        [
+            ("download 64 KiB", 1),
+            ("download 64 KiB", 2),
+            ("download 1 MiB", 1),
+            ("download 1 MiB", 2),
+            ("metadata GET (tickets get)", 2),
+            ("upload 1 MiB", 1),
+            ("upload 1 MiB", 2),
+            ("S3 upload 1 MiB", 2),
+            ("S3 download 1 MiB", 2),
+        ]
+    );
+    for m in &report.measurements {
+        assert_eq!((m.clasp.len(), m.peers.len()), (2, 2), "{m:?}");
+        assert!(m.clasp.iter().chain(&m.peers).all(|v| *v > 0.0), "{m:?}");
+        assert!(m.ratio() > 0.0);
+    }
+    let metadata = &report.measurements[4];
+    assert_eq!(metadata.unit, Unit::PerSec);
+    assert!(metadata.clasp_p99.iter().all(|d| !d.is_zero()));
+    let memory = report.memory.unwrap();
+    assert!(memory.peak > 0 && memory.uploads == 2);
+
+    let table = report.render();
+    assert!(table.contains("| upload 1 MiB | 1 |"), "{table}");
+    assert!(table.contains("Peak RSS"), "{table}");
+    let plot = work.path().join("plot.svg");
+    clasp_bench::plot::draw(&report, &plot).unwrap();
+    let svg = std::fs::read_to_string(plot).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("nginx PUT") && svg.contains("SeaweedFS direct"));
+}
