@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: lint, the embedding example, docs, then
-# every unit, contract and black-box test against real servers (PostgreSQL and
-# SeaweedFS, started here by scripts/services.sh, and ClamAV's clamd, by
-# scripts/clamav.sh; all stopped on exit, pass or fail), a real browser
-# (Chromium, installed by scripts/browser.sh) and schemathesis fuzzing the
-# binary from its /openapi.json (installed by scripts/schemathesis.sh). Ends
-# with the test runner's summary.
+# The whole test suite, as CI runs it: lint, the embedding example, docs, a
+# short run of every cargo-fuzz target over its committed corpus
+# (scripts/fuzz.sh smoke), then every unit, contract and black-box test against
+# real servers (PostgreSQL and SeaweedFS, started here by scripts/services.sh,
+# and ClamAV's clamd, by scripts/clamav.sh; all stopped on exit, pass or fail),
+# a real browser (Chromium, installed by scripts/browser.sh) and schemathesis
+# fuzzing the binary from its /openapi.json (installed by
+# scripts/schemathesis.sh). Ends with the test runner's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,9 @@ cargo run --locked -q -p clasp-domain --example embed
 echo "== docs (broken links or undocumented items fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 cargo test --workspace --locked --doc -q
+
+echo "== fuzz smoke (every cargo-fuzz target briefly over its corpus)"
+scripts/fuzz.sh smoke
 
 echo "== test servers"
 trap 'scripts/services.sh down >/dev/null 2>&1; scripts/clamav.sh down >/dev/null 2>&1' EXIT
