@@ -13,6 +13,6 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# Benchmarks (docs/benchmarks.md): listing pages on SQLite and PostgreSQL.
+# Benchmarks (docs/performance.md, docs/benchmarks.md): transfers beside nginx and SeaweedFS, listing pages.
 bench *ARGS:
     ./scripts/bench.sh {{ARGS}}
