@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use actix_multipart::{Field, Multipart, MultipartError};
+use actix_multipart::MultipartError;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::BytesMut;
@@ -28,6 +28,7 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::form::{Form, Part};
 use crate::limits::Refusal;
 use crate::{Services, bearer, body, download};
 
@@ -566,7 +567,7 @@ fn bad_form(e: MultipartError) -> ApiError {
 }
 
 /// A text form field's value, bounded and UTF-8.
-async fn read_text(mut field: Field, name: &str) -> Result<String, ApiError> {
+async fn read_text(mut field: Part, name: &str) -> Result<String, ApiError> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(bad_form)?;
@@ -620,7 +621,7 @@ fn once(slot: &mut Option<String>, name: &str, value: String) -> Result<(), ApiE
 async fn save_file(
     req: HttpRequest,
     services: web::Data<Services>,
-    mut form: Multipart,
+    mut form: Form,
 ) -> HttpResponse {
     finish(
         async {

@@ -9,7 +9,6 @@
 //! 413 (file too large), 415 (type not allowed), 500.
 //! `docs/dialects/chat.md` documents every choice.
 
-use actix_multipart::{Field, Multipart};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use clasp_domain::services::{MAX_FILES_PER_MESSAGE, MessageFile};
@@ -22,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 
+use crate::form::{Form, Part};
 use crate::limits::Refusal;
 use crate::{Services, body, download, session};
 
@@ -511,7 +511,7 @@ struct UploadQuery {
 )]
 /// `POST /api/v1/messages/{message_id}/attachments`: every `files` part is
 /// checked as it streams; one refused file refuses them all.
-async fn upload(req: HttpRequest, services: web::Data<Services>, form: Multipart) -> HttpResponse {
+async fn upload(req: HttpRequest, services: web::Data<Services>, form: Form) -> HttpResponse {
     let reply = async {
         let p = principal(&req, &services).await?;
         let message_id = integer_id(
@@ -563,7 +563,7 @@ async fn receive(
     message_id: &str,
     room: Option<String>,
     size_hint: Option<u64>,
-    mut form: Multipart,
+    mut form: Form,
 ) -> Result<Vec<Attachment>, ApiError> {
     let mut upload = attachments.message_upload(p, message_id, room.as_deref())?;
     upload.set_size_hint(size_hint);
@@ -612,7 +612,7 @@ async fn receive(
 
 /// The SHA-256 of an RFC 9530 `Content-Digest: sha-256=:<base64>:` part header,
 /// if the part has one; other algorithms are ignored, as the RFC allows.
-fn content_digest(field: &Field) -> Result<Option<String>, ApiError> {
+fn content_digest(field: &Part) -> Result<Option<String>, ApiError> {
     let Some(value) = field.headers().get("content-digest") else {
         return Ok(None);
     };
@@ -650,7 +650,7 @@ fn spawn_thumbnails(attachments: AttachmentService, created: &[Attachment]) {
 }
 
 /// A small text field, as UTF-8.
-async fn text(mut field: Field) -> Result<String, ApiError> {
+async fn text(mut field: Part) -> Result<String, ApiError> {
     let name = field.name().unwrap_or_default().to_owned();
     let mut buf = Vec::new();
     while let Some(chunk) = field.next().await {
@@ -663,7 +663,7 @@ async fn text(mut field: Field) -> Result<String, ApiError> {
 }
 
 /// Reads and discards a form field Clasp does not use.
-async fn drain(mut field: Field) -> Result<(), ApiError> {
+async fn drain(mut field: Part) -> Result<(), ApiError> {
     while let Some(chunk) = field.next().await {
         chunk.map_err(|e| ApiError::bad_request(e.to_string()))?;
     }

@@ -23,6 +23,7 @@ mod body;
 pub mod cases;
 pub mod chat;
 pub mod download;
+mod form;
 pub mod limits;
 pub mod openapi;
 pub mod ops;

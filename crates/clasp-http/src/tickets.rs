@@ -6,7 +6,6 @@
 //! 401 (no or bad key), 403 (missing scope), 404 (no such attachment on this
 //! ticket in this tenant — also for ids that are not UUIDs), 500.
 
-use actix_multipart::Multipart;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use clasp_domain::services::{Lookup, NewUpload};
@@ -20,6 +19,7 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+use crate::form::Form;
 use crate::limits::Refusal;
 use crate::{Services, bearer, body};
 
@@ -372,11 +372,7 @@ async fn delete(req: HttpRequest, services: web::Data<Services>) -> HttpResponse
     security(("bearer" = []))
 )]
 /// Uploads one file, the multipart field `file` (scope `attachments:write`).
-async fn upload(
-    req: HttpRequest,
-    services: web::Data<Services>,
-    mut form: Multipart,
-) -> HttpResponse {
+async fn upload(req: HttpRequest, services: web::Data<Services>, mut form: Form) -> HttpResponse {
     finish(
         async {
             let p = principal(&req, &services).await?;
@@ -438,7 +434,7 @@ const MAX_OTHER_FIELDS: usize = 16;
 /// Reads and discards a form field Clasp does not use, refusing one larger than
 /// [`MAX_OTHER_FIELD_BYTES`], so fields around the file cannot make a request
 /// unbounded.
-async fn drain(mut field: actix_multipart::Field) -> Result<(), ApiError> {
+async fn drain(mut field: crate::form::Part) -> Result<(), ApiError> {
     let mut read = 0;
     while let Some(chunk) = field.next().await {
         read += chunk
