@@ -14,6 +14,6 @@ cargo build --release --locked -q -p clasp -p clasp-bench
 trap 'scripts/services.sh down >/dev/null 2>&1' EXIT
 eval "$(scripts/services.sh up)"
 export CLASP_BENCH_POSTGRES_URL=${CLASP_BENCH_POSTGRES_URL:-$CLASP_TEST_POSTGRES_URL}
-export NGINX=${NGINX:-$CLASP_TEST_NGINX}
+export CLASP_BENCH_NGINX=${CLASP_BENCH_NGINX:-$CLASP_TEST_NGINX}
 target=${CARGO_TARGET_DIR:-target}/release
 "$target/clasp-bench" all --clasp-bin "$target/clasp" "$@"

@@ -62,7 +62,7 @@ struct TransferArgs {
     #[arg(long, default_value = "target/release/clasp")]
     clasp_bin: PathBuf,
     /// The nginx binary (Debian's package).
-    #[arg(long, env = "NGINX", default_value = "/usr/sbin/nginx")]
+    #[arg(long, env = "CLASP_BENCH_NGINX", default_value = "/usr/sbin/nginx")]
     nginx_bin: PathBuf,
     /// Measurements per figure; medians are compared.
     #[arg(long, default_value_t = 3)]

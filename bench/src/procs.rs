@@ -2,7 +2,7 @@
 //! local directory or on S3) and nginx — each started on a free loopback port
 //! and killed on drop, and their memory, read from `/proc`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -225,11 +225,6 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
-}
-
-/// The nginx binary: `$NGINX`, else Debian's `/usr/sbin/nginx`.
-pub fn nginx_bin() -> PathBuf {
-    std::env::var_os("NGINX").map_or_else(|| PathBuf::from("/usr/sbin/nginx"), PathBuf::from)
 }
 
 /// Resets the peak resident set size of process `pid` to its current size

@@ -267,7 +267,7 @@ impl Report {
                 "**missed**"
             };
             out.push_str(&format!(
-                "\nPeak RSS of `clasp serve` during {} concurrent {} uploads: {:.1} MiB (before them: {:.1} MiB); goal ≤ {} MiB: {verdict}.\n",
+                "\nPeak RSS of `clasp serve` during {} concurrent {} uploads: {:.1} MiB (the highest before them: {:.1} MiB); goal ≤ {} MiB: {verdict}.\n",
                 memory.uploads,
                 size_label(memory.bytes),
                 memory.peak as f64 / MIB as f64,
