@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
@@ -68,6 +68,47 @@ fn oversized_upload_is_refused_before_the_client_finishes() {
     let _ = reader.shutdown(std::net::Shutdown::Both);
     writer.join().unwrap();
     assert!(work.blob_files().is_empty(), "nothing stored");
+}
+
+/// A slow-loris client that sends half a request head and then nothing: Clasp
+/// drops it once the head has taken 30 s (`client_request_timeout`), and the
+/// server goes on answering others meanwhile and afterwards.
+#[test]
+fn a_request_head_that_never_ends_is_dropped_after_30_s() {
+    let work = Workdir::new();
+    let server = Server::start(&work);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let mut loris = TcpStream::connect(&addr).unwrap();
+    loris
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: clasp\r\nX-Slow: ")
+        .unwrap();
+    loris
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let start = Instant::now();
+    let healthy = || {
+        let mut other = TcpStream::connect(&addr).unwrap();
+        other
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: clasp\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        other.read_to_string(&mut answer).unwrap();
+        answer.starts_with("HTTP/1.1 200")
+    };
+    assert!(healthy(), "served meanwhile");
+    let mut answer = Vec::new();
+    let _ = loris.read_to_end(&mut answer);
+    let waited = start.elapsed();
+    assert!(
+        (Duration::from_secs(25)..Duration::from_secs(50)).contains(&waited),
+        "the half head was dropped after {waited:?}"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    assert!(healthy(), "served afterwards");
 }
 
 /// A client that sends half an upload and then nothing: Clasp cuts it off after
