@@ -6,7 +6,7 @@
 # needs) and no sanitizer: Clasp forbids unsafe code, and AddressSanitizer
 # would need a nightly standard library.
 #
-#   scripts/fuzz.sh smoke [TARGET...]  build, run each briefly (the test command)
+#   scripts/fuzz.sh smoke [TARGET...]  build, run each for 10 s (the test command)
 #   scripts/fuzz.sh long [TARGET...]   run each for FUZZ_SECONDS (600), growing its corpus
 #   scripts/fuzz.sh cmin [TARGET...]   minimise the corpora after long runs
 #
@@ -55,11 +55,11 @@ case "$mode" in
   smoke)
     for t in "${targets[@]}"; do
       scratch=$(mktemp -d)
-      say "$t: 20 s over fuzz/corpus/$t"
+      say "$t: 10 s over fuzz/corpus/$t"
       # New inputs go to a scratch directory: the committed corpus is only read.
       # shellcheck disable=SC2046
       cargo_fuzz run "${flags[@]}" "$t" "$scratch" "corpus/$t" -- $(options "$t") \
-        -max_total_time=20 -runs=300000 -print_final_stats=1 2>"$scratch.log" \
+        -max_total_time=10 -runs=300000 -print_final_stats=1 2>"$scratch.log" \
         || { tail -n 60 "$scratch.log" >&2; rm -rf "$scratch" "$scratch.log"; say "$t FAILED"; exit 1; }
       grep -E '^(Done|stat::number_of_executed_units)' "$scratch.log" >&2 || true
       rm -rf "$scratch" "$scratch.log"

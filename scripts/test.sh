@@ -21,11 +21,16 @@ echo "== docs (broken links or undocumented items fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 cargo test --workspace --locked --doc -q
 
-echo "== fuzz smoke (every cargo-fuzz target briefly over its corpus)"
-scripts/fuzz.sh smoke
+echo "== fuzz smoke (every cargo-fuzz target briefly over its corpus), in the background"
+# It builds while the servers and tools below install (mostly waiting on the
+# network and disk), and its outcome is checked before the tests.
+mkdir -p .tools
+fuzz_log=.tools/fuzz-smoke.log
+scripts/fuzz.sh smoke >"$fuzz_log" 2>&1 &
+fuzz_pid=$!
 
 echo "== test servers"
-trap 'scripts/services.sh down >/dev/null 2>&1; scripts/clamav.sh down >/dev/null 2>&1' EXIT
+trap 'kill "$fuzz_pid" 2>/dev/null; scripts/services.sh down >/dev/null 2>&1; scripts/clamav.sh down >/dev/null 2>&1' EXIT
 servers=$(scripts/services.sh up)
 eval "$servers"
 
@@ -40,6 +45,15 @@ eval "$browser"
 echo "== schemathesis (fuzzes the API from its OpenAPI document in a black-box test)"
 st=$(scripts/schemathesis.sh)
 eval "$st"
+
+echo "== fuzz smoke result"
+if wait "$fuzz_pid"; then
+  grep -E '^(fuzz:|Done|stat::number_of_executed_units)' "$fuzz_log"
+else
+  tail -n 80 "$fuzz_log"
+  echo "the fuzz smoke run failed (whole log: $fuzz_log)" >&2
+  exit 1
+fi
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
