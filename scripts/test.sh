@@ -30,7 +30,16 @@ scripts/fuzz.sh smoke >"$fuzz_log" 2>&1 &
 fuzz_pid=$!
 
 echo "== test servers"
-trap 'kill "$fuzz_pid" 2>/dev/null; scripts/services.sh down >/dev/null 2>&1; scripts/clamav.sh down >/dev/null 2>&1' EXIT
+# Each clean-up step may fail (the fuzz run has usually ended by then); under
+# `set -e` a failing step would turn a passing run's exit code into 1.
+stop_all() {
+  local status=$?
+  kill "$fuzz_pid" 2>/dev/null || true
+  scripts/services.sh down >/dev/null 2>&1 || true
+  scripts/clamav.sh down >/dev/null 2>&1 || true
+  exit "$status"
+}
+trap stop_all EXIT
 servers=$(scripts/services.sh up)
 eval "$servers"
 
