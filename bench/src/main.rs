@@ -82,6 +82,9 @@ struct TransferArgs {
     /// Concurrent 30 MiB uploads during which Clasp's peak memory is read.
     #[arg(long, default_value_t = 16)]
     memory_uploads: usize,
+    /// The workload groups to run (all by default).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<transfer::Group>,
     /// Skip the S3 figures even when `CLASP_TEST_S3_*` name a server.
     #[arg(long)]
     no_s3: bool,
@@ -114,6 +117,11 @@ async fn run_listing(args: ListingArgs) -> Result<bool> {
 
 async fn run_transfer(args: TransferArgs) -> Result<()> {
     let config = transfer::Config {
+        groups: if args.only.is_empty() {
+            transfer::Group::ALL.to_vec()
+        } else {
+            args.only
+        },
         clasp_bin: std::path::absolute(&args.clasp_bin)?,
         nginx_bin: args.nginx_bin,
         s3: if args.no_s3 {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clasp_bench::procs::S3Target;
-use clasp_bench::workloads::transfer::{self, Config, Unit};
+use clasp_bench::workloads::transfer::{self, Config, Group, Unit};
 
 use crate::harness::BIN;
 
@@ -20,6 +20,7 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
         "CLASP_TEST_S3_* are not set: run the suite with ./scripts/test.sh, which starts SeaweedFS",
     );
     let config = Config {
+        groups: Group::ALL.to_vec(),
         clasp_bin: PathBuf::from(BIN),
         nginx_bin: PathBuf::from(nginx),
         s3: Some(s3),

@@ -41,9 +41,37 @@ pub const MEDIUM: usize = MIB;
 /// The ticket every benchmark attachment belongs to.
 const TICKET: &str = "7b0f4c2e-8d1a-4e59-9c3b-2a6d5e8f1b07";
 
+/// The groups of transfer workloads, to run some of them while working on one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Group {
+    /// 1 MiB and 30 MiB downloads, local storage, against nginx sendfile.
+    Downloads,
+    /// Authenticated metadata GETs against a 4 KiB static file.
+    Metadata,
+    /// 30 MiB uploads, local storage, against nginx PUT.
+    Uploads,
+    /// Peak memory during concurrent 30 MiB uploads.
+    Memory,
+    /// Uploads and downloads through Clasp on S3 against the S3 server directly.
+    S3,
+}
+
+impl Group {
+    /// Every group, the default.
+    pub const ALL: [Group; 5] = [
+        Group::Downloads,
+        Group::Metadata,
+        Group::Uploads,
+        Group::Memory,
+        Group::S3,
+    ];
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The workload groups to run.
+    pub groups: Vec<Group>,
     /// The `clasp` binary (release build).
     pub clasp_bin: PathBuf,
     /// The `nginx` binary.
@@ -545,8 +573,14 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
         &client,
     )?);
 
-    eprintln!("downloads (local storage) against nginx sendfile");
-    for (name, bytes) in [("medium.pdf", &medium), ("large.pdf", &large)] {
+    let runs = |group| config.groups.contains(&group);
+    if runs(Group::Downloads) {
+        eprintln!("downloads (local storage) against nginx sendfile");
+    }
+    for (name, bytes) in [("medium.pdf", &medium), ("large.pdf", &large)]
+        .into_iter()
+        .filter(|_| runs(Group::Downloads))
+    {
         let id = local.upload(bytes).await?;
         let signed = local.signed_url(&id).await?;
         for &c in &config.concurrency {
@@ -569,32 +603,36 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
         }
     }
 
-    eprintln!("authenticated metadata GET against a 4 KiB static file");
-    let id = local.upload(&small).await?;
-    pair(
-        config,
-        &mut report,
-        ("metadata GET (tickets get)", Role::Metadata, 0),
-        config.metadata_concurrency,
-        Unit::PerSec,
-        ("nginx 4 KiB file", Some(0.3)),
-        get_op(
-            &client,
-            format!("{}/{id}", local.attachments()),
-            local.auth.clone(),
-        ),
-        get_op(
-            &client,
-            format!("{}/small.pdf", nginx.base),
-            HeaderMap::new(),
-        ),
-        nothing,
-    )
-    .await?;
+    if runs(Group::Metadata) {
+        eprintln!("authenticated metadata GET against a 4 KiB static file");
+        let id = local.upload(&small).await?;
+        pair(
+            config,
+            &mut report,
+            ("metadata GET (tickets get)", Role::Metadata, 0),
+            config.metadata_concurrency,
+            Unit::PerSec,
+            ("nginx 4 KiB file", Some(0.3)),
+            get_op(
+                &client,
+                format!("{}/{id}", local.attachments()),
+                local.auth.clone(),
+            ),
+            get_op(
+                &client,
+                format!("{}/small.pdf", nginx.base),
+                HeaderMap::new(),
+            ),
+            nothing,
+        )
+        .await?;
+    }
 
-    eprintln!("{big} uploads (local storage) against nginx PUT to a file");
     let ids = Arc::new(Mutex::new(Vec::new()));
-    for &c in &config.concurrency {
+    if runs(Group::Uploads) {
+        eprintln!("{big} uploads (local storage) against nginx PUT to a file");
+    }
+    for &c in config.concurrency.iter().filter(|_| runs(Group::Uploads)) {
         let goal = [1, 8].contains(&c).then_some(1.0);
         pair(
             config,
@@ -610,29 +648,31 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
         .await?;
     }
 
-    eprintln!(
-        "peak memory during {} concurrent {big} uploads",
-        config.memory_uploads
-    );
-    let pid = local.clasp.server.pid();
-    let before = procs::peak_rss(pid)?;
-    procs::reset_peak_rss(pid)?;
-    load::run(
-        config.memory_uploads,
-        Duration::ZERO,
-        local.upload_op(&large, &ids),
-    )
-    .await?;
-    report.memory = Some(Memory {
-        uploads: config.memory_uploads,
-        bytes: large.len(),
-        before,
-        peak: procs::peak_rss(pid)?,
-    });
-    local.delete_all(&ids).await?;
+    if runs(Group::Memory) {
+        eprintln!(
+            "peak memory during {} concurrent {big} uploads",
+            config.memory_uploads
+        );
+        let pid = local.clasp.server.pid();
+        let before = procs::peak_rss(pid)?;
+        procs::reset_peak_rss(pid)?;
+        load::run(
+            config.memory_uploads,
+            Duration::ZERO,
+            local.upload_op(&large, &ids),
+        )
+        .await?;
+        report.memory = Some(Memory {
+            uploads: config.memory_uploads,
+            bytes: large.len(),
+            before,
+            peak: procs::peak_rss(pid)?,
+        });
+        local.delete_all(&ids).await?;
+    }
     drop(nginx);
 
-    if let Some(s3) = &config.s3 {
+    if let Some(s3) = config.s3.as_ref().filter(|_| runs(Group::S3)) {
         eprintln!("S3: through Clasp against straight to the S3 server");
         s3_workloads(config, &mut report, work, s3, &client, &large, &ids).await?;
     }

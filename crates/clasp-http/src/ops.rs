@@ -252,6 +252,13 @@ fn request_id(req: &ServiceRequest) -> String {
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
 }
 
+/// The dialect and route pattern of `req` (`unmatched` when no route matched).
+fn route_of(req: &HttpRequest) -> (&'static str, String) {
+    let pattern = req.match_pattern();
+    let dialect = dialect_of(pattern.as_deref(), req);
+    (dialect, pattern.unwrap_or_else(|| "unmatched".to_owned()))
+}
+
 /// Decrements the uploads gauge when the request ends, however it ends.
 struct InFlight(Gauge);
 
@@ -270,14 +277,16 @@ pub async fn observe(
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let id = request_id(&req);
-    let pattern = req.request().match_pattern();
-    let dialect = dialect_of(pattern.as_deref(), req.request());
-    let route = pattern.unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().to_string();
 
+    // Before routing, naming the route means matching the path against every
+    // route pattern (regular expressions); after it, it is a lookup. So only a
+    // request with a body, whose byte counter needs its dialect now, pays it.
     let has_body = crate::limits::sends_body(&req);
+    let early = has_body.then(|| route_of(req.request()));
     let mut in_flight = None;
-    if let (Some(m), true) = (&metrics, has_body) {
+    if let (Some(m), Some((dialect, _))) = (&metrics, &early) {
+        let dialect = *dialect;
         m.uploads_in_flight.inc();
         in_flight = Some(InFlight(m.uploads_in_flight.clone()));
         let counter = m.bytes_in.get_or_create(&DialectLabels { dialect }).clone();
@@ -292,6 +301,7 @@ pub async fn observe(
     let res = next.call(req).instrument(span.clone()).await;
     drop(in_flight);
     let mut res = res?;
+    let (dialect, route) = early.unwrap_or_else(|| route_of(res.request()));
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
     span.in_scope(|| {

@@ -6,15 +6,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use clasp_domain::error::with_causes;
-use clasp_domain::ports::{BlobError, BlobReader, BlobStore, PutBody};
+use clasp_domain::ports::{BlobError, BlobReader, BlobStore, BlobStream, PutBody};
 use futures::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{
-    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayloadMut, WriteMultipart,
+    GetOptions, GetRange, GetResult, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayloadMut,
+    WriteMultipart,
 };
 
+use crate::file_stream::file_stream;
 use crate::{S3Settings, StorageError};
 
 /// A prefix no object key starts with (keys start with a tenant id), listed by
@@ -131,6 +133,17 @@ fn path(key: &str) -> Result<Path, BlobError> {
     Path::parse(key).map_err(|e| BlobError::Backend(format!("bad object key {key:?}: {e}")))
 }
 
+/// The bytes of a get. A local file is read in large chunks (see
+/// [`file_stream`]) rather than through `GetResult::into_stream`, whose 8 KiB
+/// reads, each a trip to the blocking pool, made local downloads 10–50 times
+/// slower than nginx (docs/performance.md).
+fn stream(result: GetResult) -> BlobStream {
+    match result.payload {
+        GetResultPayload::File(file, path) => file_stream(file, path, result.range),
+        GetResultPayload::Stream(stream) => stream.map_err(backend).boxed(),
+    }
+}
+
 fn backend(e: object_store::Error) -> BlobError {
     match e {
         object_store::Error::NotFound { .. } => BlobError::NotFound,
@@ -192,8 +205,10 @@ impl BlobStore for ObjectBlobStore {
     async fn get(&self, key: &str) -> Result<BlobReader, BlobError> {
         let result = self.store.get(&path(key)?).await.map_err(backend)?;
         let size = result.meta.size;
-        let stream = result.into_stream().map_err(backend).boxed();
-        Ok(BlobReader { size, stream })
+        Ok(BlobReader {
+            size,
+            stream: stream(result),
+        })
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<BlobReader, BlobError> {
@@ -207,8 +222,10 @@ impl BlobStore for ObjectBlobStore {
             .get_opts(&path(key)?, options)
             .await
             .map_err(backend)?;
-        let stream = result.into_stream().map_err(backend).boxed();
-        Ok(BlobReader { size, stream })
+        Ok(BlobReader {
+            size,
+            stream: stream(result),
+        })
     }
 
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {

@@ -12,6 +12,7 @@
 
 mod blobs;
 mod clamav;
+mod file_stream;
 mod s3;
 mod secret;
 mod signer;

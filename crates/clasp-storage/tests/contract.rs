@@ -12,9 +12,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use clasp_domain::contract;
 use clasp_domain::inspect::BodyError;
-use clasp_domain::ports::{BlobStore, SignatureError, SignedTarget, UrlSigner};
+use clasp_domain::ports::{BlobError, BlobStore, SignatureError, SignedTarget, UrlSigner};
 use clasp_domain::{AttachmentId, TenantId};
 use clasp_storage::{HmacSigner, ObjectBlobStore, StorageError, load_or_create_secret};
+use futures::StreamExt;
 use object_store::memory::InMemory;
 
 mod common;
@@ -70,6 +71,31 @@ async fn a_broken_upload_leaves_no_file_in_the_directory() {
             "{size} bytes"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_file_cut_short_while_read_is_an_error_not_a_short_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ObjectBlobStore::local(dir.path().to_str().unwrap()).unwrap();
+    let mut body = futures::stream::iter(vec![Ok(Bytes::from(vec![1u8; 1024 * 1024]))]);
+    store.put("t/cut", &mut body).await.unwrap();
+    let reader = store.get("t/cut").await.unwrap();
+    assert_eq!(reader.size, 1024 * 1024);
+    let file = files_under(dir.path()).pop().unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(300 * 1024)
+        .unwrap();
+    let chunks: Vec<_> = reader.stream.collect().await;
+    let read: usize = chunks.iter().flatten().map(Bytes::len).sum();
+    assert!(read < 1024 * 1024, "{read} bytes");
+    assert!(
+        matches!(chunks.last(), Some(Err(BlobError::Backend(m))) if m.contains("early")),
+        "{:?}",
+        chunks.last().map(|c| c.as_ref().map(Bytes::len))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

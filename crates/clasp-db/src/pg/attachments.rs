@@ -94,22 +94,13 @@ fn page_query(
     Ok(query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX)))
 }
 
-impl PgStore {
-    /// The attachment `query` selects, if any.
-    async fn first_attachment(
-        &self,
-        query: super::schema::attachments::BoxedQuery<'_, diesel::pg::Pg>,
-    ) -> Result<Option<Attachment>, RepoError> {
-        let mut conn = self.conn().await?;
-        query
-            .select(AttachmentRow::as_select())
-            .first(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .map(AttachmentRow::into_domain)
-            .transpose()
-    }
+/// The attachment a lookup by key found, if any (taken with `get_result`, as
+/// on SQLite, where a bound `LIMIT` costs a recompile per call).
+fn found(row: QueryResult<AttachmentRow>) -> Result<Option<Attachment>, RepoError> {
+    row.optional()
+        .map_err(query_error)?
+        .map(AttachmentRow::into_domain)
+        .transpose()
 }
 
 #[async_trait]
@@ -130,13 +121,15 @@ impl AttachmentRepository for PgStore {
         tenant: TenantId,
         wanted: AttachmentId,
     ) -> Result<Option<Attachment>, RepoError> {
-        self.first_attachment(
+        let mut conn = self.conn().await?;
+        found(
             attachments
                 .filter(tenant_id.eq(tenant.0))
                 .filter(id.eq(wanted.0))
-                .into_boxed(),
+                .select(AttachmentRow::as_select())
+                .get_result(&mut *conn)
+                .await,
         )
-        .await
     }
 
     async fn get_by_number(
@@ -144,13 +137,15 @@ impl AttachmentRepository for PgStore {
         tenant: TenantId,
         wanted: i64,
     ) -> Result<Option<Attachment>, RepoError> {
-        self.first_attachment(
+        let mut conn = self.conn().await?;
+        found(
             attachments
                 .filter(number.eq(wanted))
                 .filter(tenant_id.eq(tenant.0))
-                .into_boxed(),
+                .select(AttachmentRow::as_select())
+                .get_result(&mut *conn)
+                .await,
         )
-        .await
     }
 
     async fn set_thumbnail(

@@ -35,21 +35,13 @@ fn starts_with_pattern(prefix: &str) -> String {
     pattern
 }
 
-impl PgStore {
-    /// The session `query` selects, if any.
-    async fn first_session(
-        &self,
-        query: sessions::BoxedQuery<'_, diesel::pg::Pg>,
-    ) -> Result<Option<Session>, RepoError> {
-        let mut conn = self.conn().await?;
-        let row = query
-            .select(SessionRow::as_select())
-            .first(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?;
-        Ok(row.map(SessionRow::into_domain))
-    }
+/// The session a lookup by key found, if any (taken with `get_result`, not
+/// `first`: see `attachments::found`).
+fn found(row: QueryResult<SessionRow>) -> Result<Option<Session>, RepoError> {
+    Ok(row
+        .optional()
+        .map_err(query_error)?
+        .map(SessionRow::into_domain))
 }
 
 #[async_trait]
@@ -69,7 +61,7 @@ impl IdentityStore for PgStore {
         let row = tenants::table
             .filter(tenants::slug.eq(slug))
             .select(TenantRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .await
             .optional()
             .map_err(query_error)?;
@@ -81,7 +73,7 @@ impl IdentityStore for PgStore {
         let row = tenants::table
             .find(id.0)
             .select(TenantRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .await
             .optional()
             .map_err(query_error)?;
@@ -103,7 +95,7 @@ impl IdentityStore for PgStore {
         api_keys::table
             .filter(api_keys::hash.eq(hash))
             .select(ApiKeyRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .await
             .optional()
             .map_err(query_error)?
@@ -152,13 +144,25 @@ impl IdentityStore for PgStore {
     }
 
     async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>, RepoError> {
-        self.first_session(sessions::table.filter(sessions::hash.eq(hash)).into_boxed())
-            .await
+        let mut conn = self.conn().await?;
+        found(
+            sessions::table
+                .filter(sessions::hash.eq(hash))
+                .select(SessionRow::as_select())
+                .get_result(&mut *conn)
+                .await,
+        )
     }
 
     async fn session_by_id(&self, id: Uuid) -> Result<Option<Session>, RepoError> {
-        self.first_session(sessions::table.filter(sessions::id.eq(id)).into_boxed())
-            .await
+        let mut conn = self.conn().await?;
+        found(
+            sessions::table
+                .filter(sessions::id.eq(id))
+                .select(SessionRow::as_select())
+                .get_result(&mut *conn)
+                .await,
+        )
     }
 
     async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {

@@ -102,22 +102,16 @@ fn page_query(
     Ok(query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX)))
 }
 
-impl SqliteStore {
-    /// The attachment `query` selects, if any.
-    async fn first_attachment(
-        &self,
-        query: super::schema::attachments::BoxedQuery<'_, diesel::sqlite::Sqlite>,
-    ) -> Result<Option<Attachment>, RepoError> {
-        let mut conn = self.conn().await?;
-        query
-            .select(AttachmentRow::as_select())
-            .first(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .map(AttachmentRow::into_domain)
-            .transpose()
-    }
+/// The attachment a lookup by key found, if any. Such lookups take their one
+/// row with `get_result`, not `first`: `first` binds its `LIMIT`, and SQLite
+/// (3.53, as bundled) recompiles a statement whose bound `LIMIT` changed — on
+/// every call, since diesel binds each time — which cost more than the query
+/// in profiles of the metadata benchmark (docs/performance.md).
+fn found(row: QueryResult<AttachmentRow>) -> Result<Option<Attachment>, RepoError> {
+    row.optional()
+        .map_err(query_error)?
+        .map(AttachmentRow::into_domain)
+        .transpose()
 }
 
 #[async_trait]
@@ -138,13 +132,15 @@ impl AttachmentRepository for SqliteStore {
         tenant: TenantId,
         wanted: AttachmentId,
     ) -> Result<Option<Attachment>, RepoError> {
-        self.first_attachment(
+        let mut conn = self.read_conn().await?;
+        found(
             attachments
                 .filter(tenant_id.eq(tenant.to_string()))
                 .filter(id.eq(wanted.to_string()))
-                .into_boxed(),
+                .select(AttachmentRow::as_select())
+                .get_result(&mut *conn)
+                .await,
         )
-        .await
     }
 
     async fn get_by_number(
@@ -152,13 +148,15 @@ impl AttachmentRepository for SqliteStore {
         tenant: TenantId,
         wanted: i64,
     ) -> Result<Option<Attachment>, RepoError> {
-        self.first_attachment(
+        let mut conn = self.read_conn().await?;
+        found(
             attachments
                 .filter(number.eq(wanted))
                 .filter(tenant_id.eq(tenant.to_string()))
-                .into_boxed(),
+                .select(AttachmentRow::as_select())
+                .get_result(&mut *conn)
+                .await,
         )
-        .await
     }
 
     async fn set_thumbnail(

@@ -46,6 +46,31 @@ impl SpawnBlocking for CurrentRuntime {
     }
 }
 
+/// Runs the work at once, on the calling thread: for the single-row reads by
+/// key that every request makes (its API key or session, one attachment). In
+/// WAL mode a reader never waits for a writer, and such a read takes a few
+/// microseconds, less than the two thread wake-ups of a trip to the blocking
+/// pool; profiles of the metadata benchmark showed those trips dominating
+/// (docs/performance.md).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Inline;
+
+impl SpawnBlocking for Inline {
+    fn spawn_blocking<'a, R>(
+        &mut self,
+        task: impl FnOnce() -> R + Send + 'static,
+    ) -> BoxFuture<'a, Result<R, Box<dyn Error + Send + Sync + 'static>>>
+    where
+        R: Send + 'static,
+    {
+        Box::pin(std::future::ready(Ok(task())))
+    }
+
+    fn get_runtime() -> Self {
+        Inline
+    }
+}
+
 /// A running blocking task that is waited for if abandoned: the connection's
 /// transaction state must not be inspected while a query still holds it.
 struct FinishOnDrop<R>(JoinHandle<R>);

@@ -13,15 +13,21 @@ use diesel_async::pooled_connection::{
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::blocking::CurrentRuntime;
+use super::blocking::{CurrentRuntime, Inline};
 use crate::error::DbError;
 
 /// The migrations of `migrations/sqlite`, compiled into the binary.
 pub(super) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
-/// Connections a store keeps. SQLite in WAL mode reads concurrently but writes
-/// one at a time, so a few connections serve many requests.
+/// Connections a store keeps for queries on the blocking pool. SQLite in WAL
+/// mode reads concurrently but writes one at a time, so a few connections serve
+/// many requests.
 const POOL_SIZE: usize = 8;
+
+/// Connections a store keeps for reads by key, run inline ([`Inline`]): each is
+/// held only while its statement runs, without yielding, so about one per
+/// worker thread is ever in use.
+const READ_POOL_SIZE: usize = 4;
 
 /// How long a statement waits for another connection's (or process's) write lock
 /// before failing with "database is locked".
@@ -32,6 +38,12 @@ pub(crate) type Conn = SyncConnectionWrapper<SqliteConnection, CurrentRuntime>;
 
 /// The pool of a store.
 pub(crate) type ConnPool = Pool<Conn>;
+
+/// A connection for single-row reads by key, run on the calling thread.
+pub(crate) type ReadConn = SyncConnectionWrapper<SqliteConnection, Inline>;
+
+/// The pool of [`ReadConn`]s.
+pub(crate) type ReadPool = Pool<ReadConn>;
 
 /// The database file named by `url`: `sqlite://PATH`, `sqlite:PATH` or `PATH`.
 pub(crate) fn database_path(url: &str) -> Result<String, DbError> {
@@ -87,9 +99,26 @@ fn establish(path: &str, foreign_keys: bool) -> ConnectionResult<SqliteConnectio
     Ok(conn)
 }
 
-/// A pool whose every new connection is set up by [`establish`].
+/// The pool of a store: every new connection is set up by [`establish`].
 pub(crate) fn build_pool(path: &str) -> Result<ConnPool, DbError> {
-    let mut config = ManagerConfig::<Conn>::default();
+    pool_of(path, POOL_SIZE)
+}
+
+/// The pool of a store's reads by key.
+pub(crate) fn build_read_pool(path: &str) -> Result<ReadPool, DbError> {
+    pool_of(path, READ_POOL_SIZE)
+}
+
+/// A pool of `size` connections to `path`, each set up by [`establish`] on the
+/// blocking pool and running its statements where `S` says.
+fn pool_of<S>(
+    path: &str,
+    size: usize,
+) -> Result<Pool<SyncConnectionWrapper<SqliteConnection, S>>, DbError>
+where
+    S: SpawnBlocking + Send + Sync + 'static,
+{
+    let mut config = ManagerConfig::<SyncConnectionWrapper<SqliteConnection, S>>::default();
     // Only a connection left inside a transaction is discarded; a ping per checkout
     // would cost a blocking round trip and tell nothing a query would not.
     config.recycling_method = RecyclingMethod::Fast;
@@ -100,12 +129,12 @@ pub(crate) fn build_pool(path: &str) -> Result<ConnPool, DbError> {
                 .spawn_blocking(move || establish(&path, true))
                 .await
                 .map_err(|e| ConnectionError::BadConnection(e.to_string()))??;
-            Ok(SyncConnectionWrapper::with_runtime(conn, CurrentRuntime))
+            Ok(SyncConnectionWrapper::with_runtime(conn, S::get_runtime()))
         })
     });
-    let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(path, config);
+    let manager = AsyncDieselConnectionManager::new_with_config(path, config);
     Pool::builder(manager)
-        .max_size(POOL_SIZE)
+        .max_size(size)
         .build()
         .map_err(|e| DbError::Open {
             path: path.to_owned(),

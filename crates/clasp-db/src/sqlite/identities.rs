@@ -37,22 +37,13 @@ fn starts_with_pattern(prefix: &str) -> String {
     pattern
 }
 
-impl SqliteStore {
-    /// The session `query` selects, if any.
-    async fn first_session(
-        &self,
-        query: sessions::BoxedQuery<'_, diesel::sqlite::Sqlite>,
-    ) -> Result<Option<Session>, RepoError> {
-        let mut conn = self.conn().await?;
-        query
-            .select(SessionRow::as_select())
-            .first(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .map(SessionRow::into_domain)
-            .transpose()
-    }
+/// The session a lookup by key found, if any (taken with `get_result`, not
+/// `first`: see `attachments::found`).
+fn found(row: QueryResult<SessionRow>) -> Result<Option<Session>, RepoError> {
+    row.optional()
+        .map_err(query_error)?
+        .map(SessionRow::into_domain)
+        .transpose()
 }
 
 #[async_trait]
@@ -69,11 +60,11 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, RepoError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         tenants::table
             .filter(tenants::slug.eq(slug))
             .select(TenantRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .await
             .optional()
             .map_err(query_error)?
@@ -82,11 +73,11 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, RepoError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         tenants::table
             .find(id.to_string())
             .select(TenantRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .await
             .optional()
             .map_err(query_error)?
@@ -106,11 +97,11 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, RepoError> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         api_keys::table
             .filter(api_keys::hash.eq(hash))
             .select(ApiKeyRow::as_select())
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .await
             .optional()
             .map_err(query_error)?
@@ -162,17 +153,25 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>, RepoError> {
-        self.first_session(sessions::table.filter(sessions::hash.eq(hash)).into_boxed())
-            .await
+        let mut conn = self.read_conn().await?;
+        found(
+            sessions::table
+                .filter(sessions::hash.eq(hash))
+                .select(SessionRow::as_select())
+                .get_result(&mut *conn)
+                .await,
+        )
     }
 
     async fn session_by_id(&self, id: Uuid) -> Result<Option<Session>, RepoError> {
-        self.first_session(
+        let mut conn = self.read_conn().await?;
+        found(
             sessions::table
                 .filter(sessions::id.eq(id.to_string()))
-                .into_boxed(),
+                .select(SessionRow::as_select())
+                .get_result(&mut *conn)
+                .await,
         )
-        .await
     }
 
     async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {

@@ -17,7 +17,10 @@ use clasp_domain::ports::RepoError;
 use diesel_async::pooled_connection::deadpool::Object;
 
 use crate::error::{DbError, pool_error};
-use connection::{Conn, ConnPool, build_pool, create_parent_dir, database_path, run_migrations};
+use connection::{
+    Conn, ConnPool, ReadConn, ReadPool, build_pool, build_read_pool, create_parent_dir,
+    database_path, run_migrations,
+};
 
 /// Attachment metadata, tenants, API keys and sessions in one SQLite file.
 ///
@@ -30,6 +33,7 @@ use connection::{Conn, ConnPool, build_pool, create_parent_dir, database_path, r
 pub struct SqliteStore {
     path: String,
     pool: ConnPool,
+    reads: ReadPool,
 }
 
 impl SqliteStore {
@@ -45,12 +49,19 @@ impl SqliteStore {
             path: path.clone(),
             message: e.to_string(),
         })?);
-        Ok(SqliteStore { path, pool })
+        let reads = build_read_pool(&path)?;
+        Ok(SqliteStore { path, pool, reads })
     }
 
     /// A pooled connection for one query.
     pub(crate) async fn conn(&self) -> Result<Object<Conn>, RepoError> {
         self.pool.get().await.map_err(pool_error)
+    }
+
+    /// A pooled connection for one single-row read by key, which runs on the
+    /// calling thread (see [`ReadConn`]).
+    pub(crate) async fn read_conn(&self) -> Result<Object<ReadConn>, RepoError> {
+        self.reads.get().await.map_err(pool_error)
     }
 }
 
