@@ -15,13 +15,6 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 
-/// mimalloc instead of glibc's allocator: requests allocate and free on many
-/// threads at once (workers and the blocking pool that runs SQLite and file
-/// reads), where glibc's arenas contended for their locks in profiles of the
-/// benchmarks (docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Exit code for configuration errors, as scripts and supervisors expect.
 const EXIT_CONFIG: u8 = 2;
 
