@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -q -p clasp -p clasp-bench
-trap 'status=$?; scripts/services.sh down >/dev/null 2>&1 || true; exit "$status"' EXIT
+trap 'status=$?; scripts/services.sh down >/dev/null 2>&1 || true; echo "bench: $SECONDS s in all, build included" >&2; exit "$status"' EXIT
 eval "$(scripts/services.sh up)"
 export CLASP_BENCH_POSTGRES_URL=${CLASP_BENCH_POSTGRES_URL:-$CLASP_TEST_POSTGRES_URL}
 export CLASP_BENCH_NGINX=${CLASP_BENCH_NGINX:-$CLASP_TEST_NGINX}

@@ -68,7 +68,7 @@ struct TransferArgs {
     #[arg(long, default_value_t = 3)]
     rounds: usize,
     /// Seconds each measurement sends requests.
-    #[arg(long, default_value_t = 1.5)]
+    #[arg(long, default_value_t = 1.0)]
     seconds: f64,
     /// Requests in flight in the download and upload sweeps.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16")]
