@@ -1,6 +1,6 @@
 //! The servers a transfer benchmark measures side by side — `clasp serve` (on a
 //! local directory or on S3) and nginx — each started on a free loopback port
-//! and killed on drop, and their memory, read from `/proc`.
+//! and stopped on drop, and their memory, read from `/proc`.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -57,7 +57,21 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Asks with SIGTERM first: nginx's master then stops its workers, which a
+    /// SIGKILL of the master alone would leave running (and taking CPU from the
+    /// next measurement). Whatever has not ended within seconds is killed.
     fn drop(&mut self) {
+        let asked = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while asked && Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
