@@ -280,11 +280,21 @@ async fn eicar_is_refused_everywhere(server: &Server, key: &str, session: &str) 
     );
 }
 
+/// `/readyz`'s status and text.
+async fn readiness(server: &Server) -> (StatusCode, String) {
+    let res = client().get(server.url("/readyz")).send().await.unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
 #[tokio::test]
 async fn eicar_never_becomes_ready_on_the_embedded_defaults_over_tcp() {
     let work = Workdir::new().with_env("CLASP_CLAMAV_ADDRESS", &required("CLASP_TEST_CLAMAV_TCP"));
     let (key, session) = credentials(&work);
     let server = Server::start(&work);
+    assert_eq!(
+        readiness(&server).await,
+        (StatusCode::OK, "ready".to_owned())
+    );
     eicar_is_refused_everywhere(&server, &key, &session).await;
     // the clean tickets, cases, chat and workspaces files: no byte of EICAR kept
     let blobs = work.blob_files();
@@ -313,6 +323,9 @@ async fn with_clamd_unreachable_uploads_are_refused_and_nothing_is_kept() {
         .with_env("CLASP_SCAN_TIMEOUT_SECS", "2");
     let (key, session) = credentials(&work);
     let server = Server::start(&work);
+    let (status, text) = readiness(&server).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    assert!(text.contains("virus scanner"), "{text}");
 
     let (status, body) = tickets_upload(&server, &key, b"a clean note\n").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");

@@ -601,10 +601,15 @@ impl MemoryScanner {
 
 #[async_trait]
 impl Scanner for MemoryScanner {
-    async fn scan(&self, mut file: BlobReader) -> Result<Verdict, ScanError> {
+    async fn check_ready(&self) -> Result<(), ScanError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(ScanError::Unavailable("the scanner is switched off".into()));
         }
+        Ok(())
+    }
+
+    async fn scan(&self, mut file: BlobReader) -> Result<Verdict, ScanError> {
+        self.check_ready().await?;
         let keep = self.pattern.len().saturating_sub(1);
         let mut window: Vec<u8> = Vec::new();
         let mut found = self.pattern.is_empty();

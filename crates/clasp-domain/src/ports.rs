@@ -441,6 +441,12 @@ pub trait Scanner: Send + Sync {
     }
     /// The verdict on the bytes of `file`.
     async fn scan(&self, file: BlobReader) -> Result<Verdict, ScanError>;
+    /// Whether the scanner answers now. `/readyz` asks it: with a scanner
+    /// configured, no upload can become `Ready` while it is down, so an instance
+    /// without it should get no uploads from its load balancer.
+    async fn check_ready(&self) -> Result<(), ScanError> {
+        Ok(())
+    }
 }
 
 /// The default scanner: finds nothing and reads nothing. Deployments without a

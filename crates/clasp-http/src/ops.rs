@@ -179,7 +179,8 @@ async fn healthz() -> HttpResponse {
     security(())
 )]
 /// The process can do its work: the metadata store answers with current
-/// migrations and the blob store answers; 503 naming what is not ready otherwise.
+/// migrations, the blob store answers, and so does the virus scanner when one is
+/// configured; 503 naming what is not ready otherwise.
 async fn readyz(services: web::Data<Services>) -> HttpResponse {
     match services.attachments.check_ready().await {
         Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),

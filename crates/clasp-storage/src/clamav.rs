@@ -129,6 +129,10 @@ impl ClamdScanner {
 
 #[async_trait]
 impl Scanner for ClamdScanner {
+    async fn check_ready(&self) -> Result<(), ScanError> {
+        self.ping().await
+    }
+
     async fn scan(&self, file: BlobReader) -> Result<Verdict, ScanError> {
         self.bounded(async {
             let mut conn = self.connect().await?;

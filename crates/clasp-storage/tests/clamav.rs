@@ -44,6 +44,7 @@ fn reader(chunks: Vec<Bytes>) -> BlobReader {
 async fn clean_files_are_clean_and_eicar_is_found_over_tcp_and_the_unix_socket() {
     for scanner in scanners() {
         scanner.ping().await.unwrap();
+        Scanner::check_ready(&scanner).await.unwrap();
         let clean = scanner
             .scan(reader(vec![Bytes::from_static(b"just a text file\n")]))
             .await
@@ -122,6 +123,8 @@ async fn an_absent_daemon_is_an_error_at_once_and_a_silent_one_after_the_timeout
     let started = Instant::now();
     let got = gone.scan(reader(vec![Bytes::from_static(EICAR)])).await;
     assert!(matches!(got, Err(ScanError::Unavailable(_))), "{got:?}");
+    let ready = gone.check_ready().await;
+    assert!(matches!(ready, Err(ScanError::Unavailable(_))), "{ready:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
 
     let dir = tempfile::tempdir().unwrap();

@@ -119,14 +119,20 @@ impl AttachmentService {
         &self.policy
     }
 
-    /// Whether both stores can serve requests now (the readiness of an instance).
+    /// Whether both stores and the virus scanner (if any) can serve requests
+    /// now (the readiness of an instance).
     pub async fn check_ready(&self) -> Result<(), AttachmentError> {
         self.ports.attachments.check_ready().await?;
         self.ports
             .blobs
             .check_ready()
             .await
-            .map_err(|e| AttachmentError::Storage(e.to_string()))
+            .map_err(|e| AttachmentError::Storage(e.to_string()))?;
+        self.ports
+            .scanner
+            .check_ready()
+            .await
+            .map_err(|e| AttachmentError::ScanFailed(e.to_string()))
     }
 
     /// Stores a new attachment from a streamed body.

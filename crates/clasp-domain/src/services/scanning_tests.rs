@@ -226,3 +226,20 @@ fn a_direct_upload_is_scanned_at_confirm_and_stays_pending_without_a_verdict() {
     assert_eq!(ready.state, AttachmentState::Ready);
     assert!(block_on(f.service.open(&f.writer, &clean)).is_ok());
 }
+
+#[test]
+fn an_unreachable_scanner_makes_the_instance_not_ready() {
+    let f = fixture();
+    assert_eq!(block_on(f.service.check_ready()), Ok(()));
+    f.scanner.set_failing(true);
+    assert!(
+        matches!(
+            block_on(f.service.check_ready()),
+            Err(AttachmentError::ScanFailed(m)) if m.contains("switched off")
+        ),
+        "{:?}",
+        block_on(f.service.check_ready())
+    );
+    f.scanner.set_failing(false);
+    assert_eq!(block_on(f.service.check_ready()), Ok(()));
+}
