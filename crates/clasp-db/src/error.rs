@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clasp_domain::ports::RepoError;
+use diesel::OptionalExtension;
 use diesel::result::{DatabaseErrorKind, Error as QueryError};
 
 /// Why a database could not be opened or migrated. Operators see it (`clasp
@@ -77,6 +78,21 @@ pub enum DbError {
 /// What the quota triggers of both migrations (`2026-12-20-000000_quotas`)
 /// raise when an insert would pass a tenant's limit.
 const QUOTA_EXCEEDED: &str = "clasp_quota_exceeded";
+
+/// The domain value of the one row a lookup by key found, if any. Such lookups
+/// take their row with `get_result`, not `first`: `first` binds its `LIMIT`, and
+/// SQLite (3.53, as bundled) recompiles a statement whose bound `LIMIT` changed —
+/// on every call, since diesel binds each time — which cost more than the query
+/// in profiles of the metadata benchmark (docs/performance.md).
+pub(crate) fn found<R, T>(
+    row: Result<R, QueryError>,
+    into_domain: impl FnOnce(R) -> Result<T, RepoError>,
+) -> Result<Option<T>, RepoError> {
+    row.optional()
+        .map_err(query_error)?
+        .map(into_domain)
+        .transpose()
+}
 
 /// A failed query, as the ports report it: unique violations are conflicts,
 /// the quota triggers' refusal is [`RepoError::QuotaExceeded`], anything else

@@ -16,7 +16,7 @@ use super::PgStore;
 use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage};
 use super::schema::attachments::dsl::*;
 use super::schema::messages;
-use crate::error::query_error;
+use crate::error::{found, query_error};
 use crate::listing::{Explain, filtered, keyset, stored_size};
 use crate::quota::{self, QuotaRow};
 use crate::readiness::{NEWEST_APPLIED, NewestApplied, require_current};
@@ -94,15 +94,6 @@ fn page_query(
     Ok(query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX)))
 }
 
-/// The attachment a lookup by key found, if any (taken with `get_result`, as
-/// on SQLite, where a bound `LIMIT` costs a recompile per call).
-fn found(row: QueryResult<AttachmentRow>) -> Result<Option<Attachment>, RepoError> {
-    row.optional()
-        .map_err(query_error)?
-        .map(AttachmentRow::into_domain)
-        .transpose()
-}
-
 #[async_trait]
 impl AttachmentRepository for PgStore {
     async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
@@ -129,6 +120,7 @@ impl AttachmentRepository for PgStore {
                 .select(AttachmentRow::as_select())
                 .get_result(&mut *conn)
                 .await,
+            AttachmentRow::into_domain,
         )
     }
 
@@ -145,6 +137,7 @@ impl AttachmentRepository for PgStore {
                 .select(AttachmentRow::as_select())
                 .get_result(&mut *conn)
                 .await,
+            AttachmentRow::into_domain,
         )
     }
 
@@ -309,7 +302,7 @@ impl AttachmentRepository for PgStore {
                 q::used_bytes,
                 q::used_attachments,
             ))
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .await
             .optional()
             .map_err(query_error)?;

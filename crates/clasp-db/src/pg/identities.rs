@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::PgStore;
 use super::models::{ApiKeyRow, NewApiKey, NewSession, NewTenant, SessionRow, TenantRow};
 use super::schema::{api_keys, sessions, tenants};
-use crate::error::query_error;
+use crate::error::{found, query_error};
 
 /// The escape character of [`starts_with_pattern`].
 const LIKE_ESCAPE: char = '\\';
@@ -35,15 +35,6 @@ fn starts_with_pattern(prefix: &str) -> String {
     pattern
 }
 
-/// The session a lookup by key found, if any (taken with `get_result`, not
-/// `first`: see `attachments::found`).
-fn found(row: QueryResult<SessionRow>) -> Result<Option<Session>, RepoError> {
-    Ok(row
-        .optional()
-        .map_err(query_error)?
-        .map(SessionRow::into_domain))
-}
-
 #[async_trait]
 impl IdentityStore for PgStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), RepoError> {
@@ -58,26 +49,26 @@ impl IdentityStore for PgStore {
 
     async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, RepoError> {
         let mut conn = self.conn().await?;
-        let row = tenants::table
-            .filter(tenants::slug.eq(slug))
-            .select(TenantRow::as_select())
-            .get_result(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?;
-        Ok(row.map(TenantRow::into_domain))
+        found(
+            tenants::table
+                .filter(tenants::slug.eq(slug))
+                .select(TenantRow::as_select())
+                .get_result(&mut *conn)
+                .await,
+            |row| Ok(TenantRow::into_domain(row)),
+        )
     }
 
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, RepoError> {
         let mut conn = self.conn().await?;
-        let row = tenants::table
-            .find(id.0)
-            .select(TenantRow::as_select())
-            .get_result(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?;
-        Ok(row.map(TenantRow::into_domain))
+        found(
+            tenants::table
+                .find(id.0)
+                .select(TenantRow::as_select())
+                .get_result(&mut *conn)
+                .await,
+            |row| Ok(TenantRow::into_domain(row)),
+        )
     }
 
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), RepoError> {
@@ -92,15 +83,14 @@ impl IdentityStore for PgStore {
 
     async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, RepoError> {
         let mut conn = self.conn().await?;
-        api_keys::table
-            .filter(api_keys::hash.eq(hash))
-            .select(ApiKeyRow::as_select())
-            .get_result(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .map(ApiKeyRow::into_domain)
-            .transpose()
+        found(
+            api_keys::table
+                .filter(api_keys::hash.eq(hash))
+                .select(ApiKeyRow::as_select())
+                .get_result(&mut *conn)
+                .await,
+            ApiKeyRow::into_domain,
+        )
     }
 
     async fn find_api_keys(&self, prefix_or_id: &str) -> Result<Vec<ApiKey>, RepoError> {
@@ -151,6 +141,7 @@ impl IdentityStore for PgStore {
                 .select(SessionRow::as_select())
                 .get_result(&mut *conn)
                 .await,
+            |row| Ok(SessionRow::into_domain(row)),
         )
     }
 
@@ -162,6 +153,7 @@ impl IdentityStore for PgStore {
                 .select(SessionRow::as_select())
                 .get_result(&mut *conn)
                 .await,
+            |row| Ok(SessionRow::into_domain(row)),
         )
     }
 

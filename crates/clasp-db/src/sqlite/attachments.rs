@@ -16,7 +16,7 @@ use super::linking::{Linking, link};
 use super::models::{AttachmentFields, AttachmentRow, NewAttachment, NewMessage, to_micros};
 use super::schema::attachment_tags;
 use super::schema::attachments::dsl::*;
-use crate::error::query_error;
+use crate::error::{found, query_error};
 use crate::listing::{Explain, filtered, keyset, stored_size};
 use crate::quota::{self, QuotaRow};
 use crate::readiness::{NEWEST_APPLIED, NewestApplied, require_current};
@@ -102,18 +102,6 @@ fn page_query(
     Ok(query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX)))
 }
 
-/// The attachment a lookup by key found, if any. Such lookups take their one
-/// row with `get_result`, not `first`: `first` binds its `LIMIT`, and SQLite
-/// (3.53, as bundled) recompiles a statement whose bound `LIMIT` changed — on
-/// every call, since diesel binds each time — which cost more than the query
-/// in profiles of the metadata benchmark (docs/performance.md).
-fn found(row: QueryResult<AttachmentRow>) -> Result<Option<Attachment>, RepoError> {
-    row.optional()
-        .map_err(query_error)?
-        .map(AttachmentRow::into_domain)
-        .transpose()
-}
-
 #[async_trait]
 impl AttachmentRepository for SqliteStore {
     async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
@@ -140,6 +128,7 @@ impl AttachmentRepository for SqliteStore {
                 .select(AttachmentRow::as_select())
                 .get_result(&mut *conn)
                 .await,
+            AttachmentRow::into_domain,
         )
     }
 
@@ -156,6 +145,7 @@ impl AttachmentRepository for SqliteStore {
                 .select(AttachmentRow::as_select())
                 .get_result(&mut *conn)
                 .await,
+            AttachmentRow::into_domain,
         )
     }
 
@@ -303,7 +293,7 @@ impl AttachmentRepository for SqliteStore {
                 q::used_bytes,
                 q::used_attachments,
             ))
-            .first(&mut *conn)
+            .get_result(&mut *conn)
             .await
             .optional()
             .map_err(query_error)?;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::models::{ApiKeyRow, SessionRow, TenantRow, to_micros};
 use super::schema::{api_keys, sessions, tenants};
-use crate::error::query_error;
+use crate::error::{found, query_error};
 
 diesel::infix_operator!(Glob, " GLOB ", backend: diesel::sqlite::Sqlite);
 
@@ -37,15 +37,6 @@ fn starts_with_pattern(prefix: &str) -> String {
     pattern
 }
 
-/// The session a lookup by key found, if any (taken with `get_result`, not
-/// `first`: see `attachments::found`).
-fn found(row: QueryResult<SessionRow>) -> Result<Option<Session>, RepoError> {
-    row.optional()
-        .map_err(query_error)?
-        .map(SessionRow::into_domain)
-        .transpose()
-}
-
 #[async_trait]
 impl IdentityStore for SqliteStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), RepoError> {
@@ -61,28 +52,26 @@ impl IdentityStore for SqliteStore {
 
     async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, RepoError> {
         let mut conn = self.read_conn().await?;
-        tenants::table
-            .filter(tenants::slug.eq(slug))
-            .select(TenantRow::as_select())
-            .get_result(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .map(TenantRow::into_domain)
-            .transpose()
+        found(
+            tenants::table
+                .filter(tenants::slug.eq(slug))
+                .select(TenantRow::as_select())
+                .get_result(&mut *conn)
+                .await,
+            TenantRow::into_domain,
+        )
     }
 
     async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, RepoError> {
         let mut conn = self.read_conn().await?;
-        tenants::table
-            .find(id.to_string())
-            .select(TenantRow::as_select())
-            .get_result(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .map(TenantRow::into_domain)
-            .transpose()
+        found(
+            tenants::table
+                .find(id.to_string())
+                .select(TenantRow::as_select())
+                .get_result(&mut *conn)
+                .await,
+            TenantRow::into_domain,
+        )
     }
 
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), RepoError> {
@@ -98,15 +87,14 @@ impl IdentityStore for SqliteStore {
 
     async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, RepoError> {
         let mut conn = self.read_conn().await?;
-        api_keys::table
-            .filter(api_keys::hash.eq(hash))
-            .select(ApiKeyRow::as_select())
-            .get_result(&mut *conn)
-            .await
-            .optional()
-            .map_err(query_error)?
-            .map(ApiKeyRow::into_domain)
-            .transpose()
+        found(
+            api_keys::table
+                .filter(api_keys::hash.eq(hash))
+                .select(ApiKeyRow::as_select())
+                .get_result(&mut *conn)
+                .await,
+            ApiKeyRow::into_domain,
+        )
     }
 
     async fn find_api_keys(&self, prefix_or_id: &str) -> Result<Vec<ApiKey>, RepoError> {
@@ -160,6 +148,7 @@ impl IdentityStore for SqliteStore {
                 .select(SessionRow::as_select())
                 .get_result(&mut *conn)
                 .await,
+            SessionRow::into_domain,
         )
     }
 
@@ -171,6 +160,7 @@ impl IdentityStore for SqliteStore {
                 .select(SessionRow::as_select())
                 .get_result(&mut *conn)
                 .await,
+            SessionRow::into_domain,
         )
     }
 
