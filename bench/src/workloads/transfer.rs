@@ -576,30 +576,27 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
     let runs = |group| config.groups.contains(&group);
     if runs(Group::Downloads) {
         eprintln!("downloads (local storage) against nginx sendfile");
-    }
-    for (name, bytes) in [("medium.pdf", &medium), ("large.pdf", &large)]
-        .into_iter()
-        .filter(|_| runs(Group::Downloads))
-    {
-        let id = local.upload(bytes).await?;
-        let signed = local.signed_url(&id).await?;
-        for &c in &config.concurrency {
-            pair(
-                config,
-                &mut report,
-                (
-                    &format!("download {}", size_label(bytes.len())),
-                    Role::Download,
-                    bytes.len(),
-                ),
-                c,
-                Unit::MibPerSec,
-                ("nginx sendfile", Some(0.8)),
-                get_op(&client, signed.clone(), HeaderMap::new()),
-                get_op(&client, format!("{}/{name}", nginx.base), HeaderMap::new()),
-                nothing,
-            )
-            .await?;
+        for (name, bytes) in [("medium.pdf", &medium), ("large.pdf", &large)] {
+            let id = local.upload(bytes).await?;
+            let signed = local.signed_url(&id).await?;
+            for &c in &config.concurrency {
+                pair(
+                    config,
+                    &mut report,
+                    (
+                        &format!("download {}", size_label(bytes.len())),
+                        Role::Download,
+                        bytes.len(),
+                    ),
+                    c,
+                    Unit::MibPerSec,
+                    ("nginx sendfile", Some(0.8)),
+                    get_op(&client, signed.clone(), HeaderMap::new()),
+                    get_op(&client, format!("{}/{name}", nginx.base), HeaderMap::new()),
+                    nothing,
+                )
+                .await?;
+            }
         }
     }
 
@@ -631,21 +628,21 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
     let ids = Arc::new(Mutex::new(Vec::new()));
     if runs(Group::Uploads) {
         eprintln!("{big} uploads (local storage) against nginx PUT to a file");
-    }
-    for &c in config.concurrency.iter().filter(|_| runs(Group::Uploads)) {
-        let goal = [1, 8].contains(&c).then_some(1.0);
-        pair(
-            config,
-            &mut report,
-            (&format!("upload {big}"), Role::Upload, large.len()),
-            c,
-            Unit::MibPerSec,
-            ("nginx PUT", goal),
-            local.upload_op(&large, &ids),
-            nginx_put_op(&client, &nginx.base, &large),
-            async || local.delete_all(&ids).await,
-        )
-        .await?;
+        for &c in &config.concurrency {
+            let goal = [1, 8].contains(&c).then_some(1.0);
+            pair(
+                config,
+                &mut report,
+                (&format!("upload {big}"), Role::Upload, large.len()),
+                c,
+                Unit::MibPerSec,
+                ("nginx PUT", goal),
+                local.upload_op(&large, &ids),
+                nginx_put_op(&client, &nginx.base, &large),
+                async || local.delete_all(&ids).await,
+            )
+            .await?;
+        }
     }
 
     if runs(Group::Memory) {
