@@ -119,6 +119,99 @@ pub enum AttachmentError {
     ScanFailed(String),
 }
 
+/// What kind of failure an [`AttachmentError`] is, without its details: what a
+/// front end classifies once, in the style of [`std::io::ErrorKind`], to pick its
+/// status code and wire code from a small table instead of matching every
+/// variant (and every [`ValidationError`]) again in each front end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The principal lacks this scope.
+    Forbidden(Scope),
+    /// Nothing the principal may see has that id.
+    NotFound,
+    /// More bytes than the limit.
+    TooLarge,
+    /// A media type off the allowlist.
+    DisallowedType,
+    /// Bytes of another format than declared.
+    MagicMismatch,
+    /// Any other broken rule of an upload: empty, a malformed checksum, a size
+    /// that does not match.
+    InvalidUpload,
+    /// The client's body broke off.
+    Interrupted,
+    /// The bytes do not match the declared checksum.
+    ChecksumMismatch,
+    /// A signed URL that is tampered with or expired.
+    InvalidSignature,
+    /// The signer could not make a URL (e.g. an object store's presigning failed).
+    SignerUnavailable,
+    /// A transition the state machine forbids.
+    InvalidState,
+    /// A direct upload confirmed before its bytes arrived.
+    NotUploaded,
+    /// A direct upload whose URL expired.
+    UploadExpired,
+    /// An attachment past its upload.
+    NotPending,
+    /// Bytes that failed a check at confirm.
+    VerificationFailed,
+    /// An entity tag that is not the stored object's.
+    ETagMismatch,
+    /// An attachment a message cannot carry, and why.
+    NotLinkable(LinkRefusal),
+    /// A malformed message.
+    InvalidMessage,
+    /// The tenant's quota is full.
+    QuotaExceeded,
+    /// Malware; the failed attachment's number.
+    Infected {
+        /// The failed attachment's number, for dialects that address by number.
+        number: i64,
+    },
+    /// No virus verdict could be had.
+    ScanFailed,
+    /// The blob store failed.
+    StorageUnavailable,
+    /// The metadata store failed.
+    Internal,
+}
+
+impl AttachmentError {
+    /// The kind of this failure (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            AttachmentError::Forbidden(scope) => ErrorKind::Forbidden(*scope),
+            AttachmentError::NotFound => ErrorKind::NotFound,
+            AttachmentError::Invalid(v) => match v {
+                ValidationError::TooLarge { .. } => ErrorKind::TooLarge,
+                ValidationError::DisallowedType(_) => ErrorKind::DisallowedType,
+                ValidationError::MagicMismatch { .. } => ErrorKind::MagicMismatch,
+                ValidationError::MalformedChecksum
+                | ValidationError::EmptyFile
+                | ValidationError::SizeMismatch { .. } => ErrorKind::InvalidUpload,
+            },
+            AttachmentError::Interrupted(_) => ErrorKind::Interrupted,
+            AttachmentError::ChecksumMismatch { .. } => ErrorKind::ChecksumMismatch,
+            AttachmentError::Signature(SignatureError::Backend(_)) => ErrorKind::SignerUnavailable,
+            AttachmentError::Signature(_) => ErrorKind::InvalidSignature,
+            AttachmentError::State(_) => ErrorKind::InvalidState,
+            AttachmentError::Storage(_) => ErrorKind::StorageUnavailable,
+            AttachmentError::Repository(_) => ErrorKind::Internal,
+            AttachmentError::NotUploaded => ErrorKind::NotUploaded,
+            AttachmentError::UploadExpired => ErrorKind::UploadExpired,
+            AttachmentError::NotPending(_) => ErrorKind::NotPending,
+            AttachmentError::VerificationFailed(_) => ErrorKind::VerificationFailed,
+            AttachmentError::ETagMismatch { .. } => ErrorKind::ETagMismatch,
+            AttachmentError::NotLinkable { reason, .. } => ErrorKind::NotLinkable(*reason),
+            AttachmentError::InvalidMessage(_) => ErrorKind::InvalidMessage,
+            AttachmentError::QuotaExceeded(_) => ErrorKind::QuotaExceeded,
+            AttachmentError::Infected { number, .. } => ErrorKind::Infected { number: *number },
+            AttachmentError::ScanFailed(_) => ErrorKind::ScanFailed,
+        }
+    }
+}
+
 /// Why an attachment cannot be linked to a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LinkRefusal {
