@@ -213,7 +213,7 @@ impl AttachmentError {
 }
 
 /// Why an attachment cannot be linked to a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum LinkRefusal {
     /// No such attachment in the tenant (also: another tenant's).
     #[error("it does not exist")]
