@@ -10,10 +10,10 @@ use actix_service::ServiceExt;
 use actix_service::boxed::{self, RcService};
 use actix_web::body::BoxBody;
 use actix_web::dev::ServiceResponse;
-use actix_web::{App, Error, test};
+use actix_web::{Error, test};
 use clasp_domain::memory::MemoryPorts;
 use clasp_domain::{AttachmentService, IdentityService, Scopes, UploadPolicy};
-use clasp_http::{Services, configure, default_headers};
+use clasp_http::{FrontDoor, Services};
 
 /// Largest file the fuzzed app accepts: small, so the fuzzer reaches the limit.
 pub const MAX_BYTES: u64 = 4096;
@@ -76,12 +76,8 @@ async fn build() -> Harness {
         .create_api_key("fuzz", Scopes::ALL)
         .await
         .expect("api key");
-    let app = test::init_service(
-        App::new()
-            .wrap(default_headers())
-            .configure(configure(services.clone())),
-    )
-    .await;
+    let front = FrontDoor::new(services.clone()).expect("route table");
+    let app = test::init_service(front.app()).await;
     let app = boxed::rc_service(app.map(ServiceResponse::map_into_boxed_body));
     Harness {
         app,

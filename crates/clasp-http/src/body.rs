@@ -10,6 +10,8 @@ use clasp_domain::inspect::{BodyError, BodyStream};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
+use crate::problem::{Problem, ProblemKind};
+
 /// Chunks in flight between the request and the domain.
 const CHANNEL_CHUNKS: usize = 4;
 
@@ -65,11 +67,38 @@ pub fn content_length(req: &actix_web::HttpRequest) -> Option<u64> {
 pub fn refuse_oversized(
     req: &actix_web::HttpRequest,
     max_bytes: u64,
-) -> Result<(), clasp_domain::ValidationError> {
+) -> Result<(), clasp_domain::AttachmentError> {
     match content_length(req) {
         Some(len) if len > max_bytes.saturating_add(MULTIPART_OVERHEAD) => {
-            Err(clasp_domain::ValidationError::TooLarge { limit: max_bytes })
+            Err(clasp_domain::ValidationError::TooLarge { limit: max_bytes }.into())
         }
         _ => Ok(()),
     }
+}
+
+/// Reads a small JSON body of at most `max_bytes`; an empty body is `default`
+/// when there is one.
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    mut payload: actix_web::web::Payload,
+    max_bytes: usize,
+    default: Option<T>,
+) -> Result<T, Problem> {
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| Problem::bad_request(e.to_string()))?;
+        if buf.len() + chunk.len() > max_bytes {
+            return Err(Problem::new(
+                ProblemKind::BodyTooLarge,
+                format!("a request body may hold at most {max_bytes} bytes"),
+            ));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    if buf.iter().all(u8::is_ascii_whitespace)
+        && let Some(default) = default
+    {
+        return Ok(default);
+    }
+    serde_json::from_slice(&buf)
+        .map_err(|e| Problem::bad_request(format!("the body is not the expected JSON: {e}")))
 }

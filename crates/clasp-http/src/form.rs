@@ -24,6 +24,9 @@ use actix_web::{FromRequest, HttpRequest};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
+mod fields;
+pub use fields::{FieldLimits, Fields};
+
 /// A request's multipart form whose reading fails, rather than waits forever,
 /// when the body ends inside a part. Extracted like [`Multipart`].
 pub struct Form {
@@ -103,5 +106,17 @@ impl Deref for Part {
     }
 }
 
-#[cfg(test)]
-mod tests;
+impl Part {
+    /// The file name the client gave the part; empty when it gave none.
+    pub fn filename(&self) -> String {
+        self.content_disposition()
+            .and_then(|d| d.get_filename())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The media type the client declared for the part.
+    pub fn media_type(&self) -> Option<String> {
+        self.content_type().map(ToString::to_string)
+    }
+}

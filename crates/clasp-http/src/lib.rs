@@ -1,43 +1,61 @@
 //! # clasp-http
 //!
 //! The HTTP front of Clasp on actix-web. Each dialect module only translates its
-//! wire format — paths, field names, status codes, error bodies, auth scheme — into
-//! calls of the domain services; the rules live once, in `clasp-domain`.
+//! wire format — paths, field names, status codes, error bodies, auth scheme —
+//! into calls of the domain services; the rules live once, in `clasp-domain`.
+//!
+//! A request flows through one front door (`docs/architecture.md` walks it):
+//!
+//! 1. [`FrontDoor::app`] wraps every route in the same middleware: request ids,
+//!    logs and metrics ([`ops::observe`]), `HEAD` ([`download::answer_head`]),
+//!    CORS, stalled-body cut-off ([`limits::body_idle_timeout`]).
+//! 2. The route table ([`RouteTable`]) matched the route; each route carries its
+//!    [`Dialect`], and its own admission ([`limits::admit`]) and body accounting
+//!    ([`ops::count_request_body`]), so refusals and labels name the right dialect.
+//! 3. Extractors ([`extract`]) authenticate the caller and read typed ids,
+//!    refusing in the dialect's words; no body byte is read before they pass.
+//! 4. The handler calls a domain service; every failure becomes a
+//!    [`problem::Problem`] with `?`, and the dialect's table in [`wire`] says it
+//!    in its own status codes and error body.
 //!
 //! | module | dialect | paths |
 //! |---|---|---|
 //! | [`tickets`] | seed 001 | `/v1/tickets/{ticket_id}/attachments…` |
-//! | [`workspaces`] | seed 000 | `/v1/workspaces/{workspaceId}/…` |
+//! | [`workspaces`] | seed 000 | `/v1/workspaces/{workspace_id}/…` |
 //! | [`cases`] | seed 002 | `/api-public/1.0/…` |
 //! | [`chat`] | seed 003 | `/api/v1/…` with the `clasp_session` cookie |
 //! | [`redirect`] | seed 004 | `/api/v1/…` with `Authorization: Bearer` |
-//! | [`signed`] | Clasp's own signed download URLs | `GET /signed/{tenant}/{attachment}` |
-//! | [`signed_upload`] | Clasp's own signed upload URLs | `PUT /signed-upload/{tenant}/{attachment}` |
-//! | [`download`] | byte ranges, entity tags, `HEAD` of every download | — |
-//! | [`limits`] | stalled bodies, upload cap, per-credential rate | — |
-//! | [`openapi`] | the OpenAPI 3.1 document of every dialect and its page | `/openapi.json`, `/docs` |
-//! | [`ops`] | operations: health, readiness, metrics | `/healthz`, `/readyz`, `/metrics` |
+//! | [`signed`], [`signed_upload`] | Clasp's own signed URLs | `/signed/…`, `/signed-upload/…` |
+//! | [`ops`], [`openapi`] | operations and documentation | `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs` |
 
-mod bearer;
 mod body;
 pub mod cases;
 pub mod chat;
+pub mod credentials;
 pub mod download;
+pub mod extract;
 mod form;
+mod front;
+mod json;
 pub mod limits;
 pub mod openapi;
 pub mod ops;
+pub mod own;
+pub mod problem;
 pub mod redirect;
-mod session;
+pub mod routes;
 pub mod signed;
 pub mod signed_upload;
 pub mod tickets;
+pub mod wire;
 pub mod workspaces;
 
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
-use actix_web::web;
 use clasp_domain::{AttachmentService, IdentityService};
+
+pub use front::FrontDoor;
+pub use routes::{Dialect, RouteInfo, RouteTable, RouteTableError};
 
 /// The services every dialect calls, shared by all workers.
 #[derive(Clone)]
@@ -51,49 +69,7 @@ pub struct Services {
     pub redirect_url_ttl: time::Duration,
 }
 
-/// Registers every dialect's routes; the caller wraps them in an `App`.
-pub fn configure(services: Services) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
-        cfg.app_data(web::Data::new(services))
-            .configure(tickets::routes)
-            .configure(workspaces::routes)
-            .configure(cases::routes)
-            .configure(redirect::routes)
-            .configure(chat::routes)
-            .configure(signed::routes)
-            .configure(signed_upload::routes)
-            .configure(openapi::routes);
-    }
-}
-
-/// A refusal made outside a dialect's handlers (by [`limits`]), in the error
-/// shape of the dialect the request was meant for.
-pub(crate) fn refusal(
-    req: &actix_web::HttpRequest,
-    refused: limits::Refusal,
-) -> actix_web::HttpResponse {
-    match ops::dialect_of(req.match_pattern().as_deref(), req) {
-        "tickets" => tickets::refusal(refused),
-        "workspaces" => workspaces::refusal(refused),
-        "cases" => cases::refusal(refused),
-        "chat" => chat::refusal(req, refused),
-        "redirect" => redirect::refusal(refused),
-        _ => {
-            let (status, code, message) = refused.describe();
-            actix_web::HttpResponse::build(status)
-                .json(serde_json::json!({ "error": code, "message": message }))
-        }
-    }
-}
-
 /// Headers every response carries: browsers must never guess a type Clasp did not state.
 pub fn default_headers() -> DefaultHeaders {
     DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
 }
-
-#[cfg(test)]
-mod auth_matrix;
-#[cfg(test)]
-mod faults;
-#[cfg(test)]
-mod tests;

@@ -14,8 +14,8 @@ use std::time::Duration;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
+use actix_web::http::ConnectionType;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{ConnectionType, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 use bytes::Bytes;
@@ -23,6 +23,10 @@ use futures::{Stream, StreamExt};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::credentials;
+use crate::problem::Problem;
+use crate::routes::Dialect;
 
 /// How long a request body may go without sending a byte.
 #[derive(Debug, Clone, Copy)]
@@ -80,20 +84,13 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The status code, error code and message every dialect answers it with
-    /// (each in its own error shape).
-    pub fn describe(self) -> (StatusCode, &'static str, String) {
+    /// What the refused client reads (each dialect says it in its own shape).
+    pub fn message(self) -> String {
         match self {
-            Refusal::Busy => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too_many_uploads",
-                "too many uploads are in progress; retry shortly".to_owned(),
-            ),
-            Refusal::RateLimited { retry_after_secs } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("too many requests with these credentials; retry in {retry_after_secs} s"),
-            ),
+            Refusal::Busy => "too many uploads are in progress; retry shortly".to_owned(),
+            Refusal::RateLimited { retry_after_secs } => {
+                format!("too many requests with these credentials; retry in {retry_after_secs} s")
+            }
         }
     }
 
@@ -129,9 +126,9 @@ impl Admission {
         }
     }
 
-    /// Counts one request of `credential` (an `Authorization` header or a
-    /// session cookie, kept only as a keyed hash).
-    fn check_rate(&self, credential: Option<&[u8]>) -> Result<(), Refusal> {
+    /// Counts one request of `credential` (a Bearer token or a session
+    /// cookie, kept only as a keyed hash).
+    fn check_rate(&self, credential: Option<&str>) -> Result<(), Refusal> {
         let (Some(rate), Some(credential)) = (&self.rate, credential) else {
             return Ok(());
         };
@@ -160,19 +157,6 @@ impl Admission {
     }
 }
 
-/// The credential a request presents: its bearer key or its session cookie.
-fn credential(req: &ServiceRequest) -> Option<Vec<u8>> {
-    if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
-        return Some(auth.as_bytes().to_vec());
-    }
-    req.headers()
-        .get_all(header::COOKIE)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix("clasp_session="))
-        .map(|value| value.as_bytes().to_vec())
-}
-
 /// Whether a request sends a body (an upload), by its headers.
 pub(crate) fn sends_body(req: &ServiceRequest) -> bool {
     let headers = req.headers();
@@ -184,7 +168,8 @@ pub(crate) fn sends_body(req: &ServiceRequest) -> bool {
 
 /// Applies the [`Admission`] in the app's data: a rate-limited credential gets
 /// 429, an upload beyond the cap 503, both with `Retry-After` and in the
-/// dialect's own error shape, before any byte of the body is read.
+/// dialect's own error shape, before any byte of the body is read. Registered
+/// with every route (see [`crate::routes`]), so the dialect is the route's own.
 pub async fn admit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -198,7 +183,7 @@ pub async fn admit(
     };
     let uploading = sends_body(&req);
     let slot = admission
-        .check_rate(credential(&req).as_deref())
+        .check_rate(credentials::rate_key(req.headers()))
         .and_then(|()| {
             if uploading {
                 admission.upload_slot()
@@ -223,7 +208,8 @@ pub async fn admit(
             Ok(res.map_into_boxed_body().map_into_left_body())
         }
         Err(refusal) => {
-            let mut res = crate::refusal(req.request(), refusal);
+            let dialect = req.app_data::<Dialect>().copied().unwrap_or(Dialect::Ops);
+            let mut res = dialect.respond(&Problem::from(refusal));
             if let Ok(value) = HeaderValue::from_str(&refusal.retry_after_secs().to_string()) {
                 res.headers_mut().insert(header::RETRY_AFTER, value);
             }
@@ -235,4 +221,42 @@ pub async fn admit(
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is how a test fails")]
+
+    use super::{Admission, Refusal};
+
+    #[test]
+    fn upload_slots_are_capped_and_given_back() {
+        let admission = Admission::new(2, 0, 0);
+        let first = admission.upload_slot().unwrap();
+        let second = admission.upload_slot().unwrap();
+        assert_eq!(admission.upload_slot().err(), Some(Refusal::Busy));
+        drop(first);
+        assert!(admission.upload_slot().is_ok());
+        drop(second);
+        assert!(
+            Admission::new(0, 0, 0).upload_slot().unwrap().is_none(),
+            "no cap"
+        );
+    }
+
+    #[test]
+    fn each_credential_has_its_own_rate() {
+        let admission = Admission::new(0, 1, 2);
+        assert_eq!(admission.check_rate(Some("a")), Ok(()));
+        assert_eq!(admission.check_rate(Some("a")), Ok(()));
+        assert_eq!(
+            admission.check_rate(Some("a")),
+            Err(Refusal::RateLimited {
+                retry_after_secs: 1
+            })
+        );
+        assert_eq!(admission.check_rate(Some("b")), Ok(()), "another key");
+        assert_eq!(admission.check_rate(None), Ok(()), "no credential");
+        let unlimited = Admission::new(0, 0, 0);
+        for _ in 0..1000 {
+            assert_eq!(unlimited.check_rate(Some("a")), Ok(()));
+        }
+    }
+}

@@ -12,14 +12,13 @@
 //! session cookie, `redirect` by Bearer key), one operation documents both: its
 //! security lists both schemes and its responses both bodies.
 
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{HttpResponse, web};
-use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{InfoBuilder, OpenApi as Document, OpenApiBuilder};
 
-use crate::{cases, chat, ops, redirect, signed, signed_upload, tickets, workspaces};
+use crate::routes::{Dialect, Group, Handler};
 
 /// Version of the vendored Swagger UI, for whoever updates it.
 pub const SWAGGER_UI_VERSION: &str = "5.35.0";
@@ -29,26 +28,35 @@ const INIT: &str = include_str!("../assets/docs.js");
 const CSS: &str = include_str!("../assets/swagger-ui/swagger-ui.css");
 const BUNDLE: &str = include_str!("../assets/swagger-ui/swagger-ui-bundle.js");
 
-/// Registers `GET /openapi.json`, `GET /docs` and the page's assets.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::Data::new(Rendered(document_json())))
-        .route("/openapi.json", web::get().to(openapi_json))
-        .route(
-            "/docs",
-            web::get().to(|| asset("text/html; charset=utf-8", PAGE)),
-        )
-        .route(
-            "/docs/docs.js",
-            web::get().to(|| asset("text/javascript; charset=utf-8", INIT)),
-        )
-        .route(
-            "/docs/swagger-ui.css",
-            web::get().to(|| asset("text/css; charset=utf-8", CSS)),
-        )
-        .route(
-            "/docs/swagger-ui-bundle.js",
-            web::get().to(|| asset("text/javascript; charset=utf-8", BUNDLE)),
-        );
+/// `GET /openapi.json`, `GET /docs` and the page's assets: not API
+/// operations, so not in the document.
+pub(crate) fn routes() -> Group {
+    let page = |path, why, route| Handler::undocumented(Method::GET, path, why, route);
+    Group::new(
+        Dialect::Ops,
+        (
+            OpenApiBuilder::new().build(),
+            vec![
+                page("/openapi.json", "the document itself", || {
+                    web::to(openapi_json)
+                }),
+                page("/docs", "the page showing the document", || {
+                    web::to(|| asset("text/html; charset=utf-8", PAGE))
+                }),
+                page("/docs/docs.js", "an asset of that page", || {
+                    web::to(|| asset("text/javascript; charset=utf-8", INIT))
+                }),
+                page("/docs/swagger-ui.css", "an asset of that page", || {
+                    web::to(|| asset("text/css; charset=utf-8", CSS))
+                }),
+                page(
+                    "/docs/swagger-ui-bundle.js",
+                    "an asset of that page",
+                    || web::to(|| asset("text/javascript; charset=utf-8", BUNDLE)),
+                ),
+            ],
+        ),
+    )
 }
 
 /// The refusals every endpoint of a Bearer dialect may answer, in that
@@ -74,10 +82,11 @@ pub(crate) enum BearerRefusals<E: utoipa::ToSchema> {
 pub(crate) struct NotFound<E: utoipa::ToSchema>(E);
 
 /// The document, serialised once at start-up: it never changes while running.
-struct Rendered(String);
+pub(crate) struct Rendered(pub(crate) String);
 
-/// The whole document: every dialect's part, its tag, and the security schemes.
-pub fn document() -> Document {
+/// The document without its paths: its description, a tag per dialect and the
+/// security schemes; the route table adds every route's operation.
+pub(crate) fn skeleton() -> Document {
     let mut doc = OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -99,18 +108,6 @@ pub fn document() -> Document {
             tag("clasp", "Clasp's own endpoints: signed download and upload URLs (no credentials but the signature), health, readiness and metrics."),
         ]))
         .build();
-    for part in [
-        tickets::Api::openapi(),
-        workspaces::Api::openapi(),
-        cases::Api::openapi(),
-        chat::Api::openapi(),
-        redirect::Api::openapi(),
-        signed::Api::openapi(),
-        signed_upload::Api::openapi(),
-        ops::Api::openapi(),
-    ] {
-        doc.merge(part);
-    }
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
@@ -148,8 +145,8 @@ fn tag(name: &str, description: &str) -> utoipa::openapi::tag::Tag {
 
 /// The document as JSON; a document that cannot be serialised is a bug the
 /// tests catch, answered as an empty object rather than a crash.
-fn document_json() -> String {
-    document().to_json().unwrap_or_else(|e| {
+pub(crate) fn document_json(document: &Document) -> String {
+    document.to_json().unwrap_or_else(|e| {
         tracing::error!(error = %e, "the OpenAPI document cannot be serialised");
         "{}".to_owned()
     })
@@ -166,38 +163,4 @@ async fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
         .content_type(content_type)
         .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
         .body(body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_document_serialises_and_has_a_tag_per_dialect() {
-        let doc: serde_json::Value = serde_json::from_str(&document_json()).unwrap_or_default();
-        assert_eq!(doc["openapi"], "3.1.0");
-        let tags: Vec<_> = doc["tags"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| t["name"].as_str())
-            .collect();
-        assert_eq!(
-            tags,
-            [
-                "tickets",
-                "workspaces",
-                "cases",
-                "chat",
-                "redirect",
-                "clasp"
-            ]
-        );
-        for scheme in ["bearer", "workspace", "session"] {
-            assert!(
-                doc["components"]["securitySchemes"][scheme].is_object(),
-                "{scheme}"
-            );
-        }
-    }
 }

@@ -11,43 +11,75 @@
 //! UUID, not downloadable, no such endpoint), 503 `service_unavailable`
 //! (object storage unreachable or unable to sign), 500 `internal_error`.
 
-use actix_web::guard::{self, GuardContext};
+use std::borrow::Cow;
+
+use actix_web::guard::GuardContext;
 use actix_web::http::{Method, StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
-use clasp_domain::ports::SignatureError;
+use actix_web::web::{self, Data};
+use actix_web::{HttpRequest, HttpResponse};
 use clasp_domain::services::Lookup;
-use clasp_domain::{AttachmentError, AttachmentId, AuthError, Principal, Scope};
+use clasp_domain::{AttachmentError, AttachmentId, ErrorKind, Scope};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
-use crate::limits::Refusal;
-use crate::{Services, bearer};
+use crate::extract::{AttachmentIdCamel, Bearer, PathParam};
+use crate::problem::{Problem, ProblemKind};
+use crate::routes::{Claim, Dialect, Group, Handler, handlers};
+use crate::wire::{INTERNAL_MESSAGE, Reply, Wire, WireDialect, standard};
+use crate::{Services, credentials};
 
-/// Registers the dialect's routes, guarded so that only Bearer requests reach
-/// them; register before [`crate::chat::routes`].
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api/v1")
-            .guard(guard::fn_guard(has_bearer))
-            .service(
-                web::resource("/attachments/{id}/download")
-                    .route(web::get().to(download))
-                    .default_service(web::to(other)),
-            )
-            .service(
-                web::resource("/attachments/{id}")
-                    .route(web::delete().to(delete))
-                    .default_service(web::to(other)),
-            )
-            .default_service(web::to(other)),
-    );
+/// The `redirect` dialect: the seed's few answers, with its own texts.
+pub struct Redirect;
+
+impl WireDialect for Redirect {
+    const DIALECT: Dialect = Dialect::Redirect;
+    type Caller = Bearer<Redirect>;
+
+    fn wire(problem: &Problem) -> Wire {
+        use ErrorKind as E;
+        use ProblemKind as P;
+        use StatusCode as S;
+        match problem.kind {
+            P::Unauthenticated | P::BadCredential => Wire::new(S::UNAUTHORIZED, "unauthorized")
+                .saying("Authentication required. Please provide a valid API token"),
+            P::AuthUnavailable | P::Busy | P::RateLimited => standard(problem),
+            P::Domain(E::Forbidden(scope)) => Wire::new(S::FORBIDDEN, "insufficient_scope").saying(
+                Cow::Owned(format!("this API key lacks the {} scope", scope.as_str())),
+            ),
+            P::Domain(E::NotFound) => {
+                Wire::new(S::NOT_FOUND, "not_found").saying("The requested resource was not found")
+            }
+            P::Domain(E::StorageUnavailable | E::SignerUnavailable) => {
+                Wire::new(S::SERVICE_UNAVAILABLE, "service_unavailable")
+                    .saying("The service is temporarily unavailable. Please try again later")
+            }
+            _ => Wire::new(S::INTERNAL_SERVER_ERROR, "internal_error").saying(INTERNAL_MESSAGE),
+        }
+    }
+
+    fn body<'a>(_: &'a Problem, wire: &'a Wire, message: &'a str) -> impl Serialize + 'a {
+        ErrorJson {
+            error: &wire.code,
+            message,
+            code: wire.status.as_u16(),
+        }
+    }
 }
 
-/// This dialect's part of the OpenAPI document, built from the handler below;
-/// its `DELETE` shares a path with the `chat` dialect, which documents both.
-#[derive(OpenApi)]
-#[openapi(paths(download))]
-pub(crate) struct Api;
+/// The dialect's routes: every Bearer request under `/api/v1` is its own
+/// (the `chat` dialect, on the same paths, authenticates by cookie); its
+/// `DELETE` shares a path with the `chat` dialect, which documents both.
+pub(crate) fn routes() -> Group {
+    Group::new(Dialect::Redirect, handlers![download])
+        .with([Handler::same_as(Dialect::Chat, "delete", || {
+            web::to(delete)
+        })])
+        .claiming(Claim {
+            prefix: "/api/v1",
+            guard: has_bearer,
+            fallback: || web::to(other),
+        })
+}
 
 /// The error body: a problem code, a text for people and the status again.
 #[derive(Serialize, ToSchema)]
@@ -60,130 +92,10 @@ pub(crate) struct ErrorJson<'a> {
 
 /// Whether the request carries `Authorization: Bearer …`.
 fn has_bearer(ctx: &GuardContext<'_>) -> bool {
-    ctx.head()
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim_start().get(..7))
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+    credentials::bearer(ctx.head().headers()).is_some()
 }
 
-/// A failure as this dialect reports it.
-#[derive(Debug)]
-struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "The requested resource was not found",
-        )
-    }
-
-    fn unavailable() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
-            "The service is temporarily unavailable. Please try again later",
-        )
-    }
-
-    fn response(&self) -> HttpResponse {
-        let mut res = HttpResponse::build(self.status);
-        if self.status == StatusCode::UNAUTHORIZED {
-            res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
-        }
-        res.json(ErrorJson {
-            error: self.code,
-            message: &self.message,
-            code: self.status.as_u16(),
-        })
-    }
-}
-
-/// A refusal made before the handler ran (rate limit, upload cap), in this
-/// dialect's error shape.
-pub(crate) fn refusal(refused: Refusal) -> HttpResponse {
-    let (status, code, message) = refused.describe();
-    ApiError::new(status, code, message).response()
-}
-
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::Backend(b) => {
-                tracing::error!(error = %b, "authentication failed");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "authentication is unavailable",
-                )
-            }
-            _ => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "Authentication required. Please provide a valid API token",
-            ),
-        }
-    }
-}
-
-impl From<AttachmentError> for ApiError {
-    fn from(e: AttachmentError) -> Self {
-        match &e {
-            AttachmentError::Forbidden(scope) => Self::new(
-                StatusCode::FORBIDDEN,
-                "insufficient_scope",
-                format!("this API key lacks the {} scope", scope.as_str()),
-            ),
-            AttachmentError::NotFound => Self::not_found(),
-            AttachmentError::Storage(_)
-            | AttachmentError::Signature(SignatureError::Backend(_)) => {
-                tracing::error!(error = %e, "object storage is unavailable");
-                Self::unavailable()
-            }
-            _ => {
-                tracing::error!(error = %e, "redirect request failed");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    "the request could not be completed",
-                )
-            }
-        }
-    }
-}
-
-type Reply = Result<HttpResponse, ApiError>;
-
-fn finish(r: Reply) -> HttpResponse {
-    r.unwrap_or_else(|e| e.response())
-}
-
-async fn principal(req: &HttpRequest, services: &Services) -> Result<Principal, ApiError> {
-    Ok(bearer::authenticate(req, &services.identities).await?)
-}
-
-fn lookup(req: &HttpRequest) -> Result<Lookup, ApiError> {
-    req.match_info()
-        .get("id")
-        .and_then(|s| s.parse::<AttachmentId>().ok())
-        .map(Lookup::id)
-        .ok_or_else(ApiError::not_found)
-}
+type Attached = PathParam<AttachmentId, AttachmentIdCamel, Redirect>;
 
 #[utoipa::path(
     get,
@@ -204,48 +116,30 @@ fn lookup(req: &HttpRequest) -> Result<Lookup, ApiError> {
 /// `GET /api/v1/attachments/{uuid}/download`: 307 to a short-lived URL. With
 /// the `clasp_session` cookie instead, the `chat` dialect serves the file named
 /// `download` of attachment number `{attachmentId}`.
-async fn download(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
-    finish(
-        async {
-            let p = principal(&req, &services).await?;
-            let url = services
-                .attachments
-                .download_redirect(&p, &lookup(&req)?, services.redirect_url_ttl)
-                .await?;
-            Ok(HttpResponse::TemporaryRedirect()
-                .insert_header((header::LOCATION, url.url))
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .finish())
-        }
-        .await,
-    )
+async fn download(p: Bearer<Redirect>, id: Attached, services: Data<Services>) -> Reply<Redirect> {
+    let url = services
+        .attachments
+        .download_redirect(&p, &Lookup::id(id.0), services.redirect_url_ttl)
+        .await?;
+    Ok(HttpResponse::TemporaryRedirect()
+        .insert_header((header::LOCATION, url.url))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
 }
 
 /// `DELETE /api/v1/attachments/{uuid}`: a key with `attachments:delete` deletes.
-async fn delete(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
-    finish(
-        async {
-            let p = principal(&req, &services).await?;
-            services.attachments.delete(&p, &lookup(&req)?).await?;
-            Ok(HttpResponse::NoContent().finish())
-        }
-        .await,
-    )
+async fn delete(p: Bearer<Redirect>, id: Attached, services: Data<Services>) -> Reply<Redirect> {
+    services.attachments.delete(&p, &Lookup::id(id.0)).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Any other Bearer request under `/api/v1`: authenticated first; a write
 /// method with a key that may not write is `insufficient_scope`; then 404 (API
 /// keys have no other endpoint here).
-async fn other(req: HttpRequest, services: web::Data<Services>) -> HttpResponse {
-    finish(
-        async {
-            let p = principal(&req, &services).await?;
-            let writes = [Method::POST, Method::PATCH, Method::PUT, Method::DELETE];
-            if writes.contains(req.method()) && !p.scopes.contains(Scope::Write) {
-                return Err(AttachmentError::Forbidden(Scope::Write).into());
-            }
-            Err(ApiError::not_found())
-        }
-        .await,
-    )
+async fn other(p: Bearer<Redirect>, req: HttpRequest) -> Reply<Redirect> {
+    let writes = [Method::POST, Method::PATCH, Method::PUT, Method::DELETE];
+    if writes.contains(req.method()) && !p.scopes.contains(Scope::Write) {
+        return Err(AttachmentError::Forbidden(Scope::Write).into());
+    }
+    Err(Problem::not_found().into())
 }

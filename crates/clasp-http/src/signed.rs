@@ -1,42 +1,45 @@
 //! Serves Clasp's own signed URLs: no credentials, just a valid, unexpired signature.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
-use clasp_domain::AttachmentError;
-use clasp_domain::ports::{SIGNED_PATH_PREFIX, SignedRequest};
-use clasp_domain::{AttachmentId, TenantId};
-use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use actix_web::HttpRequest;
+use actix_web::web::Data;
+use clasp_domain::ports::SignedRequest;
+use clasp_domain::{AttachmentId, ErrorKind, TenantId};
+use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::own::{ErrorJson, Own};
+use crate::problem::{Problem, ProblemKind};
+use crate::routes::{Dialect, Group, handlers};
+use crate::wire::Reply;
 use crate::{Services, download};
 
-/// Registers `GET /signed/{tenant}/{attachment}?expires=…&signature=…`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        &format!("{SIGNED_PATH_PREFIX}/{{tenant}}/{{attachment}}"),
-        web::get().to(serve),
-    );
-}
-
-/// The signed URLs' part of the OpenAPI document (tag `clasp`).
-#[derive(OpenApi)]
-#[openapi(paths(serve))]
-pub(crate) struct Api;
-
-/// The error body of signed URLs (downloads and uploads): a stable `error`
-/// code and a `message` for people.
-#[derive(Serialize, ToSchema)]
-#[schema(as = clasp::Error)]
-pub(crate) struct ErrorJson<'a> {
-    error: &'a str,
-    message: &'a str,
+/// `GET /signed/{tenant}/{attachment}?expires=…&signature=…`.
+pub(crate) fn routes() -> Group {
+    Group::new(Dialect::Signed, handlers![serve])
 }
 
 #[derive(Deserialize)]
 struct SignedQuery {
     expires: Option<i64>,
     signature: Option<String>,
+}
+
+/// The tenant and attachment ids of a signed URL's path, if both are UUIDs.
+pub(crate) fn path_ids(req: &HttpRequest) -> Option<(TenantId, AttachmentId)> {
+    let id = |name| {
+        req.match_info()
+            .get(name)
+            .and_then(|s| Uuid::parse_str(s).ok())
+    };
+    Some((TenantId(id("tenant")?), AttachmentId(id("attachment")?)))
+}
+
+/// The refusal of a URL that is no signed URL at all.
+pub(crate) fn not_signed(what: &str) -> Problem {
+    Problem::new(
+        ProblemKind::Domain(ErrorKind::InvalidSignature),
+        format!("the URL is not a valid {what}"),
+    )
 }
 
 #[utoipa::path(
@@ -57,64 +60,25 @@ struct SignedQuery {
     security(())
 )]
 /// A download through a signed URL: no credentials, the signature is the proof.
-async fn serve(
-    req: HttpRequest,
-    services: web::Data<Services>,
-    path: web::Path<(String, String)>,
-) -> HttpResponse {
-    let (tenant, attachment) = path.into_inner();
+async fn serve(req: HttpRequest, services: Data<Services>) -> Reply<Own> {
     // Parsed here, not by an extractor, so that a malformed query string gets
     // the JSON error of every other invalid URL.
-    let query = web::Query::<SignedQuery>::from_query(req.query_string())
-        .map(web::Query::into_inner)
+    let query = actix_web::web::Query::<SignedQuery>::from_query(req.query_string())
+        .map(actix_web::web::Query::into_inner)
         .ok();
     let request = match (
-        Uuid::parse_str(&tenant),
-        Uuid::parse_str(&attachment),
+        path_ids(&req),
         query.as_ref().and_then(|q| q.expires),
         query.and_then(|q| q.signature),
     ) {
-        (Ok(t), Ok(a), Some(expires), Some(signature)) => SignedRequest {
-            tenant_id: TenantId(t),
-            attachment_id: AttachmentId(a),
+        (Some((tenant_id, attachment_id)), Some(expires), Some(signature)) => SignedRequest {
+            tenant_id,
+            attachment_id,
             expires,
             signature,
         },
-        _ => {
-            return error(
-                StatusCode::FORBIDDEN,
-                "invalid_signature",
-                "the URL is not a valid signed URL",
-            );
-        }
+        _ => return Err(not_signed("signed URL").into()),
     };
-    let opened = match services.attachments.open_signed(&request).await {
-        Ok(d) => download::respond(&req, d).await,
-        Err(e) => Err(e),
-    };
-    match opened {
-        Ok(res) => res,
-        Err(AttachmentError::Signature(e)) => {
-            error(StatusCode::FORBIDDEN, "invalid_signature", &e.to_string())
-        }
-        Err(AttachmentError::NotFound) => {
-            error(StatusCode::NOT_FOUND, "not_found", "attachment not found")
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "signed download failed");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "the download failed",
-            )
-        }
-    }
-}
-
-/// A refusal of a signed URL, in their error body.
-pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(ErrorJson {
-        error: code,
-        message,
-    })
+    let opened = services.attachments.open_signed(&request).await?;
+    Ok(download::respond(&req, opened).await?)
 }

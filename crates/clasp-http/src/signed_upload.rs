@@ -8,29 +8,24 @@
 //! with the stored object's `ETag`, as an object store answers. Errors are
 //! `{"error": "<code>", "message": "<text>"}`, as on `/signed/…` downloads.
 
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
-use clasp_domain::ports::{SIGNED_UPLOAD_PATH_PREFIX, SignedUploadRequest};
-use clasp_domain::{AttachmentError, AttachmentId, TenantId, ValidationError};
+use actix_web::http::header;
+use actix_web::web::{self, Data};
+use actix_web::{HttpRequest, HttpResponse};
+use clasp_domain::ErrorKind;
+use clasp_domain::ports::SignedUploadRequest;
 use serde::Deserialize;
-use utoipa::OpenApi;
-use uuid::Uuid;
 
-use crate::signed::{ErrorJson, error};
+use crate::own::{ErrorJson, Own};
+use crate::problem::{Problem, ProblemKind};
+use crate::routes::{Dialect, Group, handlers};
+use crate::signed::{not_signed, path_ids};
+use crate::wire::Reply;
 use crate::{Services, body};
 
-/// Registers `PUT /signed-upload/{tenant}/{attachment}?expires=…&size=…&signature=…`.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        &format!("{SIGNED_UPLOAD_PATH_PREFIX}/{{tenant}}/{{attachment}}"),
-        web::put().to(receive),
-    );
+/// `PUT /signed-upload/{tenant}/{attachment}?expires=…&size=…&signature=…`.
+pub(crate) fn routes() -> Group {
+    Group::new(Dialect::Signed, handlers![receive])
 }
-
-/// The signed upload URLs' part of the OpenAPI document (tag `clasp`).
-#[derive(OpenApi)]
-#[openapi(paths(receive))]
-pub(crate) struct Api;
 
 #[derive(Deserialize)]
 struct SignedQuery {
@@ -63,108 +58,50 @@ struct SignedQuery {
 )]
 /// The bytes of a direct upload (step 2 of the `workspaces` flow), through the
 /// URL upload-url answered.
-async fn receive(
-    req: HttpRequest,
-    services: web::Data<Services>,
-    path: web::Path<(String, String)>,
-    payload: web::Payload,
-) -> HttpResponse {
-    let (tenant, attachment) = path.into_inner();
+async fn receive(req: HttpRequest, services: Data<Services>, payload: web::Payload) -> Reply<Own> {
     let query = web::Query::<SignedQuery>::from_query(req.query_string())
         .map(web::Query::into_inner)
-        .unwrap_or(SignedQuery {
-            expires: None,
-            size: None,
-            signature: None,
-        });
+        .ok();
     let request = match (
-        Uuid::parse_str(&tenant),
-        Uuid::parse_str(&attachment),
-        query.expires,
-        query.size,
-        query.signature,
+        path_ids(&req),
+        query.as_ref().and_then(|q| q.expires),
+        query.as_ref().and_then(|q| q.size),
+        query.and_then(|q| q.signature),
     ) {
-        (Ok(t), Ok(a), Some(expires), Some(size), Some(signature)) => SignedUploadRequest {
-            tenant_id: TenantId(t),
-            attachment_id: AttachmentId(a),
-            expires,
-            size,
-            signature,
-        },
-        _ => {
-            return error(
-                StatusCode::FORBIDDEN,
-                "invalid_signature",
-                "the URL is not a valid signed upload URL",
-            );
+        (Some((tenant_id, attachment_id)), Some(expires), Some(size), Some(signature)) => {
+            SignedUploadRequest {
+                tenant_id,
+                attachment_id,
+                expires,
+                size,
+                signature,
+            }
         }
+        _ => return Err(not_signed("signed upload URL").into()),
     };
-    if declared_length(&req).is_some_and(|length| length > request.size) {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            &format!("this URL accepts at most {} bytes", request.size),
-        );
+    if body::content_length(&req).is_some_and(|length| length > request.size) {
+        return Err(Problem::new(
+            ProblemKind::Domain(ErrorKind::TooLarge),
+            format!("this URL accepts at most {} bytes", request.size),
+        )
+        .into());
     }
     let attachments = &services.attachments;
-    let received = body::bridge(payload, |stream| {
+    let done = body::bridge(payload, |stream| {
         attachments.receive_upload(&request, stream)
     })
-    .await;
-    match received {
-        Ok(done) => {
-            let mut res = HttpResponse::Ok();
-            if let Some(etag) = done.etag {
-                res.insert_header((header::ETAG, quoted(&etag)));
-            }
-            res.finish()
-        }
-        Err(e) => refusal(&e),
+    .await?;
+    let mut res = HttpResponse::Ok();
+    if let Some(etag) = done.etag {
+        res.insert_header((header::ETAG, quoted(&etag)));
     }
-}
-
-/// The request's `Content-Length`, when it states one.
-fn declared_length(req: &HttpRequest) -> Option<u64> {
-    req.headers()
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
+    Ok(res.finish())
 }
 
 /// An entity tag as HTTP writes it: in double quotes.
 fn quoted(etag: &str) -> String {
     let bare = etag.trim().trim_matches('"');
     format!("\"{bare}\"")
-}
-
-fn refusal(e: &AttachmentError) -> HttpResponse {
-    use StatusCode as S;
-    let message = e.to_string();
-    match e {
-        AttachmentError::Signature(_) | AttachmentError::UploadExpired => {
-            error(S::FORBIDDEN, "invalid_signature", &message)
-        }
-        AttachmentError::NotFound => error(S::NOT_FOUND, "not_found", "attachment not found"),
-        AttachmentError::NotPending(_) => error(S::CONFLICT, "upload_closed", &message),
-        AttachmentError::Invalid(ValidationError::TooLarge { .. }) => {
-            error(S::PAYLOAD_TOO_LARGE, "payload_too_large", &message)
-        }
-        AttachmentError::Invalid(ValidationError::MagicMismatch { .. }) => {
-            error(S::BAD_REQUEST, "content_type_mismatch", &message)
-        }
-        AttachmentError::Invalid(_) => error(S::BAD_REQUEST, "invalid_request", &message),
-        AttachmentError::Interrupted(_) => error(S::BAD_REQUEST, "upload_interrupted", &message),
-        other => {
-            tracing::error!(error = %other, "signed upload failed");
-            error(
-                S::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "the upload failed",
-            )
-        }
-    }
 }
 
 #[cfg(test)]

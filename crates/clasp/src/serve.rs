@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use actix_web::middleware::{Condition, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::HttpServer;
 use anyhow::Context;
-use clasp_http::limits::{self, Admission, BodyIdleTimeout};
-use clasp_http::ops::{self, Metrics};
+use clasp_http::FrontDoor;
+use clasp_http::limits::Admission;
+use clasp_http::ops::Metrics;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
@@ -43,42 +43,29 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let services = wiring::build(&config).await?;
         let sweeping = services.attachments.clone();
         let metrics = Metrics::new();
-        let origins = config.cors_origins();
-        let body_idle = BodyIdleTimeout(Duration::from_secs(config.body_idle_timeout_secs));
-        let admission = web::Data::new(Admission::new(
-            config.max_concurrent_uploads,
-            config.rate_limit_per_second,
-            config.rate_limit_burst,
-        ));
+        let front = FrontDoor::new(services)
+            .map_err(|e| wiring::SetupError(e.to_string()))?
+            .with_metrics(metrics.clone())
+            .with_admission(Admission::new(
+                config.max_concurrent_uploads,
+                config.rate_limit_per_second,
+                config.rate_limit_burst,
+            ))
+            .with_body_idle_timeout(Duration::from_secs(config.body_idle_timeout_secs))
+            .with_cors(config.cors_origins());
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
         };
-        let serving = metrics.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                // innermost first: refusals of `admit` still get CORS headers
-                // (browsers can read them) and are counted by `observe`
-                .wrap(clasp_http::default_headers())
-                .wrap(from_fn(limits::body_idle_timeout))
-                .wrap(from_fn(limits::admit))
-                .wrap(Condition::new(!origins.is_empty(), ops::cors(&origins)))
-                .wrap(from_fn(clasp_http::download::answer_head))
-                .wrap(from_fn(ops::observe))
-                .app_data(web::Data::new(serving.clone()))
-                .app_data(web::Data::new(body_idle))
-                .app_data(admission.clone())
-                .configure(ops::routes)
-                .configure(clasp_http::configure(services.clone()))
-        })
-        .workers(workers)
-        .shutdown_timeout(config.shutdown_timeout_secs)
-        .client_request_timeout(Duration::from_secs(30))
-        // nginx's default: clients pool connections for longer than actix's 5 s,
-        // and a connection closed just as a client reuses it fails that request
-        .keep_alive(Duration::from_secs(75))
-        .bind(&config.listen)
-        .map_err(|e| wiring::SetupError(format!("cannot listen on {}: {e}", config.listen)))?;
+        let server = HttpServer::new(move || front.app())
+            .workers(workers)
+            .shutdown_timeout(config.shutdown_timeout_secs)
+            .client_request_timeout(Duration::from_secs(30))
+            // nginx's default: clients pool connections for longer than actix's 5 s,
+            // and a connection closed just as a client reuses it fails that request
+            .keep_alive(Duration::from_secs(75))
+            .bind(&config.listen)
+            .map_err(|e| wiring::SetupError(format!("cannot listen on {}: {e}", config.listen)))?;
         tracing::info!(listen = %config.listen, public_url = %config.public_url(), "clasp serving");
         let sweeper = actix_web::rt::spawn(gc::sweep_forever(
             sweeping,

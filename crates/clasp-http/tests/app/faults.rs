@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix_web::http::StatusCode;
-use actix_web::{App, test};
+use actix_web::test;
 use async_trait::async_trait;
 use bytes::Bytes;
 use clasp_domain::listing::ListQuery;
@@ -21,15 +21,15 @@ use clasp_domain::ports::{
 };
 use clasp_domain::services::Lookup;
 use clasp_domain::{
-    Attachment, AttachmentId, AttachmentService, IdentityService, Message, Quota, QuotaLimits,
-    Scopes, SubjectRef, TenantId, UploadPolicy,
+    Attachment, AttachmentId, Message, Quota, QuotaLimits, Scopes, SubjectRef, TenantId,
+    UploadPolicy,
 };
+use clasp_http::Services;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::auth_matrix::multipart;
-use crate::{Services, configure, default_headers};
+use crate::common::{PNG, multipart, services_over};
 
 /// A point where an adapter fails once, when armed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,8 +279,6 @@ impl AttachmentRepository for FaultyRepository {
 
 const SLUG: &str = "ws-faults";
 const TICKET: &str = "31111111-2222-4333-8444-555555555555";
-const PNG: &[u8] =
-    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
 /// One tenant over faulty in-memory adapters.
 struct World {
@@ -304,11 +302,7 @@ async fn world() -> World {
         inner: mem.ports.attachments.clone(),
         faults: faults.clone(),
     });
-    let services = Services {
-        attachments: AttachmentService::new(mem.ports.clone(), UploadPolicy::default()),
-        identities: IdentityService::new(mem.ports.clone()),
-        redirect_url_ttl: time::Duration::minutes(15),
-    };
+    let services = services_over(&mem, UploadPolicy::default());
     services.identities.create_tenant(SLUG).await.unwrap();
     let (_, key) = services
         .identities
@@ -328,17 +322,6 @@ async fn world() -> World {
         key,
         session,
     }
-}
-
-macro_rules! app {
-    ($w:expr) => {
-        test::init_service(
-            App::new()
-                .wrap(default_headers())
-                .configure(configure($w.services.clone())),
-        )
-        .await
-    };
 }
 
 /// An answer: its status, its JSON body (null if none), and its body if it
@@ -574,7 +557,7 @@ async fn store_failures_during_uploads_leave_nothing_half_visible() {
                 }
             );
             let w = world().await;
-            let app = app!(w);
+            let app = app!(w.services);
             let call = caller!(&app);
             if cleanup_fails {
                 w.faults.arm(Fault::BlobDeleteFails);
@@ -623,7 +606,7 @@ async fn a_slow_store_delays_one_upload_and_no_other_request() {
         Upload::Workspaces,
     ] {
         let w = world().await;
-        let app = app!(w);
+        let app = app!(w.services);
         let call = caller!(&app);
         let started = Instant::now();
         let ((uploaded, done), listed_at) = futures::join!(
@@ -712,7 +695,7 @@ async fn store_failures_during_downloads_are_answered_and_pass() {
     for fault in [Fault::GetFails, Fault::GetMidStream] {
         for i in 0..4 {
             let w = world().await;
-            let app = app!(w);
+            let app = app!(w.services);
             let call = caller!(&app);
             let (dialect, uri) = downloads(&call, &w).await.swap_remove(i);
             let what = format!("{dialect} download with {fault:?}");
@@ -760,7 +743,7 @@ async fn store_failures_during_deletes_are_answered_and_consistent() {
     for fault in [Fault::RowDeleteFails, Fault::BlobDeleteFails] {
         for dialect in ["tickets", "workspaces", "chat", "redirect"] {
             let w = world().await;
-            let app = app!(w);
+            let app = app!(w.services);
             let call = caller!(&app);
             let (ct, body) = multipart(&[("file", Some("f.png"), PNG)]);
             let req = test::TestRequest::post()

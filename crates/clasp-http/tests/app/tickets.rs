@@ -1,15 +1,14 @@
-//! HTTP-layer tests of the dialects over in-memory adapters.
+//! The `tickets` dialect, and what every dialect does alike (HTML never
+//! rendered, unknown routes, the two dialects of `/api/v1`).
 
 use actix_web::http::StatusCode;
-use actix_web::{App, test, web};
+use actix_web::test;
 use clasp_domain::memory::MemoryPorts;
-use clasp_domain::{AttachmentService, IdentityService, Scopes, UploadPolicy};
+use clasp_domain::{Scopes, UploadPolicy};
+use clasp_http::Services;
 use serde_json::Value;
 
-use crate::{Services, configure, default_headers};
-
-const PNG: &[u8] =
-    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+use crate::common::{PNG, memory_services};
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 
 struct Fixture {
@@ -18,17 +17,6 @@ struct Fixture {
     key: String,
     read_key: String,
     other_key: String,
-}
-
-/// Services over fresh in-memory adapters, as the HTTP-layer tests use them.
-pub(crate) fn memory_services(policy: UploadPolicy) -> (Services, MemoryPorts) {
-    let mem = MemoryPorts::new("http://localhost");
-    let services = Services {
-        attachments: AttachmentService::new(mem.ports.clone(), policy),
-        identities: IdentityService::new(mem.ports.clone()),
-        redirect_url_ttl: time::Duration::minutes(15),
-    };
-    (services, mem)
 }
 
 async fn fixture(max_bytes: u64) -> Fixture {
@@ -65,17 +53,6 @@ fn multipart(field: &str, filename: &str, content_type: &str, data: &[u8]) -> (S
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-macro_rules! app {
-    ($f:expr) => {
-        test::init_service(
-            App::new()
-                .wrap(default_headers())
-                .configure(configure($f.services.clone())),
-        )
-        .await
-    };
-}
-
 fn upload_req(
     key: &str,
     ticket: &str,
@@ -101,7 +78,7 @@ fn get_req(key: &str, uri: &str) -> test::TestRequest {
 #[actix_web::test]
 async fn full_round_trip() {
     let f = fixture(1 << 20).await;
-    let app = app!(f);
+    let app = app!(f.services);
     let res = test::call_service(
         &app,
         upload_req(&f.key, TICKET, "file", "shot.png", "image/png", PNG).to_request(),
@@ -167,7 +144,7 @@ async fn full_round_trip() {
 #[actix_web::test]
 async fn auth_and_scopes() {
     let f = fixture(1 << 20).await;
-    let app = app!(f);
+    let app = app!(f.services);
     let base = format!("/v1/tickets/{TICKET}/attachments");
     let res = test::call_service(&app, test::TestRequest::get().uri(&base).to_request()).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
@@ -190,7 +167,7 @@ async fn auth_and_scopes() {
 #[actix_web::test]
 async fn other_tickets_and_tenants_see_nothing() {
     let f = fixture(1 << 20).await;
-    let app = app!(f);
+    let app = app!(f.services);
     let created: Value = test::call_and_read_body_json(
         &app,
         upload_req(&f.key, TICKET, "file", "a.png", "image/png", PNG).to_request(),
@@ -229,7 +206,7 @@ async fn other_tickets_and_tenants_see_nothing() {
 #[actix_web::test]
 async fn bad_uploads_are_refused_and_leave_nothing() {
     let f = fixture(64).await;
-    let app = app!(f);
+    let app = app!(f.services);
     let cases: [(&str, &str, &str, Vec<u8>, &str); 5] = [
         (
             "file",
@@ -296,7 +273,7 @@ async fn bad_uploads_are_refused_and_leave_nothing() {
 #[actix_web::test]
 async fn html_is_never_rendered() {
     let f = fixture(1 << 20).await;
-    let app = app!(f);
+    let app = app!(f.services);
     let created: Value = test::call_and_read_body_json(
         &app,
         upload_req(
@@ -341,12 +318,7 @@ async fn html_is_never_rendered() {
 #[actix_web::test]
 async fn unknown_routes_are_404() {
     let f = fixture(1).await;
-    let app = test::init_service(
-        App::new()
-            .configure(configure(f.services.clone()))
-            .default_service(web::to(actix_web::HttpResponse::NotFound)),
-    )
-    .await;
+    let app = app!(f.services);
     let res = test::call_service(&app, test::TestRequest::get().uri("/nope").to_request()).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
@@ -362,7 +334,7 @@ fn hdr<B>(res: &actix_web::dev::ServiceResponse<B>, name: &str) -> String {
 #[actix_web::test]
 async fn api_v1_paths_belong_to_redirect_with_a_key_and_to_chat_with_a_cookie() {
     let f = fixture(1 << 20).await;
-    let app = app!(f);
+    let app = app!(f.services);
     let (_, cookie) = f
         .services
         .identities
@@ -434,7 +406,7 @@ async fn api_v1_paths_belong_to_redirect_with_a_key_and_to_chat_with_a_cookie() 
 #[actix_web::test]
 async fn fields_around_the_file_are_bounded() {
     let f = fixture(1 << 20).await;
-    let app = app!(f);
+    let app = app!(f.services);
     let boundary = "XclaspBoundaryX";
     let field = |name: &str, value: &[u8]| {
         let mut part =

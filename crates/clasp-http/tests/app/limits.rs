@@ -2,52 +2,13 @@
 //! refusals in each dialect's error shape.
 
 use actix_web::http::StatusCode;
-use actix_web::middleware::from_fn;
-use actix_web::{App, test as http, web};
+use actix_web::test as http;
 use clasp_domain::{Scopes, UploadPolicy};
+use clasp_http::FrontDoor;
+use clasp_http::limits::Admission;
 use serde_json::Value;
 
-use super::{Admission, Refusal, admit};
-use crate::configure;
-use crate::tests::memory_services;
-
-#[test]
-fn upload_slots_are_capped_and_given_back() {
-    let admission = Admission::new(2, 0, 0);
-    let first = admission.upload_slot().unwrap();
-    let second = admission.upload_slot().unwrap();
-    assert_eq!(admission.upload_slot().err(), Some(Refusal::Busy));
-    drop(first);
-    assert!(admission.upload_slot().is_ok());
-    drop(second);
-    assert!(
-        Admission::new(0, 0, 0).upload_slot().unwrap().is_none(),
-        "no cap"
-    );
-}
-
-#[test]
-fn each_credential_has_its_own_rate() {
-    let admission = Admission::new(0, 1, 2);
-    assert_eq!(admission.check_rate(Some(b"Bearer a")), Ok(()));
-    assert_eq!(admission.check_rate(Some(b"Bearer a")), Ok(()));
-    assert_eq!(
-        admission.check_rate(Some(b"Bearer a")),
-        Err(Refusal::RateLimited {
-            retry_after_secs: 1
-        })
-    );
-    assert_eq!(
-        admission.check_rate(Some(b"Bearer b")),
-        Ok(()),
-        "another key"
-    );
-    assert_eq!(admission.check_rate(None), Ok(()), "no credential");
-    let unlimited = Admission::new(0, 0, 0);
-    for _ in 0..1000 {
-        assert_eq!(unlimited.check_rate(Some(b"Bearer a")), Ok(()));
-    }
-}
+use crate::common::memory_services;
 
 #[actix_web::test]
 async fn refusals_come_in_the_dialect_s_error_shape() {
@@ -59,10 +20,10 @@ async fn refusals_come_in_the_dialect_s_error_shape() {
         .await
         .unwrap();
     let app = http::init_service(
-        App::new()
-            .wrap(from_fn(admit))
-            .app_data(web::Data::new(Admission::new(0, 1, 1)))
-            .configure(configure(services)),
+        FrontDoor::new(services)
+            .unwrap()
+            .with_admission(Admission::new(0, 1, 1))
+            .app(),
     )
     .await;
     let get = |uri: &str| {

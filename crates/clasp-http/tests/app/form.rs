@@ -5,18 +5,14 @@ use std::time::Duration;
 
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::middleware::from_fn;
-use actix_web::{App, test, web};
+use actix_web::test;
 use clasp_domain::memory::MemoryPorts;
 use clasp_domain::{Scopes, UploadPolicy};
+use clasp_http::limits::Admission;
+use clasp_http::{FrontDoor, Services};
 use serde_json::Value;
 
-use crate::limits::{Admission, BodyIdleTimeout, admit, body_idle_timeout};
-use crate::tests::memory_services;
-use crate::{Services, configure};
-
-const PNG: &[u8] =
-    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+use crate::common::{PNG, memory_services};
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 const CASE: &str = "6f1c2a4e-8d3b-4c5a-9e7f-0a1b2c3d4e5f";
 const BOUNDARY: &str = "XclaspCutX";
@@ -124,12 +120,11 @@ async fn world() -> World {
 macro_rules! app {
     ($w:expr) => {
         test::init_service(
-            App::new()
-                .wrap(from_fn(body_idle_timeout))
-                .wrap(from_fn(admit))
-                .app_data(web::Data::new(Admission::new(1, 0, 0)))
-                .app_data(web::Data::new(BodyIdleTimeout(Duration::from_secs(60))))
-                .configure(configure($w.services.clone())),
+            FrontDoor::new($w.services.clone())
+                .unwrap()
+                .with_admission(Admission::new(1, 0, 0))
+                .with_body_idle_timeout(Duration::from_secs(60))
+                .app(),
         )
         .await
     };

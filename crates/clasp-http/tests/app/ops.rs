@@ -2,16 +2,12 @@
 //! health and readiness, CORS.
 
 use actix_web::http::StatusCode;
-use actix_web::middleware::{Condition, from_fn};
-use actix_web::{App, test, web};
+use actix_web::test;
 use clasp_domain::{Scopes, UploadPolicy};
+use clasp_http::ops::{Metrics, REQUEST_ID};
+use clasp_http::{FrontDoor, Services};
 
-use super::{Metrics, REQUEST_ID, cors, observe, routes};
-use crate::tests::memory_services;
-use crate::{Services, configure, default_headers};
-
-const PNG: &[u8] =
-    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+use crate::common::{PNG, memory_services};
 
 async fn services() -> (Services, String) {
     let (services, _) = memory_services(UploadPolicy::default());
@@ -29,13 +25,11 @@ macro_rules! app {
     ($services:expr, $metrics:expr, $origins:expr) => {{
         let origins: Vec<String> = $origins;
         test::init_service(
-            App::new()
-                .wrap(default_headers())
-                .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
-                .wrap(from_fn(observe))
-                .app_data(web::Data::new($metrics.clone()))
-                .configure(routes)
-                .configure(configure($services.clone())),
+            FrontDoor::new($services.clone())
+                .unwrap()
+                .with_metrics($metrics.clone())
+                .with_cors(origins)
+                .app(),
         )
         .await
     }};

@@ -5,15 +5,13 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::{App, test};
+use actix_web::test;
 use clasp_domain::memory::{ManualClock, MemoryPorts};
-use clasp_domain::{AttachmentService, IdentityService, Scopes, UploadPolicy};
+use clasp_domain::{Scopes, UploadPolicy};
+use clasp_http::Services;
 use serde_json::{Value, json};
 
-use crate::{Services, configure, default_headers};
-
-const PNG: &[u8] =
-    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+use crate::common::{PNG, clocked_services};
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 const OTHER_TICKET: &str = "650e8400-e29b-41d4-a716-446655440000";
 const BASE: &str = "http://clasp.test";
@@ -28,17 +26,13 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-    let mem = MemoryPorts::with_clock(BASE, clock.clone());
-    let policy = UploadPolicy {
-        max_bytes: 1 << 20,
-        ..UploadPolicy::default()
-    };
-    let services = Services {
-        attachments: AttachmentService::new(mem.ports.clone(), policy),
-        identities: IdentityService::new(mem.ports.clone()),
-        redirect_url_ttl: time::Duration::minutes(15),
-    };
+    let (services, mem, clock) = clocked_services(
+        BASE,
+        UploadPolicy {
+            max_bytes: 1 << 20,
+            ..UploadPolicy::default()
+        },
+    );
     let ids = &services.identities;
     ids.create_tenant("ws-123").await.unwrap();
     ids.create_tenant("ws-456").await.unwrap();
@@ -56,17 +50,6 @@ async fn fixture() -> Fixture {
         read_key,
         other_key,
     }
-}
-
-macro_rules! app {
-    ($f:expr) => {
-        test::init_service(
-            App::new()
-                .wrap(default_headers())
-                .configure(configure($f.services.clone())),
-        )
-        .await
-    };
 }
 
 /// A request of `key` to `path` under workspace `ws-123`, with a matching header.
@@ -151,7 +134,7 @@ fn put(url: &Value, data: &[u8]) -> test::TestRequest {
 #[actix_web::test]
 async fn the_seed_flow_end_to_end() {
     let f = fixture().await;
-    let app = app!(f);
+    let app = app!(f.services);
     // 1. upload URL
     let begun = upload_url!(&app, &f, "shot.png", "image/png", PNG.len());
     let id = begun["attachmentId"].as_str().unwrap().to_owned();
@@ -242,7 +225,7 @@ async fn the_seed_flow_end_to_end() {
 #[actix_web::test]
 async fn key_header_and_path_must_name_the_same_workspace() {
     let f = fixture().await;
-    let app = app!(f);
+    let app = app!(f.services);
     let begun = upload_url!(&app, &f, "a.txt", "text/plain", 3);
     let id = begun["attachmentId"].as_str().unwrap().to_owned();
     let list = format!("/tickets/{TICKET}/attachments");
@@ -329,7 +312,7 @@ async fn key_header_and_path_must_name_the_same_workspace() {
 #[actix_web::test]
 async fn upload_url_requests_are_checked_up_front() {
     let f = fixture().await;
-    let app = app!(f);
+    let app = app!(f.services);
     let path = format!("/tickets/{TICKET}/attachments/upload-url");
     let cases = [
         (
@@ -381,7 +364,7 @@ async fn upload_url_requests_are_checked_up_front() {
 #[actix_web::test]
 async fn the_upload_url_takes_only_what_was_declared() {
     let f = fixture().await;
-    let app = app!(f);
+    let app = app!(f.services);
     let begun = upload_url!(&app, &f, "shot.png", "image/png", PNG.len());
     let id = begun["attachmentId"].as_str().unwrap().to_owned();
     let url = begun["url"].as_str().unwrap().to_owned();
@@ -442,7 +425,7 @@ async fn the_upload_url_takes_only_what_was_declared() {
 #[actix_web::test]
 async fn confirm_answers_every_state() {
     let f = fixture().await;
-    let app = app!(f);
+    let app = app!(f.services);
     let confirm = |id: &str| ws("POST", &f.key, &format!("/attachments/{id}/confirm"));
 
     // idempotent, with no body, an empty object or a matching ETag
@@ -520,7 +503,7 @@ async fn confirm_answers_every_state() {
 #[actix_web::test]
 async fn messages_link_only_ready_attachments_of_their_ticket() {
     let f = fixture().await;
-    let app = app!(f);
+    let app = app!(f.services);
     let post = |ticket: &str, ids: Value| {
         json_req(
             ws("POST", &f.key, &format!("/tickets/{ticket}/messages")),
@@ -600,7 +583,7 @@ async fn messages_link_only_ready_attachments_of_their_ticket() {
 #[actix_web::test]
 async fn download_is_json_unless_a_redirect_is_asked_for() {
     let f = fixture().await;
-    let app = app!(f);
+    let app = app!(f.services);
     let begun = upload_url!(&app, &f, "a.txt", "text/plain", 3);
     let id = begun["attachmentId"].as_str().unwrap().to_owned();
     let dl = format!("/attachments/{id}/download");
@@ -646,7 +629,7 @@ async fn download_is_json_unless_a_redirect_is_asked_for() {
 #[actix_web::test]
 async fn deleting_a_pending_upload_removes_its_bytes() {
     let f = fixture().await;
-    let app = app!(f);
+    let app = app!(f.services);
     let begun = upload_url!(&app, &f, "a.txt", "text/plain", 3);
     call!(&app, put(&begun["url"], b"abc"));
     assert_eq!(f.mem.blobs.len(), 1);

@@ -1,0 +1,118 @@
+//! The query string of the `cases` listing: sort, order, limit, keyset bounds,
+//! the keys to answer with, and filters; any unknown, repeated or malformed
+//! parameter is refused, naming it.
+
+use actix_web::web;
+use clasp_domain::listing::{Filter, FilterField, SortField, SortOrder};
+use uuid::Uuid;
+
+use super::FIELDS;
+use crate::problem::{Problem, ProblemKind};
+
+/// A 400 blaming the query parameter `name`.
+fn invalid(name: &str, message: impl Into<String>) -> Problem {
+    Problem::new(ProblemKind::InvalidParameter, message).at(name.to_owned())
+}
+
+/// The filter a query parameter names, if it names one.
+fn filter_field(name: &str) -> Option<FilterField> {
+    Some(match name {
+        "caseId" => FilterField::CaseId,
+        "mimeType" => FilterField::ContentType,
+        "kind" => FilterField::Kind,
+        "fileFormat" => FilterField::FileFormat,
+        "name" => FilterField::Filename,
+        "tag" => FilterField::Tag,
+        _ => return None,
+    })
+}
+
+/// A listing as the query string asks for it, and the keys to answer.
+pub(super) struct Listing {
+    pub(super) sort: SortField,
+    pub(super) order: SortOrder,
+    pub(super) limit: Option<String>,
+    pub(super) after: Option<String>,
+    pub(super) before: Option<String>,
+    pub(super) fields: Option<Vec<String>>,
+    pub(super) filters: Vec<Filter>,
+}
+
+/// Reads the listing parameters; any unknown, repeated or malformed one is
+/// refused, naming it.
+pub(super) fn listing(query: &str) -> Result<Listing, Problem> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
+        .map_err(|e| invalid("query", format!("unreadable query string: {e}")))?
+        .into_inner();
+    let mut listing = Listing {
+        sort: SortField::CreatedAt,
+        order: SortOrder::Asc,
+        limit: None,
+        after: None,
+        before: None,
+        fields: None,
+        filters: Vec::new(),
+    };
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, value) in &pairs {
+        if let Some(field) = filter_field(name) {
+            let value = if field == FilterField::CaseId {
+                Uuid::parse_str(value)
+                    .map_err(|_| invalid(name, "caseId must be a UUID"))?
+                    .to_string()
+            } else {
+                value.clone()
+            };
+            listing.filters.push(Filter { field, value });
+            continue;
+        }
+        if seen.contains(&name.as_str()) {
+            return Err(invalid(name, format!("{name} is given twice")));
+        }
+        match name.as_str() {
+            "limit" => listing.limit = Some(value.clone()),
+            "after" => listing.after = Some(value.clone()),
+            "before" => listing.before = Some(value.clone()),
+            "sort" => {
+                listing.sort = match value.as_str() {
+                    "createdDate" => SortField::CreatedAt,
+                    "name" => SortField::Filename,
+                    "sizeBytes" => SortField::Size,
+                    other => {
+                        return Err(invalid(
+                            "sort",
+                            format!("cannot sort by {other:?}: use createdDate, name or sizeBytes"),
+                        ));
+                    }
+                }
+            }
+            "order" => {
+                listing.order = match value.to_ascii_lowercase().as_str() {
+                    "asc" => SortOrder::Asc,
+                    "desc" => SortOrder::Desc,
+                    _ => {
+                        return Err(invalid(
+                            "order",
+                            format!("order must be asc or desc, not {value:?}"),
+                        ));
+                    }
+                }
+            }
+            "fields" => {
+                let keys: Vec<String> = value.split(',').map(|k| k.trim().to_owned()).collect();
+                if let Some(bad) = keys.iter().find(|k| !FIELDS.contains(&k.as_str())) {
+                    return Err(invalid(
+                        "fields",
+                        format!("{bad:?} is not a field of an attachment"),
+                    ));
+                }
+                listing.fields = Some(keys);
+            }
+            other => {
+                return Err(invalid(other, format!("unknown query parameter {other:?}")));
+            }
+        }
+        seen.push(name);
+    }
+    Ok(listing)
+}

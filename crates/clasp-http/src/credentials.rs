@@ -1,0 +1,96 @@
+//! The credentials a request presents, read in one place and the same way for
+//! authentication, rate limiting and the choice between the two dialects of
+//! `/api/v1` — so a request is never authenticated as one thing and limited or
+//! routed as another.
+
+use actix_web::http::header::{self, HeaderMap};
+
+/// The cookie that names a chat session.
+pub const SESSION_COOKIE: &str = "clasp_session";
+
+/// The token of `Authorization: Bearer <token>` (the scheme in any case), or
+/// `Some("")` when the scheme is Bearer but no token follows; `None` when the
+/// request has no Bearer credential at all.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim_start();
+    let scheme = value.get(..7)?;
+    scheme
+        .eq_ignore_ascii_case("bearer ")
+        .then(|| value.get(7..).unwrap_or_default().trim())
+}
+
+/// The value of the request's first non-empty `clasp_session` cookie.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim().trim_matches('"'))
+        .filter(|value| !value.is_empty())
+}
+
+/// What the request's rate is counted against: its Bearer token, else its
+/// session cookie.
+pub fn rate_key(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers)
+        .filter(|token| !token.is_empty())
+        .or_else(|| session_cookie(headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut req = TestRequest::default();
+        for pair in pairs {
+            req = req.append_header(*pair);
+        }
+        req.to_http_request().headers().clone()
+    }
+
+    #[test]
+    fn bearer_is_read_in_any_case() {
+        for value in ["Bearer k", "bearer k", "BEARER k", "  BeArEr   k  "] {
+            assert_eq!(
+                bearer(&headers(&[("Authorization", value)])),
+                Some("k"),
+                "{value}"
+            );
+        }
+        assert_eq!(bearer(&headers(&[("Authorization", "Bearer ")])), Some(""));
+        for value in ["Basic k", "Bearer", "Bearerk", "k"] {
+            assert_eq!(
+                bearer(&headers(&[("Authorization", value)])),
+                None,
+                "{value}"
+            );
+        }
+        assert_eq!(bearer(&headers(&[])), None);
+    }
+
+    #[test]
+    fn finds_the_session_cookie_among_others() {
+        let found = headers(&[("Cookie", "a=1; clasp_session=abc; b=2")]);
+        assert_eq!(session_cookie(&found), Some("abc"));
+        let none = headers(&[("Cookie", "clasp_sessionx=1; clasp_session=")]);
+        assert_eq!(session_cookie(&none), None);
+    }
+
+    #[test]
+    fn the_rate_key_is_the_bearer_token_else_the_cookie() {
+        let both = headers(&[("Authorization", "bearer k"), ("Cookie", "clasp_session=c")]);
+        assert_eq!(rate_key(&both), Some("k"));
+        let cookie = headers(&[("Authorization", "Bearer "), ("Cookie", "clasp_session=c")]);
+        assert_eq!(rate_key(&cookie), Some("c"));
+        assert_eq!(rate_key(&headers(&[("Authorization", "Basic x")])), None);
+    }
+}

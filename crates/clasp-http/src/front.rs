@@ -1,0 +1,126 @@
+//! The front door: every route of the public listener with the middleware
+//! around it, built the same way by `clasp serve`, by the tests and by the
+//! fuzzers, so what they exercise is what runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Condition, from_fn};
+use actix_web::{App, Error, web};
+
+use crate::limits::{self, Admission, BodyIdleTimeout};
+use crate::openapi::{Rendered, document_json};
+use crate::ops::{self, Metrics};
+use crate::routes::{RouteTable, RouteTableError};
+use crate::{Services, default_headers, download};
+
+/// The public listener's app, and the settings around its routes. Cheap to
+/// clone: one per worker.
+#[derive(Clone)]
+pub struct FrontDoor {
+    services: Services,
+    table: Arc<RouteTable>,
+    rendered: web::Data<Rendered>,
+    metrics: Metrics,
+    admission: Option<web::Data<Admission>>,
+    body_idle: Option<BodyIdleTimeout>,
+    cors_origins: Vec<String>,
+}
+
+impl FrontDoor {
+    /// Every route over `services`, with fresh metrics, no admission limits, no
+    /// body idle timeout and no CORS.
+    pub fn new(services: Services) -> Result<Self, RouteTableError> {
+        let table = RouteTable::new()?;
+        let rendered = web::Data::new(Rendered(document_json(table.document())));
+        Ok(Self {
+            services,
+            table: Arc::new(table),
+            rendered,
+            metrics: Metrics::new(),
+            admission: None,
+            body_idle: None,
+            cors_origins: Vec::new(),
+        })
+    }
+
+    /// The same, counting into `metrics` (shared with the sweeper and `/metrics`).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// The same, admitting requests by `admission` (upload slots, request rates).
+    #[must_use]
+    pub fn with_admission(mut self, admission: Admission) -> Self {
+        self.admission = Some(web::Data::new(admission));
+        self
+    }
+
+    /// The same, cutting off request bodies that send nothing for `idle`.
+    #[must_use]
+    pub fn with_body_idle_timeout(mut self, idle: Duration) -> Self {
+        self.body_idle = Some(BodyIdleTimeout(idle));
+        self
+    }
+
+    /// The same, with CORS for `origins` (`*` for any).
+    #[must_use]
+    pub fn with_cors(mut self, origins: Vec<String>) -> Self {
+        self.cors_origins = origins;
+        self
+    }
+
+    /// The route table behind the app.
+    pub fn routes(&self) -> &RouteTable {
+        &self.table
+    }
+
+    /// The metrics the app counts into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The app of one worker.
+    pub fn app(
+        &self,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody + use<>>,
+            Error = Error,
+            InitError = (),
+        > + use<>,
+    > {
+        let table = Arc::clone(&self.table);
+        let admission = self.admission.clone();
+        let idle = self.body_idle;
+        App::new()
+            // innermost first: refusals still get CORS headers (browsers can
+            // read them) and are counted and logged by `observe`
+            .wrap(default_headers())
+            .wrap(from_fn(limits::body_idle_timeout))
+            .wrap(Condition::new(
+                !self.cors_origins.is_empty(),
+                ops::cors(&self.cors_origins),
+            ))
+            .wrap(from_fn(download::answer_head))
+            .wrap(from_fn(ops::observe))
+            .app_data(web::Data::new(self.metrics.clone()))
+            .app_data(web::Data::new(self.services.clone()))
+            .app_data(self.rendered.clone())
+            .configure(move |cfg| {
+                if let Some(admission) = admission {
+                    cfg.app_data(admission);
+                }
+                if let Some(idle) = idle {
+                    cfg.app_data(web::Data::new(idle));
+                }
+                table.register(cfg);
+            })
+    }
+}

@@ -1,0 +1,150 @@
+//! What went wrong with a request, said once for every dialect.
+//!
+//! A [`Problem`] is built with `?` from the domain's errors, authentication
+//! failures, form and listing errors and admission refusals. It names the kind
+//! of failure, a message for people and, where one form field or query
+//! parameter is at fault, its name. Each dialect then says it in its own words:
+//! its table in [`crate::wire`] turns the kind into its status code, wire code
+//! and error body.
+
+use std::borrow::Cow;
+
+use actix_multipart::MultipartError;
+use clasp_domain::listing::Bound;
+use clasp_domain::{AttachmentError, AuthError, ErrorKind, ListingError};
+
+use crate::limits::Refusal;
+
+/// The kind of a failure, without any dialect's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// The request presents no credential.
+    Unauthenticated,
+    /// The credential is unknown, revoked or expired.
+    BadCredential,
+    /// The identity store failed while checking the credential.
+    AuthUnavailable,
+    /// A failure of the domain's use cases.
+    Domain(ErrorKind),
+    /// The request cannot be read: a broken form, a bad id in a body, a bad
+    /// query string.
+    BadRequest,
+    /// A required form field is absent.
+    MissingField,
+    /// A form field breaks a bound or its format.
+    InvalidField,
+    /// A query parameter is unknown, repeated or malformed.
+    InvalidParameter,
+    /// A form field follows the file, which must come last.
+    FileNotLast,
+    /// A JSON body is larger than its cap.
+    BodyTooLarge,
+    /// The `x-workspace-id` header is absent.
+    MissingWorkspace,
+    /// The credential does not grant the workspace named.
+    WorkspaceMismatch,
+    /// Too many uploads are being received at once.
+    Busy,
+    /// The credential sent more requests than its rate allows.
+    RateLimited,
+}
+
+/// A failure as every dialect sees it before choosing its words.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// What kind of failure it is.
+    pub kind: ProblemKind,
+    /// A message for people; dialects may replace it (see [`crate::wire::Wire`]),
+    /// and it is what the log says of a server-side failure.
+    pub message: String,
+    /// The form field or query parameter at fault, if one is.
+    pub parameter: Option<Cow<'static, str>>,
+}
+
+impl Problem {
+    /// A problem of `kind`, described by `message`.
+    pub fn new(kind: ProblemKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            parameter: None,
+        }
+    }
+
+    /// An unreadable request.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ProblemKind::BadRequest, message)
+    }
+
+    /// Nothing the caller may see is there: the same answer for what does not
+    /// exist, what is another tenant's and what is named by a malformed id.
+    pub fn not_found() -> Self {
+        Self::from(AttachmentError::NotFound)
+    }
+
+    /// The same problem, blaming the form field or query parameter `name`.
+    #[must_use]
+    pub fn at(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.parameter = Some(name.into());
+        self
+    }
+
+    /// The same problem, naming the file it is about in its message.
+    #[must_use]
+    pub fn about(mut self, filename: &str) -> Self {
+        self.message = format!("{filename:?}: {}", self.message);
+        self
+    }
+}
+
+impl From<AttachmentError> for Problem {
+    fn from(e: AttachmentError) -> Self {
+        Self::new(ProblemKind::Domain(e.kind()), e.to_string())
+    }
+}
+
+impl From<AuthError> for Problem {
+    fn from(e: AuthError) -> Self {
+        let kind = match e {
+            AuthError::Missing => ProblemKind::Unauthenticated,
+            AuthError::Backend(_) => ProblemKind::AuthUnavailable,
+            AuthError::Invalid | AuthError::Revoked | AuthError::Expired => {
+                ProblemKind::BadCredential
+            }
+        };
+        Self::new(kind, e.to_string())
+    }
+}
+
+impl From<ListingError> for Problem {
+    fn from(e: ListingError) -> Self {
+        let parameter = match &e {
+            ListingError::Limit(_) => "limit",
+            ListingError::Cursor {
+                bound: Bound::After,
+                ..
+            } => "after",
+            ListingError::Cursor {
+                bound: Bound::Before,
+                ..
+            } => "before",
+        };
+        Self::new(ProblemKind::InvalidParameter, format!("{parameter}: {e}")).at(parameter)
+    }
+}
+
+impl From<MultipartError> for Problem {
+    fn from(e: MultipartError) -> Self {
+        Self::bad_request(e.to_string())
+    }
+}
+
+impl From<Refusal> for Problem {
+    fn from(refused: Refusal) -> Self {
+        let kind = match refused {
+            Refusal::Busy => ProblemKind::Busy,
+            Refusal::RateLimited { .. } => ProblemKind::RateLimited,
+        };
+        Self::new(kind, refused.message())
+    }
+}

@@ -1,0 +1,61 @@
+//! What the test modules share: services over in-memory adapters, and
+//! multipart bodies.
+
+use std::sync::Arc;
+
+use clasp_domain::memory::{ManualClock, MemoryPorts};
+use clasp_domain::{AttachmentService, IdentityService, UploadPolicy};
+use clasp_http::Services;
+use time::OffsetDateTime;
+
+/// A 1×1 PNG.
+pub const PNG: &[u8] =
+    b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+
+/// Services over `mem`, as the HTTP-layer tests use them.
+pub fn services_over(mem: &MemoryPorts, policy: UploadPolicy) -> Services {
+    Services {
+        attachments: AttachmentService::new(mem.ports.clone(), policy),
+        identities: IdentityService::new(mem.ports.clone()),
+        redirect_url_ttl: time::Duration::minutes(15),
+    }
+}
+
+/// Services over fresh in-memory adapters.
+pub fn memory_services(policy: UploadPolicy) -> (Services, MemoryPorts) {
+    let mem = MemoryPorts::new("http://localhost");
+    (services_over(&mem, policy), mem)
+}
+
+/// Services over fresh in-memory adapters whose time the test moves, signing
+/// URLs under `base_url`.
+pub fn clocked_services(
+    base_url: &str,
+    policy: UploadPolicy,
+) -> (Services, MemoryPorts, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let mem = MemoryPorts::with_clock(base_url, clock.clone());
+    (services_over(&mem, policy), mem, clock)
+}
+
+/// A multipart form of `(name, filename, bytes)` parts; parts with a filename
+/// are PNG files.
+pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "XclaspMatrixX";
+    let mut body = Vec::new();
+    for (name, filename, data) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match filename {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
