@@ -1,7 +1,7 @@
 //! The route table: every route of every dialect, registered and documented
 //! in one place.
 //!
-//! Each dialect module lists its handlers once with [`handlers!`]; each
+//! Each dialect module lists its handlers once with `handlers!`; each
 //! handler's `#[utoipa::path]` gives its method and path, so the same list
 //! documents the route (the dialect's part of `/openapi.json`) and registers it
 //! (an actix resource at that path). The few routes that are not API
