@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::extract::{Bearer, Id, PathParam};
 use crate::json::rfc3339;
+use crate::openapi::Refusals;
 use crate::problem::{Problem, ProblemKind};
 use crate::routes::{Dialect, Group, handlers};
 use crate::wire::{Reply, Wire, WireDialect, standard};
@@ -227,36 +228,20 @@ struct SaveFileForm {
     file: Vec<u8>,
 }
 
-#[utoipa::path(
-    get,
-    path = "/api-public/1.0/attachment/{id}",
-    tag = "cases",
-    params(("id" = Uuid, Path, description = "The attachment")),
-    responses(
-        (status = 200, description = "The attachment's metadata", body = AttachmentJson),
-        crate::openapi::NotFound<ErrorJson>,
-        crate::openapi::BearerRefusals<ErrorJson>,
-    ),
-    security(("bearer" = []))
-)]
+#[utoipa::path(get, path = "/api-public/1.0/attachment/{id}", params(Attached), responses(
+    (status = 200, description = "The attachment's metadata", body = AttachmentJson),
+    Refusals<ErrorJson>,
+))]
 /// One attachment's metadata.
 async fn get(p: Bearer<Cases>, id: Attached, services: Data<Services>) -> Reply<Cases> {
     let a = services.attachments.get(&p, &Lookup::id(id.0)).await?;
     Ok(HttpResponse::Ok().json(AttachmentJson::from(&a)))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api-public/1.0/attachment/{id}/attachment",
-    tag = "cases",
-    params(("id" = Uuid, Path, description = "The attachment")),
-    responses(
-        crate::download::Responses,
-        crate::openapi::NotFound<ErrorJson>,
-        crate::openapi::BearerRefusals<ErrorJson>,
-    ),
-    security(("bearer" = []))
-)]
+#[utoipa::path(get, path = "/api-public/1.0/attachment/{id}/attachment", params(Attached), responses(
+    crate::download::Responses,
+    Refusals<ErrorJson>,
+))]
 /// The raw bytes of an attachment.
 async fn download(
     p: Bearer<Cases>,
@@ -268,18 +253,11 @@ async fn download(
     Ok(download::respond(&req, opened).await?)
 }
 
-#[utoipa::path(
-    get,
-    path = "/api-public/1.0/attachments",
-    tag = "cases",
-    params(("limit" = Option<u32>, Query, description = "At most this many records"), ("sort" = Option<String>, Query, description = "`createdDate` (default), `name` or `sizeBytes`"), ("order" = Option<String>, Query, description = "`asc` (default) or `desc`"), ("after" = Option<String>, Query, description = "Only records whose `sort` value comes after this one"), ("before" = Option<String>, Query, description = "Only records whose `sort` value comes before this one"), ("fields" = Option<String>, Query, description = "Comma-separated keys of the attachment object to return"), ("caseId" = Option<Uuid>, Query, description = "Filter: the case"), ("mimeType" = Option<String>, Query, description = "Filter: the MIME type"), ("kind" = Option<String>, Query, description = "Filter: the MIME type's top level, e.g. `image`"), ("fileFormat" = Option<String>, Query, description = "Filter: the file name's extension"), ("name" = Option<String>, Query, description = "Filter: the file name"), ("tag" = Option<String>, Query, description = "Filter: a tag")),
-    responses(
-        (status = 200, description = "A page of records", body = ListJson),
-        (status = 400, description = "An unknown, repeated or malformed parameter (`invalidParameter`, named by `parameter`)", body = ErrorJson),
-        crate::openapi::BearerRefusals<ErrorJson>,
-    ),
-    security(("bearer" = []))
-)]
+#[utoipa::path(get, path = "/api-public/1.0/attachments", params(("limit" = Option<u32>, Query, description = "At most this many records"), ("sort" = Option<String>, Query, description = "`createdDate` (default), `name` or `sizeBytes`"), ("order" = Option<String>, Query, description = "`asc` (default) or `desc`"), ("after" = Option<String>, Query, description = "Only records whose `sort` value comes after this one"), ("before" = Option<String>, Query, description = "Only records whose `sort` value comes before this one"), ("fields" = Option<String>, Query, description = "Comma-separated keys of the attachment object to return"), ("caseId" = Option<Uuid>, Query, description = "Filter: the case"), ("mimeType" = Option<String>, Query, description = "Filter: the MIME type"), ("kind" = Option<String>, Query, description = "Filter: the MIME type's top level, e.g. `image`"), ("fileFormat" = Option<String>, Query, description = "Filter: the file name's extension"), ("name" = Option<String>, Query, description = "Filter: the file name"), ("tag" = Option<String>, Query, description = "Filter: a tag")), responses(
+    (status = 200, description = "A page of records", body = ListJson),
+    (status = 400, description = "An unknown, repeated or malformed parameter (`invalidParameter`, named by `parameter`)", body = ErrorJson),
+    crate::openapi::BearerRefusals<ErrorJson>,
+))]
 /// Lists the tenant's attachments, sorted, paged by keyset and filtered.
 async fn list(p: Bearer<Cases>, req: HttpRequest, services: Data<Services>) -> Reply<Cases> {
     let asked = listing(req.query_string())?;

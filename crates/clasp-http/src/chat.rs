@@ -15,7 +15,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use clasp_domain::{AttachmentError, AttachmentState, ErrorKind};
 use serde::Serialize;
 
-use crate::extract::{AttachmentIdCamel, PathParam, Session};
+use crate::extract::{ChatNumber, PathParam, Session};
 use crate::problem::{Problem, ProblemKind};
 use crate::routes::{Dialect, Group, handlers};
 use crate::wire::{Reply, Wire, WireDialect, standard};
@@ -90,41 +90,27 @@ pub(crate) fn routes() -> Group {
 }
 
 /// An attachment's number; anything else names no attachment.
-type Number = PathParam<i64, AttachmentIdCamel, Chat>;
+type Number = PathParam<i64, ChatNumber, Chat>;
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/attachments/{attachmentId}",
-    tag = "chat",
-    params(("attachmentId" = i64, Path, description = "The attachment's number")),
-    responses(
-        (status = 200, description = "The metadata", body = json::AttachmentJson),
-        (status = 401, description = "No, unknown, expired or revoked session", body = json::ErrorJson),
-        (status = 404, description = "No such attachment in the session's tenant", body = json::ErrorJson),
-    ),
-    security(("session" = []))
-)]
+#[utoipa::path(get, path = "/api/v1/attachments/{attachmentId}", params(Number), responses(
+    (status = 200, description = "The metadata", body = json::AttachmentJson),
+    (status = 401, description = "No, unknown, expired or revoked session", body = json::ErrorJson),
+    (status = 404, description = "No such attachment in the session's tenant", body = json::ErrorJson),
+))]
 /// An attachment's metadata, with the seed's state names.
 async fn metadata(p: Session<Chat>, number: Number, services: Data<Services>) -> Reply<Chat> {
     let a = services.attachments.find_numbered(&p, number.0).await?;
     Ok(HttpResponse::Ok().json(AttachmentJson::from(&a)))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/api/v1/attachments/{attachmentId}",
-    tags = ["chat", "redirect"],
-    params(("attachmentId" = String, Path, description = "The attachment's number (session cookie) or UUID (Bearer, the `redirect` dialect)")),
-    responses(
-        (status = 200, description = "Deleted (session cookie)", body = json::DeletedJson),
-        (status = 204, description = "Deleted (Bearer)"),
-        (status = 401, description = "No, unknown, expired or revoked credential", body = json::SharedError),
-        (status = 403, description = "The key lacks `attachments:delete` (`insufficient_scope`)", body = json::SharedError),
-        (status = 404, description = "No such attachment in the tenant", body = json::SharedError),
-        (status = 429, description = "Too many requests for this credential; see `Retry-After`", body = json::SharedError),
-    ),
-    security(("session" = []), ("bearer" = []))
-)]
+#[utoipa::path(delete, path = "/api/v1/attachments/{attachmentId}", tags = ["chat", "redirect"], params(("attachmentId" = String, Path, description = "The attachment's number (session cookie) or UUID (Bearer, the `redirect` dialect)")), security(("session" = []), ("bearer" = [])), responses(
+    (status = 200, description = "Deleted (session cookie)", body = json::DeletedJson),
+    (status = 204, description = "Deleted (Bearer)"),
+    (status = 401, description = "No, unknown, expired or revoked credential", body = json::SharedError),
+    (status = 403, description = "The key lacks `attachments:delete` (`insufficient_scope`)", body = json::SharedError),
+    (status = 404, description = "No such attachment in the tenant", body = json::SharedError),
+    (status = 429, description = "Too many requests for this credential; see `Retry-After`", body = json::SharedError),
+))]
 /// Deletes an attachment: by number with the session cookie, by UUID with a Bearer key (the `redirect` dialect).
 pub(crate) async fn delete(
     p: Session<Chat>,
@@ -137,18 +123,11 @@ pub(crate) async fn delete(
     }))
 }
 
-#[utoipa::path(
-    get,
-    path = "/api/v1/attachments/{attachmentId}/{attachmentFileName}",
-    tag = "chat",
-    params(("attachmentId" = i64, Path, description = "The attachment's number"), ("attachmentFileName" = String, Path, description = "The file's name, or `thumbnail`")),
-    responses(
-        crate::download::Responses,
-        (status = 401, description = "No, unknown, expired or revoked session", body = json::ErrorJson),
-        (status = 404, description = "No such attachment in the session's tenant", body = json::ErrorJson),
-    ),
-    security(("session" = []))
-)]
+#[utoipa::path(get, path = "/api/v1/attachments/{attachmentId}/{attachmentFileName}", params(Number, ("attachmentFileName" = String, Path, description = "The file's name, or `thumbnail`")), responses(
+    crate::download::Responses,
+    (status = 401, description = "No, unknown, expired or revoked session", body = json::ErrorJson),
+    (status = 404, description = "No such attachment in the session's tenant", body = json::ErrorJson),
+))]
 /// `GET /api/v1/attachments/{number}/{file_name}`: the file, when the name is
 /// its name. `thumbnail` is the thumbnail, unless the file is named so.
 async fn download_file(

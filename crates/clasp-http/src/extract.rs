@@ -9,10 +9,17 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::str::FromStr;
 
+use std::future::Future;
+
 use actix_web::dev::Payload;
+use actix_web::http::header::HeaderMap;
 use actix_web::{FromRequest, HttpRequest, web};
-use clasp_domain::{AuthError, Principal};
+use clasp_domain::{AuthError, IdentityService, Principal};
 use futures::future::LocalBoxFuture;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{RefOr, Required, Schema};
 
 use crate::Services;
 use crate::credentials;
@@ -32,41 +39,71 @@ pub(crate) fn services<D>(req: &HttpRequest) -> Result<web::Data<Services>, ApiE
         })
 }
 
-/// The principal behind the request's Bearer API key; refusals in `D`'s words.
-pub struct Bearer<D>(pub Principal, PhantomData<fn() -> D>);
+/// A way of presenting a credential: where the request carries it, and how
+/// the identity service checks it.
+pub trait Scheme: 'static {
+    /// Whether a refused credential is a cookie the browser should forget.
+    const EXPIRES_COOKIE: bool;
 
-impl<D> Deref for Bearer<D> {
-    type Target = Principal;
+    /// The credential the request presents, if any.
+    fn credential(headers: &HeaderMap) -> Option<&str>;
 
-    fn deref(&self) -> &Principal {
-        &self.0
+    /// The principal behind `credential`.
+    fn check<'a>(
+        identities: &'a IdentityService,
+        credential: &'a str,
+    ) -> impl Future<Output = Result<Principal, AuthError>> + 'a;
+}
+
+/// `Authorization: Bearer <API key>`.
+pub struct BearerKey;
+
+impl Scheme for BearerKey {
+    const EXPIRES_COOKIE: bool = false;
+
+    fn credential(headers: &HeaderMap) -> Option<&str> {
+        credentials::bearer(headers).filter(|t| !t.is_empty())
+    }
+
+    fn check<'a>(
+        identities: &'a IdentityService,
+        credential: &'a str,
+    ) -> impl Future<Output = Result<Principal, AuthError>> + 'a {
+        identities.authenticate_api_key(credential)
     }
 }
 
-impl<D: WireDialect> FromRequest for Bearer<D> {
-    type Error = ApiError<D>;
-    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+/// The `clasp_session` cookie of the `chat` dialect.
+pub struct SessionCookie;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let services = services::<D>(&req)?;
-            let token = credentials::bearer(req.headers())
-                .filter(|t| !t.is_empty())
-                .ok_or(AuthError::Missing)?;
-            let principal = services.identities.authenticate_api_key(token).await?;
-            Ok(Bearer(principal, PhantomData))
-        })
+impl Scheme for SessionCookie {
+    const EXPIRES_COOKIE: bool = true;
+
+    fn credential(headers: &HeaderMap) -> Option<&str> {
+        credentials::session_cookie(headers)
+    }
+
+    fn check<'a>(
+        identities: &'a IdentityService,
+        credential: &'a str,
+    ) -> impl Future<Output = Result<Principal, AuthError>> + 'a {
+        identities.authenticate_session(credential)
     }
 }
 
-/// The principal behind the request's `clasp_session` cookie; refusals in
+/// The principal behind the request's credential of scheme `S`; refusals in
 /// `D`'s words. A cookie that no longer works is expired in the browser by the
 /// refusal's `Set-Cookie`, with the attributes a host sets it with
 /// (`docs/dialects/chat.md`), `Secure` when the request came over TLS.
-pub struct Session<D>(pub Principal, PhantomData<fn() -> D>);
+pub struct Authenticated<D, S>(pub Principal, PhantomData<fn() -> (D, S)>);
 
-impl<D> Deref for Session<D> {
+/// The principal behind the request's Bearer API key.
+pub type Bearer<D> = Authenticated<D, BearerKey>;
+
+/// The principal behind the request's session cookie.
+pub type Session<D> = Authenticated<D, SessionCookie>;
+
+impl<D, S> Deref for Authenticated<D, S> {
     type Target = Principal;
 
     fn deref(&self) -> &Principal {
@@ -74,7 +111,7 @@ impl<D> Deref for Session<D> {
     }
 }
 
-impl<D: WireDialect> FromRequest for Session<D> {
+impl<D: WireDialect, S: Scheme> FromRequest for Authenticated<D, S> {
     type Error = ApiError<D>;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
@@ -82,11 +119,15 @@ impl<D: WireDialect> FromRequest for Session<D> {
         let req = req.clone();
         Box::pin(async move {
             let services = services::<D>(&req)?;
-            let cookie = credentials::session_cookie(req.headers()).ok_or(AuthError::Missing)?;
-            match services.identities.authenticate_session(cookie).await {
-                Ok(principal) => Ok(Session(principal, PhantomData)),
-                Err(e @ (AuthError::Missing | AuthError::Backend(_))) => Err(e.into()),
-                Err(e) => Err(ApiError::from(e).setting_cookie(expire_cookie(&req))),
+            let credential = S::credential(req.headers()).ok_or(AuthError::Missing)?;
+            match S::check(&services.identities, credential).await {
+                Ok(principal) => Ok(Authenticated(principal, PhantomData)),
+                Err(e @ (AuthError::Invalid | AuthError::Revoked | AuthError::Expired))
+                    if S::EXPIRES_COOKIE =>
+                {
+                    Err(ApiError::from(e).setting_cookie(expire_cookie(&req)))
+                }
+                Err(e) => Err(e.into()),
             }
         })
     }
@@ -105,30 +146,62 @@ pub fn expire_cookie(req: &HttpRequest) -> String {
     )
 }
 
-/// The name of a path parameter, as the route table's path names it.
+/// A path parameter: its name as the route table's path names it, and how the
+/// document describes it.
 pub trait ParamName {
     /// The name between the braces of the path.
     const NAME: &'static str;
+    /// What the document says of it.
+    const DESCRIPTION: &'static str;
+    /// Its schema in the document.
+    fn schema() -> RefOr<Schema>;
 }
 
 /// Declares a [`ParamName`] marker type per path parameter.
 macro_rules! param_names {
-    ($($(#[$doc:meta])* $ty:ident = $name:literal;)*) => {
-        $($(#[$doc])* pub struct $ty; impl ParamName for $ty { const NAME: &'static str = $name; })*
+    ($($(#[$doc:meta])* $ty:ident = $name:literal: $format:ident, $description:literal;)*) => {
+        $(
+            $(#[$doc])*
+            pub struct $ty;
+
+            impl ParamName for $ty {
+                const NAME: &'static str = $name;
+                const DESCRIPTION: &'static str = $description;
+
+                fn schema() -> RefOr<Schema> {
+                    schema_of(KnownFormat::$format)
+                }
+            }
+        )*
     };
 }
 
 param_names! {
     /// `{id}`: an attachment's UUID (`tickets`, `cases`).
-    Id = "id";
+    Id = "id": Uuid, "The attachment";
     /// `{ticket_id}`: a ticket's UUID (`tickets`, `workspaces`).
-    TicketId = "ticket_id";
+    TicketId = "ticket_id": Uuid, "The ticket";
     /// `{attachment_id}`: an attachment's UUID (`workspaces`).
-    AttachmentIdParam = "attachment_id";
+    AttachmentIdParam = "attachment_id": Uuid, "The attachment";
     /// `{message_id}`: a message's UUID (`workspaces`).
-    MessageId = "message_id";
-    /// `{attachmentId}`: an attachment's UUID (`redirect`) or number (`chat`).
-    AttachmentIdCamel = "attachmentId";
+    MessageId = "message_id": Uuid, "The message";
+    /// `{attachmentId}`: an attachment's number (`chat`).
+    ChatNumber = "attachmentId": Int64, "The attachment's number";
+    /// `{attachmentId}`: an attachment's UUID (`redirect`).
+    RedirectId = "attachmentId": Uuid, "The attachment's UUID";
+}
+
+/// The schema of a path parameter in `format` (a UUID string, or a 64-bit integer).
+fn schema_of(format: KnownFormat) -> RefOr<Schema> {
+    let kind = if format == KnownFormat::Int64 {
+        Type::Integer
+    } else {
+        Type::String
+    };
+    ObjectBuilder::new()
+        .schema_type(kind)
+        .format(Some(SchemaFormat::KnownFormat(format)))
+        .into()
 }
 
 /// The path parameter `N` read as a `T`; a value that is not a `T` names
@@ -169,6 +242,23 @@ where
             }
         }
     }
+}
+
+impl<T, N: ParamName, D> IntoParams for PathParam<T, N, D> {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![path_param(N::NAME, N::DESCRIPTION, N::schema())]
+    }
+}
+
+/// A required path parameter as the document describes it.
+pub(crate) fn path_param(name: &str, description: &str, schema: RefOr<Schema>) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(schema))
+        .build()
 }
 
 /// The caller of a route that needs no credential (its proof is elsewhere, e.g.

@@ -75,11 +75,26 @@ pub(crate) enum BearerRefusals<E: utoipa::ToSchema> {
     RateLimited(E),
 }
 
-/// No such attachment (or ticket, or message) in the key's tenant, in the
-/// dialect's error body `E`; also the answer for ids of the wrong form.
+/// The refusals of an endpoint of a Bearer dialect that names an attachment
+/// (or ticket, or message): those of [`BearerRefusals`], and 404 when nothing
+/// of that id is in the key's tenant, also for ids of the wrong form.
 #[derive(utoipa::IntoResponses)]
-#[response(status = 404)]
-pub(crate) struct NotFound<E: utoipa::ToSchema>(E);
+#[expect(dead_code, reason = "only describes refusals in the OpenAPI document")]
+pub(crate) enum Refusals<E: utoipa::ToSchema> {
+    /// No, unknown or revoked API key.
+    #[response(status = 401)]
+    Unauthorized(E),
+    /// The key lacks the endpoint's scope, or (workspaces) names another workspace.
+    #[response(status = 403)]
+    Forbidden(E),
+    /// No such attachment (or ticket, or message) in the key's tenant; also
+    /// the answer for ids of the wrong form.
+    #[response(status = 404)]
+    NotFound(E),
+    /// Too many requests with this key; see `Retry-After`.
+    #[response(status = 429)]
+    RateLimited(E),
+}
 
 /// The document, serialised once at start-up: it never changes while running.
 pub(crate) struct Rendered(pub(crate) String);

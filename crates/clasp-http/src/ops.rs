@@ -18,28 +18,18 @@ pub(crate) fn routes() -> Group {
     Group::new(Dialect::Ops, handlers![healthz, readyz, metrics])
 }
 
-#[utoipa::path(
-    get,
-    path = "/healthz",
-    tag = "clasp",
+#[utoipa::path(get, path = "/healthz",
     responses((status = 200, description = "`ok`", body = String, content_type = "text/plain")),
-    security(())
 )]
 /// The process is alive and answering.
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-#[utoipa::path(
-    get,
-    path = "/readyz",
-    tag = "clasp",
-    responses(
-        (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
-        (status = 503, description = "`not ready: <why>`", body = String, content_type = "text/plain"),
-    ),
-    security(())
-)]
+#[utoipa::path(get, path = "/readyz", responses(
+    (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
+    (status = 503, description = "`not ready: <why>`", body = String, content_type = "text/plain"),
+))]
 /// The process can do its work: the metadata store answers with current
 /// migrations, the blob store answers, and so does the virus scanner when one is
 /// configured; 503 naming what is not ready otherwise.
@@ -55,16 +45,10 @@ async fn readyz(services: web::Data<Services>) -> HttpResponse {
     }
 }
 
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "clasp",
-    responses(
-        (status = 200, description = "Prometheus metrics in the OpenMetrics text format", body = String, content_type = "application/openmetrics-text"),
-        (status = 500, description = "The metrics could not be encoded"),
-    ),
-    security(())
-)]
+#[utoipa::path(get, path = "/metrics", responses(
+    (status = 200, description = "Prometheus metrics in the OpenMetrics text format", body = String, content_type = "application/openmetrics-text"),
+    (status = 500, description = "The metrics could not be encoded"),
+))]
 /// Every metric, for Prometheus.
 async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     match metrics.encode() {

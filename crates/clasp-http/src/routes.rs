@@ -17,6 +17,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
+use utoipa::openapi::security::SecurityRequirement;
 
 use crate::problem::Problem;
 use crate::wire::respond;
@@ -44,6 +45,17 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// Every dialect and group.
+    pub const ALL: [Dialect; 7] = [
+        Dialect::Tickets,
+        Dialect::Workspaces,
+        Dialect::Cases,
+        Dialect::Chat,
+        Dialect::Redirect,
+        Dialect::Signed,
+        Dialect::Ops,
+    ];
+
     /// The name metrics and logs use.
     pub fn label(self) -> &'static str {
         match self {
@@ -54,6 +66,31 @@ impl Dialect {
             Dialect::Redirect => "redirect",
             Dialect::Signed => "signed",
             Dialect::Ops => "ops",
+        }
+    }
+
+    /// Its tag in the OpenAPI document (Clasp's own routes share `clasp`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Dialect::Signed | Dialect::Ops => "clasp",
+            other => other.label(),
+        }
+    }
+
+    /// The credentials its operations take, unless one says otherwise: one
+    /// requirement naming every scheme it needs at once (none for Clasp's
+    /// own routes, whose proof is a signature or nothing).
+    fn security(self) -> SecurityRequirement {
+        let none = Vec::<String>::new;
+        match self {
+            Dialect::Tickets | Dialect::Cases | Dialect::Redirect => {
+                SecurityRequirement::new("bearer", none())
+            }
+            Dialect::Workspaces => {
+                SecurityRequirement::new("bearer", none()).add("workspace", none())
+            }
+            Dialect::Chat => SecurityRequirement::new("session", none()),
+            Dialect::Signed | Dialect::Ops => SecurityRequirement::default(),
         }
     }
 
@@ -248,7 +285,7 @@ impl RouteTable {
     pub fn new() -> Result<Self, RouteTableError> {
         let mut groups = groups();
         for g in &mut groups {
-            prefix_operation_ids(&mut g.document, g.dialect);
+            complete_operations(&mut g.document, g.dialect);
         }
         let lookup: BTreeMap<(Dialect, String), (String, HttpMethod)> = groups
             .iter()
@@ -378,12 +415,26 @@ pub fn operation_id(dialect: Dialect, operation: &str) -> String {
     format!("{}_{operation}", dialect.label())
 }
 
-fn prefix_operation_ids(document: &mut Document, dialect: Dialect) {
+/// Gives every operation of a dialect's document its unique id, and its
+/// dialect's tag and credentials unless it names its own.
+fn complete_operations(document: &mut Document, dialect: Dialect) {
     for item in document.paths.paths.values_mut() {
         for op in operations_mut(item) {
             if let Some(id) = op.operation_id.take() {
                 op.operation_id = Some(operation_id(dialect, &id));
             }
+            // utoipa tags an operation without a tag of its own with its
+            // module's name, or with nothing
+            let own_tags = op.tags.as_ref().is_some_and(|tags| {
+                !tags.is_empty()
+                    && tags
+                        .iter()
+                        .all(|t| Dialect::ALL.iter().any(|d| d.tag() == t))
+            });
+            if !own_tags {
+                op.tags = Some(vec![dialect.tag().to_owned()]);
+            }
+            op.security.get_or_insert_with(|| vec![dialect.security()]);
         }
     }
 }

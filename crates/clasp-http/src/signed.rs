@@ -42,23 +42,11 @@ pub(crate) fn not_signed(what: &str) -> Problem {
     )
 }
 
-#[utoipa::path(
-    get,
-    path = "/signed/{tenant}/{attachment}",
-    tag = "clasp",
-    params(
-        ("tenant" = Uuid, Path, description = "The tenant's id"),
-        ("attachment" = Uuid, Path, description = "The attachment's id"),
-        ("expires" = i64, Query, description = "Unix time the URL stops working"),
-        ("signature" = String, Query, description = "The URL's HMAC signature"),
-    ),
-    responses(
-        crate::download::Responses,
-        (status = 403, description = "Not a valid, unexpired signed URL (`invalid_signature`)", body = ErrorJson),
-        (status = 404, description = "The attachment is gone (`not_found`)", body = ErrorJson),
-    ),
-    security(())
-)]
+#[utoipa::path(get, path = "/signed/{tenant}/{attachment}", params( ("tenant" = Uuid, Path, description = "The tenant's id"), ("attachment" = Uuid, Path, description = "The attachment's id"), ("expires" = i64, Query, description = "Unix time the URL stops working"), ("signature" = String, Query, description = "The URL's HMAC signature"), ), responses(
+    crate::download::Responses,
+    (status = 403, description = "Not a valid, unexpired signed URL (`invalid_signature`)", body = ErrorJson),
+    (status = 404, description = "The attachment is gone (`not_found`)", body = ErrorJson),
+))]
 /// A download through a signed URL: no credentials, the signature is the proof.
 async fn serve(req: HttpRequest, services: Data<Services>) -> Reply<Own> {
     // Parsed here, not by an extractor, so that a malformed query string gets

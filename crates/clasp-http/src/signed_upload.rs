@@ -34,28 +34,14 @@ struct SignedQuery {
     signature: Option<String>,
 }
 
-#[utoipa::path(
-    put,
-    path = "/signed-upload/{tenant}/{attachment}",
-    tag = "clasp",
-    params(
-        ("tenant" = Uuid, Path, description = "The tenant's id"),
-        ("attachment" = Uuid, Path, description = "The pending attachment's id"),
-        ("expires" = i64, Query, description = "Unix time the URL stops working"),
-        ("size" = u64, Query, description = "The declared size: the most bytes accepted"),
-        ("signature" = String, Query, description = "The URL's HMAC signature"),
-    ),
-    request_body(content = crate::download::Body, content_type = "application/octet-stream", description = "The file's bytes"),
-    responses(
-        (status = 200, description = "Stored; `ETag` names the stored object", headers(("ETag" = String, description = "The stored object's entity tag"))),
-        (status = 400, description = "Bytes not of the declared type, or an interrupted body", body = ErrorJson),
-        (status = 403, description = "Not a valid, unexpired signed upload URL (`invalid_signature`)", body = ErrorJson),
-        (status = 404, description = "The attachment is gone (`not_found`)", body = ErrorJson),
-        (status = 409, description = "The upload was already received (`upload_closed`)", body = ErrorJson),
-        (status = 413, description = "More bytes than the URL's size (`payload_too_large`)", body = ErrorJson),
-    ),
-    security(())
-)]
+#[utoipa::path(put, path = "/signed-upload/{tenant}/{attachment}", params( ("tenant" = Uuid, Path, description = "The tenant's id"), ("attachment" = Uuid, Path, description = "The pending attachment's id"), ("expires" = i64, Query, description = "Unix time the URL stops working"), ("size" = u64, Query, description = "The declared size: the most bytes accepted"), ("signature" = String, Query, description = "The URL's HMAC signature"), ), request_body(content = crate::download::Body, content_type = "application/octet-stream", description = "The file's bytes"), responses(
+    (status = 200, description = "Stored; `ETag` names the stored object", headers(("ETag" = String, description = "The stored object's entity tag"))),
+    (status = 400, description = "Bytes not of the declared type, or an interrupted body", body = ErrorJson),
+    (status = 403, description = "Not a valid, unexpired signed upload URL (`invalid_signature`)", body = ErrorJson),
+    (status = 404, description = "The attachment is gone (`not_found`)", body = ErrorJson),
+    (status = 409, description = "The upload was already received (`upload_closed`)", body = ErrorJson),
+    (status = 413, description = "More bytes than the URL's size (`payload_too_large`)", body = ErrorJson),
+))]
 /// The bytes of a direct upload (step 2 of the `workspaces` flow), through the
 /// URL upload-url answered.
 async fn receive(req: HttpRequest, services: Data<Services>, payload: web::Payload) -> Reply<Own> {

@@ -6,21 +6,25 @@
 //! 401 (no or bad key), 403 (missing scope), 404 (no such attachment on this
 //! ticket in this tenant — also for ids that are not UUIDs), 500.
 
+use actix_web::dev::Payload;
 use actix_web::web::Data;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use clasp_domain::services::{Lookup, NewUpload};
 use clasp_domain::{Attachment, AttachmentId, Subject, SubjectRef};
 use futures::StreamExt;
+use futures::future::LocalBoxFuture;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::extract::{Bearer, Id, PathParam, TicketId};
 use crate::form::{FieldLimits, Fields, Form};
 use crate::json::rfc3339;
+use crate::openapi::Refusals;
 use crate::problem::{Problem, ProblemKind};
 use crate::routes::{Dialect, Group, handlers};
-use crate::wire::{Reply, Wire, WireDialect};
+use crate::wire::{ApiError, Reply, Wire, WireDialect};
 use crate::{Services, body};
 
 /// How long a download URL stays valid, as the seed documents.
@@ -58,9 +62,31 @@ pub(crate) fn routes() -> Group {
 type Ticket = PathParam<Uuid, TicketId, Tickets>;
 type Attached = PathParam<AttachmentId, Id, Tickets>;
 
-/// The attachment `id` on `ticket`, as every lookup of this dialect names it.
-fn lookup(ticket: &Ticket, id: &Attached) -> Lookup {
-    Lookup::within(id.0, SubjectRef::Ticket(ticket.to_string()))
+/// The attachment `{id}` on the ticket `{ticket_id}`, as every lookup of this
+/// dialect names it.
+struct OnTicket(Lookup);
+
+impl FromRequest for OnTicket {
+    type Error = ApiError<Tickets>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let ticket = Ticket::extract(&req).await?;
+            let id = Attached::extract(&req).await?;
+            let on = SubjectRef::Ticket(ticket.to_string());
+            Ok(OnTicket(Lookup::within(id.0, on)))
+        })
+    }
+}
+
+impl IntoParams for OnTicket {
+    fn into_params(place: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = Ticket::into_params(&place);
+        params.extend(Attached::into_params(place));
+        params
+    }
 }
 
 /// The seed's attachment object.
@@ -123,18 +149,10 @@ struct UploadForm {
     file: String,
 }
 
-#[utoipa::path(
-    get,
-    path = "/v1/tickets/{ticket_id}/attachments",
-    tag = "tickets",
-    params(("ticket_id" = Uuid, Path, description = "The ticket")),
-    responses(
-        (status = 200, description = "The ticket's attachments", body = [AttachmentJson]),
-        crate::openapi::BearerRefusals<ErrorJson>,
-        crate::openapi::NotFound<ErrorJson>,
-    ),
-    security(("bearer" = []))
-)]
+#[utoipa::path(get, path = "/v1/tickets/{ticket_id}/attachments", params(Ticket), responses(
+    (status = 200, description = "The ticket's attachments", body = [AttachmentJson]),
+    Refusals<ErrorJson>,
+))]
 /// Lists the attachments of a ticket (scope `attachments:read`).
 async fn list(p: Bearer<Tickets>, ticket: Ticket, services: Data<Services>) -> Reply<Tickets> {
     let found = services
@@ -144,51 +162,25 @@ async fn list(p: Bearer<Tickets>, ticket: Ticket, services: Data<Services>) -> R
     Ok(HttpResponse::Ok().json(found.iter().map(AttachmentJson::from).collect::<Vec<_>>()))
 }
 
-#[utoipa::path(
-    get,
-    path = "/v1/tickets/{ticket_id}/attachments/{id}",
-    tag = "tickets",
-    params(("ticket_id" = Uuid, Path, description = "The ticket"), ("id" = Uuid, Path, description = "The attachment")),
-    responses(
-        (status = 200, description = "The attachment's metadata", body = AttachmentJson),
-        crate::openapi::BearerRefusals<ErrorJson>,
-        crate::openapi::NotFound<ErrorJson>,
-    ),
-    security(("bearer" = []))
-)]
+#[utoipa::path(get, path = "/v1/tickets/{ticket_id}/attachments/{id}", params(OnTicket), responses(
+    (status = 200, description = "The attachment's metadata", body = AttachmentJson),
+    Refusals<ErrorJson>,
+))]
 /// One attachment's metadata (scope `attachments:read`).
-async fn get(
-    p: Bearer<Tickets>,
-    ticket: Ticket,
-    id: Attached,
-    services: Data<Services>,
-) -> Reply<Tickets> {
-    let a = services.attachments.get(&p, &lookup(&ticket, &id)).await?;
+async fn get(p: Bearer<Tickets>, at: OnTicket, services: Data<Services>) -> Reply<Tickets> {
+    let a = services.attachments.get(&p, &at.0).await?;
     Ok(HttpResponse::Ok().json(AttachmentJson::from(&a)))
 }
 
-#[utoipa::path(
-    get,
-    path = "/v1/tickets/{ticket_id}/attachments/{id}/download",
-    tag = "tickets",
-    params(("ticket_id" = Uuid, Path, description = "The ticket"), ("id" = Uuid, Path, description = "The attachment")),
-    responses(
-        (status = 200, description = "A signed URL valid for one hour", body = DownloadJson),
-        crate::openapi::BearerRefusals<ErrorJson>,
-        crate::openapi::NotFound<ErrorJson>,
-    ),
-    security(("bearer" = []))
-)]
+#[utoipa::path(get, path = "/v1/tickets/{ticket_id}/attachments/{id}/download", params(OnTicket), responses(
+    (status = 200, description = "A signed URL valid for one hour", body = DownloadJson),
+    Refusals<ErrorJson>,
+))]
 /// A signed download URL valid for one hour (scope `attachments:read`).
-async fn download_url(
-    p: Bearer<Tickets>,
-    ticket: Ticket,
-    id: Attached,
-    services: Data<Services>,
-) -> Reply<Tickets> {
-    let (_, url) = services
+async fn download_url(p: Bearer<Tickets>, at: OnTicket, s: Data<Services>) -> Reply<Tickets> {
+    let (_, url) = s
         .attachments
-        .download_url(&p, &lookup(&ticket, &id), DOWNLOAD_URL_TTL)
+        .download_url(&p, &at.0, DOWNLOAD_URL_TTL)
         .await?;
     Ok(HttpResponse::Ok().json(DownloadJson {
         signed_url: url.url,
@@ -196,48 +188,23 @@ async fn download_url(
     }))
 }
 
-#[utoipa::path(
-    delete,
-    path = "/v1/tickets/{ticket_id}/attachments/{id}",
-    tag = "tickets",
-    params(("ticket_id" = Uuid, Path, description = "The ticket"), ("id" = Uuid, Path, description = "The attachment")),
-    responses(
-        (status = 204, description = "Deleted"),
-        crate::openapi::BearerRefusals<ErrorJson>,
-        crate::openapi::NotFound<ErrorJson>,
-    ),
-    security(("bearer" = []))
-)]
+#[utoipa::path(delete, path = "/v1/tickets/{ticket_id}/attachments/{id}", params(OnTicket), responses(
+    (status = 204, description = "Deleted"),
+    Refusals<ErrorJson>,
+))]
 /// Deletes an attachment and its bytes (scope `attachments:delete`).
-async fn delete(
-    p: Bearer<Tickets>,
-    ticket: Ticket,
-    id: Attached,
-    services: Data<Services>,
-) -> Reply<Tickets> {
-    services
-        .attachments
-        .delete(&p, &lookup(&ticket, &id))
-        .await?;
+async fn delete(p: Bearer<Tickets>, at: OnTicket, services: Data<Services>) -> Reply<Tickets> {
+    services.attachments.delete(&p, &at.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(
-    post,
-    path = "/v1/tickets/{ticket_id}/attachments",
-    tag = "tickets",
-    params(("ticket_id" = Uuid, Path, description = "The ticket")),
-    request_body(content = UploadForm, content_type = "multipart/form-data"),
-    responses(
-        (status = 201, description = "Stored", body = AttachmentJson),
-        (status = 400, description = "Bad form, too large (`file_too_large`), type not allowed (`invalid_file_type`) or bytes not of the declared type", body = ErrorJson),
-        (status = 422, description = "The virus scanner found malware (`infected_file`); nothing is served", body = ErrorJson),
-        (status = 503, description = "Too many uploads at once (see `Retry-After`), or the virus scanner gave no verdict", body = ErrorJson),
-        crate::openapi::BearerRefusals<ErrorJson>,
-        crate::openapi::NotFound<ErrorJson>,
-    ),
-    security(("bearer" = []))
-)]
+#[utoipa::path(post, path = "/v1/tickets/{ticket_id}/attachments", params(Ticket), request_body(content = UploadForm, content_type = "multipart/form-data"), responses(
+    (status = 201, description = "Stored", body = AttachmentJson),
+    (status = 400, description = "Bad form, too large (`file_too_large`), type not allowed (`invalid_file_type`) or bytes not of the declared type", body = ErrorJson),
+    (status = 422, description = "The virus scanner found malware (`infected_file`); nothing is served", body = ErrorJson),
+    (status = 503, description = "Too many uploads at once (see `Retry-After`), or the virus scanner gave no verdict", body = ErrorJson),
+    Refusals<ErrorJson>,
+))]
 /// Uploads one file, the multipart field `file` (scope `attachments:write`).
 async fn upload(
     p: Bearer<Tickets>,

@@ -19,10 +19,16 @@ use clasp_domain::{
 };
 use futures::future::LocalBoxFuture;
 use serde::Serialize;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use uuid::Uuid;
 
-use crate::extract::{AttachmentIdParam, Bearer, MessageId, PathParam, TicketId, services};
+use crate::extract::{
+    AttachmentIdParam, Bearer, MessageId, PathParam, TicketId, path_param, services,
+};
 use crate::json::rfc3339;
+use crate::openapi::Refusals;
 use crate::problem::{Problem, ProblemKind};
 use crate::routes::{Dialect, Group, handlers};
 use crate::wire::{ApiError, Reply, Wire, WireDialect, standard};
@@ -180,6 +186,17 @@ impl FromRequest for Caller {
     }
 }
 
+impl IntoParams for Caller {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let slug = ObjectBuilder::new().schema_type(Type::String).into();
+        vec![path_param(
+            "workspace_id",
+            "The workspace slug; must equal `x-workspace-id`",
+            slug,
+        )]
+    }
+}
+
 type Ticket = PathParam<Uuid, TicketId, Workspaces>;
 type Attached = PathParam<AttachmentId, AttachmentIdParam, Workspaces>;
 
@@ -192,19 +209,11 @@ fn attachments_json(found: &[Attachment], workspace: &str) -> HttpResponse {
     )
 }
 
-#[utoipa::path(
-    get,
-    path = "/v1/workspaces/{workspace_id}/tickets/{ticket_id}/attachments",
-    tag = "workspaces",
-    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("ticket_id" = Uuid, Path, description = "The ticket")),
-    responses(
-        (status = 200, description = "The attachments of every message on the ticket", body = [json::AttachmentJson]),
-        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = json::ErrorJson),
-        crate::openapi::BearerRefusals<json::ErrorJson>,
-        crate::openapi::NotFound<json::ErrorJson>,
-    ),
-    security(("bearer" = [], "workspace" = []))
-)]
+#[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/tickets/{ticket_id}/attachments", params(Caller, Ticket), responses(
+    (status = 200, description = "The attachments of every message on the ticket", body = [json::AttachmentJson]),
+    (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = json::ErrorJson),
+    Refusals<json::ErrorJson>,
+))]
 /// Lists a ticket's attachments.
 async fn list_ticket(c: Caller, ticket: Ticket, services: Data<Services>) -> Reply<Workspaces> {
     let found = services
@@ -214,19 +223,11 @@ async fn list_ticket(c: Caller, ticket: Ticket, services: Data<Services>) -> Rep
     Ok(attachments_json(&found, &c.workspace))
 }
 
-#[utoipa::path(
-    get,
-    path = "/v1/workspaces/{workspace_id}/messages/{message_id}/attachments",
-    tag = "workspaces",
-    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("message_id" = Uuid, Path, description = "The message")),
-    responses(
-        (status = 200, description = "The message's attachments", body = [json::AttachmentJson]),
-        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = json::ErrorJson),
-        crate::openapi::BearerRefusals<json::ErrorJson>,
-        crate::openapi::NotFound<json::ErrorJson>,
-    ),
-    security(("bearer" = [], "workspace" = []))
-)]
+#[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/messages/{message_id}/attachments", params(Caller, PathParam<Uuid, MessageId, Workspaces>), responses(
+    (status = 200, description = "The message's attachments", body = [json::AttachmentJson]),
+    (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = json::ErrorJson),
+    Refusals<json::ErrorJson>,
+))]
 /// Lists a message's attachments.
 async fn list_message(
     c: Caller,
@@ -240,25 +241,16 @@ async fn list_message(
     Ok(attachments_json(&found, &c.workspace))
 }
 
-#[utoipa::path(
-    post,
-    path = "/v1/workspaces/{workspace_id}/attachments/{attachment_id}/confirm",
-    tag = "workspaces",
-    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("attachment_id" = Uuid, Path, description = "The attachment")),
-    request_body(content = json::ConfirmRequest, content_type = "application/json", description = "May be empty"),
-    responses(
-        (status = 200, description = "The verified attachment", body = json::AttachmentJson),
-        (status = 409, description = "Not uploaded yet, or not pending", body = json::ErrorJson),
-        (status = 410, description = "The upload URL expired (`upload_expired`)", body = json::ErrorJson),
-        (status = 413, description = "The JSON body is too large", body = json::ErrorJson),
-        (status = 422, description = "Verification or checksum failed, or the virus scanner found malware (`infected_file`)", body = json::ErrorJson),
-        (status = 503, description = "The virus scanner gave no verdict (`scanner_unavailable`); the attachment stays pending", body = json::ErrorJson),
-        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = json::ErrorJson),
-        crate::openapi::BearerRefusals<json::ErrorJson>,
-        crate::openapi::NotFound<json::ErrorJson>,
-    ),
-    security(("bearer" = [], "workspace" = []))
-)]
+#[utoipa::path(post, path = "/v1/workspaces/{workspace_id}/attachments/{attachment_id}/confirm", params(Caller, Attached), request_body(content = json::ConfirmRequest, content_type = "application/json", description = "May be empty"), responses(
+    (status = 200, description = "The verified attachment", body = json::AttachmentJson),
+    (status = 409, description = "Not uploaded yet, or not pending", body = json::ErrorJson),
+    (status = 410, description = "The upload URL expired (`upload_expired`)", body = json::ErrorJson),
+    (status = 413, description = "The JSON body is too large", body = json::ErrorJson),
+    (status = 422, description = "Verification or checksum failed, or the virus scanner found malware (`infected_file`)", body = json::ErrorJson),
+    (status = 503, description = "The virus scanner gave no verdict (`scanner_unavailable`); the attachment stays pending", body = json::ErrorJson),
+    (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = json::ErrorJson),
+    Refusals<json::ErrorJson>,
+))]
 /// Confirms a direct upload once its bytes are stored; verifies them.
 async fn confirm(
     c: Caller,
@@ -275,20 +267,12 @@ async fn confirm(
     Ok(HttpResponse::Ok().json(AttachmentJson::new(&confirmed, &c.workspace)))
 }
 
-#[utoipa::path(
-    get,
-    path = "/v1/workspaces/{workspace_id}/attachments/{attachment_id}/download",
-    tag = "workspaces",
-    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("attachment_id" = Uuid, Path, description = "The attachment"), ("redirect" = Option<bool>, Query, description = "`true`: answer 302 to the URL instead of JSON")),
-    responses(
-        (status = 200, description = "A download URL valid for 15 minutes", body = json::DownloadJson),
-        (status = 302, description = "Redirect to the download URL (`?redirect=true`)", headers(("Location" = String, description = "The download URL"))),
-        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = json::ErrorJson),
-        crate::openapi::BearerRefusals<json::ErrorJson>,
-        crate::openapi::NotFound<json::ErrorJson>,
-    ),
-    security(("bearer" = [], "workspace" = []))
-)]
+#[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/attachments/{attachment_id}/download", params(Caller, Attached, ("redirect" = Option<bool>, Query, description = "`true`: answer 302 to the URL instead of JSON")), responses(
+    (status = 200, description = "A download URL valid for 15 minutes", body = json::DownloadJson),
+    (status = 302, description = "Redirect to the download URL (`?redirect=true`)", headers(("Location" = String, description = "The download URL"))),
+    (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = json::ErrorJson),
+    Refusals<json::ErrorJson>,
+))]
 /// A download URL as JSON, or a 302 to it with `?redirect=true`.
 async fn download(
     c: Caller,
@@ -331,19 +315,11 @@ async fn download(
     })
 }
 
-#[utoipa::path(
-    delete,
-    path = "/v1/workspaces/{workspace_id}/attachments/{attachment_id}",
-    tag = "workspaces",
-    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("attachment_id" = Uuid, Path, description = "The attachment")),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = json::ErrorJson),
-        crate::openapi::BearerRefusals<json::ErrorJson>,
-        crate::openapi::NotFound<json::ErrorJson>,
-    ),
-    security(("bearer" = [], "workspace" = []))
-)]
+#[utoipa::path(delete, path = "/v1/workspaces/{workspace_id}/attachments/{attachment_id}", params(Caller, Attached), responses(
+    (status = 204, description = "Deleted"),
+    (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = json::ErrorJson),
+    Refusals<json::ErrorJson>,
+))]
 /// Deletes an attachment and its bytes.
 async fn delete(c: Caller, id: Attached, services: Data<Services>) -> Reply<Workspaces> {
     services.attachments.delete(&c, &Lookup::id(id.0)).await?;

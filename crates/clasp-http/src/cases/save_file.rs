@@ -55,20 +55,13 @@ fn once(slot: &mut Option<String>, name: &str, value: String) -> Result<(), Prob
     Ok(())
 }
 
-#[utoipa::path(
-    post,
-    path = "/api-public/1.0/save_file",
-    tag = "cases",
-    request_body(content = super::SaveFileForm, content_type = "multipart/form-data"),
-    responses(
-        (status = 200, description = "Stored", body = super::AttachmentJson),
-        (status = 400, description = "Bad form, missing or bad `caseId`, `file` not last, too large, type not allowed", body = super::ErrorJson),
-        (status = 422, description = "The virus scanner found malware (`infectedFile`); nothing is served", body = super::ErrorJson),
-        (status = 503, description = "Too many uploads at once (see `Retry-After`), or the virus scanner gave no verdict", body = super::ErrorJson),
-        crate::openapi::BearerRefusals<super::ErrorJson>,
-    ),
-    security(("bearer" = []))
-)]
+#[utoipa::path(post, path = "/api-public/1.0/save_file", request_body(content = super::SaveFileForm, content_type = "multipart/form-data"), responses(
+    (status = 200, description = "Stored", body = super::AttachmentJson),
+    (status = 400, description = "Bad form, missing or bad `caseId`, `file` not last, too large, type not allowed", body = super::ErrorJson),
+    (status = 422, description = "The virus scanner found malware (`infectedFile`); nothing is served", body = super::ErrorJson),
+    (status = 503, description = "Too many uploads at once (see `Retry-After`), or the virus scanner gave no verdict", body = super::ErrorJson),
+    crate::openapi::BearerRefusals<super::ErrorJson>,
+))]
 /// Uploads a file to a case; `file` must be the form's last part.
 pub(super) async fn save_file(
     p: Bearer<Cases>,

@@ -40,25 +40,17 @@ fn integer_id(name: &str, raw: &str) -> Result<String, Problem> {
         .map_err(|_| Problem::bad_request(format!("{name} must be an integer, not {raw:?}")))
 }
 
-#[utoipa::path(
-    post,
-    path = "/api/v1/messages/{messageId}/attachments",
-    tag = "chat",
-    params(("messageId" = i64, Path, description = "The message"), ("roomId" = Option<i64>, Query, description = "The room of the message")),
-    request_body(content = super::json::UploadForm, content_type = "multipart/form-data"),
-    responses(
-        (status = 200, description = "Every file was stored", body = super::json::UploadJson),
-        (status = 400, description = "Bad form, no `files`, bad ids, bytes not of the declared type, checksum mismatch", body = super::json::ErrorJson),
-        (status = 401, description = "No, unknown, expired or revoked session", body = super::json::ErrorJson),
-        (status = 403, description = "The tenant's quota of bytes or attachments is used up", body = super::json::ErrorJson),
-        (status = 413, description = "A file is too large", body = super::json::ErrorJson),
-        (status = 415, description = "A file's type is not allowed", body = super::json::ErrorJson),
-        (status = 429, description = "Too many requests for this session; see `Retry-After`", body = super::json::ErrorJson),
-        (status = 422, description = "The virus scanner found malware (the signature in `errorText`); nothing is served", body = super::json::ErrorJson),
-        (status = 503, description = "Too many uploads at once (see `Retry-After`), or the virus scanner gave no verdict", body = super::json::ErrorJson),
-    ),
-    security(("session" = []))
-)]
+#[utoipa::path(post, path = "/api/v1/messages/{messageId}/attachments", params(("messageId" = i64, Path, description = "The message"), ("roomId" = Option<i64>, Query, description = "The room of the message")), request_body(content = super::json::UploadForm, content_type = "multipart/form-data"), responses(
+    (status = 200, description = "Every file was stored", body = super::json::UploadJson),
+    (status = 400, description = "Bad form, no `files`, bad ids, bytes not of the declared type, checksum mismatch", body = super::json::ErrorJson),
+    (status = 401, description = "No, unknown, expired or revoked session", body = super::json::ErrorJson),
+    (status = 403, description = "The tenant's quota of bytes or attachments is used up", body = super::json::ErrorJson),
+    (status = 413, description = "A file is too large", body = super::json::ErrorJson),
+    (status = 415, description = "A file's type is not allowed", body = super::json::ErrorJson),
+    (status = 429, description = "Too many requests for this session; see `Retry-After`", body = super::json::ErrorJson),
+    (status = 422, description = "The virus scanner found malware (the signature in `errorText`); nothing is served", body = super::json::ErrorJson),
+    (status = 503, description = "Too many uploads at once (see `Retry-After`), or the virus scanner gave no verdict", body = super::json::ErrorJson),
+))]
 /// `POST /api/v1/messages/{messageId}/attachments`: every `files` part is
 /// checked as it streams; one refused file refuses them all.
 pub(super) async fn upload(

@@ -10,25 +10,17 @@ use clasp_domain::{AttachmentId, Subject};
 use super::json::{AttachmentJson, MessageJson, MessageRequest, UploadUrlJson, UploadUrlRequest};
 use super::{Caller, MAX_JSON_BYTES, Ticket, Workspaces};
 use crate::json::rfc3339;
+use crate::openapi::Refusals;
 use crate::problem::Problem;
 use crate::wire::Reply;
 use crate::{Services, body};
 
-#[utoipa::path(
-    post,
-    path = "/v1/workspaces/{workspace_id}/tickets/{ticket_id}/attachments/upload-url",
-    tag = "workspaces",
-    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("ticket_id" = Uuid, Path, description = "The ticket")),
-    request_body(content = super::json::UploadUrlRequest, content_type = "application/json"),
-    responses(
-        (status = 201, description = "Where and how to PUT the bytes", body = super::json::UploadUrlJson),
-        (status = 413, description = "The JSON body is too large", body = super::json::ErrorJson),
-        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = super::json::ErrorJson),
-        crate::openapi::BearerRefusals<super::json::ErrorJson>,
-        crate::openapi::NotFound<super::json::ErrorJson>,
-    ),
-    security(("bearer" = [], "workspace" = []))
-)]
+#[utoipa::path(post, path = "/v1/workspaces/{workspace_id}/tickets/{ticket_id}/attachments/upload-url", params(Caller, Ticket), request_body(content = super::json::UploadUrlRequest, content_type = "application/json"), responses(
+    (status = 201, description = "Where and how to PUT the bytes", body = super::json::UploadUrlJson),
+    (status = 413, description = "The JSON body is too large", body = super::json::ErrorJson),
+    (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = super::json::ErrorJson),
+    Refusals<super::json::ErrorJson>,
+))]
 /// Starts a direct upload: a one-time upload URL for the bytes.
 pub(super) async fn upload_url(
     c: Caller,
@@ -69,23 +61,14 @@ pub(super) async fn upload_url(
     }))
 }
 
-#[utoipa::path(
-    post,
-    path = "/v1/workspaces/{workspace_id}/tickets/{ticket_id}/messages",
-    tag = "workspaces",
-    params(("workspace_id" = String, Path, description = "The workspace slug; must equal `x-workspace-id`"), ("ticket_id" = Uuid, Path, description = "The ticket")),
-    request_body(content = super::json::MessageRequest, content_type = "application/json"),
-    responses(
-        (status = 201, description = "The message, with its linked attachments", body = super::json::MessageJson),
-        (status = 409, description = "An attachment changed meanwhile (`attachment_changed`)", body = super::json::ErrorJson),
-        (status = 413, description = "The JSON body is too large", body = super::json::ErrorJson),
-        (status = 422, description = "An attachment is unknown, not ready, on another ticket or already linked", body = super::json::ErrorJson),
-        (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = super::json::ErrorJson),
-        crate::openapi::BearerRefusals<super::json::ErrorJson>,
-        crate::openapi::NotFound<super::json::ErrorJson>,
-    ),
-    security(("bearer" = [], "workspace" = []))
-)]
+#[utoipa::path(post, path = "/v1/workspaces/{workspace_id}/tickets/{ticket_id}/messages", params(Caller, Ticket), request_body(content = super::json::MessageRequest, content_type = "application/json"), responses(
+    (status = 201, description = "The message, with its linked attachments", body = super::json::MessageJson),
+    (status = 409, description = "An attachment changed meanwhile (`attachment_changed`)", body = super::json::ErrorJson),
+    (status = 413, description = "The JSON body is too large", body = super::json::ErrorJson),
+    (status = 422, description = "An attachment is unknown, not ready, on another ticket or already linked", body = super::json::ErrorJson),
+    (status = 400, description = "A bad request, or no `x-workspace-id` (`missing_workspace_id`)", body = super::json::ErrorJson),
+    Refusals<super::json::ErrorJson>,
+))]
 /// Posts a message on a ticket linking confirmed attachments (Clasp's addition).
 pub(super) async fn post_message(
     c: Caller,
