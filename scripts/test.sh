@@ -6,7 +6,8 @@
 # and ClamAV's clamd, by scripts/clamav.sh; all stopped on exit, pass or fail),
 # a real browser (Chromium, installed by scripts/browser.sh) and schemathesis
 # fuzzing the binary from its /openapi.json (installed by
-# scripts/schemathesis.sh). Ends with the test runner's summary.
+# scripts/openapi-tools.sh, with the validator and client generator that check
+# the document). Ends with the test runner's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,8 +52,8 @@ echo "== browser (Chromium and playwright-core for the video test)"
 browser=$(scripts/browser.sh)
 eval "$browser"
 
-echo "== schemathesis (fuzzes the API from its OpenAPI document in a black-box test)"
-st=$(scripts/schemathesis.sh)
+echo "== OpenAPI tools (schemathesis, openapi-spec-validator, openapi-python-client)"
+st=$(scripts/openapi-tools.sh)
 eval "$st"
 
 echo "== fuzz smoke result"

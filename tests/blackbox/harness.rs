@@ -234,9 +234,9 @@ pub fn required(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
         panic!(
             "{var} is not set: run the suite with ./scripts/test.sh, which starts \
-             PostgreSQL and SeaweedFS and installs Chromium and schemathesis (or eval \
+             PostgreSQL and SeaweedFS and installs Chromium and the OpenAPI tools (or eval \
              the output of scripts/services.sh up, scripts/browser.sh and \
-             scripts/schemathesis.sh first)"
+             scripts/openapi-tools.sh first)"
         )
     })
 }

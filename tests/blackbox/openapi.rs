@@ -1,11 +1,15 @@
 //! The OpenAPI document at `/openapi.json` and its page at `/docs`, on the built
 //! binary: every endpoint of the five seed documents is in it, with the security
-//! its dialect asks for, and the page loads nothing from elsewhere.
+//! its dialect asks for; an independent validator accepts it and a standard
+//! generator makes a client of it that builds; and the page loads nothing from
+//! elsewhere.
+
+use std::process::Command;
 
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{Server, Workdir, client};
+use crate::harness::{Server, Workdir, client, required};
 
 /// Every endpoint of the seeds, as the seed writes it and as the document does.
 const SEED_ENDPOINTS: [(&str, &str, &str, &str); 20] = [
@@ -286,4 +290,75 @@ async fn the_docs_page_loads_only_what_clasp_serves() {
             assert!(body.contains("validatorUrl: null"), "{body}");
         }
     }
+}
+
+/// `program` with `args` in `work`; panics with its output unless it succeeded.
+fn run(program: &str, args: &[&str], work: &Workdir) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("PYTHONPATH", work.path().join("client"))
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{program} {args:?} failed:\n{text}");
+    text
+}
+
+#[tokio::test]
+async fn an_independent_validator_accepts_the_document_and_a_generated_client_builds() {
+    let work = Workdir::new();
+    let server = Server::start(&work);
+    let document = client()
+        .get(server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    std::fs::write(work.path().join("openapi.json"), document).unwrap();
+    tokio::task::spawn_blocking(move || {
+        let validator = required("CLASP_TEST_OPENAPI_SPEC_VALIDATOR");
+        let said = run(&validator, &["openapi.json"], &work);
+        assert!(said.contains("openapi.json: OK"), "{said}");
+
+        let generator = required("CLASP_TEST_OPENAPI_PYTHON_CLIENT");
+        run(
+            &generator,
+            &[
+                "generate",
+                "--path",
+                "openapi.json",
+                "--output-path",
+                "client",
+            ],
+            &work,
+        );
+        // Every module of the generated package imports, and each dialect's
+        // operations are functions of their own (no clashing names).
+        let python = required("CLASP_TEST_OPENAPI_PYTHON");
+        let said = run(
+            &python,
+            &[
+                "-c",
+                "import importlib, pkgutil, clasp_client\n\
+                 mods = [m.name for m in pkgutil.walk_packages(clasp_client.__path__, 'clasp_client.')]\n\
+                 [importlib.import_module(m) for m in mods]\n\
+                 from clasp_client.api.tickets import tickets_download_url\n\
+                 from clasp_client.api.cases import cases_download\n\
+                 from clasp_client.api.redirect import redirect_download\n\
+                 print(len(mods), 'modules')",
+            ],
+            &work,
+        );
+        assert!(said.contains("modules"), "{said}");
+    })
+    .await
+    .unwrap();
 }

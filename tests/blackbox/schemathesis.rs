@@ -1,4 +1,4 @@
-//! Schemathesis (installed by `scripts/schemathesis.sh`; `./scripts/test.sh`
+//! Schemathesis (installed by `scripts/openapi-tools.sh`; `./scripts/test.sh`
 //! exports where) fuzzes the built binary from its own `/openapi.json`: no
 //! answer may be a server error, or break the document's status codes, content
 //! types or schemas. Bounded to about 30 s per run so the suite stays fast.

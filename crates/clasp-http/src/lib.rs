@@ -9,8 +9,8 @@
 //! 1. [`FrontDoor::app`] wraps every route in the same middleware: request ids,
 //!    logs and metrics ([`ops::observe`]), `HEAD` ([`download::answer_head`]),
 //!    CORS, stalled-body cut-off ([`limits::body_idle_timeout`]).
-//! 2. The route table ([`RouteTable`]) matched the route; each route carries its
-//!    [`Dialect`], and its own admission ([`limits::admit`]) and body accounting
+//! 2. The route table ([`RouteTable`], over the registry of [`dialects`]) matched
+//!    the route; each route carries its [`Dialect`], and its own admission ([`limits::admit`]) and body accounting
 //!    ([`ops::count_request_body`]), so refusals and labels name the right dialect.
 //! 3. Extractors ([`extract`]) authenticate the caller and read typed ids,
 //!    refusing in the dialect's words; no body byte is read before they pass.
@@ -20,18 +20,17 @@
 //!
 //! | module | dialect | paths |
 //! |---|---|---|
-//! | [`tickets`] | seed 001 | `/v1/tickets/{ticket_id}/attachments…` |
-//! | [`workspaces`] | seed 000 | `/v1/workspaces/{workspace_id}/…` |
-//! | [`cases`] | seed 002 | `/api-public/1.0/…` |
-//! | [`chat`] | seed 003 | `/api/v1/…` with the `clasp_session` cookie |
-//! | [`redirect`] | seed 004 | `/api/v1/…` with `Authorization: Bearer` |
+//! | [`dialects::tickets`] | seed 001 | `/v1/tickets/{ticket_id}/attachments…` |
+//! | [`dialects::workspaces`] | seed 000 | `/v1/workspaces/{workspace_id}/…` |
+//! | [`dialects::cases`] | seed 002 | `/api-public/1.0/…` |
+//! | [`dialects::chat`] | seed 003 | `/api/v1/…` with the `clasp_session` cookie |
+//! | [`dialects::redirect`] | seed 004 | `/api/v1/…` with `Authorization: Bearer` |
 //! | [`signed`], [`signed_upload`] | Clasp's own signed URLs | `/signed/…`, `/signed-upload/…` |
 //! | [`ops`], [`openapi`] | operations and documentation | `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs` |
 
 mod body;
-pub mod cases;
-pub mod chat;
 pub mod credentials;
+pub mod dialects;
 pub mod download;
 pub mod extract;
 mod form;
@@ -42,20 +41,18 @@ pub mod openapi;
 pub mod ops;
 pub mod own;
 pub mod problem;
-pub mod redirect;
 pub mod routes;
 pub mod signed;
 pub mod signed_upload;
-pub mod tickets;
 pub mod wire;
-pub mod workspaces;
 
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
 use clasp_domain::{AttachmentService, IdentityService};
 
+pub use dialects::Dialect;
 pub use front::FrontDoor;
-pub use routes::{Dialect, RouteInfo, RouteTable, RouteTableError};
+pub use routes::{RouteInfo, RouteTable, RouteTableError};
 
 /// The services every dialect calls, shared by all workers.
 #[derive(Clone)]

@@ -25,8 +25,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::credentials;
+use crate::dialects::Dialect;
 use crate::problem::Problem;
-use crate::routes::Dialect;
 
 /// How long a request body may go without sending a byte.
 #[derive(Debug, Clone, Copy)]

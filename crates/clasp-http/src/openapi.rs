@@ -18,7 +18,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{InfoBuilder, OpenApi as Document, OpenApiBuilder};
 
-use crate::routes::{Dialect, Group, Handler};
+use crate::dialects::Dialect;
+use crate::routes::{Group, Handler};
 
 /// Version of the vendored Swagger UI, for whoever updates it.
 pub const SWAGGER_UI_VERSION: &str = "5.35.0";
@@ -114,14 +115,7 @@ pub(crate) fn skeleton() -> Document {
                 ))
                 .build(),
         )
-        .tags(Some([
-            tag("tickets", "Seed 001: `/v1/tickets/{ticket_id}/attachments…`, Bearer API keys with scopes, snake_case objects."),
-            tag("workspaces", "Seed 000: `/v1/workspaces/{workspaceId}/…`, Bearer plus `x-workspace-id`, direct uploads, camelCase objects."),
-            tag("cases", "Seed 002: `/api-public/1.0/…`, Bearer API keys, multipart `save_file`, `{records, count}` listings, raw downloads."),
-            tag("chat", "Seed 003: `/api/v1/…` with the `clasp_session` cookie, numeric attachment ids, errors `{errorText, httpStatusCode}`."),
-            tag("redirect", "Seed 004: `/api/v1/attachments/{uuid}/download` with a Bearer key: 307 to a URL valid 15 minutes, errors `{error, message, code}`."),
-            tag("clasp", "Clasp's own endpoints: signed download and upload URLs (no credentials but the signature), health, readiness and metrics."),
-        ]))
+        .tags(Some(tags()))
         .build();
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
@@ -151,11 +145,20 @@ pub(crate) fn skeleton() -> Document {
     doc
 }
 
-fn tag(name: &str, description: &str) -> utoipa::openapi::tag::Tag {
-    TagBuilder::new()
-        .name(name)
-        .description(Some(description))
-        .build()
+/// A tag per dialect, and one for Clasp's own routes.
+fn tags() -> Vec<utoipa::openapi::tag::Tag> {
+    let mut tags: Vec<utoipa::openapi::tag::Tag> = Vec::new();
+    for d in Dialect::ALL {
+        if tags.iter().all(|t| t.name != d.tag()) {
+            tags.push(
+                TagBuilder::new()
+                    .name(d.tag())
+                    .description(Some(d.description()))
+                    .build(),
+            );
+        }
+    }
+    tags
 }
 
 /// The document as JSON; a document that cannot be serialised is a bug the

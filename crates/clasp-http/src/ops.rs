@@ -7,7 +7,8 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 use crate::Services;
-use crate::routes::{Dialect, Group, handlers};
+use crate::dialects::Dialect;
+use crate::routes::{Group, handlers};
 
 pub mod metrics;
 
@@ -51,7 +52,7 @@ async fn readyz(services: web::Data<Services>) -> HttpResponse {
 ))]
 /// Every metric, for Prometheus.
 async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
-    match metrics.encode() {
+    match metrics.encode_text() {
         Ok(text) => HttpResponse::Ok()
             .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
             .body(text),

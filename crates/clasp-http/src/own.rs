@@ -8,9 +8,9 @@ use clasp_domain::ErrorKind;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::dialects::Dialect;
 use crate::extract::Anyone;
 use crate::problem::{Problem, ProblemKind};
-use crate::routes::Dialect;
 use crate::wire::{INTERNAL_MESSAGE, Wire, WireDialect, standard};
 
 /// Clasp's own routes.

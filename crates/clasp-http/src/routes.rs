@@ -7,105 +7,20 @@
 //! (an actix resource at that path). The few routes that are not API
 //! operations say why. Every route is registered with its [`Dialect`] as app
 //! data, so refusals, metrics and logs name the dialect of the route that
-//! matched, never one guessed from the path.
+//! matched, never one guessed from the path. Which dialects there are, and
+//! in what order their routes are matched, is [`crate::dialects`].
 
 use std::collections::BTreeMap;
 
 use actix_web::guard::{self, GuardContext};
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
-use utoipa::openapi::security::SecurityRequirement;
 
-use crate::problem::Problem;
-use crate::wire::respond;
-use crate::{cases, chat, limits, openapi, ops, own, redirect, signed, signed_upload};
-use crate::{tickets, workspaces};
-
-/// Which part of Clasp a route belongs to: one of the five dialects, or one of
-/// Clasp's own groups of routes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Dialect {
-    /// Seed 001: `/v1/tickets/{ticket_id}/attachments…`.
-    Tickets,
-    /// Seed 000: `/v1/workspaces/{workspace_id}/…`.
-    Workspaces,
-    /// Seed 002: `/api-public/1.0/…`.
-    Cases,
-    /// Seed 003: `/api/v1/…` with the session cookie.
-    Chat,
-    /// Seed 004: `/api/v1/…` with a Bearer key.
-    Redirect,
-    /// Clasp's own signed download and upload URLs.
-    Signed,
-    /// Health, readiness, metrics and the API's documentation.
-    Ops,
-}
-
-impl Dialect {
-    /// Every dialect and group.
-    pub const ALL: [Dialect; 7] = [
-        Dialect::Tickets,
-        Dialect::Workspaces,
-        Dialect::Cases,
-        Dialect::Chat,
-        Dialect::Redirect,
-        Dialect::Signed,
-        Dialect::Ops,
-    ];
-
-    /// The name metrics and logs use.
-    pub fn label(self) -> &'static str {
-        match self {
-            Dialect::Tickets => "tickets",
-            Dialect::Workspaces => "workspaces",
-            Dialect::Cases => "cases",
-            Dialect::Chat => "chat",
-            Dialect::Redirect => "redirect",
-            Dialect::Signed => "signed",
-            Dialect::Ops => "ops",
-        }
-    }
-
-    /// Its tag in the OpenAPI document (Clasp's own routes share `clasp`).
-    pub fn tag(self) -> &'static str {
-        match self {
-            Dialect::Signed | Dialect::Ops => "clasp",
-            other => other.label(),
-        }
-    }
-
-    /// The credentials its operations take, unless one says otherwise: one
-    /// requirement naming every scheme it needs at once (none for Clasp's
-    /// own routes, whose proof is a signature or nothing).
-    fn security(self) -> SecurityRequirement {
-        let none = Vec::<String>::new;
-        match self {
-            Dialect::Tickets | Dialect::Cases | Dialect::Redirect => {
-                SecurityRequirement::new("bearer", none())
-            }
-            Dialect::Workspaces => {
-                SecurityRequirement::new("bearer", none()).add("workspace", none())
-            }
-            Dialect::Chat => SecurityRequirement::new("session", none()),
-            Dialect::Signed | Dialect::Ops => SecurityRequirement::default(),
-        }
-    }
-
-    /// The answer to `problem` in this dialect's words.
-    pub(crate) fn respond(self, problem: &Problem) -> HttpResponse {
-        match self {
-            Dialect::Tickets => respond::<tickets::Tickets>(problem, None),
-            Dialect::Workspaces => respond::<workspaces::Workspaces>(problem, None),
-            Dialect::Cases => respond::<cases::Cases>(problem, None),
-            Dialect::Chat => respond::<chat::Chat>(problem, None),
-            Dialect::Redirect => respond::<redirect::Redirect>(problem, None),
-            Dialect::Signed | Dialect::Ops => respond::<own::Own>(problem, None),
-        }
-    }
-}
+use crate::dialects::{Dialect, groups};
+use crate::{limits, openapi, ops};
 
 /// How a handler is documented.
 pub(crate) enum Doc {
@@ -261,22 +176,6 @@ struct ResolvedGroup {
 pub struct RouteTable {
     groups: Vec<ResolvedGroup>,
     document: Document,
-}
-
-/// The groups in matching order: `redirect` claims Bearer requests under
-/// `/api/v1` before `chat` sees the same paths.
-fn groups() -> Vec<Group> {
-    vec![
-        tickets::routes(),
-        workspaces::routes(),
-        cases::routes(),
-        redirect::routes(),
-        chat::routes(),
-        signed::routes(),
-        signed_upload::routes(),
-        ops::routes(),
-        openapi::routes(),
-    ]
 }
 
 impl RouteTable {

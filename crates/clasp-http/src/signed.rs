@@ -7,9 +7,10 @@ use clasp_domain::{AttachmentId, ErrorKind, TenantId};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::dialects::Dialect;
 use crate::own::{ErrorJson, Own};
 use crate::problem::{Problem, ProblemKind};
-use crate::routes::{Dialect, Group, handlers};
+use crate::routes::{Group, handlers};
 use crate::wire::Reply;
 use crate::{Services, download};
 

@@ -15,9 +15,10 @@ use clasp_domain::ErrorKind;
 use clasp_domain::ports::SignedUploadRequest;
 use serde::Deserialize;
 
+use crate::dialects::Dialect;
 use crate::own::{ErrorJson, Own};
 use crate::problem::{Problem, ProblemKind};
-use crate::routes::{Dialect, Group, handlers};
+use crate::routes::{Group, handlers};
 use crate::signed::{not_signed, path_ids};
 use crate::wire::Reply;
 use crate::{Services, body};

@@ -15,8 +15,8 @@ use actix_web::{FromRequest, HttpResponse, ResponseError};
 use clasp_domain::{AttachmentError, AuthError, ErrorKind, ListingError};
 use serde::Serialize;
 
+use crate::dialects::Dialect;
 use crate::problem::{Problem, ProblemKind};
-use crate::routes::Dialect;
 
 /// A problem as one dialect says it.
 #[derive(Debug, Clone)]

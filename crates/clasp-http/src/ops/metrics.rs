@@ -25,7 +25,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tracing::Instrument;
 
-use crate::routes::Dialect;
+use crate::dialects::Dialect;
 
 /// The header carrying a request's id, taken from the client or made here.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -138,7 +138,7 @@ impl Metrics {
     }
 
     /// The text exposition format Prometheus scrapes.
-    pub(crate) fn encode(&self) -> Result<String, std::fmt::Error> {
+    pub fn encode_text(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)

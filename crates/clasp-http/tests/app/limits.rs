@@ -6,6 +6,7 @@ use actix_web::test as http;
 use clasp_domain::{Scopes, UploadPolicy};
 use clasp_http::FrontDoor;
 use clasp_http::limits::Admission;
+use clasp_http::ops::Metrics;
 use serde_json::Value;
 
 use crate::common::memory_services;
@@ -51,4 +52,105 @@ async fn refusals_come_in_the_dialect_s_error_shape() {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     let body: Value = http::read_body_json(res).await;
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+}
+
+/// A way of writing a credential: its name, its headers, the dialect that
+/// should answer it.
+type CredentialForm = (&'static str, Vec<(&'static str, String)>, &'static str);
+
+/// Whichever way a request writes its credential — `bearer`, `BEARER`, a
+/// session cookie, or a key and a cookie together — the dialect that answers
+/// it, the error shape of its rate-limit refusal and its metrics label agree.
+#[actix_web::test]
+async fn dialect_refusal_shape_and_metrics_label_agree_for_every_credential_form() {
+    let (services, _) = memory_services(UploadPolicy::default());
+    let ids = &services.identities;
+    ids.create_tenant("acme").await.unwrap();
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        keys.push(ids.create_api_key("acme", Scopes::ALL).await.unwrap().1);
+    }
+    let hour = time::Duration::hours(1);
+    let (_, session) = ids.create_session("acme", "u-1", hour).await.unwrap();
+    let (_, other_session) = ids.create_session("acme", "u-2", hour).await.unwrap();
+    let metrics = Metrics::new();
+    let app = http::init_service(
+        FrontDoor::new(services)
+            .unwrap()
+            .with_metrics(metrics.clone())
+            .with_admission(Admission::new(0, 1, 1))
+            .app(),
+    )
+    .await;
+    let path = "/api/v1/attachments/00000000-0000-4000-8000-000000000000/download";
+    let forms: [CredentialForm; 4] = [
+        (
+            "bearer",
+            vec![("Authorization", format!("bearer {}", keys[0]))],
+            "redirect",
+        ),
+        (
+            "BEARER",
+            vec![("Authorization", format!("BEARER {}", keys[1]))],
+            "redirect",
+        ),
+        (
+            "cookie",
+            vec![("Cookie", format!("clasp_session={session}"))],
+            "chat",
+        ),
+        (
+            "both",
+            vec![
+                ("Authorization", format!("Bearer {}", keys[2])),
+                ("Cookie", format!("clasp_session={other_session}")),
+            ],
+            "redirect",
+        ),
+    ];
+    for (form, headers, dialect) in &forms {
+        let request = || {
+            headers
+                .iter()
+                .fold(http::TestRequest::get().uri(path), |req, h| {
+                    req.insert_header(h.clone())
+                })
+                .to_request()
+        };
+        let first = http::call_service(&app, request()).await;
+        assert_eq!(first.status(), StatusCode::NOT_FOUND, "{form}");
+        let body: Value = http::read_body_json(first).await;
+        let shape = if *dialect == "chat" {
+            body["errorText"].is_string() && body.get("error").is_none()
+        } else {
+            body["error"] == "not_found" && body["code"] == 404
+        };
+        assert!(shape, "{form}: answered by {dialect}: {body}");
+
+        let refused = http::call_service(&app, request()).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "{form}");
+        let body: Value = http::read_body_json(refused).await;
+        let shape = if *dialect == "chat" {
+            body["httpStatusCode"] == 429 && body["errorText"].is_string()
+        } else {
+            body["error"] == "rate_limited" && body["code"] == 429
+        };
+        assert!(shape, "{form}: refused by {dialect}: {body}");
+    }
+    let text = metrics.encode_text().unwrap();
+    for (route, dialect, count) in [
+        ("/api/v1/attachments/{attachmentId}/download", "redirect", 3),
+        (
+            "/api/v1/attachments/{attachmentId}/{attachmentFileName}",
+            "chat",
+            1,
+        ),
+    ] {
+        for status in [404, 429] {
+            let line = format!(
+                "clasp_http_requests_total{{dialect=\"{dialect}\",route=\"{route}\",method=\"GET\",status=\"{status}\"}} {count}"
+            );
+            assert!(text.contains(&line), "missing {line:?} in:\n{text}");
+        }
+    }
 }

@@ -87,7 +87,9 @@ impl utoipa::PartialSchema for SharedError {
         use utoipa::openapi::schema::{AnyOfBuilder, Ref};
         AnyOfBuilder::new()
             .item(Ref::from_schema_name(ErrorJson::name()))
-            .item(Ref::from_schema_name(crate::redirect::ErrorJson::name()))
+            .item(Ref::from_schema_name(
+                crate::dialects::redirect::ErrorJson::name(),
+            ))
             .description(Some(
                 "The chat error with the session cookie, the redirect error with a Bearer key",
             ))
@@ -109,8 +111,8 @@ impl ToSchema for SharedError {
         use utoipa::PartialSchema;
         schemas.push((ErrorJson::name().into(), ErrorJson::schema()));
         schemas.push((
-            crate::redirect::ErrorJson::name().into(),
-            crate::redirect::ErrorJson::schema(),
+            crate::dialects::redirect::ErrorJson::name().into(),
+            crate::dialects::redirect::ErrorJson::schema(),
         ));
     }
 }

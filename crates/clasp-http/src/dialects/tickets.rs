@@ -18,12 +18,13 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::dialects::Dialect;
 use crate::extract::{Bearer, Id, PathParam, TicketId};
 use crate::form::{FieldLimits, Fields, Form};
 use crate::json::rfc3339;
 use crate::openapi::Refusals;
 use crate::problem::{Problem, ProblemKind};
-use crate::routes::{Dialect, Group, handlers};
+use crate::routes::{Group, handlers};
 use crate::wire::{ApiError, Reply, Wire, WireDialect};
 use crate::{Services, body};
 

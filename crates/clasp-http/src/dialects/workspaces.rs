@@ -24,13 +24,14 @@ use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use uuid::Uuid;
 
+use crate::dialects::Dialect;
 use crate::extract::{
     AttachmentIdParam, Bearer, MessageId, PathParam, TicketId, path_param, services,
 };
 use crate::json::rfc3339;
 use crate::openapi::Refusals;
 use crate::problem::{Problem, ProblemKind};
-use crate::routes::{Dialect, Group, handlers};
+use crate::routes::{Group, handlers};
 use crate::wire::{ApiError, Reply, Wire, WireDialect, standard};
 use crate::{Services, body};
 

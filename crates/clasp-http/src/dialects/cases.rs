@@ -18,11 +18,12 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::dialects::Dialect;
 use crate::extract::{Bearer, Id, PathParam};
 use crate::json::rfc3339;
 use crate::openapi::Refusals;
 use crate::problem::{Problem, ProblemKind};
-use crate::routes::{Dialect, Group, handlers};
+use crate::routes::{Group, handlers};
 use crate::wire::{Reply, Wire, WireDialect, standard};
 use crate::{Services, download};
 

@@ -15,9 +15,10 @@ use actix_web::{HttpRequest, HttpResponse};
 use clasp_domain::{AttachmentError, AttachmentState, ErrorKind};
 use serde::Serialize;
 
+use crate::dialects::Dialect;
 use crate::extract::{ChatNumber, PathParam, Session};
 use crate::problem::{Problem, ProblemKind};
-use crate::routes::{Dialect, Group, handlers};
+use crate::routes::{Group, handlers};
 use crate::wire::{Reply, Wire, WireDialect, standard};
 use crate::{Services, download};
 
@@ -81,7 +82,7 @@ impl WireDialect for Chat {
 }
 
 /// The seed's four endpoints. Requests with `Authorization: Bearer` never
-/// reach them: [`crate::redirect`] claims those first.
+/// reach them: [`crate::dialects::redirect`] claims those first.
 pub(crate) fn routes() -> Group {
     Group::new(
         Dialect::Chat,

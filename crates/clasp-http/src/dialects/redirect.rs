@@ -22,9 +22,10 @@ use clasp_domain::{AttachmentError, AttachmentId, ErrorKind, Scope};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::dialects::Dialect;
 use crate::extract::{Bearer, PathParam, RedirectId};
 use crate::problem::{Problem, ProblemKind};
-use crate::routes::{Claim, Dialect, Group, Handler, handlers};
+use crate::routes::{Claim, Group, Handler, handlers};
 use crate::wire::{INTERNAL_MESSAGE, Reply, Wire, WireDialect, standard};
 use crate::{Services, credentials};
 
@@ -100,10 +101,10 @@ type Attached = PathParam<AttachmentId, RedirectId, Redirect>;
 #[utoipa::path(get, path = "/api/v1/attachments/{attachmentId}/download", params(("attachmentId" = String, Path, description = "The attachment's UUID (Bearer), or its number (session cookie)")), security(("bearer" = []), ("session" = [])), responses(
     (status = 307, description = "Redirect to a URL that works without credentials for 15 minutes", headers(("Location" = String, description = "The presigned or signed URL"))),
     crate::download::Responses,
-    (status = 401, description = "No, unknown or revoked credential", body = crate::chat::SharedError),
+    (status = 401, description = "No, unknown or revoked credential", body = crate::dialects::chat::SharedError),
     (status = 403, description = "`forbidden`", body = ErrorJson),
-    (status = 404, description = "Unknown, another tenant's, or not downloadable", body = crate::chat::SharedError),
-    (status = 429, description = "Too many requests for this key; see `Retry-After`", body = crate::chat::SharedError),
+    (status = 404, description = "Unknown, another tenant's, or not downloadable", body = crate::dialects::chat::SharedError),
+    (status = 429, description = "Too many requests for this key; see `Retry-After`", body = crate::dialects::chat::SharedError),
     (status = 503, description = "Object storage is unreachable or cannot sign", body = ErrorJson),
 ))]
 /// `GET /api/v1/attachments/{uuid}/download`: 307 to a short-lived URL. With

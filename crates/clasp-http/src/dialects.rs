@@ -1,0 +1,149 @@
+//! The dialects: one module each, and the registry that knows them all — the
+//! [`Dialect`] enum, how each says a problem, its OpenAPI tag and credentials,
+//! and the order in which the route table matches their routes.
+//!
+//! A new dialect is one new module here, and one line in each `match` below
+//! and in `groups` (`docs/architecture.md` walks through it).
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::SecurityRequirement;
+
+use crate::problem::Problem;
+use crate::routes::Group;
+use crate::wire::respond;
+use crate::{openapi, ops, own, signed, signed_upload};
+
+pub mod cases;
+pub mod chat;
+pub mod redirect;
+pub mod tickets;
+pub mod workspaces;
+
+/// Which part of Clasp a route belongs to: one of the five dialects, or one of
+/// Clasp's own groups of routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dialect {
+    /// Seed 001: `/v1/tickets/{ticket_id}/attachments…`.
+    Tickets,
+    /// Seed 000: `/v1/workspaces/{workspace_id}/…`.
+    Workspaces,
+    /// Seed 002: `/api-public/1.0/…`.
+    Cases,
+    /// Seed 003: `/api/v1/…` with the session cookie.
+    Chat,
+    /// Seed 004: `/api/v1/…` with a Bearer key.
+    Redirect,
+    /// Clasp's own signed download and upload URLs.
+    Signed,
+    /// Health, readiness, metrics and the API's documentation.
+    Ops,
+}
+
+impl Dialect {
+    /// Every dialect and group.
+    pub const ALL: [Dialect; 7] = [
+        Dialect::Tickets,
+        Dialect::Workspaces,
+        Dialect::Cases,
+        Dialect::Chat,
+        Dialect::Redirect,
+        Dialect::Signed,
+        Dialect::Ops,
+    ];
+
+    /// The name metrics and logs use.
+    pub fn label(self) -> &'static str {
+        match self {
+            Dialect::Tickets => "tickets",
+            Dialect::Workspaces => "workspaces",
+            Dialect::Cases => "cases",
+            Dialect::Chat => "chat",
+            Dialect::Redirect => "redirect",
+            Dialect::Signed => "signed",
+            Dialect::Ops => "ops",
+        }
+    }
+
+    /// Its tag in the OpenAPI document (Clasp's own routes share `clasp`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Dialect::Signed | Dialect::Ops => "clasp",
+            other => other.label(),
+        }
+    }
+
+    /// The credentials its operations take, unless one says otherwise: one
+    /// requirement naming every scheme it needs at once (none for Clasp's
+    /// own routes, whose proof is a signature or nothing).
+    pub(crate) fn security(self) -> SecurityRequirement {
+        let none = Vec::<String>::new;
+        match self {
+            Dialect::Tickets | Dialect::Cases | Dialect::Redirect => {
+                SecurityRequirement::new("bearer", none())
+            }
+            Dialect::Workspaces => {
+                SecurityRequirement::new("bearer", none()).add("workspace", none())
+            }
+            Dialect::Chat => SecurityRequirement::new("session", none()),
+            Dialect::Signed | Dialect::Ops => SecurityRequirement::default(),
+        }
+    }
+
+    /// What its tag in the OpenAPI document says of it.
+    pub(crate) fn description(self) -> &'static str {
+        match self {
+            Dialect::Tickets => {
+                "Seed 001: `/v1/tickets/{ticket_id}/attachments…`, Bearer API keys with scopes, \
+                 snake_case objects."
+            }
+            Dialect::Workspaces => {
+                "Seed 000: `/v1/workspaces/{workspaceId}/…`, Bearer plus `x-workspace-id`, \
+                 direct uploads, camelCase objects."
+            }
+            Dialect::Cases => {
+                "Seed 002: `/api-public/1.0/…`, Bearer API keys, multipart `save_file`, \
+                 `{records, count}` listings, raw downloads."
+            }
+            Dialect::Chat => {
+                "Seed 003: `/api/v1/…` with the `clasp_session` cookie, numeric attachment ids, \
+                 errors `{errorText, httpStatusCode}`."
+            }
+            Dialect::Redirect => {
+                "Seed 004: `/api/v1/attachments/{uuid}/download` with a Bearer key: 307 to a URL \
+                 valid 15 minutes, errors `{error, message, code}`."
+            }
+            Dialect::Signed | Dialect::Ops => {
+                "Clasp's own endpoints: signed download and upload URLs (no credentials but the \
+                 signature), health, readiness and metrics."
+            }
+        }
+    }
+
+    /// The answer to `problem` in this dialect's words.
+    pub(crate) fn respond(self, problem: &Problem) -> HttpResponse {
+        match self {
+            Dialect::Tickets => respond::<tickets::Tickets>(problem, None),
+            Dialect::Workspaces => respond::<workspaces::Workspaces>(problem, None),
+            Dialect::Cases => respond::<cases::Cases>(problem, None),
+            Dialect::Chat => respond::<chat::Chat>(problem, None),
+            Dialect::Redirect => respond::<redirect::Redirect>(problem, None),
+            Dialect::Signed | Dialect::Ops => respond::<own::Own>(problem, None),
+        }
+    }
+}
+
+/// Every group of routes, in matching order: `redirect` claims Bearer
+/// requests under `/api/v1` before `chat` sees the same paths.
+pub(crate) fn groups() -> Vec<Group> {
+    vec![
+        tickets::routes(),
+        workspaces::routes(),
+        cases::routes(),
+        redirect::routes(),
+        chat::routes(),
+        signed::routes(),
+        signed_upload::routes(),
+        ops::routes(),
+        openapi::routes(),
+    ]
+}
