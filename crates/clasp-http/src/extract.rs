@@ -176,6 +176,8 @@ macro_rules! param_names {
     };
 }
 
+pub(crate) use param_names;
+
 param_names! {
     /// `{id}`: an attachment's UUID (`tickets`, `cases`).
     Id = "id": Uuid, "The attachment";
