@@ -176,8 +176,6 @@ macro_rules! param_names {
     };
 }
 
-pub(crate) use param_names;
-
 param_names! {
     /// `{id}`: an attachment's UUID (`tickets`, `cases`).
     Id = "id": Uuid, "The attachment";
