@@ -267,3 +267,21 @@ pub async fn fetch(c: &reqwest::Client, url: &str) -> (reqwest::StatusCode, Vec<
     let res = c.get(url).send().await.unwrap();
     (res.status(), res.bytes().await.unwrap().to_vec())
 }
+
+/// Writes `data` as one chunk of a `Transfer-Encoding: chunked` body.
+pub fn write_chunk(stream: &mut std::net::TcpStream, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    stream.write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
+    stream.write_all(data)?;
+    stream.write_all(b"\r\n")
+}
+
+/// A figure of the server's `/proc/PID/status`, e.g. `VmRSS` (in KiB) or `Threads`.
+pub fn proc_status(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}

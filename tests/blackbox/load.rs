@@ -16,7 +16,7 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::harness::{Server, Workdir};
+use crate::harness::{Server, Workdir, proc_status};
 
 /// Concurrent connections: one client task each, always one request in flight.
 const CONNECTIONS: usize = 256;
@@ -523,16 +523,6 @@ impl Task {
         }
         self
     }
-}
-
-/// A figure of the server's `/proc/PID/status`, e.g. `VmRSS` (in KiB) or `Threads`.
-fn proc_status(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 /// How many sockets the server has open (its connections and listener).

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::harness::{Server, Workdir, client, form};
+use crate::harness::{Server, Workdir, client, form, write_chunk};
 
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 const MIB: u64 = 1024 * 1024;
@@ -202,12 +202,6 @@ async fn uploads_beyond_the_cap_wait_outside() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(admitted, "the slot was given back");
-}
-
-fn write_chunk(stream: &mut TcpStream, data: &[u8]) -> std::io::Result<()> {
-    stream.write_all(format!("{:x}\r\n", data.len()).as_bytes())?;
-    stream.write_all(data)?;
-    stream.write_all(b"\r\n")
 }
 
 /// Peak resident memory of a process, from /proc (Linux).

@@ -10,6 +10,9 @@ use clasp_domain::inspect::{BodyError, BodyStream};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
+use clasp_domain::{AttachmentError, ValidationError};
+
+use crate::form::{FieldLimits, Form};
 use crate::problem::{Problem, ProblemKind};
 
 /// Chunks in flight between the request and the domain.
@@ -50,9 +53,6 @@ where
     }
 }
 
-/// Room for multipart boundaries and part headers on top of the file itself.
-const MULTIPART_OVERHEAD: u64 = 64 * 1024;
-
 /// The request's declared `Content-Length`, if any: the most a file in its body
 /// can weigh, so an upload reserves no more of its tenant's quota.
 pub fn content_length(req: &actix_web::HttpRequest) -> Option<u64> {
@@ -62,16 +62,23 @@ pub fn content_length(req: &actix_web::HttpRequest) -> Option<u64> {
         .and_then(|v| v.parse::<u64>().ok())
 }
 
-/// Refuses a request at once when its declared `Content-Length` cannot fit a file
-/// within `max_bytes`, before a byte of the body is read.
-pub fn refuse_oversized(
+/// Bounds a multipart upload before a byte of it is read: at most `files`
+/// files of `max_file` bytes each, and the form around them within `fields`.
+/// A `Content-Length` beyond that is refused at once; a chunked body is cut
+/// off once it passes the same number.
+pub fn bound_form(
     req: &actix_web::HttpRequest,
-    max_bytes: u64,
-) -> Result<(), clasp_domain::AttachmentError> {
+    form: &Form,
+    max_file: u64,
+    files: u64,
+    fields: FieldLimits,
+) -> Result<(), AttachmentError> {
+    let cap = max_file
+        .saturating_mul(files)
+        .saturating_add(fields.overhead(files));
+    form.cap(cap);
     match content_length(req) {
-        Some(len) if len > max_bytes.saturating_add(MULTIPART_OVERHEAD) => {
-            Err(clasp_domain::ValidationError::TooLarge { limit: max_bytes }.into())
-        }
+        Some(len) if len > cap => Err(ValidationError::TooLarge { limit: max_file }.into()),
         _ => Ok(()),
     }
 }

@@ -10,7 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use clasp_domain::services::{Lookup, NewUpload};
-use clasp_domain::{Attachment, AttachmentId, Subject, SubjectRef};
+use clasp_domain::{Attachment, AttachmentId, Scope, Subject, SubjectRef};
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
 use serde::Serialize;
@@ -214,7 +214,9 @@ async fn upload(
     services: Data<Services>,
     mut form: Form,
 ) -> Reply<Tickets> {
-    body::refuse_oversized(&req, services.attachments.policy().max_bytes)?;
+    services.attachments.authorize(&p, Scope::Write)?;
+    let max = services.attachments.policy().max_bytes;
+    body::bound_form(&req, &form, max, 1, OTHER_FIELDS)?;
     let mut others = Fields::new(OTHER_FIELDS);
     while let Some(field) = form.next().await {
         let field = field?;

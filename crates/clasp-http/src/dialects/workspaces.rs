@@ -15,7 +15,7 @@ use actix_web::web::{self, Data};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use clasp_domain::services::Lookup;
 use clasp_domain::{
-    Attachment, AttachmentId, ErrorKind, IdentityError, LinkRefusal, Principal, SubjectRef,
+    Attachment, AttachmentId, ErrorKind, IdentityError, LinkRefusal, Principal, Scope, SubjectRef,
 };
 use futures::future::LocalBoxFuture;
 use serde::Serialize;
@@ -259,6 +259,7 @@ async fn confirm(
     services: Data<Services>,
     payload: web::Payload,
 ) -> Reply<Workspaces> {
+    services.attachments.authorize(&c, Scope::Write)?;
     let asked: ConfirmRequest =
         body::read_json(payload, MAX_JSON_BYTES, Some(ConfirmRequest::default())).await?;
     let confirmed = services

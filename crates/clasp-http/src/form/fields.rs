@@ -17,6 +17,18 @@ pub struct FieldLimits {
     pub max_bytes: usize,
 }
 
+impl FieldLimits {
+    /// The most bytes a form of `files` files may hold besides the files' own
+    /// bytes: every field at its largest, and every part's boundary and headers.
+    pub fn overhead(self, files: u64) -> u64 {
+        let fields = self.max_fields as u64;
+        let parts = fields.saturating_add(files).saturating_add(1);
+        parts
+            .saturating_mul(super::MAX_HEAD_BYTES)
+            .saturating_add(fields.saturating_mul(self.max_bytes as u64))
+    }
+}
+
 /// The fields of one form read so far, against its [`FieldLimits`].
 #[derive(Debug)]
 pub struct Fields {

@@ -22,7 +22,7 @@ use crate::{Services, body};
 /// The text fields before the file (a case id, a description, a locale, tags,
 /// and fields the seed does not define, read and ignored).
 const TEXT_FIELDS: FieldLimits = FieldLimits {
-    max_fields: 256,
+    max_fields: 64,
     max_bytes: 64 * 1024,
 };
 
@@ -71,7 +71,8 @@ pub(super) async fn save_file(
 ) -> Reply<Cases> {
     // Before a byte of the body is read.
     services.attachments.authorize(&p, Scope::Write)?;
-    body::refuse_oversized(&req, services.attachments.policy().max_bytes)?;
+    let max = services.attachments.policy().max_bytes;
+    body::bound_form(&req, &form, max, 1, TEXT_FIELDS)?;
 
     let (mut case_id, mut description, mut locale) = (None, None, None);
     let mut tags = Vec::new();

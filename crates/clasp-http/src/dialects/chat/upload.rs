@@ -72,12 +72,8 @@ pub(super) async fn upload(
         .room_id
         .map(|r| integer_id("roomId", &r))
         .transpose()?;
-    let max_request = services
-        .attachments
-        .policy()
-        .max_bytes
-        .saturating_mul(MAX_FILES_PER_MESSAGE as u64);
-    body::refuse_oversized(&req, max_request)?;
+    let max = services.attachments.policy().max_bytes;
+    body::bound_form(&req, &form, max, MAX_FILES_PER_MESSAGE as u64, TEXT_FIELDS)?;
     let size_hint = body::content_length(&req);
     let created = receive(
         &services.attachments,

@@ -5,7 +5,7 @@
 use actix_web::HttpResponse;
 use actix_web::web::{self, Data};
 use clasp_domain::services::{NewDirectUpload, NewMessage};
-use clasp_domain::{AttachmentId, Subject};
+use clasp_domain::{AttachmentId, Scope, Subject};
 
 use super::json::{AttachmentJson, MessageJson, MessageRequest, UploadUrlJson, UploadUrlRequest};
 use super::{Caller, MAX_JSON_BYTES, Ticket, Workspaces};
@@ -28,6 +28,7 @@ pub(super) async fn upload_url(
     services: Data<Services>,
     payload: web::Payload,
 ) -> Reply<Workspaces> {
+    services.attachments.authorize(&c, Scope::Write)?;
     let asked: UploadUrlRequest = body::read_json(payload, MAX_JSON_BYTES, None).await?;
     let begun = services
         .attachments
@@ -76,6 +77,7 @@ pub(super) async fn post_message(
     services: Data<Services>,
     payload: web::Payload,
 ) -> Reply<Workspaces> {
+    services.attachments.authorize(&c, Scope::Write)?;
     let asked: MessageRequest = body::read_json(payload, MAX_JSON_BYTES, None).await?;
     let ids = asked
         .attachment_ids

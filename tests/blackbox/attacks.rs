@@ -1,0 +1,234 @@
+//! The trust boundary, tried as an attacker would against the built binary:
+//! floods that must not grow memory or the metrics page, bodies that never
+//! end a multipart header, and credentials refused before a byte of the body
+//! is read. `docs/reliability.md` records the figures these tests print.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Server, Workdir, client, proc_status, write_chunk};
+
+const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+
+/// The server's resident memory, in bytes.
+fn rss(server: &Server) -> u64 {
+    proc_status(server.pid(), "VmRSS") * KIB
+}
+
+/// The size of `/metrics`, in bytes.
+async fn metrics_size(server: &Server) -> usize {
+    let res = client().get(server.url("/metrics")).send().await.unwrap();
+    res.bytes().await.unwrap().len()
+}
+
+/// Connects to the server with a short read timeout.
+fn connect(server: &Server) -> TcpStream {
+    let stream = TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+}
+
+/// The start of the server's answer on `stream` (empty if it closed without one).
+fn answer(stream: &mut TcpStream) -> String {
+    let mut buf = vec![0u8; 8192];
+    let n = stream.read(&mut buf).unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// Sends `count` requests, each with a method of its own of about 40 KiB,
+/// numbered from `first`.
+fn invented_methods(server: &Server, first: u32, count: u32) {
+    for i in first..first + count {
+        let method: String = format!("M{i:05}")
+            .chars()
+            .chain(std::iter::repeat_n('X', 40 * 1024))
+            .collect();
+        let mut stream = connect(server);
+        let head =
+            format!("{method} /healthz HTTP/1.1\r\nHost: clasp\r\nConnection: close\r\n\r\n");
+        if stream.write_all(head.as_bytes()).is_ok() {
+            let _ = answer(&mut stream);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_flood_of_invented_methods_grows_neither_memory_nor_the_metrics_page() {
+    let work = Workdir::new();
+    let server = Arc::new(Server::start(&work));
+    // The first invented methods make the one label set they all share
+    // (`method="other"`); after them, the page and the memory must stay put.
+    let warming = Arc::clone(&server);
+    tokio::task::spawn_blocking(move || invented_methods(&warming, 0, 20))
+        .await
+        .unwrap();
+    // (the page counts the requests for it too: once counted, its size holds)
+    metrics_size(&server).await;
+    let page_before = metrics_size(&server).await;
+    let rss_before = rss(&server);
+    let flooding = Arc::clone(&server);
+    tokio::task::spawn_blocking(move || invented_methods(&flooding, 20, 1500))
+        .await
+        .unwrap();
+    let page_after = metrics_size(&server).await;
+    let rss_after = rss(&server);
+    println!(
+        "method flood: 1500 requests of 40 KiB invented methods: /metrics {page_before} -> {page_after} bytes, \
+         RSS {} -> {} MiB",
+        rss_before / MIB,
+        rss_after / MIB
+    );
+    let page = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("method=\"other\",status=\"405\""),
+        "the invented methods were answered and counted as `other`:\n{page}"
+    );
+    assert!(
+        page_after < page_before + 256,
+        "/metrics grew from {page_before} to {page_after} bytes"
+    );
+    assert!(
+        rss_after < rss_before + 16 * MIB,
+        "RSS grew from {} to {} MiB",
+        rss_before / MIB,
+        rss_after / MIB
+    );
+}
+
+/// Sends a chunked multipart upload whose body is `head` and then `filler`
+/// forever; returns the answer and how many bytes were sent by then.
+fn endless_upload(server: &Server, key: &str, head: &[u8], filler: u8) -> (String, u64) {
+    let mut stream = connect(server);
+    let addr = server.base.trim_start_matches("http://");
+    let request = format!(
+        "POST /v1/tickets/{TICKET}/attachments HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: multipart/form-data; boundary=BOUNDARY\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    if !head.is_empty() {
+        // (an empty chunk would end the body)
+        write_chunk(&mut stream, head).unwrap();
+    }
+    let sent = Arc::new(AtomicU64::new(head.len() as u64));
+    let mut writer_stream = stream.try_clone().unwrap();
+    let counted = Arc::clone(&sent);
+    let writer = std::thread::spawn(move || {
+        let block = vec![filler; 64 * 1024];
+        while counted.load(Ordering::SeqCst) < 300 * MIB {
+            if write_chunk(&mut writer_stream, &block).is_err() {
+                return;
+            }
+            counted.fetch_add(block.len() as u64, Ordering::SeqCst);
+        }
+    });
+    let said = answer(&mut stream);
+    let at_answer = sent.load(Ordering::SeqCst);
+    drop(stream);
+    let _ = writer.join();
+    (said, at_answer)
+}
+
+#[test]
+fn endless_part_headers_and_preambles_are_cut_off_without_buffering_them() {
+    let work = Workdir::new();
+    let key = work.tenant_with_key("ws-1", "attachments:write");
+    let server = Server::start(&work);
+    let rss_before = rss(&server);
+    let cases: [(&str, &[u8], u8); 3] = [
+        (
+            "a part header that never ends",
+            b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nX-Junk: ",
+            b'a',
+        ),
+        ("a body without any boundary", b"", b'b'),
+        (
+            "a preamble that never ends",
+            b"this is the preamble, and it goes on ",
+            b'-',
+        ),
+    ];
+    for (what, head, filler) in cases {
+        let started = Instant::now();
+        let (said, sent) = endless_upload(&server, &key, head, filler);
+        println!(
+            "{what}: answered after {} KiB in {:.1} s: {}",
+            sent / KIB,
+            started.elapsed().as_secs_f64(),
+            said.lines().next().unwrap_or_default()
+        );
+        assert!(said.starts_with("HTTP/1.1 400"), "{what}: {said}");
+        assert!(said.contains("invalid_request"), "{what}: {said}");
+        assert!(
+            sent < 16 * MIB,
+            "{what}: answered only after {} MiB",
+            sent / MIB
+        );
+    }
+    let peak = proc_status(server.pid(), "VmHWM") * KIB;
+    println!(
+        "endless heads: RSS {} MiB before, peak {} MiB",
+        rss_before / MIB,
+        peak / MIB
+    );
+    assert!(
+        peak < rss_before + 32 * MIB,
+        "peak RSS {} MiB from {} MiB",
+        peak / MIB,
+        rss_before / MIB
+    );
+}
+
+#[test]
+fn a_read_only_key_s_upload_is_refused_before_its_body() {
+    let work = Workdir::new();
+    let key = work.tenant_with_key("ws-1", "attachments:read");
+    let server = Server::start(&work);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    for (path, extra) in [
+        (format!("/v1/tickets/{TICKET}/attachments"), ""),
+        ("/api-public/1.0/save_file".to_owned(), ""),
+        (
+            format!("/v1/workspaces/ws-1/tickets/{TICKET}/attachments/upload-url"),
+            "x-workspace-id: ws-1\r\n",
+        ),
+    ] {
+        let mut stream = connect(&server);
+        let content_type = if path.contains("upload-url") {
+            "application/json"
+        } else {
+            "multipart/form-data; boundary=BOUNDARY"
+        };
+        // a 1 MiB body is announced, and not one byte of it is sent
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n{extra}\
+             Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            MIB
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let started = Instant::now();
+        let said = answer(&mut stream);
+        assert!(said.starts_with("HTTP/1.1 403"), "{path}: {said:?}");
+        assert!(
+            said.contains("insufficient_scope") || said.contains("forbidden"),
+            "{path}: {said}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{path}");
+    }
+}
