@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Server, Workdir, client, proc_status, write_chunk};
+use crate::harness::{Server, Workdir, client, form, proc_status, write_chunk};
 
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 const KIB: u64 = 1024;
@@ -231,4 +231,59 @@ fn a_read_only_key_s_upload_is_refused_before_its_body() {
         );
         assert!(started.elapsed() < Duration::from_secs(5), "{path}");
     }
+}
+
+#[tokio::test]
+async fn a_page_of_another_site_cannot_upload_or_delete_with_the_session_cookie() {
+    let work = Workdir::new()
+        .with_env("CLASP_CORS_ALLOWED_ORIGINS", "https://app.example")
+        .with_env("CLASP_PUBLIC_URL", "https://clasp.example");
+    work.admin(&["admin", "tenant", "create", "--slug", "ws-1"]);
+    let session = work.admin(&[
+        "admin", "session", "create", "--tenant", "ws-1", "--user", "42",
+    ]);
+    let server = Server::start(&work);
+    let cookie = format!("clasp_session={session}");
+    let upload = |origin: Option<&str>| {
+        let mut req = client()
+            .post(server.url("/api/v1/messages/7/attachments"))
+            .header("Cookie", &cookie)
+            .multipart(form("files", "a.txt", "text/plain", b"hello".to_vec()));
+        if let Some(origin) = origin {
+            req = req.header("Origin", origin);
+        }
+        req.send()
+    };
+    for origin in ["https://evil.example", "null"] {
+        let res = upload(Some(origin)).await.unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::FORBIDDEN, "{origin}");
+    }
+    let res = client()
+        .post(server.url("/api/v1/messages/7/attachments"))
+        .header("Cookie", &cookie)
+        .header("Sec-Fetch-Site", "cross-site")
+        .multipart(form("files", "a.txt", "text/plain", b"hello".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::FORBIDDEN);
+    for origin in [
+        None,
+        Some("https://app.example"),
+        Some("https://clasp.example"),
+    ] {
+        let res = upload(origin).await.unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::OK, "{origin:?}");
+    }
+    let delete = |origin: &'static str| {
+        client()
+            .delete(server.url("/api/v1/attachments/1"))
+            .header("Cookie", &cookie)
+            .header("Origin", origin)
+            .send()
+    };
+    let res = delete("https://evil.example").await.unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::FORBIDDEN);
+    let res = delete("https://app.example").await.unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
 }

@@ -365,6 +365,8 @@ async fn bad_parameters_and_forms_are_400_naming_them() {
         ("fields=id,secret", "fields"),
         ("caseId=not-a-uuid", "caseId"),
         ("colour=red", "colour"),
+        // more than 16 filters
+        (&format!("{}tag=t", "tag=t&".repeat(16)), "query"),
     ];
     for (query, parameter) in bad_queries {
         let res = cases.get(&format!("/attachments?{query}")).await;

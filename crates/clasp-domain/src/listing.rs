@@ -20,6 +20,10 @@ pub const DEFAULT_LIMIT: usize = 50;
 /// at once, so its size is bounded.
 pub const MAX_LIMIT: usize = 1000;
 
+/// The most filters one listing may carry: each is a condition of the query,
+/// so their number bounds its cost.
+pub const MAX_FILTERS: usize = 16;
+
 /// Which bound of a listing a cursor sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bound {
@@ -36,6 +40,9 @@ pub enum ListingError {
     /// The page size is not a whole number within bounds.
     #[error("limit must be a whole number from 1 to {MAX_LIMIT}, not {0:?}")]
     Limit(String),
+    /// More filters than [`MAX_FILTERS`].
+    #[error("a listing may carry at most {MAX_FILTERS} filters, not {0}")]
+    TooManyFilters(usize),
     /// A cursor's value is not a value of the sort field, or its tie-breaker
     /// is not an attachment id.
     #[error("{reason}")]
@@ -201,6 +208,9 @@ pub struct ListRequest<'a> {
 impl ListRequest<'_> {
     /// The query, or the first parameter that is wrong.
     pub fn validate(self) -> Result<ListQuery, ListingError> {
+        if self.filters.len() > MAX_FILTERS {
+            return Err(ListingError::TooManyFilters(self.filters.len()));
+        }
         let limit = match self.limit {
             None => DEFAULT_LIMIT,
             Some(raw) => raw
@@ -347,6 +357,27 @@ mod tests {
             };
             assert_eq!(r.validate(), Err(ListingError::Limit(bad.into())), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_number_of_filters_is_bounded() {
+        let tag = |i: usize| Filter {
+            field: FilterField::Tag,
+            value: format!("t{i}"),
+        };
+        let most = ListRequest {
+            filters: (0..MAX_FILTERS).map(tag).collect(),
+            ..ListRequest::default()
+        };
+        assert!(most.validate().is_ok());
+        let more = ListRequest {
+            filters: (0..=MAX_FILTERS).map(tag).collect(),
+            ..ListRequest::default()
+        };
+        assert_eq!(
+            more.validate(),
+            Err(ListingError::TooManyFilters(MAX_FILTERS + 1))
+        );
     }
 
     #[test]

@@ -23,16 +23,38 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .then(|| value.get(7..).unwrap_or_default().trim())
 }
 
-/// The value of the request's first non-empty `clasp_session` cookie.
-pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The values of the request's non-empty `clasp_session` cookies.
+fn session_cookies(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(header::COOKIE)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .filter(|(name, _)| *name == SESSION_COOKIE)
         .map(|(_, value)| value.trim().trim_matches('"'))
         .filter(|value| !value.is_empty())
+}
+
+/// The session cookies a request presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionCookie<'a> {
+    /// None.
+    None,
+    /// One, with this value.
+    One(&'a str),
+    /// Several: refused, never resolved by their order (a cookie another site
+    /// or subdomain managed to set would otherwise decide which session acts).
+    Several,
+}
+
+/// The request's `clasp_session` cookie.
+pub fn session_cookie(headers: &HeaderMap) -> SessionCookie<'_> {
+    let mut cookies = session_cookies(headers);
+    match (cookies.next(), cookies.next()) {
+        (None, _) => SessionCookie::None,
+        (Some(value), None) => SessionCookie::One(value),
+        (Some(_), Some(_)) => SessionCookie::Several,
+    }
 }
 
 /// What the request's rate is counted against: its Bearer token, else its
@@ -40,7 +62,7 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 pub fn rate_key(headers: &HeaderMap) -> Option<&str> {
     bearer(headers)
         .filter(|token| !token.is_empty())
-        .or_else(|| session_cookie(headers))
+        .or_else(|| session_cookies(headers).next())
 }
 
 #[cfg(test)]
@@ -80,9 +102,13 @@ mod tests {
     #[test]
     fn finds_the_session_cookie_among_others() {
         let found = headers(&[("Cookie", "a=1; clasp_session=abc; b=2")]);
-        assert_eq!(session_cookie(&found), Some("abc"));
+        assert_eq!(session_cookie(&found), SessionCookie::One("abc"));
         let none = headers(&[("Cookie", "clasp_sessionx=1; clasp_session=")]);
-        assert_eq!(session_cookie(&none), None);
+        assert_eq!(session_cookie(&none), SessionCookie::None);
+        let two = headers(&[("Cookie", "clasp_session=a; x=1; clasp_session=b")]);
+        assert_eq!(session_cookie(&two), SessionCookie::Several);
+        let two_headers = headers(&[("Cookie", "clasp_session=a"), ("Cookie", "clasp_session=b")]);
+        assert_eq!(session_cookie(&two_headers), SessionCookie::Several);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{RefOr, Required, Schema};
 
 use crate::Services;
-use crate::credentials;
+use crate::credentials::{self, SessionCookie as Cookies};
 use crate::problem::{Problem, ProblemKind};
 use crate::wire::{ApiError, WireDialect};
 
@@ -42,11 +42,14 @@ pub(crate) fn services<D>(req: &HttpRequest) -> Result<web::Data<Services>, ApiE
 /// A way of presenting a credential: where the request carries it, and how
 /// the identity service checks it.
 pub trait Scheme: 'static {
-    /// Whether a refused credential is a cookie the browser should forget.
-    const EXPIRES_COOKIE: bool;
+    /// Whether the credential is a cookie a browser sends by itself: then a
+    /// refused one is expired in the browser, and a request from another site
+    /// may not change anything with it.
+    const COOKIE: bool;
 
-    /// The credential the request presents, if any.
-    fn credential(headers: &HeaderMap) -> Option<&str>;
+    /// The credential the request presents, if any, or why what it presents
+    /// is refused before it is checked.
+    fn credential(headers: &HeaderMap) -> Result<Option<&str>, Problem>;
 
     /// The principal behind `credential`.
     fn check<'a>(
@@ -59,10 +62,10 @@ pub trait Scheme: 'static {
 pub struct BearerKey;
 
 impl Scheme for BearerKey {
-    const EXPIRES_COOKIE: bool = false;
+    const COOKIE: bool = false;
 
-    fn credential(headers: &HeaderMap) -> Option<&str> {
-        credentials::bearer(headers).filter(|t| !t.is_empty())
+    fn credential(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
+        Ok(credentials::bearer(headers).filter(|t| !t.is_empty()))
     }
 
     fn check<'a>(
@@ -77,10 +80,17 @@ impl Scheme for BearerKey {
 pub struct SessionCookie;
 
 impl Scheme for SessionCookie {
-    const EXPIRES_COOKIE: bool = true;
+    const COOKIE: bool = true;
 
-    fn credential(headers: &HeaderMap) -> Option<&str> {
-        credentials::session_cookie(headers)
+    fn credential(headers: &HeaderMap) -> Result<Option<&str>, Problem> {
+        match credentials::session_cookie(headers) {
+            Cookies::None => Ok(None),
+            Cookies::One(value) => Ok(Some(value)),
+            Cookies::Several => Err(Problem::bad_request(format!(
+                "the request carries several {} cookies",
+                credentials::SESSION_COOKIE
+            ))),
+        }
     }
 
     fn check<'a>(
@@ -119,11 +129,14 @@ impl<D: WireDialect, S: Scheme> FromRequest for Authenticated<D, S> {
         let req = req.clone();
         Box::pin(async move {
             let services = services::<D>(&req)?;
-            let credential = S::credential(req.headers()).ok_or(AuthError::Missing)?;
+            let credential = S::credential(req.headers())?.ok_or(AuthError::Missing)?;
+            if S::COOKIE {
+                refuse_cross_site(&req)?;
+            }
             match S::check(&services.identities, credential).await {
                 Ok(principal) => Ok(Authenticated(principal, PhantomData)),
                 Err(e @ (AuthError::Invalid | AuthError::Revoked | AuthError::Expired))
-                    if S::EXPIRES_COOKIE =>
+                    if S::COOKIE =>
                 {
                     Err(ApiError::from(e).setting_cookie(expire_cookie(&req)))
                 }
@@ -131,6 +144,35 @@ impl<D: WireDialect, S: Scheme> FromRequest for Authenticated<D, S> {
             }
         })
     }
+}
+
+/// The origins trusted to send a browser's session cookie along with a request
+/// that changes something: the configured CORS origins (but `*`, which lets
+/// any page call Clasp only without cookies) and Clasp's own public origin.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedOrigins(pub Vec<String>);
+
+/// Refuses a cookie-authenticated request that would change something and
+/// comes from another site: its `Origin` is not a trusted one, or its
+/// `Sec-Fetch-Site` says `cross-site`. A request with neither header (a server,
+/// a mobile app) is not a browser's, and passes.
+fn refuse_cross_site(req: &HttpRequest) -> Result<(), Problem> {
+    if req.method().is_safe() {
+        return Ok(());
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let trusted = req.app_data::<web::Data<TrustedOrigins>>();
+    let foreign_origin = header("origin").is_some_and(|origin| {
+        !trusted.is_some_and(|t| t.0.iter().any(|o| o.eq_ignore_ascii_case(origin)))
+    });
+    let cross_site = header("sec-fetch-site").is_some_and(|s| s.eq_ignore_ascii_case("cross-site"));
+    if foreign_origin || cross_site {
+        return Err(Problem::new(
+            ProblemKind::CrossSite,
+            "a page of another site may not change anything with this session",
+        ));
+    }
+    Ok(())
 }
 
 /// A `Set-Cookie` value that makes a browser forget the session cookie.

@@ -10,6 +10,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, Error, web};
 
+use crate::extract::TrustedOrigins;
 use crate::limits::{self, Admission, BodyIdleTimeout};
 use crate::openapi::{Rendered, document_json};
 use crate::ops::{self, Metrics};
@@ -27,6 +28,7 @@ pub struct FrontDoor {
     admission: Option<web::Data<Admission>>,
     body_idle: Option<BodyIdleTimeout>,
     cors_origins: Vec<String>,
+    public_url: Option<String>,
 }
 
 impl FrontDoor {
@@ -43,6 +45,7 @@ impl FrontDoor {
             admission: None,
             body_idle: None,
             cors_origins: Vec::new(),
+            public_url: None,
         })
     }
 
@@ -72,6 +75,22 @@ impl FrontDoor {
     pub fn with_cors(mut self, origins: Vec<String>) -> Self {
         self.cors_origins = origins;
         self
+    }
+
+    /// The same, knowing the URL clients reach Clasp at: its origin may send
+    /// a session cookie with requests that change something.
+    #[must_use]
+    pub fn with_public_url(mut self, url: &str) -> Self {
+        self.public_url = Some(url.to_owned());
+        self
+    }
+
+    /// The origins a browser may send a session cookie from with a request
+    /// that changes something: the named CORS origins and Clasp's own.
+    fn trusted_origins(&self) -> TrustedOrigins {
+        let named = self.cors_origins.iter().filter(|o| *o != "*").cloned();
+        let own = self.public_url.as_deref().and_then(origin_of);
+        TrustedOrigins(named.chain(own).collect())
     }
 
     /// The route table behind the app.
@@ -113,6 +132,7 @@ impl FrontDoor {
             .app_data(web::Data::new(self.metrics.clone()))
             .app_data(web::Data::new(self.services.clone()))
             .app_data(self.rendered.clone())
+            .app_data(web::Data::new(self.trusted_origins()))
             .configure(move |cfg| {
                 if let Some(admission) = admission {
                     cfg.app_data(admission);
@@ -122,5 +142,32 @@ impl FrontDoor {
                 }
                 table.register(cfg);
             })
+    }
+}
+
+/// The origin (`scheme://host[:port]`) of an absolute URL, as browsers send it
+/// in `Origin`. Written here rather than with a URL crate: it is the text up to
+/// the path, and nothing else is needed of it.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    (!authority.is_empty()).then(|| format!("{scheme}://{authority}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origins_are_the_scheme_and_authority() {
+        assert_eq!(
+            origin_of("https://files.example:8443/base/").as_deref(),
+            Some("https://files.example:8443")
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(origin_of("no-scheme"), None);
     }
 }

@@ -43,6 +43,9 @@ pub enum ProblemKind {
     MissingWorkspace,
     /// The credential does not grant the workspace named.
     WorkspaceMismatch,
+    /// A request authenticated by a browser's cookie that would change
+    /// something comes from another site.
+    CrossSite,
     /// Too many uploads are being received at once.
     Busy,
     /// The credential sent more requests than its rate allows.
@@ -120,6 +123,7 @@ impl From<ListingError> for Problem {
     fn from(e: ListingError) -> Self {
         let parameter = match &e {
             ListingError::Limit(_) => "limit",
+            ListingError::TooManyFilters(_) => "query",
             ListingError::Cursor {
                 bound: Bound::After,
                 ..

@@ -73,6 +73,7 @@ pub fn standard(problem: &Problem) -> Wire {
         P::BodyTooLarge => Wire::new(S::PAYLOAD_TOO_LARGE, "request_too_large"),
         P::MissingWorkspace => Wire::new(S::BAD_REQUEST, "missing_workspace_id"),
         P::WorkspaceMismatch => Wire::new(S::FORBIDDEN, "workspace_mismatch"),
+        P::CrossSite => Wire::new(S::FORBIDDEN, "cross_site_request"),
         P::Busy => Wire::new(S::SERVICE_UNAVAILABLE, "too_many_uploads"),
         P::RateLimited => Wire::new(S::TOO_MANY_REQUESTS, "rate_limited"),
         P::Domain(kind) => match kind {

@@ -52,7 +52,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 config.rate_limit_burst,
             ))
             .with_body_idle_timeout(Duration::from_secs(config.body_idle_timeout_secs))
-            .with_cors(config.cors_origins());
+            .with_cors(config.cors_origins())
+            .with_public_url(&config.public_url());
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,

@@ -7,6 +7,7 @@
 //! ticket in this tenant — also for ids that are not UUIDs), 500.
 
 use actix_web::dev::Payload;
+use actix_web::http::header;
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use clasp_domain::services::{Lookup, NewUpload};
@@ -183,10 +184,13 @@ async fn download_url(p: Bearer<Tickets>, at: OnTicket, s: Data<Services>) -> Re
         .attachments
         .download_url(&p, &at.0, DOWNLOAD_URL_TTL)
         .await?;
-    Ok(HttpResponse::Ok().json(DownloadJson {
-        signed_url: url.url,
-        expires_at: rfc3339(url.expires_at),
-    }))
+    // The URL is a bearer credential for the file: never cache it.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(DownloadJson {
+            signed_url: url.url,
+            expires_at: rfc3339(url.expires_at),
+        }))
 }
 
 #[utoipa::path(delete, path = "/v1/tickets/{ticket_id}/attachments/{id}", params(OnTicket), responses(

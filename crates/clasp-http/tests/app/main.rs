@@ -29,5 +29,6 @@ mod form;
 mod limits;
 mod ops;
 mod routes;
+mod sessions;
 mod tickets;
 mod workspaces;

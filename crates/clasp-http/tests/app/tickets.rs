@@ -105,11 +105,14 @@ async fn full_round_trip() {
     .await;
     assert_eq!(got, created);
 
-    let dl: Value = test::call_and_read_body_json(
+    let res = test::call_service(
         &app,
         get_req(&f.read_key, &format!("{base}/{id}/download")).to_request(),
     )
     .await;
+    // the URL is a credential for the file: no cache may keep it
+    assert_eq!(hdr(&res, "cache-control"), "no-store");
+    let dl: Value = test::read_body_json(res).await;
     let url = dl["signed_url"].as_str().unwrap();
     assert!(dl["expires_at"].as_str().is_some());
     let path = url.trim_start_matches("http://localhost");
