@@ -73,8 +73,8 @@ async fn an_unreachable_blob_store_makes_the_instance_unready_but_alive() {
     );
     let res = c.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let why = res.text().await.unwrap();
-    assert!(why.contains("blob store"), "{why}");
+    // what failed is logged; the answer names no store address
+    assert_eq!(res.text().await.unwrap(), "not ready");
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use actix_web::{App, Error, web};
 use crate::extract::TrustedOrigins;
 use crate::limits::{self, Admission, BodyIdleTimeout};
 use crate::openapi::{Rendered, document_json};
-use crate::ops::{self, Metrics};
+use crate::ops::{self, Metrics, Readiness};
 use crate::routes::{RouteTable, RouteTableError};
 use crate::{Services, default_headers, download};
 
@@ -25,6 +25,7 @@ pub struct FrontDoor {
     table: Arc<RouteTable>,
     rendered: web::Data<Rendered>,
     metrics: Metrics,
+    readiness: web::Data<Readiness>,
     admission: Option<web::Data<Admission>>,
     body_idle: Option<BodyIdleTimeout>,
     cors_origins: Vec<String>,
@@ -42,6 +43,7 @@ impl FrontDoor {
             table: Arc::new(table),
             rendered,
             metrics: Metrics::new(),
+            readiness: web::Data::new(Readiness::default()),
             admission: None,
             body_idle: None,
             cors_origins: Vec::new(),
@@ -132,6 +134,7 @@ impl FrontDoor {
             .app_data(web::Data::new(self.metrics.clone()))
             .app_data(web::Data::new(self.services.clone()))
             .app_data(self.rendered.clone())
+            .app_data(self.readiness.clone())
             .app_data(web::Data::new(self.trusted_origins()))
             .configure(move |cfg| {
                 if let Some(admission) = admission {

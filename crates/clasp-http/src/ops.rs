@@ -2,6 +2,9 @@
 //! `/readyz`, `/metrics`, and CORS for the configured origins. Request ids,
 //! logs and metrics of every request are in [`metrics`].
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use actix_cors::Cors;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -27,22 +30,55 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
+/// How long one readiness verdict is reused: probes and scrapers may ask often,
+/// and each check asks the metadata store, the blob store and the scanner.
+const VERDICT_LIFETIME: Duration = Duration::from_secs(2);
+
+/// The last readiness verdict and when it was reached, shared by all workers.
+#[derive(Debug, Default)]
+pub struct Readiness(Mutex<Option<(Instant, bool)>>);
+
+impl Readiness {
+    /// The verdict of at most [`VERDICT_LIFETIME`] ago, if there is one.
+    fn recent(&self) -> Option<bool> {
+        let last = *self.0.lock().ok()?;
+        last.filter(|(at, _)| at.elapsed() < VERDICT_LIFETIME)
+            .map(|(_, ready)| ready)
+    }
+
+    fn remember(&self, ready: bool) {
+        if let Ok(mut last) = self.0.lock() {
+            *last = Some((Instant::now(), ready));
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/readyz", responses(
     (status = 200, description = "`ready`", body = String, content_type = "text/plain"),
-    (status = 503, description = "`not ready: <why>`", body = String, content_type = "text/plain"),
+    (status = 503, description = "`not ready`: what is not is logged, not told", body = String, content_type = "text/plain"),
 ))]
 /// The process can do its work: the metadata store answers with current
 /// migrations, the blob store answers, and so does the virus scanner when one is
-/// configured; 503 naming what is not ready otherwise.
-async fn readyz(services: web::Data<Services>) -> HttpResponse {
-    match services.attachments.check_ready().await {
-        Ok(()) => HttpResponse::Ok().content_type("text/plain").body("ready"),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            HttpResponse::ServiceUnavailable()
-                .content_type("text/plain")
-                .body(format!("not ready: {e}"))
+/// configured; 503 otherwise. The verdict is kept for a few seconds, and the
+/// answer names nothing (no store or scanner address): the log says what failed.
+async fn readyz(services: web::Data<Services>, readiness: web::Data<Readiness>) -> HttpResponse {
+    let ready = match readiness.recent() {
+        Some(ready) => ready,
+        None => {
+            let checked = services.attachments.check_ready().await;
+            if let Err(e) = &checked {
+                tracing::warn!(error = %e, "not ready");
+            }
+            readiness.remember(checked.is_ok());
+            checked.is_ok()
         }
+    };
+    if ready {
+        HttpResponse::Ok().content_type("text/plain").body("ready")
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .content_type("text/plain")
+            .body("not ready")
     }
 }
 

@@ -240,3 +240,22 @@ async fn without_origins_no_cors_headers_are_sent() {
     assert_eq!(res.status(), StatusCode::CREATED);
     assert!(!res.headers().contains_key("access-control-allow-origin"));
 }
+
+#[actix_web::test]
+async fn readiness_is_kept_for_two_seconds_and_names_nothing() {
+    let mut mem = clasp_domain::memory::MemoryPorts::new("http://localhost");
+    let scanner = std::sync::Arc::new(clasp_domain::memory::MemoryScanner::new(b"EICAR", "Eicar"));
+    mem.ports.scanner = scanner.clone();
+    let services = crate::common::services_over(&mem, UploadPolicy::default());
+    let app = app!(services, Metrics::new(), vec![]);
+    let ready = || test::TestRequest::get().uri("/readyz").to_request();
+    let res = test::call_service(&app, ready()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    scanner.set_failing(true);
+    let res = test::call_service(&app, ready()).await;
+    assert_eq!(res.status(), StatusCode::OK, "the verdict of a moment ago");
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let res = test::call_service(&app, ready()).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(test::read_body(res).await, "not ready".as_bytes());
+}
