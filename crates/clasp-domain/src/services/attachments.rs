@@ -16,7 +16,9 @@ use crate::ports::{
 };
 use crate::services::Ports;
 use crate::state::AttachmentState;
-use crate::validation::{UploadPolicy, ValidationError, parse_sha256, sanitize_filename};
+use crate::validation::{
+    UploadPolicy, ValidationError, parse_sha256, sanitize_filename, served_name,
+};
 
 /// What a client sends along with the bytes of a new attachment.
 #[derive(Debug, Clone, Default)]
@@ -254,6 +256,7 @@ impl AttachmentService {
         let content_type = self
             .policy
             .resolve_type(upload.content_type.as_deref(), &filename)?;
+        let filename = served_name(&filename, &content_type);
         let declared_sha256 = upload
             .declared_sha256
             .as_deref()

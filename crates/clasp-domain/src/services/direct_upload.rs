@@ -27,7 +27,7 @@ use crate::ports::{BlobError, SignedUploadRequest, UploadTarget, UploadUrl};
 use crate::services::attachments::{in_subject, require};
 use crate::services::{AttachmentService, Lookup};
 use crate::state::AttachmentState;
-use crate::validation::{ValidationError, sanitize_filename};
+use crate::validation::{ValidationError, sanitize_filename, served_name};
 
 /// Longest message body accepted, in bytes of UTF-8.
 pub const MAX_MESSAGE_BODY_BYTES: usize = 65_536;
@@ -97,6 +97,7 @@ impl AttachmentService {
         let content_type = self
             .policy
             .resolve_type(upload.content_type.as_deref(), &filename)?;
+        let filename = served_name(&filename, &content_type);
         self.policy.check_declared_size(upload.size)?;
         let now = self.ports.clock.now();
         let expires_at = ceil_to_second(now + self.policy.upload_url_ttl);
