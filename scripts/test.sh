@@ -16,7 +16,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== embedding example"
-cargo run --locked -q -p clasp-domain --example embed
+cargo run --locked -q -p clasp-domain --features test-util --example embed
 
 echo "== docs (broken links or undocumented items fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q

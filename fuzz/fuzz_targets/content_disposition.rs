@@ -5,7 +5,7 @@
 #![no_main]
 
 use actix_web::http::header::{ContentDisposition, DispositionType, HeaderValue};
-use clasp_http::download::content_disposition;
+use clasp_domain::safety::content_disposition;
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::percent_decode_str;
 

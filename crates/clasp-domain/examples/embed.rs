@@ -1,7 +1,9 @@
 //! Embedding Clasp's domain in another Rust service, with no infrastructure:
 //! in-memory adapters for every port, then upload, list, download and delete.
 //!
-//! Run with `cargo run -p clasp-domain --example embed`.
+//! Run with `cargo run -p clasp-domain --features test-util --example embed`:
+//! the in-memory adapters it wires are behind the `test-util` feature, which
+//! an embedder's own build leaves off.
 
 use bytes::Bytes;
 use clasp_domain::inspect::BodyStream;

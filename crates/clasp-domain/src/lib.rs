@@ -19,8 +19,20 @@
 //!
 //! The application services in [`services`] are what every front end calls: the
 //! HTTP dialects of `clasp-http`, the `clasp` binary's admin commands, and any Rust
-//! service that embeds this crate. [`memory`] holds in-memory adapters of every port,
-//! so the services run without any infrastructure (see `examples/embed.rs`).
+//! service that embeds this crate. The use cases are named after what they do:
+//! streamed uploads, downloads and listings (`AttachmentService`), multi-file
+//! message uploads, direct uploads through an upload URL, quotas, identities.
+//! [`signed_url`] is the wire format of the URLs Clasp signs and serves itself,
+//! [`safety`] what is never served as it came (programs, names that lie).
+//!
+//! ## Features
+//!
+//! - `test-util`: the `memory` module, in-memory adapters of every port and test
+//!   controls (`ManualClock`, `MemoryScanner::set_failing`), so the services run
+//!   without any infrastructure (see `examples/embed.rs`,
+//!   `cargo run -p clasp-domain --features test-util --example embed`). It is off in
+//!   the default build an embedder gets.
+//! - `contract-tests`: the shared suite every adapter of a port must pass (below).
 //!
 //! ## Implementing a port
 //!
@@ -33,12 +45,14 @@ pub mod credentials;
 pub mod error;
 pub mod inspect;
 pub mod listing;
+#[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod message;
 pub mod ports;
 pub mod quota;
 pub mod safety;
 pub mod services;
+pub mod signed_url;
 pub mod state;
 pub mod tenant;
 pub mod validation;

@@ -1,7 +1,50 @@
 //! What is never handed to a browser or an operating system as it came:
 //! executable content, whatever type it is declared as, and names whose
 //! extension says another type than the file is stored as (a text file named
-//! `invoice.exe` would be run, not read, by whoever opens the download).
+//! `invoice.exe` would be run, not read, by whoever opens the download), and
+//! the `Content-Disposition` every download is offered with.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// RFC 5987 `attr-char`s stay as they are; everything else is percent-encoded.
+const ATTR_CHAR_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// An RFC 6266 `Content-Disposition` for serving `filename`: `inline` for types
+/// a browser may show in place, `attachment` otherwise; a quoted ASCII fallback
+/// that can hold no quote, backslash or control character, plus `filename*`
+/// when the name is not plain ASCII. Clasp's own downloads and the presigned
+/// URLs of an object store both say it so.
+pub fn content_disposition(filename: &str, inline: bool) -> String {
+    let kind = if inline { "inline" } else { "attachment" };
+    let fallback: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if fallback == filename {
+        format!("{kind}; filename=\"{fallback}\"")
+    } else {
+        let encoded = utf8_percent_encode(filename, ATTR_CHAR_ESCAPES);
+        format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+    }
+}
 
 /// The executable or script formats a file's leading bytes show, if any:
 /// programs (PE, ELF, Mach-O, Java classes, Android dex, WebAssembly, by
@@ -170,6 +213,23 @@ mod tests {
         ] {
             assert_eq!(executable(head).is_some(), found, "{head:?}");
         }
+    }
+
+    #[test]
+    fn dispositions_are_safe() {
+        assert_eq!(
+            content_disposition("a.png", true),
+            "inline; filename=\"a.png\""
+        );
+        assert_eq!(
+            content_disposition("résumé \"x\".pdf", false),
+            "attachment; filename=\"r_sum_ _x_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22x%22.pdf"
+        );
+        let d = content_disposition("a\\b\r\n.txt", false);
+        assert!(
+            !d.contains('\\') && !d.contains('\r') && !d.contains('\n'),
+            "{d}"
+        );
     }
 
     #[test]

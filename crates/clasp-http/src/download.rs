@@ -14,9 +14,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpRequest, HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
+use clasp_domain::safety::content_disposition;
 use clasp_domain::services::Download;
 use clasp_domain::{Attachment, AttachmentError};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// The answers of [`respond`], as the OpenAPI document describes every download.
 #[derive(utoipa::IntoResponses)]
@@ -58,43 +58,6 @@ const INLINE_TYPES: [&str; 9] = [
     "video/quicktime",
     "application/pdf",
 ];
-
-/// RFC 5987 `attr-char`s stay as they are; everything else is percent-encoded.
-const ATTR_CHAR_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
-/// An RFC 6266 `Content-Disposition`: a quoted ASCII fallback that can hold no
-/// quote, backslash or control character, plus `filename*` when the name is not ASCII.
-pub fn content_disposition(filename: &str, inline: bool) -> String {
-    let kind = if inline { "inline" } else { "attachment" };
-    let fallback: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if fallback == filename {
-        format!("{kind}; filename=\"{fallback}\"")
-    } else {
-        let encoded = utf8_percent_encode(filename, ATTR_CHAR_ESCAPES);
-        format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
-    }
-}
 
 /// Headers every answer about the attachment's bytes carries: its stored type,
 /// a safe disposition, `nosniff`, no shared caching, a sandbox for what must not
@@ -289,7 +252,7 @@ impl MessageBody for HeadBody {
 
 #[cfg(test)]
 mod tests {
-    use super::{Wanted, content_disposition, parse_range, wanted};
+    use super::{Wanted, parse_range, wanted};
     use actix_web::test::TestRequest;
 
     #[test]
@@ -364,19 +327,5 @@ mod tests {
             ask(&[("Range", "bytes=1-2"), ("If-None-Match", "\"abc\"")]),
             Wanted::NotModified
         );
-    }
-
-    #[test]
-    fn dispositions_are_safe() {
-        assert_eq!(
-            content_disposition("a.png", true),
-            "inline; filename=\"a.png\""
-        );
-        assert_eq!(
-            content_disposition("résumé \"x\".pdf", false),
-            "attachment; filename=\"r_sum_ _x_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22x%22.pdf"
-        );
-        let d = content_disposition("a\\b.txt", false);
-        assert!(!d.contains('\\'));
     }
 }

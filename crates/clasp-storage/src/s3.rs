@@ -15,11 +15,11 @@ use clasp_domain::ports::{
     SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadSigner,
     UploadTarget, UploadUrl, UrlSigner,
 };
+use clasp_domain::safety::content_disposition;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::signer::{Method, SignedUrlOptions, Signer};
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use time::OffsetDateTime;
 
 use crate::{HmacSigner, StorageError};
@@ -272,42 +272,11 @@ impl S3UrlSigner {
     }
 }
 
-/// RFC 5987 `attr-char`s stay as they are; everything else is percent-encoded.
-const ATTR_CHAR_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
-/// An RFC 6266 `attachment` disposition: a quoted ASCII fallback that can hold
-/// no quote, backslash or control character, plus `filename*` when the name is
-/// not plain ASCII. Always `attachment`: the URL does not know the content type,
-/// and the bucket's origin must never render HTML a user uploaded.
-pub(crate) fn attachment_disposition(filename: &str) -> String {
-    let fallback: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if fallback == filename {
-        format!("attachment; filename=\"{fallback}\"")
-    } else {
-        let encoded = utf8_percent_encode(filename, ATTR_CHAR_ESCAPES);
-        format!("attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
-    }
+/// The disposition of every presigned download: always `attachment`, since the
+/// URL does not know the content type and the bucket's origin must never render
+/// HTML a user uploaded.
+fn attachment_disposition(filename: &str) -> String {
+    content_disposition(filename, false)
 }
 
 /// When a presigned URL really stops working: its `X-Amz-Date` plus `X-Amz-Expires`.
@@ -582,22 +551,5 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("AKID"), "{shown}");
-    }
-
-    #[test]
-    fn dispositions_are_safe() {
-        assert_eq!(
-            attachment_disposition("a.png"),
-            "attachment; filename=\"a.png\""
-        );
-        assert_eq!(
-            attachment_disposition("résumé \"x\".pdf"),
-            "attachment; filename=\"r_sum_ _x_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22x%22.pdf"
-        );
-        let d = attachment_disposition("a\\b\r\n.txt");
-        assert!(
-            !d.contains('\\') && !d.contains('\r') && !d.contains('\n'),
-            "{d}"
-        );
     }
 }

@@ -5,8 +5,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clasp_domain::ports::{
     SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadSigner,
-    UploadTarget, UploadUrl, UrlSigner, clasp_signed_upload_url, clasp_signed_url,
+    UploadTarget, UploadUrl, UrlSigner,
 };
+use clasp_domain::signed_url::{clasp_signed_upload_url, clasp_signed_url};
 use clasp_domain::{AttachmentId, TenantId};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

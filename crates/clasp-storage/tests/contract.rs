@@ -134,7 +134,8 @@ async fn hmac_signer_keeps_the_upload_signer_contract() {
 
 #[tokio::test]
 async fn instances_sharing_a_secret_honour_each_others_upload_urls() {
-    use clasp_domain::ports::{UploadSigner, UploadTarget, parse_clasp_signed_upload_url};
+    use clasp_domain::ports::{UploadSigner, UploadTarget};
+    use clasp_domain::signed_url::parse_clasp_signed_upload_url;
     let a = HmacSigner::new(b"0123456789abcdef0123456789abcdef", "http://a").unwrap();
     let b = HmacSigner::new(b"0123456789abcdef0123456789abcdef", "http://b").unwrap();
     let other = HmacSigner::new(b"0123456789abcdef0123456789abcdeX", "http://a").unwrap();
@@ -183,7 +184,7 @@ async fn instances_sharing_a_secret_honour_each_others_urls() {
         .await
         .unwrap();
     assert!(url.url.starts_with("http://a/signed/"));
-    let req = clasp_domain::ports::parse_clasp_signed_url(&url.url).unwrap();
+    let req = clasp_domain::signed_url::parse_clasp_signed_url(&url.url).unwrap();
     assert_eq!(b.verify(&req, now), Ok(()));
     assert_eq!(other.verify(&req, now), Err(SignatureError::Invalid));
     // a forged URL is "invalid" even after its time is up

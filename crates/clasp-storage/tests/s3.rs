@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clasp_domain::inspect::BodyError;
-use clasp_domain::ports::{
-    BlobError, BlobStore, SignatureError, SignedTarget, UrlSigner, parse_clasp_signed_url,
-};
+use clasp_domain::ports::{BlobError, BlobStore, SignatureError, SignedTarget, UrlSigner};
+use clasp_domain::signed_url::parse_clasp_signed_url;
 use clasp_domain::{AttachmentId, TenantId};
 use clasp_storage::{
     HmacSigner, MAX_PRESIGNED_SECS, ObjectBlobStore, S3Settings, S3UrlSigner, StorageError,

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use clasp_domain::ports::{
     BlobError, BlobStore, SignatureError, UploadSigner, UploadTarget, UploadUrl,
-    parse_clasp_signed_upload_url,
 };
+use clasp_domain::signed_url::parse_clasp_signed_upload_url;
 use clasp_domain::{AttachmentId, TenantId};
 use clasp_storage::{HmacSigner, ObjectBlobStore, S3UrlSigner};
 use futures::StreamExt;

@@ -3,8 +3,9 @@ use time::Duration;
 use crate::attachment::AttachmentId;
 use crate::ports::{
     SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, UploadSigner, UploadTarget,
-    UrlSigner, parse_clasp_signed_upload_url, parse_clasp_signed_url,
+    UrlSigner,
 };
+use crate::signed_url::{parse_clasp_signed_upload_url, parse_clasp_signed_url};
 
 use super::{fresh_tenant, instant};
 

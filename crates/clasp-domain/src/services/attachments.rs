@@ -1,19 +1,12 @@
-//! Upload, look up, list, sign, stream and delete attachments — the rules every
+//! Upload, look up, list and delete attachments — the rules every
 //! dialect shares.
-
-use std::ops::Range;
-use std::sync::Arc;
-
-use time::Duration;
 
 use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
 use crate::credentials::{Principal, Scope};
 use crate::error::AttachmentError;
 use crate::inspect::{BodyError, BodyStream, Inspected, Inspector};
 use crate::listing::ListQuery;
-use crate::ports::{
-    BlobError, BlobReader, BlobStore, SignedRequest, SignedTarget, SignedUrl, Verdict,
-};
+use crate::ports::{BlobError, Verdict};
 use crate::services::Ports;
 use crate::state::AttachmentState;
 use crate::validation::{
@@ -64,42 +57,6 @@ impl Lookup {
             id,
             within: Some(subject),
         }
-    }
-}
-
-/// An attachment opened for download.
-pub struct Download {
-    /// Its metadata (for headers).
-    pub attachment: Attachment,
-    /// Its bytes.
-    pub body: BlobReader,
-    /// The store and the object the body comes from, for a ranged read
-    /// instead of the whole body.
-    blobs: Arc<dyn BlobStore>,
-    key: String,
-}
-
-impl Download {
-    /// The object `key` of `blobs`, opened as `body`, served as `attachment`.
-    pub(crate) fn new(
-        attachment: Attachment,
-        body: BlobReader,
-        blobs: Arc<dyn BlobStore>,
-        key: String,
-    ) -> Self {
-        Self {
-            attachment,
-            body,
-            blobs,
-            key,
-        }
-    }
-
-    /// Just the bytes `range` (end exclusive, within the attachment's size)
-    /// instead of the whole body: a ranged read of the store, so serving the
-    /// last second of a video reads only that.
-    pub async fn range(self, range: Range<u64>) -> Result<BlobReader, AttachmentError> {
-        Ok(self.blobs.get_range(&self.key, range).await?)
     }
 }
 
@@ -369,91 +326,6 @@ impl AttachmentService {
         require(principal, scope)
     }
 
-    /// A URL that downloads the attachment without other credentials for `ttl`.
-    pub async fn download_url(
-        &self,
-        principal: &Principal,
-        lookup: &Lookup,
-        ttl: Duration,
-    ) -> Result<(Attachment, SignedUrl), AttachmentError> {
-        require(principal, Scope::Read)?;
-        let attachment = self.find_ready(principal, lookup).await?;
-        let url = self.sign(&attachment, ttl).await?;
-        Ok((attachment, url))
-    }
-
-    /// A download URL of `attachment`, valid for `ttl`.
-    async fn sign(
-        &self,
-        attachment: &Attachment,
-        ttl: Duration,
-    ) -> Result<SignedUrl, AttachmentError> {
-        let target = SignedTarget {
-            tenant_id: attachment.tenant_id,
-            attachment_id: attachment.id,
-            blob_key: attachment.blob_key(),
-            filename: attachment.filename.clone(),
-            content_type: attachment.content_type.clone(),
-        };
-        Ok(self
-            .ports
-            .signer
-            .download_url(&target, self.ports.clock.now() + ttl)
-            .await?)
-    }
-
-    /// Like [`AttachmentService::download_url`], for a client about to be
-    /// redirected to the URL: the store is asked first whether it holds the
-    /// bytes, so an unreachable store (or missing bytes) is a `Storage` error
-    /// here rather than a broken URL later.
-    pub async fn download_redirect(
-        &self,
-        principal: &Principal,
-        lookup: &Lookup,
-        ttl: Duration,
-    ) -> Result<SignedUrl, AttachmentError> {
-        require(principal, Scope::Read)?;
-        let attachment = self.find_ready(principal, lookup).await?;
-        if self
-            .ports
-            .blobs
-            .head(&attachment.blob_key())
-            .await?
-            .is_none()
-        {
-            return Err(AttachmentError::Storage(format!(
-                "the bytes of ready attachment {} are missing",
-                attachment.id
-            )));
-        }
-        self.sign(&attachment, ttl).await
-    }
-
-    /// Opens a ready attachment's bytes for streaming.
-    pub async fn open(
-        &self,
-        principal: &Principal,
-        lookup: &Lookup,
-    ) -> Result<Download, AttachmentError> {
-        require(principal, Scope::Read)?;
-        let attachment = self.find_ready(principal, lookup).await?;
-        self.open_bytes(attachment).await
-    }
-
-    /// Opens the bytes a Clasp-signed URL grants, after checking its signature
-    /// and expiry. A URL outlives nothing: once the attachment is deleted, it fails.
-    pub async fn open_signed(&self, request: &SignedRequest) -> Result<Download, AttachmentError> {
-        self.ports.signer.verify(request, self.ports.clock.now())?;
-        let attachment = self
-            .ports
-            .attachments
-            .get(request.tenant_id, request.attachment_id)
-            .await?
-            .filter(Attachment::is_ready)
-            .ok_or(AttachmentError::NotFound)?;
-        self.open_bytes(attachment).await
-    }
-
     /// Deletes an attachment in any state: the row first, so nothing can be
     /// served from the moment this returns, then its bytes, its thumbnail's (and,
     /// for a direct upload still `Pending`, the bytes uploaded so far).
@@ -499,17 +371,6 @@ impl AttachmentService {
             .await?
             .filter(|a| a.is_ready() && in_subject(a, lookup))
             .ok_or(AttachmentError::NotFound)
-    }
-
-    async fn open_bytes(&self, attachment: Attachment) -> Result<Download, AttachmentError> {
-        let key = attachment.blob_key();
-        let body = self.ports.blobs.get(&key).await?;
-        Ok(Download::new(
-            attachment,
-            body,
-            self.ports.blobs.clone(),
-            key,
-        ))
     }
 
     /// The scanner's verdict on the stored bytes `key`: `None` when clean (or

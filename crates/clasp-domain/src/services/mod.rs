@@ -1,19 +1,21 @@
 //! The application services every front end calls.
 
 mod attachments;
-mod chat;
 mod direct_upload;
+mod downloads;
 mod identity;
+mod message_upload;
 mod quota;
 #[cfg(test)]
 mod scanning_tests;
 
 use std::sync::Arc;
 
-pub use attachments::{AttachmentService, Download, Lookup, NewUpload};
-pub use chat::{MAX_FILES_PER_MESSAGE, MessageFile, MessageUpload};
+pub use attachments::{AttachmentService, Lookup, NewUpload};
 pub use direct_upload::{BegunUpload, NewDirectUpload, NewMessage, ReceivedUpload};
+pub use downloads::Download;
 pub use identity::IdentityService;
+pub use message_upload::{MAX_FILES_PER_MESSAGE, MessageFile, MessageUpload};
 pub use quota::QuotaChange;
 
 use crate::ports::{

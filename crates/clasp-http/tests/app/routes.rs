@@ -133,11 +133,11 @@ fn signed_urls_are_served_where_the_signer_points() {
         .collect();
     let download = format!(
         "{}/{{tenant}}/{{attachment}}",
-        clasp_domain::ports::SIGNED_PATH_PREFIX
+        clasp_domain::signed_url::SIGNED_PATH_PREFIX
     );
     let upload = format!(
         "{}/{{tenant}}/{{attachment}}",
-        clasp_domain::ports::SIGNED_UPLOAD_PATH_PREFIX
+        clasp_domain::signed_url::SIGNED_UPLOAD_PATH_PREFIX
     );
     assert_eq!(
         signed,

@@ -1,0 +1,225 @@
+//! Attachment metadata and messages in maps.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::attachment::{Attachment, AttachmentId, SubjectRef};
+use crate::listing::ListQuery;
+use crate::message::{Message, MessageId};
+use crate::ports::{AttachmentRepository, RepoError};
+use crate::quota::{Quota, QuotaLimits};
+use crate::state::AttachmentState;
+use crate::tenant::TenantId;
+
+use super::lock;
+
+/// Attachment metadata and messages in maps.
+#[derive(Default)]
+pub struct MemoryAttachments {
+    rows: Mutex<HashMap<AttachmentId, Attachment>>,
+    messages: Mutex<HashMap<MessageId, Message>>,
+    next_number: AtomicI64,
+    /// Limits and usage by tenant; locked after `rows`, with it held, so usage
+    /// changes with the rows it accounts for.
+    quotas: Mutex<HashMap<TenantId, Quota>>,
+}
+
+impl MemoryAttachments {
+    /// Charges `bytes` and `attachments` (either may be negative) to `tenant`.
+    fn charge(&self, tenant: TenantId, bytes: i128, attachments: i128) {
+        let mut quotas = lock(&self.quotas);
+        let usage = &mut quotas.entry(tenant).or_default().usage;
+        let shift = |v: u64, by: i128| u64::try_from(i128::from(v) + by).unwrap_or(0);
+        usage.bytes = shift(usage.bytes, bytes);
+        usage.attachments = shift(usage.attachments, attachments);
+    }
+}
+
+#[async_trait]
+impl AttachmentRepository for MemoryAttachments {
+    async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
+        let mut rows = lock(&self.rows);
+        if rows.contains_key(&attachment.id) {
+            return Err(RepoError::Conflict(attachment.id.to_string()));
+        }
+        let quota = lock(&self.quotas)
+            .get(&attachment.tenant_id)
+            .copied()
+            .unwrap_or_default();
+        if quota.admits(attachment.charged_bytes()).is_err() {
+            return Err(RepoError::QuotaExceeded);
+        }
+        self.charge(
+            attachment.tenant_id,
+            i128::from(attachment.charged_bytes()),
+            1,
+        );
+        let number = self.next_number.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut row = attachment.clone();
+        row.number = number;
+        rows.insert(row.id, row);
+        Ok(number)
+    }
+
+    async fn get(
+        &self,
+        tenant: TenantId,
+        id: AttachmentId,
+    ) -> Result<Option<Attachment>, RepoError> {
+        Ok(lock(&self.rows)
+            .get(&id)
+            .filter(|a| a.tenant_id == tenant)
+            .cloned())
+    }
+
+    async fn get_by_number(
+        &self,
+        tenant: TenantId,
+        number: i64,
+    ) -> Result<Option<Attachment>, RepoError> {
+        Ok(lock(&self.rows)
+            .values()
+            .find(|a| a.number == number && a.tenant_id == tenant)
+            .cloned())
+    }
+
+    async fn set_thumbnail(
+        &self,
+        tenant: TenantId,
+        id: AttachmentId,
+        key: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepoError> {
+        let mut rows = lock(&self.rows);
+        match rows.get_mut(&id) {
+            Some(row) if row.tenant_id == tenant && row.is_ready() => {
+                row.thumbnail_key = Some(key.to_owned());
+                row.updated_at = at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError> {
+        let mut rows = lock(&self.rows);
+        match rows.get_mut(&attachment.id) {
+            Some(row) if row.tenant_id == attachment.tenant_id => {
+                let delta =
+                    i128::from(attachment.charged_bytes()) - i128::from(row.charged_bytes());
+                self.charge(row.tenant_id, delta, 0);
+                let number = row.number;
+                *row = attachment.clone();
+                row.number = number;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn list_ready(
+        &self,
+        tenant: TenantId,
+        subject: &SubjectRef,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        let mut found: Vec<Attachment> = lock(&self.rows)
+            .values()
+            .filter(|a| a.tenant_id == tenant && a.is_ready() && a.subject.matches(subject))
+            .cloned()
+            .collect();
+        found.sort_by_key(|a| (a.created_at, a.id));
+        Ok(found)
+    }
+
+    async fn list_page(
+        &self,
+        tenant: TenantId,
+        query: &ListQuery,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        Ok(query.select(lock(&self.rows).values().filter(|a| a.tenant_id == tenant)))
+    }
+
+    async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Result<bool, RepoError> {
+        let mut rows = lock(&self.rows);
+        if rows.get(&id).is_some_and(|a| a.tenant_id == tenant) {
+            if let Some(gone) = rows.remove(&id) {
+                self.charge(tenant, -i128::from(gone.charged_bytes()), -1);
+            }
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    async fn create_message(&self, message: &Message) -> Result<bool, RepoError> {
+        // Both locks, always in this order, for the whole check-then-write.
+        let mut rows = lock(&self.rows);
+        let mut messages = lock(&self.messages);
+        if messages.contains_key(&message.id) {
+            return Err(RepoError::Conflict(message.id.to_string()));
+        }
+        let mut wanted = message.attachment_ids.clone();
+        wanted.sort();
+        wanted.dedup();
+        let linkable = wanted.iter().all(|id| {
+            rows.get(id).is_some_and(|a| {
+                a.tenant_id == message.tenant_id
+                    && a.is_ready()
+                    && a.subject.ticket_id.as_deref() == Some(message.ticket_id.as_str())
+                    && a.subject.message_id.is_none()
+            })
+        });
+        if !linkable {
+            return Ok(false);
+        }
+        for id in &wanted {
+            if let Some(a) = rows.get_mut(id) {
+                a.subject.message_id = Some(message.id.to_string());
+                a.updated_at = message.created_at;
+            }
+        }
+        messages.insert(message.id, message.clone());
+        Ok(true)
+    }
+
+    async fn expired_uploads(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<Attachment>, RepoError> {
+        let mut found: Vec<Attachment> = lock(&self.rows)
+            .values()
+            .filter(|a| {
+                matches!(
+                    a.state,
+                    AttachmentState::Pending | AttachmentState::Uploading
+                ) && a.upload_expires_at.is_some_and(|at| at <= before)
+            })
+            .cloned()
+            .collect();
+        found.sort_by_key(|a| (a.upload_expires_at, a.id));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn check_ready(&self) -> Result<(), RepoError> {
+        Ok(())
+    }
+
+    async fn quota(&self, tenant: TenantId) -> Result<Quota, RepoError> {
+        Ok(lock(&self.quotas).get(&tenant).copied().unwrap_or_default())
+    }
+
+    async fn set_quota_limits(
+        &self,
+        tenant: TenantId,
+        limits: QuotaLimits,
+    ) -> Result<(), RepoError> {
+        lock(&self.quotas).entry(tenant).or_default().limits = limits;
+        Ok(())
+    }
+}

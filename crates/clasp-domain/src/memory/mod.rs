@@ -1,0 +1,95 @@
+//! In-memory adapters of every port: for embedding without infrastructure, for
+//! examples, and for tests of the services and of HTTP front ends. They keep
+//! everything in process memory and lose it on exit.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use time::OffsetDateTime;
+
+use crate::ports::{Clock, NoScanner, ThumbnailError, Thumbnailer};
+use crate::services::Ports;
+
+mod attachments;
+mod blobs;
+mod identities;
+mod scanner;
+mod signer;
+
+pub use attachments::MemoryAttachments;
+pub use blobs::MemoryBlobs;
+pub use identities::MemoryIdentities;
+pub use scanner::MemoryScanner;
+pub use signer::MemorySigner;
+
+/// Locks a mutex, recovering the data if another thread panicked while holding it
+/// (every critical section here leaves the maps consistent).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A thumbnailer that makes none: the in-memory ports carry no image codecs.
+/// Every image is `Unsupported`, so attachments simply have no thumbnail.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoThumbnails;
+
+#[async_trait]
+impl Thumbnailer for NoThumbnails {
+    async fn thumbnail(&self, _image: Bytes, content_type: &str) -> Result<Bytes, ThumbnailError> {
+        Err(ThumbnailError::Unsupported(content_type.to_owned()))
+    }
+}
+
+/// A clock that stands still until moved.
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    /// A clock reading `at`.
+    pub fn new(at: OffsetDateTime) -> Self {
+        Self(Mutex::new(at))
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: time::Duration) {
+        *lock(&self.0) += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        *lock(&self.0)
+    }
+}
+
+/// Every port backed by memory, plus handles on the adapters tests look into.
+pub struct MemoryPorts {
+    /// The ports, ready for the services.
+    pub ports: Ports,
+    /// The blob store, to count objects.
+    pub blobs: Arc<MemoryBlobs>,
+}
+
+impl MemoryPorts {
+    /// In-memory ports with the system clock and signed URLs under `base_url`.
+    pub fn new(base_url: &str) -> Self {
+        Self::with_clock(base_url, Arc::new(crate::ports::SystemClock))
+    }
+
+    /// In-memory ports with the given clock.
+    pub fn with_clock(base_url: &str, clock: Arc<dyn Clock>) -> Self {
+        let blobs = Arc::new(MemoryBlobs::default());
+        let signer = Arc::new(MemorySigner::new(base_url));
+        let ports = Ports {
+            attachments: Arc::new(MemoryAttachments::default()),
+            identities: Arc::new(MemoryIdentities::default()),
+            blobs: blobs.clone(),
+            signer: signer.clone(),
+            upload_signer: signer,
+            thumbnailer: Arc::new(NoThumbnails),
+            scanner: Arc::new(NoScanner),
+            clock,
+        };
+        Self { ports, blobs }
+    }
+}
