@@ -25,11 +25,16 @@
 //! `migrations/postgres`) and is compiled into this crate; opening a store and
 //! [`migrate`] apply it.
 
+mod attachments;
 mod error;
+mod identities;
 mod listing;
+mod models;
 mod pg;
 mod quota;
 mod readiness;
+mod schema;
+mod sql;
 mod sqlite;
 
 pub use error::DbError;

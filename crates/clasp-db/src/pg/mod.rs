@@ -2,18 +2,14 @@
 //! database, over diesel-async's `AsyncPgConnection` (tokio-postgres, no libpq)
 //! and a deadpool pool.
 //!
-//! Its own rows and queries (`models`, `schema`, `attachments`, `identities`):
-//! the columns have native types (`uuid`, `timestamptz`, `text[]`) where SQLite's
-//! hold text and integers, and diesel ties rows and queries to a table's column
-//! types. What both backends share (error mapping, the domain's own parsing of
-//! states and scopes) lives in the domain and in `crate::error`.
+//! The columns have native types (`uuid`, `timestamptz`, `text[]`) where
+//! SQLite's hold text and integers; `crate::sql` converts, so the rows and
+//! queries are the ones both backends share, and `queries` holds what
+//! PostgreSQL asks its own way.
 
-mod attachments;
 mod connection;
-mod identities;
 mod migrations;
-mod models;
-mod schema;
+mod queries;
 mod url;
 
 use std::fmt;

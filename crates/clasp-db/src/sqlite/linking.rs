@@ -8,20 +8,21 @@
 use diesel::prelude::*;
 use diesel::result::Error as QueryError;
 
-use super::models::NewMessage;
-use super::schema::{attachments, messages};
+use crate::models::NewMessage;
+use crate::schema::{attachments, messages};
+use crate::sql::{DbId, DbTime};
 
 /// What [`link`] inserts and updates, owned (it crosses to a blocking thread).
 pub(crate) struct Linking {
     /// The message row.
     pub(crate) message: NewMessage,
     /// Its tenant, ticket, id and time, as stored.
-    pub(crate) tenant_id: String,
+    pub(crate) tenant_id: DbId,
     pub(crate) ticket_id: String,
     pub(crate) message_id: String,
-    pub(crate) at: i64,
+    pub(crate) at: DbTime,
     /// The attachments to link, without duplicates.
-    pub(crate) attachment_ids: Vec<String>,
+    pub(crate) attachment_ids: Vec<DbId>,
 }
 
 /// Inserts the message and links every attachment, or changes nothing and

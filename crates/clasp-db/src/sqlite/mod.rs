@@ -1,15 +1,13 @@
 //! [`SqliteStore`]: the embedded default metadata store, one SQLite file.
 //!
 //! Ids are stored as UUID text and timestamps as integer microseconds, since
-//! SQLite has neither type; `models` converts between those rows and the domain.
+//! SQLite has neither type (`crate::sql` converts); the queries are the ones
+//! both backends share, and `queries` holds what SQLite asks its own way.
 
-mod attachments;
 mod blocking;
 mod connection;
-mod identities;
 mod linking;
-mod models;
-mod schema;
+mod queries;
 
 use std::fmt;
 

@@ -1,45 +1,23 @@
-//! Rows as stored, and their conversion to and from the domain's records.
+//! Rows as stored, on either backend, and their conversion to and from the
+//! domain's records.
 
 use clasp_domain::credentials::{ApiKey, Scopes, Session};
+use clasp_domain::ports::RepoError;
 use clasp_domain::{Attachment, AttachmentId, AttachmentState, Message, Subject, Tenant, TenantId};
 use diesel::prelude::*;
-use time::OffsetDateTime;
-use uuid::Uuid;
 
-use super::schema::{api_keys, attachments, messages, sessions, tenants};
 use crate::error::corrupt;
-use clasp_domain::ports::RepoError;
-
-/// Microseconds since the Unix epoch: the stored form of every timestamp.
-pub(crate) fn to_micros(at: OffsetDateTime) -> Result<i64, RepoError> {
-    i64::try_from(at.unix_timestamp_nanos().div_euclid(1_000)).map_err(|_| corrupt("timestamp", at))
-}
-
-/// The inverse of [`to_micros`], in UTC.
-pub(crate) fn from_micros(micros: i64) -> Result<OffsetDateTime, RepoError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
-        .map_err(|e| corrupt("timestamp", e))
-}
-
-fn uuid(what: &str, text: &str) -> Result<Uuid, RepoError> {
-    Uuid::parse_str(text).map_err(|e| corrupt(what, format_args!("{text:?}: {e}")))
-}
-
-fn opt_micros(at: Option<OffsetDateTime>) -> Result<Option<i64>, RepoError> {
-    at.map(to_micros).transpose()
-}
-
-fn opt_time(micros: Option<i64>) -> Result<Option<OffsetDateTime>, RepoError> {
-    micros.map(from_micros).transpose()
-}
+use crate::schema::{api_keys, attachments, messages, sessions, tenants};
+use crate::sql::{DbId, DbTags, DbTime};
 
 /// A stored attachment.
 #[derive(Queryable, Selectable)]
-#[diesel(table_name = attachments, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = attachments)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct AttachmentRow {
     number: i64,
-    id: String,
-    tenant_id: String,
+    id: DbId,
+    tenant_id: DbId,
     ticket_id: Option<String>,
     message_id: Option<String>,
     case_id: Option<String>,
@@ -52,13 +30,13 @@ pub(crate) struct AttachmentRow {
     declared_sha256: Option<String>,
     state: String,
     description: Option<String>,
-    tags: String,
+    tags: DbTags,
     locale: Option<String>,
     uploaded_by: String,
     thumbnail_key: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    upload_expires_at: Option<i64>,
+    created_at: DbTime,
+    updated_at: DbTime,
+    upload_expires_at: Option<DbTime>,
     failure_reason: Option<String>,
 }
 
@@ -66,9 +44,9 @@ impl AttachmentRow {
     /// The domain record, or why the row cannot be one.
     pub(crate) fn into_domain(self) -> Result<Attachment, RepoError> {
         Ok(Attachment {
-            id: AttachmentId(uuid("attachment id", &self.id)?),
+            id: AttachmentId(self.id.0),
             number: self.number,
-            tenant_id: TenantId(uuid("tenant id", &self.tenant_id)?),
+            tenant_id: TenantId(self.tenant_id.0),
             subject: Subject {
                 ticket_id: self.ticket_id,
                 message_id: self.message_id,
@@ -85,14 +63,14 @@ impl AttachmentRow {
             state: AttachmentState::parse(&self.state)
                 .ok_or_else(|| corrupt("attachment state", &self.state))?,
             description: self.description,
-            tags: serde_json::from_str(&self.tags).map_err(|e| corrupt("attachment tags", e))?,
+            tags: self.tags.0,
             locale: self.locale,
             uploaded_by: self.uploaded_by,
             thumbnail_key: self.thumbnail_key,
-            upload_expires_at: opt_time(self.upload_expires_at)?,
+            upload_expires_at: self.upload_expires_at.map(|t| t.0),
             failure_reason: self.failure_reason,
-            created_at: from_micros(self.created_at)?,
-            updated_at: from_micros(self.updated_at)?,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
         })
     }
 }
@@ -101,8 +79,8 @@ impl AttachmentRow {
 #[derive(Insertable)]
 #[diesel(table_name = attachments)]
 pub(crate) struct NewAttachment {
-    id: String,
-    tenant_id: String,
+    id: DbId,
+    tenant_id: DbId,
     #[diesel(embed)]
     fields: AttachmentFields,
 }
@@ -111,8 +89,8 @@ impl NewAttachment {
     /// The row storing `a`.
     pub(crate) fn from_domain(a: &Attachment) -> Result<Self, RepoError> {
         Ok(Self {
-            id: a.id.to_string(),
-            tenant_id: a.tenant_id.to_string(),
+            id: DbId(a.id.0),
+            tenant_id: DbId(a.tenant_id.0),
             fields: AttachmentFields::from_domain(a)?,
         })
     }
@@ -135,13 +113,13 @@ pub(crate) struct AttachmentFields {
     declared_sha256: Option<String>,
     state: &'static str,
     description: Option<String>,
-    tags: String,
+    tags: DbTags,
     locale: Option<String>,
     uploaded_by: String,
     thumbnail_key: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    upload_expires_at: Option<i64>,
+    created_at: DbTime,
+    updated_at: DbTime,
+    upload_expires_at: Option<DbTime>,
     failure_reason: Option<String>,
     kind: String,
     file_format: String,
@@ -164,14 +142,13 @@ impl AttachmentFields {
             declared_sha256: a.declared_sha256.clone(),
             state: a.state.as_str(),
             description: a.description.clone(),
-            tags: serde_json::to_string(&a.tags)
-                .map_err(|e| RepoError::Backend(format!("attachment tags: {e}")))?,
+            tags: DbTags(a.tags.clone()),
             locale: a.locale.clone(),
             uploaded_by: a.uploaded_by.clone(),
             thumbnail_key: a.thumbnail_key.clone(),
-            created_at: to_micros(a.created_at)?,
-            updated_at: to_micros(a.updated_at)?,
-            upload_expires_at: opt_micros(a.upload_expires_at)?,
+            created_at: DbTime(a.created_at),
+            updated_at: DbTime(a.updated_at),
+            upload_expires_at: a.upload_expires_at.map(DbTime),
             failure_reason: a.failure_reason.clone(),
             kind: a.kind().to_owned(),
             file_format: a.file_format(),
@@ -183,148 +160,136 @@ impl AttachmentFields {
 #[derive(Insertable)]
 #[diesel(table_name = messages)]
 pub(crate) struct NewMessage {
-    id: String,
-    tenant_id: String,
+    id: DbId,
+    tenant_id: DbId,
     ticket_id: String,
     body: String,
-    created_at: i64,
+    created_at: DbTime,
 }
 
 impl NewMessage {
     /// The row storing `m`.
-    pub(crate) fn from_domain(m: &Message) -> Result<Self, RepoError> {
-        Ok(Self {
-            id: m.id.to_string(),
-            tenant_id: m.tenant_id.to_string(),
+    pub(crate) fn from_domain(m: &Message) -> Self {
+        Self {
+            id: DbId(m.id.0),
+            tenant_id: DbId(m.tenant_id.0),
             ticket_id: m.ticket_id.clone(),
             body: m.body.clone(),
-            created_at: to_micros(m.created_at)?,
-        })
+            created_at: DbTime(m.created_at),
+        }
     }
 }
 
 /// A stored tenant.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = tenants, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = tenants)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct TenantRow {
-    id: String,
+    id: DbId,
     slug: String,
-    created_at: i64,
+    created_at: DbTime,
 }
 
 impl TenantRow {
     /// The row storing `t`.
-    pub(crate) fn from_domain(t: &Tenant) -> Result<Self, RepoError> {
-        Ok(Self {
-            id: t.id.to_string(),
+    pub(crate) fn from_domain(t: &Tenant) -> Self {
+        Self {
+            id: DbId(t.id.0),
             slug: t.slug.clone(),
-            created_at: to_micros(t.created_at)?,
-        })
+            created_at: DbTime(t.created_at),
+        }
     }
 
-    /// The domain record, or why the row cannot be one.
+    /// The domain record.
     pub(crate) fn into_domain(self) -> Result<Tenant, RepoError> {
         Ok(Tenant {
-            id: TenantId(uuid("tenant id", &self.id)?),
+            id: TenantId(self.id.0),
             slug: self.slug,
-            created_at: from_micros(self.created_at)?,
+            created_at: self.created_at.0,
         })
     }
 }
 
 /// A stored API key.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = api_keys, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = api_keys)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct ApiKeyRow {
-    id: String,
-    tenant_id: String,
+    id: DbId,
+    tenant_id: DbId,
     prefix: String,
     hash: String,
     scopes: String,
-    created_at: i64,
-    revoked_at: Option<i64>,
+    created_at: DbTime,
+    revoked_at: Option<DbTime>,
 }
 
 impl ApiKeyRow {
     /// The row storing `k`.
-    pub(crate) fn from_domain(k: &ApiKey) -> Result<Self, RepoError> {
-        Ok(Self {
-            id: k.id.to_string(),
-            tenant_id: k.tenant_id.to_string(),
+    pub(crate) fn from_domain(k: &ApiKey) -> Self {
+        Self {
+            id: DbId(k.id),
+            tenant_id: DbId(k.tenant_id.0),
             prefix: k.prefix.clone(),
             hash: k.hash.clone(),
             scopes: k.scopes.to_list(),
-            created_at: to_micros(k.created_at)?,
-            revoked_at: opt_micros(k.revoked_at)?,
-        })
+            created_at: DbTime(k.created_at),
+            revoked_at: k.revoked_at.map(DbTime),
+        }
     }
 
     /// The domain record, or why the row cannot be one.
     pub(crate) fn into_domain(self) -> Result<ApiKey, RepoError> {
         Ok(ApiKey {
-            id: uuid("API key id", &self.id)?,
-            tenant_id: TenantId(uuid("tenant id", &self.tenant_id)?),
+            id: self.id.0,
+            tenant_id: TenantId(self.tenant_id.0),
             prefix: self.prefix,
             hash: self.hash,
             scopes: Scopes::parse(&self.scopes).map_err(|e| corrupt("API key scopes", e))?,
-            created_at: from_micros(self.created_at)?,
-            revoked_at: opt_time(self.revoked_at)?,
+            created_at: self.created_at.0,
+            revoked_at: self.revoked_at.map(|t| t.0),
         })
     }
 }
 
 /// A stored session.
 #[derive(Queryable, Selectable, Insertable)]
-#[diesel(table_name = sessions, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = sessions)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct SessionRow {
-    id: String,
-    tenant_id: String,
+    id: DbId,
+    tenant_id: DbId,
     user_id: String,
     hash: String,
-    created_at: i64,
-    expires_at: i64,
-    revoked_at: Option<i64>,
+    created_at: DbTime,
+    expires_at: DbTime,
+    revoked_at: Option<DbTime>,
 }
 
 impl SessionRow {
     /// The row storing `s`.
-    pub(crate) fn from_domain(s: &Session) -> Result<Self, RepoError> {
-        Ok(Self {
-            id: s.id.to_string(),
-            tenant_id: s.tenant_id.to_string(),
+    pub(crate) fn from_domain(s: &Session) -> Self {
+        Self {
+            id: DbId(s.id),
+            tenant_id: DbId(s.tenant_id.0),
             user_id: s.user_id.clone(),
             hash: s.hash.clone(),
-            created_at: to_micros(s.created_at)?,
-            expires_at: to_micros(s.expires_at)?,
-            revoked_at: opt_micros(s.revoked_at)?,
-        })
+            created_at: DbTime(s.created_at),
+            expires_at: DbTime(s.expires_at),
+            revoked_at: s.revoked_at.map(DbTime),
+        }
     }
 
-    /// The domain record, or why the row cannot be one.
+    /// The domain record.
     pub(crate) fn into_domain(self) -> Result<Session, RepoError> {
         Ok(Session {
-            id: uuid("session id", &self.id)?,
-            tenant_id: TenantId(uuid("tenant id", &self.tenant_id)?),
+            id: self.id.0,
+            tenant_id: TenantId(self.tenant_id.0),
             user_id: self.user_id,
             hash: self.hash,
-            created_at: from_micros(self.created_at)?,
-            expires_at: from_micros(self.expires_at)?,
-            revoked_at: opt_time(self.revoked_at)?,
+            created_at: self.created_at.0,
+            expires_at: self.expires_at.0,
+            revoked_at: self.revoked_at.map(|t| t.0),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_keep_microseconds_before_and_after_the_epoch() {
-        for micros in [0, 1, -1, 1_750_000_000_123_456, -86_400_000_001] {
-            let at = from_micros(micros).unwrap();
-            assert_eq!(to_micros(at).unwrap(), micros);
-        }
-        let at = OffsetDateTime::UNIX_EPOCH - time::Duration::nanoseconds(1_500);
-        assert_eq!(to_micros(at).unwrap(), -2, "sub-microseconds round down");
     }
 }

@@ -1,46 +1,60 @@
-//! The tables of `migrations/sqlite`, as diesel sees them.
+//! The tables of `migrations/sqlite` and `migrations/postgres`, as diesel sees
+//! them: one schema, whose ids, moments and tags are the SQL types of
+//! [`crate::sql`], stored each backend's way.
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql::types::*;
+
     /// Workspaces of the host product.
     tenants (id) {
-        id -> Text,
+        id -> Id,
         slug -> Text,
-        created_at -> BigInt,
+        created_at -> Moment,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql::types::*;
+
     /// API keys, by hash.
     api_keys (id) {
-        id -> Text,
-        tenant_id -> Text,
+        id -> Id,
+        tenant_id -> Id,
         prefix -> Text,
         hash -> Text,
         scopes -> Text,
-        created_at -> BigInt,
-        revoked_at -> Nullable<BigInt>,
+        created_at -> Moment,
+        revoked_at -> Nullable<Moment>,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql::types::*;
+
     /// Chat sessions, by cookie hash.
     sessions (id) {
-        id -> Text,
-        tenant_id -> Text,
+        id -> Id,
+        tenant_id -> Id,
         user_id -> Text,
         hash -> Text,
-        created_at -> BigInt,
-        expires_at -> BigInt,
-        revoked_at -> Nullable<BigInt>,
+        created_at -> Moment,
+        expires_at -> Moment,
+        revoked_at -> Nullable<Moment>,
     }
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql::types::*;
+
     /// Attachment metadata; `number` is the repository-assigned integer id.
     attachments (number) {
         number -> BigInt,
-        id -> Text,
-        tenant_id -> Text,
+        id -> Id,
+        tenant_id -> Id,
         ticket_id -> Nullable<Text>,
         message_id -> Nullable<Text>,
         case_id -> Nullable<Text>,
@@ -53,13 +67,13 @@ diesel::table! {
         declared_sha256 -> Nullable<Text>,
         state -> Text,
         description -> Nullable<Text>,
-        tags -> Text,
+        tags -> Tags,
         locale -> Nullable<Text>,
         uploaded_by -> Text,
         thumbnail_key -> Nullable<Text>,
-        created_at -> BigInt,
-        updated_at -> BigInt,
-        upload_expires_at -> Nullable<BigInt>,
+        created_at -> Moment,
+        updated_at -> Moment,
+        upload_expires_at -> Nullable<Moment>,
         kind -> Text,
         file_format -> Text,
         failure_reason -> Nullable<Text>,
@@ -67,20 +81,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql::types::*;
+
     /// Messages on a ticket; their attachments point at them by `message_id`.
     messages (id) {
-        id -> Text,
-        tenant_id -> Text,
+        id -> Id,
+        tenant_id -> Id,
         ticket_id -> Text,
         body -> Text,
-        created_at -> BigInt,
+        created_at -> Moment,
     }
 }
 
 diesel::table! {
-    /// The distinct tags of each attachment, kept by triggers from `attachments.tags`.
+    use diesel::sql_types::*;
+    use crate::sql::types::*;
+
+    /// The distinct tags of each attachment, kept by triggers from
+    /// `attachments.tags` (SQLite only: PostgreSQL indexes the array itself).
     attachment_tags (tenant_id, tag, number) {
-        tenant_id -> Text,
+        tenant_id -> Id,
         tag -> Text,
         number -> BigInt,
     }
@@ -89,10 +110,13 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(attachments, attachment_tags);
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql::types::*;
+
     /// Each tenant's quota limits (NULL: unlimited) and usage, which triggers
     /// on `attachments` keep.
     tenant_quotas (tenant_id) {
-        tenant_id -> Text,
+        tenant_id -> Id,
         max_bytes -> Nullable<BigInt>,
         max_attachments -> Nullable<BigInt>,
         used_bytes -> BigInt,
