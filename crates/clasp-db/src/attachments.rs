@@ -103,18 +103,14 @@ macro_rules! attachment_repository {
                 wanted: clasp_domain::AttachmentId,
             ) -> Result<Option<clasp_domain::Attachment>, clasp_domain::ports::RepoError> {
                 use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
                 use $crate::schema::attachments::dsl::*;
                 use $crate::sql::DbId;
-                let mut conn = self.read_conn().await?;
-                $crate::error::found(
+                $crate::error::find_one!(
+                    self,
                     attachments
                         .filter(tenant_id.eq(DbId(tenant.0)))
-                        .filter(id.eq(DbId(wanted.0)))
-                        .select($crate::models::AttachmentRow::as_select())
-                        .get_result(&mut *conn)
-                        .await,
-                    $crate::models::AttachmentRow::into_domain,
+                        .filter(id.eq(DbId(wanted.0))),
+                    $crate::models::AttachmentRow
                 )
             }
 
@@ -124,18 +120,14 @@ macro_rules! attachment_repository {
                 wanted: i64,
             ) -> Result<Option<clasp_domain::Attachment>, clasp_domain::ports::RepoError> {
                 use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
                 use $crate::schema::attachments::dsl::*;
                 use $crate::sql::DbId;
-                let mut conn = self.read_conn().await?;
-                $crate::error::found(
+                $crate::error::find_one!(
+                    self,
                     attachments
                         .filter(number.eq(wanted))
-                        .filter(tenant_id.eq(DbId(tenant.0)))
-                        .select($crate::models::AttachmentRow::as_select())
-                        .get_result(&mut *conn)
-                        .await,
-                    $crate::models::AttachmentRow::into_domain,
+                        .filter(tenant_id.eq(DbId(tenant.0))),
+                    $crate::models::AttachmentRow
                 )
             }
 
@@ -147,22 +139,19 @@ macro_rules! attachment_repository {
                 at: time::OffsetDateTime,
             ) -> Result<bool, clasp_domain::ports::RepoError> {
                 use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
                 use $crate::schema::attachments::dsl::*;
                 use $crate::sql::{DbId, DbTime};
-                let mut conn = self.conn().await?;
                 // Only these two columns: a concurrent change of any other survives.
-                let changed = diesel::update(
-                    attachments
-                        .filter(tenant_id.eq(DbId(tenant.0)))
-                        .filter(id.eq(DbId(wanted.0)))
-                        .filter(state.eq(clasp_domain::AttachmentState::Ready.as_str())),
+                $crate::error::changed_any!(
+                    self,
+                    diesel::update(
+                        attachments
+                            .filter(tenant_id.eq(DbId(tenant.0)))
+                            .filter(id.eq(DbId(wanted.0)))
+                            .filter(state.eq(clasp_domain::AttachmentState::Ready.as_str())),
+                    )
+                    .set((thumbnail_key.eq(key), updated_at.eq(DbTime(at))))
                 )
-                .set((thumbnail_key.eq(key), updated_at.eq(DbTime(at))))
-                .execute(&mut *conn)
-                .await
-                .map_err($crate::error::query_error)?;
-                Ok(changed > 0)
             }
 
             async fn update(
@@ -170,21 +159,18 @@ macro_rules! attachment_repository {
                 attachment: &clasp_domain::Attachment,
             ) -> Result<bool, clasp_domain::ports::RepoError> {
                 use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
                 use $crate::schema::attachments::dsl::*;
                 use $crate::sql::DbId;
                 let changes = $crate::models::AttachmentFields::from_domain(attachment)?;
-                let mut conn = self.conn().await?;
-                let changed = diesel::update(
-                    attachments
-                        .filter(tenant_id.eq(DbId(attachment.tenant_id.0)))
-                        .filter(id.eq(DbId(attachment.id.0))),
+                $crate::error::changed_any!(
+                    self,
+                    diesel::update(
+                        attachments
+                            .filter(tenant_id.eq(DbId(attachment.tenant_id.0)))
+                            .filter(id.eq(DbId(attachment.id.0))),
+                    )
+                    .set(changes)
                 )
-                .set(changes)
-                .execute(&mut *conn)
-                .await
-                .map_err($crate::error::query_error)?;
-                Ok(changed > 0)
             }
 
             async fn list_ready(
@@ -227,19 +213,16 @@ macro_rules! attachment_repository {
                 wanted: clasp_domain::AttachmentId,
             ) -> Result<bool, clasp_domain::ports::RepoError> {
                 use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
                 use $crate::schema::attachments::dsl::*;
                 use $crate::sql::DbId;
-                let mut conn = self.conn().await?;
-                let deleted = diesel::delete(
-                    attachments
-                        .filter(tenant_id.eq(DbId(tenant.0)))
-                        .filter(id.eq(DbId(wanted.0))),
+                $crate::error::changed_any!(
+                    self,
+                    diesel::delete(
+                        attachments
+                            .filter(tenant_id.eq(DbId(tenant.0)))
+                            .filter(id.eq(DbId(wanted.0))),
+                    )
                 )
-                .execute(&mut *conn)
-                .await
-                .map_err($crate::error::query_error)?;
-                Ok(deleted > 0)
             }
 
             async fn create_message(

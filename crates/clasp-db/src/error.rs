@@ -109,6 +109,34 @@ pub(crate) fn query_error(error: QueryError) -> RepoError {
     }
 }
 
+/// The row `$query` finds by key, as a `$row` turned into the domain's record,
+/// on a connection of `$store` for single-row reads; `None` when there is none.
+macro_rules! find_one {
+    ($store:expr, $query:expr, $row:ty) => {{
+        let mut conn = $store.read_conn().await?;
+        let query =
+            diesel::QueryDsl::select($query, <$row as diesel::SelectableHelper<_>>::as_select());
+        $crate::error::found(
+            diesel_async::RunQueryDsl::get_result(query, &mut *conn).await,
+            <$row>::into_domain,
+        )
+    }};
+}
+pub(crate) use find_one;
+
+/// Runs the update or delete `$statement` on a connection of `$store`: whether
+/// it changed a row.
+macro_rules! changed_any {
+    ($store:expr, $statement:expr) => {{
+        let mut conn = $store.conn().await?;
+        let changed = diesel_async::RunQueryDsl::execute($statement, &mut *conn)
+            .await
+            .map_err($crate::error::query_error)?;
+        Ok(changed > 0)
+    }};
+}
+pub(crate) use changed_any;
+
 /// A pool that could not hand out a connection.
 pub(crate) fn pool_error(error: impl std::fmt::Display) -> RepoError {
     RepoError::Backend(format!("no database connection: {error}"))

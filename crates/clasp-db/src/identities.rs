@@ -41,17 +41,11 @@ macro_rules! identity_store {
                 slug: &str,
             ) -> Result<Option<clasp_domain::Tenant>, clasp_domain::ports::RepoError> {
                 use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                use $crate::models::TenantRow;
                 use $crate::schema::tenants;
-                let mut conn = self.read_conn().await?;
-                $crate::error::found(
-                    tenants::table
-                        .filter(tenants::slug.eq(slug))
-                        .select(TenantRow::as_select())
-                        .get_result(&mut *conn)
-                        .await,
-                    TenantRow::into_domain,
+                $crate::error::find_one!(
+                    self,
+                    tenants::table.filter(tenants::slug.eq(slug)),
+                    $crate::models::TenantRow
                 )
             }
 
@@ -60,17 +54,11 @@ macro_rules! identity_store {
                 id: clasp_domain::TenantId,
             ) -> Result<Option<clasp_domain::Tenant>, clasp_domain::ports::RepoError> {
                 use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                use $crate::models::TenantRow;
                 use $crate::schema::tenants;
-                let mut conn = self.read_conn().await?;
-                $crate::error::found(
-                    tenants::table
-                        .find($crate::sql::DbId(id.0))
-                        .select(TenantRow::as_select())
-                        .get_result(&mut *conn)
-                        .await,
-                    TenantRow::into_domain,
+                $crate::error::find_one!(
+                    self,
+                    tenants::table.find($crate::sql::DbId(id.0)),
+                    $crate::models::TenantRow
                 )
             }
 
@@ -90,17 +78,11 @@ macro_rules! identity_store {
                 hash: &str,
             ) -> Result<Option<clasp_domain::ApiKey>, clasp_domain::ports::RepoError> {
                 use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                use $crate::models::ApiKeyRow;
                 use $crate::schema::api_keys;
-                let mut conn = self.read_conn().await?;
-                $crate::error::found(
-                    api_keys::table
-                        .filter(api_keys::hash.eq(hash))
-                        .select(ApiKeyRow::as_select())
-                        .get_result(&mut *conn)
-                        .await,
-                    ApiKeyRow::into_domain,
+                $crate::error::find_one!(
+                    self,
+                    api_keys::table.filter(api_keys::hash.eq(hash)),
+                    $crate::models::ApiKeyRow
                 )
             }
 
@@ -136,15 +118,12 @@ macro_rules! identity_store {
                 at: time::OffsetDateTime,
             ) -> Result<bool, clasp_domain::ports::RepoError> {
                 use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
                 use $crate::schema::api_keys;
-                let mut conn = self.conn().await?;
-                let changed = diesel::update(api_keys::table.find($crate::sql::DbId(id)))
-                    .set(api_keys::revoked_at.eq($crate::sql::DbTime(at)))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err($crate::error::query_error)?;
-                Ok(changed > 0)
+                $crate::error::changed_any!(
+                    self,
+                    diesel::update(api_keys::table.find($crate::sql::DbId(id)))
+                        .set(api_keys::revoked_at.eq($crate::sql::DbTime(at)))
+                )
             }
 
             async fn create_session(
@@ -163,17 +142,11 @@ macro_rules! identity_store {
                 hash: &str,
             ) -> Result<Option<clasp_domain::Session>, clasp_domain::ports::RepoError> {
                 use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                use $crate::models::SessionRow;
                 use $crate::schema::sessions;
-                let mut conn = self.read_conn().await?;
-                $crate::error::found(
-                    sessions::table
-                        .filter(sessions::hash.eq(hash))
-                        .select(SessionRow::as_select())
-                        .get_result(&mut *conn)
-                        .await,
-                    SessionRow::into_domain,
+                $crate::error::find_one!(
+                    self,
+                    sessions::table.filter(sessions::hash.eq(hash)),
+                    $crate::models::SessionRow
                 )
             }
 
@@ -182,17 +155,11 @@ macro_rules! identity_store {
                 id: uuid::Uuid,
             ) -> Result<Option<clasp_domain::Session>, clasp_domain::ports::RepoError> {
                 use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                use $crate::models::SessionRow;
                 use $crate::schema::sessions;
-                let mut conn = self.read_conn().await?;
-                $crate::error::found(
-                    sessions::table
-                        .filter(sessions::id.eq($crate::sql::DbId(id)))
-                        .select(SessionRow::as_select())
-                        .get_result(&mut *conn)
-                        .await,
-                    SessionRow::into_domain,
+                $crate::error::find_one!(
+                    self,
+                    sessions::table.filter(sessions::id.eq($crate::sql::DbId(id))),
+                    $crate::models::SessionRow
                 )
             }
 
@@ -202,15 +169,12 @@ macro_rules! identity_store {
                 at: time::OffsetDateTime,
             ) -> Result<bool, clasp_domain::ports::RepoError> {
                 use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
                 use $crate::schema::sessions;
-                let mut conn = self.conn().await?;
-                let changed = diesel::update(sessions::table.find($crate::sql::DbId(id)))
-                    .set(sessions::revoked_at.eq($crate::sql::DbTime(at)))
-                    .execute(&mut *conn)
-                    .await
-                    .map_err($crate::error::query_error)?;
-                Ok(changed > 0)
+                $crate::error::changed_any!(
+                    self,
+                    diesel::update(sessions::table.find($crate::sql::DbId(id)))
+                        .set(sessions::revoked_at.eq($crate::sql::DbTime(at)))
+                )
             }
         }
     };

@@ -17,65 +17,15 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use clasp_db::{DbError, PgSettings, PgStore, migrate};
-use clasp_domain::credentials::{ApiKey, Scopes, Session};
+use clasp_domain::SubjectRef;
+use clasp_domain::credentials::Session;
 use clasp_domain::ports::{AttachmentRepository, IdentityStore, RepoError};
-use clasp_domain::{
-    Attachment, AttachmentId, AttachmentState, Subject, SubjectRef, Tenant, TenantId,
-};
-use common::{TestDb, with_database};
+use common::{TestDb, key, ready_attachment, tenant, with_database};
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use time::OffsetDateTime;
 use time::macros::datetime;
 use uuid::Uuid;
-
-fn tenant(slug: &str) -> Tenant {
-    Tenant {
-        id: TenantId(Uuid::now_v7()),
-        slug: slug.to_owned(),
-        created_at: datetime!(2026-01-02 03:04:05.123456 UTC),
-    }
-}
-
-fn ready_attachment(tenant: TenantId, ticket: &str, at: OffsetDateTime) -> Attachment {
-    Attachment {
-        id: AttachmentId::new(),
-        number: 0,
-        tenant_id: tenant,
-        subject: Subject {
-            ticket_id: Some(ticket.to_owned()),
-            ..Subject::default()
-        },
-        filename: "notes.txt".into(),
-        content_type: "text/plain".into(),
-        sniffed_type: None,
-        size_bytes: 3,
-        sha256: None,
-        declared_sha256: None,
-        state: AttachmentState::Ready,
-        description: None,
-        tags: vec!["a,b".into(), "{c}".into(), "\"d\"".into(), String::new()],
-        locale: None,
-        uploaded_by: "user-1".into(),
-        thumbnail_key: None,
-        upload_expires_at: None,
-        failure_reason: None,
-        created_at: at,
-        updated_at: at,
-    }
-}
-
-fn key(tenant: TenantId, prefix: &str) -> ApiKey {
-    ApiKey {
-        id: Uuid::now_v7(),
-        tenant_id: tenant,
-        prefix: prefix.to_owned(),
-        hash: Uuid::now_v7().simple().to_string(),
-        scopes: Scopes::ALL,
-        created_at: OffsetDateTime::UNIX_EPOCH,
-        revoked_at: None,
-    }
-}
 
 /// One text value computed by `sql` (a parenthesised scalar subquery).
 async fn text(conn: &mut AsyncPgConnection, sql: &str) -> Option<String> {
@@ -446,52 +396,6 @@ async fn timestamps_keep_microseconds() {
         store.create_session(&s).await.unwrap();
         assert_eq!(store.session_by_hash(&s.hash).await.unwrap(), Some(s));
     }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn key_prefixes_are_literal_and_case_sensitive() {
-    let (store, _db) = common::pg_store().await.unwrap();
-    let t = tenant("keys");
-    store.create_tenant(&t).await.unwrap();
-    let plain = key(t.id, "ixk_abcdefgh");
-    let upper = key(t.id, "ixk_ABCDEFGH");
-    let odd = key(t.id, "ixk_a%_\\x*?[");
-    for k in [&plain, &upper, &odd] {
-        store.create_api_key(k).await.unwrap();
-    }
-    let ids = |keys: Vec<ApiKey>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
-    assert_eq!(
-        ids(store.find_api_keys("ixk_abc").await.unwrap()),
-        vec![plain.id]
-    );
-    assert_eq!(
-        ids(store.find_api_keys("ixk_ABC").await.unwrap()),
-        vec![upper.id]
-    );
-    assert_eq!(
-        ids(store.find_api_keys("ixk_a%").await.unwrap()),
-        vec![odd.id]
-    );
-    assert_eq!(
-        ids(store.find_api_keys("ixk_a%_\\x*?[").await.unwrap()),
-        vec![odd.id]
-    );
-    assert_eq!(
-        ids(store.find_api_keys("ixk_").await.unwrap()),
-        vec![plain.id, upper.id, odd.id],
-        "oldest first"
-    );
-    for nothing in ["ixk_a_", "ixk_a\\", "ixk_%", "ixk__", "IXK_", "ixk_a%_\\\\"] {
-        assert!(
-            store.find_api_keys(nothing).await.unwrap().is_empty(),
-            "{nothing}"
-        );
-    }
-    let upper_case_id = upper.id.to_string().to_uppercase();
-    assert_eq!(
-        ids(store.find_api_keys(&upper_case_id).await.unwrap()),
-        vec![upper.id]
-    );
 }
 
 /// actix-web runs each worker on a current-thread runtime, where diesel-async's

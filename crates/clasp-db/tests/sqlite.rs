@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::{key, micros, ready_attachment, tenant};
+
 use std::collections::HashSet;
 use std::error::Error;
 use std::path::Path;
@@ -16,64 +18,11 @@ use std::sync::mpsc::{self, Sender};
 use std::time::Duration;
 
 use clasp_db::{DbError, SqliteStore, migrate};
-use clasp_domain::credentials::{ApiKey, Scopes};
 use clasp_domain::ports::{AttachmentRepository, IdentityStore, RepoError};
-use clasp_domain::{
-    Attachment, AttachmentId, AttachmentState, Subject, SubjectRef, Tenant, TenantId,
-};
+use clasp_domain::{AttachmentId, SubjectRef, TenantId};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
-use time::OffsetDateTime;
 use uuid::Uuid;
-
-fn tenant(slug: &str) -> Tenant {
-    Tenant {
-        id: TenantId(Uuid::now_v7()),
-        slug: slug.to_owned(),
-        created_at: OffsetDateTime::UNIX_EPOCH,
-    }
-}
-
-fn ready_attachment(tenant: TenantId, ticket: &str, seq: i64) -> Attachment {
-    let at = OffsetDateTime::UNIX_EPOCH + time::Duration::microseconds(seq);
-    Attachment {
-        id: AttachmentId::new(),
-        number: 0,
-        tenant_id: tenant,
-        subject: Subject {
-            ticket_id: Some(ticket.to_owned()),
-            ..Subject::default()
-        },
-        filename: format!("file-{seq}.txt"),
-        content_type: "text/plain".into(),
-        sniffed_type: None,
-        size_bytes: 3,
-        sha256: None,
-        declared_sha256: None,
-        state: AttachmentState::Ready,
-        description: None,
-        tags: Vec::new(),
-        locale: None,
-        uploaded_by: "user-1".into(),
-        thumbnail_key: None,
-        upload_expires_at: None,
-        failure_reason: None,
-        created_at: at,
-        updated_at: at,
-    }
-}
-
-fn key(tenant: TenantId, prefix: &str) -> ApiKey {
-    ApiKey {
-        id: Uuid::now_v7(),
-        tenant_id: tenant,
-        prefix: prefix.to_owned(),
-        hash: Uuid::now_v7().simple().to_string(),
-        scopes: Scopes::ALL,
-        created_at: OffsetDateTime::UNIX_EPOCH,
-        revoked_at: None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_url_form_names_the_file_and_missing_directories_are_created() {
@@ -128,7 +77,7 @@ async fn reopening_keeps_the_data_and_migrating_again_changes_nothing() {
     let store = SqliteStore::open(&url).await.unwrap();
     let t = tenant("kept");
     store.create_tenant(&t).await.unwrap();
-    let mut a = ready_attachment(t.id, "T1", 1);
+    let mut a = ready_attachment(t.id, "T1", micros(1));
     a.number = store.insert(&a).await.unwrap();
     drop(store);
 
@@ -136,7 +85,7 @@ async fn reopening_keeps_the_data_and_migrating_again_changes_nothing() {
     let again = SqliteStore::open(&url).await.unwrap();
     assert_eq!(again.tenant_by_slug("kept").await.unwrap(), Some(t.clone()));
     assert_eq!(again.get(t.id, a.id).await.unwrap(), Some(a.clone()));
-    let next = ready_attachment(t.id, "T1", 2);
+    let next = ready_attachment(t.id, "T1", micros(2));
     assert!(
         again.insert(&next).await.unwrap() > a.number,
         "numbers go on increasing"
@@ -154,7 +103,7 @@ async fn two_stores_on_one_file_write_concurrently() {
         tokio::spawn(async move {
             let mut numbers = Vec::new();
             for i in 0..50 {
-                let a = ready_attachment(tenant, "busy", offset + i);
+                let a = ready_attachment(tenant, "busy", micros(offset + i));
                 numbers.push(store.insert(&a).await?);
                 // a read between writes, as a request would do
                 store.get(tenant, a.id).await?;
@@ -206,51 +155,6 @@ async fn connections_enforce_foreign_keys_and_use_wal() {
     )
     .unwrap();
     assert_eq!(mode, "wal");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn key_prefixes_are_literal_and_case_sensitive() {
-    let (store, _dir) = common::sqlite_store().await.unwrap();
-    let t = tenant("keys");
-    store.create_tenant(&t).await.unwrap();
-    let plain = key(t.id, "ixk_abcdefgh");
-    let upper = key(t.id, "ixk_ABCDEFGH");
-    let odd = key(t.id, "ixk_a*[?]%_x");
-    for k in [&plain, &upper, &odd] {
-        store.create_api_key(k).await.unwrap();
-    }
-    let ids = |keys: Vec<ApiKey>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
-    assert_eq!(
-        ids(store.find_api_keys("ixk_abc").await.unwrap()),
-        vec![plain.id]
-    );
-    assert_eq!(
-        ids(store.find_api_keys("ixk_ABC").await.unwrap()),
-        vec![upper.id]
-    );
-    assert_eq!(
-        ids(store.find_api_keys("ixk_a*").await.unwrap()),
-        vec![odd.id]
-    );
-    assert_eq!(
-        ids(store.find_api_keys("ixk_a*[?]%_").await.unwrap()),
-        vec![odd.id]
-    );
-    for nothing in ["ixk_a?", "ixk_a[b]", "ixk_%", "ixk__", "IXK_"] {
-        assert!(
-            store.find_api_keys(nothing).await.unwrap().is_empty(),
-            "{nothing}"
-        );
-    }
-    assert_eq!(
-        ids(store.find_api_keys(&upper.id.to_string()).await.unwrap()),
-        vec![upper.id]
-    );
-    let upper_case_id = upper.id.to_string().to_uppercase();
-    assert_eq!(
-        ids(store.find_api_keys(&upper_case_id).await.unwrap()),
-        vec![upper.id]
-    );
 }
 
 /// actix-web runs handlers on current-thread runtimes. A query abandoned there
@@ -355,7 +259,7 @@ async fn the_listing_migration_backfills_existing_rows() {
 
     let (store, dir) = common::sqlite_store().await.unwrap();
     let t = tenant("old-rows");
-    let ids = common::insert_old_rows(&store, &ready_attachment(t.id, "T1", 1)).await;
+    let ids = common::insert_old_rows(&store, &ready_attachment(t.id, "T1", micros(1))).await;
     let path = dir.path().join("clasp.db");
     tokio::task::spawn_blocking(move || {
         let mut conn = SqliteConnection::establish(&path.display().to_string()).unwrap();

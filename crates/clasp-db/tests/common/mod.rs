@@ -5,8 +5,11 @@
 use std::error::Error;
 
 use clasp_db::{PgSettings, PgStore, SqliteStore};
+use clasp_domain::credentials::{ApiKey, Scopes};
+use clasp_domain::{Attachment, AttachmentId, AttachmentState, Subject, Tenant, TenantId};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use tempfile::TempDir;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// A store on a new SQLite file in a temporary directory, which lives as long as
@@ -182,5 +185,63 @@ pub async fn assert_old_rows_listed(
             .map(|a| a.id)
             .collect();
         assert_eq!(found, vec![ids[i]], "{name}");
+    }
+}
+
+/// A tenant named `slug`, created at the epoch.
+pub fn tenant(slug: &str) -> Tenant {
+    Tenant {
+        id: TenantId(Uuid::now_v7()),
+        slug: slug.to_owned(),
+        created_at: OffsetDateTime::UNIX_EPOCH,
+    }
+}
+
+/// `n` microseconds after the epoch.
+pub fn micros(n: i64) -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH + time::Duration::microseconds(n)
+}
+
+/// A ready text attachment of `tenant` on `ticket`, made at `at` (its file name
+/// names the moment, so each is distinct).
+pub fn ready_attachment(tenant: TenantId, ticket: &str, at: OffsetDateTime) -> Attachment {
+    let seq = (at - OffsetDateTime::UNIX_EPOCH).whole_microseconds();
+    Attachment {
+        id: AttachmentId::new(),
+        number: 0,
+        tenant_id: tenant,
+        subject: Subject {
+            ticket_id: Some(ticket.to_owned()),
+            ..Subject::default()
+        },
+        filename: format!("file-{seq}.txt"),
+        content_type: "text/plain".into(),
+        sniffed_type: None,
+        size_bytes: 3,
+        sha256: None,
+        declared_sha256: None,
+        state: AttachmentState::Ready,
+        description: None,
+        tags: Vec::new(),
+        locale: None,
+        uploaded_by: "user-1".into(),
+        thumbnail_key: None,
+        upload_expires_at: None,
+        failure_reason: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+/// A full-scope API key of `tenant` whose prefix is `prefix`.
+pub fn key(tenant: TenantId, prefix: &str) -> ApiKey {
+    ApiKey {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        prefix: prefix.to_owned(),
+        hash: Uuid::now_v7().simple().to_string(),
+        scopes: Scopes::ALL,
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        revoked_at: None,
     }
 }
