@@ -146,36 +146,3 @@ pub(crate) fn pool_error(error: impl std::fmt::Display) -> RepoError {
 pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> RepoError {
     RepoError::Backend(format!("stored {what} is invalid: {detail}"))
 }
-
-/// `error` and its sources, outermost first: some clients (tokio-postgres) put
-/// only the kind of failure in their message and the details in the source.
-pub(crate) fn with_sources(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let detail = cause.to_string();
-        if !message.contains(&detail) {
-            message.push_str(": ");
-            message.push_str(&detail);
-        }
-        source = cause.source();
-    }
-    message
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_sources;
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("outer")]
-    struct Outer(#[source] std::io::Error);
-
-    #[test]
-    fn sources_are_appended_once() {
-        let inner = std::io::Error::other("inner detail");
-        assert_eq!(with_sources(&Outer(inner)), "outer: inner detail");
-        let plain = std::io::Error::other("alone");
-        assert_eq!(with_sources(&plain), "alone");
-    }
-}

@@ -16,6 +16,7 @@ use actix_web::{Error, HttpRequest, HttpResponse, HttpResponseBuilder};
 use bytes::Bytes;
 use clasp_domain::safety::content_disposition;
 use clasp_domain::services::Download;
+use clasp_domain::validation::THUMBNAIL_TYPES;
 use clasp_domain::{Attachment, AttachmentError};
 
 /// The answers of [`respond`], as the OpenAPI document describes every download.
@@ -46,24 +47,22 @@ pub(crate) enum Responses {
 )]
 pub(crate) struct Body(Vec<u8>);
 
-/// Types a browser may render in place; everything else is offered as a download.
-const INLINE_TYPES: [&str; 9] = [
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "image/webp",
-    "video/mp4",
-    "video/webm",
-    "video/ogg",
-    "video/quicktime",
-    "application/pdf",
-];
+/// Whether a browser may show a file of `content_type` in place: the images
+/// Clasp makes thumbnails of, videos (a player seeks in them), and PDF;
+/// everything else is offered as a download.
+fn renders_inline(content_type: &str) -> bool {
+    THUMBNAIL_TYPES.contains(&content_type)
+        || matches!(
+            content_type,
+            "video/mp4" | "video/webm" | "video/ogg" | "video/quicktime" | "application/pdf"
+        )
+}
 
 /// Headers every answer about the attachment's bytes carries: its stored type,
 /// a safe disposition, `nosniff`, no shared caching, a sandbox for what must not
 /// render, byte ranges on offer, and a strong `ETag` from its SHA-256.
 fn describe(a: &Attachment, res: &mut HttpResponseBuilder) {
-    let inline = INLINE_TYPES.contains(&a.content_type.as_str());
+    let inline = renders_inline(&a.content_type);
     res.insert_header((header::CONTENT_TYPE, a.content_type.as_str()))
         .insert_header((
             header::CONTENT_DISPOSITION,

@@ -14,7 +14,9 @@ use tokio_postgres::NoTls;
 
 use super::PgSettings;
 use super::url::PgUrl;
-use crate::error::{DbError, with_sources};
+use clasp_domain::error::with_causes as with_sources;
+
+use crate::error::DbError;
 
 /// The pool of a store.
 pub(crate) type ConnPool = Pool<AsyncPgConnection>;

@@ -7,7 +7,9 @@ use std::str::FromStr;
 
 use tokio_postgres::Config;
 
-use crate::error::{DbError, with_sources};
+use clasp_domain::error::with_causes as with_sources;
+
+use crate::error::DbError;
 
 /// What a session reports as `application_name` unless the URL names one, so
 /// that Clasp's sessions stand out in `pg_stat_activity`.

@@ -209,39 +209,64 @@ impl AttachmentService {
         principal: &Principal,
         upload: NewUpload,
     ) -> Result<Attachment, AttachmentError> {
-        let filename = sanitize_filename(&upload.filename);
-        let content_type = self
-            .policy
-            .resolve_type(upload.content_type.as_deref(), &filename)?;
-        let filename = served_name(&filename, &content_type);
+        let (filename, content_type) = self.name_and_type(&upload.filename, upload.content_type)?;
         let declared_sha256 = upload
             .declared_sha256
             .as_deref()
             .map(parse_sha256)
             .transpose()?;
+        let mut draft = self.pending(principal, upload.subject, filename, content_type);
+        draft.declared_sha256 = declared_sha256;
+        draft.description = upload.description;
+        draft.tags = upload.tags;
+        draft.locale = upload.locale;
+        Ok(draft)
+    }
+
+    /// The name a client's file is stored and served under, and its media
+    /// type: the name sanitised, the type resolved against the policy (before
+    /// any byte is read), and the name's extension made to agree with the type.
+    pub(super) fn name_and_type(
+        &self,
+        filename: &str,
+        declared: Option<String>,
+    ) -> Result<(String, String), AttachmentError> {
+        let filename = sanitize_filename(filename);
+        let content_type = self.policy.resolve_type(declared.as_deref(), &filename)?;
+        Ok((served_name(&filename, &content_type), content_type))
+    }
+
+    /// A new `Pending` attachment of `principal`, of nothing yet.
+    pub(super) fn pending(
+        &self,
+        principal: &Principal,
+        subject: Subject,
+        filename: String,
+        content_type: String,
+    ) -> Attachment {
         let now = self.ports.clock.now();
-        Ok(Attachment {
+        Attachment {
             id: AttachmentId::new(),
             number: 0,
             tenant_id: principal.tenant_id,
-            subject: upload.subject,
+            subject,
             filename,
             content_type,
             sniffed_type: None,
             size_bytes: 0,
             sha256: None,
-            declared_sha256,
+            declared_sha256: None,
             state: AttachmentState::Pending,
-            description: upload.description,
-            tags: upload.tags,
-            locale: upload.locale,
+            description: None,
+            tags: Vec::new(),
+            locale: None,
             uploaded_by: principal.actor(),
             thumbnail_key: None,
             upload_expires_at: None,
             failure_reason: None,
             created_at: now,
             updated_at: now,
-        })
+        }
     }
 
     /// Streams `body` into the blob key of the recorded `attachment`, checking

@@ -27,7 +27,7 @@ use crate::ports::{BlobError, SignedUploadRequest, UploadTarget, UploadUrl};
 use crate::services::attachments::{in_subject, require};
 use crate::services::{AttachmentService, Lookup};
 use crate::state::AttachmentState;
-use crate::validation::{ValidationError, sanitize_filename, served_name};
+use crate::validation::ValidationError;
 
 /// Longest message body accepted, in bytes of UTF-8.
 pub const MAX_MESSAGE_BODY_BYTES: usize = 65_536;
@@ -93,36 +93,12 @@ impl AttachmentService {
         upload: NewDirectUpload,
     ) -> Result<BegunUpload, AttachmentError> {
         require(principal, Scope::Write)?;
-        let filename = sanitize_filename(&upload.filename);
-        let content_type = self
-            .policy
-            .resolve_type(upload.content_type.as_deref(), &filename)?;
-        let filename = served_name(&filename, &content_type);
+        let (filename, content_type) = self.name_and_type(&upload.filename, upload.content_type)?;
         self.policy.check_declared_size(upload.size)?;
-        let now = self.ports.clock.now();
-        let expires_at = ceil_to_second(now + self.policy.upload_url_ttl);
-        let mut attachment = Attachment {
-            id: AttachmentId::new(),
-            number: 0,
-            tenant_id: principal.tenant_id,
-            subject: upload.subject,
-            filename,
-            content_type,
-            sniffed_type: None,
-            size_bytes: upload.size,
-            sha256: None,
-            declared_sha256: None,
-            state: AttachmentState::Pending,
-            description: None,
-            tags: Vec::new(),
-            locale: None,
-            uploaded_by: principal.actor(),
-            thumbnail_key: None,
-            upload_expires_at: Some(expires_at),
-            failure_reason: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut attachment = self.pending(principal, upload.subject, filename, content_type);
+        attachment.size_bytes = upload.size;
+        let expires_at = ceil_to_second(attachment.created_at + self.policy.upload_url_ttl);
+        attachment.upload_expires_at = Some(expires_at);
         let target = UploadTarget {
             tenant_id: attachment.tenant_id,
             attachment_id: attachment.id,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use clasp_domain::memory::{ManualClock, MemoryPorts};
-use clasp_domain::{AttachmentService, IdentityService, UploadPolicy};
+use clasp_domain::{AttachmentService, IdentityService, Scopes, UploadPolicy};
 use clasp_http::Services;
 use time::OffsetDateTime;
 
@@ -58,4 +58,42 @@ pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
     }
     body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Makes the tenant `slug` and a full-scope key of it; returns the key.
+pub async fn tenant_with_key(services: &Services, slug: &str) -> String {
+    services.identities.create_tenant(slug).await.unwrap();
+    let (_, key) = services
+        .identities
+        .create_api_key(slug, Scopes::ALL)
+        .await
+        .unwrap();
+    key
+}
+
+/// The keys the dialect tests use.
+pub struct Keys {
+    /// A full-scope key of the tenant.
+    pub key: String,
+    /// A key of the tenant that may only read.
+    pub read_key: String,
+    /// A full-scope key of another tenant.
+    pub other_key: String,
+}
+
+/// Makes the tenants `slug` and `other`, and [`Keys`] of them.
+pub async fn keys(services: &Services, slug: &str, other: &str) -> Keys {
+    let key = tenant_with_key(services, slug).await;
+    let other_key = tenant_with_key(services, other).await;
+    let read = Scopes::parse("attachments:read").unwrap();
+    let (_, read_key) = services
+        .identities
+        .create_api_key(slug, read)
+        .await
+        .unwrap();
+    Keys {
+        key,
+        read_key,
+        other_key,
+    }
 }

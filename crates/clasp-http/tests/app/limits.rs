@@ -9,17 +9,12 @@ use clasp_http::limits::Admission;
 use clasp_http::ops::Metrics;
 use serde_json::Value;
 
-use crate::common::memory_services;
+use crate::common::{memory_services, tenant_with_key};
 
 #[actix_web::test]
 async fn refusals_come_in_the_dialect_s_error_shape() {
     let (services, _) = memory_services(UploadPolicy::default());
-    services.identities.create_tenant("acme").await.unwrap();
-    let (_, key) = services
-        .identities
-        .create_api_key("acme", Scopes::ALL)
-        .await
-        .unwrap();
+    let key = tenant_with_key(&services, "acme").await;
     let app = http::init_service(
         FrontDoor::new(services)
             .unwrap()

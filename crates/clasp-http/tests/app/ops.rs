@@ -3,20 +3,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::test;
-use clasp_domain::{Scopes, UploadPolicy};
+use clasp_domain::UploadPolicy;
 use clasp_http::ops::{Metrics, REQUEST_ID};
 use clasp_http::{FrontDoor, Services};
 
-use crate::common::{PNG, memory_services};
+use crate::common::{PNG, memory_services, tenant_with_key};
 
 async fn services() -> (Services, String) {
     let (services, _) = memory_services(UploadPolicy::default());
-    services.identities.create_tenant("acme").await.unwrap();
-    let (_, key) = services
-        .identities
-        .create_api_key("acme", Scopes::ALL)
-        .await
-        .unwrap();
+    let key = tenant_with_key(&services, "acme").await;
     (services, key)
 }
 

@@ -3,12 +3,12 @@
 
 use actix_web::http::StatusCode;
 use actix_web::test;
+use clasp_domain::UploadPolicy;
 use clasp_domain::memory::MemoryPorts;
-use clasp_domain::{Scopes, UploadPolicy};
 use clasp_http::Services;
 use serde_json::Value;
 
-use crate::common::{PNG, memory_services};
+use crate::common::{Keys, PNG, keys, memory_services};
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 
 struct Fixture {
@@ -24,15 +24,11 @@ async fn fixture(max_bytes: u64) -> Fixture {
         max_bytes,
         ..UploadPolicy::default()
     });
-    let ids = &services.identities;
-    ids.create_tenant("acme").await.unwrap();
-    ids.create_tenant("other").await.unwrap();
-    let (_, key) = ids.create_api_key("acme", Scopes::ALL).await.unwrap();
-    let (_, read_key) = ids
-        .create_api_key("acme", Scopes::parse("attachments:read").unwrap())
-        .await
-        .unwrap();
-    let (_, other_key) = ids.create_api_key("other", Scopes::ALL).await.unwrap();
+    let Keys {
+        key,
+        read_key,
+        other_key,
+    } = keys(&services, "acme", "other").await;
     Fixture {
         services,
         mem,

@@ -6,12 +6,12 @@ use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::test;
+use clasp_domain::UploadPolicy;
 use clasp_domain::memory::{ManualClock, MemoryPorts};
-use clasp_domain::{Scopes, UploadPolicy};
 use clasp_http::Services;
 use serde_json::{Value, json};
 
-use crate::common::{PNG, clocked_services};
+use crate::common::{Keys, PNG, clocked_services, keys};
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 const OTHER_TICKET: &str = "650e8400-e29b-41d4-a716-446655440000";
 const BASE: &str = "http://clasp.test";
@@ -33,15 +33,11 @@ async fn fixture() -> Fixture {
             ..UploadPolicy::default()
         },
     );
-    let ids = &services.identities;
-    ids.create_tenant("ws-123").await.unwrap();
-    ids.create_tenant("ws-456").await.unwrap();
-    let (_, key) = ids.create_api_key("ws-123", Scopes::ALL).await.unwrap();
-    let (_, read_key) = ids
-        .create_api_key("ws-123", Scopes::parse("attachments:read").unwrap())
-        .await
-        .unwrap();
-    let (_, other_key) = ids.create_api_key("ws-456", Scopes::ALL).await.unwrap();
+    let Keys {
+        key,
+        read_key,
+        other_key,
+    } = keys(&services, "ws-123", "ws-456").await;
     Fixture {
         services,
         mem,
