@@ -191,40 +191,30 @@ impl Config {
                 "s3_access_key_id and s3_secret_access_key must be set together".into(),
             ));
         }
-        if self.max_upload_bytes == 0 {
-            return Err(ConfigError::Invalid(
-                "max_upload_bytes must be positive".into(),
-            ));
+        for (name, value) in [
+            ("max_upload_bytes", self.max_upload_bytes),
+            ("body_idle_timeout_secs", self.body_idle_timeout_secs),
+            ("sweep_interval_secs", self.sweep_interval_secs),
+            ("scan_timeout_secs", self.scan_timeout_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be positive")));
+            }
         }
-        if !(1..=MAX_UPLOAD_URL_TTL_SECS).contains(&self.upload_url_ttl_secs) {
-            return Err(ConfigError::Invalid(format!(
-                "upload_url_ttl_secs must be between 1 and {MAX_UPLOAD_URL_TTL_SECS} (7 days)"
-            )));
-        }
-        if self.body_idle_timeout_secs == 0 {
-            return Err(ConfigError::Invalid(
-                "body_idle_timeout_secs must be positive".into(),
-            ));
-        }
-        if !(1..=MAX_UPLOAD_URL_TTL_SECS).contains(&self.redirect_url_ttl_secs) {
-            return Err(ConfigError::Invalid(format!(
-                "redirect_url_ttl_secs must be between 1 and {MAX_UPLOAD_URL_TTL_SECS} (7 days)"
-            )));
-        }
-        if self.sweep_interval_secs == 0 {
-            return Err(ConfigError::Invalid(
-                "sweep_interval_secs must be positive".into(),
-            ));
+        for (name, secs) in [
+            ("upload_url_ttl_secs", self.upload_url_ttl_secs),
+            ("redirect_url_ttl_secs", self.redirect_url_ttl_secs),
+        ] {
+            if !(1..=MAX_UPLOAD_URL_TTL_SECS).contains(&secs) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be between 1 and {MAX_UPLOAD_URL_TTL_SECS} (7 days)"
+                )));
+            }
         }
         if let Some(address) = self.clamav()
             && let Err(e) = address
         {
             return Err(ConfigError::Invalid(e.to_string()));
-        }
-        if self.scan_timeout_secs == 0 {
-            return Err(ConfigError::Invalid(
-                "scan_timeout_secs must be positive".into(),
-            ));
         }
         let origins = self.cors_origins();
         if let Some(bad) = origins.iter().find(|o| !is_origin(o)) {

@@ -21,15 +21,14 @@ use clasp_domain::ports::{
 };
 use clasp_domain::services::Lookup;
 use clasp_domain::{
-    Attachment, AttachmentId, Message, Quota, QuotaLimits, Scopes, SubjectRef, TenantId,
-    UploadPolicy,
+    Attachment, AttachmentId, Message, Quota, QuotaLimits, SubjectRef, TenantId, UploadPolicy,
 };
 use clasp_http::Services;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::common::{PNG, multipart, services_over};
+use crate::common::{PNG, multipart, services_over, tenant_with_key};
 
 /// A point where an adapter fails once, when armed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,12 +302,7 @@ async fn world() -> World {
         faults: faults.clone(),
     });
     let services = services_over(&mem, UploadPolicy::default());
-    services.identities.create_tenant(SLUG).await.unwrap();
-    let (_, key) = services
-        .identities
-        .create_api_key(SLUG, Scopes::ALL)
-        .await
-        .unwrap();
+    let key = tenant_with_key(&services, SLUG).await;
     let (_, session) = services
         .identities
         .create_session(SLUG, "u1", time::Duration::days(7))
@@ -641,8 +635,8 @@ fn download(dialect: &str, uri: &str, w: &World) -> test::TestRequest {
     }
 }
 
-/// The URIs downloading one new ready attachment, by the dialect answering.
-async fn downloads<F, Fut>(call: &F, w: &World) -> Vec<(&'static str, String)>
+/// Uploads one PNG through the tickets dialect; its id and number.
+async fn uploaded<F, Fut>(call: &F, w: &World) -> (String, i64)
 where
     F: Fn(test::TestRequest) -> Fut,
     Fut: Future<Output = Answer>,
@@ -662,13 +656,17 @@ where
         .await
         .unwrap();
     let lookup = Lookup::id(AttachmentId(id.parse().unwrap()));
-    let number = w
-        .services
-        .attachments
-        .get(&principal, &lookup)
-        .await
-        .unwrap()
-        .number;
+    let found = w.services.attachments.get(&principal, &lookup).await;
+    (id, found.unwrap().number)
+}
+
+/// The URIs downloading one new ready attachment, by the dialect answering.
+async fn downloads<F, Fut>(call: &F, w: &World) -> Vec<(&'static str, String)>
+where
+    F: Fn(test::TestRequest) -> Fut,
+    Fut: Future<Output = Answer>,
+{
+    let (id, number) = uploaded(call, w).await;
     let req =
         test::TestRequest::get().uri(&format!("/v1/workspaces/{SLUG}/attachments/{id}/download"));
     let (status, url, _) = call(with_key(req, w)).await;
@@ -745,27 +743,7 @@ async fn store_failures_during_deletes_are_answered_and_consistent() {
             let w = world().await;
             let app = app!(w.services);
             let call = caller!(&app);
-            let (ct, body) = multipart(&[("file", Some("f.png"), PNG)]);
-            let req = test::TestRequest::post()
-                .uri(&format!("/v1/tickets/{TICKET}/attachments"))
-                .insert_header(("Content-Type", ct))
-                .set_payload(body);
-            let (_, created, _) = call(with_key(req, &w)).await;
-            let id = created["id"].as_str().unwrap_or_default().to_owned();
-            let principal = w
-                .services
-                .identities
-                .authenticate_api_key(&w.key)
-                .await
-                .unwrap();
-            let lookup = Lookup::id(AttachmentId(id.parse().unwrap()));
-            let number = w
-                .services
-                .attachments
-                .get(&principal, &lookup)
-                .await
-                .unwrap()
-                .number;
+            let (id, number) = uploaded(&call, &w).await;
             let delete = || {
                 let req = test::TestRequest::delete();
                 match dialect {

@@ -7,7 +7,7 @@ use clasp_domain::UploadPolicy;
 use clasp_http::ops::{Metrics, REQUEST_ID};
 use clasp_http::{FrontDoor, Services};
 
-use crate::common::{PNG, memory_services, tenant_with_key};
+use crate::common::{PNG, memory_services, multipart, tenant_with_key};
 
 async fn services() -> (Services, String) {
     let (services, _) = memory_services(UploadPolicy::default());
@@ -43,20 +43,11 @@ fn hdr(
 }
 
 fn upload(key: &str) -> test::TestRequest {
-    let boundary = "XclaspBoundaryX";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(PNG);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let (content_type, body) = multipart(&[("file", Some("a.png"), PNG)]);
     test::TestRequest::post()
         .uri("/v1/tickets/550e8400-e29b-41d4-a716-446655440000/attachments")
         .insert_header(("Authorization", format!("Bearer {key}")))
-        .insert_header((
-            "Content-Type",
-            format!("multipart/form-data; boundary={boundary}"),
-        ))
+        .insert_header(("Content-Type", content_type))
         .set_payload(body)
 }
 
@@ -157,6 +148,16 @@ async fn metrics_count_requests_by_dialect_route_and_status_and_bytes_both_ways(
     assert!(counted("clasp_http_response_bytes_total") >= answered as u64);
 }
 
+/// An upload of `$key` from `$origin` is stored, and answered without CORS headers.
+macro_rules! served_without_cors {
+    ($app:expr, $key:expr, $origin:expr) => {{
+        let req = upload($key).insert_header(("Origin", $origin));
+        let res = test::call_service($app, req.to_request()).await;
+        assert_eq!(res.status(), StatusCode::CREATED, "{}", $origin);
+        assert!(!res.headers().contains_key("access-control-allow-origin"));
+    }};
+}
+
 #[actix_web::test]
 async fn cors_serves_configured_origins_only_and_never_refuses_a_request() {
     let (services, key) = services().await;
@@ -210,30 +211,14 @@ async fn cors_serves_configured_origins_only_and_never_refuses_a_request() {
     }
 
     // another origin is served as before, just without CORS headers
-    let res = test::call_service(
-        &app,
-        upload(&key)
-            .insert_header(("Origin", "https://evil.example.net"))
-            .to_request(),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    assert!(!res.headers().contains_key("access-control-allow-origin"));
+    served_without_cors!(&app, &key, "https://evil.example.net");
 }
 
 #[actix_web::test]
 async fn without_origins_no_cors_headers_are_sent() {
     let (services, key) = services().await;
     let app = app!(services, Metrics::new(), vec![]);
-    let res = test::call_service(
-        &app,
-        upload(&key)
-            .insert_header(("Origin", "https://app.example.com"))
-            .to_request(),
-    )
-    .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    assert!(!res.headers().contains_key("access-control-allow-origin"));
+    served_without_cors!(&app, &key, "https://app.example.com");
 }
 
 #[actix_web::test]
