@@ -7,7 +7,11 @@
 use uuid::Uuid;
 
 use crate::attachment::AttachmentId;
-use crate::ports::{SignedRequest, SignedUploadRequest};
+use time::OffsetDateTime;
+
+use crate::ports::{
+    SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadTarget, UploadUrl,
+};
 use crate::tenant::TenantId;
 
 /// Path prefix of the download URLs Clasp signs and serves itself.
@@ -44,6 +48,45 @@ pub fn clasp_signed_upload_url(
         "{}{SIGNED_UPLOAD_PATH_PREFIX}/{tenant}/{attachment}?expires={expires}&size={size}&signature={signature}",
         base.trim_end_matches('/')
     )
+}
+
+/// The download URL Clasp serves for `target`, signed with `signature`, that
+/// stops working at `expires_at`.
+pub fn download_url(
+    base: &str,
+    target: &SignedTarget,
+    expires_at: OffsetDateTime,
+    signature: &str,
+) -> SignedUrl {
+    let expires = expires_at.unix_timestamp();
+    SignedUrl {
+        url: clasp_signed_url(
+            base,
+            target.tenant_id,
+            target.attachment_id,
+            expires,
+            signature,
+        ),
+        expires_at,
+    }
+}
+
+/// The upload URL Clasp serves for `target`, signed with `signature`, that
+/// stops working at `expires_at`: a `PUT` carrying the declared type.
+pub fn upload_url(
+    base: &str,
+    target: &UploadTarget,
+    expires_at: OffsetDateTime,
+    signature: &str,
+) -> UploadUrl {
+    let expires = expires_at.unix_timestamp();
+    let (tenant, attachment) = (target.tenant_id, target.attachment_id);
+    UploadUrl {
+        url: clasp_signed_upload_url(base, tenant, attachment, expires, target.size, signature),
+        method: "PUT".into(),
+        headers: vec![("Content-Type".into(), target.content_type.clone())],
+        expires_at,
+    }
 }
 
 /// The parts every signed URL under `prefix` has: tenant and attachment from

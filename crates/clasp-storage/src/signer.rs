@@ -7,7 +7,7 @@ use clasp_domain::ports::{
     SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadSigner,
     UploadTarget, UploadUrl, UrlSigner,
 };
-use clasp_domain::signed_url::{clasp_signed_upload_url, clasp_signed_url};
+use clasp_domain::signed_url::{download_url, upload_url};
 use clasp_domain::{AttachmentId, TenantId};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -109,19 +109,8 @@ impl UploadSigner for HmacSigner {
             .upload_mac(target.tenant_id, target.attachment_id, expires, target.size)
             .finalize()
             .into_bytes();
-        Ok(UploadUrl {
-            url: clasp_signed_upload_url(
-                &self.base_url,
-                target.tenant_id,
-                target.attachment_id,
-                expires,
-                target.size,
-                &URL_SAFE_NO_PAD.encode(tag),
-            ),
-            method: "PUT".into(),
-            headers: vec![("Content-Type".into(), target.content_type.clone())],
-            expires_at,
-        })
+        let signature = URL_SAFE_NO_PAD.encode(tag);
+        Ok(upload_url(&self.base_url, target, expires_at, &signature))
     }
 
     fn verify_upload(
@@ -154,16 +143,8 @@ impl UrlSigner for HmacSigner {
             .mac(target.tenant_id, target.attachment_id, expires)
             .finalize()
             .into_bytes();
-        Ok(SignedUrl {
-            url: clasp_signed_url(
-                &self.base_url,
-                target.tenant_id,
-                target.attachment_id,
-                expires,
-                &URL_SAFE_NO_PAD.encode(tag),
-            ),
-            expires_at,
-        })
+        let signature = URL_SAFE_NO_PAD.encode(tag);
+        Ok(download_url(&self.base_url, target, expires_at, &signature))
     }
 
     fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError> {

@@ -12,7 +12,7 @@ use crate::ports::{
     SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadSigner,
     UploadTarget, UploadUrl, UrlSigner,
 };
-use crate::signed_url::{clasp_signed_upload_url, clasp_signed_url};
+use crate::signed_url::{download_url, upload_url};
 use crate::tenant::TenantId;
 
 use super::lock;
@@ -51,19 +51,7 @@ impl UploadSigner for MemorySigner {
             token.clone(),
             (target.tenant_id, target.attachment_id, expires, target.size),
         );
-        Ok(UploadUrl {
-            url: clasp_signed_upload_url(
-                &self.base_url,
-                target.tenant_id,
-                target.attachment_id,
-                expires,
-                target.size,
-                &token,
-            ),
-            method: "PUT".into(),
-            headers: vec![("Content-Type".into(), target.content_type.clone())],
-            expires_at,
-        })
+        Ok(upload_url(&self.base_url, target, expires_at, &token))
     }
 
     fn verify_upload(
@@ -105,16 +93,7 @@ impl UrlSigner for MemorySigner {
             token.clone(),
             (target.tenant_id, target.attachment_id, expires),
         );
-        Ok(SignedUrl {
-            url: clasp_signed_url(
-                &self.base_url,
-                target.tenant_id,
-                target.attachment_id,
-                expires,
-                &token,
-            ),
-            expires_at,
-        })
+        Ok(download_url(&self.base_url, target, expires_at, &token))
     }
 
     fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError> {

@@ -237,17 +237,8 @@ impl AttachmentService {
             Err(e) => return Err(e.into()),
         };
         if reader.size != attachment.size_bytes {
-            let refusal = ValidationError::SizeMismatch {
-                declared: attachment.size_bytes,
-                actual: reader.size,
-            };
-            return self
-                .fail(
-                    attachment,
-                    AttachmentState::VerificationFailed,
-                    AttachmentError::VerificationFailed(refusal),
-                )
-                .await;
+            let actual = reader.size;
+            return self.size_mismatch(attachment, actual).await;
         }
         let bytes: BodyStream = Box::pin(
             reader
@@ -267,14 +258,7 @@ impl AttachmentService {
             }
             (Err(e), _) => {
                 return match inspector.failure().cloned() {
-                    Some(BodyError::Rejected(refusal)) => {
-                        self.fail(
-                            attachment,
-                            AttachmentState::VerificationFailed,
-                            AttachmentError::VerificationFailed(refusal),
-                        )
-                        .await
-                    }
+                    Some(BodyError::Rejected(refusal)) => self.reject(attachment, refusal).await,
                     // The store failed, not the file: it stays Pending.
                     Some(BodyError::Interrupted(m)) => Err(AttachmentError::Storage(m)),
                     None => Err(e.into()),
@@ -282,17 +266,7 @@ impl AttachmentService {
             }
         };
         if inspected.size != attachment.size_bytes {
-            let refusal = ValidationError::SizeMismatch {
-                declared: attachment.size_bytes,
-                actual: inspected.size,
-            };
-            return self
-                .fail(
-                    attachment,
-                    AttachmentState::VerificationFailed,
-                    AttachmentError::VerificationFailed(refusal),
-                )
-                .await;
+            return self.size_mismatch(attachment, inspected.size).await;
         }
         if let Some(declared) = declared_etag {
             // Replaced while being read: what was verified may not be what the
@@ -497,6 +471,28 @@ impl AttachmentService {
     /// `refusal` — unless the attachment moved on meanwhile: a concurrent confirm
     /// that made it `Ready` wins (its verified bytes stay, and it is answered),
     /// and one that failed it already is not overwritten.
+    /// Fails `attachment` at confirm: its bytes broke `refusal`.
+    async fn reject(
+        &self,
+        attachment: Attachment,
+        refusal: ValidationError,
+    ) -> Result<Attachment, AttachmentError> {
+        let failed = AttachmentError::VerificationFailed(refusal);
+        self.fail(attachment, AttachmentState::VerificationFailed, failed)
+            .await
+    }
+
+    /// Fails `attachment` at confirm: `actual` bytes arrived, not the size it declared.
+    async fn size_mismatch(
+        &self,
+        attachment: Attachment,
+        actual: u64,
+    ) -> Result<Attachment, AttachmentError> {
+        let declared = attachment.size_bytes;
+        let refusal = ValidationError::SizeMismatch { declared, actual };
+        self.reject(attachment, refusal).await
+    }
+
     async fn fail(
         &self,
         mut attachment: Attachment,
