@@ -360,13 +360,7 @@ impl AttachmentService {
         lookup: &Lookup,
     ) -> Result<(), AttachmentError> {
         require(principal, Scope::Delete)?;
-        let attachment = self
-            .ports
-            .attachments
-            .get(principal.tenant_id, lookup.id)
-            .await?
-            .filter(|a| in_subject(a, lookup))
-            .ok_or(AttachmentError::NotFound)?;
+        let attachment = self.find(principal, lookup).await?;
         if !self
             .ports
             .attachments
@@ -385,7 +379,8 @@ impl AttachmentService {
         Ok(())
     }
 
-    pub(super) async fn find_ready(
+    /// The attachment `lookup` names in the principal's tenant, in any state.
+    pub(super) async fn find(
         &self,
         principal: &Principal,
         lookup: &Lookup,
@@ -394,7 +389,18 @@ impl AttachmentService {
             .attachments
             .get(principal.tenant_id, lookup.id)
             .await?
-            .filter(|a| a.is_ready() && in_subject(a, lookup))
+            .filter(|a| in_subject(a, lookup))
+            .ok_or(AttachmentError::NotFound)
+    }
+
+    /// The ready attachment `lookup` names in the principal's tenant.
+    pub(super) async fn find_ready(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+    ) -> Result<Attachment, AttachmentError> {
+        Some(self.find(principal, lookup).await?)
+            .filter(Attachment::is_ready)
             .ok_or(AttachmentError::NotFound)
     }
 
@@ -489,7 +495,7 @@ pub(super) fn require(principal: &Principal, scope: Scope) -> Result<(), Attachm
     }
 }
 
-pub(super) fn in_subject(attachment: &Attachment, lookup: &Lookup) -> bool {
+fn in_subject(attachment: &Attachment, lookup: &Lookup) -> bool {
     lookup
         .within
         .as_ref()

@@ -24,7 +24,7 @@ use crate::error::{AttachmentError, LinkRefusal};
 use crate::inspect::{BodyError, BodyStream, Inspector};
 use crate::message::{Message, MessageId};
 use crate::ports::{BlobError, SignedUploadRequest, UploadTarget, UploadUrl};
-use crate::services::attachments::{in_subject, require};
+use crate::services::attachments::require;
 use crate::services::{AttachmentService, Lookup};
 use crate::state::AttachmentState;
 use crate::validation::ValidationError;
@@ -201,13 +201,7 @@ impl AttachmentService {
         etag: Option<&str>,
     ) -> Result<Attachment, AttachmentError> {
         require(principal, Scope::Write)?;
-        let mut attachment = self
-            .ports
-            .attachments
-            .get(principal.tenant_id, lookup.id)
-            .await?
-            .filter(|a| in_subject(a, lookup))
-            .ok_or(AttachmentError::NotFound)?;
+        let mut attachment = self.find(principal, lookup).await?;
         if attachment.is_ready() {
             return Ok(attachment);
         }
