@@ -14,27 +14,28 @@ const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 struct Fixture {
     services: Services,
     mem: MemoryPorts,
-    key: String,
-    read_key: String,
-    other_key: String,
+    keys: Keys,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Keys;
+
+    fn deref(&self) -> &Keys {
+        &self.keys
+    }
 }
 
 async fn fixture(max_bytes: u64) -> Fixture {
-    let (services, mem) = memory_services(UploadPolicy {
+    let policy = UploadPolicy {
         max_bytes,
         ..UploadPolicy::default()
-    });
-    let Keys {
-        key,
-        read_key,
-        other_key,
-    } = keys(&services, "acme", "other").await;
+    };
+    let (services, mem) = memory_services(policy);
+    let keys = keys(&services, "acme", "other").await;
     Fixture {
         services,
         mem,
-        key,
-        read_key,
-        other_key,
+        keys,
     }
 }
 

@@ -16,35 +16,34 @@ const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 const OTHER_TICKET: &str = "650e8400-e29b-41d4-a716-446655440000";
 const BASE: &str = "http://clasp.test";
 
+/// The services of two workspaces, `ws-123` (the keys' own) and `ws-456`.
 struct Fixture {
     services: Services,
     mem: MemoryPorts,
     clock: Arc<ManualClock>,
-    key: String,
-    read_key: String,
-    other_key: String,
+    keys: Keys,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = Keys;
+
+    fn deref(&self) -> &Keys {
+        &self.keys
+    }
 }
 
 async fn fixture() -> Fixture {
-    let (services, mem, clock) = clocked_services(
-        BASE,
-        UploadPolicy {
-            max_bytes: 1 << 20,
-            ..UploadPolicy::default()
-        },
-    );
-    let Keys {
-        key,
-        read_key,
-        other_key,
-    } = keys(&services, "ws-123", "ws-456").await;
+    let policy = UploadPolicy {
+        max_bytes: 1 << 20,
+        ..UploadPolicy::default()
+    };
+    let (services, mem, clock) = clocked_services(BASE, policy);
+    let keys = keys(&services, "ws-123", "ws-456").await;
     Fixture {
         services,
         mem,
         clock,
-        key,
-        read_key,
-        other_key,
+        keys,
     }
 }
 
