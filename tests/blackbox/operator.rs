@@ -140,6 +140,12 @@ async fn data_and_signed_urls_survive_a_graceful_restart() {
     let secret = work.path().join("data/signing.key");
     let mode = std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the generated signing secret is private");
+    let data = std::fs::metadata(work.path().join("data")).unwrap();
+    assert_eq!(
+        data.permissions().mode() & 0o777,
+        0o700,
+        "the data directory is the owner's alone"
+    );
     assert!(std::fs::metadata(&secret).unwrap().len() >= 32);
 
     // same port is not guaranteed; the signed URL's path and query are what count
@@ -152,4 +158,67 @@ async fn data_and_signed_urls_survive_a_graceful_restart() {
         "the persisted secret still verifies old URLs"
     );
     assert_eq!(res.bytes().await.unwrap().as_ref(), PNG);
+}
+
+#[test]
+fn a_signing_secret_others_may_read_is_refused_at_start() {
+    let work = Workdir::new();
+    work.admin(&["admin", "tenant", "create", "--slug", "ws-1"]);
+    let server = Server::start(&work);
+    assert!(server.stop().success());
+    let secret = work.path().join("data/signing.key");
+    for mode in [0o640, 0o604] {
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = work.run(&["serve"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{mode:o}: {stderr}");
+        assert!(stderr.contains("may be read by other users"), "{stderr}");
+    }
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let again = Server::start(&work);
+    assert!(again.stop().success());
+}
+
+#[test]
+fn a_session_is_revoked_from_standard_input_and_lives_at_most_thirty_days() {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    let work = Workdir::new();
+    work.admin(&["admin", "tenant", "create", "--slug", "ws-1"]);
+    let cookie = work.admin(&[
+        "admin", "session", "create", "--tenant", "ws-1", "--user", "u-7",
+    ]);
+    let revoke = |args: &[&str]| {
+        let mut child = work
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{cookie}").unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let first = revoke(&["admin", "session", "revoke"]);
+    assert_eq!(first["user_id"], "u-7");
+    let again = revoke(&["admin", "session", "revoke", "-"]);
+    assert_eq!(
+        again["id"], first["id"],
+        "the same session, by the same cookie"
+    );
+    assert_eq!(again["revoked_at"], first["revoked_at"]);
+
+    let too_long = work.run(&[
+        "admin", "session", "create", "--tenant", "ws-1", "--user", "u", "--ttl", "31days",
+    ]);
+    assert!(!too_long.status.success());
+    let stderr = String::from_utf8_lossy(&too_long.stderr);
+    assert!(stderr.contains("at most 30 days"), "{stderr}");
 }

@@ -19,6 +19,11 @@ pub const API_KEY_PREFIX: &str = "ixk_";
 /// How many leading characters of a key are kept in clear to name it (revocation).
 pub const API_KEY_DISPLAY_LEN: usize = 12;
 
+/// The longest a chat session may live: a cookie that leaks (a shared
+/// computer, a log) stops working within this, whatever lifetime was asked for.
+/// A host product mints a new session at each login.
+pub const MAX_SESSION_LIFETIME: time::Duration = time::Duration::days(30);
+
 /// A permission an API key may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Scope {

@@ -273,8 +273,12 @@ pub enum IdentityError {
     /// a secret).
     #[error("no session matches the given id or cookie value")]
     UnknownSession,
-    /// A session needs a user id and a positive lifetime.
-    #[error("a session needs a non-empty user id and a positive lifetime")]
+    /// A session needs a user id and a positive lifetime of at most
+    /// [`MAX_SESSION_LIFETIME`](crate::credentials::MAX_SESSION_LIFETIME).
+    #[error(
+        "a session needs a non-empty user id and a positive lifetime of at most {} days",
+        crate::credentials::MAX_SESSION_LIFETIME.whole_days()
+    )]
     InvalidSession,
     /// The identity store failed.
     #[error(transparent)]

@@ -76,6 +76,18 @@ pub enum StorageError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// The signing secret file may be read by others than its owner: whoever
+    /// reads it can sign URLs to every file.
+    #[error(
+        "the signing secret {path:?} may be read by other users (mode {mode:o}); \
+         make it owner-only: chmod 600 {path}"
+    )]
+    ExposedSecret {
+        /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The object store refused its configuration.
     #[error("object store setup failed: {0}")]
     Backend(#[from] object_store::Error),

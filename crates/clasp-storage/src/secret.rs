@@ -29,8 +29,23 @@ pub fn load_or_create_secret(path: &Path) -> Result<Vec<u8>, StorageError> {
             file.sync_all().map_err(failed)?;
             Ok(fresh.into_bytes())
         }
-        // Another instance (or an earlier run) made it first: use theirs.
+        // Another instance (or an earlier run) made it first: use theirs, if
+        // no one else may read it.
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::metadata(path)
+                    .map_err(failed)?
+                    .permissions()
+                    .mode();
+                if mode & 0o077 != 0 {
+                    return Err(StorageError::ExposedSecret {
+                        path: path.display().to_string(),
+                        mode: mode & 0o777,
+                    });
+                }
+            }
             let secret = std::fs::read_to_string(path).map_err(failed)?;
             let secret = secret.trim().as_bytes().to_vec();
             if secret.len() < MIN_SECRET_BYTES {

@@ -49,7 +49,11 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Session(SessionCommand::Revoke {
             session_cookie_or_id,
         }) => {
-            let session = ids.revoke_session(&session_cookie_or_id).await?;
+            let named = match session_cookie_or_id.as_deref() {
+                None | Some("-") => first_line_of_stdin()?,
+                Some(value) => value.to_owned(),
+            };
+            let session = ids.revoke_session(&named).await?;
             let revoked = rfc3339(session.revoked_at)?;
             println!(
                 "{}",
@@ -94,4 +98,14 @@ fn rfc3339(at: Option<time::OffsetDateTime>) -> anyhow::Result<Option<String>> {
     at.map(|t| t.format(&Rfc3339))
         .transpose()
         .context("formatting a timestamp")
+}
+
+/// The first line of standard input, trimmed: a secret read there never stands
+/// in the process list or a shell's history.
+fn first_line_of_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the session cookie from standard input")?;
+    Ok(line.trim().to_owned())
 }

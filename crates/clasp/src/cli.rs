@@ -143,12 +143,14 @@ pub enum SessionCommand {
         ttl: humantime::Duration,
     },
     /// Revoke a chat session by its id or its cookie value; prints the session
-    /// (id, tenant, user, revoked_at) as one JSON object.
+    /// (id, tenant, user, revoked_at) as one JSON object. Without an argument,
+    /// or with `-`, the cookie value (or id) is read from standard input, so it
+    /// never stands in `ps` or a shell's history.
     Revoke {
         /// Session id, or the clasp_session cookie value (which may start
-        /// with `-`: base64url).
+        /// with `-`: base64url); `-` or nothing: read it from standard input.
         #[arg(allow_hyphen_values = true)]
-        session_cookie_or_id: String,
+        session_cookie_or_id: Option<String>,
     },
 }
 
@@ -196,7 +198,7 @@ mod tests {
         assert!(matches!(
             cli.command,
             Command::Admin(AdminCommand::Session(SessionCommand::Revoke { session_cookie_or_id }))
-                if session_cookie_or_id == "-TQYNK_x"
+                if session_cookie_or_id.as_deref() == Some("-TQYNK_x")
         ));
     }
 }

@@ -28,6 +28,10 @@ fn main() -> ExitCode {
         }
     };
     serve::init_logging(&config);
+    if let Err(e) = wiring::create_data_dir(&config) {
+        eprintln!("clasp: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let result = match cli.command {
         Command::Serve => serve::run(config),
         Command::Migrate => wiring::block_on(wiring::migrate(&config)),

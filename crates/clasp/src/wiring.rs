@@ -117,6 +117,29 @@ fn signing_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
     load_or_create_secret(&config.secret_path()).map_err(|e| SetupError(e.to_string()).into())
 }
 
+/// Creates the data directory, owner-only (`0700`), when the embedded defaults
+/// keep anything in it (the SQLite file, the blobs, the generated signing
+/// secret) and it does not exist yet: no other user of the machine may list or
+/// read what it holds. An existing directory is left as its owner set it.
+pub fn create_data_dir(config: &Config) -> Result<(), SetupError> {
+    let used = config.database_url.is_none()
+        || config.storage_url.is_none()
+        || config.signing_secret.is_none();
+    if !used || config.data_dir.exists() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&config.data_dir).map_err(|e| {
+        SetupError(format!(
+            "cannot create the data directory {}: {e}",
+            config.data_dir.display()
+        ))
+    })
+}
+
 /// The blob store and the signers that go with it.
 struct Storage {
     blobs: Arc<dyn BlobStore>,

@@ -4,8 +4,8 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::credentials::{
-    API_KEY_DISPLAY_LEN, API_KEY_PREFIX, ApiKey, Principal, PrincipalKind, Scopes, Session,
-    generate_api_key, generate_session_token, hash_secret,
+    API_KEY_DISPLAY_LEN, API_KEY_PREFIX, ApiKey, MAX_SESSION_LIFETIME, Principal, PrincipalKind,
+    Scopes, Session, generate_api_key, generate_session_token, hash_secret,
 };
 use crate::error::{AuthError, IdentityError};
 use crate::ports::RepoError;
@@ -113,7 +113,7 @@ impl IdentityService {
         user_id: &str,
         ttl: Duration,
     ) -> Result<(Session, String), IdentityError> {
-        if user_id.trim().is_empty() || !ttl.is_positive() {
+        if user_id.trim().is_empty() || !ttl.is_positive() || ttl > MAX_SESSION_LIFETIME {
             return Err(IdentityError::InvalidSession);
         }
         let tenant = self.tenant(slug).await?;
@@ -253,6 +253,25 @@ mod tests {
             assert_eq!(
                 block_on(ids.revoke_session(unknown)).err(),
                 Some(IdentityError::UnknownSession)
+            );
+        }
+    }
+
+    #[test]
+    fn sessions_live_at_most_thirty_days() {
+        let ids = IdentityService::new(MemoryPorts::new("http://x").ports);
+        block_on(ids.create_tenant("t")).unwrap();
+        let longest = block_on(ids.create_session("t", "u", MAX_SESSION_LIFETIME)).unwrap();
+        assert_eq!(
+            longest.0.expires_at - longest.0.created_at,
+            MAX_SESSION_LIFETIME
+        );
+        let longer = MAX_SESSION_LIFETIME + Duration::seconds(1);
+        for ttl in [longer, Duration::ZERO, Duration::days(-1)] {
+            assert_eq!(
+                block_on(ids.create_session("t", "u", ttl)).err(),
+                Some(IdentityError::InvalidSession),
+                "{ttl}"
             );
         }
     }
