@@ -86,7 +86,7 @@ pub fn bound_form(
 /// Reads a small JSON body of at most `max_bytes`; an empty body is `default`
 /// when there is one.
 pub async fn read_json<T: serde::de::DeserializeOwned>(
-    mut payload: actix_web::web::Payload,
+    mut payload: actix_web::dev::Payload,
     max_bytes: usize,
     default: Option<T>,
 ) -> Result<T, Problem> {

@@ -187,6 +187,39 @@ impl FromRequest for Caller {
     }
 }
 
+/// A request body of the dialect: its JSON type, and what an empty body means.
+pub(crate) trait JsonBody: serde::de::DeserializeOwned + 'static {
+    /// The body an empty request stands for, if it may be empty.
+    fn when_empty() -> Option<Self> {
+        None
+    }
+}
+
+/// A write by the workspace's caller and its JSON body, read (at most
+/// [`MAX_JSON_BYTES`]) only once the caller is authenticated and may write.
+pub struct Written<T> {
+    caller: Caller,
+    body: T,
+}
+
+impl<T: JsonBody> FromRequest for Written<T> {
+    type Error = ApiError<Workspaces>;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let payload = payload.take();
+        Box::pin(async move {
+            let caller = Caller::extract(&req).await?;
+            services::<Workspaces>(&req)?
+                .attachments
+                .authorize(&caller, Scope::Write)?;
+            let body = body::read_json(payload, MAX_JSON_BYTES, T::when_empty()).await?;
+            Ok(Written { caller, body })
+        })
+    }
+}
+
 impl IntoParams for Caller {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         let slug = ObjectBuilder::new().schema_type(Type::String).into();
@@ -254,19 +287,16 @@ async fn list_message(
 ))]
 /// Confirms a direct upload once its bytes are stored; verifies them.
 async fn confirm(
-    c: Caller,
+    w: Written<ConfirmRequest>,
     id: Attached,
     services: Data<Services>,
-    payload: web::Payload,
 ) -> Reply<Workspaces> {
-    services.attachments.authorize(&c, Scope::Write)?;
-    let asked: ConfirmRequest =
-        body::read_json(payload, MAX_JSON_BYTES, Some(ConfirmRequest::default())).await?;
+    let etag = w.body.s3_etag.as_deref();
     let confirmed = services
         .attachments
-        .confirm(&c, &Lookup::id(id.0), asked.s3_etag.as_deref())
+        .confirm(&w.caller, &Lookup::id(id.0), etag)
         .await?;
-    Ok(HttpResponse::Ok().json(AttachmentJson::new(&confirmed, &c.workspace)))
+    Ok(HttpResponse::Ok().json(AttachmentJson::new(&confirmed, &w.caller.workspace)))
 }
 
 #[utoipa::path(get, path = "/v1/workspaces/{workspace_id}/attachments/{attachment_id}/download", params(Caller, Attached, ("redirect" = Option<bool>, Query, description = "`true`: answer 302 to the URL instead of JSON")), responses(

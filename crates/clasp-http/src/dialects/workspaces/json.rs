@@ -152,3 +152,14 @@ pub(super) struct MessageRequest {
 pub(super) struct DownloadQuery {
     pub(super) redirect: Option<String>,
 }
+
+impl super::JsonBody for UploadUrlRequest {}
+
+impl super::JsonBody for MessageRequest {}
+
+impl super::JsonBody for ConfirmRequest {
+    /// Confirm's body may be empty: no entity tag to compare.
+    fn when_empty() -> Option<Self> {
+        Some(Self::default())
+    }
+}

@@ -3,17 +3,17 @@
 //! confirmed attachments.
 
 use actix_web::HttpResponse;
-use actix_web::web::{self, Data};
+use actix_web::web::Data;
 use clasp_domain::services::{NewDirectUpload, NewMessage};
-use clasp_domain::{AttachmentId, Scope, Subject};
+use clasp_domain::{AttachmentId, Subject};
 
 use super::json::{AttachmentJson, MessageJson, MessageRequest, UploadUrlJson, UploadUrlRequest};
-use super::{Caller, MAX_JSON_BYTES, Ticket, Workspaces};
+use super::{Caller, Ticket, Workspaces, Written};
+use crate::Services;
 use crate::json::rfc3339;
 use crate::openapi::Refusals;
 use crate::problem::Problem;
 use crate::wire::Reply;
-use crate::{Services, body};
 
 #[utoipa::path(post, path = "/v1/workspaces/{workspace_id}/tickets/{ticket_id}/attachments/upload-url", params(Caller, Ticket), request_body(content = super::json::UploadUrlRequest, content_type = "application/json"), responses(
     (status = 201, description = "Where and how to PUT the bytes", body = super::json::UploadUrlJson),
@@ -23,13 +23,11 @@ use crate::{Services, body};
 ))]
 /// Starts a direct upload: a one-time upload URL for the bytes.
 pub(super) async fn upload_url(
-    c: Caller,
+    w: Written<UploadUrlRequest>,
     ticket: Ticket,
     services: Data<Services>,
-    payload: web::Payload,
 ) -> Reply<Workspaces> {
-    services.attachments.authorize(&c, Scope::Write)?;
-    let asked: UploadUrlRequest = body::read_json(payload, MAX_JSON_BYTES, None).await?;
+    let (c, asked) = (w.caller, w.body);
     let begun = services
         .attachments
         .begin_upload(
@@ -72,13 +70,11 @@ pub(super) async fn upload_url(
 ))]
 /// Posts a message on a ticket linking confirmed attachments (Clasp's addition).
 pub(super) async fn post_message(
-    c: Caller,
+    w: Written<MessageRequest>,
     ticket: Ticket,
     services: Data<Services>,
-    payload: web::Payload,
 ) -> Reply<Workspaces> {
-    services.attachments.authorize(&c, Scope::Write)?;
-    let asked: MessageRequest = body::read_json(payload, MAX_JSON_BYTES, None).await?;
+    let (c, asked) = (w.caller, w.body);
     let ids = asked
         .attachment_ids
         .iter()
