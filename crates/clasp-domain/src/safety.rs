@@ -46,6 +46,31 @@ pub fn content_disposition(filename: &str, inline: bool) -> String {
     }
 }
 
+/// Whether a browser would render or run a file of `content_type` as a page
+/// or a script (HTML, XHTML, XML, SVG, JavaScript): a store that cannot add
+/// `nosniff` or a sandbox to its answers must serve such files as plain
+/// `application/octet-stream` downloads instead.
+pub fn active_in_browser(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/html"
+            | "application/xhtml+xml"
+            | "text/xml"
+            | "application/xml"
+            | "image/svg+xml"
+            | "text/javascript"
+            | "application/javascript"
+            | "application/ecmascript"
+            | "text/ecmascript"
+    ) || essence.ends_with("+xml") && essence != "application/epub+zip"
+}
+
 /// The executable or script formats a file's leading bytes show, if any:
 /// programs (PE, ELF, Mach-O, Java classes, Android dex, WebAssembly, by
 /// their magic) and scripts that start as shell and batch scripts do.
@@ -230,6 +255,28 @@ mod tests {
             !d.contains('\\') && !d.contains('\r') && !d.contains('\n'),
             "{d}"
         );
+    }
+
+    #[test]
+    fn pages_and_scripts_are_active_in_a_browser() {
+        for active in [
+            "text/html",
+            "TEXT/HTML; charset=utf-8",
+            "image/svg+xml",
+            "application/atom+xml",
+            "text/javascript",
+        ] {
+            assert!(active_in_browser(active), "{active}");
+        }
+        for inert in [
+            "text/plain",
+            "image/png",
+            "application/pdf",
+            "video/mp4",
+            "application/zip",
+        ] {
+            assert!(!active_in_browser(inert), "{inert}");
+        }
     }
 
     #[test]

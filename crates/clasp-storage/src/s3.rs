@@ -15,7 +15,7 @@ use clasp_domain::ports::{
     SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadSigner,
     UploadTarget, UploadUrl, UrlSigner,
 };
-use clasp_domain::safety::content_disposition;
+use clasp_domain::safety::{active_in_browser, content_disposition};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::signer::{Method, SignedUrlOptions, Signer};
@@ -312,13 +312,20 @@ impl UrlSigner for S3UrlSigner {
         let secs = presign_secs(now, expires_at)?;
         let path = object_path(&target.blob_key)?;
         // Always a download, never a page rendered at the bucket's address, with
-        // the stored type (objects carry none of their own).
+        // the stored type (objects carry none of their own) — but a type a
+        // browser would render or run is served as plain bytes: the bucket
+        // cannot add `nosniff` or a sandbox as Clasp's own answers do.
+        let served_type = if active_in_browser(&target.content_type) {
+            "application/octet-stream".to_owned()
+        } else {
+            target.content_type.clone()
+        };
         let options = SignedUrlOptions::new().with_query([
             (
                 "response-content-disposition",
                 attachment_disposition(&target.filename),
             ),
-            ("response-content-type", target.content_type.clone()),
+            ("response-content-type", served_type),
         ]);
         let url = self
             .store

@@ -239,6 +239,49 @@ async fn a_presigned_url_downloads_the_exact_bytes() {
     store.delete(&key).await.unwrap();
 }
 
+/// The bucket cannot add `nosniff` or a sandbox to its answers: a file a
+/// browser would render or run is presigned as plain bytes, still a download.
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_and_scripts_are_presigned_as_plain_bytes() {
+    let settings = s3_settings();
+    let store = ObjectBlobStore::s3(&settings).unwrap();
+    let signer = S3UrlSigner::new(&settings, hmac()).unwrap();
+    let key = format!("{}/page", Uuid::now_v7());
+    put(&store, &key, b"<script>alert(document.cookie)</script>").await;
+    for (stored, served) in [
+        ("text/html", "application/octet-stream"),
+        ("image/svg+xml", "application/octet-stream"),
+        ("text/javascript", "application/octet-stream"),
+        ("text/plain", "text/plain"),
+    ] {
+        let mut page = target(&key, "page.html");
+        page.content_type = stored.into();
+        let url = signer
+            .download_url(
+                &page,
+                OffsetDateTime::now_utc() + time::Duration::minutes(10),
+            )
+            .await
+            .unwrap()
+            .url;
+        let res = http().get(&url).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{stored}");
+        let header = |name| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(header("content-type"), served, "{stored}");
+        assert!(
+            header("content-disposition").starts_with("attachment;"),
+            "{stored}"
+        );
+    }
+    store.delete(&key).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tampered_presigned_url_is_refused() {
     let settings = s3_settings();
