@@ -177,6 +177,7 @@ macro_rules! attachment_repository {
                 &self,
                 tenant: clasp_domain::TenantId,
                 subject: &clasp_domain::SubjectRef,
+                limit: usize,
             ) -> Result<Vec<clasp_domain::Attachment>, clasp_domain::ports::RepoError> {
                 use clasp_domain::SubjectRef;
                 use diesel::prelude::*;
@@ -195,7 +196,8 @@ macro_rules! attachment_repository {
                 };
                 // Ids sort as `Uuid`'s `Ord` does on both: PostgreSQL orders
                 // `uuid` bytewise, and lowercase hyphenated text sorts alike.
-                self.load(of_subject.order((created_at.asc(), id.asc())))
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                self.load(of_subject.order((created_at.asc(), id.asc())).limit(limit))
                     .await
             }
 

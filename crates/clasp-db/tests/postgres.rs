@@ -411,7 +411,7 @@ async fn opens_and_serves_on_a_current_thread_runtime() {
     let a = ready_attachment(t.id, "T", t.created_at);
     store.insert(&a).await.unwrap();
     let listed = store
-        .list_ready(t.id, &SubjectRef::Ticket("T".into()))
+        .list_ready(t.id, &SubjectRef::Ticket("T".into()), usize::MAX)
         .await
         .unwrap();
     assert_eq!(listed.len(), 1);

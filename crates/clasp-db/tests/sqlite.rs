@@ -121,13 +121,13 @@ async fn two_stores_on_one_file_write_concurrently() {
     assert_eq!(numbers.len(), 100, "every insert got its own number");
 
     let listed = first
-        .list_ready(tenant, &SubjectRef::Ticket("busy".into()))
+        .list_ready(tenant, &SubjectRef::Ticket("busy".into()), usize::MAX)
         .await
         .unwrap();
     assert_eq!(listed.len(), 100);
     assert_eq!(
         second
-            .list_ready(tenant, &SubjectRef::Ticket("busy".into()))
+            .list_ready(tenant, &SubjectRef::Ticket("busy".into()), usize::MAX)
             .await
             .unwrap(),
         listed

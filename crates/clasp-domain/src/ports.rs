@@ -86,11 +86,12 @@ pub trait AttachmentRepository: Send + Sync {
     /// Persists state, size, checksums, sniffed type, thumbnail and `updated_at`.
     /// Returns false when the attachment no longer exists.
     async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError>;
-    /// Ready attachments of `tenant` on `subject`, oldest first.
+    /// Ready attachments of `tenant` on `subject`, oldest first, at most `limit`.
     async fn list_ready(
         &self,
         tenant: TenantId,
         subject: &SubjectRef,
+        limit: usize,
     ) -> Result<Vec<Attachment>, RepoError>;
     /// One page of the `Ready` attachments of `tenant` that `query` admits, in
     /// its order: what [`ListQuery::select`] picks out of all of them. Adapters

@@ -87,7 +87,7 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
     let foreign = attachment(other, "T1", 1, AttachmentState::Ready);
     repo.insert(&foreign).await.unwrap();
     let listed: Vec<AttachmentId> = repo
-        .list_ready(tenant, &SubjectRef::Ticket("T1".into()))
+        .list_ready(tenant, &SubjectRef::Ticket("T1".into()), usize::MAX)
         .await
         .unwrap()
         .into_iter()
@@ -96,13 +96,21 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
     let mut ties = [b.id, tie.id];
     ties.sort();
     assert_eq!(listed, vec![ties[0], ties[1], a.id]);
+    let first_two: Vec<AttachmentId> = repo
+        .list_ready(tenant, &SubjectRef::Ticket("T1".into()), 2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(first_two, listed[..2], "at most the limit, oldest first");
     let by_room = repo
-        .list_ready(tenant, &SubjectRef::Room("7".into()))
+        .list_ready(tenant, &SubjectRef::Room("7".into()), usize::MAX)
         .await
         .unwrap();
     assert_eq!(by_room.len(), 4);
     assert!(
-        repo.list_ready(tenant, &SubjectRef::Case("T1".into()))
+        repo.list_ready(tenant, &SubjectRef::Case("T1".into()), usize::MAX)
             .await
             .unwrap()
             .is_empty()
@@ -301,7 +309,7 @@ async fn messages(repo: &dyn AttachmentRepository) {
     let m = message(tenant, ticket, vec![a2.id, a1.id]);
     assert!(repo.create_message(&m).await.unwrap());
     let by_message: Vec<AttachmentId> = repo
-        .list_ready(tenant, &SubjectRef::Message(m.id.to_string()))
+        .list_ready(tenant, &SubjectRef::Message(m.id.to_string()), usize::MAX)
         .await
         .unwrap()
         .into_iter()
@@ -313,7 +321,7 @@ async fn messages(repo: &dyn AttachmentRepository) {
     assert_eq!(linked.subject.ticket_id.as_deref(), Some(ticket));
     assert_eq!(linked.updated_at, m.created_at, "linking stamps updated_at");
     let by_ticket = repo
-        .list_ready(tenant, &SubjectRef::Ticket(ticket.into()))
+        .list_ready(tenant, &SubjectRef::Ticket(ticket.into()), usize::MAX)
         .await
         .unwrap();
     assert!(by_ticket.iter().any(|x| x.id == a1.id) && by_ticket.iter().any(|x| x.id == a2.id));

@@ -125,6 +125,7 @@ impl AttachmentRepository for MemoryAttachments {
         &self,
         tenant: TenantId,
         subject: &SubjectRef,
+        limit: usize,
     ) -> Result<Vec<Attachment>, RepoError> {
         let mut found: Vec<Attachment> = lock(&self.rows)
             .values()
@@ -132,6 +133,7 @@ impl AttachmentRepository for MemoryAttachments {
             .cloned()
             .collect();
         found.sort_by_key(|a| (a.created_at, a.id));
+        found.truncate(limit);
         Ok(found)
     }
 

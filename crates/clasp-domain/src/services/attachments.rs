@@ -13,6 +13,11 @@ use crate::validation::{
     UploadPolicy, ValidationError, parse_sha256, sanitize_filename, served_name,
 };
 
+/// The most attachments one listing of a subject answers (a ticket's, a
+/// message's): its oldest. A subject holding more is a host product's own
+/// problem; paging the seeds' listings would change their wire format.
+pub const MAX_LISTED: usize = 1000;
+
 /// What a client sends along with the bytes of a new attachment.
 #[derive(Debug, Clone, Default)]
 pub struct NewUpload {
@@ -316,7 +321,8 @@ impl AttachmentService {
         self.find_ready(principal, lookup).await
     }
 
-    /// The ready attachments on `subject`, oldest first.
+    /// The ready attachments on `subject`, oldest first: the first
+    /// [`MAX_LISTED`] of them.
     pub async fn list(
         &self,
         principal: &Principal,
@@ -326,7 +332,7 @@ impl AttachmentService {
         Ok(self
             .ports
             .attachments
-            .list_ready(principal.tenant_id, subject)
+            .list_ready(principal.tenant_id, subject, MAX_LISTED)
             .await?)
     }
 

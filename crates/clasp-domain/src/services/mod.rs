@@ -11,7 +11,7 @@ mod scanning_tests;
 
 use std::sync::Arc;
 
-pub use attachments::{AttachmentService, Lookup, NewUpload};
+pub use attachments::{AttachmentService, Lookup, MAX_LISTED, NewUpload};
 pub use direct_upload::{BegunUpload, NewDirectUpload, NewMessage, ReceivedUpload};
 pub use downloads::Download;
 pub use identity::IdentityService;

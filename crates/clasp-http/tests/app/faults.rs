@@ -228,8 +228,9 @@ impl AttachmentRepository for FaultyRepository {
         &self,
         tenant: TenantId,
         subject: &SubjectRef,
+        limit: usize,
     ) -> Result<Vec<Attachment>, RepoError> {
-        self.inner.list_ready(tenant, subject).await
+        self.inner.list_ready(tenant, subject, limit).await
     }
 
     async fn list_page(
