@@ -196,7 +196,7 @@ pub(crate) trait JsonBody: serde::de::DeserializeOwned + 'static {
 }
 
 /// A write by the workspace's caller and its JSON body, read (at most
-/// [`MAX_JSON_BYTES`]) only once the caller is authenticated and may write.
+/// 512 KiB) only once the caller is authenticated and may write.
 pub struct Written<T> {
     caller: Caller,
     body: T,
