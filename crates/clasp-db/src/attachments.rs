@@ -12,317 +12,264 @@
 /// whose embedded migrations are `$migrations`.
 macro_rules! attachment_repository {
     ($store:ty, $backend:ty, $migrations:expr) => {
-        impl $store {
-            /// The attachments `query` selects, whole.
-            async fn load<'a>(
-                &self,
-                query: $crate::schema::attachments::BoxedQuery<'a, $backend>,
-            ) -> Result<Vec<clasp_domain::Attachment>, clasp_domain::ports::RepoError> {
-                use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                let mut conn = self.conn().await?;
-                query
-                    .select($crate::models::AttachmentRow::as_select())
-                    .load(&mut *conn)
-                    .await
-                    .map_err($crate::error::query_error)?
-                    .into_iter()
-                    .map($crate::models::AttachmentRow::into_domain)
-                    .collect()
-            }
+        // One block, so that its imports serve every method.
+        const _: () = {
+            use clasp_domain::ports::RepoError;
+            use clasp_domain::{Attachment, AttachmentId, AttachmentState, ListQuery, TenantId};
+            use diesel::prelude::*;
+            use diesel_async::RunQueryDsl;
+            use $crate::error::{changed_any, find_all, find_one};
+            use $crate::models::{AttachmentFields, AttachmentRow, NewAttachment};
+            use $crate::schema::attachments::dsl::*;
+            use $crate::sql::{DbId, DbTime};
 
-            /// The query of one listing page (without its select clause).
-            fn page_query(
-                tenant: clasp_domain::TenantId,
-                q: &clasp_domain::ListQuery,
-            ) -> Result<
-                $crate::schema::attachments::BoxedQuery<'static, $backend>,
-                clasp_domain::ports::RepoError,
-            > {
-                use clasp_domain::listing::{FilterField, SortKey};
-                use diesel::prelude::*;
-                use $crate::listing::{filtered, keyset, stored_size};
-                use $crate::schema::attachments::dsl::*;
-                use $crate::sql::{DbId, DbTime};
-                let ready = attachments
-                    .filter(tenant_id.eq(DbId(tenant.0)))
-                    .filter(state.eq(clasp_domain::AttachmentState::Ready.as_str()))
-                    .into_boxed();
-                let query = filtered!(ready, &q.filters, |v: String| Self::tag_filter(tenant, v));
-                let by_id = |i: clasp_domain::AttachmentId| DbId(i.0);
-                let query = match &q.sort {
-                    SortKey::CreatedAt(r) => keyset!(
-                        query,
-                        r,
-                        q.order,
-                        created_at,
-                        id,
-                        |t: &time::OffsetDateTime| Ok::<_, clasp_domain::ports::RepoError>(DbTime(
-                            *t
-                        )),
-                        by_id
-                    ),
-                    SortKey::Filename(r) => keyset!(
-                        query,
-                        r,
-                        q.order,
-                        filename,
-                        id,
-                        |v: &String| Ok::<_, clasp_domain::ports::RepoError>(v.clone()),
-                        by_id
-                    ),
-                    SortKey::Size(r) => {
-                        keyset!(query, r, q.order, size_bytes, id, stored_size, by_id)
-                    }
-                };
-                Ok(query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX)))
-            }
-        }
+            impl $store {
+                /// The attachments `query` selects, whole.
+                async fn load<'a>(
+                    &self,
+                    query: $crate::schema::attachments::BoxedQuery<'a, $backend>,
+                ) -> Result<Vec<Attachment>, RepoError> {
+                    find_all!(self, query, AttachmentRow)
+                }
 
-        #[async_trait::async_trait]
-        impl clasp_domain::ports::AttachmentRepository for $store {
-            async fn insert(
-                &self,
-                attachment: &clasp_domain::Attachment,
-            ) -> Result<i64, clasp_domain::ports::RepoError> {
-                use diesel_async::RunQueryDsl;
-                use $crate::schema::attachments::dsl::*;
-                let row = $crate::models::NewAttachment::from_domain(attachment)?;
-                let mut conn = self.conn().await?;
-                diesel::insert_into(attachments)
-                    .values(row)
-                    .returning(number)
-                    .get_result(&mut *conn)
-                    .await
-                    .map_err($crate::error::query_error)
-            }
-
-            async fn get(
-                &self,
-                tenant: clasp_domain::TenantId,
-                wanted: clasp_domain::AttachmentId,
-            ) -> Result<Option<clasp_domain::Attachment>, clasp_domain::ports::RepoError> {
-                use diesel::prelude::*;
-                use $crate::schema::attachments::dsl::*;
-                use $crate::sql::DbId;
-                $crate::error::find_one!(
-                    self,
-                    attachments
+                /// The query of one listing page (without its select clause).
+                fn page_query(
+                    tenant: TenantId,
+                    q: &ListQuery,
+                ) -> Result<$crate::schema::attachments::BoxedQuery<'static, $backend>, RepoError>
+                {
+                    use clasp_domain::listing::{FilterField, SortKey};
+                    use $crate::listing::{filtered, keyset, stored_size};
+                    let ready = attachments
                         .filter(tenant_id.eq(DbId(tenant.0)))
-                        .filter(id.eq(DbId(wanted.0))),
-                    $crate::models::AttachmentRow
-                )
+                        .filter(state.eq(AttachmentState::Ready.as_str()))
+                        .into_boxed();
+                    let query =
+                        filtered!(ready, &q.filters, |v: String| Self::tag_filter(tenant, v));
+                    let by_id = |i: AttachmentId| DbId(i.0);
+                    let query = match &q.sort {
+                        SortKey::CreatedAt(r) => keyset!(
+                            query,
+                            r,
+                            q.order,
+                            created_at,
+                            id,
+                            |t: &time::OffsetDateTime| Ok::<_, RepoError>(DbTime(*t)),
+                            by_id
+                        ),
+                        SortKey::Filename(r) => keyset!(
+                            query,
+                            r,
+                            q.order,
+                            filename,
+                            id,
+                            |v: &String| Ok::<_, RepoError>(v.clone()),
+                            by_id
+                        ),
+                        SortKey::Size(r) => {
+                            keyset!(query, r, q.order, size_bytes, id, stored_size, by_id)
+                        }
+                    };
+                    Ok(query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX)))
+                }
             }
 
-            async fn get_by_number(
-                &self,
-                tenant: clasp_domain::TenantId,
-                wanted: i64,
-            ) -> Result<Option<clasp_domain::Attachment>, clasp_domain::ports::RepoError> {
-                use diesel::prelude::*;
-                use $crate::schema::attachments::dsl::*;
-                use $crate::sql::DbId;
-                $crate::error::find_one!(
-                    self,
-                    attachments
-                        .filter(number.eq(wanted))
-                        .filter(tenant_id.eq(DbId(tenant.0))),
-                    $crate::models::AttachmentRow
-                )
-            }
+            #[async_trait::async_trait]
+            impl clasp_domain::ports::AttachmentRepository for $store {
+                async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
+                    let row = NewAttachment::from_domain(attachment)?;
+                    let mut conn = self.conn().await?;
+                    diesel::insert_into(attachments)
+                        .values(row)
+                        .returning(number)
+                        .get_result(&mut *conn)
+                        .await
+                        .map_err($crate::error::query_error)
+                }
 
-            async fn set_thumbnail(
-                &self,
-                tenant: clasp_domain::TenantId,
-                wanted: clasp_domain::AttachmentId,
-                key: &str,
-                at: time::OffsetDateTime,
-            ) -> Result<bool, clasp_domain::ports::RepoError> {
-                use diesel::prelude::*;
-                use $crate::schema::attachments::dsl::*;
-                use $crate::sql::{DbId, DbTime};
-                // Only these two columns: a concurrent change of any other survives.
-                $crate::error::changed_any!(
-                    self,
-                    diesel::update(
-                        attachments
-                            .filter(tenant_id.eq(DbId(tenant.0)))
-                            .filter(id.eq(DbId(wanted.0)))
-                            .filter(state.eq(clasp_domain::AttachmentState::Ready.as_str())),
+                async fn get(
+                    &self,
+                    tenant: TenantId,
+                    wanted: AttachmentId,
+                ) -> Result<Option<Attachment>, RepoError> {
+                    let of_tenant = attachments.filter(tenant_id.eq(DbId(tenant.0)));
+                    find_one!(self, of_tenant.filter(id.eq(DbId(wanted.0))), AttachmentRow)
+                }
+
+                async fn get_by_number(
+                    &self,
+                    tenant: TenantId,
+                    wanted: i64,
+                ) -> Result<Option<Attachment>, RepoError> {
+                    let of_tenant = attachments.filter(tenant_id.eq(DbId(tenant.0)));
+                    find_one!(self, of_tenant.filter(number.eq(wanted)), AttachmentRow)
+                }
+
+                async fn set_thumbnail(
+                    &self,
+                    tenant: TenantId,
+                    wanted: AttachmentId,
+                    key: &str,
+                    at: time::OffsetDateTime,
+                ) -> Result<bool, RepoError> {
+                    // Only these two columns: a concurrent change of any other survives.
+                    changed_any!(
+                        self,
+                        diesel::update(
+                            attachments
+                                .filter(tenant_id.eq(DbId(tenant.0)))
+                                .filter(id.eq(DbId(wanted.0)))
+                                .filter(state.eq(AttachmentState::Ready.as_str())),
+                        )
+                        .set((thumbnail_key.eq(key), updated_at.eq(DbTime(at))))
                     )
-                    .set((thumbnail_key.eq(key), updated_at.eq(DbTime(at))))
-                )
-            }
+                }
 
-            async fn update(
-                &self,
-                attachment: &clasp_domain::Attachment,
-            ) -> Result<bool, clasp_domain::ports::RepoError> {
-                use diesel::prelude::*;
-                use $crate::schema::attachments::dsl::*;
-                use $crate::sql::DbId;
-                let changes = $crate::models::AttachmentFields::from_domain(attachment)?;
-                $crate::error::changed_any!(
-                    self,
-                    diesel::update(
-                        attachments
-                            .filter(tenant_id.eq(DbId(attachment.tenant_id.0)))
-                            .filter(id.eq(DbId(attachment.id.0))),
+                async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError> {
+                    let changes = AttachmentFields::from_domain(attachment)?;
+                    changed_any!(
+                        self,
+                        diesel::update(
+                            attachments
+                                .filter(tenant_id.eq(DbId(attachment.tenant_id.0)))
+                                .filter(id.eq(DbId(attachment.id.0))),
+                        )
+                        .set(changes)
                     )
-                    .set(changes)
-                )
-            }
+                }
 
-            async fn list_ready(
-                &self,
-                tenant: clasp_domain::TenantId,
-                subject: &clasp_domain::SubjectRef,
-                limit: usize,
-            ) -> Result<Vec<clasp_domain::Attachment>, clasp_domain::ports::RepoError> {
-                use clasp_domain::SubjectRef;
-                use diesel::prelude::*;
-                use $crate::schema::attachments::dsl::*;
-                use $crate::sql::DbId;
-                // Each filter matches one of the partial indexes of the migrations.
-                let ready = attachments
-                    .filter(tenant_id.eq(DbId(tenant.0)))
-                    .filter(state.eq(clasp_domain::AttachmentState::Ready.as_str()))
-                    .into_boxed();
-                let of_subject = match subject {
-                    SubjectRef::Ticket(v) => ready.filter(ticket_id.eq(v)),
-                    SubjectRef::Message(v) => ready.filter(message_id.eq(v)),
-                    SubjectRef::Case(v) => ready.filter(case_id.eq(v)),
-                    SubjectRef::Room(v) => ready.filter(room_id.eq(v)),
-                };
-                // Ids sort as `Uuid`'s `Ord` does on both: PostgreSQL orders
-                // `uuid` bytewise, and lowercase hyphenated text sorts alike.
-                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                self.load(of_subject.order((created_at.asc(), id.asc())).limit(limit))
-                    .await
-            }
+                async fn list_ready(
+                    &self,
+                    tenant: TenantId,
+                    subject: &clasp_domain::SubjectRef,
+                    limit: usize,
+                ) -> Result<Vec<Attachment>, RepoError> {
+                    use clasp_domain::SubjectRef;
+                    // Each filter matches one of the partial indexes of the migrations.
+                    let ready = attachments
+                        .filter(tenant_id.eq(DbId(tenant.0)))
+                        .filter(state.eq(AttachmentState::Ready.as_str()))
+                        .into_boxed();
+                    let of_subject = match subject {
+                        SubjectRef::Ticket(v) => ready.filter(ticket_id.eq(v)),
+                        SubjectRef::Message(v) => ready.filter(message_id.eq(v)),
+                        SubjectRef::Case(v) => ready.filter(case_id.eq(v)),
+                        SubjectRef::Room(v) => ready.filter(room_id.eq(v)),
+                    };
+                    // Ids sort as `Uuid`'s `Ord` does on both: PostgreSQL orders
+                    // `uuid` bytewise, and lowercase hyphenated text sorts alike.
+                    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                    self.load(of_subject.order((created_at.asc(), id.asc())).limit(limit))
+                        .await
+                }
 
-            async fn list_page(
-                &self,
-                tenant: clasp_domain::TenantId,
-                query: &clasp_domain::ListQuery,
-            ) -> Result<Vec<clasp_domain::Attachment>, clasp_domain::ports::RepoError> {
-                self.load(Self::page_query(tenant, query)?).await
-            }
+                async fn list_page(
+                    &self,
+                    tenant: TenantId,
+                    query: &ListQuery,
+                ) -> Result<Vec<Attachment>, RepoError> {
+                    self.load(Self::page_query(tenant, query)?).await
+                }
 
-            async fn delete(
-                &self,
-                tenant: clasp_domain::TenantId,
-                wanted: clasp_domain::AttachmentId,
-            ) -> Result<bool, clasp_domain::ports::RepoError> {
-                use diesel::prelude::*;
-                use $crate::schema::attachments::dsl::*;
-                use $crate::sql::DbId;
-                $crate::error::changed_any!(
-                    self,
-                    diesel::delete(
-                        attachments
-                            .filter(tenant_id.eq(DbId(tenant.0)))
-                            .filter(id.eq(DbId(wanted.0))),
+                async fn delete(
+                    &self,
+                    tenant: TenantId,
+                    wanted: AttachmentId,
+                ) -> Result<bool, RepoError> {
+                    changed_any!(
+                        self,
+                        diesel::delete(
+                            attachments
+                                .filter(tenant_id.eq(DbId(tenant.0)))
+                                .filter(id.eq(DbId(wanted.0))),
+                        )
                     )
-                )
-            }
+                }
 
-            async fn create_message(
-                &self,
-                message: &clasp_domain::Message,
-            ) -> Result<bool, clasp_domain::ports::RepoError> {
-                self.link_message(message).await
-            }
+                async fn create_message(
+                    &self,
+                    message: &clasp_domain::Message,
+                ) -> Result<bool, RepoError> {
+                    self.link_message(message).await
+                }
 
-            async fn expired_uploads(
-                &self,
-                before: time::OffsetDateTime,
-                limit: usize,
-            ) -> Result<Vec<clasp_domain::Attachment>, clasp_domain::ports::RepoError> {
-                use diesel::prelude::*;
-                use $crate::schema::attachments::dsl::*;
-                use $crate::sql::DbTime;
-                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                // The comparison implies `upload_expires_at IS NOT NULL`: the
-                // partial index of the migrations serves it.
-                self.load(
-                    attachments
-                        .filter(upload_expires_at.le(DbTime(before)))
-                        .filter(state.eq_any([
-                            clasp_domain::AttachmentState::Pending.as_str(),
-                            clasp_domain::AttachmentState::Uploading.as_str(),
-                        ]))
-                        .order((upload_expires_at.asc(), id.asc()))
-                        .limit(limit)
-                        .into_boxed(),
-                )
-                .await
-            }
-
-            async fn check_ready(&self) -> Result<(), clasp_domain::ports::RepoError> {
-                use diesel_async::RunQueryDsl;
-                use $crate::readiness::{NEWEST_APPLIED, NewestApplied, require_current};
-                let mut conn = self.conn().await?;
-                let applied: NewestApplied = diesel::sql_query(NEWEST_APPLIED)
-                    .get_result(&mut *conn)
+                async fn expired_uploads(
+                    &self,
+                    before: time::OffsetDateTime,
+                    limit: usize,
+                ) -> Result<Vec<Attachment>, RepoError> {
+                    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                    // The comparison implies `upload_expires_at IS NOT NULL`: the
+                    // partial index of the migrations serves it.
+                    self.load(
+                        attachments
+                            .filter(upload_expires_at.le(DbTime(before)))
+                            .filter(state.eq_any([
+                                AttachmentState::Pending.as_str(),
+                                AttachmentState::Uploading.as_str(),
+                            ]))
+                            .order((upload_expires_at.asc(), id.asc()))
+                            .limit(limit)
+                            .into_boxed(),
+                    )
                     .await
-                    .map_err($crate::error::query_error)?;
-                require_current::<$backend>(&$migrations, applied.version)
-            }
+                }
 
-            async fn quota(
-                &self,
-                tenant: clasp_domain::TenantId,
-            ) -> Result<clasp_domain::Quota, clasp_domain::ports::RepoError> {
-                use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                use $crate::schema::tenant_quotas::dsl as q;
-                use $crate::sql::DbId;
-                let mut conn = self.conn().await?;
-                let row: Option<$crate::quota::QuotaRow> = q::tenant_quotas
-                    .filter(q::tenant_id.eq(DbId(tenant.0)))
-                    .select((
-                        q::max_bytes,
-                        q::max_attachments,
-                        q::used_bytes,
-                        q::used_attachments,
-                    ))
-                    .get_result(&mut *conn)
-                    .await
-                    .optional()
-                    .map_err($crate::error::query_error)?;
-                $crate::quota::from_row(row)
-            }
+                async fn check_ready(&self) -> Result<(), RepoError> {
+                    use $crate::readiness::{NEWEST_APPLIED, NewestApplied, require_current};
+                    let mut conn = self.conn().await?;
+                    let applied: NewestApplied = diesel::sql_query(NEWEST_APPLIED)
+                        .get_result(&mut *conn)
+                        .await
+                        .map_err($crate::error::query_error)?;
+                    require_current::<$backend>(&$migrations, applied.version)
+                }
 
-            async fn set_quota_limits(
-                &self,
-                tenant: clasp_domain::TenantId,
-                limits: clasp_domain::QuotaLimits,
-            ) -> Result<(), clasp_domain::ports::RepoError> {
-                use diesel::prelude::*;
-                use diesel_async::RunQueryDsl;
-                use $crate::quota::limit_value;
-                use $crate::schema::tenant_quotas::dsl as q;
-                use $crate::sql::DbId;
-                let values = (
-                    q::max_bytes.eq(limit_value(limits.max_bytes)),
-                    q::max_attachments.eq(limit_value(limits.max_attachments)),
-                );
-                let mut conn = self.conn().await?;
-                // Usage is the triggers' alone: a new row starts from what the
-                // tenant's attachments are charged, which is nothing only when
-                // it has none (the first insert of a tenant creates its row).
-                diesel::insert_into(q::tenant_quotas)
-                    .values((q::tenant_id.eq(DbId(tenant.0)), values.0, values.1))
-                    .on_conflict(q::tenant_id)
-                    .do_update()
-                    .set(values)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err($crate::error::query_error)?;
-                Ok(())
+                async fn quota(&self, tenant: TenantId) -> Result<clasp_domain::Quota, RepoError> {
+                    use $crate::schema::tenant_quotas::dsl as q;
+                    let mut conn = self.conn().await?;
+                    let row: Option<$crate::quota::QuotaRow> = q::tenant_quotas
+                        .filter(q::tenant_id.eq(DbId(tenant.0)))
+                        .select((
+                            q::max_bytes,
+                            q::max_attachments,
+                            q::used_bytes,
+                            q::used_attachments,
+                        ))
+                        .get_result(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err($crate::error::query_error)?;
+                    $crate::quota::from_row(row)
+                }
+
+                async fn set_quota_limits(
+                    &self,
+                    tenant: TenantId,
+                    limits: clasp_domain::QuotaLimits,
+                ) -> Result<(), RepoError> {
+                    use $crate::quota::limit_value;
+                    use $crate::schema::tenant_quotas::dsl as q;
+                    let values = (
+                        q::max_bytes.eq(limit_value(limits.max_bytes)),
+                        q::max_attachments.eq(limit_value(limits.max_attachments)),
+                    );
+                    let mut conn = self.conn().await?;
+                    // Usage is the triggers' alone: a new row starts from what the
+                    // tenant's attachments are charged, which is nothing only when
+                    // it has none (the first insert of a tenant creates its row).
+                    diesel::insert_into(q::tenant_quotas)
+                        .values((q::tenant_id.eq(DbId(tenant.0)), values.0, values.1))
+                        .on_conflict(q::tenant_id)
+                        .do_update()
+                        .set(values)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err($crate::error::query_error)?;
+                    Ok(())
+                }
             }
-        }
+        };
     };
 }
 pub(crate) use attachment_repository;

@@ -124,6 +124,23 @@ macro_rules! find_one {
 }
 pub(crate) use find_one;
 
+/// Every row `$query` selects, as `$row`s turned into the domain's records, on
+/// a connection of `$store`.
+macro_rules! find_all {
+    ($store:expr, $query:expr, $row:ty) => {{
+        let mut conn = $store.conn().await?;
+        let query =
+            diesel::QueryDsl::select($query, <$row as diesel::SelectableHelper<_>>::as_select());
+        diesel_async::RunQueryDsl::load(query, &mut *conn)
+            .await
+            .map_err($crate::error::query_error)?
+            .into_iter()
+            .map(<$row>::into_domain)
+            .collect()
+    }};
+}
+pub(crate) use find_all;
+
 /// Runs the update or delete `$statement` on a connection of `$store`: whether
 /// it changed a row.
 macro_rules! changed_any {

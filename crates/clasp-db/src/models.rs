@@ -10,7 +10,7 @@ use crate::error::corrupt;
 use crate::schema::{api_keys, attachments, messages, sessions, tenants};
 use crate::sql::{DbId, DbTags, DbTime};
 
-/// A stored attachment.
+/// A stored attachment: its identity and its columns.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = attachments)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
@@ -18,59 +18,41 @@ pub(crate) struct AttachmentRow {
     number: i64,
     id: DbId,
     tenant_id: DbId,
-    ticket_id: Option<String>,
-    message_id: Option<String>,
-    case_id: Option<String>,
-    room_id: Option<String>,
-    filename: String,
-    content_type: String,
-    sniffed_type: Option<String>,
-    size_bytes: i64,
-    sha256: Option<String>,
-    declared_sha256: Option<String>,
-    state: String,
-    description: Option<String>,
-    tags: DbTags,
-    locale: Option<String>,
-    uploaded_by: String,
-    thumbnail_key: Option<String>,
-    created_at: DbTime,
-    updated_at: DbTime,
-    upload_expires_at: Option<DbTime>,
-    failure_reason: Option<String>,
+    #[diesel(embed)]
+    fields: AttachmentFields,
 }
 
 impl AttachmentRow {
     /// The domain record, or why the row cannot be one.
     pub(crate) fn into_domain(self) -> Result<Attachment, RepoError> {
+        let f = self.fields;
         Ok(Attachment {
             id: AttachmentId(self.id.0),
             number: self.number,
             tenant_id: TenantId(self.tenant_id.0),
             subject: Subject {
-                ticket_id: self.ticket_id,
-                message_id: self.message_id,
-                case_id: self.case_id,
-                room_id: self.room_id,
+                ticket_id: f.ticket_id,
+                message_id: f.message_id,
+                case_id: f.case_id,
+                room_id: f.room_id,
             },
-            filename: self.filename,
-            content_type: self.content_type,
-            sniffed_type: self.sniffed_type,
-            size_bytes: u64::try_from(self.size_bytes)
-                .map_err(|e| corrupt("attachment size", e))?,
-            sha256: self.sha256,
-            declared_sha256: self.declared_sha256,
-            state: AttachmentState::parse(&self.state)
-                .ok_or_else(|| corrupt("attachment state", &self.state))?,
-            description: self.description,
-            tags: self.tags.0,
-            locale: self.locale,
-            uploaded_by: self.uploaded_by,
-            thumbnail_key: self.thumbnail_key,
-            upload_expires_at: self.upload_expires_at.map(|t| t.0),
-            failure_reason: self.failure_reason,
-            created_at: self.created_at.0,
-            updated_at: self.updated_at.0,
+            filename: f.filename,
+            content_type: f.content_type,
+            sniffed_type: f.sniffed_type,
+            size_bytes: u64::try_from(f.size_bytes).map_err(|e| corrupt("attachment size", e))?,
+            sha256: f.sha256,
+            declared_sha256: f.declared_sha256,
+            state: AttachmentState::parse(&f.state)
+                .ok_or_else(|| corrupt("attachment state", &f.state))?,
+            description: f.description,
+            tags: f.tags.0,
+            locale: f.locale,
+            uploaded_by: f.uploaded_by,
+            thumbnail_key: f.thumbnail_key,
+            upload_expires_at: f.upload_expires_at.map(|t| t.0),
+            failure_reason: f.failure_reason,
+            created_at: f.created_at.0,
+            updated_at: f.updated_at.0,
         })
     }
 }
@@ -97,9 +79,11 @@ impl NewAttachment {
 }
 
 /// Everything of an attachment but its identity (number, id, tenant): what an
-/// update may change. `None` clears a column.
-#[derive(Insertable, AsChangeset)]
+/// update may change, and what a read returns beside the identity. `None`
+/// clears a column.
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = attachments, treat_none_as_null = true)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct AttachmentFields {
     ticket_id: Option<String>,
     message_id: Option<String>,
@@ -111,7 +95,7 @@ pub(crate) struct AttachmentFields {
     size_bytes: i64,
     sha256: Option<String>,
     declared_sha256: Option<String>,
-    state: &'static str,
+    state: String,
     description: Option<String>,
     tags: DbTags,
     locale: Option<String>,
@@ -140,7 +124,7 @@ impl AttachmentFields {
                 .map_err(|e| RepoError::Backend(format!("attachment size: {e}")))?,
             sha256: a.sha256.clone(),
             declared_sha256: a.declared_sha256.clone(),
-            state: a.state.as_str(),
+            state: a.state.as_str().to_owned(),
             description: a.description.clone(),
             tags: DbTags(a.tags.clone()),
             locale: a.locale.clone(),

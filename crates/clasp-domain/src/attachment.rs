@@ -139,6 +139,40 @@ pub struct Attachment {
 }
 
 impl Attachment {
+    /// A new `Pending` attachment of `tenant_id` on `subject`, named and typed,
+    /// of no bytes yet, by `uploaded_by` at `now`: what every upload starts as
+    /// (and what adapters' tests build their rows from).
+    pub fn pending(
+        tenant_id: TenantId,
+        subject: Subject,
+        (filename, content_type): (String, String),
+        uploaded_by: String,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            id: AttachmentId::new(),
+            number: 0,
+            tenant_id,
+            subject,
+            filename,
+            content_type,
+            sniffed_type: None,
+            size_bytes: 0,
+            sha256: None,
+            declared_sha256: None,
+            state: AttachmentState::Pending,
+            description: None,
+            tags: Vec::new(),
+            locale: None,
+            uploaded_by,
+            thumbnail_key: None,
+            upload_expires_at: None,
+            failure_reason: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Where the bytes live in the blob store: tenant-prefixed, so a tenant's bytes
     /// can be listed or purged together and never collide with another's.
     pub fn blob_key(&self) -> String {

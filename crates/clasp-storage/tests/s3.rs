@@ -15,9 +15,7 @@ use clasp_domain::inspect::BodyError;
 use clasp_domain::ports::{BlobError, BlobStore, SignatureError, SignedTarget, UrlSigner};
 use clasp_domain::signed_url::parse_clasp_signed_url;
 use clasp_domain::{AttachmentId, TenantId};
-use clasp_storage::{
-    HmacSigner, MAX_PRESIGNED_SECS, ObjectBlobStore, S3Settings, S3UrlSigner, StorageError,
-};
+use clasp_storage::{MAX_PRESIGNED_SECS, ObjectBlobStore, S3Settings, S3UrlSigner, StorageError};
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path;
@@ -29,7 +27,7 @@ use uuid::Uuid;
 
 mod common;
 
-use common::s3_settings;
+use common::{bucket, hmac, http, s3_settings};
 
 const MIB: usize = 1024 * 1024;
 
@@ -74,10 +72,6 @@ fn raw(settings: &S3Settings) -> object_store::aws::AmazonS3 {
         .unwrap()
 }
 
-fn hmac() -> HmacSigner {
-    HmacSigner::new(&[7u8; 32], "http://clasp.example").unwrap()
-}
-
 fn target(blob_key: &str, filename: &str) -> SignedTarget {
     SignedTarget {
         tenant_id: TenantId(Uuid::now_v7()),
@@ -86,13 +80,6 @@ fn target(blob_key: &str, filename: &str) -> SignedTarget {
         filename: filename.into(),
         content_type: "application/pdf".into(),
     }
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }
 
 /// The query parameter `name` of `url`.
@@ -193,8 +180,7 @@ async fn a_30_mib_body_round_trips() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_presigned_url_downloads_the_exact_bytes() {
     let settings = s3_settings();
-    let store = ObjectBlobStore::s3(&settings).unwrap();
-    let signer = S3UrlSigner::new(&settings, hmac()).unwrap();
+    let (store, signer) = bucket();
     let key = format!("{}/{}", Uuid::now_v7(), Uuid::now_v7());
     let bytes = data(MIB + 123, 3);
     put(&store, &key, &bytes).await;
@@ -243,9 +229,7 @@ async fn a_presigned_url_downloads_the_exact_bytes() {
 /// browser would render or run is presigned as plain bytes, still a download.
 #[tokio::test(flavor = "multi_thread")]
 async fn pages_and_scripts_are_presigned_as_plain_bytes() {
-    let settings = s3_settings();
-    let store = ObjectBlobStore::s3(&settings).unwrap();
-    let signer = S3UrlSigner::new(&settings, hmac()).unwrap();
+    let (store, signer) = bucket();
     let key = format!("{}/page", Uuid::now_v7());
     put(&store, &key, b"<script>alert(document.cookie)</script>").await;
     for (stored, served) in [
@@ -284,9 +268,7 @@ async fn pages_and_scripts_are_presigned_as_plain_bytes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tampered_presigned_url_is_refused() {
-    let settings = s3_settings();
-    let store = ObjectBlobStore::s3(&settings).unwrap();
-    let signer = S3UrlSigner::new(&settings, hmac()).unwrap();
+    let (store, signer) = bucket();
     let prefix = Uuid::now_v7();
     let key = format!("{prefix}/mine");
     let other = format!("{prefix}/other");
@@ -335,9 +317,7 @@ async fn a_tampered_presigned_url_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_presigned_url_is_refused() {
-    let settings = s3_settings();
-    let store = ObjectBlobStore::s3(&settings).unwrap();
-    let signer = S3UrlSigner::new(&settings, hmac()).unwrap();
+    let (store, signer) = bucket();
     let key = format!("{}/soon-gone", Uuid::now_v7());
     put(&store, &key, b"short-lived").await;
     let signed = signer

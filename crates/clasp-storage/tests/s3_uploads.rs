@@ -15,18 +15,14 @@ use clasp_domain::ports::{
 };
 use clasp_domain::signed_url::parse_clasp_signed_upload_url;
 use clasp_domain::{AttachmentId, TenantId};
-use clasp_storage::{HmacSigner, ObjectBlobStore, S3UrlSigner};
+use clasp_storage::{ObjectBlobStore, S3UrlSigner};
 use futures::StreamExt;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 mod common;
 
-use common::s3_settings;
-
-fn hmac() -> HmacSigner {
-    HmacSigner::new(&[9u8; 32], "http://clasp.example").unwrap()
-}
+use common::{bucket, hmac, http, s3_settings};
 
 fn target(size: u64, content_type: &str) -> UploadTarget {
     let tenant_id = TenantId(Uuid::now_v7());
@@ -38,13 +34,6 @@ fn target(size: u64, content_type: &str) -> UploadTarget {
         size,
         content_type: content_type.into(),
     }
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
 }
 
 /// Sends `body` the way a client follows an [`UploadUrl`], with `content_type`
@@ -80,8 +69,7 @@ async fn stored(store: &ObjectBlobStore, key: &str) -> Option<Vec<u8>> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_presigned_put_stores_exactly_the_declared_bytes() {
     let settings = s3_settings();
-    let store = ObjectBlobStore::s3(&settings).unwrap();
-    let signer = S3UrlSigner::new(&settings, hmac()).unwrap();
+    let (store, signer) = bucket();
     let bytes: Vec<u8> = (0..70_001u32).map(|i| (i * 31 % 251) as u8).collect();
     let target = target(bytes.len() as u64, "application/pdf");
     let asked = OffsetDateTime::now_utc() + time::Duration::minutes(15);
@@ -118,9 +106,7 @@ async fn a_presigned_put_stores_exactly_the_declared_bytes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_presigned_put_refuses_any_other_length_or_type() {
-    let settings = s3_settings();
-    let store = ObjectBlobStore::s3(&settings).unwrap();
-    let signer = S3UrlSigner::new(&settings, hmac()).unwrap();
+    let (store, signer) = bucket();
     let target = target(1_000, "image/png");
     let url = signer
         .upload_url(
@@ -156,9 +142,7 @@ async fn a_presigned_put_refuses_any_other_length_or_type() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_presigned_put_is_refused() {
-    let settings = s3_settings();
-    let store = ObjectBlobStore::s3(&settings).unwrap();
-    let signer = S3UrlSigner::new(&settings, hmac()).unwrap();
+    let (store, signer) = bucket();
     let target = target(5, "text/plain");
     let url = signer
         .upload_url(

@@ -135,15 +135,3 @@ impl PgStore {
             .map_err(query_error)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::starts_with_pattern;
-
-    #[test]
-    fn patterns_escape_every_like_metacharacter() {
-        assert_eq!(starts_with_pattern("ixk_Ab"), "ixk\\_Ab%");
-        assert_eq!(starts_with_pattern("a%b_c\\d*?["), "a\\%b\\_c\\\\d*?[%");
-        assert_eq!(starts_with_pattern(""), "%");
-    }
-}

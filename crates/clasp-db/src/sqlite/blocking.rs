@@ -21,10 +21,22 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::task::{JoinError, JoinHandle};
 
 /// Runs blocking work on the current tokio runtime's blocking pool.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct CurrentRuntime;
+pub(crate) type CurrentRuntime = Runner<false>;
 
-impl SpawnBlocking for CurrentRuntime {
+/// Runs the work at once, on the calling thread: for the single-row reads by
+/// key that every request makes (its API key or session, one attachment). In
+/// WAL mode a reader never waits for a writer, and such a read takes a few
+/// microseconds, less than the two thread wake-ups of a trip to the blocking
+/// pool; profiles of the metadata benchmark showed those trips dominating
+/// (docs/performance.md).
+pub(crate) type Inline = Runner<true>;
+
+/// Where blocking work runs: on the calling thread if `INLINE`, else on the
+/// blocking pool of the runtime that polls.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Runner<const INLINE: bool>;
+
+impl<const INLINE: bool> SpawnBlocking for Runner<INLINE> {
     fn spawn_blocking<'a, R>(
         &mut self,
         task: impl FnOnce() -> R + Send + 'static,
@@ -32,6 +44,9 @@ impl SpawnBlocking for CurrentRuntime {
     where
         R: Send + 'static,
     {
+        if INLINE {
+            return Box::pin(std::future::ready(Ok(task())));
+        }
         match Handle::try_current() {
             Ok(handle) => {
                 let running = FinishOnDrop(handle.spawn_blocking(task));
@@ -42,32 +57,7 @@ impl SpawnBlocking for CurrentRuntime {
     }
 
     fn get_runtime() -> Self {
-        CurrentRuntime
-    }
-}
-
-/// Runs the work at once, on the calling thread: for the single-row reads by
-/// key that every request makes (its API key or session, one attachment). In
-/// WAL mode a reader never waits for a writer, and such a read takes a few
-/// microseconds, less than the two thread wake-ups of a trip to the blocking
-/// pool; profiles of the metadata benchmark showed those trips dominating
-/// (docs/performance.md).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Inline;
-
-impl SpawnBlocking for Inline {
-    fn spawn_blocking<'a, R>(
-        &mut self,
-        task: impl FnOnce() -> R + Send + 'static,
-    ) -> BoxFuture<'a, Result<R, Box<dyn Error + Send + Sync + 'static>>>
-    where
-        R: Send + 'static,
-    {
-        Box::pin(std::future::ready(Ok(task())))
-    }
-
-    fn get_runtime() -> Self {
-        Inline
+        Runner
     }
 }
 

@@ -13,7 +13,7 @@ use diesel_async::pooled_connection::{
 use diesel_async::sync_connection_wrapper::{SpawnBlocking, SyncConnectionWrapper};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::blocking::{CurrentRuntime, Inline};
+use super::blocking::{CurrentRuntime, Inline, Runner};
 use crate::error::DbError;
 
 /// The migrations of `migrations/sqlite`, compiled into the binary.
@@ -125,7 +125,7 @@ where
     config.custom_setup = Box::new(|path| {
         let path = path.to_owned();
         Box::pin(async move {
-            let conn = CurrentRuntime
+            let conn = Runner::<false>
                 .spawn_blocking(move || establish(&path, true))
                 .await
                 .map_err(|e| ConnectionError::BadConnection(e.to_string()))??;

@@ -107,15 +107,3 @@ impl SqliteStore {
         Ok(steps.into_iter().map(|(_, _, _, detail)| detail).collect())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::starts_with_pattern;
-
-    #[test]
-    fn patterns_escape_every_glob_metacharacter() {
-        assert_eq!(starts_with_pattern("ixk_Ab"), "ixk_Ab*");
-        assert_eq!(starts_with_pattern("a*b?c[d]%_"), "a[*]b[?]c[[]d]%_*");
-        assert_eq!(starts_with_pattern(""), "*");
-    }
-}

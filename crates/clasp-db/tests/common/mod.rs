@@ -6,7 +6,7 @@ use std::error::Error;
 
 use clasp_db::{PgSettings, PgStore, SqliteStore};
 use clasp_domain::credentials::{ApiKey, Scopes};
-use clasp_domain::{Attachment, AttachmentId, AttachmentState, Subject, Tenant, TenantId};
+use clasp_domain::{Attachment, AttachmentState, Subject, Tenant, TenantId};
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use tempfile::TempDir;
 use time::OffsetDateTime;
@@ -206,30 +206,15 @@ pub fn micros(n: i64) -> OffsetDateTime {
 /// names the moment, so each is distinct).
 pub fn ready_attachment(tenant: TenantId, ticket: &str, at: OffsetDateTime) -> Attachment {
     let seq = (at - OffsetDateTime::UNIX_EPOCH).whole_microseconds();
+    let subject = Subject {
+        ticket_id: Some(ticket.to_owned()),
+        ..Subject::default()
+    };
+    let named = (format!("file-{seq}.txt"), "text/plain".into());
     Attachment {
-        id: AttachmentId::new(),
-        number: 0,
-        tenant_id: tenant,
-        subject: Subject {
-            ticket_id: Some(ticket.to_owned()),
-            ..Subject::default()
-        },
-        filename: format!("file-{seq}.txt"),
-        content_type: "text/plain".into(),
-        sniffed_type: None,
         size_bytes: 3,
-        sha256: None,
-        declared_sha256: None,
         state: AttachmentState::Ready,
-        description: None,
-        tags: Vec::new(),
-        locale: None,
-        uploaded_by: "user-1".into(),
-        thumbnail_key: None,
-        upload_expires_at: None,
-        failure_reason: None,
-        created_at: at,
-        updated_at: at,
+        ..Attachment::pending(tenant, subject, named, "user-1".into(), at)
     }
 }
 

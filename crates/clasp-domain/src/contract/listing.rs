@@ -29,34 +29,26 @@ const CASES: [&str; 3] = [
 /// The `i`th attachment of the fixture: few distinct values per field, so every
 /// sort has ties.
 fn fixture(tenant: TenantId, i: usize) -> Attachment {
+    let subject = Subject {
+        case_id: Some(CASES[i % CASES.len()].to_owned()),
+        ..Subject::default()
+    };
+    let named = (
+        NAMES[i % NAMES.len()].to_owned(),
+        TYPES[i % TYPES.len()].to_owned(),
+    );
+    let at = instant((i / 3) as i64);
     Attachment {
-        id: AttachmentId::new(),
-        number: 0,
-        tenant_id: tenant,
-        subject: Subject {
-            case_id: Some(CASES[i % CASES.len()].to_owned()),
-            ..Subject::default()
-        },
-        filename: NAMES[i % NAMES.len()].to_owned(),
-        content_type: TYPES[i % TYPES.len()].to_owned(),
-        sniffed_type: None,
         size_bytes: (i % 5) as u64 * 1000,
         sha256: Some("ab".repeat(32)),
-        declared_sha256: None,
         state: AttachmentState::Ready,
-        description: None,
         tags: match i % 3 {
             0 => vec!["red".into(), "blue".into()],
             1 => vec!["red".into()],
             _ => vec![],
         },
         locale: Some("en_US".into()),
-        uploaded_by: "key-1".into(),
-        thumbnail_key: None,
-        upload_expires_at: None,
-        failure_reason: None,
-        created_at: instant((i / 3) as i64),
-        updated_at: instant((i / 3) as i64),
+        ..Attachment::pending(tenant, subject, named, "key-1".into(), at)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use futures::future::join_all;
 
-use crate::attachment::{Attachment, AttachmentId, Subject};
+use crate::attachment::{Attachment, Subject};
 use crate::ports::{AttachmentRepository, RepoError};
 use crate::quota::{Quota, QuotaLimits, QuotaUsage};
 use crate::state::AttachmentState;
@@ -21,30 +21,15 @@ pub const ADMITTED: usize = 7;
 pub const ROUNDS: usize = 3;
 
 fn pending(tenant: TenantId, size: u64) -> Attachment {
+    let subject = Subject {
+        ticket_id: Some("quota".into()),
+        ..Subject::default()
+    };
+    let named = ("q.pdf".into(), "application/pdf".into());
     Attachment {
-        id: AttachmentId::new(),
-        number: 0,
-        tenant_id: tenant,
-        subject: Subject {
-            ticket_id: Some("quota".into()),
-            ..Subject::default()
-        },
-        filename: "q.pdf".into(),
-        content_type: "application/pdf".into(),
-        sniffed_type: None,
         size_bytes: size,
-        sha256: None,
-        declared_sha256: None,
-        state: AttachmentState::Pending,
-        description: None,
-        tags: Vec::new(),
-        locale: None,
-        uploaded_by: "quota-user".into(),
-        thumbnail_key: None,
-        failure_reason: None,
         upload_expires_at: Some(instant(600)),
-        created_at: instant(0),
-        updated_at: instant(0),
+        ..Attachment::pending(tenant, subject, named, "quota-user".into(), instant(0))
     }
 }
 

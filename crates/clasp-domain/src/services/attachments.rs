@@ -250,28 +250,13 @@ impl AttachmentService {
         content_type: String,
     ) -> Attachment {
         let now = self.ports.clock.now();
-        Attachment {
-            id: AttachmentId::new(),
-            number: 0,
-            tenant_id: principal.tenant_id,
+        Attachment::pending(
+            principal.tenant_id,
             subject,
-            filename,
-            content_type,
-            sniffed_type: None,
-            size_bytes: 0,
-            sha256: None,
-            declared_sha256: None,
-            state: AttachmentState::Pending,
-            description: None,
-            tags: Vec::new(),
-            locale: None,
-            uploaded_by: principal.actor(),
-            thumbnail_key: None,
-            upload_expires_at: None,
-            failure_reason: None,
-            created_at: now,
-            updated_at: now,
-        }
+            (filename, content_type),
+            principal.actor(),
+            now,
+        )
     }
 
     /// Streams `body` into the blob key of the recorded `attachment`, checking

@@ -1,6 +1,11 @@
-//! The SeaweedFS (S3) server the S3 tests run against, named by the environment.
+//! The SeaweedFS (S3) server the S3 tests run against, named by the environment,
+//! and the clients the S3 tests reach it with.
 
-use clasp_storage::S3Settings;
+#![allow(dead_code, reason = "each test binary uses its part of the helpers")]
+
+use std::time::Duration;
+
+use clasp_storage::{HmacSigner, ObjectBlobStore, S3Settings, S3UrlSigner};
 
 /// A required test variable; missing means the suite was not started by the
 /// script that starts SeaweedFS, and the test fails saying so (never skips).
@@ -31,4 +36,25 @@ pub fn s3_settings() -> S3Settings {
         secret_access_key: Some(required("CLASP_TEST_S3_SECRET_ACCESS_KEY")),
         virtual_hosted_style: false,
     }
+}
+
+/// The signer of Clasp's own URLs beside the presigner.
+pub fn hmac() -> HmacSigner {
+    HmacSigner::new(&[7u8; 32], "http://clasp.example").unwrap()
+}
+
+/// The test bucket through the adapter, and its presigner.
+pub fn bucket() -> (ObjectBlobStore, S3UrlSigner) {
+    let settings = s3_settings();
+    let store = ObjectBlobStore::s3(&settings).unwrap();
+    let signer = S3UrlSigner::new(&settings, hmac()).unwrap();
+    (store, signer)
+}
+
+/// An HTTP client such as a browser following a presigned URL.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }

@@ -84,23 +84,36 @@ impl crate::ports::BlobStore for YieldingBlobs {
     }
 }
 
-#[test]
-fn concurrent_confirms_both_answer_the_ready_attachment() {
-    let f = fixture();
-    let begun = f.begin(TICKET, "a.txt", "text/plain", 6);
-    f.put(&begun, &[b"abc", b"def"]).unwrap();
+/// Two confirms of one upload at once (quoting `etag`, if any), over a blob
+/// store that yields at every step so that they interleave: both answers.
+fn confirm_twice_at_once(
+    f: &Fixture,
+    begun: &BegunUpload,
+    etag: Option<&str>,
+) -> (
+    Result<Attachment, AttachmentError>,
+    Result<Attachment, AttachmentError>,
+) {
     let ports = crate::services::Ports {
         blobs: Arc::new(YieldingBlobs(f.mem.blobs.clone())),
         ..f.mem.ports.clone()
     };
     let service = AttachmentService::new(ports, UploadPolicy::default());
     let lookup = Lookup::id(begun.attachment.id);
-    let (first, second) = block_on(async {
+    block_on(async {
         futures::join!(
-            service.confirm(&f.writer, &lookup, None),
-            service.confirm(&f.writer, &lookup, None)
+            service.confirm(&f.writer, &lookup, etag),
+            service.confirm(&f.writer, &lookup, etag)
         )
-    });
+    })
+}
+
+#[test]
+fn concurrent_confirms_both_answer_the_ready_attachment() {
+    let f = fixture();
+    let begun = f.begin(TICKET, "a.txt", "text/plain", 6);
+    f.put(&begun, &[b"abc", b"def"]).unwrap();
+    let (first, second) = confirm_twice_at_once(&f, &begun, None);
     let (first, second) = (first.unwrap(), second.unwrap());
     assert_eq!(first.state, AttachmentState::Ready);
     assert_eq!(
@@ -116,18 +129,7 @@ fn concurrent_confirms_quoting_the_etag_both_answer_the_ready_attachment() {
     let f = fixture();
     let begun = f.begin(TICKET, "a.txt", "text/plain", 6);
     let etag = f.put(&begun, &[b"abcdef"]).unwrap().etag.unwrap();
-    let ports = crate::services::Ports {
-        blobs: Arc::new(YieldingBlobs(f.mem.blobs.clone())),
-        ..f.mem.ports.clone()
-    };
-    let service = AttachmentService::new(ports, UploadPolicy::default());
-    let lookup = Lookup::id(begun.attachment.id);
-    let (first, second) = block_on(async {
-        futures::join!(
-            service.confirm(&f.writer, &lookup, Some(&etag)),
-            service.confirm(&f.writer, &lookup, Some(&etag))
-        )
-    });
+    let (first, second) = confirm_twice_at_once(&f, &begun, Some(&etag));
     assert_eq!(first.unwrap(), second.unwrap());
     assert_eq!(
         f.stored(begun.attachment.id).unwrap().state,
