@@ -379,3 +379,133 @@ async fn an_executable_declared_as_text_is_refused_and_a_text_named_exe_is_renam
         .to_owned();
     assert_eq!(disposition, "attachment; filename=\"invoice.txt\"");
 }
+
+/// Opens a tickets upload on `key` that announces a large body and sends only
+/// its first bytes: an upload that holds its slot while it drips.
+fn dripping_upload(server: &Server, key: &str) -> TcpStream {
+    let mut stream = connect(server);
+    let addr = server.base.trim_start_matches("http://");
+    let head = format!(
+        "POST /v1/tickets/{TICKET}/attachments HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: multipart/form-data; boundary=BOUNDARY\r\nContent-Length: 1000000\r\n\r\n--BOUNDARY\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream
+}
+
+/// What the server has answered on `stream` so far, without waiting.
+fn answered_yet(stream: &mut TcpStream) -> String {
+    stream.set_nonblocking(true).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = stream.read(&mut buf).unwrap_or(0);
+    stream.set_nonblocking(false).unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// One tenant opens 160 uploads over four keys that drip their bodies, on the
+/// default limits (256 slots, 64 a tenant, 32 a credential): each key gets its
+/// 32, the tenant its 64, the rest are answered 503 at once, and another
+/// tenant's upload still goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenant_s_slow_uploads_leave_slots_for_another() {
+    let work = Workdir::new();
+    let mut keys = vec![work.tenant_with_key("drip", "attachments:write")];
+    for _ in 0..4 {
+        keys.push(work.admin(&[
+            "admin",
+            "key",
+            "create",
+            "--tenant",
+            "drip",
+            "--scopes",
+            "attachments:write",
+        ]));
+    }
+    let other = work.tenant_with_key("other", "attachments:write");
+    let server = Server::start(&work);
+
+    let mut drips: Vec<TcpStream> = Vec::new();
+    for key in &keys[..4] {
+        for _ in 0..40 {
+            drips.push(dripping_upload(&server, key));
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (mut refused, mut held) = (0, Vec::new());
+    for mut stream in drips {
+        let said = answered_yet(&mut stream);
+        if said.is_empty() {
+            held.push(stream);
+        } else {
+            assert!(said.starts_with("HTTP/1.1 503"), "{said}");
+            assert!(said.contains("retry-after: 1"), "{said}");
+            assert!(said.contains("too_many_uploads"), "{said}");
+            refused += 1;
+        }
+    }
+    println!(
+        "slow uploads: {} held, {refused} refused at once",
+        held.len()
+    );
+    assert_eq!(held.len(), 64, "the tenant's share");
+    assert_eq!(refused, 96);
+    // the held uploads are alive: they drip
+    for stream in &mut held {
+        stream.write_all(b"x").unwrap();
+    }
+
+    let c = client();
+    let url = server.url(&format!("/v1/tickets/{TICKET}/attachments"));
+    let upload = |key: &str| {
+        c.post(&url)
+            .bearer_auth(key)
+            .multipart(form("file", "a.txt", "text/plain", b"hello".to_vec()))
+            .send()
+    };
+    let res = upload(&other).await.unwrap();
+    assert_eq!(res.status(), 201, "another tenant uploads");
+    let res = upload(&keys[4]).await.unwrap();
+    assert_eq!(res.status(), 503, "a fifth key of the same tenant waits");
+    assert_eq!(res.headers()["retry-after"], "1");
+
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let res = upload(&keys[4]).await.unwrap();
+    assert_eq!(res.status(), 201, "the shares were given back");
+}
+
+/// An upload that sends a byte every 400 ms never goes idle, and is cut off
+/// at `upload_deadline_secs` all the same.
+#[test]
+fn a_steady_drip_is_cut_off_at_the_upload_deadline() {
+    let work = Workdir::new().with_env("CLASP_UPLOAD_DEADLINE_SECS", "3");
+    let key = work.tenant_with_key("ws-1", "attachments:write");
+    let server = Server::start(&work);
+    let started = Instant::now();
+    let mut stream = dripping_upload(&server, &key);
+    let mut dripper = stream.try_clone().unwrap();
+    let drip = std::thread::spawn(move || {
+        let part = b"Content-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n\r\n";
+        let mut bytes = part.iter().chain(std::iter::repeat(&b'x'));
+        while started.elapsed() < Duration::from_secs(15) {
+            let byte = *bytes.next().unwrap();
+            if dripper.write_all(&[byte]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(400));
+        }
+    });
+    let said = answer(&mut stream);
+    let took = started.elapsed();
+    drop(stream);
+    let _ = drip.join();
+    println!(
+        "steady drip: answered after {:.1} s: {}",
+        took.as_secs_f64(),
+        said.lines().next().unwrap_or_default()
+    );
+    assert!(said.starts_with("HTTP/1.1 400"), "{said}");
+    assert!(took >= Duration::from_millis(2900), "{took:?}");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(work.blob_files().is_empty(), "nothing kept");
+}

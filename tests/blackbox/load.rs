@@ -1,7 +1,10 @@
 //! A bounded load test of the built binary on loopback: rounds of a mixed
 //! workload over the dialects — small and multi-MiB uploads, metadata gets,
 //! listings, whole and ranged downloads, deletes — from 256 concurrent
-//! connections, against the embedded defaults with their default limits. No
+//! connections, against the embedded defaults with their default limits but
+//! the per-tenant and per-credential upload shares: the load is one tenant's
+//! and one key's, and measures the server, not fairness between tenants
+//! (`attacks::one_tenant_s_slow_uploads_leave_slots_for_another` does). No
 //! answer may be a 5xx (nor a 429 or 503: rate limiting is off and
 //! `max_concurrent_uploads` is 256), every upload answered as stored reads
 //! back with its SHA-256 at the end, and the server's resident memory after
@@ -550,7 +553,9 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mixed_workload_on_256_connections_loses_nothing_and_does_not_grow() {
     text(); // generated once, before the clock starts
-    let work = Workdir::new();
+    let work = Workdir::new()
+        .with_env("CLASP_MAX_UPLOADS_PER_TENANT", "0")
+        .with_env("CLASP_MAX_UPLOADS_PER_CREDENTIAL", "0");
     let key = work.tenant_with_key(TENANT, ALL);
     let cookie = work.admin(&[
         "admin", "session", "create", "--tenant", TENANT, "--user", "load",

@@ -146,7 +146,7 @@ pub struct Principal {
 }
 
 /// The credential behind a principal.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
     /// An API key, by id.
     ApiKey(Uuid),

@@ -1,7 +1,8 @@
 //! The credentials a request presents, read in one place and the same way for
-//! authentication, rate limiting and the choice between the two dialects of
-//! `/api/v1` — so a request is never authenticated as one thing and limited or
-//! routed as another.
+//! authentication (after which the principal is rate limited, see
+//! [`crate::limits`]) and the choice between the two dialects of `/api/v1` — so
+//! a request is never authenticated as one thing and limited or routed as
+//! another.
 
 use actix_web::http::header::{self, HeaderMap};
 
@@ -57,14 +58,6 @@ pub fn session_cookie(headers: &HeaderMap) -> SessionCookie<'_> {
     }
 }
 
-/// What the request's rate is counted against: its Bearer token, else its
-/// session cookie.
-pub fn rate_key(headers: &HeaderMap) -> Option<&str> {
-    bearer(headers)
-        .filter(|token| !token.is_empty())
-        .or_else(|| session_cookies(headers).next())
-}
-
 #[cfg(test)]
 mod tests {
     use actix_web::test::TestRequest;
@@ -109,14 +102,5 @@ mod tests {
         assert_eq!(session_cookie(&two), SessionCookie::Several);
         let two_headers = headers(&[("Cookie", "clasp_session=a"), ("Cookie", "clasp_session=b")]);
         assert_eq!(session_cookie(&two_headers), SessionCookie::Several);
-    }
-
-    #[test]
-    fn the_rate_key_is_the_bearer_token_else_the_cookie() {
-        let both = headers(&[("Authorization", "bearer k"), ("Cookie", "clasp_session=c")]);
-        assert_eq!(rate_key(&both), Some("k"));
-        let cookie = headers(&[("Authorization", "Bearer "), ("Cookie", "clasp_session=c")]);
-        assert_eq!(rate_key(&cookie), Some("c"));
-        assert_eq!(rate_key(&headers(&[("Authorization", "Basic x")])), None);
     }
 }

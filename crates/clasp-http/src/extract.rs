@@ -13,7 +13,7 @@ use std::future::Future;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::HeaderMap;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use clasp_domain::{AuthError, IdentityService, Principal};
 use futures::future::LocalBoxFuture;
 use utoipa::IntoParams;
@@ -23,6 +23,7 @@ use utoipa::openapi::{RefOr, Required, Schema};
 
 use crate::Services;
 use crate::credentials::{self, SessionCookie as Cookies};
+use crate::limits::{self, Admission, Share};
 use crate::problem::{Problem, ProblemKind};
 use crate::wire::{ApiError, WireDialect};
 
@@ -134,7 +135,10 @@ impl<D: WireDialect, S: Scheme> FromRequest for Authenticated<D, S> {
                 refuse_cross_site(&req)?;
             }
             match S::check(&services.identities, credential).await {
-                Ok(principal) => Ok(Authenticated(principal, PhantomData)),
+                Ok(principal) => {
+                    admit(&req, &principal)?;
+                    Ok(Authenticated(principal, PhantomData))
+                }
                 Err(e @ (AuthError::Invalid | AuthError::Revoked | AuthError::Expired))
                     if S::COOKIE =>
                 {
@@ -144,6 +148,29 @@ impl<D: WireDialect, S: Scheme> FromRequest for Authenticated<D, S> {
             }
         })
     }
+}
+
+/// A request's admission, once its principal is known: kept with the request
+/// (so an upload's [`Share`] is held until the request is done), and taken
+/// once however many extractors authenticate it.
+struct Admitted {
+    /// Held, never read: dropping it gives the share back.
+    _share: Option<Share>,
+}
+
+/// Counts the request against `principal`'s rate and, for an upload, takes its
+/// share of the upload slots ([`Admission`]), or refuses it before its body is
+/// read.
+fn admit(req: &HttpRequest, principal: &Principal) -> Result<(), Problem> {
+    let Some(admission) = req.app_data::<web::Data<Admission>>() else {
+        return Ok(());
+    };
+    if req.extensions().contains::<Admitted>() {
+        return Ok(());
+    }
+    let share = admission.admit(principal, limits::sends_body(req.headers()))?;
+    req.extensions_mut().insert(Admitted { _share: share });
+    Ok(())
 }
 
 /// The origins trusted to send a browser's session cookie along with a request

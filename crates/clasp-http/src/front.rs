@@ -11,7 +11,7 @@ use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, Error, web};
 
 use crate::extract::TrustedOrigins;
-use crate::limits::{self, Admission, BodyIdleTimeout};
+use crate::limits::{self, Admission, BodyDeadline, BodyIdleTimeout};
 use crate::openapi::{Rendered, document_json};
 use crate::ops::{self, Metrics, Readiness};
 use crate::routes::{RouteTable, RouteTableError};
@@ -28,13 +28,14 @@ pub struct FrontDoor {
     readiness: web::Data<Readiness>,
     admission: Option<web::Data<Admission>>,
     body_idle: Option<BodyIdleTimeout>,
+    body_deadline: Option<BodyDeadline>,
     cors_origins: Vec<String>,
     public_url: Option<String>,
 }
 
 impl FrontDoor {
     /// Every route over `services`, with fresh metrics, no admission limits, no
-    /// body idle timeout and no CORS.
+    /// body timeouts and no CORS.
     pub fn new(services: Services) -> Result<Self, RouteTableError> {
         let table = RouteTable::new()?;
         let rendered = web::Data::new(Rendered(document_json(table.document())));
@@ -46,6 +47,7 @@ impl FrontDoor {
             readiness: web::Data::new(Readiness::default()),
             admission: None,
             body_idle: None,
+            body_deadline: None,
             cors_origins: Vec::new(),
             public_url: None,
         })
@@ -69,6 +71,14 @@ impl FrontDoor {
     #[must_use]
     pub fn with_body_idle_timeout(mut self, idle: Duration) -> Self {
         self.body_idle = Some(BodyIdleTimeout(idle));
+        self
+    }
+
+    /// The same, cutting off request bodies still sending `whole` after their
+    /// request's head arrived.
+    #[must_use]
+    pub fn with_body_deadline(mut self, whole: Duration) -> Self {
+        self.body_deadline = Some(BodyDeadline(whole));
         self
     }
 
@@ -119,12 +129,12 @@ impl FrontDoor {
     > {
         let table = Arc::clone(&self.table);
         let admission = self.admission.clone();
-        let idle = self.body_idle;
+        let (idle, deadline) = (self.body_idle, self.body_deadline);
         App::new()
             // innermost first: refusals still get CORS headers (browsers can
             // read them) and are counted and logged by `observe`
             .wrap(default_headers())
-            .wrap(from_fn(limits::body_idle_timeout))
+            .wrap(from_fn(limits::body_timeouts))
             .wrap(Condition::new(
                 !self.cors_origins.is_empty(),
                 ops::cors(&self.cors_origins),
@@ -142,6 +152,9 @@ impl FrontDoor {
                 }
                 if let Some(idle) = idle {
                     cfg.app_data(web::Data::new(idle));
+                }
+                if let Some(deadline) = deadline {
+                    cfg.app_data(web::Data::new(deadline));
                 }
                 table.register(cfg);
             })

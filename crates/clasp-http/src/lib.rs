@@ -8,7 +8,7 @@
 //!
 //! 1. [`FrontDoor::app`] wraps every route in the same middleware: request ids,
 //!    logs and metrics ([`ops::observe`]), `HEAD` ([`download::answer_head`]),
-//!    CORS, stalled-body cut-off ([`limits::body_idle_timeout`]).
+//!    CORS, stalled- and dripping-body cut-off ([`limits::body_timeouts`]).
 //! 2. The route table ([`RouteTable`], over the registry of [`dialects`]) matched
 //!    the route; each route carries its [`Dialect`], and its own admission ([`limits::admit`]) and body accounting
 //!    ([`ops::count_request_body`]), so refusals and labels name the right dialect.

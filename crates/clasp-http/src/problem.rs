@@ -62,6 +62,8 @@ pub struct Problem {
     pub message: String,
     /// The form field or query parameter at fault, if one is.
     pub parameter: Option<Cow<'static, str>>,
+    /// Whole seconds after which a refused client may try again (`Retry-After`).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl Problem {
@@ -71,6 +73,7 @@ impl Problem {
             kind,
             message: message.into(),
             parameter: None,
+            retry_after_secs: None,
         }
     }
 
@@ -146,9 +149,12 @@ impl From<MultipartError> for Problem {
 impl From<Refusal> for Problem {
     fn from(refused: Refusal) -> Self {
         let kind = match refused {
-            Refusal::Busy => ProblemKind::Busy,
+            Refusal::Busy | Refusal::ShareTaken => ProblemKind::Busy,
             Refusal::RateLimited { .. } => ProblemKind::RateLimited,
         };
-        Self::new(kind, refused.message())
+        Self {
+            retry_after_secs: Some(refused.retry_after_secs()),
+            ..Self::new(kind, refused.message())
+        }
     }
 }

@@ -231,6 +231,9 @@ pub fn respond<D: WireDialect>(problem: &Problem, set_cookie: Option<&str>) -> H
     if let Some(cookie) = set_cookie {
         res.insert_header((header::SET_COOKIE, cookie));
     }
+    if let Some(secs) = problem.retry_after_secs {
+        res.insert_header((header::RETRY_AFTER, secs));
+    }
     let message = wire.message.as_deref().unwrap_or(&problem.message);
     res.json(D::body(problem, &wire, message))
 }

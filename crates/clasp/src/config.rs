@@ -66,8 +66,15 @@ pub struct Config {
     pub workers: usize,
     /// Seconds a request body may send nothing before it is cut off.
     pub body_idle_timeout_secs: u64,
+    /// Seconds a request body may take in all, however steadily it sends.
+    pub upload_deadline_secs: u64,
     /// Uploads (requests with a body) received at once; more get 503. 0: no cap.
     pub max_concurrent_uploads: usize,
+    /// Of those, what one tenant may hold at once; more get 503. 0: no cap.
+    pub max_uploads_per_tenant: usize,
+    /// Of those, what one credential (an API key, an end user's sessions) may
+    /// hold at once; more get 503. 0: no cap.
+    pub max_uploads_per_credential: usize,
     /// Requests per second each credential may sustain; more get 429. 0: no limit.
     pub rate_limit_per_second: u32,
     /// Requests a credential may send in a burst above its rate.
@@ -194,6 +201,7 @@ impl Config {
         for (name, value) in [
             ("max_upload_bytes", self.max_upload_bytes),
             ("body_idle_timeout_secs", self.body_idle_timeout_secs),
+            ("upload_deadline_secs", self.upload_deadline_secs),
             ("sweep_interval_secs", self.sweep_interval_secs),
             ("scan_timeout_secs", self.scan_timeout_secs),
         ] {

@@ -46,12 +46,19 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let front = FrontDoor::new(services)
             .map_err(|e| wiring::SetupError(e.to_string()))?
             .with_metrics(metrics.clone())
-            .with_admission(Admission::new(
-                config.max_concurrent_uploads,
-                config.rate_limit_per_second,
-                config.rate_limit_burst,
-            ))
+            .with_admission(
+                Admission::new(
+                    config.max_concurrent_uploads,
+                    config.rate_limit_per_second,
+                    config.rate_limit_burst,
+                )
+                .with_upload_shares(
+                    config.max_uploads_per_tenant,
+                    config.max_uploads_per_credential,
+                ),
+            )
             .with_body_idle_timeout(Duration::from_secs(config.body_idle_timeout_secs))
+            .with_body_deadline(Duration::from_secs(config.upload_deadline_secs))
             .with_cors(config.cors_origins())
             .with_public_url(&config.public_url());
         let workers = match config.workers {

@@ -210,7 +210,9 @@ pub async fn count_request_body(
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let dialect = req.app_data::<Dialect>().copied();
     let mut in_flight = None;
-    if let (Some(m), Some(dialect), true) = (metrics, dialect, crate::limits::sends_body(&req)) {
+    if let (Some(m), Some(dialect), true) =
+        (metrics, dialect, crate::limits::sends_body(req.headers()))
+    {
         m.uploads_in_flight.inc();
         in_flight = Some(InFlight(m.uploads_in_flight.clone()));
         let counter = m

@@ -41,7 +41,7 @@ async fn refusals_come_in_the_dialect_s_error_shape() {
 
     let res = http::call_service(
         &app,
-        get("/v1/workspaces/acme/attachments/00000000-0000-0000-0000-000000000000"),
+        get("/v1/workspaces/acme/attachments/00000000-0000-0000-0000-000000000000/download"),
     )
     .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -148,4 +148,44 @@ async fn dialect_refusal_shape_and_metrics_label_agree_for_every_credential_form
             assert!(text.contains(&line), "missing {line:?} in:\n{text}");
         }
     }
+}
+
+/// The rate is the principal's, not its header text's: two sessions of one end
+/// user share one allowance, and credentials nobody holds are never counted.
+#[actix_web::test]
+async fn an_end_user_s_sessions_share_one_rate() {
+    let (services, _) = memory_services(UploadPolicy::default());
+    let ids = &services.identities;
+    ids.create_tenant("acme").await.unwrap();
+    let hour = time::Duration::hours(1);
+    let (_, first) = ids.create_session("acme", "u-1", hour).await.unwrap();
+    let (_, second) = ids.create_session("acme", "u-1", hour).await.unwrap();
+    let (_, another_user) = ids.create_session("acme", "u-2", hour).await.unwrap();
+    let app = http::init_service(
+        FrontDoor::new(services)
+            .unwrap()
+            .with_admission(Admission::new(0, 1, 1))
+            .app(),
+    )
+    .await;
+    let get = |cookie: &str| {
+        http::TestRequest::get()
+            .uri("/api/v1/attachments/1")
+            .insert_header(("Cookie", format!("clasp_session={cookie}")))
+            .to_request()
+    };
+    for _ in 0..3 {
+        let res = http::call_service(&app, get("not-a-session")).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = http::call_service(&app, get(&first)).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::NOT_FOUND,
+        "unknown credentials took no allowance"
+    );
+    let res = http::call_service(&app, get(&second)).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the same user");
+    let res = http::call_service(&app, get(&another_user)).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "another user");
 }
