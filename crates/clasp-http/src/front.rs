@@ -15,6 +15,7 @@ use crate::limits::{self, Admission, BodyDeadline, BodyIdleTimeout};
 use crate::openapi::{Rendered, document_json};
 use crate::ops::{self, Metrics, Readiness};
 use crate::routes::{RouteTable, RouteTableError};
+use crate::thumbnails::ThumbnailQueue;
 use crate::{Services, default_headers, download};
 
 /// The public listener's app, and the settings around its routes. Cheap to
@@ -29,6 +30,7 @@ pub struct FrontDoor {
     admission: Option<web::Data<Admission>>,
     body_idle: Option<BodyIdleTimeout>,
     body_deadline: Option<BodyDeadline>,
+    thumbnails: web::Data<ThumbnailQueue>,
     cors_origins: Vec<String>,
     public_url: Option<String>,
 }
@@ -48,6 +50,7 @@ impl FrontDoor {
             admission: None,
             body_idle: None,
             body_deadline: None,
+            thumbnails: web::Data::new(ThumbnailQueue::default()),
             cors_origins: Vec::new(),
             public_url: None,
         })
@@ -79,6 +82,14 @@ impl FrontDoor {
     #[must_use]
     pub fn with_body_deadline(mut self, whole: Duration) -> Self {
         self.body_deadline = Some(BodyDeadline(whole));
+        self
+    }
+
+    /// The same, making at most `turns` thumbnails at once (one per core by
+    /// default).
+    #[must_use]
+    pub fn with_thumbnail_turns(mut self, turns: usize) -> Self {
+        self.thumbnails = web::Data::new(ThumbnailQueue::new(turns));
         self
     }
 
@@ -145,6 +156,7 @@ impl FrontDoor {
             .app_data(web::Data::new(self.services.clone()))
             .app_data(self.rendered.clone())
             .app_data(self.readiness.clone())
+            .app_data(self.thumbnails.clone())
             .app_data(web::Data::new(self.trusted_origins()))
             .configure(move |cfg| {
                 if let Some(admission) = admission {

@@ -44,6 +44,7 @@ pub mod problem;
 pub mod routes;
 pub mod signed;
 pub mod signed_upload;
+pub mod thumbnails;
 pub mod wire;
 
 use actix_web::http::header;

@@ -30,5 +30,6 @@ mod limits;
 mod ops;
 mod routes;
 mod sessions;
+mod thumbnails;
 mod tickets;
 mod workspaces;

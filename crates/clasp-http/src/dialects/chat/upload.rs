@@ -13,6 +13,7 @@ use super::json::{AttachmentJson, UploadJson};
 use crate::extract::Session;
 use crate::form::{FieldLimits, Fields, Form, Part};
 use crate::problem::Problem;
+use crate::thumbnails::ThumbnailQueue;
 use crate::wire::{ApiError, Reply};
 use crate::{Services, body};
 
@@ -57,6 +58,7 @@ pub(super) async fn upload(
     p: Session<Chat>,
     req: HttpRequest,
     services: Data<Services>,
+    thumbnails: Data<ThumbnailQueue>,
     form: Form,
 ) -> Reply<Chat> {
     let message_id = integer_id(
@@ -84,7 +86,7 @@ pub(super) async fn upload(
         form,
     )
     .await?;
-    spawn_thumbnails(services.attachments.clone(), &created);
+    thumbnails.enqueue(&services.attachments, &created);
     Ok(HttpResponse::Ok().json(UploadJson {
         http_status_code: 200,
         attachment_ids: created.iter().map(|a| a.number).collect(),
@@ -166,24 +168,6 @@ fn sha256_entry(value: &str) -> Option<String> {
         .filter_map(|entry| entry.trim().split_once('='))
         .find(|(algorithm, _)| algorithm.trim().eq_ignore_ascii_case("sha-256"))
         .map(|(_, digest)| digest.trim().trim_matches(':').to_owned())
-}
-
-/// Makes the thumbnails of the ready ones of `created` in the background (the
-/// upload has answered), one after the other, so a request holds at most one
-/// image in memory for them.
-fn spawn_thumbnails(attachments: AttachmentService, created: &[Attachment]) {
-    let ready: Vec<_> = created
-        .iter()
-        .filter(|a| a.is_ready())
-        .map(|a| (a.tenant_id, a.id))
-        .collect();
-    actix_web::rt::spawn(async move {
-        for (tenant, id) in ready {
-            if let Err(e) = attachments.make_thumbnail(tenant, id).await {
-                tracing::warn!(error = %e, attachment = %id, "making a thumbnail failed");
-            }
-        }
-    });
 }
 
 #[cfg(test)]
