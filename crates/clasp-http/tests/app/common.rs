@@ -97,3 +97,16 @@ pub async fn keys(services: &Services, slug: &str, other: &str) -> Keys {
         other_key,
     }
 }
+
+/// Creates tenant `slug` and a one-hour session for each of `users`; returns
+/// the session cookies' values, in order.
+pub async fn sessions(services: &Services, slug: &str, users: &[&str]) -> Vec<String> {
+    let ids = &services.identities;
+    ids.create_tenant(slug).await.unwrap();
+    let mut cookies = Vec::new();
+    for user in users {
+        let hour = time::Duration::hours(1);
+        cookies.push(ids.create_session(slug, user, hour).await.unwrap().1);
+    }
+    cookies
+}

@@ -4,24 +4,25 @@
 use actix_web::http::StatusCode;
 use actix_web::test as http;
 use clasp_domain::{Scopes, UploadPolicy};
-use clasp_http::FrontDoor;
 use clasp_http::limits::Admission;
 use clasp_http::ops::Metrics;
+use clasp_http::{FrontDoor, Services};
 use serde_json::Value;
 
-use crate::common::{memory_services, tenant_with_key};
+use crate::common::{memory_services, sessions, tenant_with_key};
+
+/// The app over `services`, letting each principal one request a second.
+fn one_request_a_second(services: Services) -> FrontDoor {
+    FrontDoor::new(services)
+        .unwrap()
+        .with_admission(Admission::new(0, 1, 1))
+}
 
 #[actix_web::test]
 async fn refusals_come_in_the_dialect_s_error_shape() {
     let (services, _) = memory_services(UploadPolicy::default());
     let key = tenant_with_key(&services, "acme").await;
-    let app = http::init_service(
-        FrontDoor::new(services)
-            .unwrap()
-            .with_admission(Admission::new(0, 1, 1))
-            .app(),
-    )
-    .await;
+    let app = http::init_service(one_request_a_second(services).app()).await;
     let get = |uri: &str| {
         http::TestRequest::get()
             .uri(uri)
@@ -59,24 +60,16 @@ type CredentialForm = (&'static str, Vec<(&'static str, String)>, &'static str);
 #[actix_web::test]
 async fn dialect_refusal_shape_and_metrics_label_agree_for_every_credential_form() {
     let (services, _) = memory_services(UploadPolicy::default());
-    let ids = &services.identities;
-    ids.create_tenant("acme").await.unwrap();
+    let cookies = sessions(&services, "acme", &["u-1", "u-2"]).await;
+    let [session, other_session] = <[String; 2]>::try_from(cookies).unwrap();
     let mut keys = Vec::new();
     for _ in 0..3 {
+        let ids = &services.identities;
         keys.push(ids.create_api_key("acme", Scopes::ALL).await.unwrap().1);
     }
-    let hour = time::Duration::hours(1);
-    let (_, session) = ids.create_session("acme", "u-1", hour).await.unwrap();
-    let (_, other_session) = ids.create_session("acme", "u-2", hour).await.unwrap();
     let metrics = Metrics::new();
-    let app = http::init_service(
-        FrontDoor::new(services)
-            .unwrap()
-            .with_metrics(metrics.clone())
-            .with_admission(Admission::new(0, 1, 1))
-            .app(),
-    )
-    .await;
+    let front = one_request_a_second(services).with_metrics(metrics.clone());
+    let app = http::init_service(front.app()).await;
     let path = "/api/v1/attachments/00000000-0000-4000-8000-000000000000/download";
     let forms: [CredentialForm; 4] = [
         (
@@ -155,19 +148,9 @@ async fn dialect_refusal_shape_and_metrics_label_agree_for_every_credential_form
 #[actix_web::test]
 async fn an_end_user_s_sessions_share_one_rate() {
     let (services, _) = memory_services(UploadPolicy::default());
-    let ids = &services.identities;
-    ids.create_tenant("acme").await.unwrap();
-    let hour = time::Duration::hours(1);
-    let (_, first) = ids.create_session("acme", "u-1", hour).await.unwrap();
-    let (_, second) = ids.create_session("acme", "u-1", hour).await.unwrap();
-    let (_, another_user) = ids.create_session("acme", "u-2", hour).await.unwrap();
-    let app = http::init_service(
-        FrontDoor::new(services)
-            .unwrap()
-            .with_admission(Admission::new(0, 1, 1))
-            .app(),
-    )
-    .await;
+    let cookies = sessions(&services, "acme", &["u-1", "u-1", "u-2"]).await;
+    let [first, second, another_user] = <[String; 3]>::try_from(cookies).unwrap();
+    let app = http::init_service(one_request_a_second(services).app()).await;
     let get = |cookie: &str| {
         http::TestRequest::get()
             .uri("/api/v1/attachments/1")

@@ -7,7 +7,7 @@ use clasp_domain::UploadPolicy;
 use clasp_http::FrontDoor;
 use serde_json::Value;
 
-use crate::common::{PNG, memory_services, multipart};
+use crate::common::{PNG, memory_services, multipart, sessions};
 
 const OURS: &str = "https://app.example";
 const EVIL: &str = "https://evil.example";
@@ -16,11 +16,8 @@ const EVIL: &str = "https://evil.example";
 /// own public URL), and two sessions of one tenant.
 async fn world() -> (FrontDoor, String, String) {
     let (services, _) = memory_services(UploadPolicy::default());
-    let ids = &services.identities;
-    ids.create_tenant("acme").await.unwrap();
-    let hour = time::Duration::hours(1);
-    let (_, one) = ids.create_session("acme", "u-1", hour).await.unwrap();
-    let (_, two) = ids.create_session("acme", "u-2", hour).await.unwrap();
+    let [one, two] =
+        <[String; 2]>::try_from(sessions(&services, "acme", &["u-1", "u-2"]).await).unwrap();
     let front = FrontDoor::new(services)
         .unwrap()
         .with_cors(vec![OURS.to_owned(), "*".to_owned()])

@@ -16,7 +16,7 @@ use clasp_domain::ports::{ThumbnailError, Thumbnailer};
 use clasp_http::FrontDoor;
 use tokio::sync::Semaphore;
 
-use crate::common::{PNG, multipart, services_over};
+use crate::common::{PNG, multipart, services_over, sessions};
 
 /// A thumbnailer that counts the images it was handed (each one read whole
 /// into memory by then) and finishes none until the test opens its gate.
@@ -43,13 +43,7 @@ async fn a_burst_of_images_waits_for_turns_before_any_is_read() {
     let mut mem = MemoryPorts::new("http://localhost");
     mem.ports.thumbnailer = gated.clone();
     let services = services_over(&mem, UploadPolicy::default());
-    services.identities.create_tenant("acme").await.unwrap();
-    let hour = time::Duration::hours(1);
-    let (_, session) = services
-        .identities
-        .create_session("acme", "u-1", hour)
-        .await
-        .unwrap();
+    let session = sessions(&services, "acme", &["u-1"]).await.remove(0);
     let app = test::init_service(
         FrontDoor::new(services)
             .unwrap()
