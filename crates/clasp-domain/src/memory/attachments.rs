@@ -1,8 +1,8 @@
 //! Attachment metadata and messages in maps.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -15,11 +15,13 @@ use crate::quota::{Quota, QuotaLimits};
 use crate::state::AttachmentState;
 use crate::tenant::TenantId;
 
+use super::faults::{Fault, Faults, injected};
 use super::lock;
 
-/// Attachment metadata and messages in maps.
+/// Attachment metadata and messages in maps; fails where its [`Faults`] say.
 #[derive(Default)]
 pub struct MemoryAttachments {
+    faults: Arc<Faults>,
     rows: Mutex<HashMap<AttachmentId, Attachment>>,
     messages: Mutex<HashMap<MessageId, Message>>,
     next_number: AtomicI64,
@@ -29,6 +31,14 @@ pub struct MemoryAttachments {
 }
 
 impl MemoryAttachments {
+    /// An empty store failing where `faults` say.
+    pub fn with_faults(faults: Arc<Faults>) -> Self {
+        Self {
+            faults,
+            ..Self::default()
+        }
+    }
+
     /// Charges `bytes` and `attachments` (either may be negative) to `tenant`.
     fn charge(&self, tenant: TenantId, bytes: i128, attachments: i128) {
         let mut quotas = lock(&self.quotas);
@@ -42,6 +52,9 @@ impl MemoryAttachments {
 #[async_trait]
 impl AttachmentRepository for MemoryAttachments {
     async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
+        if self.faults.fire(Fault::InsertFails) {
+            return Err(RepoError::Backend(injected("insert")));
+        }
         let mut rows = lock(&self.rows);
         if rows.contains_key(&attachment.id) {
             return Err(RepoError::Conflict(attachment.id.to_string()));
@@ -106,8 +119,11 @@ impl AttachmentRepository for MemoryAttachments {
     }
 
     async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError> {
+        if self.faults.fire(Fault::UpdateBeforeApply) {
+            return Err(RepoError::Backend(injected("update before apply")));
+        }
         let mut rows = lock(&self.rows);
-        match rows.get_mut(&attachment.id) {
+        let updated = match rows.get_mut(&attachment.id) {
             Some(row) if row.tenant_id == attachment.tenant_id => {
                 let delta =
                     i128::from(attachment.charged_bytes()) - i128::from(row.charged_bytes());
@@ -115,10 +131,14 @@ impl AttachmentRepository for MemoryAttachments {
                 let number = row.number;
                 *row = attachment.clone();
                 row.number = number;
-                Ok(true)
+                true
             }
-            _ => Ok(false),
+            _ => false,
+        };
+        if self.faults.fire(Fault::UpdateAfterApply) {
+            return Err(RepoError::Backend(injected("update after apply")));
         }
+        Ok(updated)
     }
 
     async fn list_ready(
@@ -146,6 +166,9 @@ impl AttachmentRepository for MemoryAttachments {
     }
 
     async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Result<bool, RepoError> {
+        if self.faults.fire(Fault::RowDeleteFails) {
+            return Err(RepoError::Backend(injected("row delete")));
+        }
         let mut rows = lock(&self.rows);
         if rows.get(&id).is_some_and(|a| a.tenant_id == tenant) {
             if let Some(gone) = rows.remove(&id) {

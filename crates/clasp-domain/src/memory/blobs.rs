@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -11,17 +11,28 @@ use futures::StreamExt;
 
 use crate::ports::{BlobError, BlobReader, BlobStore, PutBody};
 
+use super::faults::{Fault, Faults, injected};
 use super::lock;
 
 /// Objects in a map. An object appears only once its whole body has arrived.
-/// Each put gives the object a new version, which is its entity tag.
+/// Each put gives the object a new version, which is its entity tag. Fails
+/// where its [`Faults`] say.
 #[derive(Default)]
 pub struct MemoryBlobs {
     objects: Mutex<HashMap<String, (Bytes, u64)>>,
     versions: AtomicI64,
+    faults: Arc<Faults>,
 }
 
 impl MemoryBlobs {
+    /// An empty store failing where `faults` say.
+    pub fn with_faults(faults: Arc<Faults>) -> Self {
+        Self {
+            faults,
+            ..Self::default()
+        }
+    }
+
     /// How many objects are stored (tests check that refused uploads leave none).
     pub fn len(&self) -> usize {
         lock(&self.objects).len()
@@ -45,6 +56,19 @@ impl MemoryBlobs {
     }
 }
 
+impl MemoryBlobs {
+    /// The object under `key`, for the read `what` ([`Fault::GetFails`] fails it).
+    fn object(&self, what: &str, key: &str) -> Result<Bytes, BlobError> {
+        if self.faults.fire(Fault::GetFails) {
+            return Err(BlobError::Backend(injected(what)));
+        }
+        lock(&self.objects)
+            .get(key)
+            .map(|(bytes, _)| bytes.clone())
+            .ok_or(BlobError::NotFound)
+    }
+}
+
 /// `bytes` as a reader yielding 64 KiB chunks, as a real store would.
 fn reader(bytes: Bytes) -> BlobReader {
     let size = bytes.len() as u64;
@@ -61,6 +85,12 @@ fn reader(bytes: Bytes) -> BlobReader {
 #[async_trait]
 impl BlobStore for MemoryBlobs {
     async fn put(&self, key: &str, body: PutBody<'_>) -> Result<u64, BlobError> {
+        if self.faults.fire(Fault::PutBeforeWrite) {
+            return Err(BlobError::Backend(injected("put before write")));
+        }
+        if self.faults.fire(Fault::PutWaits) {
+            self.faults.pass_puts().await;
+        }
         let mut buf = Vec::new();
         while let Some(chunk) = body.next().await {
             buf.extend_from_slice(&chunk?);
@@ -68,22 +98,27 @@ impl BlobStore for MemoryBlobs {
         let size = buf.len() as u64;
         let version = self.versions.fetch_add(1, Ordering::Relaxed).unsigned_abs() + 1;
         lock(&self.objects).insert(key.to_owned(), (Bytes::from(buf), version));
+        if self.faults.fire(Fault::PutAfterWrite) {
+            return Err(BlobError::Backend(injected("put after write")));
+        }
         Ok(size)
     }
 
     async fn get(&self, key: &str) -> Result<BlobReader, BlobError> {
-        let (bytes, _) = lock(&self.objects)
-            .get(key)
-            .cloned()
-            .ok_or(BlobError::NotFound)?;
-        Ok(reader(bytes))
+        let bytes = self.object("get", key)?;
+        if !self.faults.fire(Fault::GetMidStream) {
+            return Ok(reader(bytes));
+        }
+        let half = bytes.slice(..bytes.len().min(64 * 1024) / 2);
+        let broken = Err(BlobError::Backend(injected("get mid-stream")));
+        Ok(BlobReader {
+            size: bytes.len() as u64,
+            stream: Box::pin(futures::stream::iter([Ok(half), broken])),
+        })
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<BlobReader, BlobError> {
-        let (bytes, _) = lock(&self.objects)
-            .get(key)
-            .cloned()
-            .ok_or(BlobError::NotFound)?;
+        let bytes = self.object("get range", key)?;
         let end = usize::try_from(range.end)
             .unwrap_or(usize::MAX)
             .min(bytes.len());
@@ -92,10 +127,17 @@ impl BlobStore for MemoryBlobs {
     }
 
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        Ok(lock(&self.objects).get(key).map(|(b, _)| b.len() as u64))
+        match self.object("head", key) {
+            Ok(bytes) => Ok(Some(bytes.len() as u64)),
+            Err(BlobError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        if self.faults.fire(Fault::BlobDeleteFails) {
+            return Err(BlobError::Backend(injected("delete")));
+        }
         lock(&self.objects).remove(key);
         Ok(())
     }

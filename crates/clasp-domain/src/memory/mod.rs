@@ -13,12 +13,14 @@ use crate::services::Ports;
 
 mod attachments;
 mod blobs;
+mod faults;
 mod identities;
 mod scanner;
 mod signer;
 
 pub use attachments::MemoryAttachments;
 pub use blobs::MemoryBlobs;
+pub use faults::{Fault, Faults};
 pub use identities::MemoryIdentities;
 pub use scanner::MemoryScanner;
 pub use signer::MemorySigner;
@@ -68,6 +70,8 @@ pub struct MemoryPorts {
     pub ports: Ports,
     /// The blob store, to count objects.
     pub blobs: Arc<MemoryBlobs>,
+    /// Where the blob store and the attachment store fail, as a test arms it.
+    pub faults: Arc<Faults>,
 }
 
 impl MemoryPorts {
@@ -78,10 +82,11 @@ impl MemoryPorts {
 
     /// In-memory ports with the given clock.
     pub fn with_clock(base_url: &str, clock: Arc<dyn Clock>) -> Self {
-        let blobs = Arc::new(MemoryBlobs::default());
+        let faults = Arc::new(Faults::default());
+        let blobs = Arc::new(MemoryBlobs::with_faults(faults.clone()));
         let signer = Arc::new(MemorySigner::new(base_url));
         let ports = Ports {
-            attachments: Arc::new(MemoryAttachments::default()),
+            attachments: Arc::new(MemoryAttachments::with_faults(faults.clone())),
             identities: Arc::new(MemoryIdentities::default()),
             blobs: blobs.clone(),
             signer: signer.clone(),
@@ -90,6 +95,10 @@ impl MemoryPorts {
             scanner: Arc::new(NoScanner),
             clock,
         };
-        Self { ports, blobs }
+        Self {
+            ports,
+            blobs,
+            faults,
+        }
     }
 }

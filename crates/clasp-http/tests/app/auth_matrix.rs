@@ -17,7 +17,7 @@ use clasp_domain::{Scopes, UploadPolicy};
 use clasp_http::Services;
 use serde_json::{Value, json};
 
-use crate::common::{PNG, clocked_services, multipart};
+use crate::common::{PNG, clocked_services, post_form, with_form};
 
 const VICTIM: &str = "ws-victim";
 const ATTACKER: &str = "ws-attacker";
@@ -273,35 +273,32 @@ async fn world() -> World {
     let app = app!(services);
     let bytes = victim_bytes();
     let tickets_name = format!("{NAME_MARKER}-t.png");
-    let (ct, body) = multipart(&[("file", Some(&tickets_name), &bytes)]);
-    let req = test::TestRequest::post()
-        .uri(&format!("/v1/tickets/{TICKET}/attachments"))
-        .insert_header(("Content-Type", ct))
-        .set_payload(body);
+    let req = post_form(
+        &format!("/v1/tickets/{TICKET}/attachments"),
+        &[("file", Some(&tickets_name), &bytes)],
+    );
     let (status, created, _) = call!(&app, bearer(req, &victim_key));
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let ticket_attachment = created["id"].as_str().unwrap().to_owned();
 
     let cases_name = format!("{NAME_MARKER}-c.png");
-    let (ct, body) = multipart(&[
-        ("caseId", None, CASE.as_bytes()),
-        ("file", Some(&cases_name), &bytes),
-    ]);
-    let req = test::TestRequest::post()
-        .uri("/api-public/1.0/save_file")
-        .insert_header(("Content-Type", ct))
-        .set_payload(body);
+    let req = post_form(
+        "/api-public/1.0/save_file",
+        &[
+            ("caseId", None, CASE.as_bytes()),
+            ("file", Some(&cases_name), &bytes),
+        ],
+    );
     let (status, created, _) = call!(&app, bearer(req, &victim_key));
     assert_eq!(status, StatusCode::OK, "{created}");
     let case_attachment = created["id"].as_str().unwrap().to_owned();
 
     let chat_message = 4242;
     let chat_filename = format!("{NAME_MARKER}-m.png");
-    let (ct, body) = multipart(&[("files", Some(&chat_filename), &bytes)]);
-    let req = test::TestRequest::post()
-        .uri(&format!("/api/v1/messages/{chat_message}/attachments"))
-        .insert_header(("Content-Type", ct))
-        .set_payload(body);
+    let req = post_form(
+        &format!("/api/v1/messages/{chat_message}/attachments"),
+        &[("files", Some(&chat_filename), &bytes)],
+    );
     let (status, created, _) = call!(&app, cookie(req, &victim_session));
     assert_eq!(status, StatusCode::OK, "{created}");
     let chat_number = created["attachmentIds"][0].as_i64().unwrap();
@@ -448,19 +445,17 @@ fn request(w: &World, op: &Operation, cred: Cred) -> (test::TestRequest, String)
     let attacker_png: &[u8] = PNG;
     req = match (op.method.as_str(), op.path.as_str()) {
         ("post", "/v1/tickets/{ticket_id}/attachments") => {
-            let (ct, body) = multipart(&[("file", Some("attacker.png"), attacker_png)]);
-            req.insert_header(("Content-Type", ct)).set_payload(body)
+            with_form(req, &[("file", Some("attacker.png"), attacker_png)])
         }
-        ("post", "/api-public/1.0/save_file") => {
-            let (ct, body) = multipart(&[
+        ("post", "/api-public/1.0/save_file") => with_form(
+            req,
+            &[
                 ("caseId", None, CASE.as_bytes()),
                 ("file", Some("attacker.png"), attacker_png),
-            ]);
-            req.insert_header(("Content-Type", ct)).set_payload(body)
-        }
+            ],
+        ),
         ("post", "/api/v1/messages/{messageId}/attachments") => {
-            let (ct, body) = multipart(&[("files", Some("attacker.png"), attacker_png)]);
-            req.insert_header(("Content-Type", ct)).set_payload(body)
+            with_form(req, &[("files", Some("attacker.png"), attacker_png)])
         }
         ("post", p) if p.ends_with("/upload-url") => req
             .set_json(json!({"filename": "attacker.png", "contentType": "image/png", "size": 10})),

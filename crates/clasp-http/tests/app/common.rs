@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use actix_web::test::TestRequest;
 use clasp_domain::memory::{ManualClock, MemoryPorts};
 use clasp_domain::{AttachmentService, IdentityService, Scopes, UploadPolicy};
 use clasp_http::Services;
@@ -109,4 +110,16 @@ pub async fn sessions(services: &Services, slug: &str, users: &[&str]) -> Vec<St
         cookies.push(ids.create_session(slug, user, hour).await.unwrap().1);
     }
     cookies
+}
+
+/// `req` carrying the multipart form of `parts` (see [`multipart`]).
+pub fn with_form(req: TestRequest, parts: &[(&str, Option<&str>, &[u8])]) -> TestRequest {
+    let (content_type, body) = multipart(parts);
+    req.insert_header(("Content-Type", content_type))
+        .set_payload(body)
+}
+
+/// A POST to `uri` of the multipart form of `parts`.
+pub fn post_form(uri: &str, parts: &[(&str, Option<&str>, &[u8])]) -> TestRequest {
+    with_form(TestRequest::post().uri(uri), parts)
 }

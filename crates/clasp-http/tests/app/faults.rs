@@ -1,281 +1,27 @@
 //! Fault injection: the blob store and the metadata store fail at chosen
 //! points — before or after a write, while the upload is committed, in the
-//! middle of a download, slowly — under every upload path of every dialect and
+//! middle of a download, slowly — as the in-memory adapters' [`Faults`] let a
+//! test arm them, under every upload path of every dialect and
 //! under downloads and deletes. Each failure must be answered in the dialect's
 //! own error body, leave nothing half-visible (no listed attachment the client
 //! was told failed; after the sweeper ran, no bytes that no ready attachment
 //! owns), and the next request must succeed.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::http::StatusCode;
 use actix_web::test;
-use async_trait::async_trait;
 use bytes::Bytes;
-use clasp_domain::listing::ListQuery;
-use clasp_domain::memory::{ManualClock, MemoryPorts};
-use clasp_domain::ports::{
-    AttachmentRepository, BlobError, BlobReader, BlobStore, PutBody, RepoError,
-};
+use clasp_domain::memory::{Fault, Faults, ManualClock, MemoryPorts};
 use clasp_domain::services::Lookup;
-use clasp_domain::{
-    Attachment, AttachmentId, Message, Quota, QuotaLimits, SubjectRef, TenantId, UploadPolicy,
-};
+use clasp_domain::{AttachmentId, UploadPolicy};
 use clasp_http::Services;
-use futures::StreamExt;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::common::{PNG, multipart, services_over, tenant_with_key};
-
-/// A point where an adapter fails once, when armed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
-    /// `put` fails before storing anything.
-    PutBeforeWrite,
-    /// `put` stores the object, then reports a failure (a lost reply).
-    PutAfterWrite,
-    /// `get`, `get_range` and `head` fail.
-    GetFails,
-    /// `get` opens, then the stream breaks after half the first chunk.
-    GetMidStream,
-    /// `delete` of an object fails, keeping it.
-    BlobDeleteFails,
-    /// `put` takes [`SLOW`] longer, then works.
-    SlowPut,
-    /// `insert` fails, storing nothing.
-    InsertFails,
-    /// `update` fails before changing anything (the commit to `Ready`).
-    UpdateBeforeApply,
-    /// `update` changes the row, then reports a failure (a lost commit reply).
-    UpdateAfterApply,
-    /// `delete` of a row fails, keeping it.
-    RowDeleteFails,
-}
-
-/// How much slower a [`Fault::SlowPut`] is.
-const SLOW: Duration = Duration::from_millis(300);
-
-/// The armed faults; each fires once.
-#[derive(Default)]
-struct Faults(Mutex<Vec<Fault>>);
-
-impl Faults {
-    fn arm(&self, fault: Fault) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(fault);
-    }
-
-    /// Whether `fault` was armed (and disarms it).
-    fn fire(&self, fault: Fault) -> bool {
-        let mut armed = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let at = armed.iter().position(|f| *f == fault);
-        at.map(|i| armed.remove(i)).is_some()
-    }
-
-    fn clear(&self) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
-
-    fn armed(&self) -> Vec<Fault> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-}
-
-fn injected(what: &str) -> String {
-    format!("injected fault: {what}")
-}
-
-/// A blob store that fails where [`Faults`] says, around a working one.
-struct FaultyBlobStore {
-    inner: Arc<dyn BlobStore>,
-    faults: Arc<Faults>,
-}
-
-#[async_trait]
-impl BlobStore for FaultyBlobStore {
-    async fn put(&self, key: &str, body: PutBody<'_>) -> Result<u64, BlobError> {
-        if self.faults.fire(Fault::PutBeforeWrite) {
-            return Err(BlobError::Backend(injected("put before write")));
-        }
-        if self.faults.fire(Fault::SlowPut) {
-            tokio::time::sleep(SLOW).await;
-        }
-        let stored = self.inner.put(key, body).await?;
-        if self.faults.fire(Fault::PutAfterWrite) {
-            return Err(BlobError::Backend(injected("put after write")));
-        }
-        Ok(stored)
-    }
-
-    async fn get(&self, key: &str) -> Result<BlobReader, BlobError> {
-        if self.faults.fire(Fault::GetFails) {
-            return Err(BlobError::Backend(injected("get")));
-        }
-        let reader = self.inner.get(key).await?;
-        if !self.faults.fire(Fault::GetMidStream) {
-            return Ok(reader);
-        }
-        let half = reader
-            .stream
-            .take(1)
-            .map(|chunk| chunk.map(|b: Bytes| b.slice(..b.len() / 2)));
-        let broken =
-            futures::stream::once(async { Err(BlobError::Backend(injected("get mid-stream"))) });
-        Ok(BlobReader {
-            size: reader.size,
-            stream: Box::pin(half.chain(broken)),
-        })
-    }
-
-    async fn get_range(
-        &self,
-        key: &str,
-        range: std::ops::Range<u64>,
-    ) -> Result<BlobReader, BlobError> {
-        if self.faults.fire(Fault::GetFails) {
-            return Err(BlobError::Backend(injected("get range")));
-        }
-        self.inner.get_range(key, range).await
-    }
-
-    async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
-        if self.faults.fire(Fault::GetFails) {
-            return Err(BlobError::Backend(injected("head")));
-        }
-        self.inner.head(key).await
-    }
-
-    async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        if self.faults.fire(Fault::BlobDeleteFails) {
-            return Err(BlobError::Backend(injected("delete")));
-        }
-        self.inner.delete(key).await
-    }
-
-    async fn etag(&self, key: &str) -> Result<Option<String>, BlobError> {
-        self.inner.etag(key).await
-    }
-
-    async fn check_ready(&self) -> Result<(), BlobError> {
-        self.inner.check_ready().await
-    }
-}
-
-/// A metadata store that fails where [`Faults`] says, around a working one.
-struct FaultyRepository {
-    inner: Arc<dyn AttachmentRepository>,
-    faults: Arc<Faults>,
-}
-
-#[async_trait]
-impl AttachmentRepository for FaultyRepository {
-    async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
-        if self.faults.fire(Fault::InsertFails) {
-            return Err(RepoError::Backend(injected("insert")));
-        }
-        self.inner.insert(attachment).await
-    }
-
-    async fn get(
-        &self,
-        tenant: TenantId,
-        id: AttachmentId,
-    ) -> Result<Option<Attachment>, RepoError> {
-        self.inner.get(tenant, id).await
-    }
-
-    async fn get_by_number(
-        &self,
-        tenant: TenantId,
-        number: i64,
-    ) -> Result<Option<Attachment>, RepoError> {
-        self.inner.get_by_number(tenant, number).await
-    }
-
-    async fn set_thumbnail(
-        &self,
-        tenant: TenantId,
-        id: AttachmentId,
-        key: &str,
-        at: OffsetDateTime,
-    ) -> Result<bool, RepoError> {
-        self.inner.set_thumbnail(tenant, id, key, at).await
-    }
-
-    async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError> {
-        if self.faults.fire(Fault::UpdateBeforeApply) {
-            return Err(RepoError::Backend(injected("update before apply")));
-        }
-        let updated = self.inner.update(attachment).await?;
-        if self.faults.fire(Fault::UpdateAfterApply) {
-            return Err(RepoError::Backend(injected("update after apply")));
-        }
-        Ok(updated)
-    }
-
-    async fn list_ready(
-        &self,
-        tenant: TenantId,
-        subject: &SubjectRef,
-        limit: usize,
-    ) -> Result<Vec<Attachment>, RepoError> {
-        self.inner.list_ready(tenant, subject, limit).await
-    }
-
-    async fn list_page(
-        &self,
-        tenant: TenantId,
-        query: &ListQuery,
-    ) -> Result<Vec<Attachment>, RepoError> {
-        self.inner.list_page(tenant, query).await
-    }
-
-    async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Result<bool, RepoError> {
-        if self.faults.fire(Fault::RowDeleteFails) {
-            return Err(RepoError::Backend(injected("row delete")));
-        }
-        self.inner.delete(tenant, id).await
-    }
-
-    async fn create_message(&self, message: &Message) -> Result<bool, RepoError> {
-        self.inner.create_message(message).await
-    }
-
-    async fn expired_uploads(
-        &self,
-        before: OffsetDateTime,
-        limit: usize,
-    ) -> Result<Vec<Attachment>, RepoError> {
-        self.inner.expired_uploads(before, limit).await
-    }
-
-    async fn check_ready(&self) -> Result<(), RepoError> {
-        self.inner.check_ready().await
-    }
-
-    async fn quota(&self, tenant: TenantId) -> Result<Quota, RepoError> {
-        self.inner.quota(tenant).await
-    }
-
-    async fn set_quota_limits(
-        &self,
-        tenant: TenantId,
-        limits: QuotaLimits,
-    ) -> Result<(), RepoError> {
-        self.inner.set_quota_limits(tenant, limits).await
-    }
-}
+use crate::common::{PNG, post_form, services_over, tenant_with_key};
 
 const SLUG: &str = "ws-faults";
 const TICKET: &str = "31111111-2222-4333-8444-555555555555";
@@ -292,16 +38,8 @@ struct World {
 
 async fn world() -> World {
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-    let mut mem = MemoryPorts::with_clock("http://localhost", clock.clone());
-    let faults = Arc::new(Faults::default());
-    mem.ports.blobs = Arc::new(FaultyBlobStore {
-        inner: mem.ports.blobs.clone(),
-        faults: faults.clone(),
-    });
-    mem.ports.attachments = Arc::new(FaultyRepository {
-        inner: mem.ports.attachments.clone(),
-        faults: faults.clone(),
-    });
+    let mem = MemoryPorts::with_clock("http://localhost", clock.clone());
+    let faults = mem.faults.clone();
     let services = services_over(&mem, UploadPolicy::default());
     let key = tenant_with_key(&services, SLUG).await;
     let (_, session) = services
@@ -401,35 +139,29 @@ where
     let (dialect, status, body) = match path {
         Upload::Tickets => {
             arm("all");
-            let (ct, body) = multipart(&[("file", Some(name), PNG)]);
-            let req = test::TestRequest::post()
-                .uri(&format!("/v1/tickets/{TICKET}/attachments"))
-                .insert_header(("Content-Type", ct))
-                .set_payload(body);
+            let req = post_form(
+                &format!("/v1/tickets/{TICKET}/attachments"),
+                &[("file", Some(name), PNG)],
+            );
             let (s, b, _) = call(with_key(req, w)).await;
             ("tickets", s, b)
         }
         Upload::Cases => {
             arm("all");
-            let (ct, body) = multipart(&[
-                ("caseId", None, TICKET.as_bytes()),
-                ("file", Some(name), PNG),
-            ]);
-            let req = test::TestRequest::post()
-                .uri("/api-public/1.0/save_file")
-                .insert_header(("Content-Type", ct))
-                .set_payload(body);
+            let req = post_form(
+                "/api-public/1.0/save_file",
+                &[
+                    ("caseId", None, TICKET.as_bytes()),
+                    ("file", Some(name), PNG),
+                ],
+            );
             let (s, b, _) = call(with_key(req, w)).await;
             ("cases", s, b)
         }
         Upload::Chat => {
             arm("all");
-            let (ct, body) =
-                multipart(&[("files", Some(name), PNG), ("files", Some("g.png"), PNG)]);
-            let req = test::TestRequest::post()
-                .uri("/api/v1/messages/7/attachments")
-                .insert_header(("Content-Type", ct))
-                .set_payload(body);
+            let files = [("files", Some(name), PNG), ("files", Some("g.png"), PNG)];
+            let req = post_form("/api/v1/messages/7/attachments", &files);
             let (s, b, _) = call(with_session(req, w)).await;
             ("chat", s, b)
         }
@@ -603,25 +335,31 @@ async fn a_slow_store_delays_one_upload_and_no_other_request() {
         let w = world().await;
         let app = app!(w.services);
         let call = caller!(&app);
-        let started = Instant::now();
-        let ((uploaded, done), listed_at) = futures::join!(
+        let held = w.faults.hold_puts().await;
+        let uploading = AtomicBool::new(true);
+        let (uploaded, ()) = futures::join!(
             async {
-                let out = upload(&call, &w, path, Some(Fault::SlowPut)).await;
-                (out, started.elapsed())
+                let out = upload(&call, &w, path, Some(Fault::PutWaits)).await;
+                uploading.store(false, Ordering::SeqCst);
+                out
             },
             async {
-                // let the upload reach the slow store first
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                // the upload reaches the held store, and stays there
+                let mut turns = 0;
+                while w.faults.waiting_puts() == 0 {
+                    turns += 1;
+                    assert!(turns < 100_000, "{path:?}: the upload never got there");
+                    tokio::task::yield_now().await;
+                }
                 ready(&call, &w).await;
-                started.elapsed()
+                assert!(
+                    uploading.load(Ordering::SeqCst),
+                    "{path:?}: the upload did not wait for the store"
+                );
+                drop(held);
             }
         );
         assert!(uploaded.is_none(), "{path:?}: {uploaded:?}");
-        assert!(done >= SLOW, "{path:?}: the store was not slow");
-        assert!(
-            listed_at < done,
-            "{path:?}: a listing waited for the slow upload"
-        );
         assert_eq!(ready(&call, &w).await, files(path));
     }
 }
@@ -642,11 +380,10 @@ where
     F: Fn(test::TestRequest) -> Fut,
     Fut: Future<Output = Answer>,
 {
-    let (ct, body) = multipart(&[("file", Some("f.png"), PNG)]);
-    let req = test::TestRequest::post()
-        .uri(&format!("/v1/tickets/{TICKET}/attachments"))
-        .insert_header(("Content-Type", ct))
-        .set_payload(body);
+    let req = post_form(
+        &format!("/v1/tickets/{TICKET}/attachments"),
+        &[("file", Some("f.png"), PNG)],
+    );
     let (status, created, _) = call(with_key(req, w)).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap_or_default().to_owned();

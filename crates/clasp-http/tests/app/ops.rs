@@ -7,7 +7,7 @@ use clasp_domain::UploadPolicy;
 use clasp_http::ops::{Metrics, REQUEST_ID};
 use clasp_http::{FrontDoor, Services};
 
-use crate::common::{PNG, memory_services, multipart, tenant_with_key};
+use crate::common::{PNG, memory_services, post_form, tenant_with_key};
 
 async fn services() -> (Services, String) {
     let (services, _) = memory_services(UploadPolicy::default());
@@ -43,12 +43,9 @@ fn hdr(
 }
 
 fn upload(key: &str) -> test::TestRequest {
-    let (content_type, body) = multipart(&[("file", Some("a.png"), PNG)]);
-    test::TestRequest::post()
-        .uri("/v1/tickets/550e8400-e29b-41d4-a716-446655440000/attachments")
+    let uri = "/v1/tickets/550e8400-e29b-41d4-a716-446655440000/attachments";
+    post_form(uri, &[("file", Some("a.png"), PNG)])
         .insert_header(("Authorization", format!("Bearer {key}")))
-        .insert_header(("Content-Type", content_type))
-        .set_payload(body)
 }
 
 #[actix_web::test]

@@ -7,7 +7,7 @@ use clasp_domain::UploadPolicy;
 use clasp_http::FrontDoor;
 use serde_json::Value;
 
-use crate::common::{PNG, memory_services, multipart, sessions};
+use crate::common::{PNG, memory_services, post_form, sessions};
 
 const OURS: &str = "https://app.example";
 const EVIL: &str = "https://evil.example";
@@ -26,12 +26,11 @@ async fn world() -> (FrontDoor, String, String) {
 }
 
 fn upload(session: &str) -> test::TestRequest {
-    let (content_type, body) = multipart(&[("files", Some("a.png"), PNG)]);
-    test::TestRequest::post()
-        .uri("/api/v1/messages/7/attachments")
-        .insert_header(("Cookie", format!("clasp_session={session}")))
-        .insert_header(("Content-Type", content_type))
-        .set_payload(body)
+    post_form(
+        "/api/v1/messages/7/attachments",
+        &[("files", Some("a.png"), PNG)],
+    )
+    .insert_header(("Cookie", format!("clasp_session={session}")))
 }
 
 #[actix_web::test]

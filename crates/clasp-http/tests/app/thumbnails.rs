@@ -16,7 +16,7 @@ use clasp_domain::ports::{ThumbnailError, Thumbnailer};
 use clasp_http::FrontDoor;
 use tokio::sync::Semaphore;
 
-use crate::common::{PNG, multipart, services_over, sessions};
+use crate::common::{PNG, post_form, services_over, sessions};
 
 /// A thumbnailer that counts the images it was handed (each one read whole
 /// into memory by then) and finishes none until the test opens its gate.
@@ -51,17 +51,14 @@ async fn a_burst_of_images_waits_for_turns_before_any_is_read() {
             .app(),
     )
     .await;
-    let (content_type, body) = multipart(&[
+    let images: [(&str, Option<&str>, &[u8]); 3] = [
         ("files", Some("a.png"), PNG),
         ("files", Some("b.png"), PNG),
         ("files", Some("c.png"), PNG),
-    ]);
+    ];
     for message in 1..=2 {
-        let req = test::TestRequest::post()
-            .uri(&format!("/api/v1/messages/{message}/attachments"))
+        let req = post_form(&format!("/api/v1/messages/{message}/attachments"), &images)
             .insert_header(("Cookie", format!("clasp_session={session}")))
-            .insert_header(("Content-Type", content_type.clone()))
-            .set_payload(body.clone())
             .to_request();
         let res = test::call_service(&app, req).await;
         assert_eq!(res.status(), StatusCode::OK);
