@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Server, Workdir, client, form, proc_status, write_chunk};
+use crate::harness::{
+    Server, Workdir, client, fetch, form, proc_status, upload_and_sign, write_chunk,
+};
 
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 const KIB: u64 = 1024;
@@ -508,4 +510,46 @@ fn a_steady_drip_is_cut_off_at_the_upload_deadline() {
     assert!(took >= Duration::from_millis(2900), "{took:?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
     assert!(work.blob_files().is_empty(), "nothing kept");
+}
+
+/// The signing secret is rotated in two restarts: the old one moves to
+/// `signing_secret_previous` (its URLs keep working beside the new one's),
+/// then is dropped (its URLs stop working; the new one's do not).
+#[tokio::test]
+async fn a_rotated_signing_secret_honours_its_urls_until_it_is_dropped() {
+    let old = "the-old-signing-secret-0123456789abcdef";
+    let new = "the-new-signing-secret-0123456789abcdef";
+    let work = Workdir::new().with_env("CLASP_SIGNING_SECRET", old);
+    let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");
+    let server = Server::start(&work);
+    let signed = upload_and_sign(&server, &key, "old.txt", "text/plain", b"old").await;
+    let old_url = signed[signed.find("/signed/").unwrap()..].to_owned();
+    server.stop();
+
+    let work = work
+        .with_env("CLASP_SIGNING_SECRET", new)
+        .with_env("CLASP_SIGNING_SECRET_PREVIOUS", old);
+    let server = Server::start(&work);
+    let c = client();
+    assert_eq!(
+        fetch(&c, &server.url(&old_url)).await,
+        (reqwest::StatusCode::OK, b"old".to_vec()),
+        "signed by the previous secret"
+    );
+    let signed = upload_and_sign(&server, &key, "new.txt", "text/plain", b"new").await;
+    let new_url = signed[signed.find("/signed/").unwrap()..].to_owned();
+    server.stop();
+
+    let work = work.with_env("CLASP_SIGNING_SECRET_PREVIOUS", "");
+    let server = Server::start(&work);
+    let (status, _) = fetch(&c, &server.url(&old_url)).await;
+    assert_eq!(
+        status,
+        reqwest::StatusCode::FORBIDDEN,
+        "its secret was dropped"
+    );
+    assert_eq!(
+        fetch(&c, &server.url(&new_url)).await,
+        (reqwest::StatusCode::OK, b"new".to_vec())
+    );
 }

@@ -10,7 +10,7 @@ use clasp_domain::ports::{
 use clasp_domain::signed_url::{download_url, upload_url};
 use clasp_domain::{AttachmentId, TenantId};
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
@@ -18,20 +18,60 @@ use crate::{MIN_SECRET_BYTES, StorageError};
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// One secret and the id URLs name it by: the first 8 hex digits of its
+/// SHA-256, so the id tells nothing of the secret and needs no configuring.
+#[derive(Clone)]
+struct Key {
+    id: String,
+    keyed: HmacSha256,
+}
+
+impl Key {
+    fn new(secret: &[u8]) -> Result<Self, StorageError> {
+        let short = || StorageError::ShortSecret {
+            min: MIN_SECRET_BYTES,
+            got: secret.len(),
+        };
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(short());
+        }
+        let keyed = HmacSha256::new_from_slice(secret).map_err(|_| short())?;
+        let digest = Sha256::digest(secret);
+        let id = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Self { id, keyed })
+    }
+
+    /// The MAC of `message` under this key.
+    fn tag(&self, message: &str) -> Vec<u8> {
+        let mut mac = self.keyed.clone();
+        mac.update(message.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
 /// Signs download and upload URLs with a shared secret, so any instance holding
 /// the same secret honours a URL minted by another, and nothing needs to be
 /// stored. Downloads and uploads sign differently tagged messages, so neither
 /// signature is ever valid as the other.
+///
+/// A signature names the key that made it (`KEYID.MAC`). URLs are signed with
+/// the current secret and verified with it or with any previous one
+/// ([`HmacSigner::with_previous`]), so a secret is rotated without breaking the
+/// URLs already handed out: they keep working until they expire, and the old
+/// secret can be dropped once the longest of them has.
 #[derive(Clone)]
 pub struct HmacSigner {
-    keyed: HmacSha256,
+    /// The current key first, then the previous ones.
+    keys: Vec<Key>,
     base_url: String,
 }
 
 impl std::fmt::Debug for HmacSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.keys.iter().map(|k| k.id.as_str()).collect();
         f.debug_struct("HmacSigner")
             .field("base_url", &self.base_url)
+            .field("key_ids", &ids)
             .finish_non_exhaustive()
     }
 }
@@ -40,61 +80,71 @@ impl HmacSigner {
     /// A signer whose URLs start with `base_url`; `secret` must be at least
     /// [`MIN_SECRET_BYTES`] long.
     pub fn new(secret: &[u8], base_url: &str) -> Result<Self, StorageError> {
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(StorageError::ShortSecret {
-                min: MIN_SECRET_BYTES,
-                got: secret.len(),
-            });
-        }
-        let keyed = HmacSha256::new_from_slice(secret).map_err(|_| StorageError::ShortSecret {
-            min: MIN_SECRET_BYTES,
-            got: secret.len(),
-        })?;
         Ok(Self {
-            keyed,
+            keys: vec![Key::new(secret)?],
             base_url: base_url.trim_end_matches('/').to_owned(),
         })
     }
 
-    fn mac(&self, tenant: TenantId, attachment: AttachmentId, expires: i64) -> HmacSha256 {
-        let mut mac = self.keyed.clone();
-        mac.update(format!("v1\nGET\n{tenant}\n{attachment}\n{expires}").as_bytes());
-        mac
+    /// The same, also honouring URLs signed with the `previous` secrets (each
+    /// at least [`MIN_SECRET_BYTES`] long).
+    pub fn with_previous<S: AsRef<[u8]>>(mut self, previous: &[S]) -> Result<Self, StorageError> {
+        for secret in previous {
+            self.keys.push(Key::new(secret.as_ref())?);
+        }
+        Ok(self)
     }
 
-    /// The MAC of an upload URL: another tag and method than downloads, and the
-    /// size the URL accepts.
-    fn upload_mac(
+    /// The signature of `message` with the current key: `KEYID.MAC`.
+    fn sign(&self, message: &str) -> String {
+        let current = &self.keys[0];
+        let tag = URL_SAFE_NO_PAD.encode(current.tag(message));
+        format!("{}.{tag}", current.id)
+    }
+
+    /// Checks `given` against the MAC of `message` by the key it names (by
+    /// every key, for a signature made before signatures named keys), in
+    /// constant time, then the expiry: a forged URL learns nothing, not even
+    /// whether its time is up.
+    fn check(
         &self,
-        tenant: TenantId,
-        attachment: AttachmentId,
+        message: &str,
+        given: &str,
         expires: i64,
-        size: u64,
-    ) -> HmacSha256 {
-        let mut mac = self.keyed.clone();
-        mac.update(format!("v1-upload\nPUT\n{tenant}\n{attachment}\n{expires}\n{size}").as_bytes());
-        mac
+        now: OffsetDateTime,
+    ) -> Result<(), SignatureError> {
+        let (named, mac) = match given.split_once('.') {
+            Some((id, mac)) => (Some(id), mac),
+            None => (None, given),
+        };
+        let mac = URL_SAFE_NO_PAD
+            .decode(mac.as_bytes())
+            .map_err(|_| SignatureError::Invalid)?;
+        let signed_by = |key: &&Key| named.is_none_or(|id| id == key.id);
+        let genuine = self
+            .keys
+            .iter()
+            .filter(signed_by)
+            .any(|key| bool::from(key.tag(message).ct_eq(&mac)));
+        if !genuine {
+            return Err(SignatureError::Invalid);
+        }
+        if now.unix_timestamp() >= expires {
+            return Err(SignatureError::Expired);
+        }
+        Ok(())
     }
 }
 
-/// Checks `given` (base64url) against `expected` in constant time, then the
-/// expiry: a forged URL learns nothing, not even whether its time is up.
-fn check(
-    expected: &[u8],
-    given: &str,
-    expires: i64,
-    now: OffsetDateTime,
-) -> Result<(), SignatureError> {
-    let given = URL_SAFE_NO_PAD
-        .decode(given.as_bytes())
-        .map_err(|_| SignatureError::Invalid)?;
-    if !bool::from(expected.ct_eq(&given)) {
-        return Err(SignatureError::Invalid);
-    }
-    if now.unix_timestamp() >= expires {
-        return Err(SignatureError::Expired);
-    }
-    Ok(())
+/// What a download URL signs.
+fn download_message(tenant: TenantId, attachment: AttachmentId, expires: i64) -> String {
+    format!("v1\nGET\n{tenant}\n{attachment}\n{expires}")
+}
+
+/// What an upload URL signs: another tag and method than downloads, and the
+/// size the URL accepts.
+fn upload_message(tenant: TenantId, attachment: AttachmentId, expires: i64, size: u64) -> String {
+    format!("v1-upload\nPUT\n{tenant}\n{attachment}\n{expires}\n{size}")
 }
 
 #[async_trait]
@@ -105,29 +155,18 @@ impl UploadSigner for HmacSigner {
         expires_at: OffsetDateTime,
     ) -> Result<UploadUrl, SignatureError> {
         let expires = expires_at.unix_timestamp();
-        let tag = self
-            .upload_mac(target.tenant_id, target.attachment_id, expires, target.size)
-            .finalize()
-            .into_bytes();
-        let signature = URL_SAFE_NO_PAD.encode(tag);
+        let message = upload_message(target.tenant_id, target.attachment_id, expires, target.size);
+        let signature = self.sign(&message);
         Ok(upload_url(&self.base_url, target, expires_at, &signature))
     }
 
     fn verify_upload(
         &self,
-        request: &SignedUploadRequest,
+        r: &SignedUploadRequest,
         now: OffsetDateTime,
     ) -> Result<(), SignatureError> {
-        let expected = self
-            .upload_mac(
-                request.tenant_id,
-                request.attachment_id,
-                request.expires,
-                request.size,
-            )
-            .finalize()
-            .into_bytes();
-        check(&expected, &request.signature, request.expires, now)
+        let message = upload_message(r.tenant_id, r.attachment_id, r.expires, r.size);
+        self.check(&message, &r.signature, r.expires, now)
     }
 }
 
@@ -139,19 +178,16 @@ impl UrlSigner for HmacSigner {
         expires_at: OffsetDateTime,
     ) -> Result<SignedUrl, SignatureError> {
         let expires = expires_at.unix_timestamp();
-        let tag = self
-            .mac(target.tenant_id, target.attachment_id, expires)
-            .finalize()
-            .into_bytes();
-        let signature = URL_SAFE_NO_PAD.encode(tag);
+        let signature = self.sign(&download_message(
+            target.tenant_id,
+            target.attachment_id,
+            expires,
+        ));
         Ok(download_url(&self.base_url, target, expires_at, &signature))
     }
 
-    fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError> {
-        let expected = self
-            .mac(request.tenant_id, request.attachment_id, request.expires)
-            .finalize()
-            .into_bytes();
-        check(&expected, &request.signature, request.expires, now)
+    fn verify(&self, r: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError> {
+        let message = download_message(r.tenant_id, r.attachment_id, r.expires);
+        self.check(&message, &r.signature, r.expires, now)
     }
 }

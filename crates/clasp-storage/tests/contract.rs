@@ -194,6 +194,68 @@ async fn instances_sharing_a_secret_honour_each_others_urls() {
     );
 }
 
+#[tokio::test]
+async fn a_rotated_secret_still_verifies_the_urls_it_signed() {
+    let old = b"0123456789abcdef0123456789abcdef";
+    let new = b"fedcba9876543210fedcba9876543210";
+    let before = HmacSigner::new(old, "http://a").unwrap();
+    let rotated = HmacSigner::new(new, "http://a")
+        .unwrap()
+        .with_previous(&[old])
+        .unwrap();
+    let forgotten = HmacSigner::new(new, "http://a").unwrap();
+    let target = SignedTarget {
+        tenant_id: TenantId(uuid::Uuid::now_v7()),
+        attachment_id: AttachmentId::new(),
+        blob_key: "k".into(),
+        filename: "f".into(),
+        content_type: "image/png".into(),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let later = now + time::Duration::hours(1);
+    let parse = |url: &str| clasp_domain::signed_url::parse_clasp_signed_url(url).unwrap();
+    let old_url = parse(&before.download_url(&target, later).await.unwrap().url);
+    let new_url = parse(&rotated.download_url(&target, later).await.unwrap().url);
+    assert_eq!(
+        rotated.verify(&old_url, now),
+        Ok(()),
+        "signed before the rotation"
+    );
+    assert_eq!(rotated.verify(&new_url, now), Ok(()), "signed after it");
+    assert_eq!(before.verify(&new_url, now), Err(SignatureError::Invalid));
+    assert_eq!(
+        forgotten.verify(&old_url, now),
+        Err(SignatureError::Invalid)
+    );
+    assert!(
+        old_url.signature.contains('.'),
+        "names its key: {}",
+        old_url.signature
+    );
+    let (id, mac) = old_url.signature.split_once('.').unwrap();
+    let legacy = clasp_domain::ports::SignedRequest {
+        signature: mac.to_owned(),
+        ..old_url.clone()
+    };
+    assert_eq!(
+        rotated.verify(&legacy, now),
+        Ok(()),
+        "a URL that names no key"
+    );
+    let misnamed = clasp_domain::ports::SignedRequest {
+        signature: format!("{}.{mac}", new_url.signature.split_once('.').unwrap().0),
+        ..old_url.clone()
+    };
+    assert_ne!(id, new_url.signature.split_once('.').unwrap().0);
+    assert_eq!(rotated.verify(&misnamed, now), Err(SignatureError::Invalid));
+    assert!(
+        HmacSigner::new(new, "http://a")
+            .unwrap()
+            .with_previous(&[b"short"])
+            .is_err()
+    );
+}
+
 #[test]
 fn short_secrets_are_refused() {
     assert!(matches!(

@@ -54,6 +54,9 @@ pub struct Config {
     /// URL-signing secret (≥ 32 bytes); unset: generated into the data directory.
     #[serde(default, deserialize_with = "lenient_string")]
     pub signing_secret: Option<String>,
+    /// Secrets that signed URLs before the current one, comma-separated: URLs
+    /// they signed still verify until they expire, so a secret can be rotated.
+    pub signing_secret_previous: String,
     /// Largest accepted upload in bytes.
     pub max_upload_bytes: u64,
     /// How long an upload URL of a direct upload works, in seconds.
@@ -116,8 +119,8 @@ pub enum ConfigError {
     #[error("CLASP_CONFIG names {0}, which does not exist")]
     MissingFile(PathBuf),
     /// The signing secret is too short.
-    #[error("signing_secret must be at least {MIN_SECRET_BYTES} bytes (got {0})")]
-    ShortSecret(usize),
+    #[error("{0} must be at least {MIN_SECRET_BYTES} bytes (got {1})")]
+    ShortSecret(&'static str, usize),
 }
 
 /// Accepts a string, or a number or boolean as written (environment values that
@@ -186,7 +189,17 @@ impl Config {
         if let Some(secret) = &self.signing_secret
             && secret.len() < MIN_SECRET_BYTES
         {
-            return Err(ConfigError::ShortSecret(secret.len()));
+            return Err(ConfigError::ShortSecret("signing_secret", secret.len()));
+        }
+        if let Some(short) = self
+            .previous_signing_secrets()
+            .iter()
+            .find(|s| s.len() < MIN_SECRET_BYTES)
+        {
+            return Err(ConfigError::ShortSecret(
+                "each secret of signing_secret_previous",
+                short.len(),
+            ));
         }
         if self.database_pool_size == 0 || self.database_connect_timeout_secs == 0 {
             return Err(ConfigError::Invalid(
@@ -236,6 +249,15 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The secrets of `signing_secret_previous`, trimmed, empty ones dropped.
+    pub fn previous_signing_secrets(&self) -> Vec<&str> {
+        self.signing_secret_previous
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 
     /// The CORS origins in force (none when the setting is empty).
@@ -395,7 +417,12 @@ mod tests {
         Jail::expect_with(|jail| {
             assert!(matches!(
                 load_in(jail, None, &[("CLASP_SIGNING_SECRET", "short")]),
-                Err(ConfigError::ShortSecret(5))
+                Err(ConfigError::ShortSecret("signing_secret", 5))
+            ));
+            let previous = "12345678901234567890123456789012, short";
+            assert!(matches!(
+                load_in(jail, None, &[("CLASP_SIGNING_SECRET_PREVIOUS", previous)]),
+                Err(ConfigError::ShortSecret(_, 5))
             ));
             assert!(matches!(
                 load_in(jail, Some("lisen = \"x\""), &[]),

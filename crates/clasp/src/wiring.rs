@@ -151,7 +151,9 @@ struct Storage {
 /// through Clasp; other stores' bytes go through Clasp's signed routes.
 fn storage(config: &Config) -> anyhow::Result<Storage> {
     let setup = |e: clasp_storage::StorageError| SetupError(e.to_string());
-    let hmac = HmacSigner::new(&signing_secret(config)?, &config.public_url()).map_err(setup)?;
+    let hmac = HmacSigner::new(&signing_secret(config)?, &config.public_url())
+        .and_then(|signer| signer.with_previous(&config.previous_signing_secrets()))
+        .map_err(setup)?;
     let url = config.storage_url();
     if !url.starts_with("s3://") {
         let blobs = ObjectBlobStore::from_url(&url).map_err(setup)?;
