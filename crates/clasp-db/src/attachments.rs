@@ -127,12 +127,18 @@ macro_rules! attachment_repository {
 
                 async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError> {
                     let changes = AttachmentFields::from_domain(attachment)?;
+                    let over = attachment
+                        .state
+                        .written_over()
+                        .into_iter()
+                        .map(AttachmentState::as_str);
                     changed_any!(
                         self,
                         diesel::update(
                             attachments
                                 .filter(tenant_id.eq(DbId(attachment.tenant_id.0)))
-                                .filter(id.eq(DbId(attachment.id.0))),
+                                .filter(id.eq(DbId(attachment.id.0)))
+                                .filter(state.eq_any(over.collect::<Vec<_>>())),
                         )
                         .set(changes)
                     )
@@ -204,10 +210,11 @@ macro_rules! attachment_repository {
                     self.load(
                         attachments
                             .filter(upload_expires_at.le(DbTime(before)))
-                            .filter(state.eq_any([
-                                AttachmentState::Pending.as_str(),
-                                AttachmentState::Uploading.as_str(),
-                            ]))
+                            .filter(
+                                state.eq_any(
+                                    clasp_domain::SWEPT_STATES.map(AttachmentState::as_str),
+                                ),
+                            )
                             .order((upload_expires_at.asc(), id.asc()))
                             .limit(limit)
                             .into_boxed(),

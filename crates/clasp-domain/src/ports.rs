@@ -83,8 +83,13 @@ pub trait AttachmentRepository: Send + Sync {
         key: &str,
         at: OffsetDateTime,
     ) -> Result<bool, RepoError>;
-    /// Persists state, size, checksums, sniffed type, thumbnail and `updated_at`.
-    /// Returns false when the attachment no longer exists.
+    /// Persists state, size, checksums, sniffed type, thumbnail and `updated_at`,
+    /// compare-and-set: only if the stored row's state is one the machine
+    /// leads to the new one from ([`AttachmentState::written_over`]). Returns
+    /// false, changing nothing, when the attachment no longer exists or has
+    /// moved where this write cannot follow (a racing sweep or commit won).
+    ///
+    /// [`AttachmentState::written_over`]: crate::AttachmentState::written_over
     async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError>;
     /// Ready attachments of `tenant` on `subject`, oldest first, at most `limit`.
     async fn list_ready(
@@ -110,10 +115,13 @@ pub trait AttachmentRepository: Send + Sync {
     /// all changes and it returns false. A message id that exists already is a
     /// `Conflict`, and nothing changes either.
     async fn create_message(&self, message: &Message) -> Result<bool, RepoError>;
-    /// At most `limit` `Pending` or `Uploading` attachments, of any tenant, whose
-    /// `upload_expires_at` is at or before `before`: the abandoned uploads the
-    /// sweeper removes (direct uploads never sent or confirmed, and uploads whose
-    /// request died — a crash included). Soonest expiry first.
+    /// At most `limit` attachments in a [`SWEPT_STATES`] state, of any tenant,
+    /// whose `upload_expires_at` is at or before `before`: the abandoned uploads
+    /// the sweeper removes (direct uploads never sent or confirmed, uploads
+    /// whose request died — a crash included — and those a sweep claimed but
+    /// could not finish). Soonest expiry first.
+    ///
+    /// [`SWEPT_STATES`]: crate::SWEPT_STATES
     async fn expired_uploads(
         &self,
         before: OffsetDateTime,

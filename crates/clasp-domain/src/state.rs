@@ -91,7 +91,35 @@ impl AttachmentState {
     pub fn is_final(self) -> bool {
         Self::ALL.into_iter().all(|to| !self.can_become(to))
     }
+
+    /// Whether the machine leads from `self` to `to`, in one step or several.
+    pub fn leads_to(self, to: AttachmentState) -> bool {
+        Self::ALL
+            .into_iter()
+            .any(|via| self.can_become(via) && (via == to || via.leads_to(to)))
+    }
+
+    /// The states a stored attachment may be in for a write of `self` to
+    /// apply: `self`, and every state the machine leads to it from. Storage
+    /// adapters compare and set on them, so a write against the machine — a
+    /// committed attachment "abandoned" by the sweeper, an abandoned one
+    /// "committed" — changes nothing, whichever of two racing writers is last.
+    pub fn written_over(self) -> Vec<AttachmentState> {
+        Self::ALL
+            .into_iter()
+            .filter(|&from| from == self || from.leads_to(self))
+            .collect()
+    }
 }
+
+/// The states of the uploads the sweeper removes once their deadline passed:
+/// `Pending` and `Uploading` ones never finished, and `UploadFailed` ones a
+/// sweep claimed but could not finish removing (their bytes failed to delete).
+pub const SWEPT_STATES: [AttachmentState; 3] = [
+    AttachmentState::Pending,
+    AttachmentState::Uploading,
+    AttachmentState::UploadFailed,
+];
 
 #[cfg(test)]
 mod tests {
@@ -122,6 +150,24 @@ mod tests {
             }
         }
         assert_eq!(checked, 49);
+    }
+
+    #[test]
+    fn writes_follow_the_machine() {
+        assert_eq!(Pending.written_over(), [Pending]);
+        assert_eq!(Ready.written_over(), [Pending, Uploading, Verifying, Ready]);
+        assert_eq!(
+            UploadFailed.written_over(),
+            [Pending, Uploading, UploadFailed]
+        );
+        assert!(
+            !UploadFailed.written_over().contains(&Ready),
+            "a commit wins"
+        );
+        assert!(
+            !Ready.written_over().contains(&UploadFailed),
+            "a claim wins"
+        );
     }
 
     #[test]

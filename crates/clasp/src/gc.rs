@@ -23,12 +23,16 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
 }
 
 /// Deletes every abandoned direct upload, batch by batch; returns how many.
+/// One that cannot be removed is logged and left, claimed, for the next sweep.
 pub async fn sweep_all(attachments: &AttachmentService) -> Result<usize, AttachmentError> {
     let mut total = 0;
     loop {
         let swept = attachments.sweep_expired(BATCH).await?;
-        total += swept;
-        if swept < BATCH {
+        for (attachment, error) in &swept.failed {
+            tracing::warn!(%attachment, %error, "removing an abandoned upload failed; the next sweep retries it");
+        }
+        total += swept.removed;
+        if swept.listed < BATCH || swept.removed == 0 {
             return Ok(total);
         }
     }

@@ -142,9 +142,36 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
     );
 
     messages(repo).await;
+    writes_follow_the_machine(repo).await;
     expired_uploads(repo).await;
     super::listing::listing(repo).await;
     numbers_and_thumbnails(repo).await;
+}
+
+/// `update` is compare-and-set along the state machine: of a sweep claiming an
+/// upload (`UploadFailed`) and a commit (`Ready`), whichever lands first wins
+/// and the other changes nothing.
+async fn writes_follow_the_machine(repo: &dyn AttachmentRepository) {
+    let tenant = fresh_tenant().id;
+    let as_state = |a: &Attachment, state| Attachment { state, ..a.clone() };
+    for (first, second) in [
+        (AttachmentState::UploadFailed, AttachmentState::Ready),
+        (AttachmentState::Ready, AttachmentState::UploadFailed),
+    ] {
+        let mut row = attachment(tenant, "T-cas", 1, AttachmentState::Uploading);
+        row.number = repo.insert(&row).await.unwrap();
+        assert!(repo.update(&as_state(&row, first)).await.unwrap());
+        assert!(
+            !repo.update(&as_state(&row, second)).await.unwrap(),
+            "{second:?} over {first:?}"
+        );
+        let stored = repo.get(tenant, row.id).await.unwrap().unwrap();
+        assert_eq!(stored.state, first, "the first write stands");
+        assert!(
+            repo.update(&as_state(&row, first)).await.unwrap(),
+            "a state may be written over itself"
+        );
+    }
 }
 
 /// `get_by_number` (tenant-scoped, any state) and `set_thumbnail` (only the
@@ -358,8 +385,8 @@ async fn messages(repo: &dyn AttachmentRepository) {
     );
 }
 
-/// `expired_uploads`: only pending rows past their upload expiry, soonest first,
-/// at most `limit`, of every tenant.
+/// `expired_uploads`: only rows of the swept states past their upload expiry,
+/// soonest first, at most `limit`, of every tenant.
 async fn expired_uploads(repo: &dyn AttachmentRepository) {
     let tenant = fresh_tenant().id;
     let other = fresh_tenant().id;
@@ -381,7 +408,14 @@ async fn expired_uploads(repo: &dyn AttachmentRepository) {
     // an upload whose request died mid-body
     let mut interrupted = pending(tenant, Some(-150));
     interrupted.state = AttachmentState::Uploading;
+    // claimed by a sweep that could not finish; and a failure of its own
+    let mut claimed = pending(tenant, Some(-120));
+    claimed.state = AttachmentState::UploadFailed;
+    let mut given_up = pending(tenant, None);
+    given_up.state = AttachmentState::UploadFailed;
     for a in [
+        &claimed,
+        &given_up,
         &late,
         &early,
         &at_the_limit,
@@ -404,7 +438,13 @@ async fn expired_uploads(repo: &dyn AttachmentRepository) {
         .collect();
     assert_eq!(
         found,
-        vec![early.id, interrupted.id, late.id, at_the_limit.id]
+        vec![
+            early.id,
+            interrupted.id,
+            claimed.id,
+            late.id,
+            at_the_limit.id
+        ]
     );
     let all = repo.expired_uploads(instant(-50), 1000).await.unwrap();
     assert!(

@@ -12,7 +12,7 @@ use crate::listing::ListQuery;
 use crate::message::{Message, MessageId};
 use crate::ports::{AttachmentRepository, RepoError};
 use crate::quota::{Quota, QuotaLimits};
-use crate::state::AttachmentState;
+use crate::state::SWEPT_STATES;
 use crate::tenant::TenantId;
 
 use super::faults::{Fault, Faults, injected};
@@ -123,8 +123,11 @@ impl AttachmentRepository for MemoryAttachments {
             return Err(RepoError::Backend(injected("update before apply")));
         }
         let mut rows = lock(&self.rows);
+        let written_over = attachment.state.written_over();
         let updated = match rows.get_mut(&attachment.id) {
-            Some(row) if row.tenant_id == attachment.tenant_id => {
+            Some(row)
+                if row.tenant_id == attachment.tenant_id && written_over.contains(&row.state) =>
+            {
                 let delta =
                     i128::from(attachment.charged_bytes()) - i128::from(row.charged_bytes());
                 self.charge(row.tenant_id, delta, 0);
@@ -219,10 +222,8 @@ impl AttachmentRepository for MemoryAttachments {
         let mut found: Vec<Attachment> = lock(&self.rows)
             .values()
             .filter(|a| {
-                matches!(
-                    a.state,
-                    AttachmentState::Pending | AttachmentState::Uploading
-                ) && a.upload_expires_at.is_some_and(|at| at <= before)
+                SWEPT_STATES.contains(&a.state)
+                    && a.upload_expires_at.is_some_and(|at| at <= before)
             })
             .cloned()
             .collect();

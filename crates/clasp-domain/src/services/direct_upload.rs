@@ -379,42 +379,56 @@ impl AttachmentService {
         }
     }
 
-    /// Deletes up to `limit` abandoned uploads — `Pending` attachments whose
-    /// upload URL or upload deadline has passed, and `Uploading` ones whose
-    /// request died (a crash included) — bytes first, then the row (so a blob
-    /// store failure leaves the row for the next sweep); returns how many it
-    /// deleted. Only rows with a deadline are looked at, through an index, so a
-    /// sweep costs what was abandoned, not what is stored.
-    /// The background sweeper and `clasp gc` call it until it returns less than
-    /// `limit`.
-    pub async fn sweep_expired(&self, limit: usize) -> Result<usize, AttachmentError> {
+    /// Removes up to `limit` abandoned uploads — `Pending` attachments whose
+    /// upload URL or upload deadline has passed, `Uploading` ones whose request
+    /// died (a crash included), and those an earlier sweep claimed but could not
+    /// finish — and reports what it did. Only rows with a deadline are looked
+    /// at, through an index, so a sweep costs what was abandoned, not what is
+    /// stored. One upload that cannot be removed is reported and skipped; it
+    /// never stops the sweep of the others.
+    /// The background sweeper and `clasp gc` call it until it removes nothing
+    /// more or looks at fewer than `limit`.
+    pub async fn sweep_expired(&self, limit: usize) -> Result<Swept, AttachmentError> {
         let now = self.ports.clock.now();
         let expired = self.ports.attachments.expired_uploads(now, limit).await?;
-        let mut swept = 0;
-        for listed in expired {
-            // Confirmed or deleted since it was listed: not ours to remove.
-            let Some(a) = self
-                .ports
-                .attachments
-                .get(listed.tenant_id, listed.id)
-                .await?
-            else {
-                continue;
-            };
-            let abandoned = matches!(
-                a.state,
-                AttachmentState::Pending | AttachmentState::Uploading
-            ) && a.upload_expires_at.is_some_and(|until| until <= now);
-            if !abandoned {
-                continue;
-            }
-            self.ports.blobs.delete(&a.upload_key()).await?;
-            self.ports.blobs.delete(&a.blob_key()).await?;
-            if self.ports.attachments.delete(a.tenant_id, a.id).await? {
-                swept += 1;
+        let mut swept = Swept {
+            listed: expired.len(),
+            ..Swept::default()
+        };
+        for abandoned in expired {
+            let id = abandoned.id;
+            match self.sweep_one(abandoned, now).await {
+                Ok(true) => swept.removed += 1,
+                Ok(false) => {}
+                Err(e) => swept.failed.push((id, e)),
             }
         }
         Ok(swept)
+    }
+
+    /// Removes one abandoned upload. It is claimed first: compare-and-set to
+    /// `UploadFailed`, keeping its deadline, so that a commit racing the sweep
+    /// has either won already (and the claim changes nothing) or can no longer
+    /// win. Then its bytes go, then its row; if the bytes cannot be deleted, the
+    /// claimed row stays for the next sweep, so no bytes are left that nothing
+    /// points to. Whether it was removed.
+    async fn sweep_one(
+        &self,
+        mut abandoned: Attachment,
+        now: OffsetDateTime,
+    ) -> Result<bool, AttachmentError> {
+        if abandoned.state != AttachmentState::UploadFailed {
+            abandoned.transition(AttachmentState::UploadFailed, now)?;
+            abandoned.failure_reason =
+                Some("abandoned: the upload did not finish by its deadline".into());
+            if !self.ports.attachments.update(&abandoned).await? {
+                return Ok(false);
+            }
+        }
+        self.ports.blobs.delete(&abandoned.upload_key()).await?;
+        self.ports.blobs.delete(&abandoned.blob_key()).await?;
+        let (tenant, id) = (abandoned.tenant_id, abandoned.id);
+        Ok(self.ports.attachments.delete(tenant, id).await?)
     }
 
     /// Confirm found no uploaded bytes: none were sent — or a concurrent confirm
@@ -521,6 +535,18 @@ impl AttachmentService {
             AttachmentError::NotFound
         })
     }
+}
+
+/// What one sweep of abandoned uploads did.
+#[derive(Debug, Default, PartialEq)]
+pub struct Swept {
+    /// Abandoned uploads looked at.
+    pub listed: usize,
+    /// Of those, removed whole: bytes and row.
+    pub removed: usize,
+    /// Of those, the ones whose removal failed, and why. Each stays claimed
+    /// (`UploadFailed`, past its deadline) for the next sweep.
+    pub failed: Vec<(AttachmentId, AttachmentError)>,
 }
 
 /// Whether `attachment` still accepts bytes and confirmation at `now`.

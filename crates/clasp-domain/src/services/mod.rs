@@ -12,7 +12,7 @@ mod scanning_tests;
 use std::sync::Arc;
 
 pub use attachments::{AttachmentService, Lookup, MAX_LISTED, NewUpload};
-pub use direct_upload::{BegunUpload, NewDirectUpload, NewMessage, ReceivedUpload};
+pub use direct_upload::{BegunUpload, NewDirectUpload, NewMessage, ReceivedUpload, Swept};
 pub use downloads::Download;
 pub use identity::IdentityService;
 pub use message_upload::{MAX_FILES_PER_MESSAGE, MessageFile, MessageUpload};

@@ -243,7 +243,8 @@ where
 /// of the ready attachments and nothing else.
 async fn assert_no_orphans(w: &World, ready: usize, what: &str) {
     w.clock.advance(time::Duration::days(2));
-    w.services.attachments.sweep_expired(1000).await.unwrap();
+    let swept = w.services.attachments.sweep_expired(1000).await.unwrap();
+    assert!(swept.failed.is_empty(), "{swept:?}");
     assert_eq!(
         w.mem.blobs.len(),
         ready,

@@ -483,7 +483,15 @@ async fn confirm_answers_every_state() {
         (status, body["error"].as_str()),
         (StatusCode::FORBIDDEN, Some("invalid_signature"))
     );
-    assert_eq!(f.services.attachments.sweep_expired(10).await.unwrap(), 1);
+    assert_eq!(
+        f.services
+            .attachments
+            .sweep_expired(10)
+            .await
+            .unwrap()
+            .removed,
+        1
+    );
     let (_, listed) = call!(
         &app,
         ws("GET", &f.key, &format!("/tickets/{TICKET}/attachments"))

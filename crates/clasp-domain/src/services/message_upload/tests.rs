@@ -122,7 +122,7 @@ fn an_aborted_upload_leaves_nothing() {
     block_on(up.abort());
     assert!(f.mem.blobs.is_empty());
     assert!(block_on(f.service.find_numbered(&f.user, 1)).is_err());
-    let later = block_on(f.service.sweep_expired(100)).unwrap();
+    let later = block_on(f.service.sweep_expired(100)).unwrap().removed;
     assert_eq!(later, 0, "nothing left to sweep");
 }
 
@@ -165,9 +165,9 @@ fn a_request_that_dies_midway_is_swept_after_its_deadline() {
     let mut up = f.upload();
     block_on(up.add(file("a.txt", "text/plain", None), body(b"aaa"))).unwrap();
     drop(up);
-    assert_eq!(block_on(f.service.sweep_expired(100)).unwrap(), 0);
+    assert_eq!(block_on(f.service.sweep_expired(100)).unwrap().removed, 0);
     f.clock.advance(Duration::minutes(16));
-    assert_eq!(block_on(f.service.sweep_expired(100)).unwrap(), 1);
+    assert_eq!(block_on(f.service.sweep_expired(100)).unwrap().removed, 1);
     assert!(f.mem.blobs.is_empty());
 }
 
@@ -178,7 +178,7 @@ fn a_commit_after_the_sweep_keeps_nothing() {
     block_on(up.add(file("a.txt", "text/plain", None), body(b"aaa"))).unwrap();
     f.clock.advance(Duration::minutes(16));
     block_on(up.add(file("b.txt", "text/plain", None), body(b"bbb"))).unwrap();
-    assert_eq!(block_on(f.service.sweep_expired(100)).unwrap(), 1);
+    assert_eq!(block_on(f.service.sweep_expired(100)).unwrap().removed, 1);
     assert!(matches!(
         block_on(up.commit()),
         Err(AttachmentError::Interrupted(_))

@@ -234,7 +234,7 @@ fn a_direct_upload_is_charged_its_declared_size_when_its_url_is_issued() {
     begin(30).unwrap();
     // the sweeper gives abandoned uploads back
     f.clock.advance(Duration::days(1));
-    assert_eq!(block_on(f.service.sweep_expired(100)).unwrap(), 2);
+    assert_eq!(block_on(f.service.sweep_expired(100)).unwrap().removed, 2);
     assert_eq!(f.usage(), QuotaUsage::default());
     assert!(
         block_on(

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::credentials::{PrincipalKind, Scopes};
-use crate::memory::{ManualClock, MemoryPorts};
+use crate::memory::{Fault, ManualClock, MemoryPorts};
 use crate::ports::SignatureError;
 use crate::services::Lookup;
 use crate::signed_url::parse_clasp_signed_upload_url;

@@ -130,18 +130,24 @@ fn the_sweeper_removes_expired_uploads_uploads_with_their_bytes() {
     f.put(&fresh, &[b"abc"]).unwrap();
 
     assert_eq!(
-        block_on(f.service.sweep_expired(10)),
+        block_on(f.service.sweep_expired(10)).map(|s| s.removed),
         Ok(0),
         "nothing expired yet"
     );
     f.clock.advance(Duration::minutes(6));
     assert_eq!(
-        block_on(f.service.sweep_expired(1)),
+        block_on(f.service.sweep_expired(1)).map(|s| s.removed),
         Ok(1),
         "at most the limit"
     );
-    assert_eq!(block_on(f.service.sweep_expired(10)), Ok(1));
-    assert_eq!(block_on(f.service.sweep_expired(10)), Ok(0));
+    assert_eq!(
+        block_on(f.service.sweep_expired(10)).map(|s| s.removed),
+        Ok(1)
+    );
+    assert_eq!(
+        block_on(f.service.sweep_expired(10)).map(|s| s.removed),
+        Ok(0)
+    );
     for gone in [&abandoned, &never_sent] {
         assert_eq!(f.stored(gone.attachment.id), None);
         assert!(!f.mem.blobs.contains(&gone.attachment.upload_key()));
@@ -153,7 +159,10 @@ fn the_sweeper_removes_expired_uploads_uploads_with_their_bytes() {
     assert!(f.mem.blobs.contains(&fresh.attachment.upload_key()));
     assert_eq!(f.download(kept.id).unwrap(), PNG);
     f.clock.advance(Duration::minutes(10));
-    assert_eq!(block_on(f.service.sweep_expired(10)), Ok(1));
+    assert_eq!(
+        block_on(f.service.sweep_expired(10)).map(|s| s.removed),
+        Ok(1)
+    );
     assert_eq!(
         f.mem.blobs.len(),
         1,
@@ -176,4 +185,63 @@ fn deleting_a_pending_upload_removes_its_bytes() {
         f.confirm(begun.attachment.id, None),
         Err(AttachmentError::NotFound)
     );
+}
+
+/// An upload whose request outlives its deadline: the sweeper claims it while
+/// its body is still arriving, so its commit can no longer win, and neither
+/// its row nor its bytes outlive the race.
+#[test]
+fn a_sweep_racing_a_commit_leaves_the_upload_gone_whole() {
+    let f = fixture();
+    let (send, chunks) = futures::channel::mpsc::unbounded::<Result<Bytes, BodyError>>();
+    let upload = crate::services::NewUpload {
+        subject: Subject {
+            ticket_id: Some(TICKET.to_owned()),
+            ..Subject::default()
+        },
+        filename: "late.txt".into(),
+        content_type: Some("text/plain".into()),
+        ..crate::services::NewUpload::default()
+    };
+    let (uploaded, swept) = block_on(async {
+        futures::join!(
+            f.service.upload(&f.writer, upload, Box::pin(chunks)),
+            async {
+                send.unbounded_send(Ok(Bytes::from_static(b"half")))
+                    .unwrap();
+                futures::pending!(); // the upload takes its first chunk
+                f.clock.advance(Duration::hours(2));
+                let swept = f.service.sweep_expired(10).await.unwrap();
+                send.unbounded_send(Ok(Bytes::from_static(b" and the rest")))
+                    .unwrap();
+                send.close_channel();
+                swept
+            }
+        )
+    });
+    assert_eq!((swept.listed, swept.removed), (1, 1), "{swept:?}");
+    assert_eq!(uploaded, Err(AttachmentError::NotFound), "the sweep won");
+    assert!(f.mem.blobs.is_empty(), "no bytes left behind");
+    let listed = f.list(SubjectRef::Ticket(TICKET.to_owned()));
+    assert!(listed.is_empty(), "nothing listed");
+}
+
+/// The sweeper claims an abandoned upload, then fails to delete its bytes: it
+/// says so, keeps the claimed row, and the next sweep finishes the job.
+#[test]
+fn a_failing_object_delete_is_swept_again_later() {
+    let f = fixture();
+    let abandoned = f.begin(TICKET, "a.txt", "text/plain", 3);
+    f.put(&abandoned, &[b"abc"]).unwrap();
+    f.clock.advance(Duration::hours(1));
+    f.mem.faults.arm(Fault::BlobDeleteFails);
+    let first = block_on(f.service.sweep_expired(10)).unwrap();
+    assert_eq!((first.listed, first.removed, first.failed.len()), (1, 0, 1));
+    let claimed = f.stored(abandoned.attachment.id).unwrap();
+    assert_eq!(claimed.state, AttachmentState::UploadFailed);
+    assert!(f.mem.blobs.contains(&abandoned.attachment.upload_key()));
+    let again = block_on(f.service.sweep_expired(10)).unwrap();
+    assert_eq!((again.listed, again.removed), (1, 1), "{again:?}");
+    assert_eq!(f.stored(abandoned.attachment.id), None);
+    assert!(f.mem.blobs.is_empty());
 }
