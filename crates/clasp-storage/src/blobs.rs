@@ -103,27 +103,23 @@ impl ObjectBlobStore {
     }
 }
 
-/// Removes the files `FILE#…` beside `file`: the staged parts of a local upload
-/// that never completed.
+/// Staged parts of one key a delete looks for.
+const STAGED_PROBES: u32 = 16;
+
+/// Removes the files `FILE#1` … `FILE#16` beside `file`: the parts of local
+/// uploads to it that never completed. object_store stages an upload as
+/// `FILE#N`, with N the first free number from 1, and renames it on success,
+/// so the leftovers of crashed uploads have small numbers: a key is written
+/// once or a few times. They are removed by name, so a delete costs the same
+/// however many files the tenant's directory holds (it used to list it).
 async fn remove_staged_parts(file: &std::path::Path) -> std::io::Result<()> {
-    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
-        return Ok(());
-    };
-    let mut staged = name.to_os_string();
-    staged.push("#");
-    let staged = staged.to_string_lossy().into_owned();
-    let mut entries = match tokio::fs::read_dir(dir).await {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    while let Some(entry) = entries.next_entry().await? {
-        if entry.file_name().to_string_lossy().starts_with(&staged) {
-            match tokio::fs::remove_file(entry.path()).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
+    for n in 1..=STAGED_PROBES {
+        let mut staged = file.as_os_str().to_owned();
+        staged.push(format!("#{n}"));
+        match tokio::fs::remove_file(&staged).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(())
