@@ -88,6 +88,10 @@ struct TransferArgs {
     /// Skip the S3 figures even when `CLASP_TEST_S3_*` name a server.
     #[arg(long)]
     no_s3: bool,
+    /// Clasp's `durability`: `fast` (the default here) promises what the
+    /// peers promise; `fsync` measures the cost of syncing every upload.
+    #[arg(long, default_value = "fast")]
+    durability: String,
     /// Where to draw the throughput plot (SVG).
     #[arg(long, default_value = "docs/performance.svg")]
     plot: PathBuf,
@@ -137,6 +141,7 @@ async fn run_transfer(args: TransferArgs) -> Result<()> {
         memory_uploads: args.memory_uploads,
         medium_bytes: transfer::MEDIUM,
         large_bytes: transfer::LARGE,
+        durability: args.durability,
     };
     let work = tempfile::tempdir()?;
     let report = transfer::run(&config, work.path()).await?;

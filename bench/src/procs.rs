@@ -127,8 +127,9 @@ pub struct Clasp {
 
 impl Clasp {
     /// Starts `bin serve` on its embedded SQLite database in `dir`, storing bytes
-    /// as `storage` says, after creating the tenant and key with `bin admin`.
-    pub fn start(bin: &Path, dir: &Path, storage: &Storage) -> Result<Clasp> {
+    /// as `storage` says with the `durability` setting, after creating the
+    /// tenant and key with `bin admin`.
+    pub fn start(bin: &Path, dir: &Path, storage: &Storage, durability: &str) -> Result<Clasp> {
         let port = free_port()?;
         let command = |args: &[&str]| {
             let mut c = Command::new(bin);
@@ -141,6 +142,7 @@ impl Clasp {
                 .env("CLASP_DATA_DIR", dir.join("data"))
                 .env("CLASP_LISTEN", format!("127.0.0.1:{port}"))
                 .env("CLASP_SIGNING_SECRET", SIGNING_SECRET)
+                .env("CLASP_DURABILITY", durability)
                 .env("CLASP_LOG_LEVEL", "warn");
             if let Storage::S3(s3) = storage {
                 c.env("CLASP_STORAGE_URL", format!("s3://{}", s3.bucket))

@@ -32,6 +32,7 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
         memory_uploads: 2,
         medium_bytes: 64 * 1024,
         large_bytes: 1024 * 1024,
+        durability: "fsync".into(),
     };
     let work = tempfile::tempdir().unwrap();
     let report = transfer::run(&config, work.path()).await.unwrap();

@@ -94,6 +94,10 @@ pub struct Config {
     pub medium_bytes: usize,
     /// The size of uploads and large downloads ([`LARGE`]).
     pub large_bytes: usize,
+    /// Clasp's `durability` setting: `fast` makes the same promise as the
+    /// peers (nginx's dav module writes without syncing), `fsync` measures
+    /// what syncing every upload to disk costs.
+    pub durability: String,
 }
 
 /// `1 MiB`, `30 MiB`, `64 KiB`: a size as the report names it.
@@ -569,6 +573,7 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
             &config.clasp_bin,
             &work.join("clasp-local"),
             &Storage::Local,
+            &config.durability,
         )?,
         &client,
     )?);
@@ -690,6 +695,7 @@ async fn s3_workloads(
             &config.clasp_bin,
             &work.join("clasp-s3"),
             &Storage::S3(s3.clone()),
+            &config.durability,
         )?,
         client,
     )?);

@@ -155,6 +155,10 @@ async fn connections_enforce_foreign_keys_and_use_wal() {
     )
     .unwrap();
     assert_eq!(mode, "wal");
+    assert!(store.syncs_commits().await.unwrap(), "synced by default");
+    let url = format!("sqlite://{}", dir.path().join("fast.db").display());
+    let fast = SqliteStore::open_with(&url, false).await.unwrap();
+    assert!(!fast.syncs_commits().await.unwrap(), "durability = fast");
 }
 
 /// actix-web runs handlers on current-thread runtimes. A query abandoned there

@@ -64,11 +64,17 @@ impl ObjectBlobStore {
     /// region and keys taken from the standard `AWS_*` variables (see
     /// [`S3Settings::with_env_fallback`]; use [`ObjectBlobStore::s3`] to pass them).
     pub fn from_url(url: &str) -> Result<Self, StorageError> {
+        Self::from_url_with(url, true)
+    }
+
+    /// The same, a local directory syncing each object to disk only if `fsync`
+    /// (see [`ObjectBlobStore::local_with`]).
+    pub fn from_url_with(url: &str, fsync: bool) -> Result<Self, StorageError> {
         let (scheme, rest) = url
             .split_once("://")
             .ok_or_else(|| StorageError::NotAUrl(url.to_owned()))?;
         match scheme.to_ascii_lowercase().as_str() {
-            "file" => Self::local(rest),
+            "file" => Self::local_with(rest, fsync),
             "memory" => Ok(Self::new(Arc::new(InMemory::new())).with_part_bytes(LOCAL_PART_BYTES)),
             "s3" => Self::s3(&S3Settings::from_url(url)?.with_env_fallback()),
             other => Err(StorageError::UnsupportedScheme {
@@ -78,15 +84,26 @@ impl ObjectBlobStore {
         }
     }
 
-    /// A store keeping objects as files under `dir`, which is created if missing.
+    /// A store keeping objects as files under `dir`, which is created if
+    /// missing; each object and its directory are synced to disk before a put
+    /// returns.
     pub fn local(dir: &str) -> Result<Self, StorageError> {
+        Self::local_with(dir, true)
+    }
+
+    /// The same, syncing only if `fsync`: without, an object survives a crash
+    /// of the process (it is renamed into place whole) but not a power cut,
+    /// and a put costs less (docs/performance.md).
+    pub fn local_with(dir: &str, fsync: bool) -> Result<Self, StorageError> {
         let failed = |source| StorageError::Directory {
             path: dir.to_owned(),
             source,
         };
         std::fs::create_dir_all(dir).map_err(failed)?;
         let absolute = std::fs::canonicalize(dir).map_err(failed)?;
-        let store = LocalFileSystem::new_with_prefix(&absolute)?.with_automatic_cleanup(true);
+        let store = LocalFileSystem::new_with_prefix(&absolute)?
+            .with_automatic_cleanup(true)
+            .with_fsync(fsync);
         Ok(Self {
             local_root: Some(absolute),
             ..Self::new(Arc::new(store)).with_part_bytes(LOCAL_PART_BYTES)

@@ -95,6 +95,8 @@ pub struct Config {
     pub scan_timeout_secs: u64,
     /// `text` or `json`.
     pub log_format: LogFormat,
+    /// Whether a stored upload is synced to disk before Clasp answers it.
+    pub durability: Durability,
     /// Default log filter (RUST_LOG wins).
     pub log_level: String,
 }
@@ -107,6 +109,25 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log pipelines.
     Json,
+}
+
+/// What a success answer to an upload promises of the local stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// The bytes (a local directory) and the row (SQLite) are synced to disk
+    /// before the answer: they survive a power cut.
+    Fsync,
+    /// They are written, not synced: they survive a crash of Clasp, not of the
+    /// machine, and uploads cost less.
+    Fast,
+}
+
+impl Durability {
+    /// Whether stores sync to disk before answering.
+    pub fn fsync(self) -> bool {
+        self == Durability::Fsync
+    }
 }
 
 /// A configuration that cannot be used; the binary exits with code 2.
@@ -384,6 +405,13 @@ mod tests {
             assert_eq!(c.upload_url_ttl(), time::Duration::minutes(15));
             assert_eq!(c.sweep_interval_secs, 60);
             assert_eq!(c.log_format, LogFormat::Text);
+            assert_eq!(c.durability, Durability::Fsync);
+            assert_eq!(
+                (c.max_uploads_per_tenant, c.max_uploads_per_credential),
+                (64, 32)
+            );
+            assert_eq!(c.upload_deadline_secs, 600);
+            assert!(c.previous_signing_secrets().is_empty());
             Ok(())
         });
     }
@@ -391,7 +419,8 @@ mod tests {
     #[test]
     fn file_then_environment() {
         Jail::expect_with(|jail| {
-            let file = "listen = \"0.0.0.0:1\"\nmax_upload_bytes = 5\nlog_format = \"json\"\n";
+            let file = "listen = \"0.0.0.0:1\"\nmax_upload_bytes = 5\nlog_format = \"json\"\n\
+                        durability = \"fast\"\n";
             let c = load_in(
                 jail,
                 Some(file),
@@ -404,6 +433,7 @@ mod tests {
             assert_eq!(c.listen, "127.0.0.1:9");
             assert_eq!(c.max_upload_bytes, 5);
             assert_eq!(c.log_format, LogFormat::Json);
+            assert_eq!(c.durability, Durability::Fast);
             assert_eq!(
                 c.signing_secret.as_deref(),
                 Some("12345678901234567890123456789012")
@@ -434,6 +464,10 @@ mod tests {
             ));
             assert!(matches!(
                 load_in(jail, None, &[("CLASP_LOG_FORMAT", "xml")]),
+                Err(ConfigError::Invalid(_))
+            ));
+            assert!(matches!(
+                load_in(jail, None, &[("CLASP_DURABILITY", "sometimes")]),
                 Err(ConfigError::Invalid(_))
             ));
             for (key, value) in [

@@ -84,7 +84,7 @@ async fn open_database(config: &Config) -> anyhow::Result<Metadata> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     match scheme {
         None | Some("sqlite") => Ok(Metadata::of(
-            SqliteStore::open(&url)
+            SqliteStore::open_with(&url, config.durability.fsync())
                 .await
                 .context("opening the database")?,
         )),
@@ -156,7 +156,8 @@ fn storage(config: &Config) -> anyhow::Result<Storage> {
         .map_err(setup)?;
     let url = config.storage_url();
     if !url.starts_with("s3://") {
-        let blobs = ObjectBlobStore::from_url(&url).map_err(setup)?;
+        let blobs =
+            ObjectBlobStore::from_url_with(&url, config.durability.fsync()).map_err(setup)?;
         let hmac = Arc::new(hmac);
         return Ok(Storage {
             blobs: Arc::new(blobs),

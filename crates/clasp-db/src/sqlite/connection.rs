@@ -84,14 +84,18 @@ pub(crate) async fn create_parent_dir(path: &str) -> Result<(), DbError> {
 }
 
 /// Opens `path` with the settings concurrent use needs. The busy timeout comes
-/// first so that switching to WAL also waits for other connections.
-fn establish(path: &str, foreign_keys: bool) -> ConnectionResult<SqliteConnection> {
+/// first so that switching to WAL also waits for other connections. With
+/// `fsync`, every commit is synced to disk before it returns (`synchronous =
+/// FULL`), so it survives a power cut; without, WAL's `NORMAL` keeps it safe
+/// from a crash of the process only.
+fn establish(path: &str, foreign_keys: bool, fsync: bool) -> ConnectionResult<SqliteConnection> {
     let mut conn = SqliteConnection::establish(path)?;
     let settings = format!(
         "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};
          PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = NORMAL;
+         PRAGMA synchronous = {};
          PRAGMA foreign_keys = {};",
+        if fsync { "FULL" } else { "NORMAL" },
         if foreign_keys { "ON" } else { "OFF" }
     );
     conn.batch_execute(&settings)
@@ -99,14 +103,15 @@ fn establish(path: &str, foreign_keys: bool) -> ConnectionResult<SqliteConnectio
     Ok(conn)
 }
 
-/// The pool of a store: every new connection is set up by [`establish`].
-pub(crate) fn build_pool(path: &str) -> Result<ConnPool, DbError> {
-    pool_of(path, POOL_SIZE)
+/// The pool of a store: every new connection is set up by [`establish`],
+/// syncing each commit to disk if `fsync`.
+pub(crate) fn build_pool(path: &str, fsync: bool) -> Result<ConnPool, DbError> {
+    pool_of(path, POOL_SIZE, fsync)
 }
 
 /// The pool of a store's reads by key.
-pub(crate) fn build_read_pool(path: &str) -> Result<ReadPool, DbError> {
-    pool_of(path, READ_POOL_SIZE)
+pub(crate) fn build_read_pool(path: &str, fsync: bool) -> Result<ReadPool, DbError> {
+    pool_of(path, READ_POOL_SIZE, fsync)
 }
 
 /// A pool of `size` connections to `path`, each set up by [`establish`] on the
@@ -114,6 +119,7 @@ pub(crate) fn build_read_pool(path: &str) -> Result<ReadPool, DbError> {
 fn pool_of<S>(
     path: &str,
     size: usize,
+    fsync: bool,
 ) -> Result<Pool<SyncConnectionWrapper<SqliteConnection, S>>, DbError>
 where
     S: SpawnBlocking + Send + Sync + 'static,
@@ -122,11 +128,11 @@ where
     // Only a connection left inside a transaction is discarded; a ping per checkout
     // would cost a blocking round trip and tell nothing a query would not.
     config.recycling_method = RecyclingMethod::Fast;
-    config.custom_setup = Box::new(|path| {
+    config.custom_setup = Box::new(move |path| {
         let path = path.to_owned();
         Box::pin(async move {
             let conn = Runner::<false>
-                .spawn_blocking(move || establish(&path, true))
+                .spawn_blocking(move || establish(&path, true, fsync))
                 .await
                 .map_err(|e| ConnectionError::BadConnection(e.to_string()))??;
             Ok(SyncConnectionWrapper::with_runtime(conn, S::get_runtime()))
@@ -165,7 +171,7 @@ pub(crate) async fn run_migrations(path: &str) -> Result<usize, DbError> {
 
 /// The body of [`run_migrations`], on a blocking thread.
 fn migrate_blocking(path: &str) -> Result<usize, DbError> {
-    let mut conn = establish(path, false).map_err(|e| DbError::Open {
+    let mut conn = establish(path, false, true).map_err(|e| DbError::Open {
         path: path.to_owned(),
         message: e.to_string(),
     })?;

@@ -37,17 +37,25 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens the database named by `url` (`sqlite://PATH`, `sqlite:PATH` or a plain
     /// path), creating its directory and file if missing and applying pending
-    /// migrations, so a fresh machine needs no set-up step.
+    /// migrations, so a fresh machine needs no set-up step. Every commit is
+    /// synced to disk before it returns.
     pub async fn open(url: &str) -> Result<SqliteStore, DbError> {
+        Self::open_with(url, true).await
+    }
+
+    /// The same, syncing each commit to disk only if `fsync`: without, a
+    /// commit survives a crash of the process but not a power cut, and costs
+    /// less (docs/performance.md).
+    pub async fn open_with(url: &str, fsync: bool) -> Result<SqliteStore, DbError> {
         let path = prepare(url).await?;
         run_migrations(&path).await?;
-        let pool = build_pool(&path)?;
+        let pool = build_pool(&path, fsync)?;
         // Connect once now, so a bad file fails here rather than on a request.
         drop(pool.get().await.map_err(|e| DbError::Open {
             path: path.clone(),
             message: e.to_string(),
         })?);
-        let reads = build_read_pool(&path)?;
+        let reads = build_read_pool(&path, fsync)?;
         Ok(SqliteStore { path, pool, reads })
     }
 

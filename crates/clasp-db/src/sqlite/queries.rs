@@ -89,6 +89,20 @@ impl SqliteStore {
             .map_err(query_error)
     }
 
+    /// Whether a commit waits until it is synced to disk (`synchronous =
+    /// FULL`), as [`SqliteStore::open`] asks and `open_with(url, false)` does
+    /// not: for operators' checks and tests of the durability setting.
+    pub async fn syncs_commits(&self) -> Result<bool, RepoError> {
+        let mut conn = self.conn().await?;
+        let level: i32 = diesel::select(diesel::dsl::sql::<Integer>(
+            "(SELECT synchronous FROM pragma_synchronous)",
+        ))
+        .get_result(&mut *conn)
+        .await
+        .map_err(query_error)?;
+        Ok(level >= 2)
+    }
+
     /// SQLite's plan (`EXPLAIN QUERY PLAN`, one line per step) for the query
     /// that `AttachmentRepository::list_page` runs for `query`: to check, in
     /// benchmarks and by hand, that an index serves every listing.
