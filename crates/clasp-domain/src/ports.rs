@@ -284,6 +284,9 @@ pub enum SignatureError {
     Backend(String),
 }
 
+/// What a signer answers: the signed thing, or why there is none.
+pub type Signed<T> = Result<T, SignatureError>;
+
 /// Mints URLs that grant access to one attachment's bytes for a while, and checks
 /// the ones Clasp itself serves.
 ///
@@ -297,9 +300,9 @@ pub trait UrlSigner: Send + Sync {
         &self,
         target: &SignedTarget,
         expires_at: OffsetDateTime,
-    ) -> Result<SignedUrl, SignatureError>;
+    ) -> Signed<SignedUrl>;
     /// Checks a request to a Clasp-served signed URL at time `now`.
-    fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError>;
+    fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Signed<()>;
 }
 
 /// What an upload URL grants: storing at most `size` bytes as one attachment's
@@ -364,13 +367,9 @@ pub trait UploadSigner: Send + Sync {
         &self,
         target: &UploadTarget,
         expires_at: OffsetDateTime,
-    ) -> Result<UploadUrl, SignatureError>;
+    ) -> Signed<UploadUrl>;
     /// Checks a request to a Clasp-served upload URL at time `now`.
-    fn verify_upload(
-        &self,
-        request: &SignedUploadRequest,
-        now: OffsetDateTime,
-    ) -> Result<(), SignatureError>;
+    fn verify_upload(&self, request: &SignedUploadRequest, now: OffsetDateTime) -> Signed<()>;
 }
 
 /// The media type of every thumbnail a [`Thumbnailer`] makes.

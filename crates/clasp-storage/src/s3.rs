@@ -12,8 +12,8 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use clasp_domain::ports::{
-    SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadSigner,
-    UploadTarget, UploadUrl, UrlSigner,
+    SignatureError, Signed, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl,
+    UploadSigner, UploadTarget, UploadUrl, UrlSigner,
 };
 use clasp_domain::safety::{active_in_browser, content_disposition};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -307,7 +307,7 @@ impl UrlSigner for S3UrlSigner {
         &self,
         target: &SignedTarget,
         expires_at: OffsetDateTime,
-    ) -> Result<SignedUrl, SignatureError> {
+    ) -> Signed<SignedUrl> {
         let now = OffsetDateTime::now_utc();
         let secs = presign_secs(now, expires_at)?;
         let path = object_path(&target.blob_key)?;
@@ -346,14 +346,14 @@ impl UrlSigner for S3UrlSigner {
 
     /// Clasp's own signed URLs: delegated to the HMAC signer (S3 checks its
     /// presigned URLs itself).
-    fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError> {
+    fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Signed<()> {
         self.fallback.verify(request, now)
     }
 }
 
 /// Seconds from now until `expires_at`, clamped to what S3 accepts; an expiry
 /// in the past cannot be signed.
-fn presign_secs(now: OffsetDateTime, expires_at: OffsetDateTime) -> Result<i64, SignatureError> {
+fn presign_secs(now: OffsetDateTime, expires_at: OffsetDateTime) -> Signed<i64> {
     let secs = (expires_at - now).whole_seconds();
     if secs < 1 {
         return Err(SignatureError::Backend(format!(
@@ -364,7 +364,7 @@ fn presign_secs(now: OffsetDateTime, expires_at: OffsetDateTime) -> Result<i64, 
 }
 
 /// The object key of a blob key, as object_store addresses it.
-fn object_path(key: &str) -> Result<Path, SignatureError> {
+fn object_path(key: &str) -> Signed<Path> {
     Path::parse(key).map_err(|e| SignatureError::Backend(format!("bad object key {key:?}: {e}")))
 }
 
@@ -383,7 +383,7 @@ impl UploadSigner for S3UrlSigner {
         &self,
         target: &UploadTarget,
         expires_at: OffsetDateTime,
-    ) -> Result<UploadUrl, SignatureError> {
+    ) -> Signed<UploadUrl> {
         let backend = |e: &dyn std::fmt::Display| SignatureError::Backend(e.to_string());
         let signed_at = std::time::SystemTime::now();
         let now = OffsetDateTime::from(signed_at);
@@ -455,11 +455,7 @@ impl UploadSigner for S3UrlSigner {
 
     /// Clasp's own upload URLs (minted before a move to S3): delegated to the
     /// HMAC signer (S3 checks its presigned URLs itself).
-    fn verify_upload(
-        &self,
-        request: &SignedUploadRequest,
-        now: OffsetDateTime,
-    ) -> Result<(), SignatureError> {
+    fn verify_upload(&self, request: &SignedUploadRequest, now: OffsetDateTime) -> Signed<()> {
         self.fallback.verify_upload(request, now)
     }
 }

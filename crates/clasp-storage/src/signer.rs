@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clasp_domain::ports::{
-    SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadSigner,
-    UploadTarget, UploadUrl, UrlSigner,
+    SignatureError, Signed, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl,
+    UploadSigner, UploadTarget, UploadUrl, UrlSigner,
 };
 use clasp_domain::signed_url::{download_url, upload_url};
 use clasp_domain::{AttachmentId, TenantId};
@@ -106,13 +106,7 @@ impl HmacSigner {
     /// every key, for a signature made before signatures named keys), in
     /// constant time, then the expiry: a forged URL learns nothing, not even
     /// whether its time is up.
-    fn check(
-        &self,
-        message: &str,
-        given: &str,
-        expires: i64,
-        now: OffsetDateTime,
-    ) -> Result<(), SignatureError> {
+    fn check(&self, message: &str, given: &str, expires: i64, now: OffsetDateTime) -> Signed<()> {
         let (named, mac) = match given.split_once('.') {
             Some((id, mac)) => (Some(id), mac),
             None => (None, given),
@@ -153,18 +147,14 @@ impl UploadSigner for HmacSigner {
         &self,
         target: &UploadTarget,
         expires_at: OffsetDateTime,
-    ) -> Result<UploadUrl, SignatureError> {
+    ) -> Signed<UploadUrl> {
         let expires = expires_at.unix_timestamp();
         let message = upload_message(target.tenant_id, target.attachment_id, expires, target.size);
         let signature = self.sign(&message);
         Ok(upload_url(&self.base_url, target, expires_at, &signature))
     }
 
-    fn verify_upload(
-        &self,
-        r: &SignedUploadRequest,
-        now: OffsetDateTime,
-    ) -> Result<(), SignatureError> {
+    fn verify_upload(&self, r: &SignedUploadRequest, now: OffsetDateTime) -> Signed<()> {
         let message = upload_message(r.tenant_id, r.attachment_id, r.expires, r.size);
         self.check(&message, &r.signature, r.expires, now)
     }
@@ -176,7 +166,7 @@ impl UrlSigner for HmacSigner {
         &self,
         target: &SignedTarget,
         expires_at: OffsetDateTime,
-    ) -> Result<SignedUrl, SignatureError> {
+    ) -> Signed<SignedUrl> {
         let expires = expires_at.unix_timestamp();
         let signature = self.sign(&download_message(
             target.tenant_id,
@@ -186,7 +176,7 @@ impl UrlSigner for HmacSigner {
         Ok(download_url(&self.base_url, target, expires_at, &signature))
     }
 
-    fn verify(&self, r: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError> {
+    fn verify(&self, r: &SignedRequest, now: OffsetDateTime) -> Signed<()> {
         let message = download_message(r.tenant_id, r.attachment_id, r.expires);
         self.check(&message, &r.signature, r.expires, now)
     }

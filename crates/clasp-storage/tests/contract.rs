@@ -132,13 +132,29 @@ async fn hmac_signer_keeps_the_upload_signer_contract() {
     contract::signer_keeps_uploads_apart(&signer).await;
 }
 
+/// A download of some attachment of some tenant.
+fn download_target() -> SignedTarget {
+    SignedTarget {
+        tenant_id: TenantId(uuid::Uuid::now_v7()),
+        attachment_id: AttachmentId::new(),
+        blob_key: "k".into(),
+        filename: "f".into(),
+        content_type: "image/png".into(),
+    }
+}
+
+const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
+
 #[tokio::test]
 async fn instances_sharing_a_secret_honour_each_others_upload_urls() {
     use clasp_domain::ports::{UploadSigner, UploadTarget};
     use clasp_domain::signed_url::parse_clasp_signed_upload_url;
-    let a = HmacSigner::new(b"0123456789abcdef0123456789abcdef", "http://a").unwrap();
-    let b = HmacSigner::new(b"0123456789abcdef0123456789abcdef", "http://b").unwrap();
-    let other = HmacSigner::new(b"0123456789abcdef0123456789abcdeX", "http://a").unwrap();
+    let [a, b, other] = [
+        (SECRET, "http://a"),
+        (SECRET, "http://b"),
+        (b"0123456789abcdef0123456789abcdeX", "http://a"),
+    ]
+    .map(|(secret, base)| HmacSigner::new(secret, base).unwrap());
     let target = UploadTarget {
         tenant_id: TenantId(uuid::Uuid::now_v7()),
         attachment_id: AttachmentId::new(),
@@ -168,16 +184,13 @@ async fn instances_sharing_a_secret_honour_each_others_upload_urls() {
 
 #[tokio::test]
 async fn instances_sharing_a_secret_honour_each_others_urls() {
-    let a = HmacSigner::new(b"0123456789abcdef0123456789abcdef", "http://a").unwrap();
-    let b = HmacSigner::new(b"0123456789abcdef0123456789abcdef", "http://b").unwrap();
-    let other = HmacSigner::new(b"0123456789abcdef0123456789abcdeX", "http://a").unwrap();
-    let target = SignedTarget {
-        tenant_id: TenantId(uuid::Uuid::now_v7()),
-        attachment_id: AttachmentId::new(),
-        blob_key: "k".into(),
-        filename: "f".into(),
-        content_type: "image/png".into(),
-    };
+    let [a, b, other] = [
+        (SECRET, "http://a"),
+        (SECRET, "http://b"),
+        (b"0123456789abcdef0123456789abcdeX", "http://a"),
+    ]
+    .map(|(secret, base)| HmacSigner::new(secret, base).unwrap());
+    let target = download_target();
     let now = time::OffsetDateTime::now_utc();
     let url = a
         .download_url(&target, now + time::Duration::hours(1))
@@ -196,21 +209,14 @@ async fn instances_sharing_a_secret_honour_each_others_urls() {
 
 #[tokio::test]
 async fn a_rotated_secret_still_verifies_the_urls_it_signed() {
-    let old = b"0123456789abcdef0123456789abcdef";
-    let new = b"fedcba9876543210fedcba9876543210";
+    let (old, new) = (SECRET, b"fedcba9876543210fedcba9876543210");
     let before = HmacSigner::new(old, "http://a").unwrap();
     let rotated = HmacSigner::new(new, "http://a")
         .unwrap()
         .with_previous(&[old])
         .unwrap();
     let forgotten = HmacSigner::new(new, "http://a").unwrap();
-    let target = SignedTarget {
-        tenant_id: TenantId(uuid::Uuid::now_v7()),
-        attachment_id: AttachmentId::new(),
-        blob_key: "k".into(),
-        filename: "f".into(),
-        content_type: "image/png".into(),
-    };
+    let target = download_target();
     let now = time::OffsetDateTime::now_utc();
     let later = now + time::Duration::hours(1);
     let parse = |url: &str| clasp_domain::signed_url::parse_clasp_signed_url(url).unwrap();

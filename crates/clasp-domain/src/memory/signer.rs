@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 use crate::attachment::AttachmentId;
 use crate::credentials::generate_session_token;
 use crate::ports::{
-    SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadSigner,
-    UploadTarget, UploadUrl, UrlSigner,
+    SignatureError, Signed, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl,
+    UploadSigner, UploadTarget, UploadUrl, UrlSigner,
 };
 use crate::signed_url::{download_url, upload_url};
 use crate::tenant::TenantId;
@@ -44,7 +44,7 @@ impl UploadSigner for MemorySigner {
         &self,
         target: &UploadTarget,
         expires_at: OffsetDateTime,
-    ) -> Result<UploadUrl, SignatureError> {
+    ) -> Signed<UploadUrl> {
         let token = generate_session_token();
         let expires = expires_at.unix_timestamp();
         lock(&self.uploads).insert(
@@ -54,11 +54,7 @@ impl UploadSigner for MemorySigner {
         Ok(upload_url(&self.base_url, target, expires_at, &token))
     }
 
-    fn verify_upload(
-        &self,
-        request: &SignedUploadRequest,
-        now: OffsetDateTime,
-    ) -> Result<(), SignatureError> {
+    fn verify_upload(&self, request: &SignedUploadRequest, now: OffsetDateTime) -> Signed<()> {
         let uploads = lock(&self.uploads);
         let &issued = uploads
             .get(&request.signature)
@@ -86,7 +82,7 @@ impl UrlSigner for MemorySigner {
         &self,
         target: &SignedTarget,
         expires_at: OffsetDateTime,
-    ) -> Result<SignedUrl, SignatureError> {
+    ) -> Signed<SignedUrl> {
         let token = generate_session_token();
         let expires = expires_at.unix_timestamp();
         lock(&self.issued).insert(
@@ -96,7 +92,7 @@ impl UrlSigner for MemorySigner {
         Ok(download_url(&self.base_url, target, expires_at, &token))
     }
 
-    fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Result<(), SignatureError> {
+    fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Signed<()> {
         let issued = lock(&self.issued);
         let &(tenant, attachment, expires) = issued
             .get(&request.signature)
