@@ -84,7 +84,8 @@ impl QuotaExceeded {
 }
 
 /// The bytes an attachment in `state` of `size_bytes` costs its tenant: its size,
-/// except in a failed state, whose bytes are deleted. For a `Pending` direct
+/// except in a failed state, whose bytes are deleted (a `Deleted` tombstone's
+/// bytes count until they are gone). For a `Pending` direct
 /// upload, the declared size; for a streamed upload still arriving, its
 /// reservation. The database migrations carry the same rule.
 pub fn charged_bytes(state: AttachmentState, size_bytes: u64) -> u64 {
@@ -95,7 +96,8 @@ pub fn charged_bytes(state: AttachmentState, size_bytes: u64) -> u64 {
         AttachmentState::Pending
         | AttachmentState::Uploading
         | AttachmentState::Verifying
-        | AttachmentState::Ready => size_bytes,
+        | AttachmentState::Ready
+        | AttachmentState::Deleted => size_bytes,
     }
 }
 

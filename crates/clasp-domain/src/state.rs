@@ -20,6 +20,10 @@ pub enum AttachmentState {
     ChecksumMismatch,
     /// The bytes arrived but failed a check (size, type, magic).
     VerificationFailed,
+    /// Deleted by a client: never served again, its bytes being removed. The
+    /// row is a tombstone until they are gone; if removing them fails, the
+    /// sweeper retries until it succeeds.
+    Deleted,
 }
 
 /// A refused state change.
@@ -34,7 +38,7 @@ pub struct InvalidTransition {
 
 impl AttachmentState {
     /// Every state, for exhaustive checks and adapters that map names.
-    pub const ALL: [AttachmentState; 7] = [
+    pub const ALL: [AttachmentState; 8] = [
         Self::Pending,
         Self::Uploading,
         Self::Verifying,
@@ -42,22 +46,24 @@ impl AttachmentState {
         Self::UploadFailed,
         Self::ChecksumMismatch,
         Self::VerificationFailed,
+        Self::Deleted,
     ];
 
     /// Whether the machine allows going from `self` to `to`.
     pub fn can_become(self, to: AttachmentState) -> bool {
         use AttachmentState::*;
-        matches!(
-            (self, to),
-            (Pending, Uploading)
-                | (Pending, Verifying)
-                | (Pending, UploadFailed)
-                | (Uploading, Verifying)
-                | (Uploading, UploadFailed)
-                | (Verifying, Ready)
-                | (Verifying, ChecksumMismatch)
-                | (Verifying, VerificationFailed)
-        )
+        (to == Deleted && self != Deleted)
+            || matches!(
+                (self, to),
+                (Pending, Uploading)
+                    | (Pending, Verifying)
+                    | (Pending, UploadFailed)
+                    | (Uploading, Verifying)
+                    | (Uploading, UploadFailed)
+                    | (Verifying, Ready)
+                    | (Verifying, ChecksumMismatch)
+                    | (Verifying, VerificationFailed)
+            )
     }
 
     /// The next state, or the reason it is refused.
@@ -79,6 +85,7 @@ impl AttachmentState {
             Self::UploadFailed => "upload_failed",
             Self::ChecksumMismatch => "checksum_mismatch",
             Self::VerificationFailed => "verification_failed",
+            Self::Deleted => "deleted",
         }
     }
 
@@ -87,9 +94,12 @@ impl AttachmentState {
         Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
-    /// Whether no further transition is possible.
+    /// Whether the attachment is done with: no transition but its deletion
+    /// is possible.
     pub fn is_final(self) -> bool {
-        Self::ALL.into_iter().all(|to| !self.can_become(to))
+        Self::ALL
+            .into_iter()
+            .all(|to| to == Self::Deleted || !self.can_become(to))
     }
 
     /// Whether the machine leads from `self` to `to`, in one step or several.
@@ -112,13 +122,15 @@ impl AttachmentState {
     }
 }
 
-/// The states of the uploads the sweeper removes once their deadline passed:
-/// `Pending` and `Uploading` ones never finished, and `UploadFailed` ones a
-/// sweep claimed but could not finish removing (their bytes failed to delete).
-pub const SWEPT_STATES: [AttachmentState; 3] = [
+/// The states of the rows the sweeper removes once their deadline passed:
+/// `Pending` and `Uploading` uploads never finished, `UploadFailed` ones a
+/// sweep claimed but could not finish removing, and `Deleted` tombstones whose
+/// bytes failed to delete (their deadline is their deletion).
+pub const SWEPT_STATES: [AttachmentState; 4] = [
     AttachmentState::Pending,
     AttachmentState::Uploading,
     AttachmentState::UploadFailed,
+    AttachmentState::Deleted,
 ];
 
 #[cfg(test)]
@@ -138,9 +150,11 @@ mod tests {
             (Verifying, VerificationFailed),
         ];
         let mut checked = 0;
+        let allowed =
+            |from, to| allowed.contains(&(from, to)) || (to == Deleted && from != Deleted);
         for from in AttachmentState::ALL {
             for to in AttachmentState::ALL {
-                let expected = allowed.contains(&(from, to));
+                let expected = allowed(from, to);
                 let got = from.transition(to);
                 assert_eq!(got.is_ok(), expected, "{from:?} -> {to:?}");
                 if let Err(e) = got {
@@ -149,7 +163,7 @@ mod tests {
                 checked += 1;
             }
         }
-        assert_eq!(checked, 49);
+        assert_eq!(checked, 64);
     }
 
     #[test]

@@ -342,35 +342,49 @@ impl AttachmentService {
         require(principal, scope)
     }
 
-    /// Deletes an attachment in any state: the row first, so nothing can be
-    /// served from the moment this returns, then its bytes, its thumbnail's (and,
-    /// for a direct upload still `Pending`, the bytes uploaded so far).
+    /// Deletes an attachment in any state. Its row becomes a `Deleted`
+    /// tombstone first (compare-and-set), so nothing of it is served from the
+    /// moment this returns; then its bytes go (its own, its thumbnail's, a
+    /// direct upload's staged ones), then the row. If the bytes cannot all be
+    /// deleted now, the tombstone stays, its deadline passed, and the sweeper
+    /// retries until they are gone: no bytes are left that nothing points to.
     pub async fn delete(
         &self,
         principal: &Principal,
         lookup: &Lookup,
     ) -> Result<(), AttachmentError> {
         require(principal, Scope::Delete)?;
-        let attachment = self.find(principal, lookup).await?;
-        if !self
-            .ports
-            .attachments
-            .delete(attachment.tenant_id, attachment.id)
-            .await?
-        {
+        let mut gone = self.find(principal, lookup).await?;
+        let now = self.ports.clock.now();
+        gone.transition(AttachmentState::Deleted, now)?;
+        gone.upload_expires_at = Some(now);
+        if !self.ports.attachments.update(&gone).await? {
             return Err(AttachmentError::NotFound);
         }
-        self.delete_bytes(&attachment.blob_key()).await;
-        if attachment.state == AttachmentState::Pending {
-            self.delete_bytes(&attachment.upload_key()).await;
-        }
-        if let Some(thumbnail) = &attachment.thumbnail_key {
-            self.delete_bytes(thumbnail).await;
+        if self.remove_bytes(&gone).await.is_ok() {
+            // A failure leaves the tombstone for the sweeper, nothing worse.
+            let _ = self.ports.attachments.delete(gone.tenant_id, gone.id).await;
         }
         Ok(())
     }
 
-    /// The attachment `lookup` names in the principal's tenant, in any state.
+    /// Deletes every object of `attachment`: its bytes, a direct upload's
+    /// staged ones and its thumbnail. Each delete of an absent object succeeds,
+    /// so this may be repeated until it does.
+    pub(super) async fn remove_bytes(
+        &self,
+        attachment: &Attachment,
+    ) -> Result<(), AttachmentError> {
+        self.ports.blobs.delete(&attachment.upload_key()).await?;
+        self.ports.blobs.delete(&attachment.blob_key()).await?;
+        if let Some(thumbnail) = &attachment.thumbnail_key {
+            self.ports.blobs.delete(thumbnail).await?;
+        }
+        Ok(())
+    }
+
+    /// The attachment `lookup` names in the principal's tenant, in any state
+    /// but deleted.
     pub(super) async fn find(
         &self,
         principal: &Principal,
@@ -380,7 +394,7 @@ impl AttachmentService {
             .attachments
             .get(principal.tenant_id, lookup.id)
             .await?
-            .filter(|a| in_subject(a, lookup))
+            .filter(|a| a.state != AttachmentState::Deleted && in_subject(a, lookup))
             .ok_or(AttachmentError::NotFound)
     }
 

@@ -406,7 +406,8 @@ impl AttachmentService {
         Ok(swept)
     }
 
-    /// Removes one abandoned upload. It is claimed first: compare-and-set to
+    /// Removes one abandoned upload, or a deleted attachment's tombstone. An
+    /// abandoned upload is claimed first: compare-and-set to
     /// `UploadFailed`, keeping its deadline, so that a commit racing the sweep
     /// has either won already (and the claim changes nothing) or can no longer
     /// win. Then its bytes go, then its row; if the bytes cannot be deleted, the
@@ -417,7 +418,11 @@ impl AttachmentService {
         mut abandoned: Attachment,
         now: OffsetDateTime,
     ) -> Result<bool, AttachmentError> {
-        if abandoned.state != AttachmentState::UploadFailed {
+        let claimed = matches!(
+            abandoned.state,
+            AttachmentState::UploadFailed | AttachmentState::Deleted
+        );
+        if !claimed {
             abandoned.transition(AttachmentState::UploadFailed, now)?;
             abandoned.failure_reason =
                 Some("abandoned: the upload did not finish by its deadline".into());
@@ -425,8 +430,7 @@ impl AttachmentService {
                 return Ok(false);
             }
         }
-        self.ports.blobs.delete(&abandoned.upload_key()).await?;
-        self.ports.blobs.delete(&abandoned.blob_key()).await?;
+        self.remove_bytes(&abandoned).await?;
         let (tenant, id) = (abandoned.tenant_id, abandoned.id);
         Ok(self.ports.attachments.delete(tenant, id).await?)
     }

@@ -508,20 +508,16 @@ async fn store_failures_during_deletes_are_answered_and_consistent() {
                 w.faults.armed().is_empty(),
                 "{what}: the fault point was never reached"
             );
-            let left = ready(&call, &w).await;
-            if fault == Fault::RowDeleteFails {
-                assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{what}: {body}");
-                assert_store_error(dialect, status, &body, &what);
-                assert_eq!(left, 1, "{what}: told it failed, yet gone");
-                assert_eq!(w.mem.blobs.len(), 1, "{what}: its bytes went");
-                let (status, body, _) = call(delete()).await;
-                assert!(status.is_success(), "{what}: then {status} {body}");
-                assert_eq!(w.mem.blobs.len(), 0, "{what}: bytes left after the retry");
-            } else {
-                // The row went first, so nothing is served from now on; the
-                // object whose delete failed is left behind (docs/reliability.md).
-                assert!(status.is_success(), "{what}: {status} {body}");
-            }
+            // The row becomes a tombstone first: the delete succeeds whatever
+            // fails after it, nothing is served, and the sweeper removes what
+            // is left — the object whose delete failed, or the row.
+            assert!(status.is_success(), "{what}: {status} {body}");
+            assert_eq!(ready(&call, &w).await, 0, "{what}: still listed");
+            let bytes_left = usize::from(fault == Fault::BlobDeleteFails);
+            assert_eq!(w.mem.blobs.len(), bytes_left, "{what}: before the sweep");
+            let swept = w.services.attachments.sweep_expired(10).await.unwrap();
+            assert_eq!((swept.removed, swept.failed.len()), (1, 0), "{what}");
+            assert_eq!(w.mem.blobs.len(), 0, "{what}: bytes left after the sweep");
             assert_eq!(ready(&call, &w).await, 0, "{what}: still listed");
             let (status, body, _) = call(delete()).await;
             assert_eq!(
