@@ -404,15 +404,15 @@ fn answered_yet(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
-/// One tenant opens 160 uploads over four keys that drip their bodies, on the
-/// default limits (256 slots, 64 a tenant, 32 a credential): each key gets its
-/// 32, the tenant its 64, the rest are answered 503 at once, and another
-/// tenant's upload still goes through.
+/// One tenant opens 210 uploads over three keys that drip their bodies, on the
+/// default limits (256 slots, 128 a tenant, 64 a credential): the first key
+/// gets its 64, the second too (the tenant's 128), the rest are answered 503 at
+/// once, and another tenant's upload still goes through.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_tenant_s_slow_uploads_leave_slots_for_another() {
     let work = Workdir::new();
     let mut keys = vec![work.tenant_with_key("drip", "attachments:write")];
-    for _ in 0..4 {
+    for _ in 0..3 {
         keys.push(work.admin(&[
             "admin",
             "key",
@@ -427,8 +427,8 @@ async fn one_tenant_s_slow_uploads_leave_slots_for_another() {
     let server = Server::start(&work);
 
     let mut drips: Vec<TcpStream> = Vec::new();
-    for key in &keys[..4] {
-        for _ in 0..40 {
+    for key in &keys[..3] {
+        for _ in 0..70 {
             drips.push(dripping_upload(&server, key));
         }
     }
@@ -449,8 +449,8 @@ async fn one_tenant_s_slow_uploads_leave_slots_for_another() {
         "slow uploads: {} held, {refused} refused at once",
         held.len()
     );
-    assert_eq!(held.len(), 64, "the tenant's share");
-    assert_eq!(refused, 96);
+    assert_eq!(held.len(), 128, "the tenant's share");
+    assert_eq!(refused, 82);
     // the held uploads are alive: they drip
     for stream in &mut held {
         stream.write_all(b"x").unwrap();
@@ -466,13 +466,13 @@ async fn one_tenant_s_slow_uploads_leave_slots_for_another() {
     };
     let res = upload(&other).await.unwrap();
     assert_eq!(res.status(), 201, "another tenant uploads");
-    let res = upload(&keys[4]).await.unwrap();
-    assert_eq!(res.status(), 503, "a fifth key of the same tenant waits");
+    let res = upload(&keys[3]).await.unwrap();
+    assert_eq!(res.status(), 503, "a fourth key of the same tenant waits");
     assert_eq!(res.headers()["retry-after"], "1");
 
     drop(held);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let res = upload(&keys[4]).await.unwrap();
+    let res = upload(&keys[3]).await.unwrap();
     assert_eq!(res.status(), 201, "the shares were given back");
 }
 

@@ -27,6 +27,7 @@ mod scale_out;
 mod scanning;
 mod schemathesis;
 mod shared;
+mod staging;
 mod streaming;
 mod tickets;
 mod workspaces;

@@ -32,6 +32,16 @@ macro_rules! attachment_repository {
                     find_all!(self, query, AttachmentRow)
                 }
 
+                /// The attachments of `tenant` but its `Deleted` tombstones.
+                fn live(
+                    tenant: TenantId,
+                ) -> $crate::schema::attachments::BoxedQuery<'static, $backend> {
+                    attachments
+                        .filter(tenant_id.eq(DbId(tenant.0)))
+                        .filter(state.ne(AttachmentState::Deleted.as_str()))
+                        .into_boxed()
+                }
+
                 /// The query of one listing page (without its select clause).
                 fn page_query(
                     tenant: TenantId,
@@ -92,7 +102,7 @@ macro_rules! attachment_repository {
                     tenant: TenantId,
                     wanted: AttachmentId,
                 ) -> Result<Option<Attachment>, RepoError> {
-                    let of_tenant = attachments.filter(tenant_id.eq(DbId(tenant.0)));
+                    let of_tenant = Self::live(tenant);
                     find_one!(self, of_tenant.filter(id.eq(DbId(wanted.0))), AttachmentRow)
                 }
 
@@ -101,7 +111,7 @@ macro_rules! attachment_repository {
                     tenant: TenantId,
                     wanted: i64,
                 ) -> Result<Option<Attachment>, RepoError> {
-                    let of_tenant = attachments.filter(tenant_id.eq(DbId(tenant.0)));
+                    let of_tenant = Self::live(tenant);
                     find_one!(self, of_tenant.filter(number.eq(wanted)), AttachmentRow)
                 }
 
@@ -122,6 +132,25 @@ macro_rules! attachment_repository {
                                 .filter(state.eq(AttachmentState::Ready.as_str())),
                         )
                         .set((thumbnail_key.eq(key), updated_at.eq(DbTime(at))))
+                    )
+                }
+
+                async fn clear_upload_deadline(
+                    &self,
+                    tenant: TenantId,
+                    wanted: AttachmentId,
+                ) -> Result<bool, RepoError> {
+                    let kept = AttachmentState::ALL.into_iter().filter(|s| s.is_kept());
+                    let ready = attachments
+                        .filter(tenant_id.eq(DbId(tenant.0)))
+                        .filter(id.eq(DbId(wanted.0)))
+                        .filter(
+                            state.eq_any(kept.map(AttachmentState::as_str).collect::<Vec<_>>()),
+                        );
+                    let no_deadline: Option<DbTime> = None;
+                    changed_any!(
+                        self,
+                        diesel::update(ready).set(upload_expires_at.eq(no_deadline))
                     )
                 }
 
@@ -210,11 +239,6 @@ macro_rules! attachment_repository {
                     self.load(
                         attachments
                             .filter(upload_expires_at.le(DbTime(before)))
-                            .filter(
-                                state.eq_any(
-                                    clasp_domain::SWEPT_STATES.map(AttachmentState::as_str),
-                                ),
-                            )
                             .order((upload_expires_at.asc(), id.asc()))
                             .limit(limit)
                             .into_boxed(),

@@ -183,8 +183,10 @@ impl Attachment {
     /// from [`Attachment::blob_key`], so that nothing a client sends to its upload
     /// URL (even after confirming) can ever replace verified bytes. Confirm copies
     /// the bytes from here to the blob key while checking them, then deletes this.
+    /// Every staged object is under `uploads/`, outside the tenants' prefixes, so
+    /// one bucket lifecycle rule can expire whatever of them is left (README).
     pub fn upload_key(&self) -> String {
-        format!("{}/uploads/{}", self.tenant_id, self.id)
+        format!("uploads/{}/{}", self.tenant_id, self.id)
     }
 
     /// Where the thumbnail of an image goes in the blob store: beside the

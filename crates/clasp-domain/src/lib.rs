@@ -67,7 +67,7 @@ pub use listing::{ListQuery, ListRequest, ListingError};
 pub use message::{Message, MessageId};
 pub use quota::{Quota, QuotaExceeded, QuotaKind, QuotaLimits, QuotaUsage};
 pub use services::{AttachmentService, IdentityService, Ports};
-pub use state::{AttachmentState, InvalidTransition, SWEPT_STATES};
+pub use state::{AttachmentState, InvalidTransition};
 pub use tenant::{Tenant, TenantId};
 pub use validation::{UploadPolicy, ValidationError};
 

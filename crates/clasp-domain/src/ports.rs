@@ -59,14 +59,16 @@ pub trait AttachmentRepository: Send + Sync {
     /// Stores a new attachment and returns the `number` assigned to it; charges
     /// it to its tenant's quota, or refuses it ([`RepoError::QuotaExceeded`]).
     async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError>;
-    /// The attachment `id` of `tenant`, in any state.
+    /// The attachment `id` of `tenant`, in any state but `Deleted`: a
+    /// tombstone is gone for every reader.
     async fn get(
         &self,
         tenant: TenantId,
         id: AttachmentId,
     ) -> Result<Option<Attachment>, RepoError>;
     /// The attachment numbered `number` (see [`AttachmentRepository::insert`]) of
-    /// `tenant`, in any state: the `chat` dialect addresses attachments by number.
+    /// `tenant`, in any state but `Deleted`: the `chat` dialect addresses
+    /// attachments by number.
     async fn get_by_number(
         &self,
         tenant: TenantId,
@@ -82,6 +84,16 @@ pub trait AttachmentRepository: Send + Sync {
         id: AttachmentId,
         key: &str,
         at: OffsetDateTime,
+    ) -> Result<bool, RepoError>;
+    /// Forgets the upload deadline of a kept attachment (see
+    /// [`crate::AttachmentState::is_kept`]) once the sweeper has deleted its
+    /// staged object a last time (its upload URL has expired, so no replayed
+    /// upload can write it again), changing no other column. Returns false
+    /// when the attachment no longer exists or is not kept.
+    async fn clear_upload_deadline(
+        &self,
+        tenant: TenantId,
+        id: AttachmentId,
     ) -> Result<bool, RepoError>;
     /// Persists state, size, checksums, sniffed type, thumbnail and `updated_at`,
     /// compare-and-set: only if the stored row's state is one the machine
@@ -115,13 +127,13 @@ pub trait AttachmentRepository: Send + Sync {
     /// all changes and it returns false. A message id that exists already is a
     /// `Conflict`, and nothing changes either.
     async fn create_message(&self, message: &Message) -> Result<bool, RepoError>;
-    /// At most `limit` attachments in a [`SWEPT_STATES`] state, of any tenant,
-    /// whose `upload_expires_at` is at or before `before`: the abandoned uploads
-    /// the sweeper removes (direct uploads never sent or confirmed, uploads
-    /// whose request died — a crash included — and those a sweep claimed but
-    /// could not finish). Soonest expiry first.
-    ///
-    /// [`SWEPT_STATES`]: crate::SWEPT_STATES
+    /// At most `limit` attachments, of any tenant and in any state, whose
+    /// `upload_expires_at` is at or before `before`, soonest first: what the
+    /// sweeper visits. Direct uploads never sent or confirmed and uploads whose
+    /// request died (a crash included) are removed; so are uploads a sweep
+    /// claimed but could not finish and `Deleted` tombstones; kept ones
+    /// (confirmed, or failed for a reason clients read) have their staged
+    /// object deleted a last time once their upload URL has expired.
     async fn expired_uploads(
         &self,
         before: OffsetDateTime,

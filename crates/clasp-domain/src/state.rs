@@ -109,6 +109,15 @@ impl AttachmentState {
             .any(|via| self.can_become(via) && (via == to || via.leads_to(to)))
     }
 
+    /// Whether an attachment in this state is done with and kept for its
+    /// clients to see: `Ready`, or failed for a reason they may read.
+    pub fn is_kept(self) -> bool {
+        matches!(
+            self,
+            Self::Ready | Self::ChecksumMismatch | Self::VerificationFailed
+        )
+    }
+
     /// The states a stored attachment may be in for a write of `self` to
     /// apply: `self`, and every state the machine leads to it from. Storage
     /// adapters compare and set on them, so a write against the machine — a
@@ -121,17 +130,6 @@ impl AttachmentState {
             .collect()
     }
 }
-
-/// The states of the rows the sweeper removes once their deadline passed:
-/// `Pending` and `Uploading` uploads never finished, `UploadFailed` ones a
-/// sweep claimed but could not finish removing, and `Deleted` tombstones whose
-/// bytes failed to delete (their deadline is their deletion).
-pub const SWEPT_STATES: [AttachmentState; 4] = [
-    AttachmentState::Pending,
-    AttachmentState::Uploading,
-    AttachmentState::UploadFailed,
-    AttachmentState::Deleted,
-];
 
 #[cfg(test)]
 mod tests {

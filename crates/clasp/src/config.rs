@@ -408,7 +408,7 @@ mod tests {
             assert_eq!(c.durability, Durability::Fsync);
             assert_eq!(
                 (c.max_uploads_per_tenant, c.max_uploads_per_credential),
-                (64, 32)
+                (128, 64)
             );
             assert_eq!(c.upload_deadline_secs, 600);
             assert!(c.previous_signing_secrets().is_empty());

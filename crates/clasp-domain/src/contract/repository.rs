@@ -385,8 +385,9 @@ async fn messages(repo: &dyn AttachmentRepository) {
     );
 }
 
-/// `expired_uploads`: only rows of the swept states past their upload expiry,
-/// soonest first, at most `limit`, of every tenant.
+/// `expired_uploads`: the rows past their upload deadline, in any state,
+/// soonest first, at most `limit`, of every tenant; `clear_upload_deadline`
+/// forgets a kept row's.
 async fn expired_uploads(repo: &dyn AttachmentRepository) {
     let tenant = fresh_tenant().id;
     let other = fresh_tenant().id;
@@ -439,6 +440,8 @@ async fn expired_uploads(repo: &dyn AttachmentRepository) {
     assert_eq!(
         found,
         vec![
+            ready.id,
+            failed.id,
             early.id,
             interrupted.id,
             claimed.id,
@@ -470,4 +473,25 @@ async fn expired_uploads(repo: &dyn AttachmentRepository) {
             .unwrap()
             .is_empty()
     );
+    assert!(repo.clear_upload_deadline(tenant, ready.id).await.unwrap());
+    assert!(repo.clear_upload_deadline(tenant, failed.id).await.unwrap());
+    assert!(
+        !repo.clear_upload_deadline(tenant, late.id).await.unwrap(),
+        "pending"
+    );
+    assert!(
+        !repo.clear_upload_deadline(other, ready.id).await.unwrap(),
+        "another tenant's"
+    );
+    let kept = repo.get(tenant, ready.id).await.unwrap().unwrap();
+    assert_eq!(kept.upload_expires_at, None);
+    assert_eq!(kept.state, AttachmentState::Ready, "nothing else changes");
+    let left: Vec<AttachmentId> = repo
+        .expired_uploads(instant(-50), 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert!(!left.contains(&ready.id) && !left.contains(&failed.id));
 }

@@ -12,7 +12,7 @@ use crate::listing::ListQuery;
 use crate::message::{Message, MessageId};
 use crate::ports::{AttachmentRepository, RepoError};
 use crate::quota::{Quota, QuotaLimits};
-use crate::state::SWEPT_STATES;
+use crate::state::AttachmentState;
 use crate::tenant::TenantId;
 
 use super::faults::{Fault, Faults, injected};
@@ -85,7 +85,7 @@ impl AttachmentRepository for MemoryAttachments {
     ) -> Result<Option<Attachment>, RepoError> {
         Ok(lock(&self.rows)
             .get(&id)
-            .filter(|a| a.tenant_id == tenant)
+            .filter(|a| a.tenant_id == tenant && a.state != AttachmentState::Deleted)
             .cloned())
     }
 
@@ -96,7 +96,9 @@ impl AttachmentRepository for MemoryAttachments {
     ) -> Result<Option<Attachment>, RepoError> {
         Ok(lock(&self.rows)
             .values()
-            .find(|a| a.number == number && a.tenant_id == tenant)
+            .find(|a| {
+                a.number == number && a.tenant_id == tenant && a.state != AttachmentState::Deleted
+            })
             .cloned())
     }
 
@@ -112,6 +114,20 @@ impl AttachmentRepository for MemoryAttachments {
             Some(row) if row.tenant_id == tenant && row.is_ready() => {
                 row.thumbnail_key = Some(key.to_owned());
                 row.updated_at = at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn clear_upload_deadline(
+        &self,
+        tenant: TenantId,
+        id: AttachmentId,
+    ) -> Result<bool, RepoError> {
+        match lock(&self.rows).get_mut(&id) {
+            Some(row) if row.tenant_id == tenant && row.state.is_kept() => {
+                row.upload_expires_at = None;
                 Ok(true)
             }
             _ => Ok(false),
@@ -221,10 +237,7 @@ impl AttachmentRepository for MemoryAttachments {
     ) -> Result<Vec<Attachment>, RepoError> {
         let mut found: Vec<Attachment> = lock(&self.rows)
             .values()
-            .filter(|a| {
-                SWEPT_STATES.contains(&a.state)
-                    && a.upload_expires_at.is_some_and(|at| at <= before)
-            })
+            .filter(|a| a.upload_expires_at.is_some_and(|at| at <= before))
             .cloned()
             .collect();
         found.sort_by_key(|a| (a.upload_expires_at, a.id));

@@ -347,7 +347,9 @@ impl AttachmentService {
     /// moment this returns; then its bytes go (its own, its thumbnail's, a
     /// direct upload's staged ones), then the row. If the bytes cannot all be
     /// deleted now, the tombstone stays, its deadline passed, and the sweeper
-    /// retries until they are gone: no bytes are left that nothing points to.
+    /// retries until they are gone: no bytes stay that nothing points to. (A
+    /// presigned upload URL replayed after the delete writes under `uploads/`,
+    /// which the bucket's lifecycle rule expires: README, "S3".)
     pub async fn delete(
         &self,
         principal: &Principal,
@@ -384,7 +386,9 @@ impl AttachmentService {
     }
 
     /// The attachment `lookup` names in the principal's tenant, in any state
-    /// but deleted.
+    /// (but deleted: see [`AttachmentRepository::get`]).
+    ///
+    /// [`AttachmentRepository::get`]: crate::ports::AttachmentRepository::get
     pub(super) async fn find(
         &self,
         principal: &Principal,
@@ -394,7 +398,7 @@ impl AttachmentService {
             .attachments
             .get(principal.tenant_id, lookup.id)
             .await?
-            .filter(|a| a.state != AttachmentState::Deleted && in_subject(a, lookup))
+            .filter(|a| in_subject(a, lookup))
             .ok_or(AttachmentError::NotFound)
     }
 

@@ -297,7 +297,8 @@ impl AttachmentService {
         let now = self.ports.clock.now();
         attachment.sniffed_type = inspected.sniffed_type;
         attachment.sha256 = Some(inspected.sha256);
-        attachment.upload_expires_at = None;
+        // The deadline stays: until the upload URL expires, a replayed upload
+        // may write the staged object again, and the sweeper deletes it then.
         attachment.transition(AttachmentState::Ready, now)?;
         let committed = match self.commit(&attachment).await {
             Ok(committed) => committed,
@@ -406,8 +407,11 @@ impl AttachmentService {
         Ok(swept)
     }
 
-    /// Removes one abandoned upload, or a deleted attachment's tombstone. An
-    /// abandoned upload is claimed first: compare-and-set to
+    /// Visits one row past its deadline. A kept attachment (confirmed, or
+    /// failed for a reason clients read) only has its staged object deleted a
+    /// last time, now that its upload URL has expired, and its deadline
+    /// forgotten. A deleted attachment's tombstone, or an abandoned upload, is
+    /// removed; an abandoned upload is claimed first: compare-and-set to
     /// `UploadFailed`, keeping its deadline, so that a commit racing the sweep
     /// has either won already (and the claim changes nothing) or can no longer
     /// win. Then its bytes go, then its row; if the bytes cannot be deleted, the
@@ -418,6 +422,15 @@ impl AttachmentService {
         mut abandoned: Attachment,
         now: OffsetDateTime,
     ) -> Result<bool, AttachmentError> {
+        let (tenant, id) = (abandoned.tenant_id, abandoned.id);
+        if abandoned.state.is_kept() {
+            self.ports.blobs.delete(&abandoned.upload_key()).await?;
+            self.ports
+                .attachments
+                .clear_upload_deadline(tenant, id)
+                .await?;
+            return Ok(false);
+        }
         let claimed = matches!(
             abandoned.state,
             AttachmentState::UploadFailed | AttachmentState::Deleted
@@ -431,7 +444,6 @@ impl AttachmentService {
             }
         }
         self.remove_bytes(&abandoned).await?;
-        let (tenant, id) = (abandoned.tenant_id, abandoned.id);
         Ok(self.ports.attachments.delete(tenant, id).await?)
     }
 
@@ -524,7 +536,8 @@ impl AttachmentService {
             }
             Some(_) => {}
         }
-        attachment.upload_expires_at = None;
+        // The deadline stays, as for a confirmed upload (the staged object
+        // is deleted a last time once the upload URL has expired).
         attachment.failure_reason = Some(match &refusal {
             AttachmentError::Infected { signature, .. } => format!("infected: {signature}"),
             other => other.to_string(),

@@ -84,7 +84,7 @@ impl AttachmentService {
             .attachments
             .get_by_number(principal.tenant_id, number)
             .await?
-            .filter(|a| a.state.is_final() && a.state != AttachmentState::Deleted)
+            .filter(|a| a.state.is_final())
             .ok_or(AttachmentError::NotFound)
     }
 

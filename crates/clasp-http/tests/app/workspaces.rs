@@ -453,7 +453,7 @@ async fn confirm_answers_every_state() {
     let tenant = f.services.identities.tenant("ws-123").await.unwrap().id;
     f.mem
         .blobs
-        .insert(&format!("{tenant}/uploads/{fake_id}"), b"hello");
+        .insert(&format!("uploads/{tenant}/{fake_id}"), b"hello");
     let (status, body) = call!(&app, confirm(fake_id));
     assert_eq!(
         (status, code(&body)),

@@ -22,7 +22,10 @@ fn confirm_verifies_records_the_checksum_and_is_idempotent() {
     assert_eq!(ready.size_bytes, PNG.len() as u64);
     assert_eq!(ready.sha256, Some(hex::encode(Sha256::digest(PNG))));
     assert_eq!(ready.sniffed_type.as_deref(), Some("image/png"));
-    assert_eq!(ready.upload_expires_at, None);
+    assert_eq!(
+        ready.upload_expires_at, begun.attachment.upload_expires_at,
+        "kept until the upload URL expires, for the sweeper"
+    );
     assert_eq!(ready.updated_at, START + Duration::seconds(5));
     assert_eq!(f.stored(id).as_ref(), Some(&ready), "persisted");
     assert_eq!(f.download(id).unwrap(), PNG);
@@ -216,7 +219,7 @@ fn bytes_of_the_wrong_size_or_type_fail_verification_and_are_deleted() {
         }
         let failed = f.stored(id).unwrap();
         assert_eq!(failed.state, AttachmentState::VerificationFailed, "{name}");
-        assert_eq!(failed.upload_expires_at, None);
+        assert!(failed.upload_expires_at.is_some(), "kept for the sweeper");
         assert!(f.mem.blobs.is_empty(), "{name}: no bytes left");
         assert_eq!(f.download(id), Err(AttachmentError::NotFound));
         assert_eq!(

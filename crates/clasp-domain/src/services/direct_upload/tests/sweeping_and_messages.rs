@@ -245,3 +245,26 @@ fn a_failing_object_delete_is_swept_again_later() {
     assert_eq!(f.stored(abandoned.attachment.id), None);
     assert!(f.mem.blobs.is_empty());
 }
+
+/// A confirmed upload's URL still works until it expires: what a replay
+/// writes to the staged key then is deleted by the first sweep after.
+#[test]
+fn a_replay_after_the_confirm_is_swept_once_the_url_expired() {
+    let f = fixture();
+    let ready = f.ready_png(TICKET);
+    let staged = ready.upload_key();
+    f.mem.blobs.insert(&staged, b"replayed");
+    let nothing_yet = block_on(f.service.sweep_expired(10)).unwrap();
+    assert_eq!(nothing_yet.listed, 0, "the URL still works");
+    f.clock.advance(Duration::minutes(16));
+    let swept = block_on(f.service.sweep_expired(10)).unwrap();
+    assert_eq!((swept.listed, swept.removed), (1, 0), "{swept:?}");
+    assert!(!f.mem.blobs.contains(&staged));
+    let kept = f.stored(ready.id).unwrap();
+    assert_eq!(
+        (kept.state, kept.upload_expires_at),
+        (AttachmentState::Ready, None)
+    );
+    assert_eq!(f.download(ready.id).unwrap(), PNG);
+    assert_eq!(block_on(f.service.sweep_expired(10)).unwrap().listed, 0);
+}
