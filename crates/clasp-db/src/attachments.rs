@@ -8,6 +8,27 @@
 //! which connection a single-row read takes (`read_conn`), and the migrations
 //! it must have.
 
+/// The row of attachment `$id` of tenant `$tenant` (whatever its state), as
+/// updates and deletes name it.
+macro_rules! the_row {
+    ($tenant:expr, $id:expr) => {
+        diesel::QueryDsl::filter(
+            diesel::QueryDsl::filter(
+                $crate::schema::attachments::table,
+                diesel::ExpressionMethods::eq(
+                    $crate::schema::attachments::tenant_id,
+                    $crate::sql::DbId($tenant.0),
+                ),
+            ),
+            diesel::ExpressionMethods::eq(
+                $crate::schema::attachments::id,
+                $crate::sql::DbId($id.0),
+            ),
+        )
+    };
+}
+pub(crate) use the_row;
+
 /// Implements `AttachmentRepository` for `$store` (over backend `$backend`),
 /// whose embedded migrations are `$migrations`.
 macro_rules! attachment_repository {
@@ -126,9 +147,7 @@ macro_rules! attachment_repository {
                     changed_any!(
                         self,
                         diesel::update(
-                            attachments
-                                .filter(tenant_id.eq(DbId(tenant.0)))
-                                .filter(id.eq(DbId(wanted.0)))
+                            $crate::attachments::the_row!(tenant, wanted)
                                 .filter(state.eq(AttachmentState::Ready.as_str())),
                         )
                         .set((thumbnail_key.eq(key), updated_at.eq(DbTime(at))))
@@ -141,12 +160,9 @@ macro_rules! attachment_repository {
                     wanted: AttachmentId,
                 ) -> Result<bool, RepoError> {
                     let kept = AttachmentState::ALL.into_iter().filter(|s| s.is_kept());
-                    let ready = attachments
-                        .filter(tenant_id.eq(DbId(tenant.0)))
-                        .filter(id.eq(DbId(wanted.0)))
-                        .filter(
-                            state.eq_any(kept.map(AttachmentState::as_str).collect::<Vec<_>>()),
-                        );
+                    let ready = $crate::attachments::the_row!(tenant, wanted).filter(
+                        state.eq_any(kept.map(AttachmentState::as_str).collect::<Vec<_>>()),
+                    );
                     let no_deadline: Option<DbTime> = None;
                     changed_any!(
                         self,
@@ -164,9 +180,7 @@ macro_rules! attachment_repository {
                     changed_any!(
                         self,
                         diesel::update(
-                            attachments
-                                .filter(tenant_id.eq(DbId(attachment.tenant_id.0)))
-                                .filter(id.eq(DbId(attachment.id.0)))
+                            $crate::attachments::the_row!(attachment.tenant_id, attachment.id)
                                 .filter(state.eq_any(over.collect::<Vec<_>>())),
                         )
                         .set(changes)
@@ -213,11 +227,7 @@ macro_rules! attachment_repository {
                 ) -> Result<bool, RepoError> {
                     changed_any!(
                         self,
-                        diesel::delete(
-                            attachments
-                                .filter(tenant_id.eq(DbId(tenant.0)))
-                                .filter(id.eq(DbId(wanted.0))),
-                        )
+                        diesel::delete($crate::attachments::the_row!(tenant, wanted),)
                     )
                 }
 
