@@ -36,10 +36,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Ok(Bytes::from_static(&PNG[8..])),
     ]));
     let upload = NewUpload {
-        subject: Subject {
-            ticket_id: Some("T-1".into()),
-            ..Subject::default()
-        },
+        subject: Subject::ticket("T-1"),
         filename: "../screenshot.png".into(),
         content_type: Some("image/png".into()),
         ..NewUpload::default()

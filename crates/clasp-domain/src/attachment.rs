@@ -77,6 +77,15 @@ pub enum SubjectRef {
 }
 
 impl Subject {
+    /// The ticket `id`, and nothing else: what the `tickets` and `workspaces`
+    /// dialects hang attachments on.
+    pub fn ticket(id: impl Into<String>) -> Self {
+        Self {
+            ticket_id: Some(id.into()),
+            ..Self::default()
+        }
+    }
+
     /// Whether this subject is (or lies within) `r`.
     pub fn matches(&self, r: &SubjectRef) -> bool {
         let (field, want) = match r {

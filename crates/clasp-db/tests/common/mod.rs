@@ -206,10 +206,7 @@ pub fn micros(n: i64) -> OffsetDateTime {
 /// names the moment, so each is distinct).
 pub fn ready_attachment(tenant: TenantId, ticket: &str, at: OffsetDateTime) -> Attachment {
     let seq = (at - OffsetDateTime::UNIX_EPOCH).whole_microseconds();
-    let subject = Subject {
-        ticket_id: Some(ticket.to_owned()),
-        ..Subject::default()
-    };
+    let subject = Subject::ticket(ticket);
     let named = (format!("file-{seq}.txt"), "text/plain".into());
     Attachment {
         size_bytes: 3,

@@ -21,10 +21,7 @@ pub const ADMITTED: usize = 7;
 pub const ROUNDS: usize = 3;
 
 fn pending(tenant: TenantId, size: u64) -> Attachment {
-    let subject = Subject {
-        ticket_id: Some("quota".into()),
-        ..Subject::default()
-    };
+    let subject = Subject::ticket("quota");
     let named = ("q.pdf".into(), "application/pdf".into());
     Attachment {
         size_bytes: size,

@@ -61,10 +61,7 @@ fn infected_text() -> Vec<u8> {
 
 fn on_ticket(filename: &str) -> NewUpload {
     NewUpload {
-        subject: Subject {
-            ticket_id: Some("t-1".into()),
-            ..Subject::default()
-        },
+        subject: Subject::ticket("t-1"),
         filename: filename.into(),
         content_type: Some("text/plain".into()),
         ..NewUpload::default()
@@ -174,10 +171,7 @@ fn a_direct_upload_is_scanned_at_confirm_and_stays_pending_without_a_verdict() {
         let begun = block_on(f.service.begin_upload(
             &f.writer,
             NewDirectUpload {
-                subject: Subject {
-                    ticket_id: Some("t-1".into()),
-                    ..Subject::default()
-                },
+                subject: Subject::ticket("t-1"),
                 filename: "f.txt".into(),
                 content_type: Some("text/plain".into()),
                 size: data.len() as u64,

@@ -229,10 +229,7 @@ async fn upload(
             continue;
         }
         let upload = NewUpload {
-            subject: Subject {
-                ticket_id: Some(ticket.to_string()),
-                ..Subject::default()
-            },
+            subject: Subject::ticket(ticket.to_string()),
             filename: field.filename(),
             content_type: field.media_type(),
             size_hint: body::content_length(&req),

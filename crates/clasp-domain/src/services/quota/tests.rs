@@ -67,10 +67,7 @@ fn text(n: usize, read: &Arc<AtomicBool>) -> BodyStream {
 
 fn note(hint: Option<u64>) -> NewUpload {
     NewUpload {
-        subject: Subject {
-            ticket_id: Some("t".into()),
-            ..Subject::default()
-        },
+        subject: Subject::ticket("t"),
         filename: "note.txt".into(),
         content_type: Some("text/plain".into()),
         size_hint: hint,
@@ -201,10 +198,7 @@ fn a_direct_upload_is_charged_its_declared_size_when_its_url_is_issued() {
         block_on(f.service.begin_upload(
             &f.user,
             NewDirectUpload {
-                subject: Subject {
-                    ticket_id: Some("t".into()),
-                    ..Subject::default()
-                },
+                subject: Subject::ticket("t"),
                 filename: "a.txt".into(),
                 content_type: Some("text/plain".into()),
                 size,

@@ -33,10 +33,7 @@ pub(super) async fn upload_url(
         .begin_upload(
             &c,
             NewDirectUpload {
-                subject: Subject {
-                    ticket_id: Some(ticket.to_string()),
-                    ..Subject::default()
-                },
+                subject: Subject::ticket(ticket.to_string()),
                 filename: asked.filename,
                 content_type: asked.content_type,
                 size: asked.size,

@@ -58,10 +58,7 @@ fn fixture() -> Fixture {
 
 fn on_ticket(ticket: &str, filename: &str, content_type: &str, size: usize) -> NewDirectUpload {
     NewDirectUpload {
-        subject: Subject {
-            ticket_id: Some(ticket.to_owned()),
-            ..Subject::default()
-        },
+        subject: Subject::ticket(ticket),
         filename: filename.to_owned(),
         content_type: Some(content_type.to_owned()),
         size: size as u64,

@@ -195,10 +195,7 @@ fn a_sweep_racing_a_commit_leaves_the_upload_gone_whole() {
     let f = fixture();
     let (send, chunks) = futures::channel::mpsc::unbounded::<Result<Bytes, BodyError>>();
     let upload = crate::services::NewUpload {
-        subject: Subject {
-            ticket_id: Some(TICKET.to_owned()),
-            ..Subject::default()
-        },
+        subject: Subject::ticket(TICKET),
         filename: "late.txt".into(),
         content_type: Some("text/plain".into()),
         ..crate::services::NewUpload::default()
