@@ -165,18 +165,9 @@ impl IdentityService {
 
     /// The principal an `Authorization: Bearer` API key stands for.
     pub async fn authenticate_api_key(&self, key: &str) -> Result<Principal, AuthError> {
-        if !key.starts_with(API_KEY_PREFIX) || key.len() > 256 {
-            return Err(AuthError::Invalid);
-        }
-        let record = self
-            .ports
-            .identities
-            .api_key_by_hash(&hash_secret(key))
-            .await?
-            .ok_or(AuthError::Invalid)?;
-        if record.revoked_at.is_some() {
-            return Err(AuthError::Revoked);
-        }
+        let hash = well_formed(key, API_KEY_PREFIX)?;
+        let record = self.ports.identities.api_key_by_hash(&hash).await?;
+        let record = live(record, |k| k.revoked_at)?;
         Ok(Principal {
             tenant_id: record.tenant_id,
             scopes: record.scopes,
@@ -187,18 +178,9 @@ impl IdentityService {
     /// The principal a session cookie stands for; sessions may read, write and
     /// delete within their tenant.
     pub async fn authenticate_session(&self, cookie: &str) -> Result<Principal, AuthError> {
-        if cookie.is_empty() || cookie.len() > 256 {
-            return Err(AuthError::Invalid);
-        }
-        let session = self
-            .ports
-            .identities
-            .session_by_hash(&hash_secret(cookie))
-            .await?
-            .ok_or(AuthError::Invalid)?;
-        if session.revoked_at.is_some() {
-            return Err(AuthError::Revoked);
-        }
+        let hash = well_formed(cookie, "")?;
+        let session = self.ports.identities.session_by_hash(&hash).await?;
+        let session = live(session, |s| s.revoked_at)?;
         if session.expires_at <= self.now() {
             return Err(AuthError::Expired);
         }
@@ -213,6 +195,28 @@ impl IdentityService {
 
     fn now(&self) -> OffsetDateTime {
         self.ports.clock.now()
+    }
+}
+
+/// The hash a credential `secret` is stored under, if the secret could be one:
+/// it starts with `prefix`, is not empty and is at most 256 bytes (a longer
+/// one is refused before it is hashed).
+fn well_formed(secret: &str, prefix: &str) -> Result<String, AuthError> {
+    if secret.is_empty() || !secret.starts_with(prefix) || secret.len() > 256 {
+        return Err(AuthError::Invalid);
+    }
+    Ok(hash_secret(secret))
+}
+
+/// The credential `found`, unless there is none or it was revoked.
+fn live<T>(
+    found: Option<T>,
+    revoked: impl Fn(&T) -> Option<OffsetDateTime>,
+) -> Result<T, AuthError> {
+    let record = found.ok_or(AuthError::Invalid)?;
+    match revoked(&record) {
+        Some(_) => Err(AuthError::Revoked),
+        None => Ok(record),
     }
 }
 
