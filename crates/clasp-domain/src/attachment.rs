@@ -134,9 +134,11 @@ pub struct Attachment {
     pub uploaded_by: String,
     /// Blob key of a thumbnail, when one was made.
     pub thumbnail_key: Option<String>,
-    /// When the upload URL of a direct upload stops working: set while the
-    /// attachment is `Pending` awaiting its bytes, `None` otherwise. A `Pending`
-    /// attachment past it is abandoned, and swept with its bytes.
+    /// The deadline the sweeper acts on: when an unfinished upload counts as
+    /// abandoned (swept with its bytes), when a confirmed or failed direct
+    /// upload's URL stops working (its staged object is then deleted a last
+    /// time and this cleared), or when a `Deleted` tombstone is due. `None`
+    /// when there is nothing left to sweep.
     pub upload_expires_at: Option<OffsetDateTime>,
     /// Why the attachment ended in a failed state (e.g. `infected:
     /// Eicar-Test-Signature`), for clients and operators; `None` otherwise.

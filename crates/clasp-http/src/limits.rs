@@ -53,10 +53,7 @@ fn time_limited(
     futures::stream::unfold(Some(payload), move |state| async move {
         let mut payload = state?;
         let idle_end = idle.map(|d| Instant::now() + d);
-        let end = match (idle_end, deadline) {
-            (Some(i), Some((d, _))) => Some(i.min(d)),
-            (i, d) => i.or(d.map(|(d, _)| d)),
-        };
+        let end = idle_end.into_iter().chain(deadline.map(|(at, _)| at)).min();
         let next = match end {
             Some(end) => tokio::time::timeout_at(end, payload.next()).await,
             None => Ok(payload.next().await),
