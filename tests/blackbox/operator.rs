@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::harness::{PNG, Server, Workdir, client, form};
+use crate::harness::{PNG, Server, Workdir, client, form, free_port};
 
 #[test]
 fn admin_commands_print_what_scripts_need() {
@@ -158,6 +158,28 @@ async fn data_and_signed_urls_survive_a_graceful_restart() {
         "the persisted secret still verifies old URLs"
     );
     assert_eq!(res.bytes().await.unwrap().as_ref(), PNG);
+}
+
+#[test]
+fn sigterm_the_moment_the_port_opens_is_still_a_graceful_exit() {
+    let work = Workdir::new();
+    for round in 0..5 {
+        let port = free_port();
+        let child = work
+            .command(&["serve"])
+            .env("CLASP_LISTEN", format!("127.0.0.1:{port}"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server {
+            child,
+            base: String::new(),
+        };
+        // poll without pausing, so the signal lands as close to bind as it can
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {}
+        let status = server.stop();
+        assert!(status.success(), "round {round}: {status}");
+    }
 }
 
 #[test]

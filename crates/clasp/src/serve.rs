@@ -40,6 +40,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .into());
     }
     actix_web::rt::System::new().block_on(async move {
+        // Listen for the signals before the port opens: a SIGTERM that arrives
+        // between bind and run would otherwise kill the process ungracefully.
+        let stop = shutdown_signal().context("listening for SIGTERM and SIGINT")?;
         let services = wiring::build(&config).await?;
         let sweeping = services.attachments.clone();
         let metrics = Metrics::new();
@@ -80,8 +83,27 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             Duration::from_secs(config.sweep_interval_secs),
             metrics,
         ));
-        let served = server.run().await;
+        let server = server.disable_signals().run();
+        let handle = server.handle();
+        actix_web::rt::spawn(async move {
+            stop.await;
+            handle.stop(true).await;
+        });
+        let served = server.await;
         sweeper.abort();
         served.context("running the HTTP server")
+    })
+}
+
+/// Resolves on the first SIGTERM or SIGINT; both drain in-flight requests.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
     })
 }
