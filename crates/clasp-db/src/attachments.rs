@@ -35,7 +35,7 @@ macro_rules! attachment_repository {
     ($store:ty, $backend:ty, $migrations:expr) => {
         // One block, so that its imports serve every method.
         const _: () = {
-            use clasp_domain::ports::RepoError;
+            use clasp_domain::ports::{RepoError, Stored};
             use clasp_domain::{Attachment, AttachmentId, AttachmentState, ListQuery, TenantId};
             use diesel::prelude::*;
             use diesel_async::RunQueryDsl;
@@ -49,7 +49,7 @@ macro_rules! attachment_repository {
                 async fn load<'a>(
                     &self,
                     query: $crate::schema::attachments::BoxedQuery<'a, $backend>,
-                ) -> Result<Vec<Attachment>, RepoError> {
+                ) -> Stored<Vec<Attachment>> {
                     find_all!(self, query, AttachmentRow)
                 }
 
@@ -67,8 +67,7 @@ macro_rules! attachment_repository {
                 fn page_query(
                     tenant: TenantId,
                     q: &ListQuery,
-                ) -> Result<$crate::schema::attachments::BoxedQuery<'static, $backend>, RepoError>
-                {
+                ) -> Stored<$crate::schema::attachments::BoxedQuery<'static, $backend>> {
                     use clasp_domain::listing::{FilterField, SortKey};
                     use $crate::listing::{filtered, keyset, stored_size};
                     let ready = attachments
@@ -107,7 +106,7 @@ macro_rules! attachment_repository {
 
             #[async_trait::async_trait]
             impl clasp_domain::ports::AttachmentRepository for $store {
-                async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
+                async fn insert(&self, attachment: &Attachment) -> Stored<i64> {
                     let row = NewAttachment::from_domain(attachment)?;
                     let mut conn = self.conn().await?;
                     diesel::insert_into(attachments)
@@ -122,7 +121,7 @@ macro_rules! attachment_repository {
                     &self,
                     tenant: TenantId,
                     wanted: AttachmentId,
-                ) -> Result<Option<Attachment>, RepoError> {
+                ) -> Stored<Option<Attachment>> {
                     let of_tenant = Self::live(tenant);
                     find_one!(self, of_tenant.filter(id.eq(DbId(wanted.0))), AttachmentRow)
                 }
@@ -131,7 +130,7 @@ macro_rules! attachment_repository {
                     &self,
                     tenant: TenantId,
                     wanted: i64,
-                ) -> Result<Option<Attachment>, RepoError> {
+                ) -> Stored<Option<Attachment>> {
                     let of_tenant = Self::live(tenant);
                     find_one!(self, of_tenant.filter(number.eq(wanted)), AttachmentRow)
                 }
@@ -142,7 +141,7 @@ macro_rules! attachment_repository {
                     wanted: AttachmentId,
                     key: &str,
                     at: time::OffsetDateTime,
-                ) -> Result<bool, RepoError> {
+                ) -> Stored<bool> {
                     // Only these two columns: a concurrent change of any other survives.
                     changed_any!(
                         self,
@@ -158,7 +157,7 @@ macro_rules! attachment_repository {
                     &self,
                     tenant: TenantId,
                     wanted: AttachmentId,
-                ) -> Result<bool, RepoError> {
+                ) -> Stored<bool> {
                     let kept = AttachmentState::ALL.into_iter().filter(|s| s.is_kept());
                     let ready = $crate::attachments::the_row!(tenant, wanted).filter(
                         state.eq_any(kept.map(AttachmentState::as_str).collect::<Vec<_>>()),
@@ -170,7 +169,7 @@ macro_rules! attachment_repository {
                     )
                 }
 
-                async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError> {
+                async fn update(&self, attachment: &Attachment) -> Stored<bool> {
                     let changes = AttachmentFields::from_domain(attachment)?;
                     let over = attachment
                         .state
@@ -192,7 +191,7 @@ macro_rules! attachment_repository {
                     tenant: TenantId,
                     subject: &clasp_domain::SubjectRef,
                     limit: usize,
-                ) -> Result<Vec<Attachment>, RepoError> {
+                ) -> Stored<Vec<Attachment>> {
                     use clasp_domain::SubjectRef;
                     // Each filter matches one of the partial indexes of the migrations.
                     let ready = attachments
@@ -216,25 +215,18 @@ macro_rules! attachment_repository {
                     &self,
                     tenant: TenantId,
                     query: &ListQuery,
-                ) -> Result<Vec<Attachment>, RepoError> {
+                ) -> Stored<Vec<Attachment>> {
                     self.load(Self::page_query(tenant, query)?).await
                 }
 
-                async fn delete(
-                    &self,
-                    tenant: TenantId,
-                    wanted: AttachmentId,
-                ) -> Result<bool, RepoError> {
+                async fn delete(&self, tenant: TenantId, wanted: AttachmentId) -> Stored<bool> {
                     changed_any!(
                         self,
                         diesel::delete($crate::attachments::the_row!(tenant, wanted),)
                     )
                 }
 
-                async fn create_message(
-                    &self,
-                    message: &clasp_domain::Message,
-                ) -> Result<bool, RepoError> {
+                async fn create_message(&self, message: &clasp_domain::Message) -> Stored<bool> {
                     self.link_message(message).await
                 }
 
@@ -242,7 +234,7 @@ macro_rules! attachment_repository {
                     &self,
                     before: time::OffsetDateTime,
                     limit: usize,
-                ) -> Result<Vec<Attachment>, RepoError> {
+                ) -> Stored<Vec<Attachment>> {
                     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
                     // The comparison implies `upload_expires_at IS NOT NULL`: the
                     // partial index of the migrations serves it.
@@ -256,7 +248,7 @@ macro_rules! attachment_repository {
                     .await
                 }
 
-                async fn check_ready(&self) -> Result<(), RepoError> {
+                async fn check_ready(&self) -> Stored<()> {
                     use $crate::readiness::{NEWEST_APPLIED, NewestApplied, require_current};
                     let mut conn = self.conn().await?;
                     let applied: NewestApplied = diesel::sql_query(NEWEST_APPLIED)
@@ -266,7 +258,7 @@ macro_rules! attachment_repository {
                     require_current::<$backend>(&$migrations, applied.version)
                 }
 
-                async fn quota(&self, tenant: TenantId) -> Result<clasp_domain::Quota, RepoError> {
+                async fn quota(&self, tenant: TenantId) -> Stored<clasp_domain::Quota> {
                     use $crate::schema::tenant_quotas::dsl as q;
                     let mut conn = self.conn().await?;
                     let row: Option<$crate::quota::QuotaRow> = q::tenant_quotas
@@ -288,7 +280,7 @@ macro_rules! attachment_repository {
                     &self,
                     tenant: TenantId,
                     limits: clasp_domain::QuotaLimits,
-                ) -> Result<(), RepoError> {
+                ) -> Stored<()> {
                     use $crate::quota::limit_value;
                     use $crate::schema::tenant_quotas::dsl as q;
                     let values = (

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clasp_domain::ports::RepoError;
+use clasp_domain::ports::{RepoError, Stored};
 use diesel::OptionalExtension;
 use diesel::result::{DatabaseErrorKind, Error as QueryError};
 
@@ -86,8 +86,8 @@ const QUOTA_EXCEEDED: &str = "clasp_quota_exceeded";
 /// in profiles of the metadata benchmark (docs/performance.md).
 pub(crate) fn found<R, T>(
     row: Result<R, QueryError>,
-    into_domain: impl FnOnce(R) -> Result<T, RepoError>,
-) -> Result<Option<T>, RepoError> {
+    into_domain: impl FnOnce(R) -> Stored<T>,
+) -> Stored<Option<T>> {
     row.optional()
         .map_err(query_error)?
         .map(into_domain)

@@ -23,7 +23,7 @@ macro_rules! identity_store {
     ($store:ty) => {
         // One block, so that its imports serve every method.
         const _: () = {
-            use clasp_domain::ports::RepoError;
+            use clasp_domain::ports::Stored;
             use clasp_domain::{ApiKey, Session, Tenant, TenantId};
             use diesel::prelude::*;
             use $crate::error::{changed_any, find_all, find_one};
@@ -34,32 +34,29 @@ macro_rules! identity_store {
 
             #[async_trait::async_trait]
             impl clasp_domain::ports::IdentityStore for $store {
-                async fn create_tenant(&self, tenant: &Tenant) -> Result<(), RepoError> {
+                async fn create_tenant(&self, tenant: &Tenant) -> Stored<()> {
                     insert_row!(self, tenants::table, TenantRow::from_domain(tenant))
                 }
 
-                async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, RepoError> {
+                async fn tenant_by_slug(&self, slug: &str) -> Stored<Option<Tenant>> {
                     let wanted = tenants::table.filter(tenants::slug.eq(slug));
                     find_one!(self, wanted, TenantRow)
                 }
 
-                async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, RepoError> {
+                async fn tenant_by_id(&self, id: TenantId) -> Stored<Option<Tenant>> {
                     find_one!(self, tenants::table.find(DbId(id.0)), TenantRow)
                 }
 
-                async fn create_api_key(&self, key: &ApiKey) -> Result<(), RepoError> {
+                async fn create_api_key(&self, key: &ApiKey) -> Stored<()> {
                     insert_row!(self, api_keys::table, ApiKeyRow::from_domain(key))
                 }
 
-                async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, RepoError> {
+                async fn api_key_by_hash(&self, hash: &str) -> Stored<Option<ApiKey>> {
                     let wanted = api_keys::table.filter(api_keys::hash.eq(hash));
                     find_one!(self, wanted, ApiKeyRow)
                 }
 
-                async fn find_api_keys(
-                    &self,
-                    prefix_or_id: &str,
-                ) -> Result<Vec<ApiKey>, RepoError> {
+                async fn find_api_keys(&self, prefix_or_id: &str) -> Stored<Vec<ApiKey>> {
                     let mut query = api_keys::table
                         .filter(Self::starts_with(prefix_or_id))
                         .into_boxed();
@@ -75,7 +72,7 @@ macro_rules! identity_store {
                     &self,
                     id: uuid::Uuid,
                     at: time::OffsetDateTime,
-                ) -> Result<bool, RepoError> {
+                ) -> Stored<bool> {
                     changed_any!(
                         self,
                         diesel::update(api_keys::table.find(DbId(id)))
@@ -83,19 +80,16 @@ macro_rules! identity_store {
                     )
                 }
 
-                async fn create_session(&self, session: &Session) -> Result<(), RepoError> {
+                async fn create_session(&self, session: &Session) -> Stored<()> {
                     insert_row!(self, sessions::table, SessionRow::from_domain(session))
                 }
 
-                async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>, RepoError> {
+                async fn session_by_hash(&self, hash: &str) -> Stored<Option<Session>> {
                     let wanted = sessions::table.filter(sessions::hash.eq(hash));
                     find_one!(self, wanted, SessionRow)
                 }
 
-                async fn session_by_id(
-                    &self,
-                    id: uuid::Uuid,
-                ) -> Result<Option<Session>, RepoError> {
+                async fn session_by_id(&self, id: uuid::Uuid) -> Stored<Option<Session>> {
                     let wanted = sessions::table.filter(sessions::id.eq(DbId(id)));
                     find_one!(self, wanted, SessionRow)
                 }
@@ -104,7 +98,7 @@ macro_rules! identity_store {
                     &self,
                     id: uuid::Uuid,
                     at: time::OffsetDateTime,
-                ) -> Result<bool, RepoError> {
+                ) -> Stored<bool> {
                     changed_any!(
                         self,
                         diesel::update(sessions::table.find(DbId(id)))

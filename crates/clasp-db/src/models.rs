@@ -2,7 +2,7 @@
 //! domain's records.
 
 use clasp_domain::credentials::{ApiKey, Scopes, Session};
-use clasp_domain::ports::RepoError;
+use clasp_domain::ports::{RepoError, Stored};
 use clasp_domain::{Attachment, AttachmentId, AttachmentState, Message, Subject, Tenant, TenantId};
 use diesel::prelude::*;
 
@@ -24,7 +24,7 @@ pub(crate) struct AttachmentRow {
 
 impl AttachmentRow {
     /// The domain record, or why the row cannot be one.
-    pub(crate) fn into_domain(self) -> Result<Attachment, RepoError> {
+    pub(crate) fn into_domain(self) -> Stored<Attachment> {
         let f = self.fields;
         Ok(Attachment {
             id: AttachmentId(self.id.0),
@@ -69,7 +69,7 @@ pub(crate) struct NewAttachment {
 
 impl NewAttachment {
     /// The row storing `a`.
-    pub(crate) fn from_domain(a: &Attachment) -> Result<Self, RepoError> {
+    pub(crate) fn from_domain(a: &Attachment) -> Stored<Self> {
         Ok(Self {
             id: DbId(a.id.0),
             tenant_id: DbId(a.tenant_id.0),
@@ -111,7 +111,7 @@ pub(crate) struct AttachmentFields {
 
 impl AttachmentFields {
     /// The columns storing `a`.
-    pub(crate) fn from_domain(a: &Attachment) -> Result<Self, RepoError> {
+    pub(crate) fn from_domain(a: &Attachment) -> Stored<Self> {
         Ok(Self {
             ticket_id: a.subject.ticket_id.clone(),
             message_id: a.subject.message_id.clone(),
@@ -185,7 +185,7 @@ impl TenantRow {
     }
 
     /// The domain record.
-    pub(crate) fn into_domain(self) -> Result<Tenant, RepoError> {
+    pub(crate) fn into_domain(self) -> Stored<Tenant> {
         Ok(Tenant {
             id: TenantId(self.id.0),
             slug: self.slug,
@@ -223,7 +223,7 @@ impl ApiKeyRow {
     }
 
     /// The domain record, or why the row cannot be one.
-    pub(crate) fn into_domain(self) -> Result<ApiKey, RepoError> {
+    pub(crate) fn into_domain(self) -> Stored<ApiKey> {
         Ok(ApiKey {
             id: self.id.0,
             tenant_id: TenantId(self.tenant_id.0),
@@ -265,7 +265,7 @@ impl SessionRow {
     }
 
     /// The domain record.
-    pub(crate) fn into_domain(self) -> Result<Session, RepoError> {
+    pub(crate) fn into_domain(self) -> Stored<Session> {
         Ok(Session {
             id: self.id.0,
             tenant_id: TenantId(self.tenant_id.0),

@@ -1,6 +1,6 @@
 //! Quota rows of both backends, as the domain sees them.
 
-use clasp_domain::ports::RepoError;
+use clasp_domain::ports::Stored;
 use clasp_domain::quota::{Quota, QuotaLimits, QuotaUsage};
 
 use crate::error::corrupt;
@@ -9,7 +9,7 @@ use crate::error::corrupt;
 pub(crate) type QuotaRow = (Option<i64>, Option<i64>, i64, i64);
 
 /// The quota a row (or its absence: unlimited, nothing used) stands for.
-pub(crate) fn from_row(row: Option<QuotaRow>) -> Result<Quota, RepoError> {
+pub(crate) fn from_row(row: Option<QuotaRow>) -> Stored<Quota> {
     let Some((max_bytes, max_attachments, bytes, attachments)) = row else {
         return Ok(Quota::default());
     };

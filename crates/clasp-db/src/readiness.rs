@@ -2,7 +2,7 @@
 //! embeds has been applied. A newer instance may have migrated further during a
 //! rolling deploy, which is fine; an older schema is not.
 
-use clasp_domain::ports::RepoError;
+use clasp_domain::ports::{RepoError, Stored};
 use diesel::QueryableByName;
 use diesel::backend::Backend;
 use diesel::migration::MigrationSource;
@@ -24,7 +24,7 @@ pub(crate) const NEWEST_APPLIED: &str =
 pub(crate) fn require_current<DB: Backend>(
     source: &impl MigrationSource<DB>,
     applied: Option<String>,
-) -> Result<(), RepoError> {
+) -> Stored<()> {
     let newest = source
         .migrations()
         .map_err(|e| RepoError::Backend(format!("cannot read the embedded migrations: {e}")))?

@@ -36,6 +36,10 @@ pub enum RepoError {
     QuotaExceeded,
 }
 
+/// What a metadata store answers: the value, or why there is none. Named
+/// because every port method and adapter says it.
+pub type Stored<T> = Result<T, RepoError>;
+
 /// Durable attachment metadata.
 ///
 /// Contract (see `contract::attachment_repository`): every read is scoped by
@@ -58,22 +62,14 @@ pub enum RepoError {
 pub trait AttachmentRepository: Send + Sync {
     /// Stores a new attachment and returns the `number` assigned to it; charges
     /// it to its tenant's quota, or refuses it ([`RepoError::QuotaExceeded`]).
-    async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError>;
+    async fn insert(&self, attachment: &Attachment) -> Stored<i64>;
     /// The attachment `id` of `tenant`, in any state but `Deleted`: a
     /// tombstone is gone for every reader.
-    async fn get(
-        &self,
-        tenant: TenantId,
-        id: AttachmentId,
-    ) -> Result<Option<Attachment>, RepoError>;
+    async fn get(&self, tenant: TenantId, id: AttachmentId) -> Stored<Option<Attachment>>;
     /// The attachment numbered `number` (see [`AttachmentRepository::insert`]) of
     /// `tenant`, in any state but `Deleted`: the `chat` dialect addresses
     /// attachments by number.
-    async fn get_by_number(
-        &self,
-        tenant: TenantId,
-        number: i64,
-    ) -> Result<Option<Attachment>, RepoError>;
+    async fn get_by_number(&self, tenant: TenantId, number: i64) -> Stored<Option<Attachment>>;
     /// Records the blob key of a `Ready` attachment's thumbnail and stamps
     /// `updated_at`, changing no other column (a background task calls it while
     /// requests may change the attachment). Returns false, changing nothing, when
@@ -84,17 +80,13 @@ pub trait AttachmentRepository: Send + Sync {
         id: AttachmentId,
         key: &str,
         at: OffsetDateTime,
-    ) -> Result<bool, RepoError>;
+    ) -> Stored<bool>;
     /// Forgets the upload deadline of a kept attachment (see
     /// [`crate::AttachmentState::is_kept`]) once the sweeper has deleted its
     /// staged object a last time (its upload URL has expired, so no replayed
     /// upload can write it again), changing no other column. Returns false
     /// when the attachment no longer exists or is not kept.
-    async fn clear_upload_deadline(
-        &self,
-        tenant: TenantId,
-        id: AttachmentId,
-    ) -> Result<bool, RepoError>;
+    async fn clear_upload_deadline(&self, tenant: TenantId, id: AttachmentId) -> Stored<bool>;
     /// Persists state, size, checksums, sniffed type, thumbnail and `updated_at`,
     /// compare-and-set: only if the stored row's state is one the machine
     /// leads to the new one from ([`AttachmentState::written_over`]). Returns
@@ -102,31 +94,27 @@ pub trait AttachmentRepository: Send + Sync {
     /// moved where this write cannot follow (a racing sweep or commit won).
     ///
     /// [`AttachmentState::written_over`]: crate::AttachmentState::written_over
-    async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError>;
+    async fn update(&self, attachment: &Attachment) -> Stored<bool>;
     /// Ready attachments of `tenant` on `subject`, oldest first, at most `limit`.
     async fn list_ready(
         &self,
         tenant: TenantId,
         subject: &SubjectRef,
         limit: usize,
-    ) -> Result<Vec<Attachment>, RepoError>;
+    ) -> Stored<Vec<Attachment>>;
     /// One page of the `Ready` attachments of `tenant` that `query` admits, in
     /// its order: what [`ListQuery::select`] picks out of all of them. Adapters
     /// seek by keyset, so a deep page costs about what the first one does.
-    async fn list_page(
-        &self,
-        tenant: TenantId,
-        query: &ListQuery,
-    ) -> Result<Vec<Attachment>, RepoError>;
+    async fn list_page(&self, tenant: TenantId, query: &ListQuery) -> Stored<Vec<Attachment>>;
     /// Removes the row; returns whether it existed.
-    async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Result<bool, RepoError>;
+    async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Stored<bool>;
     /// Stores `message` and links its attachments to it (sets their `message_id`
     /// to the message's id and `updated_at` to its `created_at`), atomically: only
     /// if every id of `message.attachment_ids` is a `Ready` attachment of the
     /// message's tenant and ticket that is on no message yet. Otherwise nothing at
     /// all changes and it returns false. A message id that exists already is a
     /// `Conflict`, and nothing changes either.
-    async fn create_message(&self, message: &Message) -> Result<bool, RepoError>;
+    async fn create_message(&self, message: &Message) -> Stored<bool>;
     /// At most `limit` attachments, of any tenant and in any state, whose
     /// `upload_expires_at` is at or before `before`, soonest first: what the
     /// sweeper visits. Direct uploads never sent or confirmed and uploads whose
@@ -138,21 +126,17 @@ pub trait AttachmentRepository: Send + Sync {
         &self,
         before: OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<Attachment>, RepoError>;
+    ) -> Stored<Vec<Attachment>>;
     /// Whether the store can serve this binary now: reachable, with every
     /// migration it expects applied. `/readyz` asks it, so a load balancer stops
     /// sending requests an instance could only fail.
-    async fn check_ready(&self) -> Result<(), RepoError>;
+    async fn check_ready(&self) -> Stored<()>;
     /// The quota limits of `tenant` and what it uses (unlimited and nothing,
     /// for a tenant never limited that has no attachments).
-    async fn quota(&self, tenant: TenantId) -> Result<Quota, RepoError>;
+    async fn quota(&self, tenant: TenantId) -> Stored<Quota>;
     /// Sets the quota limits of `tenant` (usage is untouched: limits below it
     /// refuse new attachments until enough are deleted).
-    async fn set_quota_limits(
-        &self,
-        tenant: TenantId,
-        limits: QuotaLimits,
-    ) -> Result<(), RepoError>;
+    async fn set_quota_limits(&self, tenant: TenantId, limits: QuotaLimits) -> Stored<()>;
 }
 
 /// Tenants, API keys and sessions.
@@ -163,28 +147,28 @@ pub trait AttachmentRepository: Send + Sync {
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
     /// Stores a new tenant.
-    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), RepoError>;
+    async fn create_tenant(&self, tenant: &Tenant) -> Stored<()>;
     /// The tenant named `slug`.
-    async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, RepoError>;
+    async fn tenant_by_slug(&self, slug: &str) -> Stored<Option<Tenant>>;
     /// The tenant with `id`.
-    async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, RepoError>;
+    async fn tenant_by_id(&self, id: TenantId) -> Stored<Option<Tenant>>;
     /// Stores a new API key (hash only).
-    async fn create_api_key(&self, key: &ApiKey) -> Result<(), RepoError>;
+    async fn create_api_key(&self, key: &ApiKey) -> Stored<()>;
     /// The key whose secret hashes to `hash`.
-    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, RepoError>;
+    async fn api_key_by_hash(&self, hash: &str) -> Stored<Option<ApiKey>>;
     /// Keys whose display prefix starts with `prefix`, or whose id is `prefix`.
-    async fn find_api_keys(&self, prefix_or_id: &str) -> Result<Vec<ApiKey>, RepoError>;
+    async fn find_api_keys(&self, prefix_or_id: &str) -> Stored<Vec<ApiKey>>;
     /// Marks the key revoked at `at`; returns whether it existed.
-    async fn revoke_api_key(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError>;
+    async fn revoke_api_key(&self, id: Uuid, at: OffsetDateTime) -> Stored<bool>;
     /// Stores a new session (hash only).
-    async fn create_session(&self, session: &Session) -> Result<(), RepoError>;
+    async fn create_session(&self, session: &Session) -> Stored<()>;
     /// The session whose cookie hashes to `hash`.
-    async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>, RepoError>;
+    async fn session_by_hash(&self, hash: &str) -> Stored<Option<Session>>;
     /// The session with `id`.
-    async fn session_by_id(&self, id: Uuid) -> Result<Option<Session>, RepoError>;
+    async fn session_by_id(&self, id: Uuid) -> Stored<Option<Session>>;
     /// Marks the session revoked at `at`, so it authenticates nothing from then
     /// on; returns whether it existed.
-    async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError>;
+    async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Stored<bool>;
 }
 
 /// A blob store failure.
@@ -307,12 +291,8 @@ pub type Signed<T> = Result<T, SignatureError>;
 /// fails verification.
 #[async_trait]
 pub trait UrlSigner: Send + Sync {
-    /// A URL for downloading `target`, valid until `expires_at`.
-    async fn download_url(
-        &self,
-        target: &SignedTarget,
-        expires_at: OffsetDateTime,
-    ) -> Signed<SignedUrl>;
+    /// A URL for downloading `target`, valid until `end`.
+    async fn download_url(&self, target: &SignedTarget, end: OffsetDateTime) -> Signed<SignedUrl>;
     /// Checks a request to a Clasp-served signed URL at time `now`.
     fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Signed<()>;
 }
@@ -374,12 +354,8 @@ pub struct SignedUploadRequest {
 /// upload signatures.
 #[async_trait]
 pub trait UploadSigner: Send + Sync {
-    /// A URL for uploading `target`'s bytes, valid until `expires_at`.
-    async fn upload_url(
-        &self,
-        target: &UploadTarget,
-        expires_at: OffsetDateTime,
-    ) -> Signed<UploadUrl>;
+    /// A URL for uploading `target`'s bytes, valid until `end`.
+    async fn upload_url(&self, target: &UploadTarget, end: OffsetDateTime) -> Signed<UploadUrl>;
     /// Checks a request to a Clasp-served upload URL at time `now`.
     fn verify_upload(&self, request: &SignedUploadRequest, now: OffsetDateTime) -> Signed<()>;
 }

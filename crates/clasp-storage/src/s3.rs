@@ -301,15 +301,11 @@ fn presigned_expiry(url: &object_store::signer::Url) -> Option<OffsetDateTime> {
 impl UrlSigner for S3UrlSigner {
     /// A presigned GET of `target.blob_key` that saves as `target.filename` and
     /// answers with `target.content_type`.
-    /// S3 caps validity at 7 days: a later `expires_at` is clamped, and the
+    /// S3 caps validity at 7 days: a later `end` is clamped, and the
     /// returned `expires_at` is when the URL really stops working.
-    async fn download_url(
-        &self,
-        target: &SignedTarget,
-        expires_at: OffsetDateTime,
-    ) -> Signed<SignedUrl> {
+    async fn download_url(&self, target: &SignedTarget, end: OffsetDateTime) -> Signed<SignedUrl> {
         let now = OffsetDateTime::now_utc();
-        let secs = presign_secs(now, expires_at)?;
+        let secs = presign_secs(now, end)?;
         let path = object_path(&target.blob_key)?;
         // Always a download, never a page rendered at the bucket's address, with
         // the stored type (objects carry none of their own) — but a type a
@@ -340,7 +336,7 @@ impl UrlSigner for S3UrlSigner {
         let real_expiry = presigned_expiry(&url).unwrap_or(now + time::Duration::seconds(secs));
         Ok(SignedUrl {
             url: url.to_string(),
-            expires_at: real_expiry.min(expires_at),
+            expires_at: real_expiry.min(end),
         })
     }
 
@@ -379,15 +375,11 @@ impl UploadSigner for S3UrlSigner {
     /// object_store leaves `Content-Length` out of every signature, so this URL
     /// is signed with `aws-sigv4` (which signs it) for the very address
     /// object_store would use.
-    async fn upload_url(
-        &self,
-        target: &UploadTarget,
-        expires_at: OffsetDateTime,
-    ) -> Signed<UploadUrl> {
+    async fn upload_url(&self, target: &UploadTarget, end: OffsetDateTime) -> Signed<UploadUrl> {
         let backend = |e: &dyn std::fmt::Display| SignatureError::Backend(e.to_string());
         let signed_at = std::time::SystemTime::now();
         let now = OffsetDateTime::from(signed_at);
-        let secs = presign_secs(now, expires_at)?;
+        let secs = presign_secs(now, end)?;
         let expires_in = Duration::from_secs(secs.unsigned_abs());
         let mut url = self
             .store
@@ -449,7 +441,7 @@ impl UploadSigner for S3UrlSigner {
                 ("Content-Type".into(), target.content_type.clone()),
                 ("Content-Length".into(), size),
             ],
-            expires_at: (now + time::Duration::seconds(secs)).min(expires_at),
+            expires_at: (now + time::Duration::seconds(secs)).min(end),
         })
     }
 

@@ -143,15 +143,11 @@ fn upload_message(tenant: TenantId, attachment: AttachmentId, expires: i64, size
 
 #[async_trait]
 impl UploadSigner for HmacSigner {
-    async fn upload_url(
-        &self,
-        target: &UploadTarget,
-        expires_at: OffsetDateTime,
-    ) -> Signed<UploadUrl> {
-        let expires = expires_at.unix_timestamp();
+    async fn upload_url(&self, target: &UploadTarget, end: OffsetDateTime) -> Signed<UploadUrl> {
+        let expires = end.unix_timestamp();
         let message = upload_message(target.tenant_id, target.attachment_id, expires, target.size);
         let signature = self.sign(&message);
-        Ok(upload_url(&self.base_url, target, expires_at, &signature))
+        Ok(upload_url(&self.base_url, target, end, &signature))
     }
 
     fn verify_upload(&self, r: &SignedUploadRequest, now: OffsetDateTime) -> Signed<()> {
@@ -162,18 +158,14 @@ impl UploadSigner for HmacSigner {
 
 #[async_trait]
 impl UrlSigner for HmacSigner {
-    async fn download_url(
-        &self,
-        target: &SignedTarget,
-        expires_at: OffsetDateTime,
-    ) -> Signed<SignedUrl> {
-        let expires = expires_at.unix_timestamp();
+    async fn download_url(&self, target: &SignedTarget, end: OffsetDateTime) -> Signed<SignedUrl> {
+        let expires = end.unix_timestamp();
         let signature = self.sign(&download_message(
             target.tenant_id,
             target.attachment_id,
             expires,
         ));
-        Ok(download_url(&self.base_url, target, expires_at, &signature))
+        Ok(download_url(&self.base_url, target, end, &signature))
     }
 
     fn verify(&self, r: &SignedRequest, now: OffsetDateTime) -> Signed<()> {

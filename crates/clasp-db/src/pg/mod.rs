@@ -15,7 +15,7 @@ mod url;
 use std::fmt;
 use std::time::Duration;
 
-use clasp_domain::ports::RepoError;
+use clasp_domain::ports::{RepoError, Stored};
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::Object;
 
@@ -110,7 +110,7 @@ impl PgStore {
     }
 
     /// A pooled connection for one query.
-    pub(crate) async fn conn(&self) -> Result<Object<AsyncPgConnection>, RepoError> {
+    pub(crate) async fn conn(&self) -> Stored<Object<AsyncPgConnection>> {
         checkout(&self.pool, self.checkout_timeout)
             .await
             .map_err(|message| RepoError::Backend(format!("no database connection: {message}")))

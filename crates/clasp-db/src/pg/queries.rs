@@ -2,7 +2,7 @@
 //! serves it), key prefixes with LIKE, plans with `EXPLAIN`, and messages linked
 //! in an async transaction whose UPDATE locks the rows it links.
 
-use clasp_domain::ports::RepoError;
+use clasp_domain::ports::Stored;
 use clasp_domain::{AttachmentState, ListQuery, Message, TenantId};
 use diesel::expression::BoxableExpression;
 use diesel::pg::Pg;
@@ -47,7 +47,7 @@ diesel::infix_operator!(Contains, " @> ", backend: Pg);
 
 impl PgStore {
     /// A connection for a single-row read: PostgreSQL has one pool for all.
-    async fn read_conn(&self) -> Result<Object<AsyncPgConnection>, RepoError> {
+    async fn read_conn(&self) -> Stored<Object<AsyncPgConnection>> {
         self.conn().await
     }
 
@@ -77,7 +77,7 @@ impl PgStore {
     /// Posts `message` and links its attachments, all or nothing, in one
     /// transaction: the UPDATE locks the rows it links, so a concurrent message
     /// cannot take them too.
-    async fn link_message(&self, message: &Message) -> Result<bool, RepoError> {
+    async fn link_message(&self, message: &Message) -> Stored<bool> {
         let mut ids: Vec<DbId> = message.attachment_ids.iter().map(|a| DbId(a.0)).collect();
         ids.sort();
         ids.dedup();
@@ -126,7 +126,7 @@ impl PgStore {
         &self,
         tenant: TenantId,
         query: &ListQuery,
-    ) -> Result<Vec<String>, RepoError> {
+    ) -> Stored<Vec<String>> {
         let page = Self::page_query(tenant, query)?.select(AttachmentRow::as_select());
         let mut conn = self.conn().await?;
         Explain::<_, diesel::sql_types::Text>::new("EXPLAIN ", page)

@@ -11,7 +11,7 @@ mod queries;
 
 use std::fmt;
 
-use clasp_domain::ports::RepoError;
+use clasp_domain::ports::Stored;
 use diesel_async::pooled_connection::deadpool::Object;
 
 use crate::error::{DbError, pool_error};
@@ -60,13 +60,13 @@ impl SqliteStore {
     }
 
     /// A pooled connection for one query.
-    pub(crate) async fn conn(&self) -> Result<Object<Conn>, RepoError> {
+    pub(crate) async fn conn(&self) -> Stored<Object<Conn>> {
         self.pool.get().await.map_err(pool_error)
     }
 
     /// A pooled connection for one single-row read by key, which runs on the
     /// calling thread (see [`ReadConn`]).
-    pub(crate) async fn read_conn(&self) -> Result<Object<ReadConn>, RepoError> {
+    pub(crate) async fn read_conn(&self) -> Stored<Object<ReadConn>> {
         self.reads.get().await.map_err(pool_error)
     }
 }

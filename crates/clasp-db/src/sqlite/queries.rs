@@ -2,7 +2,7 @@
 //! triggers keep, key prefixes with GLOB, plans with `EXPLAIN QUERY PLAN`, and
 //! messages linked in a transaction that takes the write lock first.
 
-use clasp_domain::ports::RepoError;
+use clasp_domain::ports::Stored;
 use clasp_domain::{ListQuery, Message, TenantId};
 use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
@@ -71,7 +71,7 @@ impl SqliteStore {
     }
 
     /// Posts `message` and links its attachments, all or nothing.
-    async fn link_message(&self, message: &Message) -> Result<bool, RepoError> {
+    async fn link_message(&self, message: &Message) -> Stored<bool> {
         let mut ids: Vec<DbId> = message.attachment_ids.iter().map(|a| DbId(a.0)).collect();
         ids.sort();
         ids.dedup();
@@ -92,7 +92,7 @@ impl SqliteStore {
     /// Whether a commit waits until it is synced to disk (`synchronous =
     /// FULL`), as [`SqliteStore::open`] asks and `open_with(url, false)` does
     /// not: for operators' checks and tests of the durability setting.
-    pub async fn syncs_commits(&self) -> Result<bool, RepoError> {
+    pub async fn syncs_commits(&self) -> Stored<bool> {
         let mut conn = self.conn().await?;
         let level: i32 = diesel::select(diesel::dsl::sql::<Integer>(
             "(SELECT synchronous FROM pragma_synchronous)",
@@ -110,7 +110,7 @@ impl SqliteStore {
         &self,
         tenant: TenantId,
         query: &ListQuery,
-    ) -> Result<Vec<String>, RepoError> {
+    ) -> Stored<Vec<String>> {
         let page = Self::page_query(tenant, query)?.select(AttachmentRow::as_select());
         let mut conn = self.conn().await?;
         let steps: Vec<(i32, i32, i32, String)> =

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::attachment::{Attachment, AttachmentId, SubjectRef};
 use crate::listing::ListQuery;
 use crate::message::{Message, MessageId};
-use crate::ports::{AttachmentRepository, RepoError};
+use crate::ports::{AttachmentRepository, RepoError, Stored};
 use crate::quota::{Quota, QuotaLimits};
 use crate::state::AttachmentState;
 use crate::tenant::TenantId;
@@ -51,7 +51,7 @@ impl MemoryAttachments {
 
 #[async_trait]
 impl AttachmentRepository for MemoryAttachments {
-    async fn insert(&self, attachment: &Attachment) -> Result<i64, RepoError> {
+    async fn insert(&self, attachment: &Attachment) -> Stored<i64> {
         if self.faults.fire(Fault::InsertFails) {
             return Err(RepoError::Backend(injected("insert")));
         }
@@ -78,22 +78,14 @@ impl AttachmentRepository for MemoryAttachments {
         Ok(number)
     }
 
-    async fn get(
-        &self,
-        tenant: TenantId,
-        id: AttachmentId,
-    ) -> Result<Option<Attachment>, RepoError> {
+    async fn get(&self, tenant: TenantId, id: AttachmentId) -> Stored<Option<Attachment>> {
         Ok(lock(&self.rows)
             .get(&id)
             .filter(|a| a.tenant_id == tenant && a.state != AttachmentState::Deleted)
             .cloned())
     }
 
-    async fn get_by_number(
-        &self,
-        tenant: TenantId,
-        number: i64,
-    ) -> Result<Option<Attachment>, RepoError> {
+    async fn get_by_number(&self, tenant: TenantId, number: i64) -> Stored<Option<Attachment>> {
         Ok(lock(&self.rows)
             .values()
             .find(|a| {
@@ -108,7 +100,7 @@ impl AttachmentRepository for MemoryAttachments {
         id: AttachmentId,
         key: &str,
         at: OffsetDateTime,
-    ) -> Result<bool, RepoError> {
+    ) -> Stored<bool> {
         let mut rows = lock(&self.rows);
         match rows.get_mut(&id) {
             Some(row) if row.tenant_id == tenant && row.is_ready() => {
@@ -120,11 +112,7 @@ impl AttachmentRepository for MemoryAttachments {
         }
     }
 
-    async fn clear_upload_deadline(
-        &self,
-        tenant: TenantId,
-        id: AttachmentId,
-    ) -> Result<bool, RepoError> {
+    async fn clear_upload_deadline(&self, tenant: TenantId, id: AttachmentId) -> Stored<bool> {
         match lock(&self.rows).get_mut(&id) {
             Some(row) if row.tenant_id == tenant && row.state.is_kept() => {
                 row.upload_expires_at = None;
@@ -134,7 +122,7 @@ impl AttachmentRepository for MemoryAttachments {
         }
     }
 
-    async fn update(&self, attachment: &Attachment) -> Result<bool, RepoError> {
+    async fn update(&self, attachment: &Attachment) -> Stored<bool> {
         if self.faults.fire(Fault::UpdateBeforeApply) {
             return Err(RepoError::Backend(injected("update before apply")));
         }
@@ -165,7 +153,7 @@ impl AttachmentRepository for MemoryAttachments {
         tenant: TenantId,
         subject: &SubjectRef,
         limit: usize,
-    ) -> Result<Vec<Attachment>, RepoError> {
+    ) -> Stored<Vec<Attachment>> {
         let mut found: Vec<Attachment> = lock(&self.rows)
             .values()
             .filter(|a| a.tenant_id == tenant && a.is_ready() && a.subject.matches(subject))
@@ -176,15 +164,11 @@ impl AttachmentRepository for MemoryAttachments {
         Ok(found)
     }
 
-    async fn list_page(
-        &self,
-        tenant: TenantId,
-        query: &ListQuery,
-    ) -> Result<Vec<Attachment>, RepoError> {
+    async fn list_page(&self, tenant: TenantId, query: &ListQuery) -> Stored<Vec<Attachment>> {
         Ok(query.select(lock(&self.rows).values().filter(|a| a.tenant_id == tenant)))
     }
 
-    async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Result<bool, RepoError> {
+    async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Stored<bool> {
         if self.faults.fire(Fault::RowDeleteFails) {
             return Err(RepoError::Backend(injected("row delete")));
         }
@@ -199,7 +183,7 @@ impl AttachmentRepository for MemoryAttachments {
         }
     }
 
-    async fn create_message(&self, message: &Message) -> Result<bool, RepoError> {
+    async fn create_message(&self, message: &Message) -> Stored<bool> {
         // Both locks, always in this order, for the whole check-then-write.
         let mut rows = lock(&self.rows);
         let mut messages = lock(&self.messages);
@@ -234,7 +218,7 @@ impl AttachmentRepository for MemoryAttachments {
         &self,
         before: OffsetDateTime,
         limit: usize,
-    ) -> Result<Vec<Attachment>, RepoError> {
+    ) -> Stored<Vec<Attachment>> {
         let mut found: Vec<Attachment> = lock(&self.rows)
             .values()
             .filter(|a| a.upload_expires_at.is_some_and(|at| at <= before))
@@ -245,19 +229,15 @@ impl AttachmentRepository for MemoryAttachments {
         Ok(found)
     }
 
-    async fn check_ready(&self) -> Result<(), RepoError> {
+    async fn check_ready(&self) -> Stored<()> {
         Ok(())
     }
 
-    async fn quota(&self, tenant: TenantId) -> Result<Quota, RepoError> {
+    async fn quota(&self, tenant: TenantId) -> Stored<Quota> {
         Ok(lock(&self.quotas).get(&tenant).copied().unwrap_or_default())
     }
 
-    async fn set_quota_limits(
-        &self,
-        tenant: TenantId,
-        limits: QuotaLimits,
-    ) -> Result<(), RepoError> {
+    async fn set_quota_limits(&self, tenant: TenantId, limits: QuotaLimits) -> Stored<()> {
         lock(&self.quotas).entry(tenant).or_default().limits = limits;
         Ok(())
     }

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::credentials::{ApiKey, Session};
-use crate::ports::{IdentityStore, RepoError};
+use crate::ports::{IdentityStore, RepoError, Stored};
 use crate::tenant::{Tenant, TenantId};
 
 use super::lock;
@@ -22,7 +22,7 @@ pub struct MemoryIdentities {
 
 #[async_trait]
 impl IdentityStore for MemoryIdentities {
-    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), RepoError> {
+    async fn create_tenant(&self, tenant: &Tenant) -> Stored<()> {
         let mut tenants = lock(&self.tenants);
         if tenants
             .iter()
@@ -34,15 +34,15 @@ impl IdentityStore for MemoryIdentities {
         Ok(())
     }
 
-    async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, RepoError> {
+    async fn tenant_by_slug(&self, slug: &str) -> Stored<Option<Tenant>> {
         Ok(lock(&self.tenants).iter().find(|t| t.slug == slug).cloned())
     }
 
-    async fn tenant_by_id(&self, id: TenantId) -> Result<Option<Tenant>, RepoError> {
+    async fn tenant_by_id(&self, id: TenantId) -> Stored<Option<Tenant>> {
         Ok(lock(&self.tenants).iter().find(|t| t.id == id).cloned())
     }
 
-    async fn create_api_key(&self, key: &ApiKey) -> Result<(), RepoError> {
+    async fn create_api_key(&self, key: &ApiKey) -> Stored<()> {
         let mut keys = lock(&self.keys);
         if keys.iter().any(|k| k.hash == key.hash || k.id == key.id) {
             return Err(RepoError::Conflict(key.prefix.clone()));
@@ -51,11 +51,11 @@ impl IdentityStore for MemoryIdentities {
         Ok(())
     }
 
-    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, RepoError> {
+    async fn api_key_by_hash(&self, hash: &str) -> Stored<Option<ApiKey>> {
         Ok(lock(&self.keys).iter().find(|k| k.hash == hash).cloned())
     }
 
-    async fn find_api_keys(&self, prefix_or_id: &str) -> Result<Vec<ApiKey>, RepoError> {
+    async fn find_api_keys(&self, prefix_or_id: &str) -> Stored<Vec<ApiKey>> {
         let id = Uuid::parse_str(prefix_or_id).ok();
         Ok(lock(&self.keys)
             .iter()
@@ -64,7 +64,7 @@ impl IdentityStore for MemoryIdentities {
             .collect())
     }
 
-    async fn revoke_api_key(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {
+    async fn revoke_api_key(&self, id: Uuid, at: OffsetDateTime) -> Stored<bool> {
         let mut keys = lock(&self.keys);
         match keys.iter_mut().find(|k| k.id == id) {
             Some(k) => {
@@ -75,7 +75,7 @@ impl IdentityStore for MemoryIdentities {
         }
     }
 
-    async fn create_session(&self, session: &Session) -> Result<(), RepoError> {
+    async fn create_session(&self, session: &Session) -> Stored<()> {
         let mut sessions = lock(&self.sessions);
         if sessions
             .iter()
@@ -87,18 +87,18 @@ impl IdentityStore for MemoryIdentities {
         Ok(())
     }
 
-    async fn session_by_hash(&self, hash: &str) -> Result<Option<Session>, RepoError> {
+    async fn session_by_hash(&self, hash: &str) -> Stored<Option<Session>> {
         Ok(lock(&self.sessions)
             .iter()
             .find(|s| s.hash == hash)
             .cloned())
     }
 
-    async fn session_by_id(&self, id: Uuid) -> Result<Option<Session>, RepoError> {
+    async fn session_by_id(&self, id: Uuid) -> Stored<Option<Session>> {
         Ok(lock(&self.sessions).iter().find(|s| s.id == id).cloned())
     }
 
-    async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Result<bool, RepoError> {
+    async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Stored<bool> {
         let mut sessions = lock(&self.sessions);
         match sessions.iter_mut().find(|s| s.id == id) {
             Some(s) => {

@@ -23,8 +23,31 @@ use super::lock;
 /// URL verifies as the other.
 pub struct MemorySigner {
     base_url: String,
-    issued: Mutex<HashMap<String, (TenantId, AttachmentId, i64)>>,
-    uploads: Mutex<HashMap<String, (TenantId, AttachmentId, i64, u64)>>,
+    downloads: Tokens<(TenantId, AttachmentId, i64)>,
+    uploads: Tokens<(TenantId, AttachmentId, i64, u64)>,
+}
+
+/// The grants of one kind of URL, by their token.
+struct Tokens<G>(Mutex<HashMap<String, G>>);
+
+impl<G: PartialEq + Copy> Tokens<G> {
+    /// A fresh token for `grant`.
+    fn issue(&self, grant: G) -> String {
+        let token = generate_session_token();
+        lock(&self.0).insert(token.clone(), grant);
+        token
+    }
+
+    /// Whether `token` was issued for exactly `grant` and `expires` is after `now`.
+    fn check(&self, token: &str, grant: G, expires: i64, now: OffsetDateTime) -> Signed<()> {
+        if lock(&self.0).get(token) != Some(&grant) {
+            return Err(SignatureError::Invalid);
+        }
+        if now.unix_timestamp() >= expires {
+            return Err(SignatureError::Expired);
+        }
+        Ok(())
+    }
 }
 
 impl MemorySigner {
@@ -32,79 +55,40 @@ impl MemorySigner {
     pub fn new(base_url: &str) -> Self {
         Self {
             base_url: base_url.to_owned(),
-            issued: Mutex::default(),
-            uploads: Mutex::default(),
+            downloads: Tokens(Mutex::default()),
+            uploads: Tokens(Mutex::default()),
         }
     }
 }
 
 #[async_trait]
 impl UploadSigner for MemorySigner {
-    async fn upload_url(
-        &self,
-        target: &UploadTarget,
-        expires_at: OffsetDateTime,
-    ) -> Signed<UploadUrl> {
-        let token = generate_session_token();
-        let expires = expires_at.unix_timestamp();
-        lock(&self.uploads).insert(
-            token.clone(),
-            (target.tenant_id, target.attachment_id, expires, target.size),
-        );
-        Ok(upload_url(&self.base_url, target, expires_at, &token))
+    async fn upload_url(&self, target: &UploadTarget, end: OffsetDateTime) -> Signed<UploadUrl> {
+        let expires = end.unix_timestamp();
+        let token =
+            self.uploads
+                .issue((target.tenant_id, target.attachment_id, expires, target.size));
+        Ok(upload_url(&self.base_url, target, end, &token))
     }
 
-    fn verify_upload(&self, request: &SignedUploadRequest, now: OffsetDateTime) -> Signed<()> {
-        let uploads = lock(&self.uploads);
-        let &issued = uploads
-            .get(&request.signature)
-            .ok_or(SignatureError::Invalid)?;
-        if issued
-            != (
-                request.tenant_id,
-                request.attachment_id,
-                request.expires,
-                request.size,
-            )
-        {
-            return Err(SignatureError::Invalid);
-        }
-        if now.unix_timestamp() >= request.expires {
-            return Err(SignatureError::Expired);
-        }
-        Ok(())
+    fn verify_upload(&self, r: &SignedUploadRequest, now: OffsetDateTime) -> Signed<()> {
+        let grant = (r.tenant_id, r.attachment_id, r.expires, r.size);
+        self.uploads.check(&r.signature, grant, r.expires, now)
     }
 }
 
 #[async_trait]
 impl UrlSigner for MemorySigner {
-    async fn download_url(
-        &self,
-        target: &SignedTarget,
-        expires_at: OffsetDateTime,
-    ) -> Signed<SignedUrl> {
-        let token = generate_session_token();
-        let expires = expires_at.unix_timestamp();
-        lock(&self.issued).insert(
-            token.clone(),
-            (target.tenant_id, target.attachment_id, expires),
-        );
-        Ok(download_url(&self.base_url, target, expires_at, &token))
+    async fn download_url(&self, target: &SignedTarget, end: OffsetDateTime) -> Signed<SignedUrl> {
+        let expires = end.unix_timestamp();
+        let token = self
+            .downloads
+            .issue((target.tenant_id, target.attachment_id, expires));
+        Ok(download_url(&self.base_url, target, end, &token))
     }
 
-    fn verify(&self, request: &SignedRequest, now: OffsetDateTime) -> Signed<()> {
-        let issued = lock(&self.issued);
-        let &(tenant, attachment, expires) = issued
-            .get(&request.signature)
-            .ok_or(SignatureError::Invalid)?;
-        if (tenant, attachment, expires)
-            != (request.tenant_id, request.attachment_id, request.expires)
-        {
-            return Err(SignatureError::Invalid);
-        }
-        if now.unix_timestamp() >= expires {
-            return Err(SignatureError::Expired);
-        }
-        Ok(())
+    fn verify(&self, r: &SignedRequest, now: OffsetDateTime) -> Signed<()> {
+        let grant = (r.tenant_id, r.attachment_id, r.expires);
+        self.downloads.check(&r.signature, grant, r.expires, now)
     }
 }
