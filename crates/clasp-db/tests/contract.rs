@@ -15,26 +15,19 @@ mod common;
 /// backend (a temporary directory, a database server) alive for the test.
 macro_rules! contract_suite {
     ($adapter:ident, $open:expr) => {
+        contract_suite!($adapter, $open, attachment_repository, attachment_quotas, identity_store);
+    };
+    ($adapter:ident, $open:expr, $($suite:ident),+) => {
         mod $adapter {
             use super::*;
 
-            #[tokio::test(flavor = "multi_thread")]
-            async fn attachment_repository() {
-                let (store, _guard) = $open.unwrap();
-                clasp_domain::contract::attachment_repository(&store).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread")]
-            async fn attachment_quotas() {
-                let (store, _guard) = $open.unwrap();
-                clasp_domain::contract::attachment_quotas(&store).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread")]
-            async fn identity_store() {
-                let (store, _guard) = $open.unwrap();
-                clasp_domain::contract::identity_store(&store).await;
-            }
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $suite() {
+                    let (store, _guard) = $open.unwrap();
+                    clasp_domain::contract::$suite(&store).await;
+                }
+            )+
 
             /// The suites make their own tenants, so they may share one database.
             #[tokio::test(flavor = "multi_thread")]

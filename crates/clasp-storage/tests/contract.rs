@@ -145,16 +145,22 @@ fn download_target() -> SignedTarget {
 
 const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
 
-#[tokio::test]
-async fn instances_sharing_a_secret_honour_each_others_upload_urls() {
-    use clasp_domain::ports::{UploadSigner, UploadTarget};
-    use clasp_domain::signed_url::parse_clasp_signed_upload_url;
-    let [a, b, other] = [
+/// Two instances sharing `SECRET` at different addresses, and one with a
+/// secret of its own.
+fn three_instances() -> [HmacSigner; 3] {
+    [
         (SECRET, "http://a"),
         (SECRET, "http://b"),
         (b"0123456789abcdef0123456789abcdeX", "http://a"),
     ]
-    .map(|(secret, base)| HmacSigner::new(secret, base).unwrap());
+    .map(|(secret, base)| HmacSigner::new(secret, base).unwrap())
+}
+
+#[tokio::test]
+async fn instances_sharing_a_secret_honour_each_others_upload_urls() {
+    use clasp_domain::ports::{UploadSigner, UploadTarget};
+    use clasp_domain::signed_url::parse_clasp_signed_upload_url;
+    let [a, b, other] = three_instances();
     let target = UploadTarget {
         tenant_id: TenantId(uuid::Uuid::now_v7()),
         attachment_id: AttachmentId::new(),
@@ -184,12 +190,7 @@ async fn instances_sharing_a_secret_honour_each_others_upload_urls() {
 
 #[tokio::test]
 async fn instances_sharing_a_secret_honour_each_others_urls() {
-    let [a, b, other] = [
-        (SECRET, "http://a"),
-        (SECRET, "http://b"),
-        (b"0123456789abcdef0123456789abcdeX", "http://a"),
-    ]
-    .map(|(secret, base)| HmacSigner::new(secret, base).unwrap());
+    let [a, b, other] = three_instances();
     let target = download_target();
     let now = time::OffsetDateTime::now_utc();
     let url = a

@@ -1,13 +1,61 @@
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use crate::attachment::AttachmentId;
 use crate::ports::{
-    SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, UploadSigner, UploadTarget,
-    UrlSigner,
+    SignatureError, Signed, SignedRequest, SignedTarget, SignedUploadRequest, UploadSigner,
+    UploadTarget, UrlSigner,
 };
 use crate::signed_url::{parse_clasp_signed_upload_url, parse_clasp_signed_url};
 
 use super::{fresh_tenant, instant};
+
+/// Copies of a signed request with one signed part changed each, named.
+macro_rules! tampered {
+    ($req:expr) => {{
+        let req = $req;
+        let mut tampered = Vec::new();
+        let mut t = req.clone();
+        t.tenant_id = fresh_tenant().id;
+        tampered.push(("tenant", t));
+        let mut t = req.clone();
+        t.attachment_id = AttachmentId::new();
+        tampered.push(("attachment", t));
+        let mut t = req.clone();
+        t.expires += 3600;
+        tampered.push(("expiry", t));
+        let mut t = req.clone();
+        let last = if t.signature.ends_with('A') { "B" } else { "A" };
+        t.signature = format!("{}{last}", &t.signature[..t.signature.len() - 1]);
+        tampered.push(("signature", t));
+        let mut t = req.clone();
+        t.signature = String::new();
+        tampered.push(("empty signature", t));
+        tampered
+    }};
+}
+
+/// `req` verifies until it expires, never after; each of `tampered` fails as
+/// invalid (not expired), before and after the expiry.
+fn honoured_until_expiry<R>(
+    req: &R,
+    tampered: Vec<(&str, R)>,
+    verify: impl Fn(&R, OffsetDateTime) -> Signed<()>,
+    now: OffsetDateTime,
+    expires_at: OffsetDateTime,
+) {
+    assert_eq!(verify(req, now), Ok(()));
+    assert_eq!(verify(req, expires_at - Duration::seconds(1)), Ok(()));
+    assert_eq!(verify(req, expires_at), Err(SignatureError::Expired));
+    for (what, t) in tampered {
+        assert_eq!(verify(&t, now), Err(SignatureError::Invalid), "{what}");
+        let later = expires_at + Duration::hours(2);
+        assert_eq!(
+            verify(&t, later),
+            Err(SignatureError::Invalid),
+            "{what}, after expiry"
+        );
+    }
+}
 
 /// The [`UrlSigner`] contract, for signers whose URLs Clasp serves itself.
 pub async fn url_signer(signer: &dyn UrlSigner) {
@@ -28,55 +76,8 @@ pub async fn url_signer(signer: &dyn UrlSigner) {
         (target.tenant_id, target.attachment_id)
     );
 
-    // valid until it expires, never after
-    signer.verify(&req, now).unwrap();
-    signer
-        .verify(&req, expires_at - Duration::seconds(1))
-        .unwrap();
-    assert_eq!(
-        signer.verify(&req, expires_at),
-        Err(SignatureError::Expired)
-    );
-
-    // every tampered part fails
-    let mut t = req.clone();
-    t.tenant_id = fresh_tenant().id;
-    assert_eq!(
-        signer.verify(&t, now),
-        Err(SignatureError::Invalid),
-        "tenant"
-    );
-    let mut t = req.clone();
-    t.attachment_id = AttachmentId::new();
-    assert_eq!(
-        signer.verify(&t, now),
-        Err(SignatureError::Invalid),
-        "attachment"
-    );
-    let mut t = req.clone();
-    t.expires += 3600;
-    assert_eq!(
-        signer.verify(&t, now),
-        Err(SignatureError::Invalid),
-        "expiry"
-    );
-    let mut t = req.clone();
-    t.signature = format!("{}A", &t.signature[..t.signature.len() - 1]);
-    if t.signature == req.signature {
-        t.signature = format!("{}B", &t.signature[..t.signature.len() - 1]);
-    }
-    assert_eq!(
-        signer.verify(&t, now),
-        Err(SignatureError::Invalid),
-        "signature"
-    );
-    let mut t = req.clone();
-    t.signature = String::new();
-    assert_eq!(
-        signer.verify(&t, now),
-        Err(SignatureError::Invalid),
-        "empty signature"
-    );
+    let verify = |r: &SignedRequest, at| signer.verify(r, at);
+    honoured_until_expiry(&req, tampered!(&req), verify, now, expires_at);
 }
 
 /// The [`UploadSigner`] contract, for signers whose upload URLs Clasp serves
@@ -105,51 +106,12 @@ pub async fn upload_signer(signer: &dyn UploadSigner) {
         )
     );
 
-    // valid until it expires, never after
-    signer.verify_upload(&req, now).unwrap();
-    signer
-        .verify_upload(&req, expires_at - Duration::seconds(1))
-        .unwrap();
-    assert_eq!(
-        signer.verify_upload(&req, expires_at),
-        Err(SignatureError::Expired)
-    );
-
-    // every tampered part fails, and is invalid (not expired) even after expiry
-    let mut tampered = Vec::new();
-    let mut t = req.clone();
-    t.tenant_id = fresh_tenant().id;
-    tampered.push(("tenant", t));
-    let mut t = req.clone();
-    t.attachment_id = AttachmentId::new();
-    tampered.push(("attachment", t));
-    let mut t = req.clone();
-    t.expires += 3600;
-    tampered.push(("expiry", t));
+    let mut tampered = tampered!(&req);
     let mut t = req.clone();
     t.size += 1;
     tampered.push(("size", t));
-    let mut t = req.clone();
-    t.signature = format!("{}A", &t.signature[..t.signature.len() - 1]);
-    if t.signature == req.signature {
-        t.signature = format!("{}B", &t.signature[..t.signature.len() - 1]);
-    }
-    tampered.push(("signature", t));
-    let mut t = req.clone();
-    t.signature = String::new();
-    tampered.push(("empty signature", t));
-    for (what, t) in tampered {
-        assert_eq!(
-            signer.verify_upload(&t, now),
-            Err(SignatureError::Invalid),
-            "{what}"
-        );
-        assert_eq!(
-            signer.verify_upload(&t, expires_at + Duration::hours(2)),
-            Err(SignatureError::Invalid),
-            "{what}, after expiry"
-        );
-    }
+    let verify = |r: &SignedUploadRequest, at| signer.verify_upload(r, at);
+    honoured_until_expiry(&req, tampered, verify, now, expires_at);
 }
 
 /// For a signer of both kinds: a download URL's signature never opens an upload,
