@@ -44,6 +44,9 @@ macro_rules! attachment_repository {
             use $crate::schema::attachments::dsl::*;
             use $crate::sql::{DbId, DbTime};
 
+            /// What a lookup of one attachment answers.
+            type Found = Stored<Option<Attachment>>;
+
             impl $store {
                 /// The attachments `query` selects, whole.
                 async fn load<'a>(
@@ -117,20 +120,12 @@ macro_rules! attachment_repository {
                         .map_err($crate::error::query_error)
                 }
 
-                async fn get(
-                    &self,
-                    tenant: TenantId,
-                    wanted: AttachmentId,
-                ) -> Stored<Option<Attachment>> {
+                async fn get(&self, tenant: TenantId, wanted: AttachmentId) -> Found {
                     let of_tenant = Self::live(tenant);
                     find_one!(self, of_tenant.filter(id.eq(DbId(wanted.0))), AttachmentRow)
                 }
 
-                async fn get_by_number(
-                    &self,
-                    tenant: TenantId,
-                    wanted: i64,
-                ) -> Stored<Option<Attachment>> {
+                async fn get_by_number(&self, tenant: TenantId, wanted: i64) -> Found {
                     let of_tenant = Self::live(tenant);
                     find_one!(self, of_tenant.filter(number.eq(wanted)), AttachmentRow)
                 }

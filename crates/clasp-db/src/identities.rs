@@ -18,6 +18,18 @@ macro_rules! insert_row {
 }
 pub(crate) use insert_row;
 
+/// Stamps `revoked_at` on the row `$id` of `$table` (keys and sessions alike).
+macro_rules! revoke {
+    ($store:expr, $table:ident, $id:expr, $at:expr) => {{
+        let row = $table::table.find($crate::sql::DbId($id));
+        changed_any!(
+            $store,
+            diesel::update(row).set($table::revoked_at.eq(DbTime($at)))
+        )
+    }};
+}
+pub(crate) use revoke;
+
 /// Implements `IdentityStore` for `$store`.
 macro_rules! identity_store {
     ($store:ty) => {
@@ -26,8 +38,10 @@ macro_rules! identity_store {
             use clasp_domain::ports::Stored;
             use clasp_domain::{ApiKey, Session, Tenant, TenantId};
             use diesel::prelude::*;
+            use time::OffsetDateTime;
+            use uuid::Uuid;
             use $crate::error::{changed_any, find_all, find_one};
-            use $crate::identities::insert_row;
+            use $crate::identities::{insert_row, revoke};
             use $crate::models::{ApiKeyRow, SessionRow, TenantRow};
             use $crate::schema::{api_keys, sessions, tenants};
             use $crate::sql::{DbId, DbTime};
@@ -60,7 +74,7 @@ macro_rules! identity_store {
                     let mut query = api_keys::table
                         .filter(Self::starts_with(prefix_or_id))
                         .into_boxed();
-                    if let Ok(key_id) = uuid::Uuid::parse_str(prefix_or_id) {
+                    if let Ok(key_id) = Uuid::parse_str(prefix_or_id) {
                         query = query.or_filter(api_keys::id.eq(DbId(key_id)));
                     }
                     let oldest_first =
@@ -68,16 +82,8 @@ macro_rules! identity_store {
                     find_all!(self, oldest_first, ApiKeyRow)
                 }
 
-                async fn revoke_api_key(
-                    &self,
-                    id: uuid::Uuid,
-                    at: time::OffsetDateTime,
-                ) -> Stored<bool> {
-                    changed_any!(
-                        self,
-                        diesel::update(api_keys::table.find(DbId(id)))
-                            .set(api_keys::revoked_at.eq(DbTime(at)))
-                    )
+                async fn revoke_api_key(&self, id: Uuid, at: OffsetDateTime) -> Stored<bool> {
+                    revoke!(self, api_keys, id, at)
                 }
 
                 async fn create_session(&self, session: &Session) -> Stored<()> {
@@ -89,21 +95,13 @@ macro_rules! identity_store {
                     find_one!(self, wanted, SessionRow)
                 }
 
-                async fn session_by_id(&self, id: uuid::Uuid) -> Stored<Option<Session>> {
+                async fn session_by_id(&self, id: Uuid) -> Stored<Option<Session>> {
                     let wanted = sessions::table.filter(sessions::id.eq(DbId(id)));
                     find_one!(self, wanted, SessionRow)
                 }
 
-                async fn revoke_session(
-                    &self,
-                    id: uuid::Uuid,
-                    at: time::OffsetDateTime,
-                ) -> Stored<bool> {
-                    changed_any!(
-                        self,
-                        diesel::update(sessions::table.find(DbId(id)))
-                            .set(sessions::revoked_at.eq(DbTime(at)))
-                    )
+                async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Stored<bool> {
+                    revoke!(self, sessions, id, at)
                 }
             }
         };

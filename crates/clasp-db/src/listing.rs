@@ -19,28 +19,27 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 /// `$value` converts a cursor value to the column's Rust type (fallibly, with
 /// `?`), `$id` an `AttachmentId` to the id column's.
 macro_rules! keyset {
+    // One side of the range: `$or_eq` the column's comparison with ties, `$strict`
+    // without.
+    (@bound $query:expr, $bound:expr, $or_eq:ident, $strict:ident, $col:expr, $id_col:expr, $value:expr, $id:expr) => {
+        match $bound {
+            None => $query,
+            Some(c) => {
+                let v = ($value)(&c.value)?;
+                match c.id {
+                    Some(cid) => $query.filter(
+                        $col.$or_eq(v.clone())
+                            .and($col.$strict(v).or($id_col.$strict(($id)(cid)))),
+                    ),
+                    None => $query.filter($col.$strict(v)),
+                }
+            }
+        }
+    };
     ($query:expr, $range:expr, $order:expr, $col:expr, $id_col:expr, $value:expr, $id:expr) => {{
-        let mut query = $query;
-        if let Some(c) = &$range.after {
-            let v = ($value)(&c.value)?;
-            query = match c.id {
-                Some(cid) => query.filter(
-                    $col.ge(v.clone())
-                        .and($col.gt(v).or($id_col.gt(($id)(cid)))),
-                ),
-                None => query.filter($col.gt(v)),
-            };
-        }
-        if let Some(c) = &$range.before {
-            let v = ($value)(&c.value)?;
-            query = match c.id {
-                Some(cid) => query.filter(
-                    $col.le(v.clone())
-                        .and($col.lt(v).or($id_col.lt(($id)(cid)))),
-                ),
-                None => query.filter($col.lt(v)),
-            };
-        }
+        let query = $query;
+        let query = keyset!(@bound query, &$range.after, ge, gt, $col, $id_col, $value, $id);
+        let query = keyset!(@bound query, &$range.before, le, lt, $col, $id_col, $value, $id);
         match $order {
             clasp_domain::listing::SortOrder::Asc => query.order(($col.asc(), $id_col.asc())),
             clasp_domain::listing::SortOrder::Desc => query.order(($col.desc(), $id_col.desc())),
