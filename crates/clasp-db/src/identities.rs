@@ -30,6 +30,16 @@ macro_rules! revoke {
 }
 pub(crate) use revoke;
 
+/// The row of `$table` whose secret hashes to `$hash`, as `$row` (keys and
+/// sessions alike).
+macro_rules! by_hash {
+    ($store:expr, $table:ident, $hash:expr, $row:ty) => {{
+        let wanted = $table::table.filter($table::hash.eq($hash));
+        find_one!($store, wanted, $row)
+    }};
+}
+pub(crate) use by_hash;
+
 /// Implements `IdentityStore` for `$store`.
 macro_rules! identity_store {
     ($store:ty) => {
@@ -41,7 +51,7 @@ macro_rules! identity_store {
             use time::OffsetDateTime;
             use uuid::Uuid;
             use $crate::error::{changed_any, find_all, find_one};
-            use $crate::identities::{insert_row, revoke};
+            use $crate::identities::{by_hash, insert_row, revoke};
             use $crate::models::{ApiKeyRow, SessionRow, TenantRow};
             use $crate::schema::{api_keys, sessions, tenants};
             use $crate::sql::{DbId, DbTime};
@@ -66,8 +76,7 @@ macro_rules! identity_store {
                 }
 
                 async fn api_key_by_hash(&self, hash: &str) -> Stored<Option<ApiKey>> {
-                    let wanted = api_keys::table.filter(api_keys::hash.eq(hash));
-                    find_one!(self, wanted, ApiKeyRow)
+                    by_hash!(self, api_keys, hash, ApiKeyRow)
                 }
 
                 async fn find_api_keys(&self, prefix_or_id: &str) -> Stored<Vec<ApiKey>> {
@@ -91,8 +100,7 @@ macro_rules! identity_store {
                 }
 
                 async fn session_by_hash(&self, hash: &str) -> Stored<Option<Session>> {
-                    let wanted = sessions::table.filter(sessions::hash.eq(hash));
-                    find_one!(self, wanted, SessionRow)
+                    by_hash!(self, sessions, hash, SessionRow)
                 }
 
                 async fn session_by_id(&self, id: Uuid) -> Stored<Option<Session>> {

@@ -127,11 +127,13 @@ impl PgStore {
         tenant: TenantId,
         query: &ListQuery,
     ) -> Stored<Vec<String>> {
-        let page = Self::page_query(tenant, query)?.select(AttachmentRow::as_select());
-        let mut conn = self.conn().await?;
-        Explain::<_, diesel::sql_types::Text>::new("EXPLAIN ", page)
-            .load(&mut *conn)
-            .await
-            .map_err(query_error)
+        let page = Self::page_query(tenant, query)?;
+        Explain::<_, diesel::sql_types::Text>::new(
+            "EXPLAIN ",
+            page.select(AttachmentRow::as_select()),
+        )
+        .load(&mut *self.conn().await?)
+        .await
+        .map_err(query_error)
     }
 }

@@ -112,10 +112,9 @@ impl SqliteStore {
         query: &ListQuery,
     ) -> Stored<Vec<String>> {
         let page = Self::page_query(tenant, query)?.select(AttachmentRow::as_select());
-        let mut conn = self.conn().await?;
         let steps: Vec<(i32, i32, i32, String)> =
             Explain::<_, (Integer, Integer, Integer, Text)>::new("EXPLAIN QUERY PLAN ", page)
-                .load(&mut *conn)
+                .load(&mut *self.conn().await?)
                 .await
                 .map_err(query_error)?;
         Ok(steps.into_iter().map(|(_, _, _, detail)| detail).collect())
