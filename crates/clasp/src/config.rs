@@ -458,19 +458,12 @@ mod tests {
                 load_in(jail, Some("lisen = \"x\""), &[]),
                 Err(ConfigError::Invalid(_))
             ));
-            assert!(matches!(
-                load_in(jail, None, &[("CLASP_MAX_UPLOAD_BYTES", "lots")]),
-                Err(ConfigError::Invalid(_))
-            ));
-            assert!(matches!(
-                load_in(jail, None, &[("CLASP_LOG_FORMAT", "xml")]),
-                Err(ConfigError::Invalid(_))
-            ));
-            assert!(matches!(
-                load_in(jail, None, &[("CLASP_DURABILITY", "sometimes")]),
-                Err(ConfigError::Invalid(_))
-            ));
             for (key, value) in [
+                ("CLASP_MAX_UPLOAD_BYTES", "lots"),
+                ("CLASP_LOG_FORMAT", "xml"),
+                ("CLASP_DURABILITY", "sometimes"),
+                ("CLASP_S3_ACCESS_KEY_ID", "only-half"),
+                ("CLASP_DATABASE_POOL_SIZE", "0"),
                 ("CLASP_UPLOAD_URL_TTL_SECS", "0"),
                 ("CLASP_UPLOAD_URL_TTL_SECS", "604801"),
                 ("CLASP_SWEEP_INTERVAL_SECS", "0"),
@@ -510,14 +503,6 @@ mod tests {
             .unwrap();
             assert_eq!(short.upload_url_ttl(), time::Duration::seconds(2));
             assert_eq!(short.sweep_interval_secs, 1);
-            assert!(matches!(
-                load_in(jail, None, &[("CLASP_S3_ACCESS_KEY_ID", "only-half")]),
-                Err(ConfigError::Invalid(_))
-            ));
-            assert!(matches!(
-                load_in(jail, None, &[("CLASP_DATABASE_POOL_SIZE", "0")]),
-                Err(ConfigError::Invalid(_))
-            ));
             assert!(matches!(
                 Config::load_from(
                     Some(PathBuf::from("/nonexistent/clasp.toml")),
