@@ -23,15 +23,8 @@ pub struct MemoryIdentities {
 #[async_trait]
 impl IdentityStore for MemoryIdentities {
     async fn create_tenant(&self, tenant: &Tenant) -> Stored<()> {
-        let mut tenants = lock(&self.tenants);
-        if tenants
-            .iter()
-            .any(|t| t.slug == tenant.slug || t.id == tenant.id)
-        {
-            return Err(RepoError::Conflict(tenant.slug.clone()));
-        }
-        tenants.push(tenant.clone());
-        Ok(())
+        let clash = |t: &Tenant| t.slug == tenant.slug || t.id == tenant.id;
+        push_unique(&self.tenants, tenant, clash, &tenant.slug)
     }
 
     async fn tenant_by_slug(&self, slug: &str) -> Stored<Option<Tenant>> {
@@ -43,12 +36,8 @@ impl IdentityStore for MemoryIdentities {
     }
 
     async fn create_api_key(&self, key: &ApiKey) -> Stored<()> {
-        let mut keys = lock(&self.keys);
-        if keys.iter().any(|k| k.hash == key.hash || k.id == key.id) {
-            return Err(RepoError::Conflict(key.prefix.clone()));
-        }
-        keys.push(key.clone());
-        Ok(())
+        let clash = |k: &ApiKey| k.hash == key.hash || k.id == key.id;
+        push_unique(&self.keys, key, clash, &key.prefix)
     }
 
     async fn api_key_by_hash(&self, hash: &str) -> Stored<Option<ApiKey>> {
@@ -65,26 +54,14 @@ impl IdentityStore for MemoryIdentities {
     }
 
     async fn revoke_api_key(&self, id: Uuid, at: OffsetDateTime) -> Stored<bool> {
-        let mut keys = lock(&self.keys);
-        match keys.iter_mut().find(|k| k.id == id) {
-            Some(k) => {
-                k.revoked_at.get_or_insert(at);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(revoke(&self.keys, at, |k| {
+            (k.id == id).then_some(&mut k.revoked_at)
+        }))
     }
 
     async fn create_session(&self, session: &Session) -> Stored<()> {
-        let mut sessions = lock(&self.sessions);
-        if sessions
-            .iter()
-            .any(|s| s.hash == session.hash || s.id == session.id)
-        {
-            return Err(RepoError::Conflict(session.id.to_string()));
-        }
-        sessions.push(session.clone());
-        Ok(())
+        let clash = |s: &Session| s.hash == session.hash || s.id == session.id;
+        push_unique(&self.sessions, session, clash, &session.id.to_string())
     }
 
     async fn session_by_hash(&self, hash: &str) -> Stored<Option<Session>> {
@@ -99,13 +76,38 @@ impl IdentityStore for MemoryIdentities {
     }
 
     async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Stored<bool> {
-        let mut sessions = lock(&self.sessions);
-        match sessions.iter_mut().find(|s| s.id == id) {
-            Some(s) => {
-                s.revoked_at.get_or_insert(at);
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(revoke(&self.sessions, at, |s| {
+            (s.id == id).then_some(&mut s.revoked_at)
+        }))
     }
+}
+
+/// Adds `item` unless a row `clash`es with it (a unique value taken), which is
+/// a conflict named `name`.
+fn push_unique<T: Clone>(
+    rows: &Mutex<Vec<T>>,
+    item: &T,
+    clash: impl Fn(&T) -> bool,
+    name: &str,
+) -> Stored<()> {
+    let mut rows = lock(rows);
+    if rows.iter().any(clash) {
+        return Err(RepoError::Conflict(name.to_owned()));
+    }
+    rows.push(item.clone());
+    Ok(())
+}
+
+/// Stamps `revoked_at` of the row `stamp` picks (keeping an earlier stamp);
+/// whether there was such a row.
+fn revoke<T>(
+    rows: &Mutex<Vec<T>>,
+    at: OffsetDateTime,
+    stamp: impl FnMut(&mut T) -> Option<&mut Option<OffsetDateTime>>,
+) -> bool {
+    lock(rows)
+        .iter_mut()
+        .find_map(stamp)
+        .map(|r| r.get_or_insert(at))
+        .is_some()
 }
