@@ -30,6 +30,10 @@ pub enum AuthError {
     Backend(#[from] RepoError),
 }
 
+/// What an attachment use case answers: the result, or why there is none.
+/// Named because every service method says it.
+pub type Outcome<T> = Result<T, AttachmentError>;
+
 /// Why an attachment operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AttachmentError {

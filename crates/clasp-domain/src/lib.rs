@@ -62,7 +62,7 @@ pub mod contract;
 
 pub use attachment::{Attachment, AttachmentId, Subject, SubjectRef};
 pub use credentials::{ApiKey, Principal, PrincipalKind, Scope, Scopes, Session};
-pub use error::{AttachmentError, AuthError, ErrorKind, IdentityError, LinkRefusal};
+pub use error::{AttachmentError, AuthError, ErrorKind, IdentityError, LinkRefusal, Outcome};
 pub use listing::{ListQuery, ListRequest, ListingError};
 pub use message::{Message, MessageId};
 pub use quota::{Quota, QuotaExceeded, QuotaKind, QuotaLimits, QuotaUsage};

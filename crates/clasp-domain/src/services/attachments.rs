@@ -3,7 +3,7 @@
 
 use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
 use crate::credentials::{Principal, Scope};
-use crate::error::AttachmentError;
+use crate::error::{AttachmentError, Outcome};
 use crate::inspect::{BodyError, BodyStream, Inspected, Inspector};
 use crate::listing::ListQuery;
 use crate::ports::{BlobError, Verdict};
@@ -85,7 +85,7 @@ impl AttachmentService {
 
     /// Whether both stores and the virus scanner (if any) can serve requests
     /// now (the readiness of an instance).
-    pub async fn check_ready(&self) -> Result<(), AttachmentError> {
+    pub async fn check_ready(&self) -> Outcome<()> {
         self.ports.attachments.check_ready().await?;
         self.ports
             .blobs
@@ -115,7 +115,7 @@ impl AttachmentService {
         principal: &Principal,
         upload: NewUpload,
         body: BodyStream,
-    ) -> Result<Attachment, AttachmentError> {
+    ) -> Outcome<Attachment> {
         require(principal, Scope::Write)?;
         let hint = upload.size_hint;
         let mut attachment = self.draft(principal, upload)?;
@@ -186,7 +186,7 @@ impl AttachmentService {
     /// an attachment that did not become visible.
     ///
     /// [`AttachmentRepository::update`]: crate::ports::AttachmentRepository::update
-    pub(super) async fn commit(&self, attachment: &Attachment) -> Result<bool, AttachmentError> {
+    pub(super) async fn commit(&self, attachment: &Attachment) -> Outcome<bool> {
         match self.ports.attachments.update(attachment).await {
             Ok(updated) => Ok(updated),
             Err(e) => match self
@@ -209,11 +209,7 @@ impl AttachmentService {
     /// A new `Pending` attachment of `principal` as the client described it:
     /// its filename sanitised, its type resolved against the policy (before any
     /// byte is read), its declared checksum read.
-    pub(super) fn draft(
-        &self,
-        principal: &Principal,
-        upload: NewUpload,
-    ) -> Result<Attachment, AttachmentError> {
+    pub(super) fn draft(&self, principal: &Principal, upload: NewUpload) -> Outcome<Attachment> {
         let (filename, content_type) = self.name_and_type(&upload.filename, upload.content_type)?;
         let declared_sha256 = upload
             .declared_sha256
@@ -235,7 +231,7 @@ impl AttachmentService {
         &self,
         filename: &str,
         declared: Option<String>,
-    ) -> Result<(String, String), AttachmentError> {
+    ) -> Outcome<(String, String)> {
         let filename = sanitize_filename(filename);
         let content_type = self.policy.resolve_type(declared.as_deref(), &filename)?;
         Ok((served_name(&filename, &content_type), content_type))
@@ -267,7 +263,7 @@ impl AttachmentService {
         &self,
         attachment: &Attachment,
         body: BodyStream,
-    ) -> Result<Inspected, AttachmentError> {
+    ) -> Outcome<Inspected> {
         let limit = attachment.size_bytes;
         let mut inspector = Inspector::new(body, limit, &attachment.content_type);
         let stored = self
@@ -297,48 +293,30 @@ impl AttachmentService {
     }
 
     /// A visible (ready) attachment's metadata.
-    pub async fn get(
-        &self,
-        principal: &Principal,
-        lookup: &Lookup,
-    ) -> Result<Attachment, AttachmentError> {
+    pub async fn get(&self, principal: &Principal, lookup: &Lookup) -> Outcome<Attachment> {
         require(principal, Scope::Read)?;
         self.find_ready(principal, lookup).await
     }
 
-    /// The ready attachments on `subject`, oldest first: the first
+    /// The ready attachments `on` a subject, oldest first: the first
     /// [`MAX_LISTED`] of them.
-    pub async fn list(
-        &self,
-        principal: &Principal,
-        subject: &SubjectRef,
-    ) -> Result<Vec<Attachment>, AttachmentError> {
-        require(principal, Scope::Read)?;
-        Ok(self
-            .ports
-            .attachments
-            .list_ready(principal.tenant_id, subject, MAX_LISTED)
-            .await?)
+    pub async fn list(&self, reader: &Principal, on: &SubjectRef) -> Outcome<Vec<Attachment>> {
+        require(reader, Scope::Read)?;
+        let repo = &self.ports.attachments;
+        Ok(repo.list_ready(reader.tenant_id, on, MAX_LISTED).await?)
     }
 
     /// One page of the tenant's ready attachments, as `query` asks.
-    pub async fn query(
-        &self,
-        principal: &Principal,
-        query: &ListQuery,
-    ) -> Result<Vec<Attachment>, AttachmentError> {
-        require(principal, Scope::Read)?;
-        Ok(self
-            .ports
-            .attachments
-            .list_page(principal.tenant_id, query)
-            .await?)
+    pub async fn query(&self, reader: &Principal, query: &ListQuery) -> Outcome<Vec<Attachment>> {
+        require(reader, Scope::Read)?;
+        let repo = &self.ports.attachments;
+        Ok(repo.list_page(reader.tenant_id, query).await?)
     }
 
     /// Refuses a principal without `scope` before any work: a front end that
     /// must read a request body to call a use case checks first, so a client
     /// without the scope learns it before sending the bytes.
-    pub fn authorize(&self, principal: &Principal, scope: Scope) -> Result<(), AttachmentError> {
+    pub fn authorize(&self, principal: &Principal, scope: Scope) -> Outcome<()> {
         require(principal, scope)
     }
 
@@ -350,11 +328,7 @@ impl AttachmentService {
     /// retries until they are gone: no bytes stay that nothing points to. (A
     /// presigned upload URL replayed after the delete writes under `uploads/`,
     /// which the bucket's lifecycle rule expires: README, "S3".)
-    pub async fn delete(
-        &self,
-        principal: &Principal,
-        lookup: &Lookup,
-    ) -> Result<(), AttachmentError> {
+    pub async fn delete(&self, principal: &Principal, lookup: &Lookup) -> Outcome<()> {
         require(principal, Scope::Delete)?;
         let mut gone = self.find(principal, lookup).await?;
         let now = self.ports.clock.now();
@@ -373,10 +347,7 @@ impl AttachmentService {
     /// Deletes every object of `attachment`: its bytes, a direct upload's
     /// staged ones and its thumbnail. Each delete of an absent object succeeds,
     /// so this may be repeated until it does.
-    pub(super) async fn remove_bytes(
-        &self,
-        attachment: &Attachment,
-    ) -> Result<(), AttachmentError> {
+    pub(super) async fn remove_bytes(&self, attachment: &Attachment) -> Outcome<()> {
         self.ports.blobs.delete(&attachment.upload_key()).await?;
         self.ports.blobs.delete(&attachment.blob_key()).await?;
         if let Some(thumbnail) = &attachment.thumbnail_key {
@@ -389,11 +360,7 @@ impl AttachmentService {
     /// (but deleted: see [`AttachmentRepository::get`]).
     ///
     /// [`AttachmentRepository::get`]: crate::ports::AttachmentRepository::get
-    pub(super) async fn find(
-        &self,
-        principal: &Principal,
-        lookup: &Lookup,
-    ) -> Result<Attachment, AttachmentError> {
+    pub(super) async fn find(&self, principal: &Principal, lookup: &Lookup) -> Outcome<Attachment> {
         self.ports
             .attachments
             .get(principal.tenant_id, lookup.id)
@@ -407,7 +374,7 @@ impl AttachmentService {
         &self,
         principal: &Principal,
         lookup: &Lookup,
-    ) -> Result<Attachment, AttachmentError> {
+    ) -> Outcome<Attachment> {
         Some(self.find(principal, lookup).await?)
             .filter(Attachment::is_ready)
             .ok_or(AttachmentError::NotFound)
@@ -417,7 +384,7 @@ impl AttachmentService {
     /// when no scanner is configured), the signature found when infected, and
     /// [`AttachmentError::ScanFailed`] when there is no verdict — callers fail
     /// closed on it: nothing unscanned becomes `Ready`.
-    pub(super) async fn scan_key(&self, key: &str) -> Result<Option<String>, AttachmentError> {
+    pub(super) async fn scan_key(&self, key: &str) -> Outcome<Option<String>> {
         let scanner = &self.ports.scanner;
         if !scanner.scans() {
             return Ok(None);
@@ -496,7 +463,7 @@ impl AttachmentService {
     }
 }
 
-pub(super) fn require(principal: &Principal, scope: Scope) -> Result<(), AttachmentError> {
+pub(super) fn require(principal: &Principal, scope: Scope) -> Outcome<()> {
     if principal.scopes.contains(scope) {
         Ok(())
     } else {

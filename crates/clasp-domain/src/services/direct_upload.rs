@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use crate::attachment::{Attachment, AttachmentId, Subject};
 use crate::credentials::{Principal, Scope};
-use crate::error::{AttachmentError, LinkRefusal};
+use crate::error::{AttachmentError, LinkRefusal, Outcome};
 use crate::inspect::{BodyError, BodyStream, Inspector};
 use crate::message::{Message, MessageId};
 use crate::ports::{BlobError, SignedUploadRequest, UploadTarget, UploadUrl};
@@ -91,7 +91,7 @@ impl AttachmentService {
         &self,
         principal: &Principal,
         upload: NewDirectUpload,
-    ) -> Result<BegunUpload, AttachmentError> {
+    ) -> Outcome<BegunUpload> {
         require(principal, Scope::Write)?;
         let (filename, content_type) = self.name_and_type(&upload.filename, upload.content_type)?;
         self.policy.check_declared_size(upload.size)?;
@@ -127,7 +127,7 @@ impl AttachmentService {
         &self,
         request: &SignedUploadRequest,
         body: BodyStream,
-    ) -> Result<ReceivedUpload, AttachmentError> {
+    ) -> Outcome<ReceivedUpload> {
         self.ports
             .upload_signer
             .verify_upload(request, self.ports.clock.now())?;
@@ -199,7 +199,7 @@ impl AttachmentService {
         principal: &Principal,
         lookup: &Lookup,
         etag: Option<&str>,
-    ) -> Result<Attachment, AttachmentError> {
+    ) -> Outcome<Attachment> {
         require(principal, Scope::Write)?;
         let mut attachment = self.find(principal, lookup).await?;
         if attachment.is_ready() {
@@ -328,7 +328,7 @@ impl AttachmentService {
         &self,
         principal: &Principal,
         message: NewMessage,
-    ) -> Result<Message, AttachmentError> {
+    ) -> Outcome<Message> {
         require(principal, Scope::Write)?;
         if message.body.len() > MAX_MESSAGE_BODY_BYTES {
             return Err(AttachmentError::InvalidMessage(format!(
@@ -389,7 +389,7 @@ impl AttachmentService {
     /// never stops the sweep of the others.
     /// The background sweeper and `clasp gc` call it until it removes nothing
     /// more or looks at fewer than `limit`.
-    pub async fn sweep_expired(&self, limit: usize) -> Result<Swept, AttachmentError> {
+    pub async fn sweep_expired(&self, limit: usize) -> Outcome<Swept> {
         let now = self.ports.clock.now();
         let expired = self.ports.attachments.expired_uploads(now, limit).await?;
         let mut swept = Swept {
@@ -417,11 +417,7 @@ impl AttachmentService {
     /// win. Then its bytes go, then its row; if the bytes cannot be deleted, the
     /// claimed row stays for the next sweep, so no bytes are left that nothing
     /// points to. Whether it was removed.
-    async fn sweep_one(
-        &self,
-        mut abandoned: Attachment,
-        now: OffsetDateTime,
-    ) -> Result<bool, AttachmentError> {
+    async fn sweep_one(&self, mut abandoned: Attachment, now: OffsetDateTime) -> Outcome<bool> {
         let (tenant, id) = (abandoned.tenant_id, abandoned.id);
         if abandoned.state.is_kept() {
             self.ports.blobs.delete(&abandoned.upload_key()).await?;
@@ -450,11 +446,7 @@ impl AttachmentService {
     /// Confirm found no uploaded bytes: none were sent — or a concurrent confirm
     /// just verified them and removed the upload, in which case this confirm, too,
     /// answers the ready attachment.
-    async fn not_uploaded(
-        &self,
-        principal: &Principal,
-        lookup: &Lookup,
-    ) -> Result<Attachment, AttachmentError> {
+    async fn not_uploaded(&self, principal: &Principal, lookup: &Lookup) -> Outcome<Attachment> {
         match self
             .ports
             .attachments
@@ -472,7 +464,7 @@ impl AttachmentService {
         principal: &Principal,
         ticket: &str,
         ids: &[AttachmentId],
-    ) -> Result<(), AttachmentError> {
+    ) -> Outcome<()> {
         for &id in ids {
             let refusal = match self.ports.attachments.get(principal.tenant_id, id).await? {
                 None => Some(LinkRefusal::Unknown),
@@ -500,18 +492,14 @@ impl AttachmentService {
         &self,
         attachment: Attachment,
         refusal: ValidationError,
-    ) -> Result<Attachment, AttachmentError> {
+    ) -> Outcome<Attachment> {
         let failed = AttachmentError::VerificationFailed(refusal);
         self.fail(attachment, AttachmentState::VerificationFailed, failed)
             .await
     }
 
     /// Fails `attachment` at confirm: `actual` bytes arrived, not the size it declared.
-    async fn size_mismatch(
-        &self,
-        attachment: Attachment,
-        actual: u64,
-    ) -> Result<Attachment, AttachmentError> {
+    async fn size_mismatch(&self, attachment: Attachment, actual: u64) -> Outcome<Attachment> {
         let declared = attachment.size_bytes;
         let refusal = ValidationError::SizeMismatch { declared, actual };
         self.reject(attachment, refusal).await
@@ -522,7 +510,7 @@ impl AttachmentService {
         mut attachment: Attachment,
         to: AttachmentState,
         refusal: AttachmentError,
-    ) -> Result<Attachment, AttachmentError> {
+    ) -> Outcome<Attachment> {
         match self
             .ports
             .attachments
@@ -567,7 +555,7 @@ pub struct Swept {
 }
 
 /// Whether `attachment` still accepts bytes and confirmation at `now`.
-fn awaiting_upload(attachment: &Attachment, now: OffsetDateTime) -> Result<(), AttachmentError> {
+fn awaiting_upload(attachment: &Attachment, now: OffsetDateTime) -> Outcome<()> {
     match (attachment.state, attachment.upload_expires_at) {
         (AttachmentState::Pending, Some(until)) if now < until => Ok(()),
         (AttachmentState::Pending, Some(_)) => Err(AttachmentError::UploadExpired),

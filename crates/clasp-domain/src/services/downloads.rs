@@ -9,7 +9,7 @@ use time::Duration;
 use super::attachments::{AttachmentService, Lookup, require};
 use crate::attachment::Attachment;
 use crate::credentials::{Principal, Scope};
-use crate::error::AttachmentError;
+use crate::error::{AttachmentError, Outcome};
 use crate::ports::{BlobReader, BlobStore, SignedRequest, SignedTarget, SignedUrl};
 
 /// An attachment opened for download.
@@ -43,7 +43,7 @@ impl Download {
     /// Just the bytes `range` (end exclusive, within the attachment's size)
     /// instead of the whole body: a ranged read of the store, so serving the
     /// last second of a video reads only that.
-    pub async fn range(self, range: Range<u64>) -> Result<BlobReader, AttachmentError> {
+    pub async fn range(self, range: Range<u64>) -> Outcome<BlobReader> {
         Ok(self.blobs.get_range(&self.key, range).await?)
     }
 }
@@ -55,7 +55,7 @@ impl AttachmentService {
         principal: &Principal,
         lookup: &Lookup,
         ttl: Duration,
-    ) -> Result<(Attachment, SignedUrl), AttachmentError> {
+    ) -> Outcome<(Attachment, SignedUrl)> {
         require(principal, Scope::Read)?;
         let attachment = self.find_ready(principal, lookup).await?;
         let url = self.sign(&attachment, ttl).await?;
@@ -63,11 +63,7 @@ impl AttachmentService {
     }
 
     /// A download URL of `attachment`, valid for `ttl`.
-    async fn sign(
-        &self,
-        attachment: &Attachment,
-        ttl: Duration,
-    ) -> Result<SignedUrl, AttachmentError> {
+    async fn sign(&self, attachment: &Attachment, ttl: Duration) -> Outcome<SignedUrl> {
         let target = SignedTarget {
             tenant_id: attachment.tenant_id,
             attachment_id: attachment.id,
@@ -91,7 +87,7 @@ impl AttachmentService {
         principal: &Principal,
         lookup: &Lookup,
         ttl: Duration,
-    ) -> Result<SignedUrl, AttachmentError> {
+    ) -> Outcome<SignedUrl> {
         require(principal, Scope::Read)?;
         let attachment = self.find_ready(principal, lookup).await?;
         if self
@@ -110,11 +106,7 @@ impl AttachmentService {
     }
 
     /// Opens a ready attachment's bytes for streaming.
-    pub async fn open(
-        &self,
-        principal: &Principal,
-        lookup: &Lookup,
-    ) -> Result<Download, AttachmentError> {
+    pub async fn open(&self, principal: &Principal, lookup: &Lookup) -> Outcome<Download> {
         require(principal, Scope::Read)?;
         let attachment = self.find_ready(principal, lookup).await?;
         self.open_bytes(attachment).await
@@ -122,7 +114,7 @@ impl AttachmentService {
 
     /// Opens the bytes a Clasp-signed URL grants, after checking its signature
     /// and expiry. A URL outlives nothing: once the attachment is deleted, it fails.
-    pub async fn open_signed(&self, request: &SignedRequest) -> Result<Download, AttachmentError> {
+    pub async fn open_signed(&self, request: &SignedRequest) -> Outcome<Download> {
         self.ports.signer.verify(request, self.ports.clock.now())?;
         let attachment = self
             .ports
@@ -134,10 +126,7 @@ impl AttachmentService {
         self.open_bytes(attachment).await
     }
 
-    pub(super) async fn open_bytes(
-        &self,
-        attachment: Attachment,
-    ) -> Result<Download, AttachmentError> {
+    pub(super) async fn open_bytes(&self, attachment: Attachment) -> Outcome<Download> {
         let key = attachment.blob_key();
         let body = self.ports.blobs.get(&key).await?;
         Ok(Download::new(

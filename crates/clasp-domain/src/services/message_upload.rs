@@ -14,7 +14,7 @@ use futures::StreamExt;
 
 use crate::attachment::{Attachment, AttachmentId, Subject};
 use crate::credentials::{Principal, Scope};
-use crate::error::AttachmentError;
+use crate::error::{AttachmentError, Outcome};
 use crate::inspect::{BodyError, BodyStream};
 use crate::ports::{BlobError, THUMBNAIL_CONTENT_TYPE};
 use crate::services::attachments::require;
@@ -56,7 +56,7 @@ impl AttachmentService {
         principal: &Principal,
         message_id: &str,
         room_id: Option<&str>,
-    ) -> Result<MessageUpload, AttachmentError> {
+    ) -> Outcome<MessageUpload> {
         require(principal, Scope::Write)?;
         Ok(MessageUpload {
             service: self.clone(),
@@ -74,11 +74,7 @@ impl AttachmentService {
     /// The attachment numbered `number`, once its upload has finished — ready,
     /// or failed for a reason the client may read (a checksum mismatch).
     /// Attachments still on their way are not found.
-    pub async fn find_numbered(
-        &self,
-        principal: &Principal,
-        number: i64,
-    ) -> Result<Attachment, AttachmentError> {
+    pub async fn find_numbered(&self, principal: &Principal, number: i64) -> Outcome<Attachment> {
         require(principal, Scope::Read)?;
         self.ports
             .attachments
@@ -95,7 +91,7 @@ impl AttachmentService {
         principal: &Principal,
         number: i64,
         filename: &str,
-    ) -> Result<Download, AttachmentError> {
+    ) -> Outcome<Download> {
         let found = self.find_numbered(principal, number).await?;
         if found.filename != filename {
             return Err(AttachmentError::NotFound);
@@ -104,11 +100,7 @@ impl AttachmentService {
     }
 
     /// Deletes the attachment numbered `number` (see [`AttachmentService::delete`]).
-    pub async fn delete_numbered(
-        &self,
-        principal: &Principal,
-        number: i64,
-    ) -> Result<(), AttachmentError> {
+    pub async fn delete_numbered(&self, principal: &Principal, number: i64) -> Outcome<()> {
         require(principal, Scope::Delete)?;
         let found = self.find_numbered(principal, number).await?;
         self.delete(principal, &Lookup::id(found.id)).await
@@ -117,11 +109,7 @@ impl AttachmentService {
     /// Opens the thumbnail of the ready attachment numbered `number`. The
     /// download describes the thumbnail: its type is [`THUMBNAIL_CONTENT_TYPE`],
     /// its name the attachment's with `.webp` appended.
-    pub async fn open_thumbnail(
-        &self,
-        principal: &Principal,
-        number: i64,
-    ) -> Result<Download, AttachmentError> {
+    pub async fn open_thumbnail(&self, principal: &Principal, number: i64) -> Outcome<Download> {
         let mut found = self.find_numbered(principal, number).await?;
         let key = match (&found.thumbnail_key, found.is_ready()) {
             (Some(key), true) => key.clone(),
@@ -144,11 +132,7 @@ impl AttachmentService {
     /// an upload. Returns whether a thumbnail was made: images that are not of
     /// [`THUMBNAIL_TYPES`], fail to decode or are too large get none, and that is
     /// no error. An attachment deleted meanwhile keeps no thumbnail bytes.
-    pub async fn make_thumbnail(
-        &self,
-        tenant: TenantId,
-        id: AttachmentId,
-    ) -> Result<bool, AttachmentError> {
+    pub async fn make_thumbnail(&self, tenant: TenantId, id: AttachmentId) -> Outcome<bool> {
         let Some(attachment) = self.ports.attachments.get(tenant, id).await? else {
             return Ok(false);
         };
@@ -221,11 +205,7 @@ impl MessageUpload {
     /// Streams one file in, checking it as a single upload is checked (type
     /// before any byte, size and magic while streaming). On an error the file
     /// leaves nothing behind; the caller should then [`MessageUpload::abort`].
-    pub async fn add(
-        &mut self,
-        file: MessageFile,
-        body: BodyStream,
-    ) -> Result<(), AttachmentError> {
+    pub async fn add(&mut self, file: MessageFile, body: BodyStream) -> Outcome<()> {
         if self.staged.len() >= MAX_FILES_PER_MESSAGE {
             return Err(AttachmentError::InvalidMessage(format!(
                 "a message carries at most {MAX_FILES_PER_MESSAGE} files"
@@ -278,7 +258,7 @@ impl MessageUpload {
     /// its bytes) when it differs from the checksum declared for it. When a
     /// staged file vanished meanwhile (swept past its deadline) or the store
     /// fails, nothing is kept.
-    pub async fn commit(self) -> Result<Vec<Attachment>, AttachmentError> {
+    pub async fn commit(self) -> Outcome<Vec<Attachment>> {
         let mut committed = Vec::with_capacity(self.staged.len());
         for attachment in &self.staged {
             match self.publish(attachment.clone()).await {
@@ -293,7 +273,7 @@ impl MessageUpload {
     }
 
     /// Moves one staged file to its final state.
-    async fn publish(&self, mut attachment: Attachment) -> Result<Attachment, AttachmentError> {
+    async fn publish(&self, mut attachment: Attachment) -> Outcome<Attachment> {
         let service = &self.service;
         let now = service.ports.clock.now();
         attachment.subject = self.subject.clone();

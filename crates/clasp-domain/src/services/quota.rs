@@ -2,7 +2,7 @@
 //! refusal, and the admin's view and settings (rules in [`crate::quota`]).
 
 use crate::attachment::Attachment;
-use crate::error::{AttachmentError, IdentityError};
+use crate::error::{AttachmentError, IdentityError, Outcome};
 use crate::ports::RepoError;
 use crate::quota::{Quota, QuotaExceeded, QuotaKind, QuotaLimits, stream_reservation};
 use crate::services::{AttachmentService, IdentityService};
@@ -22,10 +22,7 @@ pub struct QuotaChange {
 impl AttachmentService {
     /// Records `attachment`, charged to its tenant's quota; a quota that does
     /// not admit it is a [`AttachmentError::QuotaExceeded`] saying which limit.
-    pub(super) async fn insert_charged(
-        &self,
-        attachment: &Attachment,
-    ) -> Result<i64, AttachmentError> {
+    pub(super) async fn insert_charged(&self, attachment: &Attachment) -> Outcome<i64> {
         match self.ports.attachments.insert(attachment).await {
             Err(RepoError::QuotaExceeded) => Err(self.refusal(attachment).await),
             other => Ok(other?),
@@ -41,7 +38,7 @@ impl AttachmentService {
         &self,
         attachment: &mut Attachment,
         hint: Option<u64>,
-    ) -> Result<(), AttachmentError> {
+    ) -> Outcome<()> {
         let max = self.policy.max_bytes;
         attachment.size_bytes = stream_reservation(max, hint, None).unwrap_or(0);
         match self.ports.attachments.insert(attachment).await {
