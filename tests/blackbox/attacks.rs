@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    Server, Workdir, client, fetch, form, proc_status, upload_and_sign, write_chunk,
+    Server, Workdir, answer, client, connect, fetch, form, proc_status, upload_and_sign,
+    write_chunk,
 };
 
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
@@ -26,22 +27,6 @@ fn rss(server: &Server) -> u64 {
 async fn metrics_size(server: &Server) -> usize {
     let res = client().get(server.url("/metrics")).send().await.unwrap();
     res.bytes().await.unwrap().len()
-}
-
-/// Connects to the server with a short read timeout.
-fn connect(server: &Server) -> TcpStream {
-    let stream = TcpStream::connect(server.base.trim_start_matches("http://")).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    stream
-}
-
-/// The start of the server's answer on `stream` (empty if it closed without one).
-fn answer(stream: &mut TcpStream) -> String {
-    let mut buf = vec![0u8; 8192];
-    let n = stream.read(&mut buf).unwrap_or(0);
-    String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 /// Sends `count` requests, each with a method of its own of about 40 KiB,

@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+use clasp_storage::{ObjectBlobStore, S3Settings};
+
 use crate::harness::{Workdir, required};
 
 /// One signing secret for every instance of a test, as operators must configure.
@@ -50,4 +52,19 @@ pub fn on_postgres_and_s3(database_url: &str) -> Workdir {
 /// The test S3 endpoint, where presigned URLs point.
 pub fn s3_endpoint() -> String {
     required("CLASP_TEST_S3_ENDPOINT")
+}
+
+/// The test bucket, to look behind Clasp.
+pub fn test_bucket() -> ObjectBlobStore {
+    let endpoint = s3_endpoint();
+    ObjectBlobStore::s3(&S3Settings {
+        bucket: required("CLASP_TEST_S3_BUCKET"),
+        allow_http: endpoint.starts_with("http://"),
+        endpoint: Some(endpoint),
+        region: required("CLASP_TEST_S3_REGION"),
+        access_key_id: Some(required("CLASP_TEST_S3_ACCESS_KEY_ID")),
+        secret_access_key: Some(required("CLASP_TEST_S3_SECRET_ACCESS_KEY")),
+        virtual_hosted_style: false,
+    })
+    .unwrap()
 }

@@ -6,29 +6,13 @@
 use std::time::Duration;
 
 use clasp_domain::ports::BlobStore;
-use clasp_storage::{ObjectBlobStore, S3Settings};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{HELPER_TICKET, Server, client, required};
-use crate::shared::{fresh_postgres_database, on_postgres_and_s3, s3_endpoint};
+use crate::shared::{fresh_postgres_database, on_postgres_and_s3, test_bucket};
 
 const SLUG: &str = "ws-staged";
-
-/// The test bucket, to look behind Clasp.
-fn bucket() -> ObjectBlobStore {
-    let endpoint = s3_endpoint();
-    ObjectBlobStore::s3(&S3Settings {
-        bucket: required("CLASP_TEST_S3_BUCKET"),
-        allow_http: endpoint.starts_with("http://"),
-        endpoint: Some(endpoint),
-        region: required("CLASP_TEST_S3_REGION"),
-        access_key_id: Some(required("CLASP_TEST_S3_ACCESS_KEY_ID")),
-        secret_access_key: Some(required("CLASP_TEST_S3_SECRET_ACCESS_KEY")),
-        virtual_hosted_style: false,
-    })
-    .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_presigned_put_replayed_after_the_confirm_is_swept_once_the_url_expired() {
@@ -74,7 +58,7 @@ async fn a_presigned_put_replayed_after_the_confirm_is_swept_once_the_url_expire
     let prefix = format!("/{}/", required("CLASP_TEST_S3_BUCKET"));
     let staged = parsed.path().strip_prefix(&prefix).unwrap().to_owned();
     assert!(staged.starts_with("uploads/"), "{staged}");
-    let store = bucket();
+    let store = test_bucket();
     assert_eq!(store.head(&staged).await.unwrap(), Some(5), "replayed");
 
     // once the URL has expired, a sweep deletes it; the attachment stays
