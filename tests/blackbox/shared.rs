@@ -68,3 +68,17 @@ pub fn test_bucket() -> ObjectBlobStore {
     })
     .unwrap()
 }
+
+/// `psql DATABASE -Atc SQL`, its output trimmed.
+pub fn psql(database: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([database, "-Atc", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}

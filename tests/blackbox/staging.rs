@@ -1,7 +1,7 @@
 //! Staged uploads on PostgreSQL and S3: a presigned upload URL replayed after
-//! its upload was confirmed writes the staged object again, straight to the
-//! bucket; once the URL has expired the sweeper deletes it a last time, so no
-//! bytes are left that nothing counts.
+//! its upload was confirmed, or deleted, writes the staged object again,
+//! straight to the bucket; once the URL has expired the sweeper deletes it a
+//! last time, so no bytes are left that nothing counts.
 
 use std::time::Duration;
 
@@ -10,15 +10,36 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{HELPER_TICKET, Server, client, required};
-use crate::shared::{fresh_postgres_database, on_postgres_and_s3, test_bucket};
+use crate::shared::{fresh_postgres_database, on_postgres_and_s3, psql, test_bucket};
 
 const SLUG: &str = "ws-staged";
 
+/// What the client did with its direct upload before replaying the `PUT`.
+#[derive(PartialEq)]
+enum Then {
+    Confirmed,
+    Deleted,
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_presigned_put_replayed_after_the_confirm_is_swept_once_the_url_expired() {
-    let work =
-        on_postgres_and_s3(&fresh_postgres_database()).with_env("CLASP_UPLOAD_URL_TTL_SECS", "3");
-    let key = work.tenant_with_key(SLUG, "attachments:read,attachments:write");
+    replay_after(Then::Confirmed).await;
+}
+
+/// The deleted attachment's tombstone waits, hidden and costing nothing, for
+/// the URL to expire, and goes with the replayed bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_presigned_put_replayed_after_the_delete_is_swept_once_the_url_expired() {
+    replay_after(Then::Deleted).await;
+}
+
+async fn replay_after(then: Then) {
+    let database = fresh_postgres_database();
+    let work = on_postgres_and_s3(&database).with_env("CLASP_UPLOAD_URL_TTL_SECS", "3");
+    let key = work.tenant_with_key(
+        SLUG,
+        "attachments:read,attachments:write,attachments:delete",
+    );
     let server = Server::start(&work);
     let c = client();
     let base = server.url(&format!("/v1/workspaces/{SLUG}"));
@@ -51,6 +72,24 @@ async fn a_presigned_put_replayed_after_the_confirm_is_swept_once_the_url_expire
         .await
         .unwrap();
     assert_eq!(confirmed.status(), StatusCode::OK);
+    let attachment = format!("{base}/attachments/{id}");
+    if then == Then::Deleted {
+        let deleted = c
+            .delete(&attachment)
+            .bearer_auth(&key)
+            .header("x-workspace-id", SLUG)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        let usage = work.admin(&["admin", "quota", "show", "--tenant", SLUG]);
+        let usage: Value = serde_json::from_str(&usage).unwrap();
+        assert_eq!(
+            (&usage["used_bytes"], &usage["used_attachments"]),
+            (&json!(0), &json!(0)),
+            "a delete gives the quota back at once"
+        );
+    }
 
     // the URL still works: a replay lands in the bucket, under the staged key
     assert!(put(b"again").await.unwrap().status().is_success());
@@ -67,11 +106,18 @@ async fn a_presigned_put_replayed_after_the_confirm_is_swept_once_the_url_expire
     work.admin(&["gc"]);
     assert_eq!(store.head(&staged).await.unwrap(), None, "swept");
     let download = c
-        .get(format!("{base}/attachments/{id}/download"))
+        .get(format!("{attachment}/download"))
         .bearer_auth(&key)
         .header("x-workspace-id", SLUG)
         .send()
         .await
         .unwrap();
-    assert_eq!(download.status(), StatusCode::OK);
+    let rows = psql(&database, "SELECT count(*) FROM attachments");
+    match then {
+        Then::Confirmed => assert_eq!((download.status(), rows), (StatusCode::OK, "1".into())),
+        Then::Deleted => assert_eq!(
+            (download.status(), rows),
+            (StatusCode::NOT_FOUND, "0".into())
+        ),
+    }
 }

@@ -6,7 +6,6 @@
 //! PostgreSQL + S3, where the store matters.
 
 use std::io::Write;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clasp_domain::ports::BlobStore;
@@ -15,7 +14,7 @@ use serde_json::Value;
 
 use crate::harness::{PNG, Server, Workdir, answer, client, connect, form, upload_to_ticket};
 use crate::relay::Relay;
-use crate::shared::{fresh_postgres_database, on_postgres_and_s3, s3_endpoint, test_bucket};
+use crate::shared::{fresh_postgres_database, on_postgres_and_s3, psql, s3_endpoint, test_bucket};
 
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 const SCOPES: &str = "attachments:read,attachments:write,attachments:delete";
@@ -35,20 +34,6 @@ fn tenant_and_key(work: &Workdir, slug: &str) -> (String, String) {
         "admin", "key", "create", "--tenant", slug, "--scopes", SCOPES,
     ]);
     (tenant["id"].as_str().unwrap().to_owned(), key)
-}
-
-/// `psql DATABASE -Atc SQL`, its output trimmed.
-fn psql(database: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([database, "-Atc", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// Sends a tickets upload of `PNG` in two halves, calling `meanwhile` between

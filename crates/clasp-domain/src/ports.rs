@@ -53,7 +53,7 @@ pub type Stored<T> = Result<T, RepoError>;
 /// `Ready` attachment, so it never undoes a concurrent change of other columns.
 ///
 /// Quotas (see [`crate::quota`]): the store keeps each tenant's usage, exactly
-/// the sum of [`Attachment::charged_bytes`] and the count of its rows, changed
+/// the sum of [`Attachment::charged_bytes`] and of [`Attachment::counted`], changed
 /// atomically with every `insert`, `update` and `delete` (however many run at
 /// once); `insert` fails with [`RepoError::QuotaExceeded`], storing nothing,
 /// when the new row would take its tenant past a limit; `update` and `delete`

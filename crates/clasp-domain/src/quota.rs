@@ -4,7 +4,7 @@
 //! The metadata store keeps each tenant's usage and changes it in the same
 //! transaction as the attachment row it accounts for (see
 //! [`crate::ports::AttachmentRepository`]): a row is charged
-//! [`charged_bytes`] and one attachment from its insert to its delete, and an
+//! [`charged_bytes`] and [`counted`] attachments from its insert to its delete, and an
 //! insert that would take the tenant past a limit fails with
 //! [`crate::ports::RepoError::QuotaExceeded`]. So the quota is checked before a
 //! byte is accepted: a streamed upload's row is inserted, charged a reservation
@@ -21,7 +21,7 @@ use crate::state::AttachmentState;
 pub struct QuotaLimits {
     /// The most bytes of attachments the tenant may hold.
     pub max_bytes: Option<u64>,
-    /// The most attachments (rows, in any state) the tenant may hold.
+    /// The most attachments (rows, in any state but `Deleted`) the tenant may hold.
     pub max_attachments: Option<u64>,
 }
 
@@ -30,7 +30,7 @@ pub struct QuotaLimits {
 pub struct QuotaUsage {
     /// The sum of [`charged_bytes`] over the tenant's attachments.
     pub bytes: u64,
-    /// How many attachments the tenant has, in any state.
+    /// How many attachments the tenant has, in any state but `Deleted`.
     pub attachments: u64,
 }
 
@@ -84,27 +84,40 @@ impl QuotaExceeded {
 }
 
 /// The bytes an attachment in `state` of `size_bytes` costs its tenant: its size,
-/// except in a failed state, whose bytes are deleted (a `Deleted` tombstone's
-/// bytes count until they are gone). For a `Pending` direct
-/// upload, the declared size; for a streamed upload still arriving, its
-/// reservation. The database migrations carry the same rule.
+/// except in a failed state or as a `Deleted` tombstone, whose bytes are
+/// deleted or being deleted (the sweeper retries until they are). For a
+/// `Pending` direct upload, the declared size; for a streamed upload still
+/// arriving, its reservation. The database migrations carry the same rule.
 pub fn charged_bytes(state: AttachmentState, size_bytes: u64) -> u64 {
     match state {
         AttachmentState::UploadFailed
         | AttachmentState::ChecksumMismatch
-        | AttachmentState::VerificationFailed => 0,
+        | AttachmentState::VerificationFailed
+        | AttachmentState::Deleted => 0,
         AttachmentState::Pending
         | AttachmentState::Uploading
         | AttachmentState::Verifying
-        | AttachmentState::Ready
-        | AttachmentState::Deleted => size_bytes,
+        | AttachmentState::Ready => size_bytes,
     }
+}
+
+/// How many attachments a row in `state` counts for its tenant: one, but a
+/// `Deleted` tombstone, which a client deleted and no reader sees, counts for
+/// none, so a delete gives its quota back at once however long the tombstone
+/// waits for the sweeper. The database migrations carry the same rule.
+pub fn counted(state: AttachmentState) -> u64 {
+    u64::from(state != AttachmentState::Deleted)
 }
 
 impl Attachment {
     /// What this attachment costs its tenant's byte quota ([`charged_bytes`]).
     pub fn charged_bytes(&self) -> u64 {
         charged_bytes(self.state, self.size_bytes)
+    }
+
+    /// How many attachments this row counts for its tenant ([`counted`]).
+    pub fn counted(&self) -> u64 {
+        counted(self.state)
     }
 }
 
@@ -178,6 +191,14 @@ mod tests {
                 attachments: n,
             },
         }
+    }
+
+    #[test]
+    fn tombstones_cost_nothing() {
+        assert_eq!(charged_bytes(AttachmentState::Deleted, 7), 0);
+        assert_eq!(counted(AttachmentState::Deleted), 0);
+        assert_eq!(counted(AttachmentState::UploadFailed), 1);
+        assert_eq!(counted(AttachmentState::Ready), 1);
     }
 
     #[test]

@@ -118,6 +118,20 @@ pub async fn attachment_quotas(repo: &dyn AttachmentRepository) {
         assert!(repo.update(&relinked).await.unwrap());
         assert_eq!(repo.quota(tenant).await.unwrap().usage.bytes, after);
 
+        // a tombstone costs nothing, and deleting it later changes nothing
+        let mut tombstone = stored[2].clone();
+        tombstone.state = AttachmentState::Deleted;
+        assert!(repo.update(&tombstone).await.unwrap());
+        let after = after - size;
+        let count = ADMITTED as u64 - 1;
+        assert_eq!(repo.quota(tenant).await.unwrap().usage, usage(after, count));
+        assert!(repo.delete(tenant, tombstone.id).await.unwrap());
+        assert_eq!(repo.quota(tenant).await.unwrap().usage, usage(after, count));
+        let stored: Vec<Attachment> = stored
+            .into_iter()
+            .filter(|a| a.id != tombstone.id)
+            .collect();
+
         // what was freed is admitted again, and no more
         let rows = (0..CONCURRENT_UPLOADS)
             .map(|_| pending(tenant, size))

@@ -69,7 +69,7 @@ impl AttachmentRepository for MemoryAttachments {
         self.charge(
             attachment.tenant_id,
             i128::from(attachment.charged_bytes()),
-            1,
+            i128::from(attachment.counted()),
         );
         let number = self.next_number.fetch_add(1, Ordering::Relaxed) + 1;
         let mut row = attachment.clone();
@@ -132,9 +132,10 @@ impl AttachmentRepository for MemoryAttachments {
             Some(row)
                 if row.tenant_id == attachment.tenant_id && written_over.contains(&row.state) =>
             {
-                let delta =
+                let bytes =
                     i128::from(attachment.charged_bytes()) - i128::from(row.charged_bytes());
-                self.charge(row.tenant_id, delta, 0);
+                let count = i128::from(attachment.counted()) - i128::from(row.counted());
+                self.charge(row.tenant_id, bytes, count);
                 let number = row.number;
                 *row = attachment.clone();
                 row.number = number;
@@ -175,7 +176,8 @@ impl AttachmentRepository for MemoryAttachments {
         let mut rows = lock(&self.rows);
         if rows.get(&id).is_some_and(|a| a.tenant_id == tenant) {
             if let Some(gone) = rows.remove(&id) {
-                self.charge(tenant, -i128::from(gone.charged_bytes()), -1);
+                let count = -i128::from(gone.counted());
+                self.charge(tenant, -i128::from(gone.charged_bytes()), count);
             }
             Ok(true)
         } else {

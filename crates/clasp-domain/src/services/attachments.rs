@@ -332,12 +332,17 @@ impl AttachmentService {
         require(principal, Scope::Delete)?;
         let mut gone = self.find(principal, lookup).await?;
         let now = self.ports.clock.now();
+        // A direct upload's URL that still works could write the staged object
+        // again once the bytes are gone: the tombstone (which costs the tenant
+        // nothing) stays until the URL has expired, and the sweeper then deletes
+        // what a replay wrote. So does a streamed upload's, until its deadline.
+        let writable_until = gone.upload_expires_at.filter(|until| *until > now);
         gone.transition(AttachmentState::Deleted, now)?;
-        gone.upload_expires_at = Some(now);
+        gone.upload_expires_at = Some(writable_until.unwrap_or(now));
         if !self.ports.attachments.update(&gone).await? {
             return Err(AttachmentError::NotFound);
         }
-        if self.remove_bytes(&gone).await.is_ok() {
+        if self.remove_bytes(&gone).await.is_ok() && writable_until.is_none() {
             // A failure leaves the tombstone for the sweeper, nothing worse.
             let _ = self.ports.attachments.delete(gone.tenant_id, gone.id).await;
         }

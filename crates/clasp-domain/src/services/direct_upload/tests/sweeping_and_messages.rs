@@ -265,3 +265,33 @@ fn a_replay_after_the_confirm_is_swept_once_the_url_expired() {
     assert_eq!(f.download(ready.id).unwrap(), PNG);
     assert_eq!(block_on(f.service.sweep_expired(10)).unwrap().listed, 0);
 }
+
+/// A deleted upload's URL still works until it expires: its tombstone stays,
+/// hidden and costing nothing, until then, so what a replay writes to the
+/// staged key is deleted by the first sweep after, with the tombstone.
+#[test]
+fn a_replay_after_a_delete_is_swept_once_the_url_expired() {
+    let f = fixture();
+    let ready = f.ready_png(TICKET);
+    block_on(f.service.delete(&f.writer, &Lookup::id(ready.id))).unwrap();
+    assert_eq!(f.download(ready.id), Err(AttachmentError::NotFound));
+    assert!(f.mem.blobs.is_empty(), "the bytes go at once");
+    let quota = block_on(f.mem.ports.attachments.quota(f.writer.tenant_id)).unwrap();
+    assert_eq!(
+        quota.usage,
+        crate::QuotaUsage::default(),
+        "and so does the charge"
+    );
+    let staged = ready.upload_key();
+    f.mem.blobs.insert(&staged, b"replayed");
+    assert_eq!(block_on(f.service.sweep_expired(10)).unwrap().listed, 0);
+    let later = START + Duration::days(1);
+    let waiting = block_on(f.mem.ports.attachments.expired_uploads(later, 10)).unwrap();
+    assert_eq!(waiting.len(), 1, "the tombstone waits for the URL's expiry");
+    assert_eq!(waiting[0].state, AttachmentState::Deleted);
+    f.clock.advance(Duration::minutes(16));
+    let swept = block_on(f.service.sweep_expired(10)).unwrap();
+    assert_eq!((swept.listed, swept.removed), (1, 1), "{swept:?}");
+    assert!(f.mem.blobs.is_empty(), "the replayed bytes are gone");
+    assert_eq!(f.stored(ready.id), None, "and so is the tombstone");
+}
