@@ -52,6 +52,8 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
             ("metadata GET (tickets get)", 2),
             ("upload 1 MiB", 1),
             ("upload 1 MiB", 2),
+            ("upload 4 KiB", 1),
+            ("upload 4 KiB", 2),
             ("S3 upload 1 MiB", 2),
             ("S3 download 1 MiB", 2),
         ]

@@ -8,6 +8,8 @@
 //!   4 KiB static file, with the 99th percentile latency;
 //! - 30 MiB multipart uploads to the `tickets` dialect (SHA-256, magic check,
 //!   local storage) against nginx's dav module writing a PUT to a file;
+//! - the same with 4 KiB files, counted in requests per second: what each
+//!   upload's fixed work (and, with `durability = fsync`, its syncs) costs;
 //! - the peak resident memory of `clasp serve` during concurrent 30 MiB uploads;
 //! - with an S3 server: the same uploads and downloads through Clasp on S3
 //!   against the same bytes PUT to and GOT from the server directly.
@@ -27,13 +29,13 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
-use crate::load::{self, Sample};
+use crate::load;
 use crate::procs::{self, Clasp, S3Target, Storage};
 
-/// One KiB.
-const KIB: usize = 1024;
-/// One MiB.
-const MIB: usize = 1024 * KIB;
+mod report;
+
+use report::{KIB, MIB};
+pub use report::{MEMORY_GOAL, Measurement, Memory, Report, Role, Unit, median, size_label};
 /// The largest file Clasp accepts by default: the uploads' and large downloads' size.
 pub const LARGE: usize = 30 * MIB;
 /// The size of the smaller downloads.
@@ -50,6 +52,9 @@ pub enum Group {
     Metadata,
     /// 30 MiB uploads, local storage, against nginx PUT.
     Uploads,
+    /// 4 KiB uploads, local storage, against nginx PUT: the cost per request,
+    /// where a sync of the metadata commit weighs most.
+    SmallUploads,
     /// Peak memory during concurrent 30 MiB uploads.
     Memory,
     /// Uploads and downloads through Clasp on S3 against the S3 server directly.
@@ -58,10 +63,11 @@ pub enum Group {
 
 impl Group {
     /// Every group, the default.
-    pub const ALL: [Group; 5] = [
+    pub const ALL: [Group; 6] = [
         Group::Downloads,
         Group::Metadata,
         Group::Uploads,
+        Group::SmallUploads,
         Group::Memory,
         Group::S3,
     ];
@@ -98,217 +104,6 @@ pub struct Config {
     /// peers (nginx's dav module writes without syncing), `fsync` measures
     /// what syncing every upload to disk costs.
     pub durability: String,
-}
-
-/// `1 MiB`, `30 MiB`, `64 KiB`: a size as the report names it.
-pub fn size_label(bytes: usize) -> String {
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else {
-        format!("{} KiB", bytes / KIB)
-    }
-}
-
-/// What a figure measures, whatever its sizes: the plot picks lines by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Downloads through Clasp's streaming endpoint, local storage.
-    Download,
-    /// Authenticated metadata GETs.
-    Metadata,
-    /// Multipart uploads, local storage.
-    Upload,
-    /// Uploads with S3 storage.
-    S3Upload,
-    /// Downloads with S3 storage.
-    S3Download,
-}
-
-/// How a figure is counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unit {
-    /// Body bytes per second, in MiB.
-    MibPerSec,
-    /// Requests per second.
-    PerSec,
-}
-
-impl Unit {
-    fn of(self, sample: &Sample) -> f64 {
-        match self {
-            Unit::MibPerSec => sample.mib_per_sec(),
-            Unit::PerSec => sample.per_sec(),
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Unit::MibPerSec => "MiB/s",
-            Unit::PerSec => "req/s",
-        }
-    }
-}
-
-/// One figure: Clasp and its peer, each measured `rounds` times.
-#[derive(Debug, Clone)]
-pub struct Measurement {
-    /// What was done, e.g. `download 30 MiB`.
-    pub workload: String,
-    /// What kind of figure it is.
-    pub role: Role,
-    /// The size of each transferred file (0 for metadata).
-    pub bytes: usize,
-    /// Requests in flight.
-    pub concurrency: usize,
-    /// How the values count.
-    pub unit: Unit,
-    /// Clasp's value of each round.
-    pub clasp: Vec<f64>,
-    /// Clasp's 99th percentile latency of each round.
-    pub clasp_p99: Vec<Duration>,
-    /// The peer, e.g. `nginx sendfile`.
-    pub peer: String,
-    /// The peer's value of each round.
-    pub peers: Vec<f64>,
-    /// The peer's 99th percentile latency of each round.
-    pub peer_p99: Vec<Duration>,
-    /// The least ratio (Clasp ÷ peer, of medians) the issue asks for.
-    pub goal: Option<f64>,
-}
-
-impl Measurement {
-    /// Median of Clasp's values ÷ median of the peer's.
-    pub fn ratio(&self) -> f64 {
-        median(&self.clasp) / median(&self.peers).max(1e-9)
-    }
-}
-
-/// The peak memory of `clasp serve` during concurrent uploads.
-#[derive(Debug, Clone, Copy)]
-pub struct Memory {
-    /// Uploads in flight.
-    pub uploads: usize,
-    /// The size of each.
-    pub bytes: usize,
-    /// Peak resident set size before the uploads, in bytes.
-    pub before: u64,
-    /// Peak resident set size during them, in bytes.
-    pub peak: u64,
-}
-
-/// The most memory `clasp serve` may use during the memory workload (100 MiB).
-pub const MEMORY_GOAL: u64 = 100 * MIB as u64;
-
-/// Everything measured.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    /// Every figure, in the order measured.
-    pub measurements: Vec<Measurement>,
-    /// The memory workload, once it ran.
-    pub memory: Option<Memory>,
-}
-
-/// The median of `values` (0 when empty).
-pub fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
-fn min_max(values: &[f64]) -> (f64, f64) {
-    values.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
-        (lo.min(*v), hi.max(*v))
-    })
-}
-
-fn median_duration(values: &[Duration]) -> Duration {
-    let mut v = values.to_vec();
-    v.sort();
-    v.get(v.len() / 2).copied().unwrap_or_default()
-}
-
-impl Report {
-    /// The goals that do not hold, as lines for people.
-    pub fn missed(&self) -> Vec<String> {
-        let mut missed: Vec<String> = self
-            .measurements
-            .iter()
-            .filter_map(|m| {
-                let goal = m.goal?;
-                (m.ratio() < goal).then(|| {
-                    format!(
-                        "{} ×{}: {:.2} < {goal:.2} × {}",
-                        m.workload,
-                        m.concurrency,
-                        m.ratio(),
-                        m.peer
-                    )
-                })
-            })
-            .collect();
-        if let Some(memory) = self.memory
-            && memory.peak > MEMORY_GOAL
-        {
-            missed.push(format!(
-                "peak RSS {:.1} MiB > {} MiB",
-                memory.peak as f64 / MIB as f64,
-                MEMORY_GOAL / MIB as u64
-            ));
-        }
-        missed
-    }
-
-    /// The report as Markdown: one row per figure, then memory.
-    pub fn render(&self) -> String {
-        let mut out = String::from(
-            "| workload | concurrency | Clasp median (min–max) | peer | peer median (min–max) | ratio | goal |\n|---|---:|---:|---|---:|---:|---|\n",
-        );
-        for m in &self.measurements {
-            let (clo, chi) = min_max(&m.clasp);
-            let (plo, phi) = min_max(&m.peers);
-            let unit = m.unit.label();
-            let mut clasp = format!("{:.1} ({clo:.1}–{chi:.1}) {unit}", median(&m.clasp));
-            let mut peer = format!("{:.1} ({plo:.1}–{phi:.1}) {unit}", median(&m.peers));
-            if m.unit == Unit::PerSec {
-                clasp.push_str(&format!(
-                    ", p99 {:.2} ms",
-                    median_duration(&m.clasp_p99).as_secs_f64() * 1000.0
-                ));
-                peer.push_str(&format!(
-                    ", p99 {:.2} ms",
-                    median_duration(&m.peer_p99).as_secs_f64() * 1000.0
-                ));
-            }
-            let goal = match m.goal {
-                Some(goal) if m.ratio() >= goal => format!("≥ {goal:.1}: holds"),
-                Some(goal) => format!("≥ {goal:.1}: **missed**"),
-                None => "—".into(),
-            };
-            out.push_str(&format!(
-                "| {} | {} | {clasp} | {} | {peer} | {:.2} | {goal} |\n",
-                m.workload,
-                m.concurrency,
-                m.peer,
-                m.ratio()
-            ));
-        }
-        if let Some(memory) = self.memory {
-            let verdict = if memory.peak <= MEMORY_GOAL {
-                "holds"
-            } else {
-                "**missed**"
-            };
-            out.push_str(&format!(
-                "\nPeak RSS of `clasp serve` during {} concurrent {} uploads: {:.1} MiB (the highest before them: {:.1} MiB); goal ≤ {} MiB: {verdict}.\n",
-                memory.uploads,
-                size_label(memory.bytes),
-                memory.peak as f64 / MIB as f64,
-                memory.before as f64 / MIB as f64,
-                MEMORY_GOAL / MIB as u64
-            ));
-        }
-        out
-    }
 }
 
 /// Bytes that look like a PDF to Clasp's magic check and are incompressible.
@@ -644,6 +439,25 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
                 ("nginx PUT", goal),
                 local.upload_op(&large, &ids),
                 nginx_put_op(&client, &nginx.base, &large),
+                async || local.delete_all(&ids).await,
+            )
+            .await?;
+        }
+    }
+
+    if runs(Group::SmallUploads) {
+        let size = size_label(small.len());
+        eprintln!("{size} uploads (local storage) against nginx PUT to a file");
+        for &c in &config.concurrency {
+            pair(
+                config,
+                &mut report,
+                (&format!("upload {size}"), Role::SmallUpload, small.len()),
+                c,
+                Unit::PerSec,
+                ("nginx PUT", None),
+                local.upload_op(&small, &ids),
+                nginx_put_op(&client, &nginx.base, &small),
                 async || local.delete_all(&ids).await,
             )
             .await?;

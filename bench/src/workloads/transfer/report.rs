@@ -1,0 +1,224 @@
+//! What the transfer workloads measured, and the report people read: one
+//! figure per workload and concurrency, Clasp beside its peer.
+
+use std::time::Duration;
+
+use crate::load::Sample;
+
+/// One KiB.
+pub(super) const KIB: usize = 1024;
+/// One MiB.
+pub(super) const MIB: usize = 1024 * KIB;
+
+/// `1 MiB`, `30 MiB`, `64 KiB`: a size as the report names it.
+pub fn size_label(bytes: usize) -> String {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{} KiB", bytes / KIB)
+    }
+}
+
+/// What a figure measures, whatever its sizes: the plot picks lines by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Downloads through Clasp's streaming endpoint, local storage.
+    Download,
+    /// Authenticated metadata GETs.
+    Metadata,
+    /// Multipart uploads, local storage.
+    Upload,
+    /// Small multipart uploads, local storage, counted in requests.
+    SmallUpload,
+    /// Uploads with S3 storage.
+    S3Upload,
+    /// Downloads with S3 storage.
+    S3Download,
+}
+
+/// How a figure is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Body bytes per second, in MiB.
+    MibPerSec,
+    /// Requests per second.
+    PerSec,
+}
+
+impl Unit {
+    pub(super) fn of(self, sample: &Sample) -> f64 {
+        match self {
+            Unit::MibPerSec => sample.mib_per_sec(),
+            Unit::PerSec => sample.per_sec(),
+        }
+    }
+
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Unit::MibPerSec => "MiB/s",
+            Unit::PerSec => "req/s",
+        }
+    }
+}
+
+/// One figure: Clasp and its peer, each measured `rounds` times.
+#[derive(Debug, Clone)]
+pub struct Measurement {
+    /// What was done, e.g. `download 30 MiB`.
+    pub workload: String,
+    /// What kind of figure it is.
+    pub role: Role,
+    /// The size of each transferred file (0 for metadata).
+    pub bytes: usize,
+    /// Requests in flight.
+    pub concurrency: usize,
+    /// How the values count.
+    pub unit: Unit,
+    /// Clasp's value of each round.
+    pub clasp: Vec<f64>,
+    /// Clasp's 99th percentile latency of each round.
+    pub clasp_p99: Vec<Duration>,
+    /// The peer, e.g. `nginx sendfile`.
+    pub peer: String,
+    /// The peer's value of each round.
+    pub peers: Vec<f64>,
+    /// The peer's 99th percentile latency of each round.
+    pub peer_p99: Vec<Duration>,
+    /// The least ratio (Clasp ÷ peer, of medians) the issue asks for.
+    pub goal: Option<f64>,
+}
+
+impl Measurement {
+    /// Median of Clasp's values ÷ median of the peer's.
+    pub fn ratio(&self) -> f64 {
+        median(&self.clasp) / median(&self.peers).max(1e-9)
+    }
+}
+
+/// The peak memory of `clasp serve` during concurrent uploads.
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    /// Uploads in flight.
+    pub uploads: usize,
+    /// The size of each.
+    pub bytes: usize,
+    /// Peak resident set size before the uploads, in bytes.
+    pub before: u64,
+    /// Peak resident set size during them, in bytes.
+    pub peak: u64,
+}
+
+/// The most memory `clasp serve` may use during the memory workload (100 MiB).
+pub const MEMORY_GOAL: u64 = 100 * MIB as u64;
+
+/// Everything measured.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Every figure, in the order measured.
+    pub measurements: Vec<Measurement>,
+    /// The memory workload, once it ran.
+    pub memory: Option<Memory>,
+}
+
+/// The median of `values` (0 when empty).
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn min_max(values: &[f64]) -> (f64, f64) {
+    values.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
+        (lo.min(*v), hi.max(*v))
+    })
+}
+
+fn median_duration(values: &[Duration]) -> Duration {
+    let mut v = values.to_vec();
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+impl Report {
+    /// The goals that do not hold, as lines for people.
+    pub fn missed(&self) -> Vec<String> {
+        let mut missed: Vec<String> = self
+            .measurements
+            .iter()
+            .filter_map(|m| {
+                let goal = m.goal?;
+                (m.ratio() < goal).then(|| {
+                    format!(
+                        "{} ×{}: {:.2} < {goal:.2} × {}",
+                        m.workload,
+                        m.concurrency,
+                        m.ratio(),
+                        m.peer
+                    )
+                })
+            })
+            .collect();
+        if let Some(memory) = self.memory
+            && memory.peak > MEMORY_GOAL
+        {
+            missed.push(format!(
+                "peak RSS {:.1} MiB > {} MiB",
+                memory.peak as f64 / MIB as f64,
+                MEMORY_GOAL / MIB as u64
+            ));
+        }
+        missed
+    }
+
+    /// The report as Markdown: one row per figure, then memory.
+    pub fn render(&self) -> String {
+        let mut out = String::from(
+            "| workload | concurrency | Clasp median (min–max) | peer | peer median (min–max) | ratio | goal |\n|---|---:|---:|---|---:|---:|---|\n",
+        );
+        for m in &self.measurements {
+            let (clo, chi) = min_max(&m.clasp);
+            let (plo, phi) = min_max(&m.peers);
+            let unit = m.unit.label();
+            let mut clasp = format!("{:.1} ({clo:.1}–{chi:.1}) {unit}", median(&m.clasp));
+            let mut peer = format!("{:.1} ({plo:.1}–{phi:.1}) {unit}", median(&m.peers));
+            if m.unit == Unit::PerSec {
+                clasp.push_str(&format!(
+                    ", p99 {:.2} ms",
+                    median_duration(&m.clasp_p99).as_secs_f64() * 1000.0
+                ));
+                peer.push_str(&format!(
+                    ", p99 {:.2} ms",
+                    median_duration(&m.peer_p99).as_secs_f64() * 1000.0
+                ));
+            }
+            let goal = match m.goal {
+                Some(goal) if m.ratio() >= goal => format!("≥ {goal:.1}: holds"),
+                Some(goal) => format!("≥ {goal:.1}: **missed**"),
+                None => "—".into(),
+            };
+            out.push_str(&format!(
+                "| {} | {} | {clasp} | {} | {peer} | {:.2} | {goal} |\n",
+                m.workload,
+                m.concurrency,
+                m.peer,
+                m.ratio()
+            ));
+        }
+        if let Some(memory) = self.memory {
+            let verdict = if memory.peak <= MEMORY_GOAL {
+                "holds"
+            } else {
+                "**missed**"
+            };
+            out.push_str(&format!(
+                "\nPeak RSS of `clasp serve` during {} concurrent {} uploads: {:.1} MiB (the highest before them: {:.1} MiB); goal ≤ {} MiB: {verdict}.\n",
+                memory.uploads,
+                size_label(memory.bytes),
+                memory.peak as f64 / MIB as f64,
+                memory.before as f64 / MIB as f64,
+                MEMORY_GOAL / MIB as u64
+            ));
+        }
+        out
+    }
+}
