@@ -426,38 +426,26 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
     }
 
     let ids = Arc::new(Mutex::new(Vec::new()));
-    if runs(Group::Uploads) {
-        eprintln!("{big} uploads (local storage) against nginx PUT to a file");
-        for &c in &config.concurrency {
-            let goal = [1, 8].contains(&c).then_some(1.0);
-            pair(
-                config,
-                &mut report,
-                (&format!("upload {big}"), Role::Upload, large.len()),
-                c,
-                Unit::MibPerSec,
-                ("nginx PUT", goal),
-                local.upload_op(&large, &ids),
-                nginx_put_op(&client, &nginx.base, &large),
-                async || local.delete_all(&ids).await,
-            )
-            .await?;
-        }
-    }
-
-    if runs(Group::SmallUploads) {
-        let size = size_label(small.len());
+    // Large uploads in MiB/s, with the goal at 1 and 8 in flight; small
+    // ones in requests per second, where each request's fixed work shows.
+    let uploads = [
+        (Group::Uploads, &large, Role::Upload, Unit::MibPerSec),
+        (Group::SmallUploads, &small, Role::SmallUpload, Unit::PerSec),
+    ];
+    for (group, bytes, role, unit) in uploads.into_iter().filter(|u| runs(u.0)) {
+        let size = size_label(bytes.len());
         eprintln!("{size} uploads (local storage) against nginx PUT to a file");
         for &c in &config.concurrency {
+            let goal = (group == Group::Uploads && [1, 8].contains(&c)).then_some(1.0);
             pair(
                 config,
                 &mut report,
-                (&format!("upload {size}"), Role::SmallUpload, small.len()),
+                (&format!("upload {size}"), role, bytes.len()),
                 c,
-                Unit::PerSec,
-                ("nginx PUT", None),
-                local.upload_op(&small, &ids),
-                nginx_put_op(&client, &nginx.base, &small),
+                unit,
+                ("nginx PUT", goal),
+                local.upload_op(bytes, &ids),
+                nginx_put_op(&client, &nginx.base, bytes),
                 async || local.delete_all(&ids).await,
             )
             .await?;
