@@ -130,7 +130,7 @@ impl Clasp {
     /// as `storage` says with the `durability` setting, after creating the
     /// tenant and key with `bin admin`.
     pub fn start(bin: &Path, dir: &Path, storage: &Storage, durability: &str) -> Result<Clasp> {
-        let port = free_port()?;
+        let (port, admin_port) = (free_port()?, free_port()?);
         let command = |args: &[&str]| {
             let mut c = Command::new(bin);
             // Only what is set here: Clasp refuses CLASP_* variables it does
@@ -141,6 +141,7 @@ impl Clasp {
                 .env("PATH", std::env::var_os("PATH").unwrap_or_default())
                 .env("CLASP_DATA_DIR", dir.join("data"))
                 .env("CLASP_LISTEN", format!("127.0.0.1:{port}"))
+                .env("CLASP_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
                 .env("CLASP_SIGNING_SECRET", SIGNING_SECRET)
                 .env("CLASP_DURABILITY", durability)
                 .env("CLASP_LOG_LEVEL", "warn");

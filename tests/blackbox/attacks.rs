@@ -25,7 +25,11 @@ fn rss(server: &Server) -> u64 {
 
 /// The size of `/metrics`, in bytes.
 async fn metrics_size(server: &Server) -> usize {
-    let res = client().get(server.url("/metrics")).send().await.unwrap();
+    let res = client()
+        .get(server.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap();
     res.bytes().await.unwrap().len()
 }
 
@@ -73,7 +77,7 @@ async fn a_flood_of_invented_methods_grows_neither_memory_nor_the_metrics_page()
         rss_after / MIB
     );
     let page = client()
-        .get(server.url("/metrics"))
+        .get(server.admin_url("/metrics"))
         .send()
         .await
         .unwrap()

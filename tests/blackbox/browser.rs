@@ -47,7 +47,7 @@ async fn a_video_served_by_clasp_plays_and_seeks_to_its_end() {
 
     // Chromium fetched the video in byte ranges
     let metrics = client()
-        .get(server.url("/metrics"))
+        .get(server.admin_url("/metrics"))
         .send()
         .await
         .unwrap()

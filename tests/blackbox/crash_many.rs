@@ -451,7 +451,7 @@ fn blob_contents(work: &Workdir) -> (Vec<Option<String>>, usize) {
 /// `/metrics`.
 async fn swept_by_sweeper(c: &reqwest::Client, server: &Server) -> usize {
     let metrics = c
-        .get(server.url("/metrics"))
+        .get(server.admin_url("/metrics"))
         .send()
         .await
         .unwrap()

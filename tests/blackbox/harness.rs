@@ -20,6 +20,9 @@ pub const PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
+/// The admin token every test server is given.
+pub const ADMIN_TOKEN: &str = "blackbox-admin-token-0123456789abcdef";
+
 /// A free loopback port (bound and released; the server binds it next).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -36,10 +39,19 @@ pub struct Workdir {
 }
 
 impl Workdir {
+    /// A fresh directory; its servers' admin listener takes a free port
+    /// (never the default 9090, which servers of other tests would share) and
+    /// [`ADMIN_TOKEN`].
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
-            env: Vec::new(),
+            env: vec![
+                (
+                    "CLASP_ADMIN_LISTEN".to_owned(),
+                    format!("127.0.0.1:{}", free_port()),
+                ),
+                ("CLASP_ADMIN_TOKEN".to_owned(), ADMIN_TOKEN.to_owned()),
+            ],
         }
     }
 
@@ -107,23 +119,30 @@ impl Workdir {
 pub struct Server {
     pub child: Child,
     pub base: String,
+    pub admin_base: String,
 }
 
 impl Server {
     /// Starts `clasp serve` in `work` on a free port and waits until it answers.
     pub fn start(work: &Workdir) -> Server {
-        let port = free_port();
+        let (port, admin_port) = (free_port(), free_port());
         let base = format!("http://127.0.0.1:{port}");
+        let admin_base = format!("http://127.0.0.1:{admin_port}");
         let child = work
             .command(&["serve"])
             .env("CLASP_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CLASP_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
             .env("CLASP_WORKERS", "2")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let mut server = Server { child, base };
+        let mut server = Server {
+            child,
+            base,
+            admin_base,
+        };
         server.wait_ready();
         server
     }
@@ -144,6 +163,11 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// `path` on the admin listener.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("{}{path}", self.admin_base)
     }
 
     pub fn pid(&self) -> u32 {

@@ -7,6 +7,7 @@
     reason = "test code: a panic is how a test fails"
 )]
 
+mod admin;
 mod attacks;
 mod bench;
 mod browser;

@@ -15,9 +15,13 @@ async fn health_readiness_metrics_and_request_ids_on_the_embedded_defaults() {
     let server = Server::start(&work);
     let c = client();
 
-    for (path, says) in [("/healthz", "ok"), ("/readyz", "ready")] {
-        let res = c.get(server.url(path)).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "{path}");
+    for (url, says) in [
+        (server.url("/healthz"), "ok"),
+        (server.admin_url("/healthz"), "ok"),
+        (server.admin_url("/readyz"), "ready"),
+    ] {
+        let res = c.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{url}");
         assert_eq!(res.text().await.unwrap(), says);
     }
 
@@ -33,7 +37,7 @@ async fn health_readiness_metrics_and_request_ids_on_the_embedded_defaults() {
     assert_eq!(res.headers()["x-request-id"], "trace-42");
 
     let text = c
-        .get(server.url("/metrics"))
+        .get(server.admin_url("/metrics"))
         .send()
         .await
         .unwrap()
@@ -71,7 +75,7 @@ async fn an_unreachable_blob_store_makes_the_instance_unready_but_alive() {
         c.get(server.url("/healthz")).send().await.unwrap().status(),
         StatusCode::OK
     );
-    let res = c.get(server.url("/readyz")).send().await.unwrap();
+    let res = c.get(server.admin_url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     // what failed is logged; the answer names no store address
     assert_eq!(res.text().await.unwrap(), "not ready");

@@ -174,6 +174,7 @@ fn sigterm_the_moment_the_port_opens_is_still_a_graceful_exit() {
         let server = Server {
             child,
             base: String::new(),
+            admin_base: String::new(),
         };
         // poll without pausing, so the signal lands as close to bind as it can
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {}

@@ -282,7 +282,11 @@ async fn eicar_is_refused_everywhere(server: &Server, key: &str, session: &str) 
 
 /// `/readyz`'s status and text.
 async fn readiness(server: &Server) -> (StatusCode, String) {
-    let res = client().get(server.url("/readyz")).send().await.unwrap();
+    let res = client()
+        .get(server.admin_url("/readyz"))
+        .send()
+        .await
+        .unwrap();
     (res.status(), res.text().await.unwrap())
 }
 

@@ -6,18 +6,18 @@
 use std::process::Command;
 
 use crate::harness::{
-    HELPER_TICKET, PNG, Server, Workdir, client, form, required, upload_to_ticket,
+    ADMIN_TOKEN, HELPER_TICKET, PNG, Server, Workdir, client, form, required, upload_to_ticket,
 };
 
 /// The workspace every credential of this test belongs to.
 const WORKSPACE: &str = "ws-st";
 
-/// Runs schemathesis against `server` with `args` added; panics with its
-/// report unless every check passed.
-fn fuzz(st: &str, work: &Workdir, server: &Server, args: &[&str]) {
+/// Runs schemathesis against the document at `document` with `args` added;
+/// panics with its report unless every check passed.
+fn fuzz(st: &str, work: &Workdir, document: &str, args: &[&str]) {
     let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/schemathesis.toml");
     let out = Command::new(st)
-        .args(["--config-file", config, "run", &server.url("/openapi.json")])
+        .args(["--config-file", config, "run", document])
         .args([
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
@@ -67,18 +67,27 @@ async fn schemathesis_finds_no_server_error_and_no_answer_outside_the_document()
     tokio::task::spawn_blocking(move || {
         let bearer = format!("Authorization: Bearer {key}");
         let workspace = format!("x-workspace-id: {WORKSPACE}");
+        let public = server.url("/openapi.json");
         fuzz(
             &st,
             &work,
-            &server,
+            &public,
             &["-H", &bearer, "-H", &workspace, "--exclude-tag", "chat"],
         );
         let cookie = format!("Cookie: clasp_session={session}");
         fuzz(
             &st,
             &work,
-            &server,
+            &public,
             &["-H", &cookie, "--include-tag", "chat"],
+        );
+        // the admin API, from its own document on the admin listener
+        let admin = format!("Authorization: Bearer {ADMIN_TOKEN}");
+        fuzz(
+            &st,
+            &work,
+            &server.admin_url("/openapi.json"),
+            &["-H", &admin],
         );
     })
     .await

@@ -71,12 +71,33 @@ macro_rules! identity_store {
                     find_one!(self, tenants::table.find(DbId(id.0)), TenantRow)
                 }
 
+                async fn list_tenants(
+                    &self,
+                    after: Option<&str>,
+                    limit: usize,
+                ) -> Stored<Vec<Tenant>> {
+                    let mut query = tenants::table.into_boxed();
+                    if let Some(after) = after {
+                        query = query.filter(tenants::slug.gt(after.to_owned()));
+                    }
+                    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                    let page = query.order(tenants::slug.asc()).limit(limit);
+                    find_all!(self, page, TenantRow)
+                }
+
                 async fn create_api_key(&self, key: &ApiKey) -> Stored<()> {
                     insert_row!(self, api_keys::table, ApiKeyRow::from_domain(key))
                 }
 
                 async fn api_key_by_hash(&self, hash: &str) -> Stored<Option<ApiKey>> {
                     by_hash!(self, api_keys, hash, ApiKeyRow)
+                }
+
+                async fn api_keys_of(&self, tenant: TenantId) -> Stored<Vec<ApiKey>> {
+                    let oldest_first = api_keys::table
+                        .filter(api_keys::tenant_id.eq(DbId(tenant.0)))
+                        .order((api_keys::created_at.asc(), api_keys::id.asc()));
+                    find_all!(self, oldest_first, ApiKeyRow)
                 }
 
                 async fn find_api_keys(&self, prefix_or_id: &str) -> Stored<Vec<ApiKey>> {

@@ -152,10 +152,16 @@ pub trait IdentityStore: Send + Sync {
     async fn tenant_by_slug(&self, slug: &str) -> Stored<Option<Tenant>>;
     /// The tenant with `id`.
     async fn tenant_by_id(&self, id: TenantId) -> Stored<Option<Tenant>>;
+    /// At most `limit` tenants whose slug sorts after `after` (from the first
+    /// when `None`), in slug order: a host pages through them by the last
+    /// slug it saw.
+    async fn list_tenants(&self, after: Option<&str>, limit: usize) -> Stored<Vec<Tenant>>;
     /// Stores a new API key (hash only).
     async fn create_api_key(&self, key: &ApiKey) -> Stored<()>;
     /// The key whose secret hashes to `hash`.
     async fn api_key_by_hash(&self, hash: &str) -> Stored<Option<ApiKey>>;
+    /// Every key of `tenant`, revoked ones too, oldest first.
+    async fn api_keys_of(&self, tenant: TenantId) -> Stored<Vec<ApiKey>>;
     /// Keys whose display prefix starts with `prefix`, or whose id is `prefix`.
     async fn find_api_keys(&self, prefix_or_id: &str) -> Stored<Vec<ApiKey>>;
     /// Marks the key revoked at `at`; returns whether it existed.

@@ -11,7 +11,7 @@ use utoipa::openapi::security::SecurityRequirement;
 use crate::problem::Problem;
 use crate::routes::Group;
 use crate::wire::respond;
-use crate::{openapi, ops, own, signed, signed_upload};
+use crate::{admin, openapi, ops, own, signed, signed_upload};
 
 pub mod cases;
 pub mod chat;
@@ -37,11 +37,13 @@ pub enum Dialect {
     Signed,
     /// Health, readiness, metrics and the API's documentation.
     Ops,
+    /// The admin API a host product provisions Clasp with (admin listener).
+    Admin,
 }
 
 impl Dialect {
     /// Every dialect and group.
-    pub const ALL: [Dialect; 7] = [
+    pub const ALL: [Dialect; 8] = [
         Dialect::Tickets,
         Dialect::Workspaces,
         Dialect::Cases,
@@ -49,6 +51,7 @@ impl Dialect {
         Dialect::Redirect,
         Dialect::Signed,
         Dialect::Ops,
+        Dialect::Admin,
     ];
 
     /// The name metrics and logs use.
@@ -61,6 +64,7 @@ impl Dialect {
             Dialect::Redirect => "redirect",
             Dialect::Signed => "signed",
             Dialect::Ops => "ops",
+            Dialect::Admin => "admin",
         }
     }
 
@@ -85,6 +89,7 @@ impl Dialect {
                 SecurityRequirement::new("bearer", none()).add("workspace", none())
             }
             Dialect::Chat => SecurityRequirement::new("session", none()),
+            Dialect::Admin => SecurityRequirement::new("admin", none()),
             Dialect::Signed | Dialect::Ops => SecurityRequirement::default(),
         }
     }
@@ -112,6 +117,10 @@ impl Dialect {
                 "Seed 004: `/api/v1/attachments/{uuid}/download` with a Bearer key: 307 to a URL \
                  valid 15 minutes, errors `{error, message, code}`."
             }
+            Dialect::Admin => {
+                "The admin API on the admin listener: tenants, API keys, chat sessions, quotas \
+                 and upload policies, with `Authorization: Bearer <admin token>`."
+            }
             Dialect::Signed | Dialect::Ops => {
                 "Clasp's own endpoints: signed download and upload URLs (no credentials but the \
                  signature), health, readiness and metrics."
@@ -128,13 +137,15 @@ impl Dialect {
             Dialect::Chat => respond::<chat::Chat>(problem, None),
             Dialect::Redirect => respond::<redirect::Redirect>(problem, None),
             Dialect::Signed | Dialect::Ops => respond::<own::Own>(problem, None),
+            Dialect::Admin => respond::<admin::Admin>(problem, None),
         }
     }
 }
 
-/// Every group of routes, in matching order: `redirect` claims Bearer
-/// requests under `/api/v1` before `chat` sees the same paths.
-pub(crate) fn groups() -> Vec<Group> {
+/// Every group of routes of the public listener, in matching order:
+/// `redirect` claims Bearer requests under `/api/v1` before `chat` sees the
+/// same paths.
+pub(crate) fn public_groups() -> Vec<Group> {
     vec![
         tickets::routes(),
         workspaces::routes(),
@@ -143,7 +154,17 @@ pub(crate) fn groups() -> Vec<Group> {
         chat::routes(),
         signed::routes(),
         signed_upload::routes(),
-        ops::routes(),
+        ops::public_routes(),
         openapi::routes(),
+    ]
+}
+
+/// Every group of routes of the admin listener: the admin API, the probes and
+/// metrics, and the admin API's own document.
+pub(crate) fn admin_groups() -> Vec<Group> {
+    vec![
+        admin::routes(),
+        ops::admin_routes(),
+        openapi::admin_routes(),
     ]
 }

@@ -1,6 +1,6 @@
-//! The front door: every route of the public listener with the middleware
-//! around it, built the same way by `clasp serve`, by the tests and by the
-//! fuzzers, so what they exercise is what runs.
+//! The front door: every route of the public and the admin listener with the
+//! middleware around them, built the same way by `clasp serve`, by the tests
+//! and by the fuzzers, so what they exercise is what runs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, Error, web};
 
+use crate::admin::AdminToken;
 use crate::extract::TrustedOrigins;
 use crate::limits::{self, Admission, BodyDeadline, BodyIdleTimeout};
 use crate::openapi::{Rendered, document_json};
@@ -18,13 +19,16 @@ use crate::routes::{RouteTable, RouteTableError};
 use crate::thumbnails::ThumbnailQueue;
 use crate::{Services, default_headers, download};
 
-/// The public listener's app, and the settings around its routes. Cheap to
-/// clone: one per worker.
+/// The public and the admin listener's apps, and the settings around their
+/// routes. Cheap to clone: one per worker.
 #[derive(Clone)]
 pub struct FrontDoor {
     services: Services,
     table: Arc<RouteTable>,
     rendered: web::Data<Rendered>,
+    admin_table: Arc<RouteTable>,
+    admin_rendered: web::Data<Rendered>,
+    admin_token: web::Data<AdminToken>,
     metrics: Metrics,
     readiness: web::Data<Readiness>,
     admission: Option<web::Data<Admission>>,
@@ -37,14 +41,19 @@ pub struct FrontDoor {
 
 impl FrontDoor {
     /// Every route over `services`, with fresh metrics, no admission limits, no
-    /// body timeouts and no CORS.
+    /// body timeouts, no CORS and no admin token (the admin API refuses all).
     pub fn new(services: Services) -> Result<Self, RouteTableError> {
         let table = RouteTable::new()?;
         let rendered = web::Data::new(Rendered(document_json(table.document())));
+        let admin_table = RouteTable::admin()?;
+        let admin_rendered = web::Data::new(Rendered(document_json(admin_table.document())));
         Ok(Self {
             services,
             table: Arc::new(table),
             rendered,
+            admin_table: Arc::new(admin_table),
+            admin_rendered,
+            admin_token: web::Data::new(AdminToken::default()),
             metrics: Metrics::new(),
             readiness: web::Data::new(Readiness::default()),
             admission: None,
@@ -108,6 +117,13 @@ impl FrontDoor {
         self
     }
 
+    /// The same, admitting admin requests that present `token`.
+    #[must_use]
+    pub fn with_admin_token(mut self, token: Option<&str>) -> Self {
+        self.admin_token = web::Data::new(AdminToken::new(token));
+        self
+    }
+
     /// The origins a browser may send a session cookie from with a request
     /// that changes something: the named CORS origins and Clasp's own.
     fn trusted_origins(&self) -> TrustedOrigins {
@@ -116,9 +132,14 @@ impl FrontDoor {
         TrustedOrigins(named.chain(own).collect())
     }
 
-    /// The route table behind the app.
+    /// The route table behind the public app.
     pub fn routes(&self) -> &RouteTable {
         &self.table
+    }
+
+    /// The route table behind the admin app.
+    pub fn admin_routes(&self) -> &RouteTable {
+        &self.admin_table
     }
 
     /// The metrics the app counts into.
@@ -126,7 +147,7 @@ impl FrontDoor {
         &self.metrics
     }
 
-    /// The app of one worker.
+    /// The public app of one worker.
     pub fn app(
         &self,
     ) -> App<
@@ -138,8 +159,42 @@ impl FrontDoor {
             InitError = (),
         > + use<>,
     > {
-        let table = Arc::clone(&self.table);
-        let admission = self.admission.clone();
+        self.app_of(&self.table, &self.rendered, self.admission.clone(), true)
+    }
+
+    /// The admin app of one worker: no CORS (no page calls it) and no
+    /// admission limits (a host provisions at its own pace).
+    pub fn admin_app(
+        &self,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody + use<>>,
+            Error = Error,
+            InitError = (),
+        > + use<>,
+    > {
+        self.app_of(&self.admin_table, &self.admin_rendered, None, false)
+    }
+
+    /// The app of `table`, documented by `rendered`.
+    fn app_of(
+        &self,
+        table: &Arc<RouteTable>,
+        rendered: &web::Data<Rendered>,
+        admission: Option<web::Data<Admission>>,
+        cors: bool,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody + use<>>,
+            Error = Error,
+            InitError = (),
+        > + use<>,
+    > {
+        let table = Arc::clone(table);
         let (idle, deadline) = (self.body_idle, self.body_deadline);
         App::new()
             // innermost first: refusals still get CORS headers (browsers can
@@ -147,14 +202,15 @@ impl FrontDoor {
             .wrap(default_headers())
             .wrap(from_fn(limits::body_timeouts))
             .wrap(Condition::new(
-                !self.cors_origins.is_empty(),
+                cors && !self.cors_origins.is_empty(),
                 ops::cors(&self.cors_origins),
             ))
             .wrap(from_fn(download::answer_head))
             .wrap(from_fn(ops::observe))
             .app_data(web::Data::new(self.metrics.clone()))
             .app_data(web::Data::new(self.services.clone()))
-            .app_data(self.rendered.clone())
+            .app_data(rendered.clone())
+            .app_data(self.admin_token.clone())
             .app_data(self.readiness.clone())
             .app_data(self.thumbnails.clone())
             .app_data(web::Data::new(self.trusted_origins()))

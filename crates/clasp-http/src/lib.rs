@@ -26,8 +26,13 @@
 //! | [`dialects::chat`] | seed 003 | `/api/v1/…` with the `clasp_session` cookie |
 //! | [`dialects::redirect`] | seed 004 | `/api/v1/…` with `Authorization: Bearer` |
 //! | [`signed`], [`signed_upload`] | Clasp's own signed URLs | `/signed/…`, `/signed-upload/…` |
-//! | [`ops`], [`openapi`] | operations and documentation | `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs` |
+//! | [`ops`], [`openapi`] | operations and documentation | `/healthz`, `/openapi.json`, `/docs` |
+//!
+//! The admin listener ([`FrontDoor::admin_app`]) has a table of its own: the
+//! admin API ([`admin`], `/admin/v1/…`), `/healthz`, `/readyz`, `/metrics` and
+//! the admin API's `/openapi.json`.
 
+pub mod admin;
 mod body;
 pub mod credentials;
 pub mod dialects;

@@ -29,6 +29,21 @@ const INIT: &str = include_str!("../assets/docs.js");
 const CSS: &str = include_str!("../assets/swagger-ui/swagger-ui.css");
 const BUNDLE: &str = include_str!("../assets/swagger-ui/swagger-ui-bundle.js");
 
+/// `GET /openapi.json` of a listener: its document, not an API operation.
+fn document_route() -> Handler {
+    Handler::undocumented(Method::GET, "/openapi.json", "the document itself", || {
+        web::to(openapi_json)
+    })
+}
+
+/// The admin listener's `GET /openapi.json`: the admin API's document.
+pub(crate) fn admin_routes() -> Group {
+    Group::new(
+        Dialect::Ops,
+        (OpenApiBuilder::new().build(), vec![document_route()]),
+    )
+}
+
 /// `GET /openapi.json`, `GET /docs` and the page's assets: not API
 /// operations, so not in the document.
 pub(crate) fn routes() -> Group {
@@ -38,9 +53,7 @@ pub(crate) fn routes() -> Group {
         (
             OpenApiBuilder::new().build(),
             vec![
-                page("/openapi.json", "the document itself", || {
-                    web::to(openapi_json)
-                }),
+                document_route(),
                 page("/docs", "the page showing the document", || {
                     web::to(|| asset("text/html; charset=utf-8", PAGE))
                 }),
@@ -100,23 +113,21 @@ pub(crate) enum Refusals<E: utoipa::ToSchema> {
 /// The document, serialised once at start-up: it never changes while running.
 pub(crate) struct Rendered(pub(crate) String);
 
-/// The document without its paths: its description, a tag per dialect and the
-/// security schemes; the route table adds every route's operation.
+/// The public listener's document without its paths: its description, a tag
+/// per dialect and the security schemes; the route table adds every route's
+/// operation.
 pub(crate) fn skeleton() -> Document {
-    let mut doc = OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("Clasp")
-                .version(env!("CARGO_PKG_VERSION"))
-                .description(Some(
-                    "One attachments service speaking five attachment APIs (dialects) over one \
-                     domain model. Each tag is one dialect; `docs/dialects/*.md` in the \
-                     repository explains every choice.",
-                ))
-                .build(),
-        )
-        .tags(Some(tags()))
-        .build();
+    let public: Vec<Dialect> = Dialect::ALL
+        .into_iter()
+        .filter(|d| *d != Dialect::Admin)
+        .collect();
+    let mut doc = described(
+        "Clasp",
+        "One attachments service speaking five attachment APIs (dialects) over one \
+         domain model. Each tag is one dialect; `docs/dialects/*.md` in the \
+         repository explains every choice.",
+        &public,
+    );
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
@@ -145,10 +156,47 @@ pub(crate) fn skeleton() -> Document {
     doc
 }
 
-/// A tag per dialect, and one for Clasp's own routes.
-fn tags() -> Vec<utoipa::openapi::tag::Tag> {
+/// The admin listener's document without its paths.
+pub(crate) fn admin_skeleton() -> Document {
+    let mut doc = described(
+        "Clasp admin API",
+        "How a host product provisions Clasp: tenants, API keys, chat sessions, quotas \
+         and upload policies. Served on the admin listener only (`admin_listen`), with \
+         its probes and metrics; README's \"Provisioning from your product\" walks through it.",
+        &[Dialect::Admin, Dialect::Ops],
+    );
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "admin",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("The admin token (`admin_token`, at least 32 bytes)"))
+                .build(),
+        ),
+    );
+    doc
+}
+
+/// A document titled `title` saying `description`, with a tag for each of
+/// `dialects`.
+fn described(title: &str, description: &str, dialects: &[Dialect]) -> Document {
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title(title)
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(description))
+                .build(),
+        )
+        .tags(Some(tags(dialects)))
+        .build()
+}
+
+/// A tag per dialect of `dialects`, and one for Clasp's own routes.
+fn tags(dialects: &[Dialect]) -> Vec<utoipa::openapi::tag::Tag> {
     let mut tags: Vec<utoipa::openapi::tag::Tag> = Vec::new();
-    for d in Dialect::ALL {
+    for d in dialects {
         if tags.iter().all(|t| t.name != d.tag()) {
             tags.push(
                 TagBuilder::new()

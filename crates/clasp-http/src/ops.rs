@@ -1,5 +1,6 @@
-//! What operators and browsers need around the dialects: `/healthz`,
-//! `/readyz`, `/metrics`, and CORS for the configured origins. Request ids,
+//! What operators and browsers need around the dialects: `/healthz` (both
+//! listeners), `/readyz` and `/metrics` (the admin listener), and CORS for the
+//! configured origins. Request ids,
 //! logs and metrics of every request are in [`metrics`].
 
 use std::sync::Mutex;
@@ -17,8 +18,16 @@ pub mod metrics;
 
 pub use metrics::{CountedBody, Metrics, REQUEST_ID, count_request_body, observe};
 
-/// `/healthz`, `/readyz` and `/metrics`.
-pub(crate) fn routes() -> Group {
+/// The public listener's `/healthz`: whether the process answers is all a
+/// client may learn there; readiness and metrics name internals, and are the
+/// admin listener's.
+pub(crate) fn public_routes() -> Group {
+    Group::new(Dialect::Ops, handlers![healthz])
+}
+
+/// The admin listener's `/healthz`, `/readyz` and `/metrics`, for probes and
+/// scrapers (no token).
+pub(crate) fn admin_routes() -> Group {
     Group::new(Dialect::Ops, handlers![healthz, readyz, metrics])
 }
 

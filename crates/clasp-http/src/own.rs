@@ -25,6 +25,13 @@ pub struct ErrorJson<'a> {
     message: &'a str,
 }
 
+impl<'a> ErrorJson<'a> {
+    /// The body saying `error` with `message`.
+    pub(crate) fn new(error: &'a str, message: &'a str) -> Self {
+        Self { error, message }
+    }
+}
+
 impl WireDialect for Own {
     const DIALECT: Dialect = Dialect::Signed;
     type Caller = Anyone;
@@ -48,10 +55,7 @@ impl WireDialect for Own {
     }
 
     fn body<'a>(_: &'a Problem, wire: &'a Wire, message: &'a str) -> impl Serialize + 'a {
-        ErrorJson {
-            error: &wire.code,
-            message,
-        }
+        ErrorJson::new(&wire.code, message)
     }
 
     fn challenges(_: &Problem, _: &Wire) -> bool {

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use actix_multipart::MultipartError;
 use clasp_domain::listing::Bound;
-use clasp_domain::{AttachmentError, AuthError, ErrorKind, ListingError};
+use clasp_domain::{AttachmentError, AuthError, ErrorKind, IdentityError, ListingError};
 
 use crate::limits::Refusal;
 
@@ -46,6 +46,8 @@ pub enum ProblemKind {
     /// A request authenticated by a browser's cookie that would change
     /// something comes from another site.
     CrossSite,
+    /// What the request would create exists already (a tenant's slug).
+    Conflict,
     /// Too many uploads are being received at once.
     Busy,
     /// The credential sent more requests than its rate allows.
@@ -117,6 +119,24 @@ impl From<AuthError> for Problem {
             AuthError::Invalid | AuthError::Revoked | AuthError::Expired => {
                 ProblemKind::BadCredential
             }
+        };
+        Self::new(kind, e.to_string())
+    }
+}
+
+impl From<IdentityError> for Problem {
+    fn from(e: IdentityError) -> Self {
+        use IdentityError as I;
+        let kind = match &e {
+            I::InvalidSlug(_) | I::UnknownScope(_) | I::NoScopes | I::InvalidSession => {
+                ProblemKind::InvalidField
+            }
+            I::TenantExists(_) => ProblemKind::Conflict,
+            I::UnknownTenant(_) | I::UnknownKey(_) | I::UnknownSession => {
+                ProblemKind::Domain(ErrorKind::NotFound)
+            }
+            I::AmbiguousKey(_) => ProblemKind::BadRequest,
+            I::Backend(_) => ProblemKind::Domain(ErrorKind::Internal),
         };
         Self::new(kind, e.to_string())
     }

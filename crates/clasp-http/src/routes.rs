@@ -19,7 +19,7 @@ use actix_web::web;
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
 
-use crate::dialects::{Dialect, groups};
+use crate::dialects::{Dialect, admin_groups, public_groups};
 use crate::{limits, openapi, ops};
 
 /// How a handler is documented.
@@ -171,18 +171,29 @@ struct ResolvedGroup {
     routes: Vec<Resolved>,
 }
 
-/// Every route of Clasp's public listener, in the order they are matched, and
-/// the OpenAPI document describing them. Built once per process.
+/// Every route of one of Clasp's listeners, in the order they are matched,
+/// and the OpenAPI document describing them. Built once per process.
 pub struct RouteTable {
     groups: Vec<ResolvedGroup>,
     document: Document,
 }
 
 impl RouteTable {
-    /// Resolves every handler's method and path from its documentation, and
-    /// builds the whole document, each operation id prefixed with its dialect.
+    /// The public listener's table: the dialects, signed URLs, `/healthz` and
+    /// the documentation.
     pub fn new() -> Result<Self, RouteTableError> {
-        let mut groups = groups();
+        Self::of(public_groups(), openapi::skeleton())
+    }
+
+    /// The admin listener's table: the admin API, probes and metrics.
+    pub fn admin() -> Result<Self, RouteTableError> {
+        Self::of(admin_groups(), openapi::admin_skeleton())
+    }
+
+    /// Resolves every handler's method and path of `groups` from its
+    /// documentation, and builds the whole document from `document`, each
+    /// operation id prefixed with its dialect.
+    fn of(mut groups: Vec<Group>, mut document: Document) -> Result<Self, RouteTableError> {
         for g in &mut groups {
             complete_operations(&mut g.document, g.dialect);
         }
@@ -196,7 +207,6 @@ impl RouteTable {
                 Some(((d, id), (path.clone(), method)))
             })
             .collect();
-        let mut document = openapi::skeleton();
         let mut resolved = Vec::new();
         for g in groups {
             let mut routes = Vec::new();

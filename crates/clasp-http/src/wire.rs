@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpResponse, ResponseError};
-use clasp_domain::{AttachmentError, AuthError, ErrorKind, ListingError};
+use clasp_domain::{AttachmentError, AuthError, ErrorKind, IdentityError, ListingError};
 use serde::Serialize;
 
 use crate::dialects::Dialect;
@@ -74,6 +74,7 @@ pub fn standard(problem: &Problem) -> Wire {
         P::MissingWorkspace => Wire::new(S::BAD_REQUEST, "missing_workspace_id"),
         P::WorkspaceMismatch => Wire::new(S::FORBIDDEN, "workspace_mismatch"),
         P::CrossSite => Wire::new(S::FORBIDDEN, "cross_site_request"),
+        P::Conflict => Wire::new(S::CONFLICT, "conflict"),
         P::Busy => Wire::new(S::SERVICE_UNAVAILABLE, "too_many_uploads"),
         P::RateLimited => Wire::new(S::TOO_MANY_REQUESTS, "rate_limited"),
         P::Domain(kind) => match kind {
@@ -179,6 +180,12 @@ impl<D> From<AttachmentError> for ApiError<D> {
 
 impl<D> From<AuthError> for ApiError<D> {
     fn from(e: AuthError) -> Self {
+        Problem::from(e).into()
+    }
+}
+
+impl<D> From<IdentityError> for ApiError<D> {
+    fn from(e: IdentityError) -> Self {
         Problem::from(e).into()
     }
 }

@@ -25,6 +25,11 @@ pub const MAX_UPLOAD_URL_TTL_SECS: u64 = 7 * 24 * 3600;
 pub struct Config {
     /// Address to listen on.
     pub listen: String,
+    /// Address of the admin listener: the admin API, `/readyz`, `/metrics`.
+    pub admin_listen: String,
+    /// Bearer token of the admin API (≥ 32 bytes); unset: it refuses every request.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub admin_token: Option<String>,
     /// Directory for the embedded defaults' files.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; unset: `sqlite://<data_dir>/clasp.db`.
@@ -207,10 +212,15 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
-        if let Some(secret) = &self.signing_secret
-            && secret.len() < MIN_SECRET_BYTES
-        {
-            return Err(ConfigError::ShortSecret("signing_secret", secret.len()));
+        for (name, secret) in [
+            ("signing_secret", &self.signing_secret),
+            ("admin_token", &self.admin_token),
+        ] {
+            if let Some(secret) = secret
+                && secret.len() < MIN_SECRET_BYTES
+            {
+                return Err(ConfigError::ShortSecret(name, secret.len()));
+            }
         }
         if let Some(short) = self
             .previous_signing_secrets()
@@ -397,6 +407,8 @@ mod tests {
         Jail::expect_with(|jail| {
             let c = load_in(jail, None, &[]).unwrap();
             assert_eq!(c.listen, "127.0.0.1:8080");
+            assert_eq!(c.admin_listen, "127.0.0.1:9090");
+            assert_eq!(c.admin_token, None);
             assert_eq!(c.database_url(), "sqlite://./data/clasp.db");
             assert_eq!(c.storage_url(), "file://./data/blobs");
             assert_eq!(c.public_url(), "http://127.0.0.1:8080");
@@ -448,6 +460,10 @@ mod tests {
             assert!(matches!(
                 load_in(jail, None, &[("CLASP_SIGNING_SECRET", "short")]),
                 Err(ConfigError::ShortSecret("signing_secret", 5))
+            ));
+            assert!(matches!(
+                load_in(jail, None, &[("CLASP_ADMIN_TOKEN", "short-token")]),
+                Err(ConfigError::ShortSecret("admin_token", 11))
             ));
             let previous = "12345678901234567890123456789012, short";
             assert!(matches!(

@@ -1,4 +1,5 @@
-//! `clasp serve`: the HTTP server with every dialect, graceful on SIGTERM/SIGINT.
+//! `clasp serve`: the public listener with every dialect and the admin
+//! listener, both graceful on SIGTERM/SIGINT.
 
 use std::time::Duration;
 
@@ -63,11 +64,24 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             .with_body_idle_timeout(Duration::from_secs(config.body_idle_timeout_secs))
             .with_body_deadline(Duration::from_secs(config.upload_deadline_secs))
             .with_cors(config.cors_origins())
-            .with_public_url(&config.public_url());
+            .with_public_url(&config.public_url())
+            .with_admin_token(config.admin_token.as_deref());
         let workers = match config.workers {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
         };
+        let admin_front = front.clone();
+        let admin = HttpServer::new(move || admin_front.admin_app())
+            .workers(1)
+            .shutdown_timeout(config.shutdown_timeout_secs)
+            .client_request_timeout(Duration::from_secs(30))
+            .bind(&config.admin_listen)
+            .map_err(|e| {
+                wiring::SetupError(format!(
+                    "cannot listen on {} (admin_listen): {e}",
+                    config.admin_listen
+                ))
+            })?;
         let server = HttpServer::new(move || front.app())
             .workers(workers)
             .shutdown_timeout(config.shutdown_timeout_secs)
@@ -77,21 +91,28 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             .keep_alive(Duration::from_secs(75))
             .bind(&config.listen)
             .map_err(|e| wiring::SetupError(format!("cannot listen on {}: {e}", config.listen)))?;
-        tracing::info!(listen = %config.listen, public_url = %config.public_url(), "clasp serving");
+        tracing::info!(
+            listen = %config.listen,
+            admin_listen = %config.admin_listen,
+            public_url = %config.public_url(),
+            "clasp serving"
+        );
         let sweeper = actix_web::rt::spawn(gc::sweep_forever(
             sweeping,
             Duration::from_secs(config.sweep_interval_secs),
             metrics,
         ));
         let server = server.disable_signals().run();
-        let handle = server.handle();
+        let admin = admin.disable_signals().run();
+        let (handle, admin_handle) = (server.handle(), admin.handle());
         actix_web::rt::spawn(async move {
             stop.await;
-            handle.stop(true).await;
+            tokio::join!(handle.stop(true), admin_handle.stop(true));
         });
-        let served = server.await;
+        let (served, admin_served) = tokio::join!(server, admin);
         sweeper.abort();
-        served.context("running the HTTP server")
+        served.context("running the HTTP server")?;
+        admin_served.context("running the admin HTTP server")
     })
 }
 

@@ -40,7 +40,28 @@ pub async fn identity_store(store: &dyn IdentityStore) {
         None
     );
 
-    // keys: by hash (exact), by prefix or id, revocation
+    // tenants: listed in slug order, after a slug, at most a page
+    let family: Vec<_> = ["a", "b", "c"]
+        .iter()
+        .map(|suffix| {
+            let mut member = fresh_tenant();
+            member.slug = format!("{}-{suffix}", t.slug);
+            member
+        })
+        .collect();
+    for member in family.iter().rev() {
+        store.create_tenant(member).await.unwrap();
+    }
+    let after = format!("{}-", t.slug);
+    assert_eq!(
+        store.list_tenants(Some(&after), 2).await.unwrap(),
+        family[..2].to_vec()
+    );
+    let rest = store.list_tenants(Some(&family[1].slug), 1).await.unwrap();
+    assert_eq!(rest, family[2..].to_vec());
+    assert_eq!(store.list_tenants(None, 1).await.unwrap().len(), 1);
+
+    // keys: by hash (exact), by prefix or id, by tenant, revocation
     let read_only = Scopes::parse("attachments:read").unwrap();
     let k = key(t.id, read_only);
     store.create_api_key(&k).await.unwrap();
@@ -73,6 +94,15 @@ pub async fn identity_store(store: &dyn IdentityStore) {
         store.find_api_keys("ixk_%").await.unwrap().is_empty(),
         "prefix is not a pattern"
     );
+    let mut newer = key(t.id, Scopes::ALL);
+    newer.created_at = instant(2);
+    store.create_api_key(&newer).await.unwrap();
+    assert_eq!(
+        store.api_keys_of(t.id).await.unwrap(),
+        vec![k.clone(), newer],
+        "oldest first"
+    );
+    assert!(store.api_keys_of(family[0].id).await.unwrap().is_empty());
     assert!(store.revoke_api_key(k.id, instant(2)).await.unwrap());
     let revoked = store.api_key_by_hash(&k.hash).await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(instant(2)));

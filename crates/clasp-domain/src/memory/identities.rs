@@ -35,6 +35,17 @@ impl IdentityStore for MemoryIdentities {
         Ok(lock(&self.tenants).iter().find(|t| t.id == id).cloned())
     }
 
+    async fn list_tenants(&self, after: Option<&str>, limit: usize) -> Stored<Vec<Tenant>> {
+        let mut found: Vec<Tenant> = lock(&self.tenants)
+            .iter()
+            .filter(|t| after.is_none_or(|after| t.slug.as_str() > after))
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.slug.cmp(&b.slug));
+        found.truncate(limit);
+        Ok(found)
+    }
+
     async fn create_api_key(&self, key: &ApiKey) -> Stored<()> {
         let clash = |k: &ApiKey| k.hash == key.hash || k.id == key.id;
         push_unique(&self.keys, key, clash, &key.prefix)
@@ -42,6 +53,16 @@ impl IdentityStore for MemoryIdentities {
 
     async fn api_key_by_hash(&self, hash: &str) -> Stored<Option<ApiKey>> {
         Ok(lock(&self.keys).iter().find(|k| k.hash == hash).cloned())
+    }
+
+    async fn api_keys_of(&self, tenant: TenantId) -> Stored<Vec<ApiKey>> {
+        let mut found: Vec<ApiKey> = lock(&self.keys)
+            .iter()
+            .filter(|k| k.tenant_id == tenant)
+            .cloned()
+            .collect();
+        found.sort_by_key(|k| (k.created_at, k.id));
+        Ok(found)
     }
 
     async fn find_api_keys(&self, prefix_or_id: &str) -> Stored<Vec<ApiKey>> {

@@ -12,6 +12,9 @@ use crate::ports::RepoError;
 use crate::services::Ports;
 use crate::tenant::{Tenant, TenantId, validate_slug};
 
+/// The most tenants one call of [`IdentityService::tenants`] lists.
+pub const MAX_TENANTS_LISTED: usize = 1000;
+
 /// Creates identities and turns presented credentials into principals.
 #[derive(Clone)]
 pub struct IdentityService {
@@ -46,6 +49,25 @@ impl IdentityService {
             .tenant_by_slug(slug)
             .await?
             .ok_or_else(|| IdentityError::UnknownTenant(slug.to_owned()))
+    }
+
+    /// At most `limit` (capped at [`MAX_TENANTS_LISTED`]) tenants whose slug
+    /// sorts after `after`, in slug order: one page of them.
+    pub async fn tenants(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Tenant>, IdentityError> {
+        let limit = limit.clamp(1, MAX_TENANTS_LISTED);
+        Ok(self.ports.identities.list_tenants(after, limit).await?)
+    }
+
+    /// The tenant `slug` and every API key it has had, revoked ones too,
+    /// oldest first (their secrets are not kept, so none is shown).
+    pub async fn api_keys(&self, slug: &str) -> Result<(Tenant, Vec<ApiKey>), IdentityError> {
+        let tenant = self.tenant(slug).await?;
+        let keys = self.ports.identities.api_keys_of(tenant.id).await?;
+        Ok((tenant, keys))
     }
 
     /// Creates an API key for the tenant `slug`; returns the record and the secret,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub use attachments::{AttachmentService, Lookup, MAX_LISTED, NewUpload};
 pub use direct_upload::{BegunUpload, NewDirectUpload, NewMessage, ReceivedUpload, Swept};
 pub use downloads::Download;
-pub use identity::IdentityService;
+pub use identity::{IdentityService, MAX_TENANTS_LISTED};
 pub use message_upload::{MAX_FILES_PER_MESSAGE, MessageFile, MessageUpload};
 pub use quota::QuotaChange;
 

@@ -33,16 +33,6 @@ const PUBLIC: &[(&str, &str, &str)] = &[
     ("get", "/healthz", "liveness probe: says only `ok`"),
     (
         "get",
-        "/readyz",
-        "readiness probe: says only whether the stores answer",
-    ),
-    (
-        "get",
-        "/metrics",
-        "Prometheus scrape: counters by route pattern, no ids or names",
-    ),
-    (
-        "get",
         "/signed/{tenant}/{attachment}",
         "the credential is the URL's signature (probed below)",
     ),

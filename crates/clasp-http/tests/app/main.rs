@@ -22,6 +22,7 @@ macro_rules! app {
     };
 }
 
+mod admin;
 mod auth_matrix;
 mod common;
 mod faults;

@@ -83,15 +83,42 @@ async fn request_ids_are_echoed_when_sane_and_made_otherwise() {
     }
 }
 
+/// The admin listener's app over `services`, counting into `metrics`.
+macro_rules! admin_app {
+    ($services:expr, $metrics:expr) => {
+        test::init_service(
+            FrontDoor::new($services.clone())
+                .unwrap()
+                .with_metrics($metrics.clone())
+                .admin_app(),
+        )
+        .await
+    };
+}
+
 #[actix_web::test]
-async fn health_and_readiness_answer() {
+async fn health_and_readiness_answer_readiness_and_metrics_only_on_the_admin_listener() {
     let (services, _) = services().await;
-    let app = app!(services, Metrics::new(), vec![]);
+    let public = app!(services, Metrics::new(), vec![]);
+    let admin = admin_app!(services, Metrics::new());
+    let get = |path: &str| test::TestRequest::get().uri(path).to_request();
     for (path, says) in [("/healthz", "ok"), ("/readyz", "ready")] {
-        let res = test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+        let res = test::call_service(&admin, get(path)).await;
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         assert_eq!(test::read_body(res).await, says.as_bytes(), "{path}");
     }
+    let res = test::call_service(&public, get("/healthz")).await;
+    assert_eq!(test::read_body(res).await, "ok".as_bytes());
+    for path in ["/readyz", "/metrics", "/admin/v1/tenants"] {
+        let res = test::call_service(&public, get(path)).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::NOT_FOUND,
+            "{path} on the public listener"
+        );
+    }
+    let res = test::call_service(&admin, get("/metrics")).await;
+    assert_eq!(res.status(), StatusCode::OK);
 }
 
 #[actix_web::test]
@@ -112,7 +139,12 @@ async fn metrics_count_requests_by_dialect_route_and_status_and_bytes_both_ways(
     metrics.record_sweep(Some(3));
     metrics.record_sweep(None);
 
-    let res = test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
+    let admin = admin_app!(services, metrics);
+    let res = test::call_service(
+        &admin,
+        test::TestRequest::get().uri("/metrics").to_request(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let text = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
     let route = "/v1/tickets/{ticket_id}/attachments";
@@ -224,7 +256,7 @@ async fn readiness_is_kept_for_two_seconds_and_names_nothing() {
     let scanner = std::sync::Arc::new(clasp_domain::memory::MemoryScanner::new(b"EICAR", "Eicar"));
     mem.ports.scanner = scanner.clone();
     let services = crate::common::services_over(&mem, UploadPolicy::default());
-    let app = app!(services, Metrics::new(), vec![]);
+    let app = admin_app!(services, Metrics::new());
     let ready = || test::TestRequest::get().uri("/readyz").to_request();
     let res = test::call_service(&app, ready()).await;
     assert_eq!(res.status(), StatusCode::OK);

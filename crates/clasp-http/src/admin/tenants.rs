@@ -1,0 +1,116 @@
+//! Tenants and their quotas.
+
+use actix_web::web::{Data, Query};
+use actix_web::{HttpRequest, HttpResponse};
+use clasp_domain::services::QuotaChange;
+
+use super::json::{NewTenant, QuotaJson, TenantDetailJson, TenantJson, TenantPage, TenantsJson};
+use super::{Admin, AdminCaller, Posted, Slug};
+use crate::Services;
+use crate::own::ErrorJson;
+use crate::problem::{Problem, ProblemKind};
+use crate::wire::Reply;
+
+/// How many tenants a page holds when the request does not say.
+const DEFAULT_PAGE: usize = 100;
+
+#[utoipa::path(post, path = "/admin/v1/tenants", request_body(content = NewTenant, content_type = "application/json"), responses(
+    (status = 201, description = "The tenant", body = TenantJson),
+    (status = 400, description = "The slug is not acceptable, or the body is not the JSON expected", body = ErrorJson),
+    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
+    (status = 409, description = "A tenant with that slug exists", body = ErrorJson),
+    (status = 413, description = "The body is too large", body = ErrorJson),
+))]
+/// Creates a tenant.
+pub(super) async fn create_tenant(
+    body: Posted<NewTenant>,
+    services: Data<Services>,
+) -> Reply<Admin> {
+    let tenant = services.identities.create_tenant(&body.0.slug).await?;
+    Ok(HttpResponse::Created().json(TenantJson::from(&tenant)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants", params(TenantPage), responses(
+    (status = 200, description = "One page of tenants, in slug order", body = TenantsJson),
+    (status = 400, description = "A bad query parameter", body = ErrorJson),
+    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
+))]
+/// Lists the tenants, a page at a time.
+pub(super) async fn list_tenants(
+    _: AdminCaller,
+    req: HttpRequest,
+    services: Data<Services>,
+) -> Reply<Admin> {
+    let page = Query::<TenantPage>::from_query(req.query_string())
+        .map_err(|e| Problem::new(ProblemKind::InvalidParameter, e.to_string()))?
+        .into_inner();
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=clasp_domain::services::MAX_TENANTS_LISTED).contains(&limit) {
+        return Err(Problem::new(
+            ProblemKind::InvalidParameter,
+            format!(
+                "limit must be between 1 and {}",
+                clasp_domain::services::MAX_TENANTS_LISTED
+            ),
+        )
+        .at("limit")
+        .into());
+    }
+    let tenants = services
+        .identities
+        .tenants(page.after.as_deref(), limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(TenantsJson::new(&tenants, limit)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{slug}", params(Slug), responses(
+    (status = 200, description = "The tenant, its quota and what it uses", body = TenantDetailJson),
+    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
+    (status = 404, description = "No such tenant", body = ErrorJson),
+))]
+/// A tenant, with its quota and usage.
+pub(super) async fn get_tenant(
+    _: AdminCaller,
+    slug: Slug,
+    services: Data<Services>,
+) -> Reply<Admin> {
+    let (tenant, quota) = services.identities.quota(&slug).await?;
+    Ok(HttpResponse::Ok().json(TenantDetailJson::new(&tenant, &quota)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{slug}/quota", params(Slug), responses(
+    (status = 200, description = "The tenant's limits (`null`: unlimited)", body = QuotaJson),
+    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
+    (status = 404, description = "No such tenant", body = ErrorJson),
+))]
+/// A tenant's quota.
+pub(super) async fn get_quota(
+    _: AdminCaller,
+    slug: Slug,
+    services: Data<Services>,
+) -> Reply<Admin> {
+    let (_, quota) = services.identities.quota(&slug).await?;
+    Ok(HttpResponse::Ok().json(QuotaJson::from(quota.limits)))
+}
+
+#[utoipa::path(put, path = "/admin/v1/tenants/{slug}/quota", params(Slug), request_body(content = QuotaJson, content_type = "application/json"), responses(
+    (status = 200, description = "The tenant's limits as set", body = QuotaJson),
+    (status = 400, description = "The body is not the JSON expected", body = ErrorJson),
+    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
+    (status = 404, description = "No such tenant", body = ErrorJson),
+    (status = 413, description = "The body is too large", body = ErrorJson),
+))]
+/// Sets a tenant's quota; limits below its usage refuse new attachments
+/// until enough are deleted.
+pub(super) async fn put_quota(
+    slug: Slug,
+    body: Posted<QuotaJson>,
+    services: Data<Services>,
+) -> Reply<Admin> {
+    let change = QuotaChange {
+        max_bytes: Some(body.0.max_bytes),
+        max_attachments: Some(body.0.max_attachments),
+    };
+    let (_, quota) = services.identities.set_quota(&slug, change).await?;
+    Ok(HttpResponse::Ok().json(QuotaJson::from(quota.limits)))
+}
