@@ -14,11 +14,12 @@ use sha2::{Digest, Sha256};
 
 use crate::harness::{Server, Workdir, client};
 
-/// A workdir with tenant `slug` and a session in it; returns the cookie value.
+/// A workdir with tenant `slug` and a session in it, in the rooms 6 and 9 the
+/// tests post into; returns the cookie value.
 fn session(work: &Workdir, slug: &str, user: &str) -> String {
     work.admin(&["admin", "tenant", "create", "--slug", slug]);
     work.admin(&[
-        "admin", "session", "create", "--tenant", slug, "--user", user,
+        "admin", "session", "create", "--tenant", slug, "--user", user, "--rooms", "6,9",
     ])
 }
 
@@ -454,7 +455,14 @@ async fn sessions_must_be_valid_unexpired_unrevoked_and_see_only_their_tenant() 
         "admin", "session", "create", "--tenant", "chat-4", "--user", "u", "--ttl", "1s",
     ]);
     let doomed = work.admin(&[
-        "admin", "session", "create", "--tenant", "chat-4", "--user", "u",
+        "admin",
+        "session",
+        "create",
+        "--tenant",
+        "chat-4",
+        "--user",
+        "u",
+        "--all-rooms",
     ]);
     let server = Server::start(&work);
     let c = client();

@@ -739,6 +739,8 @@ async fn sigkill_amid_many_uploads_of_every_dialect_keeps_only_whole_files() {
             TENANT,
             "--user",
             "crash-user",
+            // it reads every dialect's files by number
+            "--all-rooms",
         ]);
         let mut ctx = Ctx {
             base: String::new(),

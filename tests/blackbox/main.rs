@@ -25,6 +25,7 @@ mod quotas;
 mod readme;
 mod redirect;
 mod relay;
+mod rooms;
 mod scale_out;
 mod scanning;
 mod schemathesis;

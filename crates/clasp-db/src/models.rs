@@ -3,7 +3,9 @@
 
 use clasp_domain::credentials::{ApiKey, Scopes, Session};
 use clasp_domain::ports::{RepoError, Stored};
-use clasp_domain::{Attachment, AttachmentId, AttachmentState, Message, Subject, Tenant, TenantId};
+use clasp_domain::{
+    Attachment, AttachmentId, AttachmentState, Message, Reach, Subject, Tenant, TenantId,
+};
 use diesel::prelude::*;
 
 use crate::error::corrupt;
@@ -248,6 +250,8 @@ pub(crate) struct SessionRow {
     created_at: DbTime,
     expires_at: DbTime,
     revoked_at: Option<DbTime>,
+    rooms: DbTags,
+    all_rooms: bool,
 }
 
 impl SessionRow {
@@ -261,6 +265,11 @@ impl SessionRow {
             created_at: DbTime(s.created_at),
             expires_at: DbTime(s.expires_at),
             revoked_at: s.revoked_at.map(DbTime),
+            rooms: DbTags(match &s.reach {
+                Reach::Rooms(rooms) => rooms.clone(),
+                Reach::Own | Reach::AllRooms => Vec::new(),
+            }),
+            all_rooms: s.reach == Reach::AllRooms,
         }
     }
 
@@ -274,6 +283,11 @@ impl SessionRow {
             created_at: self.created_at.0,
             expires_at: self.expires_at.0,
             revoked_at: self.revoked_at.map(|t| t.0),
+            reach: match (self.all_rooms, self.rooms.0) {
+                (true, _) => Reach::AllRooms,
+                (false, rooms) if rooms.is_empty() => Reach::Own,
+                (false, rooms) => Reach::Rooms(rooms),
+            },
         })
     }
 }

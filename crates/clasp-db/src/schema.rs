@@ -43,6 +43,8 @@ diesel::table! {
         created_at -> Moment,
         expires_at -> Moment,
         revoked_at -> Nullable<Moment>,
+        rooms -> Tags,
+        all_rooms -> Bool,
     }
 }
 

@@ -392,6 +392,7 @@ async fn timestamps_keep_microseconds() {
             created_at: at - Duration::from_micros(3_600_000_001),
             expires_at: at,
             revoked_at: Some(at - Duration::from_micros(1)),
+            reach: clasp_domain::Reach::Own,
         };
         store.create_session(&s).await.unwrap();
         assert_eq!(store.session_by_hash(&s.hash).await.unwrap(), Some(s));

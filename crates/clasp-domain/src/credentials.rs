@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::attachment::Attachment;
+use crate::reach::Reach;
 use crate::tenant::TenantId;
 
 /// Every API key starts with this, so leaked keys are easy to scan for.
@@ -132,6 +134,8 @@ pub struct Session {
     pub expires_at: OffsetDateTime,
     /// When the session was revoked.
     pub revoked_at: Option<OffsetDateTime>,
+    /// The chat attachments it reaches besides its user's own uploads.
+    pub reach: Reach,
 }
 
 /// Who is calling, once authenticated: always inside exactly one tenant.
@@ -154,6 +158,8 @@ pub enum PrincipalKind {
     Session {
         /// The user the session belongs to.
         user_id: String,
+        /// What the session reaches.
+        reach: Reach,
     },
 }
 
@@ -162,7 +168,33 @@ impl Principal {
     pub fn actor(&self) -> String {
         match &self.kind {
             PrincipalKind::ApiKey(id) => id.to_string(),
-            PrincipalKind::Session { user_id } => user_id.clone(),
+            PrincipalKind::Session { user_id, .. } => user_id.clone(),
+        }
+    }
+
+    /// Whether this principal may read `attachment` of its tenant: an API key
+    /// reads all of them, a session what its [`Reach`] says.
+    pub fn reads(&self, attachment: &Attachment) -> bool {
+        match &self.kind {
+            PrincipalKind::ApiKey(_) => true,
+            PrincipalKind::Session { user_id, reach } => reach.reads(user_id, attachment),
+        }
+    }
+
+    /// Whether this principal may delete `attachment` it [reads](Self::reads)
+    /// (scopes aside).
+    pub fn deletes(&self, attachment: &Attachment) -> bool {
+        match &self.kind {
+            PrincipalKind::ApiKey(_) => true,
+            PrincipalKind::Session { user_id, reach } => reach.deletes(user_id, attachment),
+        }
+    }
+
+    /// Whether this principal may upload into the chat room `room`.
+    pub fn uploads_into(&self, room: Option<&str>) -> bool {
+        match &self.kind {
+            PrincipalKind::ApiKey(_) => true,
+            PrincipalKind::Session { reach, .. } => reach.uploads_into(room),
         }
     }
 }

@@ -43,6 +43,10 @@ pub enum AttachmentError {
     /// No such attachment visible to the principal (also: another tenant's).
     #[error("attachment not found")]
     NotFound,
+    /// The session may see the attachment or room but not do this with it
+    /// (delete what another member posted, upload into a room it is not in).
+    #[error("{0}")]
+    OutOfReach(&'static str),
     /// The upload broke a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
@@ -133,6 +137,8 @@ pub enum ErrorKind {
     Forbidden(Scope),
     /// Nothing the principal may see has that id.
     NotFound,
+    /// The session reaches the attachment or room, but may not do this there.
+    OutOfReach,
     /// More bytes than the limit.
     TooLarge,
     /// A media type off the allowlist.
@@ -187,6 +193,7 @@ impl AttachmentError {
         match self {
             AttachmentError::Forbidden(scope) => ErrorKind::Forbidden(*scope),
             AttachmentError::NotFound => ErrorKind::NotFound,
+            AttachmentError::OutOfReach(_) => ErrorKind::OutOfReach,
             AttachmentError::Invalid(v) => match v {
                 ValidationError::TooLarge { .. } => ErrorKind::TooLarge,
                 ValidationError::DisallowedType(_) | ValidationError::Executable(_) => {
@@ -264,6 +271,9 @@ pub enum IdentityError {
     /// A scope name is unknown.
     #[error(transparent)]
     UnknownScope(#[from] UnknownScope),
+    /// A session's rooms are not integer ids, none or too many.
+    #[error(transparent)]
+    InvalidRooms(#[from] crate::reach::InvalidRooms),
     /// A key needs at least one scope.
     #[error("an API key needs at least one scope")]
     NoScopes,

@@ -50,6 +50,7 @@ pub mod memory;
 pub mod message;
 pub mod ports;
 pub mod quota;
+pub mod reach;
 pub mod safety;
 pub mod services;
 pub mod signed_url;
@@ -66,6 +67,7 @@ pub use error::{AttachmentError, AuthError, ErrorKind, IdentityError, LinkRefusa
 pub use listing::{ListQuery, ListRequest, ListingError};
 pub use message::{Message, MessageId};
 pub use quota::{Quota, QuotaExceeded, QuotaKind, QuotaLimits, QuotaUsage};
+pub use reach::Reach;
 pub use services::{AttachmentService, IdentityService, Ports};
 pub use state::{AttachmentState, InvalidTransition};
 pub use tenant::{Tenant, TenantId};

@@ -23,7 +23,7 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 use bytes::Bytes;
-use clasp_domain::credentials::Principal;
+use clasp_domain::credentials::{Principal, PrincipalKind};
 use futures::{Stream, StreamExt};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -193,9 +193,13 @@ impl Admission {
         principal: &Principal,
         uploading: bool,
     ) -> Result<Option<Share>, Refusal> {
-        let credential = self
-            .hasher
-            .hash_one(("credential", principal.tenant_id, &principal.kind));
+        // One end user's sessions are one credential, whatever each reaches.
+        let credential = match &principal.kind {
+            PrincipalKind::ApiKey(id) => self.hasher.hash_one(("key", principal.tenant_id, id)),
+            PrincipalKind::Session { user_id, .. } => {
+                self.hasher.hash_one(("user", principal.tenant_id, user_id))
+            }
+        };
         self.check_rate(credential)?;
         match &self.shares {
             Some(shares) if uploading => {
@@ -369,6 +373,7 @@ mod tests {
             tenant,
             PrincipalKind::Session {
                 user_id: id.to_owned(),
+                reach: clasp_domain::Reach::Own,
             },
         )
     }

@@ -128,9 +128,11 @@ impl From<IdentityError> for Problem {
     fn from(e: IdentityError) -> Self {
         use IdentityError as I;
         let kind = match &e {
-            I::InvalidSlug(_) | I::UnknownScope(_) | I::NoScopes | I::InvalidSession => {
-                ProblemKind::InvalidField
-            }
+            I::InvalidSlug(_)
+            | I::UnknownScope(_)
+            | I::NoScopes
+            | I::InvalidSession
+            | I::InvalidRooms(_) => ProblemKind::InvalidField,
             I::TenantExists(_) => ProblemKind::Conflict,
             I::UnknownTenant(_) | I::UnknownKey(_) | I::UnknownSession => {
                 ProblemKind::Domain(ErrorKind::NotFound)

@@ -79,6 +79,7 @@ pub fn standard(problem: &Problem) -> Wire {
         P::RateLimited => Wire::new(S::TOO_MANY_REQUESTS, "rate_limited"),
         P::Domain(kind) => match kind {
             E::Forbidden(_) => Wire::new(S::FORBIDDEN, "insufficient_scope"),
+            E::OutOfReach => Wire::new(S::FORBIDDEN, "forbidden"),
             E::NotFound => Wire::new(S::NOT_FOUND, "not_found").saying("attachment not found"),
             E::TooLarge => Wire::new(S::BAD_REQUEST, "file_too_large"),
             E::DisallowedType => Wire::new(S::BAD_REQUEST, "invalid_file_type"),

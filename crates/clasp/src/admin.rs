@@ -6,7 +6,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
 use clasp_domain::services::QuotaChange;
-use clasp_domain::{Quota, Tenant};
+use clasp_domain::{Quota, Reach, Tenant};
 
 use crate::cli::{AdminCommand, KeyCommand, QuotaCommand, SessionCommand, TenantCommand};
 use crate::config::Config;
@@ -41,9 +41,20 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
                 json!({ "id": key.id, "prefix": key.prefix, "revoked_at": revoked })
             );
         }
-        AdminCommand::Session(SessionCommand::Create { tenant, user, ttl }) => {
+        AdminCommand::Session(SessionCommand::Create {
+            tenant,
+            user,
+            rooms,
+            all_rooms,
+            ttl,
+        }) => {
             let ttl = time::Duration::try_from(*ttl).context("--ttl is too long")?;
-            let (_, cookie) = ids.create_session(&tenant, &user, ttl).await?;
+            let reach = match (rooms, all_rooms) {
+                (Some(rooms), _) => Reach::rooms(&rooms).context("--rooms")?,
+                (None, true) => Reach::AllRooms,
+                (None, false) => Reach::Own,
+            };
+            let (_, cookie) = ids.create_session(&tenant, &user, ttl, reach).await?;
             println!("{cookie}");
         }
         AdminCommand::Session(SessionCommand::Revoke {

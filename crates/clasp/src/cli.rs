@@ -138,6 +138,14 @@ pub enum SessionCommand {
         /// The host product's user id.
         #[arg(long)]
         user: String,
+        /// The chat rooms the user is in, comma-separated integer ids: the
+        /// session reads their attachments and posts into them. Without
+        /// `--rooms` or `--all-rooms`, only its own uploads.
+        #[arg(long, value_delimiter = ',', conflicts_with = "all_rooms")]
+        rooms: Option<Vec<String>>,
+        /// A moderator's or a service's session: every chat attachment of the tenant.
+        #[arg(long)]
+        all_rooms: bool,
         /// Lifetime, e.g. 30m, 1h, 7d.
         #[arg(long, default_value = "1h")]
         ttl: humantime::Duration,
@@ -188,6 +196,21 @@ mod tests {
             let args = refused.split(' ');
             assert!(Cli::try_parse_from(args).is_err(), "{refused:?}");
         }
+    }
+
+    #[test]
+    fn a_session_names_rooms_or_all_rooms_not_both() {
+        let cli = Cli::try_parse_from(
+            "clasp admin session create --tenant t --user u --rooms 6,7".split(' '),
+        )
+        .expect("parsed");
+        assert!(matches!(
+            cli.command,
+            Command::Admin(AdminCommand::Session(SessionCommand::Create { rooms: Some(rooms), all_rooms: false, .. }))
+                if rooms == ["6", "7"]
+        ));
+        let both = "clasp admin session create --tenant t --user u --rooms 6 --all-rooms";
+        assert!(Cli::try_parse_from(both.split(' ')).is_err());
     }
 
     /// Session cookies are base64url, so one in 64 starts with `-`.

@@ -2,6 +2,7 @@ use uuid::Uuid;
 
 use crate::credentials::{ApiKey, Scopes, Session, generate_api_key, hash_secret};
 use crate::ports::{IdentityStore, RepoError};
+use crate::reach::Reach;
 use crate::tenant::TenantId;
 
 use super::{fresh_tenant, instant};
@@ -122,6 +123,7 @@ pub async fn identity_store(store: &dyn IdentityStore) {
         created_at: instant(3),
         expires_at: instant(3603),
         revoked_at: None,
+        reach: Reach::Rooms(vec!["6".into(), "7".into()]),
     };
     store.create_session(&s).await.unwrap();
     assert_eq!(
@@ -141,7 +143,20 @@ pub async fn identity_store(store: &dyn IdentityStore) {
     let mut other = s.clone();
     other.id = Uuid::now_v7();
     other.hash = hash_secret(&Uuid::now_v7().to_string());
+    other.reach = Reach::AllRooms;
     store.create_session(&other).await.unwrap();
+    let mut own = other.clone();
+    own.id = Uuid::now_v7();
+    own.hash = hash_secret(&Uuid::now_v7().to_string());
+    own.reach = Reach::Own;
+    store.create_session(&own).await.unwrap();
+    for each in [&other, &own] {
+        assert_eq!(
+            store.session_by_id(each.id).await.unwrap().as_ref(),
+            Some(each),
+            "what a session reaches is kept"
+        );
+    }
     assert!(store.revoke_session(s.id, instant(4)).await.unwrap());
     let revoked = store.session_by_hash(&s.hash).await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(instant(4)));

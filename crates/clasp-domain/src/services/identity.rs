@@ -9,6 +9,7 @@ use crate::credentials::{
 };
 use crate::error::{AuthError, IdentityError};
 use crate::ports::RepoError;
+use crate::reach::Reach;
 use crate::services::Ports;
 use crate::tenant::{Tenant, TenantId, validate_slug};
 
@@ -127,13 +128,15 @@ impl IdentityService {
         Ok(key)
     }
 
-    /// Creates a session of `user_id` in the tenant `slug`, lasting `ttl`; returns
-    /// the record and the cookie value, which is shown once and never stored.
+    /// Creates a session of `user_id` in the tenant `slug`, lasting `ttl` and
+    /// reaching what `reach` says; returns the record and the cookie value,
+    /// which is shown once and never stored.
     pub async fn create_session(
         &self,
         slug: &str,
         user_id: &str,
         ttl: Duration,
+        reach: Reach,
     ) -> Result<(Session, String), IdentityError> {
         if user_id.trim().is_empty() || !ttl.is_positive() || ttl > MAX_SESSION_LIFETIME {
             return Err(IdentityError::InvalidSession);
@@ -149,6 +152,7 @@ impl IdentityService {
             created_at: now,
             expires_at: now + ttl,
             revoked_at: None,
+            reach,
         };
         self.ports.identities.create_session(&session).await?;
         Ok((session, token))
@@ -211,6 +215,7 @@ impl IdentityService {
             scopes: Scopes::ALL,
             kind: PrincipalKind::Session {
                 user_id: session.user_id,
+                reach: session.reach,
             },
         })
     }
@@ -253,8 +258,10 @@ mod tests {
     fn a_revoked_session_authenticates_nothing() {
         let ids = IdentityService::new(MemoryPorts::new("http://x").ports);
         block_on(ids.create_tenant("t")).unwrap();
-        let (first, cookie) = block_on(ids.create_session("t", "u", Duration::hours(1))).unwrap();
-        let (second, other) = block_on(ids.create_session("t", "u", Duration::hours(1))).unwrap();
+        let (first, cookie) =
+            block_on(ids.create_session("t", "u", Duration::hours(1), Reach::Own)).unwrap();
+        let (second, other) =
+            block_on(ids.create_session("t", "u", Duration::hours(1), Reach::Own)).unwrap();
         assert!(block_on(ids.authenticate_session(&cookie)).is_ok());
 
         let revoked = block_on(ids.revoke_session(&cookie)).unwrap();
@@ -287,7 +294,8 @@ mod tests {
     fn sessions_live_at_most_thirty_days() {
         let ids = IdentityService::new(MemoryPorts::new("http://x").ports);
         block_on(ids.create_tenant("t")).unwrap();
-        let longest = block_on(ids.create_session("t", "u", MAX_SESSION_LIFETIME)).unwrap();
+        let longest =
+            block_on(ids.create_session("t", "u", MAX_SESSION_LIFETIME, Reach::Own)).unwrap();
         assert_eq!(
             longest.0.expires_at - longest.0.created_at,
             MAX_SESSION_LIFETIME
@@ -295,7 +303,7 @@ mod tests {
         let longer = MAX_SESSION_LIFETIME + Duration::seconds(1);
         for ttl in [longer, Duration::ZERO, Duration::days(-1)] {
             assert_eq!(
-                block_on(ids.create_session("t", "u", ttl)).err(),
+                block_on(ids.create_session("t", "u", ttl, Reach::Own)).err(),
                 Some(IdentityError::InvalidSession),
                 "{ttl}"
             );

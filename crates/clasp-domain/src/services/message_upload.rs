@@ -50,7 +50,7 @@ pub struct MessageUpload {
 
 impl AttachmentService {
     /// Starts uploading files to the message `message_id`, optionally inside the
-    /// room `room_id`.
+    /// room `room_id`, which the principal must reach ([`Principal::uploads_into`]).
     pub fn message_upload(
         &self,
         principal: &Principal,
@@ -58,6 +58,7 @@ impl AttachmentService {
         room_id: Option<&str>,
     ) -> Outcome<MessageUpload> {
         require(principal, Scope::Write)?;
+        may_upload_into(principal, room_id)?;
         Ok(MessageUpload {
             service: self.clone(),
             principal: principal.clone(),
@@ -73,14 +74,15 @@ impl AttachmentService {
 
     /// The attachment numbered `number`, once its upload has finished — ready,
     /// or failed for a reason the client may read (a checksum mismatch).
-    /// Attachments still on their way are not found.
+    /// Attachments still on their way, and those the principal does not reach
+    /// ([`Principal::reads`]: a session's rooms and own uploads), are not found.
     pub async fn find_numbered(&self, principal: &Principal, number: i64) -> Outcome<Attachment> {
         require(principal, Scope::Read)?;
         self.ports
             .attachments
             .get_by_number(principal.tenant_id, number)
             .await?
-            .filter(|a| a.state.is_final())
+            .filter(|a| a.state.is_final() && principal.reads(a))
             .ok_or(AttachmentError::NotFound)
     }
 
@@ -99,10 +101,17 @@ impl AttachmentService {
         self.open(principal, &Lookup::id(found.id)).await
     }
 
-    /// Deletes the attachment numbered `number` (see [`AttachmentService::delete`]).
+    /// Deletes the attachment numbered `number` (see [`AttachmentService::delete`]):
+    /// its uploader or an all-rooms session may; another member of its room
+    /// reads it but is refused.
     pub async fn delete_numbered(&self, principal: &Principal, number: i64) -> Outcome<()> {
         require(principal, Scope::Delete)?;
         let found = self.find_numbered(principal, number).await?;
+        if !principal.deletes(&found) {
+            return Err(AttachmentError::OutOfReach(
+                "only its uploader or an all-rooms session may delete an attachment",
+            ));
+        }
         self.delete(principal, &Lookup::id(found.id)).await
     }
 
@@ -181,9 +190,12 @@ impl AttachmentService {
 
 impl MessageUpload {
     /// Records the room the message is in (a form field may name it after the
-    /// first file); it applies to every file of the upload.
-    pub fn set_room(&mut self, room_id: &str) {
+    /// first file); it applies to every file of the upload, and the principal
+    /// must reach it.
+    pub fn set_room(&mut self, room_id: &str) -> Outcome<()> {
+        may_upload_into(&self.principal, Some(room_id))?;
         self.subject.room_id = Some(room_id.to_owned());
+        Ok(())
     }
 
     /// Records the most bytes the request can carry (its `Content-Length`): no
@@ -303,6 +315,17 @@ impl MessageUpload {
         for attachment in &self.staged {
             self.service.discard(attachment).await;
         }
+    }
+}
+
+/// Refuses an upload into `room` (`None`: no room) the principal does not reach.
+fn may_upload_into(principal: &Principal, room: Option<&str>) -> Outcome<()> {
+    if principal.uploads_into(room) {
+        Ok(())
+    } else {
+        Err(AttachmentError::OutOfReach(
+            "this session may not post into that room",
+        ))
     }
 }
 

@@ -2,13 +2,14 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::Data;
-use clasp_domain::{IdentityError, Scopes};
+use clasp_domain::{IdentityError, Reach, Scopes};
 use uuid::Uuid;
 
 use super::json::{KeyJson, KeysJson, NewKey, NewKeyJson, NewSession, NewSessionJson};
 use super::{Admin, AdminCaller, Id, Posted, Slug};
 use crate::Services;
 use crate::own::ErrorJson;
+use crate::problem::{Problem, ProblemKind};
 use crate::wire::Reply;
 
 /// How long a session lasts when the request does not say: an hour, as
@@ -65,7 +66,7 @@ pub(super) async fn revoke_key(_: AdminCaller, id: Id, services: Data<Services>)
 
 #[utoipa::path(post, path = "/admin/v1/tenants/{slug}/sessions", params(Slug), request_body(content = NewSession, content_type = "application/json"), responses(
     (status = 201, description = "The session, with its cookie value: the only time it is shown", body = NewSessionJson),
-    (status = 400, description = "No user id, a lifetime out of bounds, or not the JSON expected", body = ErrorJson),
+    (status = 400, description = "No user id, a lifetime or rooms out of bounds, rooms with all_rooms, or not the JSON expected", body = ErrorJson),
     (status = 401, description = "No or a wrong admin token", body = ErrorJson),
     (status = 404, description = "No such tenant", body = ErrorJson),
     (status = 413, description = "The body is too large", body = ErrorJson),
@@ -81,9 +82,22 @@ pub(super) async fn create_session(
     let ttl = i64::try_from(secs)
         .map(time::Duration::seconds)
         .map_err(|_| IdentityError::InvalidSession)?;
+    let reach = match (asked.rooms, asked.all_rooms) {
+        (Some(_), true) => {
+            return Err(Problem::new(
+                ProblemKind::InvalidField,
+                "rooms and all_rooms exclude each other",
+            )
+            .into());
+        }
+        (Some(rooms), false) => Reach::rooms(&rooms.iter().map(i64::to_string).collect::<Vec<_>>())
+            .map_err(IdentityError::from)?,
+        (None, true) => Reach::AllRooms,
+        (None, false) => Reach::Own,
+    };
     let (session, cookie) = services
         .identities
-        .create_session(&slug, &asked.user_id, ttl)
+        .create_session(&slug, &asked.user_id, ttl, reach)
         .await?;
     Ok(HttpResponse::Created().json(NewSessionJson::new(&session, cookie)))
 }

@@ -1,6 +1,6 @@
 //! The admin API's request and answer bodies.
 
-use clasp_domain::{ApiKey, Quota, QuotaLimits, Session, Tenant};
+use clasp_domain::{ApiKey, Quota, QuotaLimits, Reach, Session, Tenant};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -190,6 +190,14 @@ pub struct NewSession {
     /// How long the session lasts, in seconds (default 3600, at most 30 days).
     #[schema(minimum = 1, maximum = 2_592_000)]
     pub ttl_secs: Option<u64>,
+    /// The chat rooms the user is in (1 to 1000 integer ids): the session
+    /// reads their attachments and posts into them. Without `rooms` and
+    /// `all_rooms` it reaches only its own uploads, made without a room.
+    pub rooms: Option<Vec<i64>>,
+    /// A moderator's or a service's session: every chat attachment of the
+    /// tenant, and every other dialect's by number. Not with `rooms`.
+    #[serde(default)]
+    pub all_rooms: bool,
 }
 
 /// A new session with its cookie value: the only time it is shown.
@@ -200,16 +208,25 @@ pub struct NewSessionJson {
     /// The value of the `clasp_session` cookie.
     cookie: String,
     expires_at: String,
+    /// The rooms it reaches (empty for none, and for an all-rooms session).
+    rooms: Vec<i64>,
+    all_rooms: bool,
 }
 
 impl NewSessionJson {
     /// `session`, whose cookie value is `cookie`.
     pub fn new(session: &Session, cookie: String) -> Self {
+        let rooms = match &session.reach {
+            Reach::Rooms(rooms) => rooms.iter().filter_map(|r| r.parse().ok()).collect(),
+            Reach::Own | Reach::AllRooms => Vec::new(),
+        };
         Self {
             id: session.id,
             user_id: session.user_id.clone(),
             cookie,
             expires_at: rfc3339(session.expires_at),
+            rooms,
+            all_rooms: session.reach == Reach::AllRooms,
         }
     }
 }

@@ -92,7 +92,10 @@ async fn victim(services: &Services) -> Victim {
     ids.create_tenant("victim").await.unwrap();
     let (key, secret) = ids.create_api_key("victim", Scopes::ALL).await.unwrap();
     let hour = time::Duration::hours(1);
-    let (session, cookie) = ids.create_session("victim", "u1", hour).await.unwrap();
+    let (session, cookie) = ids
+        .create_session("victim", "u1", hour, clasp_domain::Reach::AllRooms)
+        .await
+        .unwrap();
     Victim {
         key: secret,
         key_id: key.id.to_string(),

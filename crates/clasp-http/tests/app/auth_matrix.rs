@@ -251,14 +251,26 @@ async fn world() -> World {
     let (revoked, revoked_key) = ids.create_api_key(VICTIM, Scopes::ALL).await.unwrap();
     ids.revoke_api_key(&revoked.id.to_string()).await.unwrap();
     let hour = time::Duration::hours(1);
-    let (_, victim_session) = ids.create_session(VICTIM, "u1", hour).await.unwrap();
-    let (_, revoked_session) = ids.create_session(VICTIM, "u1", hour).await.unwrap();
+    let (_, victim_session) = ids
+        .create_session(VICTIM, "u1", hour, clasp_domain::Reach::AllRooms)
+        .await
+        .unwrap();
+    let (_, revoked_session) = ids
+        .create_session(VICTIM, "u1", hour, clasp_domain::Reach::AllRooms)
+        .await
+        .unwrap();
     ids.revoke_session(&revoked_session).await.unwrap();
     let minute = time::Duration::minutes(1);
-    let (_, expired_session) = ids.create_session(VICTIM, "u1", minute).await.unwrap();
+    let (_, expired_session) = ids
+        .create_session(VICTIM, "u1", minute, clasp_domain::Reach::AllRooms)
+        .await
+        .unwrap();
     clock.advance(time::Duration::minutes(2));
     let (_, attacker_key) = ids.create_api_key(ATTACKER, Scopes::ALL).await.unwrap();
-    let (_, attacker_session) = ids.create_session(ATTACKER, "u2", hour).await.unwrap();
+    let (_, attacker_session) = ids
+        .create_session(ATTACKER, "u2", hour, clasp_domain::Reach::AllRooms)
+        .await
+        .unwrap();
 
     let app = app!(services);
     let bytes = victim_bytes();

@@ -107,7 +107,12 @@ pub async fn sessions(services: &Services, slug: &str, users: &[&str]) -> Vec<St
     let mut cookies = Vec::new();
     for user in users {
         let hour = time::Duration::hours(1);
-        cookies.push(ids.create_session(slug, user, hour).await.unwrap().1);
+        cookies.push(
+            ids.create_session(slug, user, hour, clasp_domain::Reach::AllRooms)
+                .await
+                .unwrap()
+                .1,
+        );
     }
     cookies
 }

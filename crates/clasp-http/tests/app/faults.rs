@@ -44,7 +44,12 @@ async fn world() -> World {
     let key = tenant_with_key(&services, SLUG).await;
     let (_, session) = services
         .identities
-        .create_session(SLUG, "u1", time::Duration::days(7))
+        .create_session(
+            SLUG,
+            "u1",
+            time::Duration::days(7),
+            clasp_domain::Reach::AllRooms,
+        )
         .await
         .unwrap();
     World {

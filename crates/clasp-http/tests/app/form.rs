@@ -106,7 +106,10 @@ async fn world() -> World {
     ids.create_tenant("acme").await.unwrap();
     let (_, key) = ids.create_api_key("acme", Scopes::ALL).await.unwrap();
     let hour = time::Duration::hours(1);
-    let (_, session) = ids.create_session("acme", "u-1", hour).await.unwrap();
+    let (_, session) = ids
+        .create_session("acme", "u-1", hour, clasp_domain::Reach::AllRooms)
+        .await
+        .unwrap();
     World {
         services,
         mem,

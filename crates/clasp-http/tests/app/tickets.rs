@@ -338,7 +338,12 @@ async fn api_v1_paths_belong_to_redirect_with_a_key_and_to_chat_with_a_cookie() 
     let (_, cookie) = f
         .services
         .identities
-        .create_session("acme", "u-1", time::Duration::hours(1))
+        .create_session(
+            "acme",
+            "u-1",
+            time::Duration::hours(1),
+            clasp_domain::Reach::AllRooms,
+        )
         .await
         .unwrap();
     let res = test::call_service(

@@ -15,6 +15,7 @@ use super::*;
 use crate::credentials::{PrincipalKind, Scopes};
 use crate::memory::{ManualClock, MemoryPorts};
 use crate::ports::{ThumbnailError, Thumbnailer};
+use crate::reach::Reach;
 use crate::validation::UploadPolicy;
 
 /// Answers the first bytes of the image as its "thumbnail", refusing texts.
@@ -54,6 +55,7 @@ fn fixture() -> Fixture {
             scopes: Scopes::ALL,
             kind: PrincipalKind::Session {
                 user_id: "u-1".into(),
+                reach: Reach::AllRooms,
             },
         },
     }
@@ -91,7 +93,7 @@ fn files_stay_invisible_until_committed_then_carry_message_and_room() {
             "staged #{n} is invisible"
         );
     }
-    up.set_room("6");
+    up.set_room("6").unwrap();
     let done = block_on(up.commit()).unwrap();
     assert_eq!(
         done.iter().map(|a| a.number).collect::<Vec<_>>(),

@@ -129,7 +129,7 @@ async fn receive(
                 }
                 Some("roomId") => {
                     let raw = fields.text_of_at_most(field, MAX_KNOWN_FIELD_BYTES).await?;
-                    upload.set_room(&integer_id("roomId", &raw)?);
+                    upload.set_room(&integer_id("roomId", &raw)?)?;
                 }
                 _ => fields.skip(field).await?,
             }

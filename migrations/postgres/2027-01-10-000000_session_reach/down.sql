@@ -1,0 +1,1 @@
+ALTER TABLE sessions DROP COLUMN rooms, DROP COLUMN all_rooms;

@@ -1,0 +1,2 @@
+ALTER TABLE sessions DROP COLUMN all_rooms;
+ALTER TABLE sessions DROP COLUMN rooms;
