@@ -3,11 +3,12 @@
 //! session, quota, revocations), what it mints works on the public listener,
 //! and the public listener has no admin route, probe or metric.
 
+use clasp_domain::ports::BlobStore;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::{ADMIN_TOKEN, HELPER_TICKET, PNG, Server, Workdir, client, form};
-use crate::shared::{fresh_postgres_database, on_postgres_and_s3};
+use crate::shared::{fresh_postgres_database, on_postgres_and_s3, test_bucket};
 
 /// `method path` on the admin listener with the admin token and `body`:
 /// the status and the JSON answer (null if none).
@@ -53,7 +54,16 @@ async fn chat_upload(server: &Server, cookie: &str) -> StatusCode {
         .status()
 }
 
-async fn lifecycle(work: Workdir) {
+/// Whether the object `key` is in the store of `work` (the bucket on S3).
+async fn stored(work: &Workdir, on_s3: bool, key: &str) -> bool {
+    if on_s3 {
+        test_bucket().head(key).await.unwrap().is_some()
+    } else {
+        work.path().join("data/blobs").join(key).exists()
+    }
+}
+
+async fn lifecycle(work: Workdir, on_s3: bool) {
     let server = Server::start(&work);
     let c = client();
 
@@ -166,6 +176,42 @@ async fn lifecycle(work: Workdir) {
     let (status, _) = admin(&server, "GET", "/tenants/nobody", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // deleting the tenant purges its bytes and rows, and its credentials stop
+    let scopes = json!({"scopes": ["attachments:read", "attachments:write"]});
+    let (_, fresh) = admin(&server, "POST", "/tenants/acme/keys", Some(scopes)).await;
+    let fresh = fresh["key"].as_str().unwrap();
+    admin(&server, "PUT", "/tenants/acme/quota", Some(json!({}))).await;
+    let res = c
+        .post(server.url(&format!("/v1/tickets/{HELPER_TICKET}/attachments")))
+        .bearer_auth(fresh)
+        .multipart(form("file", "a.png", "image/png", PNG.to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let made: Value = res.json().await.unwrap();
+    let object = format!(
+        "{}/{}",
+        tenant["id"].as_str().unwrap(),
+        made["id"].as_str().unwrap()
+    );
+    assert!(stored(&work, on_s3, &object).await, "{object}");
+    let (status, _) = admin(&server, "DELETE", "/tenants/acme", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        !stored(&work, on_s3, &object).await,
+        "the tenant's bytes are gone from the store"
+    );
+    assert_eq!(
+        upload(&server, fresh).await,
+        StatusCode::UNAUTHORIZED,
+        "its keys are gone"
+    );
+    let (status, _) = admin(&server, "GET", "/tenants/acme", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let shown = work.run(&["admin", "quota", "show", "--tenant", "acme"]);
+    assert!(!shown.status.success(), "the CLI agrees: no such tenant");
+
     let metrics = c
         .get(server.admin_url("/metrics"))
         .send()
@@ -183,12 +229,12 @@ async fn lifecycle(work: Workdir) {
 
 #[tokio::test]
 async fn a_host_provisions_over_the_admin_api_on_the_embedded_defaults() {
-    lifecycle(Workdir::new()).await;
+    lifecycle(Workdir::new(), false).await;
 }
 
 #[tokio::test]
 async fn a_host_provisions_over_the_admin_api_on_postgres_and_s3() {
-    lifecycle(on_postgres_and_s3(&fresh_postgres_database())).await;
+    lifecycle(on_postgres_and_s3(&fresh_postgres_database()), true).await;
 }
 
 #[test]

@@ -296,6 +296,30 @@ macro_rules! attachment_repository {
                         .map_err($crate::error::query_error)?;
                     Ok(())
                 }
+
+                async fn any_of_tenant(
+                    &self,
+                    tenant: TenantId,
+                    limit: usize,
+                ) -> Stored<Vec<Attachment>> {
+                    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                    let batch = attachments
+                        .filter(tenant_id.eq(DbId(tenant.0)))
+                        .order(number.asc())
+                        .limit(limit);
+                    find_all!(self, batch, AttachmentRow)
+                }
+
+                async fn forget_tenant(&self, tenant: TenantId) -> Stored<()> {
+                    use $crate::schema::{messages, tenant_quotas};
+                    let messages_of =
+                        messages::table.filter(messages::tenant_id.eq(DbId(tenant.0)));
+                    let _: bool = changed_any!(self, diesel::delete(messages_of))?;
+                    let quota_of =
+                        tenant_quotas::table.filter(tenant_quotas::tenant_id.eq(DbId(tenant.0)));
+                    let _: bool = changed_any!(self, diesel::delete(quota_of))?;
+                    Ok(())
+                }
             }
         };
     };

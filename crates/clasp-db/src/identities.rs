@@ -132,6 +132,52 @@ macro_rules! identity_store {
                 async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Stored<bool> {
                     revoke!(self, sessions, id, at)
                 }
+
+                async fn begin_tenant_deletion(
+                    &self,
+                    tenant: TenantId,
+                    at: OffsetDateTime,
+                ) -> Stored<()> {
+                    let of = DbId(tenant.0);
+                    let keys = api_keys::table
+                        .filter(api_keys::tenant_id.eq(of))
+                        .filter(api_keys::revoked_at.is_null());
+                    let _: bool = changed_any!(
+                        self,
+                        diesel::update(keys).set(api_keys::revoked_at.eq(DbTime(at)))
+                    )?;
+                    let live = sessions::table
+                        .filter(sessions::tenant_id.eq(of))
+                        .filter(sessions::revoked_at.is_null());
+                    let _: bool = changed_any!(
+                        self,
+                        diesel::update(live).set(sessions::revoked_at.eq(DbTime(at)))
+                    )?;
+                    let unmarked = tenants::table
+                        .find(of)
+                        .filter(tenants::deleting_since.is_null());
+                    let _: bool = changed_any!(
+                        self,
+                        diesel::update(unmarked).set(tenants::deleting_since.eq(DbTime(at)))
+                    )?;
+                    Ok(())
+                }
+
+                async fn tenants_being_deleted(&self) -> Stored<Vec<Tenant>> {
+                    let marked = tenants::table
+                        .filter(tenants::deleting_since.is_not_null())
+                        .order(tenants::slug.asc());
+                    find_all!(self, marked, TenantRow)
+                }
+
+                async fn delete_tenant(&self, tenant: TenantId) -> Stored<bool> {
+                    let of = DbId(tenant.0);
+                    let keys = api_keys::table.filter(api_keys::tenant_id.eq(of));
+                    let _: bool = changed_any!(self, diesel::delete(keys))?;
+                    let all = sessions::table.filter(sessions::tenant_id.eq(of));
+                    let _: bool = changed_any!(self, diesel::delete(all))?;
+                    changed_any!(self, diesel::delete(tenants::table.find(of)))
+                }
             }
         };
     };

@@ -174,6 +174,7 @@ pub(crate) struct TenantRow {
     id: DbId,
     slug: String,
     created_at: DbTime,
+    deleting_since: Option<DbTime>,
 }
 
 impl TenantRow {
@@ -183,6 +184,7 @@ impl TenantRow {
             id: DbId(t.id.0),
             slug: t.slug.clone(),
             created_at: DbTime(t.created_at),
+            deleting_since: t.deleting_since.map(DbTime),
         }
     }
 
@@ -192,6 +194,7 @@ impl TenantRow {
             id: TenantId(self.id.0),
             slug: self.slug,
             created_at: self.created_at.0,
+            deleting_since: self.deleting_since.map(|t| t.0),
         })
     }
 }

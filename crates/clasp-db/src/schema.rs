@@ -11,6 +11,7 @@ diesel::table! {
         id -> Id,
         slug -> Text,
         created_at -> Moment,
+        deleting_since -> Nullable<Moment>,
     }
 }
 

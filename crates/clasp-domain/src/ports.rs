@@ -137,6 +137,12 @@ pub trait AttachmentRepository: Send + Sync {
     /// Sets the quota limits of `tenant` (usage is untouched: limits below it
     /// refuse new attachments until enough are deleted).
     async fn set_quota_limits(&self, tenant: TenantId, limits: QuotaLimits) -> Stored<()>;
+    /// At most `limit` attachments of `tenant` in any state, tombstones
+    /// included: what a tenant's purge deletes, batch by batch.
+    async fn any_of_tenant(&self, tenant: TenantId, limit: usize) -> Stored<Vec<Attachment>>;
+    /// Forgets what remains of `tenant` once its attachments are gone: its
+    /// messages and its quota.
+    async fn forget_tenant(&self, tenant: TenantId) -> Stored<()>;
 }
 
 /// Tenants, API keys and sessions.
@@ -175,6 +181,15 @@ pub trait IdentityStore: Send + Sync {
     /// Marks the session revoked at `at`, so it authenticates nothing from then
     /// on; returns whether it existed.
     async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Stored<bool>;
+    /// Begins deleting `tenant`: revokes at `at` every key and session of it
+    /// not revoked yet, then stamps its `deleting_since` (keeping an earlier
+    /// stamp), so that once it is marked nothing of it authenticates.
+    async fn begin_tenant_deletion(&self, tenant: TenantId, at: OffsetDateTime) -> Stored<()>;
+    /// Tenants whose deletion began and is not finished: what a restarted
+    /// instance resumes.
+    async fn tenants_being_deleted(&self) -> Stored<Vec<Tenant>>;
+    /// Removes the tenant with its keys and sessions; returns whether it existed.
+    async fn delete_tenant(&self, tenant: TenantId) -> Stored<bool>;
 }
 
 /// A blob store failure.

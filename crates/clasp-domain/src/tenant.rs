@@ -25,6 +25,10 @@ pub struct Tenant {
     /// When the tenant was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When its deletion began: its credentials are revoked and its
+    /// attachments are being purged; once they are, the tenant is gone.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deleting_since: Option<OffsetDateTime>,
 }
 
 /// Why a slug cannot name a tenant.

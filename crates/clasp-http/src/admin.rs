@@ -160,6 +160,7 @@ pub(crate) fn routes() -> Group {
             create_tenant in tenants,
             list_tenants in tenants,
             get_tenant in tenants,
+            delete_tenant in tenants,
             get_quota in tenants,
             put_quota in tenants,
             create_key in credentials,

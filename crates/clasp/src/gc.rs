@@ -22,9 +22,14 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Deletes every abandoned direct upload, batch by batch; returns how many.
-/// One that cannot be removed is logged and left, claimed, for the next sweep.
+/// Finishes the tenant deletions begun and not finished, then deletes every
+/// abandoned direct upload, batch by batch; returns how many uploads. One
+/// that cannot be removed is logged and left, claimed, for the next sweep.
 pub async fn sweep_all(attachments: &AttachmentService) -> Result<usize, AttachmentError> {
+    let purged = attachments.resume_tenant_deletions().await?;
+    if purged > 0 {
+        tracing::info!(purged, "finished deleting tenants");
+    }
     let mut total = 0;
     loop {
         let swept = attachments.sweep_expired(BATCH).await?;

@@ -191,6 +191,7 @@ pub async fn assert_old_rows_listed(
 /// A tenant named `slug`, created at the epoch.
 pub fn tenant(slug: &str) -> Tenant {
     Tenant {
+        deleting_since: None,
         id: TenantId(Uuid::now_v7()),
         slug: slug.to_owned(),
         created_at: OffsetDateTime::UNIX_EPOCH,

@@ -177,4 +177,69 @@ pub async fn identity_store(store: &dyn IdentityStore) {
             .await
             .unwrap()
     );
+
+    // deleting a tenant: credentials revoked and the tenant marked, once;
+    // then it goes with its keys and sessions, and nothing of another
+    let doomed = family[0].clone();
+    let mut kept_key = key(family[1].id, Scopes::ALL);
+    kept_key.created_at = instant(5);
+    store.create_api_key(&kept_key).await.unwrap();
+    let doomed_key = key(doomed.id, Scopes::ALL);
+    store.create_api_key(&doomed_key).await.unwrap();
+    let mut doomed_session = own.clone();
+    doomed_session.id = Uuid::now_v7();
+    doomed_session.hash = hash_secret(&Uuid::now_v7().to_string());
+    doomed_session.tenant_id = doomed.id;
+    store.create_session(&doomed_session).await.unwrap();
+    store
+        .begin_tenant_deletion(doomed.id, instant(6))
+        .await
+        .unwrap();
+    store
+        .begin_tenant_deletion(doomed.id, instant(7))
+        .await
+        .unwrap();
+    let marked = store.tenant_by_id(doomed.id).await.unwrap().unwrap();
+    assert_eq!(
+        marked.deleting_since,
+        Some(instant(6)),
+        "the first mark stays"
+    );
+    assert!(
+        store
+            .tenants_being_deleted()
+            .await
+            .unwrap()
+            .contains(&marked)
+    );
+    let revoked = store
+        .api_key_by_hash(&doomed_key.hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(instant(6)));
+    let ended = store
+        .session_by_id(doomed_session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.revoked_at, Some(instant(6)));
+    assert!(store.delete_tenant(doomed.id).await.unwrap());
+    assert!(!store.delete_tenant(doomed.id).await.unwrap());
+    assert_eq!(store.tenant_by_id(doomed.id).await.unwrap(), None);
+    assert_eq!(store.api_key_by_hash(&doomed_key.hash).await.unwrap(), None);
+    assert_eq!(store.session_by_id(doomed_session.id).await.unwrap(), None);
+    assert!(
+        !store
+            .tenants_being_deleted()
+            .await
+            .unwrap()
+            .contains(&marked)
+    );
+    let kept = store
+        .api_key_by_hash(&kept_key.hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.revoked_at, None, "another tenant's key works on");
 }

@@ -40,5 +40,6 @@ fn fresh_tenant() -> Tenant {
         id: TenantId(id),
         slug: format!("t-{}", id.simple()),
         created_at: instant(0),
+        deleting_since: None,
     }
 }

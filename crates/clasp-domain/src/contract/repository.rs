@@ -146,6 +146,59 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
     expired_uploads(repo).await;
     super::listing::listing(repo).await;
     numbers_and_thumbnails(repo).await;
+    purge(repo).await;
+}
+
+/// What a tenant's purge reads and forgets: every row of the tenant in any
+/// state, tombstones included, a batch at a time; then its messages and quota,
+/// and nothing of another tenant.
+async fn purge(repo: &dyn AttachmentRepository) {
+    use crate::quota::{Quota, QuotaLimits};
+    let (tenant, other) = (fresh_tenant().id, fresh_tenant().id);
+    let mut ready = loose(tenant, "T", 1);
+    ready.number = repo.insert(&ready).await.unwrap();
+    for (created, state) in [(2, AttachmentState::Pending), (3, AttachmentState::Deleted)] {
+        repo.insert(&attachment(tenant, "T", created, state))
+            .await
+            .unwrap();
+    }
+    let theirs = loose(other, "T", 1);
+    repo.insert(&theirs).await.unwrap();
+    let posted = message(tenant, "T", vec![ready.id]);
+    assert!(repo.create_message(&posted).await.unwrap());
+    let limits = QuotaLimits {
+        max_bytes: Some(1 << 40),
+        max_attachments: None,
+    };
+    repo.set_quota_limits(tenant, limits).await.unwrap();
+    repo.set_quota_limits(other, limits).await.unwrap();
+
+    let first = repo.any_of_tenant(tenant, 2).await.unwrap();
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[0].id, ready.id, "oldest number first");
+    let all = repo.any_of_tenant(tenant, 10).await.unwrap();
+    assert_eq!(all.len(), 3, "every state, the tombstone too");
+    for a in &all {
+        assert!(repo.delete(tenant, a.id).await.unwrap());
+    }
+    assert!(repo.any_of_tenant(tenant, 10).await.unwrap().is_empty());
+    repo.forget_tenant(tenant).await.unwrap();
+    assert_eq!(repo.quota(tenant).await.unwrap(), Quota::default());
+    let mut again = posted.clone();
+    again.attachment_ids = vec![];
+    assert!(
+        !matches!(
+            repo.create_message(&again).await,
+            Err(RepoError::Conflict(_))
+        ),
+        "its messages are gone"
+    );
+    assert_eq!(
+        repo.quota(other).await.unwrap().limits,
+        limits,
+        "another tenant's stays"
+    );
+    assert_eq!(repo.any_of_tenant(other, 10).await.unwrap().len(), 1);
 }
 
 /// `update` is compare-and-set along the state machine: of a sweep claiming an

@@ -243,4 +243,21 @@ impl AttachmentRepository for MemoryAttachments {
         lock(&self.quotas).entry(tenant).or_default().limits = limits;
         Ok(())
     }
+
+    async fn any_of_tenant(&self, tenant: TenantId, limit: usize) -> Stored<Vec<Attachment>> {
+        let mut found: Vec<Attachment> = lock(&self.rows)
+            .values()
+            .filter(|a| a.tenant_id == tenant)
+            .cloned()
+            .collect();
+        found.sort_by_key(|a| a.number);
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn forget_tenant(&self, tenant: TenantId) -> Stored<()> {
+        lock(&self.messages).retain(|_, m| m.tenant_id != tenant);
+        lock(&self.quotas).remove(&tenant);
+        Ok(())
+    }
 }

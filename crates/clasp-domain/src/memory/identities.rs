@@ -101,6 +101,42 @@ impl IdentityStore for MemoryIdentities {
             (s.id == id).then_some(&mut s.revoked_at)
         }))
     }
+
+    async fn begin_tenant_deletion(&self, tenant: TenantId, at: OffsetDateTime) -> Stored<()> {
+        for key in lock(&self.keys)
+            .iter_mut()
+            .filter(|k| k.tenant_id == tenant)
+        {
+            key.revoked_at.get_or_insert(at);
+        }
+        for session in lock(&self.sessions)
+            .iter_mut()
+            .filter(|s| s.tenant_id == tenant)
+        {
+            session.revoked_at.get_or_insert(at);
+        }
+        for t in lock(&self.tenants).iter_mut().filter(|t| t.id == tenant) {
+            t.deleting_since.get_or_insert(at);
+        }
+        Ok(())
+    }
+
+    async fn tenants_being_deleted(&self) -> Stored<Vec<Tenant>> {
+        Ok(lock(&self.tenants)
+            .iter()
+            .filter(|t| t.deleting_since.is_some())
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_tenant(&self, tenant: TenantId) -> Stored<bool> {
+        lock(&self.keys).retain(|k| k.tenant_id != tenant);
+        lock(&self.sessions).retain(|s| s.tenant_id != tenant);
+        let mut tenants = lock(&self.tenants);
+        let before = tenants.len();
+        tenants.retain(|t| t.id != tenant);
+        Ok(tenants.len() < before)
+    }
 }
 
 /// Adds `item` unless a row `clash`es with it (a unique value taken), which is

@@ -35,6 +35,7 @@ impl IdentityService {
             id: TenantId(Uuid::now_v7()),
             slug: slug.to_owned(),
             created_at: self.ports.clock.now(),
+            deleting_since: None,
         };
         match self.ports.identities.create_tenant(&tenant).await {
             Ok(()) => Ok(tenant),
@@ -43,24 +44,31 @@ impl IdentityService {
         }
     }
 
-    /// The tenant named `slug`.
+    /// The tenant named `slug`, unless it is being deleted.
     pub async fn tenant(&self, slug: &str) -> Result<Tenant, IdentityError> {
         self.ports
             .identities
             .tenant_by_slug(slug)
             .await?
+            .filter(|t| t.deleting_since.is_none())
             .ok_or_else(|| IdentityError::UnknownTenant(slug.to_owned()))
     }
 
-    /// At most `limit` (capped at [`MAX_TENANTS_LISTED`]) tenants whose slug
-    /// sorts after `after`, in slug order: one page of them.
+    /// One page of tenants: at most `limit` (capped at [`MAX_TENANTS_LISTED`])
+    /// whose slug sorts after `after`, in slug order, those being deleted
+    /// left out; and the slug the next page starts after, when there may be one.
     pub async fn tenants(
         &self,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<Tenant>, IdentityError> {
+    ) -> Result<(Vec<Tenant>, Option<String>), IdentityError> {
         let limit = limit.clamp(1, MAX_TENANTS_LISTED);
-        Ok(self.ports.identities.list_tenants(after, limit).await?)
+        let mut page = self.ports.identities.list_tenants(after, limit).await?;
+        let next = (page.len() == limit)
+            .then(|| page.last().map(|t| t.slug.clone()))
+            .flatten();
+        page.retain(|t| t.deleting_since.is_none());
+        Ok((page, next))
     }
 
     /// The tenant `slug` and every API key it has had, revoked ones too,

@@ -8,6 +8,7 @@ mod message_upload;
 mod quota;
 #[cfg(test)]
 mod scanning_tests;
+mod tenant_purge;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ pub use downloads::Download;
 pub use identity::{IdentityService, MAX_TENANTS_LISTED};
 pub use message_upload::{MAX_FILES_PER_MESSAGE, MessageFile, MessageUpload};
 pub use quota::QuotaChange;
+pub use tenant_purge::PURGE_BATCH;
 
 use crate::ports::{
     AttachmentRepository, BlobStore, Clock, IdentityStore, Scanner, Thumbnailer, UploadSigner,

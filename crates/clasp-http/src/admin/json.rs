@@ -56,16 +56,21 @@ pub struct TenantsJson {
 }
 
 impl TenantsJson {
-    /// `page`, of at most `limit`: a full page may have a next one.
-    pub fn new(page: &[Tenant], limit: usize) -> Self {
-        let next = (page.len() >= limit)
-            .then(|| page.last().map(|t| t.slug.clone()))
-            .flatten();
+    /// `page`, followed by the page after `next`.
+    pub fn new(page: &[Tenant], next: Option<String>) -> Self {
         Self {
             tenants: page.iter().map(TenantJson::from).collect(),
             next,
         }
     }
+}
+
+/// A tenant whose purge goes on.
+#[derive(Serialize, ToSchema)]
+pub struct DeletingJson {
+    pub slug: String,
+    /// Always `true`.
+    pub deleting: bool,
 }
 
 /// A tenant with its quota and what it uses.

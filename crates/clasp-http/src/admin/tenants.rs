@@ -4,7 +4,9 @@ use actix_web::web::{Data, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use clasp_domain::services::QuotaChange;
 
-use super::json::{NewTenant, QuotaJson, TenantDetailJson, TenantJson, TenantPage, TenantsJson};
+use super::json::{
+    DeletingJson, NewTenant, QuotaJson, TenantDetailJson, TenantJson, TenantPage, TenantsJson,
+};
 use super::{Admin, AdminCaller, Posted, Slug};
 use crate::Services;
 use crate::own::ErrorJson;
@@ -56,11 +58,11 @@ pub(super) async fn list_tenants(
         .at("limit")
         .into());
     }
-    let tenants = services
+    let (tenants, next) = services
         .identities
         .tenants(page.after.as_deref(), limit)
         .await?;
-    Ok(HttpResponse::Ok().json(TenantsJson::new(&tenants, limit)))
+    Ok(HttpResponse::Ok().json(TenantsJson::new(&tenants, next)))
 }
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{slug}", params(Slug), responses(
@@ -76,6 +78,48 @@ pub(super) async fn get_tenant(
 ) -> Reply<Admin> {
     let (tenant, quota) = services.identities.quota(&slug).await?;
     Ok(HttpResponse::Ok().json(TenantDetailJson::new(&tenant, &quota)))
+}
+
+/// How many batches of a tenant's purge run before its `DELETE` answers; the
+/// rest runs on after a 202.
+const INLINE_PURGE_BATCHES: usize = 2;
+
+#[utoipa::path(delete, path = "/admin/v1/tenants/{slug}", params(Slug), responses(
+    (status = 204, description = "The tenant is gone: every attachment's bytes and row, its messages, quota, keys and sessions"),
+    (status = 202, description = "Its keys and sessions are revoked and its purge goes on in the background (resumed after a restart); `GET` answers 404 from now on", body = DeletingJson),
+    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
+    (status = 404, description = "No such tenant", body = ErrorJson),
+))]
+/// Deletes a tenant and everything of it.
+pub(super) async fn delete_tenant(
+    _: AdminCaller,
+    slug: Slug,
+    services: Data<Services>,
+) -> Reply<Admin> {
+    let attachments = services.attachments.clone();
+    let tenant = attachments.begin_tenant_deletion(&slug).await?;
+    if attachments
+        .purge_tenant(tenant.id, INLINE_PURGE_BATCHES)
+        .await?
+    {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    actix_web::rt::spawn(async move {
+        loop {
+            match attachments.purge_tenant(tenant.id, 1).await {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant.id, error = %e, "purging a deleted tenant failed; the sweeper resumes it");
+                    break;
+                }
+            }
+        }
+    });
+    Ok(HttpResponse::Accepted().json(DeletingJson {
+        slug: tenant.slug,
+        deleting: true,
+    }))
 }
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{slug}/quota", params(Slug), responses(

@@ -196,7 +196,10 @@ async fn every_admin_route_refuses_every_wrong_token_and_leaks_nothing() {
     assert!(ids.tenant("made-by-attacker").await.is_err());
     assert_eq!(ids.api_keys("victim").await.unwrap().1.len(), 1);
     assert_eq!(ids.quota("victim").await.unwrap().1.limits.max_bytes, None);
-    for (method, path, secured) in &ops {
+    // with the token, every operation works (deleting the tenant last)
+    let mut secured: Vec<_> = ops.iter().filter(|(_, _, s)| *s).collect();
+    secured.sort_by_key(|(m, p, _)| m == "delete" && p == "/admin/v1/tenants/{slug}");
+    for (method, path, secured) in secured {
         if *secured {
             let (status, body) = call!(&admin, with_token(request(method, path, &v), TOKEN));
             assert!(
@@ -227,7 +230,7 @@ async fn the_public_listener_has_no_admin_route() {
 
 #[actix_web::test]
 async fn a_host_provisions_a_tenant_end_to_end() {
-    let (services, _) = memory_services(UploadPolicy::default());
+    let (services, mem) = memory_services(UploadPolicy::default());
     let admin = admin!(services, Some(TOKEN));
     let public = app!(services);
     let post =
@@ -383,4 +386,76 @@ async fn a_host_provisions_a_tenant_end_to_end() {
     }
     let (status, _) = call!(&admin, get("/admin/v1/tenants/nobody"));
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // deleting the tenant: its bytes, rows and credentials go; its slug is free
+    let (_, fresh) = call!(
+        &admin,
+        post(
+            "/admin/v1/tenants/acme/keys",
+            json!({"scopes": ["attachments:read"]})
+        )
+    );
+    let reader = fresh["key"].as_str().unwrap().to_owned();
+    assert!(!mem.blobs.is_empty());
+    let (status, _) = call!(&admin, delete("/admin/v1/tenants/acme".to_owned()));
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(mem.blobs.is_empty(), "every byte of the tenant is gone");
+    let list =
+        TestRequest::get().uri("/v1/tickets/11111111-2222-4333-8444-555555555555/attachments");
+    let (status, _) = call!(&public, with_token(list, &reader));
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "its keys are gone");
+    for uri in ["/admin/v1/tenants/acme", "/admin/v1/tenants/acme/keys"] {
+        let (status, _) = call!(&admin, get(uri));
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let (status, _) = call!(&admin, delete("/admin/v1/tenants/acme".to_owned()));
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, page) = call!(&admin, get("/admin/v1/tenants"));
+    assert!(!page.to_string().contains("acme"), "{page}");
+    let (status, _) = call!(&admin, post("/admin/v1/tenants", json!({"slug": "acme"})));
+    assert_eq!(status, StatusCode::CREATED, "the slug is free again");
+}
+
+#[actix_web::test]
+async fn a_large_tenant_is_purged_in_the_background_after_a_202() {
+    let (services, mem) = memory_services(UploadPolicy::default());
+    services.identities.create_tenant("big").await.unwrap();
+    let tenant = services.identities.tenant("big").await.unwrap();
+    let batch = clasp_domain::services::PURGE_BATCH;
+    for n in 0..=2 * batch {
+        let a = clasp_domain::Attachment::pending(
+            tenant.id,
+            clasp_domain::Subject::ticket("t"),
+            (format!("{n}.txt"), "text/plain".to_owned()),
+            "k".to_owned(),
+            time::OffsetDateTime::now_utc(),
+        );
+        mem.ports.attachments.insert(&a).await.unwrap();
+        mem.blobs.insert(&a.blob_key(), b"x");
+    }
+    let admin = admin!(services, Some(TOKEN));
+    let delete = with_token(TestRequest::delete().uri("/admin/v1/tenants/big"), TOKEN);
+    let (status, body) = call!(&admin, delete);
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body, json!({"slug": "big", "deleting": true}));
+    let (status, _) = call!(
+        &admin,
+        with_token(TestRequest::get().uri("/admin/v1/tenants/big"), TOKEN)
+    );
+    assert_eq!(status, StatusCode::NOT_FOUND, "gone for the API at once");
+    for _ in 0..200 {
+        if mem.blobs.is_empty() {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(mem.blobs.is_empty(), "the background purge finished");
+    assert!(
+        mem.ports
+            .identities
+            .tenant_by_slug("big")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

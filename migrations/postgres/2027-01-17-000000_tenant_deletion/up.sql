@@ -1,0 +1,5 @@
+-- A tenant being deleted (DELETE /admin/v1/tenants/{slug}): its credentials are
+-- revoked and its attachments purged batch by batch; a purge cut off by a crash
+-- is resumed by the sweeper from this mark.
+ALTER TABLE tenants ADD COLUMN deleting_since timestamptz;
+CREATE INDEX tenants_being_deleted ON tenants (slug) WHERE deleting_since IS NOT NULL;
