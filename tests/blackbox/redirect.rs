@@ -86,7 +86,7 @@ async fn bearer_downloads_redirect_to_a_url_that_needs_no_credentials() {
     let foreign = work.tenant_with_key("rd-2", ALL);
     let server = Server::start(&work);
     let c = client();
-    let data = b"the exact bytes\x00\xff".to_vec();
+    let data = "the exact bytes ✓\r\n".as_bytes().to_vec();
     let id = upload(&c, &server, &key, &data).await;
 
     let (status, location, _) = download(&c, &server, &reader, &id).await;

@@ -277,7 +277,8 @@ async fn auth_scopes_revocation_and_tenants() {
 async fn bad_uploads_get_400_and_store_nothing() {
     // made first: in a debug build this takes seconds, long enough for an idle
     // pooled connection to reach the server's keep-alive timeout mid-test
-    let max: Vec<u8> = (0..31_457_280u32).map(|i| (i % 251) as u8).collect();
+    // text, as declared: UTF-8 without NUL
+    let max: Vec<u8> = (0..31_457_280u32).map(|i| b' ' + (i % 95) as u8).collect();
     let digest = Sha256::digest(&max);
     let work = Workdir::new();
     let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");

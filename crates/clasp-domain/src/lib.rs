@@ -45,6 +45,7 @@ pub mod credentials;
 pub mod error;
 pub mod inspect;
 pub mod listing;
+pub mod magic;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod message;
