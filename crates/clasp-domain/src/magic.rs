@@ -57,7 +57,10 @@ const RULES: &[(&str, Rule)] = &[
     ("application/pdf", Rule::Sniffed(&["application/pdf"])),
     ("video/mp4", Rule::Sniffed(ISO_MEDIA)),
     ("video/quicktime", Rule::Sniffed(ISO_MEDIA)),
-    ("video/webm", Rule::Sniffed(&["video/webm", "video/x-matroska"])),
+    (
+        "video/webm",
+        Rule::Sniffed(&["video/webm", "video/x-matroska"]),
+    ),
     ("video/ogg", Rule::Sniffed(&["audio/ogg", "audio/opus"])),
     ("audio/mpeg", Rule::Sniffed(&["audio/mpeg"])),
     ("audio/mp4", Rule::Sniffed(&["audio/m4a", "video/mp4"])),
@@ -67,14 +70,26 @@ const RULES: &[(&str, Rule)] = &[
     ("audio/x-wav", Rule::Sniffed(&["audio/x-wav"])),
     ("audio/wave", Rule::Sniffed(&["audio/x-wav"])),
     ("application/zip", Rule::Sniffed(ZIP_FAMILY)),
-    ("application/x-7z-compressed", Rule::Sniffed(&["application/x-7z-compressed"])),
+    (
+        "application/x-7z-compressed",
+        Rule::Sniffed(&["application/x-7z-compressed"]),
+    ),
     ("application/gzip", Rule::Sniffed(&["application/gzip"])),
     (DOCX, Rule::Ooxml("word/")),
     (XLSX, Rule::Ooxml("xl/")),
     (PPTX, Rule::Ooxml("ppt/")),
-    ("application/vnd.oasis.opendocument.text", Rule::OpenDocument),
-    ("application/vnd.oasis.opendocument.spreadsheet", Rule::OpenDocument),
-    ("application/vnd.oasis.opendocument.presentation", Rule::OpenDocument),
+    (
+        "application/vnd.oasis.opendocument.text",
+        Rule::OpenDocument,
+    ),
+    (
+        "application/vnd.oasis.opendocument.spreadsheet",
+        Rule::OpenDocument,
+    ),
+    (
+        "application/vnd.oasis.opendocument.presentation",
+        Rule::OpenDocument,
+    ),
     ("text/plain", Rule::Text),
     ("text/csv", Rule::Text),
     ("text/html", Rule::Text),
@@ -150,7 +165,14 @@ fn is_text(head: &[u8]) -> bool {
 /// least one of the fields every mail carries.
 fn starts_with_header_fields(head: &[u8]) -> bool {
     const USUAL: [&str; 8] = [
-        "from", "to", "subject", "date", "received", "message-id", "mime-version", "return-path",
+        "from",
+        "to",
+        "subject",
+        "date",
+        "received",
+        "message-id",
+        "mime-version",
+        "return-path",
     ];
     let text = String::from_utf8_lossy(head);
     let mut usual = false;
@@ -185,8 +207,7 @@ fn zip_entry_names(head: &[u8]) -> Vec<String> {
         };
         let u16_at = |o: usize| usize::from(u16::from_le_bytes([fixed[o], fixed[o + 1]]));
         let flags = u16_at(6);
-        let compressed =
-            u32::from_le_bytes([fixed[18], fixed[19], fixed[20], fixed[21]]) as usize;
+        let compressed = u32::from_le_bytes([fixed[18], fixed[19], fixed[20], fixed[21]]) as usize;
         let (name_len, extra_len) = (u16_at(26), u16_at(28));
         let Some(name) = head.get(at + 30..at + 30 + name_len) else {
             break;

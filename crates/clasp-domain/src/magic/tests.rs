@@ -62,23 +62,47 @@ fn office_documents_are_zips_of_their_own_kind() {
     assert!(accepted(PPTX, &ooxml("ppt/")));
     assert!(!accepted(DOCX, &ooxml("xl/")), "an xlsx declared as docx");
     let no_types = zip(&[("word/document.xml", b"<doc/>")], false);
-    assert!(!accepted(DOCX, &no_types), "a zip without [Content_Types].xml");
+    assert!(
+        !accepted(DOCX, &no_types),
+        "a zip without [Content_Types].xml"
+    );
     let later = zip(
-        &[("word/document.xml", b"<d/>"), ("[Content_Types].xml", b"<T/>")],
+        &[
+            ("word/document.xml", b"<d/>"),
+            ("[Content_Types].xml", b"<T/>"),
+        ],
         false,
     );
     assert!(accepted(DOCX, &later), "either order");
-    let streamed = zip(&[("[Content_Types].xml", b"<T/>"), ("xl/workbook.xml", b"<w/>")], true);
+    let streamed = zip(
+        &[
+            ("[Content_Types].xml", b"<T/>"),
+            ("xl/workbook.xml", b"<w/>"),
+        ],
+        true,
+    );
     assert!(accepted(XLSX, &streamed), "sizes in data descriptors");
     assert!(!accepted(DOCX, b"%PDF-1.7\n"), "a pdf declared as docx");
-    assert!(accepted("application/zip", &ooxml("word/")), "an office file is a zip");
+    assert!(
+        accepted("application/zip", &ooxml("word/")),
+        "an office file is a zip"
+    );
 
     let odt = "application/vnd.oasis.opendocument.text";
     let ods = "application/vnd.oasis.opendocument.spreadsheet";
-    let made = zip(&[("mimetype", odt.as_bytes()), ("content.xml", b"<c/>")], false);
+    let made = zip(
+        &[("mimetype", odt.as_bytes()), ("content.xml", b"<c/>")],
+        false,
+    );
     assert!(accepted(odt, &made));
-    assert!(!accepted(ods, &made), "a text document declared as a spreadsheet");
-    let late = zip(&[("content.xml", b"<c/>"), ("mimetype", odt.as_bytes())], false);
+    assert!(
+        !accepted(ods, &made),
+        "a text document declared as a spreadsheet"
+    );
+    let late = zip(
+        &[("content.xml", b"<c/>"), ("mimetype", odt.as_bytes())],
+        false,
+    );
     assert!(!accepted(odt, &late), "mimetype must come first");
 }
 
@@ -100,19 +124,37 @@ fn text_is_utf8_without_nul() {
 
 #[test]
 fn mail_starts_with_header_fields() {
-    let mail = b"Return-Path: <a@example.com>\r\nReceived: from x\r\n\tby y\r\nSubject: hi\r\n\r\nbody";
+    let mail =
+        b"Return-Path: <a@example.com>\r\nReceived: from x\r\n\tby y\r\nSubject: hi\r\n\r\nbody";
     assert!(accepted("message/rfc822", mail));
     assert!(!accepted("message/rfc822", b"just some text\nwith lines\n"));
-    assert!(!accepted("message/rfc822", b"X-Custom: only\r\n\r\nbody"), "no usual field");
+    assert!(
+        !accepted("message/rfc822", b"X-Custom: only\r\n\r\nbody"),
+        "no usual field"
+    );
     assert!(!accepted("message/rfc822", b"From: a\0b\r\n\r\n"));
 }
 
 #[test]
 fn audio_and_video_by_their_magic() {
-    let wav = [b"RIFF".as_slice(), &[36, 0, 0, 0], b"WAVEfmt ", &[16, 0, 0, 0, 1, 0, 1, 0]].concat();
-    let mp3 = [b"ID3\x04\x00\x00\x00\x00\x00\x00".as_slice(), &[0xff, 0xfb, 0x90, 0x00]].concat();
+    let wav = [
+        b"RIFF".as_slice(),
+        &[36, 0, 0, 0],
+        b"WAVEfmt ",
+        &[16, 0, 0, 0, 1, 0, 1, 0],
+    ]
+    .concat();
+    let mp3 = [
+        b"ID3\x04\x00\x00\x00\x00\x00\x00".as_slice(),
+        &[0xff, 0xfb, 0x90, 0x00],
+    ]
+    .concat();
     let ogg = [b"OggS\x00\x02".as_slice(), &[0; 22], b"\x01vorbis"].concat();
-    let m4a = [&[0, 0, 0, 0x20][..], b"ftypM4A \x00\x00\x00\x00M4A mp42isom"].concat();
+    let m4a = [
+        &[0, 0, 0, 0x20][..],
+        b"ftypM4A \x00\x00\x00\x00M4A mp42isom",
+    ]
+    .concat();
     for (declared, good) in [
         ("audio/wav", &wav),
         ("audio/x-wav", &wav),
@@ -124,7 +166,10 @@ fn audio_and_video_by_their_magic() {
         assert!(accepted(declared, good), "{declared}");
     }
     assert!(!accepted("audio/mpeg", &wav), "a wav declared as mp3");
-    assert!(!accepted("audio/wav", b"plain words"), "text declared as wav");
+    assert!(
+        !accepted("audio/wav", b"plain words"),
+        "text declared as wav"
+    );
 }
 
 #[test]
