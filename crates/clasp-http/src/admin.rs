@@ -102,7 +102,7 @@ impl FromRequest for AdminCaller {
 /// The largest JSON body an admin request may send.
 const MAX_JSON_BYTES: usize = 64 * 1024;
 
-/// An admin request's JSON body, read (at most [`MAX_JSON_BYTES`]) once the
+/// An admin request's JSON body, read (at most 64 KiB) once the
 /// token is checked.
 pub struct Posted<T>(T);
 
