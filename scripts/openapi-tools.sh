@@ -2,11 +2,14 @@
 # What the OpenAPI black-box tests need, installed if missing, from PyPI into a
 # virtual environment in the git-ignored .tools/openapi: schemathesis (fuzzes the
 # API from /openapi.json), openapi-spec-validator (the document must be valid)
-# and openapi-python-client (a client generated from it must build).
+# and openapi-python-client (a client generated from it must build); and
+# python-docx and openpyxl, which write the real Office files the upload-policy
+# test sends.
 # Prints the CLASP_TEST_* variables to eval (scripts/test.sh does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACKAGES=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 openapi-python-client==0.29.1)
+PACKAGES=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 openapi-python-client==0.29.1
+  python-docx==1.1.2 openpyxl==3.1.5)
 TOOLS=$PWD/.tools/openapi
 STAMP=$TOOLS/installed
 say() { echo "openapi-tools: $*" >&2; }

@@ -12,7 +12,7 @@ use crate::shared::{fresh_postgres_database, on_postgres_and_s3, test_bucket};
 
 /// `method path` on the admin listener with the admin token and `body`:
 /// the status and the JSON answer (null if none).
-async fn admin(
+pub(crate) async fn admin(
     server: &Server,
     method: &str,
     path: &str,
@@ -212,14 +212,7 @@ async fn lifecycle(work: Workdir, on_s3: bool) {
     let shown = work.run(&["admin", "quota", "show", "--tenant", "acme"]);
     assert!(!shown.status.success(), "the CLI agrees: no such tenant");
 
-    let metrics = c
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("clasp_http_requests_total{dialect=\"admin\",route=\"/admin/v1/tenants\",method=\"POST\",status=\"201\"} 1"),
         "{metrics}"

@@ -25,12 +25,7 @@ fn rss(server: &Server) -> u64 {
 
 /// The size of `/metrics`, in bytes.
 async fn metrics_size(server: &Server) -> usize {
-    let res = client()
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap();
-    res.bytes().await.unwrap().len()
+    server.metrics().await.len()
 }
 
 /// Sends `count` requests, each with a method of its own of about 40 KiB,
@@ -76,14 +71,7 @@ async fn a_flood_of_invented_methods_grows_neither_memory_nor_the_metrics_page()
         rss_before / MIB,
         rss_after / MIB
     );
-    let page = client()
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = server.metrics().await;
     assert!(
         page.contains("method=\"other\",status=\"405\""),
         "the invented methods were answered and counted as `other`:\n{page}"

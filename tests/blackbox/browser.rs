@@ -7,7 +7,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::harness::{Server, Workdir, client, required, upload_and_sign};
+use crate::harness::{Server, Workdir, required, upload_and_sign};
 
 /// A two-second H.264 clip (see tests/browser/README.md for how it was made).
 const CLIP: &[u8] = include_bytes!("../browser/clip.mp4");
@@ -46,14 +46,7 @@ async fn a_video_served_by_clasp_plays_and_seeks_to_its_end() {
     );
 
     // Chromium fetched the video in byte ranges
-    let metrics = client()
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.lines().any(
             |l| l.starts_with("clasp_http_requests_total{dialect=\"signed\"")

@@ -449,15 +449,8 @@ fn blob_contents(work: &Workdir) -> (Vec<Option<String>>, usize) {
 
 /// How many abandoned uploads the sweeper of `server` has deleted, from its
 /// `/metrics`.
-async fn swept_by_sweeper(c: &reqwest::Client, server: &Server) -> usize {
-    let metrics = c
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+async fn swept_by_sweeper(server: &Server) -> usize {
+    let metrics = server.metrics().await;
     metrics
         .lines()
         .find(|l| l.contains("sweeper_deleted_uploads") && !l.starts_with('#'))
@@ -675,7 +668,7 @@ async fn round(
         let mut last = None;
         let swept = loop {
             tokio::time::sleep(Duration::from_millis(2100)).await;
-            let swept = swept_by_sweeper(&c, &server).await;
+            let swept = swept_by_sweeper(&server).await;
             if (last == Some(swept) && work.blob_files().len() == expected.len())
                 || Instant::now() > until
             {

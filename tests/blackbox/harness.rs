@@ -170,6 +170,21 @@ impl Server {
         format!("{}{path}", self.admin_base)
     }
 
+    /// The admin listener's `/metrics` page, as a scraper reads it.
+    pub async fn metrics(&self) -> String {
+        let res = client()
+            .get(self.admin_url("/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_success(),
+            "/metrics answered {}",
+            res.status()
+        );
+        res.text().await.unwrap()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

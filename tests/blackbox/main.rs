@@ -21,6 +21,7 @@ mod load;
 mod openapi;
 mod operations;
 mod operator;
+mod policy;
 mod quotas;
 mod readme;
 mod redirect;

@@ -36,14 +36,7 @@ async fn health_readiness_metrics_and_request_ids_on_the_embedded_defaults() {
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(res.headers()["x-request-id"], "trace-42");
 
-    let text = c
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     assert!(
         text.contains(
             "clasp_http_requests_total{dialect=\"tickets\",route=\"/v1/tickets/{ticket_id}/attachments\",method=\"POST\",status=\"201\"} 1"

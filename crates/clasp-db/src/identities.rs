@@ -46,7 +46,7 @@ macro_rules! identity_store {
         // One block, so that its imports serve every method.
         const _: () = {
             use clasp_domain::ports::Stored;
-            use clasp_domain::{ApiKey, Session, Tenant, TenantId};
+            use clasp_domain::{ApiKey, Session, Tenant, TenantId, TenantPolicy};
             use diesel::prelude::*;
             use time::OffsetDateTime;
             use uuid::Uuid;
@@ -54,7 +54,7 @@ macro_rules! identity_store {
             use $crate::identities::{by_hash, insert_row, revoke};
             use $crate::models::{ApiKeyRow, SessionRow, TenantRow};
             use $crate::schema::{api_keys, sessions, tenants};
-            use $crate::sql::{DbId, DbTime};
+            use $crate::sql::{DbId, DbTags, DbTime};
 
             #[async_trait::async_trait]
             impl clasp_domain::ports::IdentityStore for $store {
@@ -69,6 +69,26 @@ macro_rules! identity_store {
 
                 async fn tenant_by_id(&self, id: TenantId) -> Stored<Option<Tenant>> {
                     find_one!(self, tenants::table.find(DbId(id.0)), TenantRow)
+                }
+
+                async fn set_tenant_policy(
+                    &self,
+                    tenant: TenantId,
+                    policy: &TenantPolicy,
+                ) -> Stored<bool> {
+                    let allowed = policy.allowed_types.clone().map(DbTags);
+                    // At most 5 GiB (TenantPolicy::new), far inside i64.
+                    let max = policy
+                        .max_upload_bytes
+                        .map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+                    let row = tenants::table.find(DbId(tenant.0));
+                    changed_any!(
+                        self,
+                        diesel::update(row).set((
+                            tenants::allowed_types.eq(allowed),
+                            tenants::max_upload_bytes.eq(max),
+                        ))
+                    )
                 }
 
                 async fn list_tenants(

@@ -5,6 +5,7 @@ use clasp_domain::credentials::{ApiKey, Scopes, Session};
 use clasp_domain::ports::{RepoError, Stored};
 use clasp_domain::{
     Attachment, AttachmentId, AttachmentState, Message, Reach, Subject, Tenant, TenantId,
+    TenantPolicy,
 };
 use diesel::prelude::*;
 
@@ -175,6 +176,8 @@ pub(crate) struct TenantRow {
     slug: String,
     created_at: DbTime,
     deleting_since: Option<DbTime>,
+    allowed_types: Option<DbTags>,
+    max_upload_bytes: Option<i64>,
 }
 
 impl TenantRow {
@@ -185,6 +188,12 @@ impl TenantRow {
             slug: t.slug.clone(),
             created_at: DbTime(t.created_at),
             deleting_since: t.deleting_since.map(DbTime),
+            allowed_types: t.policy.allowed_types.clone().map(DbTags),
+            // At most 5 GiB (TenantPolicy::new), far inside i64.
+            max_upload_bytes: t
+                .policy
+                .max_upload_bytes
+                .map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
         }
     }
 
@@ -195,6 +204,13 @@ impl TenantRow {
             slug: self.slug,
             created_at: self.created_at.0,
             deleting_since: self.deleting_since.map(|t| t.0),
+            policy: TenantPolicy {
+                allowed_types: self.allowed_types.map(|t| t.0),
+                max_upload_bytes: self
+                    .max_upload_bytes
+                    .map(|n| u64::try_from(n).map_err(|e| corrupt("tenant upload size", e)))
+                    .transpose()?,
+            },
         })
     }
 }

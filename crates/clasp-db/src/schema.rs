@@ -12,6 +12,8 @@ diesel::table! {
         slug -> Text,
         created_at -> Moment,
         deleting_since -> Nullable<Moment>,
+        allowed_types -> Nullable<Tags>,
+        max_upload_bytes -> Nullable<BigInt>,
     }
 }
 

@@ -274,6 +274,9 @@ pub enum IdentityError {
     /// A session's rooms are not integer ids, none or too many.
     #[error(transparent)]
     InvalidRooms(#[from] crate::reach::InvalidRooms),
+    /// An upload policy names a type or a size Clasp cannot use.
+    #[error(transparent)]
+    InvalidPolicy(#[from] crate::policy::PolicyError),
     /// A key needs at least one scope.
     #[error("an API key needs at least one scope")]
     NoScopes,

@@ -49,6 +49,7 @@ pub mod magic;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod message;
+pub mod policy;
 pub mod ports;
 pub mod quota;
 pub mod reach;
@@ -67,6 +68,7 @@ pub use credentials::{ApiKey, Principal, PrincipalKind, Scope, Scopes, Session};
 pub use error::{AttachmentError, AuthError, ErrorKind, IdentityError, LinkRefusal, Outcome};
 pub use listing::{ListQuery, ListRequest, ListingError};
 pub use message::{Message, MessageId};
+pub use policy::{PolicyError, TenantPolicy};
 pub use quota::{Quota, QuotaExceeded, QuotaKind, QuotaLimits, QuotaUsage};
 pub use reach::Reach;
 pub use services::{AttachmentService, IdentityService, Ports};

@@ -132,9 +132,12 @@ pub(crate) fn matches(declared: &str, head: &[u8], sniffed: Option<&str>) -> Res
         None => true,
         Some(Rule::Sniffed(accepted)) => sniffed.is_some_and(|s| accepted.contains(&s)),
         Some(Rule::Ooxml(folder)) => {
-            let names = zip_entry_names(head);
-            names.iter().any(|n| n == "[Content_Types].xml")
-                && names.iter().any(|n| n.starts_with(folder))
+            // Writers differ in where `[Content_Types].xml` goes: Office
+            // first, openpyxl last. So it must be in the head only when the
+            // whole archive's entries are.
+            let (names, whole) = zip_entry_names(head);
+            names.iter().any(|n| n.starts_with(folder))
+                && (!whole || names.iter().any(|n| n == "[Content_Types].xml"))
         }
         Some(Rule::OpenDocument) => open_document_type(head) == Some(declared),
         Some(Rule::Text) => is_text(head),
@@ -194,10 +197,12 @@ fn starts_with_header_fields(head: &[u8]) -> bool {
     usual
 }
 
-/// The names of the zip entries whose local headers the head holds. An entry
-/// whose size is only in its data descriptor (flag bit 3) cannot be skipped;
-/// the scan then looks for the next local header signature in its data.
-fn zip_entry_names(head: &[u8]) -> Vec<String> {
+/// The names of the zip entries whose local headers the head holds, and
+/// whether those are all the archive's (the head is the whole file, or
+/// reaches its central directory). An entry whose size is only in its data descriptor (flag bit 3)
+/// cannot be skipped; the scan then looks for the next local header signature
+/// in its data.
+fn zip_entry_names(head: &[u8]) -> (Vec<String>, bool) {
     const LOCAL: &[u8] = b"PK\x03\x04";
     let mut names = Vec::new();
     let mut at = 0;
@@ -226,7 +231,10 @@ fn zip_entry_names(head: &[u8]) -> Vec<String> {
             data.saturating_add(compressed)
         };
     }
-    names
+    // A head shorter than a sniff is the whole file.
+    let whole = head.len() < crate::validation::SNIFF_BYTES
+        || matches!(head.get(at..at + 4), Some(b"PK\x01\x02" | b"PK\x05\x06"));
+    (names, whole)
 }
 
 /// The type an OpenDocument file names in its first entry, `mimetype`.

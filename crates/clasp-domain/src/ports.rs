@@ -18,6 +18,7 @@ use crate::credentials::{ApiKey, Session};
 use crate::inspect::BodyError;
 use crate::listing::ListQuery;
 use crate::message::Message;
+use crate::policy::TenantPolicy;
 use crate::quota::{Quota, QuotaLimits};
 use crate::tenant::{Tenant, TenantId};
 
@@ -162,6 +163,8 @@ pub trait IdentityStore: Send + Sync {
     /// when `None`), in slug order: a host pages through them by the last
     /// slug it saw.
     async fn list_tenants(&self, after: Option<&str>, limit: usize) -> Stored<Vec<Tenant>>;
+    /// Replaces the upload rules of `tenant`; returns whether it exists.
+    async fn set_tenant_policy(&self, tenant: TenantId, policy: &TenantPolicy) -> Stored<bool>;
     /// Stores a new API key (hash only).
     async fn create_api_key(&self, key: &ApiKey) -> Stored<()>;
     /// The key whose secret hashes to `hash`.

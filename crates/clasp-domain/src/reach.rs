@@ -26,22 +26,43 @@ pub enum Reach {
 
 /// Why a session's rooms cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a session names 1 to {MAX_ROOMS} rooms, each an integer id")]
-pub struct InvalidRooms;
+pub enum InvalidRooms {
+    /// Too few, too many, or not integers.
+    #[error("a session names 1 to {MAX_ROOMS} rooms, each an integer id")]
+    Rooms,
+    /// A session reaching its rooms and also every room is a contradiction a
+    /// host must resolve, not one Clasp guesses at.
+    #[error("rooms and all_rooms exclude each other")]
+    Both,
+}
 
 impl Reach {
+    /// The reach a host asks for: named `rooms`, every room, or (neither)
+    /// the user's own uploads. The CLI and the admin API both ask this way.
+    pub fn chosen<S: AsRef<str>>(
+        rooms: Option<&[S]>,
+        all_rooms: bool,
+    ) -> Result<Reach, InvalidRooms> {
+        match (rooms, all_rooms) {
+            (Some(_), true) => Err(InvalidRooms::Both),
+            (Some(rooms), false) => Reach::rooms(rooms),
+            (None, true) => Ok(Reach::AllRooms),
+            (None, false) => Ok(Reach::Own),
+        }
+    }
+
     /// The rooms `ids`, each an integer (a chat product's room ids are),
     /// duplicates dropped.
     pub fn rooms<S: AsRef<str>>(ids: &[S]) -> Result<Reach, InvalidRooms> {
         let mut rooms = Vec::with_capacity(ids.len());
         for id in ids {
-            let room = room_id(id.as_ref()).ok_or(InvalidRooms)?;
+            let room = room_id(id.as_ref()).ok_or(InvalidRooms::Rooms)?;
             if !rooms.contains(&room) {
                 rooms.push(room);
             }
         }
         if rooms.is_empty() || rooms.len() > MAX_ROOMS {
-            return Err(InvalidRooms);
+            return Err(InvalidRooms::Rooms);
         }
         Ok(Reach::Rooms(rooms))
     }
@@ -148,9 +169,20 @@ mod tests {
         assert!(rooms.uploads_into(None) && Reach::Own.uploads_into(None));
         assert!(!Reach::Own.uploads_into(Some("6")) && Reach::AllRooms.uploads_into(Some("9")));
         for bad in [&[][..], &["x"][..], &["1.5"][..]] {
-            assert_eq!(Reach::rooms(bad), Err(InvalidRooms), "{bad:?}");
+            assert_eq!(Reach::rooms(bad), Err(InvalidRooms::Rooms), "{bad:?}");
         }
         let too_many: Vec<String> = (0..=MAX_ROOMS).map(|n| n.to_string()).collect();
-        assert_eq!(Reach::rooms(&too_many), Err(InvalidRooms));
+        assert_eq!(Reach::rooms(&too_many), Err(InvalidRooms::Rooms));
+        let no_rooms: Option<&[&str]> = None;
+        assert_eq!(Reach::chosen(no_rooms, false), Ok(Reach::Own));
+        assert_eq!(Reach::chosen(no_rooms, true), Ok(Reach::AllRooms));
+        assert_eq!(
+            Reach::chosen(Some(&["07"][..]), false),
+            Reach::rooms(&["7"])
+        );
+        assert_eq!(
+            Reach::chosen(Some(&["7"][..]), true),
+            Err(InvalidRooms::Both)
+        );
     }
 }

@@ -4,6 +4,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::policy::TenantPolicy;
+
 /// A tenant's internal identifier; never shown in paths (clients use the slug).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -29,6 +31,8 @@ pub struct Tenant {
     /// attachments are being purged; once they are, the tenant is gone.
     #[serde(with = "time::serde::rfc3339::option")]
     pub deleting_since: Option<OffsetDateTime>,
+    /// Its own upload rules, where it has any.
+    pub policy: TenantPolicy,
 }
 
 /// Why a slug cannot name a tenant.

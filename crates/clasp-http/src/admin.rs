@@ -99,6 +99,28 @@ impl FromRequest for AdminCaller {
     }
 }
 
+/// The refusal every admin endpoint shares, written once for the document.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "only describes refusals in the OpenAPI document")]
+pub(crate) enum TokenRefusal {
+    /// No or a wrong admin token
+    #[response(status = 401)]
+    Unauthorized(ErrorJson<'static>),
+}
+
+/// The refusals of an admin endpoint that names a tenant: the token's, and
+/// 404 for a slug no tenant has (a tenant being deleted has none).
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "only describes refusals in the OpenAPI document")]
+pub(crate) enum TenantRefusals {
+    /// No or a wrong admin token
+    #[response(status = 401)]
+    Unauthorized(ErrorJson<'static>),
+    /// No such tenant
+    #[response(status = 404)]
+    NoTenant(ErrorJson<'static>),
+}
+
 /// The largest JSON body an admin request may send.
 const MAX_JSON_BYTES: usize = 64 * 1024;
 
@@ -163,6 +185,8 @@ pub(crate) fn routes() -> Group {
             delete_tenant in tenants,
             get_quota in tenants,
             put_quota in tenants,
+            get_policy in tenants,
+            put_policy in tenants,
             create_key in credentials,
             list_keys in credentials,
             revoke_key in credentials,

@@ -132,7 +132,8 @@ impl From<IdentityError> for Problem {
             | I::UnknownScope(_)
             | I::NoScopes
             | I::InvalidSession
-            | I::InvalidRooms(_) => ProblemKind::InvalidField,
+            | I::InvalidRooms(_)
+            | I::InvalidPolicy(_) => ProblemKind::InvalidField,
             I::TenantExists(_) => ProblemKind::Conflict,
             I::UnknownTenant(_) | I::UnknownKey(_) | I::UnknownSession => {
                 ProblemKind::Domain(ErrorKind::NotFound)

@@ -49,11 +49,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             ttl,
         }) => {
             let ttl = time::Duration::try_from(*ttl).context("--ttl is too long")?;
-            let reach = match (rooms, all_rooms) {
-                (Some(rooms), _) => Reach::rooms(&rooms).context("--rooms")?,
-                (None, true) => Reach::AllRooms,
-                (None, false) => Reach::Own,
-            };
+            let reach = Reach::chosen(rooms.as_deref(), all_rooms).context("--rooms")?;
             let (_, cookie) = ids.create_session(&tenant, &user, ttl, reach).await?;
             println!("{cookie}");
         }

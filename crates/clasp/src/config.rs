@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use clasp_domain::PolicyError;
+use clasp_domain::policy::{MAX_TENANT_UPLOAD_BYTES, allowlist};
 use clasp_storage::{ClamdAddress, ClamdAddressError};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -62,8 +64,13 @@ pub struct Config {
     /// Secrets that signed URLs before the current one, comma-separated: URLs
     /// they signed still verify until they expire, so a secret can be rotated.
     pub signing_secret_previous: String,
-    /// Largest accepted upload in bytes.
+    /// Largest accepted upload in bytes, for tenants without their own.
     pub max_upload_bytes: u64,
+    /// Media types accepted, comma-separated, for tenants without their own.
+    pub allowed_types: String,
+    /// Whether `allowed_types` may name types Clasp has no magic-byte rule
+    /// for, whose files are then taken as their uploader declares them.
+    pub trust_declared_types: bool,
     /// How long an upload URL of a direct upload works, in seconds.
     pub upload_url_ttl_secs: u64,
     /// How long the URL a `redirect` download answers with works, in seconds.
@@ -263,6 +270,14 @@ impl Config {
                 )));
             }
         }
+        if let Err(e) = self.allowlist() {
+            return Err(ConfigError::Invalid(format!("allowed_types: {e}")));
+        }
+        if self.max_upload_bytes > MAX_TENANT_UPLOAD_BYTES {
+            return Err(ConfigError::Invalid(format!(
+                "max_upload_bytes may be at most {MAX_TENANT_UPLOAD_BYTES} (5 GiB)"
+            )));
+        }
         if let Some(address) = self.clamav()
             && let Err(e) = address
         {
@@ -289,6 +304,17 @@ impl Config {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .collect()
+    }
+
+    /// The media types of `allowed_types`, each checked as a tenant's are.
+    pub fn allowlist(&self) -> Result<Vec<String>, PolicyError> {
+        let types: Vec<&str> = self
+            .allowed_types
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
+        allowlist(&types, self.trust_declared_types)
     }
 
     /// The CORS origins in force (none when the setting is empty).
@@ -444,12 +470,30 @@ mod tests {
             .unwrap();
             assert_eq!(c.listen, "127.0.0.1:9");
             assert_eq!(c.max_upload_bytes, 5);
+            assert_eq!(
+                c.allowlist().unwrap(),
+                clasp_domain::validation::DEFAULT_ALLOWED_TYPES
+            );
             assert_eq!(c.log_format, LogFormat::Json);
             assert_eq!(c.durability, Durability::Fast);
             assert_eq!(
                 c.signing_secret.as_deref(),
                 Some("12345678901234567890123456789012")
             );
+            Ok(())
+        });
+    }
+
+    /// A type without a magic-byte rule is allowed only on the operator's word.
+    #[test]
+    fn unchecked_types_need_trust_declared_types() {
+        Jail::expect_with(|jail| {
+            let trusted = [
+                ("CLASP_ALLOWED_TYPES", "text/csv, application/x-custom"),
+                ("CLASP_TRUST_DECLARED_TYPES", "true"),
+            ];
+            let c = load_in(jail, None, &trusted).unwrap();
+            assert_eq!(c.allowlist().unwrap(), ["text/csv", "application/x-custom"]);
             Ok(())
         });
     }
@@ -487,6 +531,10 @@ mod tests {
                 ("CLASP_CLAMAV_ADDRESS", "127.0.0.1:3310"),
                 ("CLASP_CLAMAV_ADDRESS", "unix:relative.sock"),
                 ("CLASP_SCAN_TIMEOUT_SECS", "0"),
+                ("CLASP_ALLOWED_TYPES", ""),
+                ("CLASP_ALLOWED_TYPES", "image/png,png"),
+                ("CLASP_ALLOWED_TYPES", "application/x-custom"),
+                ("CLASP_MAX_UPLOAD_BYTES", "5368709121"),
             ] {
                 assert!(
                     matches!(

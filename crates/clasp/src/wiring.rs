@@ -219,8 +219,8 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
     };
     let policy = UploadPolicy {
         max_bytes: config.max_upload_bytes,
+        allowed_types: config.allowlist()?,
         upload_url_ttl: config.upload_url_ttl(),
-        ..UploadPolicy::default()
     };
     Ok(Services {
         attachments: AttachmentService::new(ports.clone(), policy),

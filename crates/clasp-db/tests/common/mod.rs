@@ -192,6 +192,7 @@ pub async fn assert_old_rows_listed(
 pub fn tenant(slug: &str) -> Tenant {
     Tenant {
         deleting_since: None,
+        policy: Default::default(),
         id: TenantId(Uuid::now_v7()),
         slug: slug.to_owned(),
         created_at: OffsetDateTime::UNIX_EPOCH,

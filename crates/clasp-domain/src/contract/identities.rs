@@ -1,6 +1,7 @@
 use uuid::Uuid;
 
 use crate::credentials::{ApiKey, Scopes, Session, generate_api_key, hash_secret};
+use crate::policy::TenantPolicy;
 use crate::ports::{IdentityStore, RepoError};
 use crate::reach::Reach;
 use crate::tenant::TenantId;
@@ -40,6 +41,30 @@ pub async fn identity_store(store: &dyn IdentityStore) {
         store.tenant_by_slug("no-such-tenant-slug").await.unwrap(),
         None
     );
+
+    // tenants: an upload policy replaced whole, and kept with the tenant
+    let own = TenantPolicy {
+        allowed_types: Some(vec!["text/csv".into(), "application/x-odd+json".into()]),
+        max_upload_bytes: Some(5 * 1024 * 1024 * 1024),
+    };
+    assert!(store.set_tenant_policy(t.id, &own).await.unwrap());
+    let stored = store.tenant_by_id(t.id).await.unwrap().unwrap();
+    assert_eq!(stored.policy, own);
+    let half = TenantPolicy {
+        allowed_types: None,
+        max_upload_bytes: Some(1),
+    };
+    assert!(store.set_tenant_policy(t.id, &half).await.unwrap());
+    let by_slug = store.tenant_by_slug(&t.slug).await.unwrap().unwrap();
+    assert_eq!(by_slug.policy, half);
+    assert!(
+        store
+            .set_tenant_policy(t.id, &TenantPolicy::default())
+            .await
+            .unwrap()
+    );
+    let other = TenantId(Uuid::now_v7());
+    assert!(!store.set_tenant_policy(other, &own).await.unwrap());
 
     // tenants: listed in slug order, after a slug, at most a page
     let family: Vec<_> = ["a", "b", "c"]

@@ -41,5 +41,6 @@ fn fresh_tenant() -> Tenant {
         slug: format!("t-{}", id.simple()),
         created_at: instant(0),
         deleting_since: None,
+        policy: Default::default(),
     }
 }

@@ -82,6 +82,27 @@ fn office_documents_are_zips_of_their_own_kind() {
         true,
     );
     assert!(accepted(XLSX, &streamed), "sizes in data descriptors");
+    // openpyxl writes [Content_Types].xml last: past the head of a large sheet
+    let mut sheet = zip(
+        &[
+            ("docProps/app.xml", b"<a/>"),
+            ("xl/worksheets/sheet1.xml", &[b'x'; SNIFF_BYTES]),
+        ],
+        false,
+    );
+    sheet.truncate(SNIFF_BYTES);
+    assert!(
+        accepted(XLSX, &sheet),
+        "a head cut before [Content_Types].xml"
+    );
+    assert!(!accepted(DOCX, &sheet), "but of its own kind");
+    let mut whole = zip(&[("xl/workbook.xml", b"<w/>")], false);
+    whole.extend_from_slice(b"PK\x01\x02");
+    whole.resize(SNIFF_BYTES, 0);
+    assert!(
+        !accepted(XLSX, &whole),
+        "a whole archive in the head without [Content_Types].xml"
+    );
     assert!(!accepted(DOCX, b"%PDF-1.7\n"), "a pdf declared as docx");
     assert!(
         accepted("application/zip", &ooxml("word/")),

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::credentials::{ApiKey, Session};
+use crate::policy::TenantPolicy;
 use crate::ports::{IdentityStore, RepoError, Stored};
 use crate::tenant::{Tenant, TenantId};
 
@@ -33,6 +34,12 @@ impl IdentityStore for MemoryIdentities {
 
     async fn tenant_by_id(&self, id: TenantId) -> Stored<Option<Tenant>> {
         Ok(lock(&self.tenants).iter().find(|t| t.id == id).cloned())
+    }
+
+    async fn set_tenant_policy(&self, tenant: TenantId, policy: &TenantPolicy) -> Stored<bool> {
+        let mut tenants = lock(&self.tenants);
+        let found = tenants.iter_mut().find(|t| t.id == tenant);
+        Ok(found.map(|t| t.policy = policy.clone()).is_some())
     }
 
     async fn list_tenants(&self, after: Option<&str>, limit: usize) -> Stored<Vec<Tenant>> {

@@ -1,6 +1,8 @@
 //! Upload, look up, list and delete attachments — the rules every
 //! dialect shares.
 
+use std::sync::Arc;
+
 use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
 use crate::credentials::{Principal, Scope};
 use crate::error::{AttachmentError, Outcome};
@@ -9,6 +11,7 @@ use crate::listing::ListQuery;
 use crate::ports::{BlobError, Verdict};
 use crate::services::Ports;
 use crate::state::AttachmentState;
+use crate::tenant::TenantId;
 use crate::validation::{
     UploadPolicy, ValidationError, parse_sha256, sanitize_filename, served_name,
 };
@@ -69,16 +72,28 @@ impl Lookup {
 #[derive(Clone)]
 pub struct AttachmentService {
     pub(super) ports: Ports,
+    /// The rules in force: the instance's, or a tenant's once scoped.
     pub(super) policy: UploadPolicy,
+    /// The instance's rules, which a tenant's own override.
+    pub(super) instance: Arc<UploadPolicy>,
+    /// The tenant `policy` is of ([`AttachmentService::for_tenant`]).
+    pub(super) scoped_to: Option<TenantId>,
 }
 
 impl AttachmentService {
-    /// A service over `ports`, enforcing `policy` on uploads.
+    /// A service over `ports`, enforcing `policy` on uploads of every tenant
+    /// without rules of its own.
     pub fn new(ports: Ports, policy: UploadPolicy) -> Self {
-        Self { ports, policy }
+        Self {
+            ports,
+            instance: Arc::new(policy.clone()),
+            policy,
+            scoped_to: None,
+        }
     }
 
-    /// The upload rules in force.
+    /// The upload rules in force: the instance's, or, on a service
+    /// [scoped](AttachmentService::for_tenant) to a tenant, that tenant's.
     pub fn policy(&self) -> &UploadPolicy {
         &self.policy
     }
@@ -117,6 +132,17 @@ impl AttachmentService {
         body: BodyStream,
     ) -> Outcome<Attachment> {
         require(principal, Scope::Write)?;
+        let this = self.scoped(principal.tenant_id).await?;
+        this.upload_scoped(principal, upload, body).await
+    }
+
+    /// [`AttachmentService::upload`] on a service scoped to the principal's tenant.
+    async fn upload_scoped(
+        &self,
+        principal: &Principal,
+        upload: NewUpload,
+        body: BodyStream,
+    ) -> Outcome<Attachment> {
         let hint = upload.size_hint;
         let mut attachment = self.draft(principal, upload)?;
         attachment.transition(AttachmentState::Uploading, attachment.created_at)?;

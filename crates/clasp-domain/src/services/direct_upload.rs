@@ -93,6 +93,16 @@ impl AttachmentService {
         upload: NewDirectUpload,
     ) -> Outcome<BegunUpload> {
         require(principal, Scope::Write)?;
+        let this = self.scoped(principal.tenant_id).await?;
+        this.begin_scoped(principal, upload).await
+    }
+
+    /// [`AttachmentService::begin_upload`] on a service scoped to the principal's tenant.
+    async fn begin_scoped(
+        &self,
+        principal: &Principal,
+        upload: NewDirectUpload,
+    ) -> Outcome<BegunUpload> {
         let (filename, content_type) = self.name_and_type(&upload.filename, upload.content_type)?;
         self.policy.check_declared_size(upload.size)?;
         let mut attachment = self.pending(principal, upload.subject, filename, content_type);
@@ -207,6 +217,15 @@ impl AttachmentService {
         }
         let now = self.ports.clock.now();
         awaiting_upload(&attachment, now)?;
+        // The tenant's rules may have changed since the URL was handed out.
+        let rules = self.scoped(attachment.tenant_id).await?;
+        if let Err(refusal) = rules
+            .policy()
+            .admits(&attachment.content_type, attachment.size_bytes)
+        {
+            attachment.transition(AttachmentState::Verifying, now)?;
+            return self.reject(attachment, refusal).await;
+        }
         let staged = attachment.upload_key();
         let Some(stored_etag) = self.ports.blobs.etag(&staged).await? else {
             return self.not_uploaded(principal, lookup).await;

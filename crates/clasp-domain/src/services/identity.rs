@@ -36,6 +36,7 @@ impl IdentityService {
             slug: slug.to_owned(),
             created_at: self.ports.clock.now(),
             deleting_since: None,
+            policy: Default::default(),
         };
         match self.ports.identities.create_tenant(&tenant).await {
             Ok(()) => Ok(tenant),

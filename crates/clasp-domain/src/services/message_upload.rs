@@ -51,7 +51,7 @@ pub struct MessageUpload {
 impl AttachmentService {
     /// Starts uploading files to the message `message_id`, optionally inside the
     /// room `room_id`, which the principal must reach ([`Principal::uploads_into`]).
-    pub fn message_upload(
+    pub async fn message_upload(
         &self,
         principal: &Principal,
         message_id: &str,
@@ -60,7 +60,7 @@ impl AttachmentService {
         require(principal, Scope::Write)?;
         may_upload_into(principal, room_id)?;
         Ok(MessageUpload {
-            service: self.clone(),
+            service: self.scoped(principal.tenant_id).await?.into_owned(),
             principal: principal.clone(),
             subject: Subject {
                 message_id: Some(message_id.to_owned()),

@@ -5,6 +5,7 @@ mod direct_upload;
 mod downloads;
 mod identity;
 mod message_upload;
+mod policy;
 mod quota;
 #[cfg(test)]
 mod scanning_tests;

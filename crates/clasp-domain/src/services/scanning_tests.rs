@@ -125,7 +125,7 @@ fn a_streamed_upload_without_a_verdict_is_refused_and_leaves_nothing() {
 #[test]
 fn an_infected_file_refuses_its_message_and_stays_visible_by_number() {
     let f = fixture();
-    let mut upload = f.service.message_upload(&f.writer, "7", Some("3")).unwrap();
+    let mut upload = block_on(f.service.message_upload(&f.writer, "7", Some("3"))).unwrap();
     let file = |name: &str| MessageFile {
         filename: name.into(),
         content_type: Some("text/plain".into()),
@@ -154,7 +154,7 @@ fn an_infected_file_refuses_its_message_and_stays_visible_by_number() {
     ));
 
     f.scanner.set_failing(true);
-    let mut upload = f.service.message_upload(&f.writer, "8", None).unwrap();
+    let mut upload = block_on(f.service.message_upload(&f.writer, "8", None)).unwrap();
     let got = block_on(upload.add(file("ok.txt"), body(b"fine")));
     assert!(
         matches!(got, Err(AttachmentError::ScanFailed(_))),

@@ -70,10 +70,18 @@ impl AttachmentService {
     pub async fn resume_tenant_deletions(&self) -> Outcome<usize> {
         let mut finished = 0;
         for tenant in self.ports.identities.tenants_being_deleted().await? {
-            while !self.purge_tenant(tenant.id, 1).await? {}
+            self.finish_tenant_purge(tenant.id).await?;
             finished += 1;
         }
         Ok(finished)
+    }
+
+    /// Purges the tenant being deleted to the end, one batch at a time so
+    /// that other work interleaves; stops at the first failure, which a later
+    /// [`AttachmentService::resume_tenant_deletions`] takes up.
+    pub async fn finish_tenant_purge(&self, tenant: TenantId) -> Outcome<()> {
+        while !self.purge_tenant(tenant, 1).await? {}
+        Ok(())
     }
 }
 

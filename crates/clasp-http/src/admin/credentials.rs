@@ -9,7 +9,6 @@ use super::json::{KeyJson, KeysJson, NewKey, NewKeyJson, NewSession, NewSessionJ
 use super::{Admin, AdminCaller, Id, Posted, Slug};
 use crate::Services;
 use crate::own::ErrorJson;
-use crate::problem::{Problem, ProblemKind};
 use crate::wire::Reply;
 
 /// How long a session lasts when the request does not say: an hour, as
@@ -19,8 +18,7 @@ const DEFAULT_SESSION_SECS: u64 = 3600;
 #[utoipa::path(post, path = "/admin/v1/tenants/{slug}/keys", params(Slug), request_body(content = NewKey, content_type = "application/json"), responses(
     (status = 201, description = "The key, with its secret: the only time it is shown", body = NewKeyJson),
     (status = 400, description = "An unknown scope, no scope, or not the JSON expected", body = ErrorJson),
-    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
-    (status = 404, description = "No such tenant", body = ErrorJson),
+    super::TenantRefusals,
     (status = 413, description = "The body is too large", body = ErrorJson),
 ))]
 /// Mints an API key for a tenant.
@@ -36,8 +34,7 @@ pub(super) async fn create_key(
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{slug}/keys", params(Slug), responses(
     (status = 200, description = "Every key of the tenant, revoked ones too, oldest first; never a secret", body = KeysJson),
-    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
-    (status = 404, description = "No such tenant", body = ErrorJson),
+    super::TenantRefusals,
 ))]
 /// A tenant's API keys.
 pub(super) async fn list_keys(
@@ -53,7 +50,7 @@ pub(super) async fn list_keys(
 
 #[utoipa::path(delete, path = "/admin/v1/keys/{id}", params(Id), responses(
     (status = 204, description = "The key is revoked (also when it was already)"),
-    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
+    super::TokenRefusal,
     (status = 404, description = "No key has that id", body = ErrorJson),
 ))]
 /// Revokes an API key: from now on it gets 401.
@@ -67,8 +64,7 @@ pub(super) async fn revoke_key(_: AdminCaller, id: Id, services: Data<Services>)
 #[utoipa::path(post, path = "/admin/v1/tenants/{slug}/sessions", params(Slug), request_body(content = NewSession, content_type = "application/json"), responses(
     (status = 201, description = "The session, with its cookie value: the only time it is shown", body = NewSessionJson),
     (status = 400, description = "No user id, a lifetime or rooms out of bounds, rooms with all_rooms, or not the JSON expected", body = ErrorJson),
-    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
-    (status = 404, description = "No such tenant", body = ErrorJson),
+    super::TenantRefusals,
     (status = 413, description = "The body is too large", body = ErrorJson),
 ))]
 /// Mints a chat session for an end user, as a host does at every login.
@@ -82,19 +78,10 @@ pub(super) async fn create_session(
     let ttl = i64::try_from(secs)
         .map(time::Duration::seconds)
         .map_err(|_| IdentityError::InvalidSession)?;
-    let reach = match (asked.rooms, asked.all_rooms) {
-        (Some(_), true) => {
-            return Err(Problem::new(
-                ProblemKind::InvalidField,
-                "rooms and all_rooms exclude each other",
-            )
-            .into());
-        }
-        (Some(rooms), false) => Reach::rooms(&rooms.iter().map(i64::to_string).collect::<Vec<_>>())
-            .map_err(IdentityError::from)?,
-        (None, true) => Reach::AllRooms,
-        (None, false) => Reach::Own,
-    };
+    let rooms = asked
+        .rooms
+        .map(|rooms| rooms.iter().map(i64::to_string).collect::<Vec<_>>());
+    let reach = Reach::chosen(rooms.as_deref(), asked.all_rooms).map_err(IdentityError::from)?;
     let (session, cookie) = services
         .identities
         .create_session(&slug, &asked.user_id, ttl, reach)
@@ -104,7 +91,7 @@ pub(super) async fn create_session(
 
 #[utoipa::path(delete, path = "/admin/v1/sessions/{id}", params(Id), responses(
     (status = 204, description = "The session is revoked (also when it was already)"),
-    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
+    super::TokenRefusal,
     (status = 404, description = "No session has that id", body = ErrorJson),
 ))]
 /// Revokes a chat session: from now on its cookie gets 401.

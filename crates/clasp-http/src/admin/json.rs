@@ -1,6 +1,6 @@
 //! The admin API's request and answer bodies.
 
-use clasp_domain::{ApiKey, Quota, QuotaLimits, Reach, Session, Tenant};
+use clasp_domain::{ApiKey, Quota, QuotaLimits, Reach, Session, Tenant, TenantPolicy};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -80,6 +80,7 @@ pub struct TenantDetailJson {
     tenant: TenantJson,
     quota: QuotaJson,
     usage: UsageJson,
+    policy: PolicyJson,
 }
 
 impl TenantDetailJson {
@@ -92,6 +93,7 @@ impl TenantDetailJson {
                 bytes: quota.usage.bytes,
                 attachments: quota.usage.attachments,
             },
+            policy: PolicyJson::from(&tenant.policy),
         }
     }
 }
@@ -119,6 +121,36 @@ impl From<QuotaLimits> for QuotaJson {
         Self {
             max_bytes: limits.max_bytes,
             max_attachments: limits.max_attachments,
+        }
+    }
+}
+
+/// A tenant's upload rules: `null` follows the instance's (`allowed_types`,
+/// `max_upload_bytes` in its configuration). `PUT` replaces both, so an absent
+/// one follows the instance as `null` does. A type Clasp has no magic-byte
+/// rule for is only allowed with `trust_declared_types: true`: its files are
+/// then taken as their uploader declares them; a `GET` shows `true` while the
+/// list holds such a type.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyJson {
+    /// Media types without parameters, such as `text/csv` (1 to 100).
+    #[serde(default)]
+    pub allowed_types: Option<Vec<String>>,
+    /// The largest file, in bytes (at most 5 GiB).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 5_368_709_120_u64)]
+    pub max_upload_bytes: Option<u64>,
+    #[serde(default)]
+    pub trust_declared_types: bool,
+}
+
+impl From<&TenantPolicy> for PolicyJson {
+    fn from(policy: &TenantPolicy) -> Self {
+        Self {
+            allowed_types: policy.allowed_types.clone(),
+            max_upload_bytes: policy.max_upload_bytes,
+            trust_declared_types: policy.trusts_declared_types(),
         }
     }
 }

@@ -3,9 +3,11 @@
 use actix_web::web::{Data, Query};
 use actix_web::{HttpRequest, HttpResponse};
 use clasp_domain::services::QuotaChange;
+use clasp_domain::{IdentityError, TenantPolicy};
 
 use super::json::{
-    DeletingJson, NewTenant, QuotaJson, TenantDetailJson, TenantJson, TenantPage, TenantsJson,
+    DeletingJson, NewTenant, PolicyJson, QuotaJson, TenantDetailJson, TenantJson, TenantPage,
+    TenantsJson,
 };
 use super::{Admin, AdminCaller, Posted, Slug};
 use crate::Services;
@@ -19,7 +21,7 @@ const DEFAULT_PAGE: usize = 100;
 #[utoipa::path(post, path = "/admin/v1/tenants", request_body(content = NewTenant, content_type = "application/json"), responses(
     (status = 201, description = "The tenant", body = TenantJson),
     (status = 400, description = "The slug is not acceptable, or the body is not the JSON expected", body = ErrorJson),
-    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
+    super::TokenRefusal,
     (status = 409, description = "A tenant with that slug exists", body = ErrorJson),
     (status = 413, description = "The body is too large", body = ErrorJson),
 ))]
@@ -35,7 +37,7 @@ pub(super) async fn create_tenant(
 #[utoipa::path(get, path = "/admin/v1/tenants", params(TenantPage), responses(
     (status = 200, description = "One page of tenants, in slug order", body = TenantsJson),
     (status = 400, description = "A bad query parameter", body = ErrorJson),
-    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
+    super::TokenRefusal,
 ))]
 /// Lists the tenants, a page at a time.
 pub(super) async fn list_tenants(
@@ -67,8 +69,7 @@ pub(super) async fn list_tenants(
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{slug}", params(Slug), responses(
     (status = 200, description = "The tenant, its quota and what it uses", body = TenantDetailJson),
-    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
-    (status = 404, description = "No such tenant", body = ErrorJson),
+    super::TenantRefusals,
 ))]
 /// A tenant, with its quota and usage.
 pub(super) async fn get_tenant(
@@ -87,8 +88,7 @@ const INLINE_PURGE_BATCHES: usize = 2;
 #[utoipa::path(delete, path = "/admin/v1/tenants/{slug}", params(Slug), responses(
     (status = 204, description = "The tenant is gone: every attachment's bytes and row, its messages, quota, keys and sessions"),
     (status = 202, description = "Its keys and sessions are revoked and its purge goes on in the background (resumed after a restart); `GET` answers 404 from now on", body = DeletingJson),
-    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
-    (status = 404, description = "No such tenant", body = ErrorJson),
+    super::TenantRefusals,
 ))]
 /// Deletes a tenant and everything of it.
 pub(super) async fn delete_tenant(
@@ -105,15 +105,8 @@ pub(super) async fn delete_tenant(
         return Ok(HttpResponse::NoContent().finish());
     }
     actix_web::rt::spawn(async move {
-        loop {
-            match attachments.purge_tenant(tenant.id, 1).await {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(tenant = %tenant.id, error = %e, "purging a deleted tenant failed; the sweeper resumes it");
-                    break;
-                }
-            }
+        if let Err(e) = attachments.finish_tenant_purge(tenant.id).await {
+            tracing::warn!(tenant = %tenant.id, error = %e, "purging a deleted tenant failed; the sweeper resumes it");
         }
     });
     Ok(HttpResponse::Accepted().json(DeletingJson {
@@ -124,8 +117,7 @@ pub(super) async fn delete_tenant(
 
 #[utoipa::path(get, path = "/admin/v1/tenants/{slug}/quota", params(Slug), responses(
     (status = 200, description = "The tenant's limits (`null`: unlimited)", body = QuotaJson),
-    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
-    (status = 404, description = "No such tenant", body = ErrorJson),
+    super::TenantRefusals,
 ))]
 /// A tenant's quota.
 pub(super) async fn get_quota(
@@ -140,8 +132,7 @@ pub(super) async fn get_quota(
 #[utoipa::path(put, path = "/admin/v1/tenants/{slug}/quota", params(Slug), request_body(content = QuotaJson, content_type = "application/json"), responses(
     (status = 200, description = "The tenant's limits as set", body = QuotaJson),
     (status = 400, description = "The body is not the JSON expected", body = ErrorJson),
-    (status = 401, description = "No or a wrong admin token", body = ErrorJson),
-    (status = 404, description = "No such tenant", body = ErrorJson),
+    super::TenantRefusals,
     (status = 413, description = "The body is too large", body = ErrorJson),
 ))]
 /// Sets a tenant's quota; limits below its usage refuse new attachments
@@ -157,4 +148,42 @@ pub(super) async fn put_quota(
     };
     let (_, quota) = services.identities.set_quota(&slug, change).await?;
     Ok(HttpResponse::Ok().json(QuotaJson::from(quota.limits)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/tenants/{slug}/policy", params(Slug), responses(
+    (status = 200, description = "The tenant's upload rules (`null`: the instance's)", body = PolicyJson),
+    super::TenantRefusals,
+))]
+/// A tenant's upload policy.
+pub(super) async fn get_policy(
+    _: AdminCaller,
+    slug: Slug,
+    services: Data<Services>,
+) -> Reply<Admin> {
+    let tenant = services.identities.policy(&slug).await?;
+    Ok(HttpResponse::Ok().json(PolicyJson::from(&tenant.policy)))
+}
+
+#[utoipa::path(put, path = "/admin/v1/tenants/{slug}/policy", params(Slug), request_body(content = PolicyJson, content_type = "application/json"), responses(
+    (status = 200, description = "The tenant's upload rules as set", body = PolicyJson),
+    (status = 400, description = "Not a media type, none or more than 100, a type without a magic-byte rule and no `trust_declared_types`, a size out of bounds, or not the JSON expected", body = ErrorJson),
+    super::TenantRefusals,
+    (status = 413, description = "The body is too large", body = ErrorJson),
+))]
+/// Sets a tenant's upload policy: from the next upload on, in every dialect,
+/// and at the confirm of a direct upload begun before.
+pub(super) async fn put_policy(
+    slug: Slug,
+    body: Posted<PolicyJson>,
+    services: Data<Services>,
+) -> Reply<Admin> {
+    let asked = body.0;
+    let policy = TenantPolicy::new(
+        asked.allowed_types.as_deref(),
+        asked.max_upload_bytes,
+        asked.trust_declared_types,
+    )
+    .map_err(IdentityError::from)?;
+    let tenant = services.identities.set_policy(&slug, policy).await?;
+    Ok(HttpResponse::Ok().json(PolicyJson::from(&tenant.policy)))
 }

@@ -219,7 +219,8 @@ async fn upload(
     mut form: Form,
 ) -> Reply<Tickets> {
     services.attachments.authorize(&p, Scope::Write)?;
-    let max = services.attachments.policy().max_bytes;
+    let attachments = services.attachments.for_tenant(p.tenant_id).await?;
+    let max = attachments.policy().max_bytes;
     body::bound_form(&req, &form, max, 1, OTHER_FIELDS)?;
     let mut others = Fields::new(OTHER_FIELDS);
     while let Some(field) = form.next().await {
@@ -235,7 +236,6 @@ async fn upload(
             size_hint: body::content_length(&req),
             ..NewUpload::default()
         };
-        let attachments = &services.attachments;
         let created = body::bridge(field, |stream| attachments.upload(&p, upload, stream)).await?;
         return Ok(HttpResponse::Created().json(AttachmentJson::from(&created)));
     }

@@ -125,6 +125,9 @@ fn request(method: &str, path: &str, v: &Victim) -> TestRequest {
         }
         ("post", p) if p.ends_with("/sessions") => req.set_json(json!({"user_id": "attacker"})),
         ("put", p) if p.ends_with("/quota") => req.set_json(json!({"max_bytes": 1})),
+        ("put", p) if p.ends_with("/policy") => {
+            req.set_json(json!({"allowed_types": ["text/csv"], "max_upload_bytes": 1}))
+        }
         _ => req,
     }
 }
@@ -160,7 +163,7 @@ async fn every_admin_route_refuses_every_wrong_token_and_leaks_nothing() {
         ),
     ];
     let ops = operations();
-    assert!(ops.len() >= 13, "{ops:?}");
+    assert!(ops.len() >= 15, "{ops:?}");
     for (method, path, secured) in &ops {
         if !secured {
             assert!(
@@ -196,6 +199,10 @@ async fn every_admin_route_refuses_every_wrong_token_and_leaks_nothing() {
     assert!(ids.tenant("made-by-attacker").await.is_err());
     assert_eq!(ids.api_keys("victim").await.unwrap().1.len(), 1);
     assert_eq!(ids.quota("victim").await.unwrap().1.limits.max_bytes, None);
+    assert_eq!(
+        ids.policy("victim").await.unwrap().policy,
+        Default::default()
+    );
     // with the token, every operation works (deleting the tenant last)
     let mut secured: Vec<_> = ops.iter().filter(|(_, _, s)| *s).collect();
     secured.sort_by_key(|(m, p, _)| m == "delete" && p == "/admin/v1/tenants/{slug}");

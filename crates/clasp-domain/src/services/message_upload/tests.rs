@@ -75,7 +75,7 @@ fn body(data: &[u8]) -> BodyStream {
 
 impl Fixture {
     fn upload(&self) -> MessageUpload {
-        self.service.message_upload(&self.user, "42", None).unwrap()
+        block_on(self.service.message_upload(&self.user, "42", None)).unwrap()
     }
 }
 

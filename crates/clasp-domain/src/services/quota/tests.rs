@@ -245,7 +245,7 @@ fn a_direct_upload_is_charged_its_declared_size_when_its_url_is_issued() {
 #[test]
 fn a_message_upload_settles_each_file_and_an_abort_gives_everything_back() {
     let f = fixture(Some(100), None);
-    let mut upload = f.service.message_upload(&f.user, "7", None).unwrap();
+    let mut upload = block_on(f.service.message_upload(&f.user, "7", None)).unwrap();
     // every file may reserve the whole request; each settles before the next
     upload.set_size_hint(Some(90));
     let file = || MessageFile {
@@ -269,7 +269,7 @@ fn a_message_upload_settles_each_file_and_an_abort_gives_everything_back() {
     assert_eq!(f.usage(), QuotaUsage::default());
     assert!(f.mem.blobs.is_empty());
 
-    let mut upload = f.service.message_upload(&f.user, "8", None).unwrap();
+    let mut upload = block_on(f.service.message_upload(&f.user, "8", None)).unwrap();
     block_on(upload.add(file(), text(25, &read))).unwrap();
     let done = block_on(upload.commit()).unwrap();
     assert_eq!(done[0].size_bytes, 25);

@@ -71,7 +71,8 @@ pub(super) async fn save_file(
 ) -> Reply<Cases> {
     // Before a byte of the body is read.
     services.attachments.authorize(&p, Scope::Write)?;
-    let max = services.attachments.policy().max_bytes;
+    let attachments = services.attachments.for_tenant(p.tenant_id).await?;
+    let max = attachments.policy().max_bytes;
     body::bound_form(&req, &form, max, 1, TEXT_FIELDS)?;
 
     let (mut case_id, mut description, mut locale) = (None, None, None);
@@ -130,7 +131,6 @@ pub(super) async fn save_file(
     })
     .filter_map(futures::future::ready);
     let source = Box::pin(file.map(|r| r.map_err(FormError::from)).chain(rest));
-    let attachments = &services.attachments;
     let created = body::bridge(source, |stream| attachments.upload(&p, upload, stream)).await;
     if let Some(name) = not_last.take() {
         return Err(Problem::new(

@@ -74,18 +74,11 @@ pub(super) async fn upload(
         .room_id
         .map(|r| integer_id("roomId", &r))
         .transpose()?;
-    let max = services.attachments.policy().max_bytes;
+    let attachments = services.attachments.for_tenant(p.tenant_id).await?;
+    let max = attachments.policy().max_bytes;
     body::bound_form(&req, &form, max, MAX_FILES_PER_MESSAGE as u64, TEXT_FIELDS)?;
     let size_hint = body::content_length(&req);
-    let created = receive(
-        &services.attachments,
-        &p,
-        &message_id,
-        room,
-        size_hint,
-        form,
-    )
-    .await?;
+    let created = receive(&attachments, &p, &message_id, room, size_hint, form).await?;
     thumbnails.enqueue(&services.attachments, &created);
     Ok(HttpResponse::Ok().json(UploadJson {
         http_status_code: 200,
@@ -104,7 +97,9 @@ async fn receive(
     size_hint: Option<u64>,
     mut form: Form,
 ) -> Result<Vec<Attachment>, ApiError<Chat>> {
-    let mut upload = attachments.message_upload(p, message_id, room.as_deref())?;
+    let mut upload = attachments
+        .message_upload(p, message_id, room.as_deref())
+        .await?;
     upload.set_size_hint(size_hint);
     let mut declared: Option<String> = None;
     let mut fields = Fields::new(TEXT_FIELDS);

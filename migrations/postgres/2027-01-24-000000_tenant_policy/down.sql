@@ -1,0 +1,1 @@
+ALTER TABLE tenants DROP COLUMN allowed_types, DROP COLUMN max_upload_bytes;
