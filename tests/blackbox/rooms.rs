@@ -242,6 +242,32 @@ async fn matrix(work: Workdir) {
         [gone; 3],
         "deleted"
     );
+
+    // numbers count per tenant: another tenant's first upload is its 1, however
+    // many this tenant holds, and each tenant's 1 is its own file
+    assert_eq!(secret, 1, "this tenant's first upload");
+    work.tenant_with_key("rooms-other", "attachments:read");
+    let flags = [
+        "admin",
+        "session",
+        "create",
+        "--tenant",
+        "rooms-other",
+        "--user",
+        "erin",
+    ];
+    let erin = work.admin(&flags);
+    let first = post(&server, &erin, None, "erin.txt", b"erin's").await;
+    assert_eq!(first, (ok, Some(1)), "another tenant counts from 1");
+    let (status, body) = call(
+        reqwest::Method::GET,
+        server.url("/api/v1/attachments/1"),
+        &erin,
+        None,
+    )
+    .await;
+    assert_eq!(status, ok);
+    assert!(String::from_utf8_lossy(&body).contains("erin.txt"));
 }
 
 #[tokio::test]

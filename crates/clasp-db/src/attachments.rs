@@ -112,12 +112,24 @@ macro_rules! attachment_repository {
                 async fn insert(&self, attachment: &Attachment) -> Stored<i64> {
                     let row = NewAttachment::from_domain(attachment)?;
                     let mut conn = self.conn().await?;
-                    diesel::insert_into(attachments)
+                    let (key, numbered): (i64, Option<i64>) = diesel::insert_into(attachments)
                         .values(row)
-                        .returning(number)
+                        .returning((number, tenant_number))
                         .get_result(&mut *conn)
                         .await
-                        .map_err($crate::error::query_error)
+                        .map_err($crate::error::query_error)?;
+                    if let Some(numbered) = numbered {
+                        return Ok(numbered);
+                    }
+                    // SQLite's trigger numbers the row after the insert, which
+                    // RETURNING does not show (the migration says why).
+                    let numbered: Option<i64> = attachments
+                        .find(key)
+                        .select(tenant_number)
+                        .get_result(&mut *conn)
+                        .await
+                        .map_err($crate::error::query_error)?;
+                    numbered.ok_or_else(|| RepoError::Backend("an attachment got no number".into()))
                 }
 
                 async fn get(&self, tenant: TenantId, wanted: AttachmentId) -> Found {
@@ -127,7 +139,8 @@ macro_rules! attachment_repository {
 
                 async fn get_by_number(&self, tenant: TenantId, wanted: i64) -> Found {
                     let of_tenant = Self::live(tenant);
-                    find_one!(self, of_tenant.filter(number.eq(wanted)), AttachmentRow)
+                    let numbered = of_tenant.filter(tenant_number.eq(wanted));
+                    find_one!(self, numbered, AttachmentRow)
                 }
 
                 async fn set_thumbnail(

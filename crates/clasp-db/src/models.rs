@@ -18,7 +18,7 @@ use crate::sql::{DbId, DbTags, DbTime};
 #[diesel(table_name = attachments)]
 #[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(crate) struct AttachmentRow {
-    number: i64,
+    tenant_number: Option<i64>,
     id: DbId,
     tenant_id: DbId,
     #[diesel(embed)]
@@ -31,7 +31,9 @@ impl AttachmentRow {
         let f = self.fields;
         Ok(Attachment {
             id: AttachmentId(self.id.0),
-            number: self.number,
+            number: self
+                .tenant_number
+                .ok_or_else(|| corrupt("attachment number", "none"))?,
             tenant_id: TenantId(self.tenant_id.0),
             subject: Subject {
                 ticket_id: f.ticket_id,
@@ -60,7 +62,7 @@ impl AttachmentRow {
     }
 }
 
-/// A new attachment row; the database assigns its `number`.
+/// A new attachment row; the database assigns its `number` and `tenant_number`.
 #[derive(Insertable)]
 #[diesel(table_name = attachments)]
 pub(crate) struct NewAttachment {

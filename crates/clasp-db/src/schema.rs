@@ -55,9 +55,11 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::sql::types::*;
 
-    /// Attachment metadata; `number` is the repository-assigned integer id.
+    /// Attachment metadata; `number` is the row's key, `tenant_number` the
+    /// integer id clients see, counted within the tenant (set by a trigger).
     attachments (number) {
         number -> BigInt,
+        tenant_number -> Nullable<BigInt>,
         id -> Id,
         tenant_id -> Id,
         ticket_id -> Nullable<Text>,
@@ -126,5 +128,6 @@ diesel::table! {
         max_attachments -> Nullable<BigInt>,
         used_bytes -> BigInt,
         used_attachments -> BigInt,
+        last_number -> BigInt,
     }
 }

@@ -471,11 +471,37 @@ async fn the_listing_migration_backfills_existing_rows() {
     tokio::task::spawn_blocking(move || {
         let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
             AsyncConnectionWrapper::establish(&url).unwrap();
-        common::reapply_listing_migration(&mut conn, || MIGRATIONS);
+        common::reapply_migration(&mut conn, || MIGRATIONS, common::LISTING_MIGRATION);
     })
     .await
     .unwrap();
     common::assert_old_rows_listed(&store, t.id, &ids).await;
+}
+
+/// Numbers given before attachments were numbered per tenant (from one
+/// sequence) stay valid after the migration.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_numbering_migration_keeps_the_numbers_given() {
+    use diesel::Connection;
+    use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+    use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+    const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+    let db = TestDb::create().await.unwrap();
+    let store = PgStore::open(&db.url, &PgSettings::default())
+        .await
+        .unwrap();
+    let (a, b) = (tenant("numbered-a"), tenant("numbered-b"));
+    let rows = common::insert_in_turn(&store, a.id, b.id).await;
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
+            AsyncConnectionWrapper::establish(&url).unwrap();
+        common::reapply_migration(&mut conn, || MIGRATIONS, common::NUMBERING_MIGRATION);
+    })
+    .await
+    .unwrap();
+    common::assert_numbers_kept(&store, &rows).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

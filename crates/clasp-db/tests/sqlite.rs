@@ -267,11 +267,31 @@ async fn the_listing_migration_backfills_existing_rows() {
     let path = dir.path().join("clasp.db");
     tokio::task::spawn_blocking(move || {
         let mut conn = SqliteConnection::establish(&path.display().to_string()).unwrap();
-        common::reapply_listing_migration(&mut conn, || MIGRATIONS);
+        common::reapply_migration(&mut conn, || MIGRATIONS, common::LISTING_MIGRATION);
     })
     .await
     .unwrap();
     common::assert_old_rows_listed(&store, t.id, &ids).await;
+}
+
+/// Numbers given before attachments were numbered per tenant (from one
+/// sequence) stay valid after the migration.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_numbering_migration_keeps_the_numbers_given() {
+    use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+    const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+    let (store, dir) = common::sqlite_store().await.unwrap();
+    let (a, b) = (tenant("numbered-a"), tenant("numbered-b"));
+    let rows = common::insert_in_turn(&store, a.id, b.id).await;
+    let path = dir.path().join("clasp.db");
+    tokio::task::spawn_blocking(move || {
+        let mut conn = SqliteConnection::establish(&path.display().to_string()).unwrap();
+        common::reapply_migration(&mut conn, || MIGRATIONS, common::NUMBERING_MIGRATION);
+    })
+    .await
+    .unwrap();
+    common::assert_numbers_kept(&store, &rows).await;
 }
 
 #[tokio::test]

@@ -61,8 +61,11 @@ pub type Stored<T> = Result<T, RepoError>;
 /// are never refused for the quota (so a lowered limit still lets usage settle).
 #[async_trait]
 pub trait AttachmentRepository: Send + Sync {
-    /// Stores a new attachment and returns the `number` assigned to it; charges
-    /// it to its tenant's quota, or refuses it ([`RepoError::QuotaExceeded`]).
+    /// Stores a new attachment and returns the `number` assigned to it: the
+    /// next of its tenant's, counted from 1 and never given twice in a tenant
+    /// (a deleted attachment's number stays unused), so that numbers tell
+    /// nothing of other tenants. Charges it to its tenant's quota, or refuses
+    /// it ([`RepoError::QuotaExceeded`]).
     async fn insert(&self, attachment: &Attachment) -> Stored<i64>;
     /// The attachment `id` of `tenant`, in any state but `Deleted`: a
     /// tombstone is gone for every reader.

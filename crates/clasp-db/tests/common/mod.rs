@@ -137,20 +137,59 @@ pub async fn insert_old_rows(
     ids
 }
 
-/// Reverts the migrations down to and including the listing migration, then
-/// applies them again: what a database written before the listing migration
-/// goes through. `migrations` yields the backend's embedded migrations.
-pub fn reapply_listing_migration<DB: diesel::backend::Backend>(
+/// The version of the migration that numbers attachments per tenant.
+pub const NUMBERING_MIGRATION: &str = "20270131000000";
+
+/// Reverts the migrations down to and including `version`, then applies them
+/// again: what a database written before that migration goes through.
+/// `migrations` yields the backend's embedded migrations.
+pub fn reapply_migration<DB: diesel::backend::Backend>(
     conn: &mut impl diesel_migrations::MigrationHarness<DB>,
     migrations: impl Fn() -> diesel_migrations::EmbeddedMigrations,
+    version: &str,
 ) {
     while conn
         .revert_last_migration(migrations())
         .unwrap()
         .to_string()
-        != LISTING_MIGRATION
+        != version
     {}
     conn.run_pending_migrations(migrations()).unwrap();
+}
+
+/// Five attachments, of tenants `a` and `b` in turn (a, b, a, b, a), as the
+/// store numbers them: (tenant, id).
+pub async fn insert_in_turn(
+    repo: &dyn clasp_domain::ports::AttachmentRepository,
+    a: TenantId,
+    b: TenantId,
+) -> Vec<(TenantId, clasp_domain::AttachmentId)> {
+    let mut rows = Vec::new();
+    for (i, t) in [a, b, a, b, a].into_iter().enumerate() {
+        let row = ready_attachment(t, &format!("T{i}"), micros(i as i64));
+        repo.insert(&row).await.unwrap();
+        rows.push((t, row.id));
+    }
+    rows
+}
+
+/// Rows numbered before the per-tenant numbering keep their numbers (then
+/// global: 1 to 5 in turn), found by them in their tenant; each tenant counts
+/// on from its highest.
+pub async fn assert_numbers_kept(
+    repo: &dyn clasp_domain::ports::AttachmentRepository,
+    rows: &[(TenantId, clasp_domain::AttachmentId)],
+) {
+    for (i, (t, id)) in rows.iter().enumerate() {
+        let number = i as i64 + 1;
+        let found = repo.get_by_number(*t, number).await.unwrap();
+        assert_eq!(found.map(|a| a.id), Some(*id), "number {number}");
+    }
+    let (a, b) = (rows[0].0, rows[1].0);
+    let next_a = ready_attachment(a, "T-next", micros(9));
+    assert_eq!(repo.insert(&next_a).await.unwrap(), 6, "after a's 5");
+    let next_b = ready_attachment(b, "T-next", micros(9));
+    assert_eq!(repo.insert(&next_b).await.unwrap(), 5, "after b's 4");
 }
 
 /// Each of [`OLD_ROWS`] is found by its kind, file format and tag together,

@@ -85,6 +85,14 @@ pub async fn attachment_quotas(repo: &dyn AttachmentRepository) {
             .collect();
         let (stored, refused) = insert_all(repo, rows).await;
         assert_eq!(stored.len(), ADMITTED, "round {round}: admitted");
+        let mut numbers: Vec<i64> = stored.iter().map(|a| a.number).collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        assert_eq!(
+            numbers.len(),
+            ADMITTED,
+            "round {round}: each its own number"
+        );
         assert_eq!(
             refused,
             CONCURRENT_UPLOADS - ADMITTED,

@@ -252,6 +252,16 @@ async fn numbers_and_thumbnails(repo: &dyn AttachmentRepository) {
     );
     assert_eq!(repo.get_by_number(tenant, -1).await.unwrap(), None);
 
+    // numbers are counted per tenant from 1, and never given twice
+    assert_eq!((ready.number, pending.number), (1, 2));
+    let mut theirs = attachment(other, "T-num", 3, AttachmentState::Ready);
+    theirs.number = repo.insert(&theirs).await.unwrap();
+    assert_eq!(theirs.number, 1, "another tenant counts from 1");
+    assert_eq!(
+        repo.get_by_number(other, 1).await.unwrap().map(|a| a.id),
+        Some(theirs.id)
+    );
+
     // another writer changed the subject since `ready` was read: the thumbnail
     // must not undo it
     let mut linked = ready.clone();
@@ -292,6 +302,16 @@ async fn numbers_and_thumbnails(repo: &dyn AttachmentRepository) {
             .unwrap(),
         "a deleted attachment gets no thumbnail"
     );
+
+    // a deleted attachment's number is not given again
+    assert!(repo.delete(tenant, pending.id).await.unwrap());
+    let mut next = attachment(tenant, "T-num", 4, AttachmentState::Ready);
+    next.number = repo.insert(&next).await.unwrap();
+    assert_eq!(
+        next.number, 3,
+        "a deleted attachment's number is not given again"
+    );
+    assert_eq!(repo.get_by_number(tenant, 2).await.unwrap(), None);
 }
 
 /// A ready attachment on `ticket`, on no message.

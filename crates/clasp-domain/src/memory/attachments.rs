@@ -1,7 +1,6 @@
 //! Attachment metadata and messages in maps.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -24,7 +23,8 @@ pub struct MemoryAttachments {
     faults: Arc<Faults>,
     rows: Mutex<HashMap<AttachmentId, Attachment>>,
     messages: Mutex<HashMap<MessageId, Message>>,
-    next_number: AtomicI64,
+    /// The last number given in each tenant; locked after `rows`.
+    last_numbers: Mutex<HashMap<TenantId, i64>>,
     /// Limits and usage by tenant; locked after `rows`, with it held, so usage
     /// changes with the rows it accounts for.
     quotas: Mutex<HashMap<TenantId, Quota>>,
@@ -71,7 +71,12 @@ impl AttachmentRepository for MemoryAttachments {
             i128::from(attachment.charged_bytes()),
             i128::from(attachment.counted()),
         );
-        let number = self.next_number.fetch_add(1, Ordering::Relaxed) + 1;
+        let number = {
+            let mut last = lock(&self.last_numbers);
+            let last = last.entry(attachment.tenant_id).or_default();
+            *last += 1;
+            *last
+        };
         let mut row = attachment.clone();
         row.number = number;
         rows.insert(row.id, row);
@@ -258,6 +263,7 @@ impl AttachmentRepository for MemoryAttachments {
     async fn forget_tenant(&self, tenant: TenantId) -> Stored<()> {
         lock(&self.messages).retain(|_, m| m.tenant_id != tenant);
         lock(&self.quotas).remove(&tenant);
+        lock(&self.last_numbers).remove(&tenant);
         Ok(())
     }
 }

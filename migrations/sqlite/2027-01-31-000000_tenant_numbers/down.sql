@@ -1,0 +1,4 @@
+DROP TRIGGER attachments_number;
+DROP INDEX attachments_by_tenant_number;
+ALTER TABLE attachments DROP COLUMN tenant_number;
+ALTER TABLE tenant_quotas DROP COLUMN last_number;
