@@ -9,16 +9,18 @@ mod policy;
 mod quota;
 #[cfg(test)]
 mod scanning_tests;
+mod sweep;
 mod tenant_purge;
 
 use std::sync::Arc;
 
 pub use attachments::{AttachmentService, Lookup, MAX_LISTED, NewUpload};
-pub use direct_upload::{BegunUpload, NewDirectUpload, NewMessage, ReceivedUpload, Swept};
+pub use direct_upload::{BegunUpload, NewDirectUpload, NewMessage, ReceivedUpload};
 pub use downloads::Download;
 pub use identity::{IdentityService, MAX_TENANTS_LISTED};
 pub use message_upload::{MAX_FILES_PER_MESSAGE, MessageFile, MessageUpload};
 pub use quota::QuotaChange;
+pub use sweep::Swept;
 pub use tenant_purge::PURGE_BATCH;
 
 use crate::ports::{
