@@ -2,8 +2,9 @@
 //! whose request outlives its deadline (the sweep claims it while the bytes
 //! still arrive, so the commit loses and nothing stays), and a client delete
 //! whose object delete fails (a tombstone stays hidden, and a later sweep
-//! removes the bytes once the store is back). On the embedded defaults and on
-//! PostgreSQL + S3, where the store matters.
+//! removes the bytes once the store is back), and a tenant's purge cut off by
+//! a crash (the sweeper of the next instance finishes it). On the embedded
+//! defaults and on PostgreSQL + S3, where the store matters.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use clasp_domain::ports::BlobStore;
 use reqwest::StatusCode;
 use serde_json::Value;
 
+use crate::admin::admin;
 use crate::harness::{PNG, Server, Workdir, answer, client, connect, form, upload_to_ticket};
 use crate::relay::Relay;
 use crate::shared::{fresh_postgres_database, on_postgres_and_s3, psql, s3_endpoint, test_bucket};
@@ -169,4 +171,66 @@ async fn a_failing_object_delete_leaves_a_tombstone_a_later_sweep_clears() {
         assert!(Instant::now() < deadline, "the tombstone stayed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// A tenant's purge cut off by a crash is resumed. S3 goes away while the host
+/// deletes a tenant: its key is revoked at once, but the purge cannot delete
+/// the bytes and stops, the tenant marked. `clasp serve` is then killed
+/// (SIGKILL). Once S3 and the server are back, the sweeper finishes the purge:
+/// no object, row or key of the tenant is left, and its slug is free again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_purge_cut_off_by_a_crash_is_resumed_by_the_sweeper() {
+    let relay = Relay::start(s3_endpoint().trim_start_matches("http://")).await;
+    let database = fresh_postgres_database();
+    let work = on_postgres_and_s3(&database)
+        .with_env("CLASP_S3_ENDPOINT", &format!("http://{}", relay.addr))
+        .with_env("CLASP_SWEEP_INTERVAL_SECS", "1");
+    let (tenant, key) = tenant_and_key(&work, "purged");
+    let server = Server::start(&work);
+    let c = client();
+    let mut objects = Vec::new();
+    for name in ["a.png", "b.png", "c.png"] {
+        let made = form("file", name, "image/png", PNG.to_vec());
+        let id = upload_to_ticket(&c, &server, &key, TICKET, made).await;
+        objects.push(format!("{tenant}/{id}"));
+    }
+
+    relay.set_up(false);
+    let (status, body) = admin(&server, "DELETE", "/tenants/purged", None).await;
+    assert!(status.is_server_error(), "S3 is down: {status} {body}");
+    let url = server.url(&format!("/v1/tickets/{TICKET}/attachments"));
+    let res = c.get(&url).bearer_auth(&key).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "revoked at once");
+    drop(server); // SIGKILL
+    assert_eq!(psql(&database, "SELECT count(*) FROM attachments"), "3");
+    let marked = "SELECT count(*) FROM tenants WHERE deleting_since IS NOT NULL";
+    assert_eq!(psql(&database, marked), "1");
+
+    relay.set_up(true);
+    let server = Server::start(&work);
+    let bucket = test_bucket();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut left = 0;
+        for object in &objects {
+            left += usize::from(bucket.head(object).await.unwrap().is_some());
+        }
+        let rows = psql(&database, "SELECT count(*) FROM attachments");
+        let tenants = psql(
+            &database,
+            "SELECT count(*) FROM tenants WHERE slug = 'purged'",
+        );
+        let keys = psql(&database, "SELECT count(*) FROM api_keys");
+        if (left, rows.as_str(), tenants.as_str(), keys.as_str()) == (0, "0", "0", "0") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the purge was not resumed: {left} objects, {rows} rows, {tenants} tenants, {keys} keys"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let again = serde_json::json!({ "slug": "purged" });
+    let (status, _) = admin(&server, "POST", "/tenants", Some(again)).await;
+    assert_eq!(status, StatusCode::CREATED, "the slug is free again");
 }
