@@ -270,6 +270,18 @@ pub async fn upload_and_sign(
 }
 
 /// The value of an environment variable the test command exports.
+/// Runs `command` to its end; its standard output, or a panic with its
+/// standard error if it failed.
+pub fn stdout_of(command: &mut Command) -> Vec<u8> {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 pub fn required(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
         panic!(

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::admin::admin;
-use crate::harness::{HELPER_TICKET, PNG, Server, Workdir, client, form, required};
+use crate::harness::{HELPER_TICKET, PNG, Server, Workdir, client, form, required, stdout_of};
 use crate::shared::{fresh_postgres_database, on_postgres_and_s3};
 
 const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
@@ -30,16 +30,11 @@ fn office_files(work: &Workdir) -> (Vec<u8>, Vec<u8>) {
         wb = openpyxl.Workbook()\n\
         for i in range(5000): wb.active.append([i, 'row %d' % i])\n\
         wb.save(sys.argv[2])\n";
-    let out = std::process::Command::new(python)
-        .args(["-c", script])
-        .arg(&docx)
-        .arg(&xlsx)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_of(
+        std::process::Command::new(python)
+            .args(["-c", script])
+            .arg(&docx)
+            .arg(&xlsx),
     );
     (std::fs::read(docx).unwrap(), std::fs::read(xlsx).unwrap())
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use clasp_storage::{ObjectBlobStore, S3Settings};
 
-use crate::harness::{Workdir, required};
+use crate::harness::{Workdir, required, stdout_of};
 
 /// One signing secret for every instance of a test, as operators must configure.
 pub const SECRET: &str = "test-secret-shared-by-all-instances-0123456789";
@@ -71,14 +71,6 @@ pub fn test_bucket() -> ObjectBlobStore {
 
 /// `psql DATABASE -Atc SQL`, its output trimmed.
 pub fn psql(database: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([database, "-Atc", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    let out = stdout_of(Command::new("psql").args([database, "-Atc", sql]));
+    String::from_utf8(out).unwrap().trim().to_owned()
 }
