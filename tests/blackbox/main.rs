@@ -8,6 +8,7 @@
 )]
 
 mod admin;
+mod api_v1;
 mod attacks;
 mod bench;
 mod browser;

@@ -95,7 +95,7 @@ macro_rules! handlers {
 pub(crate) use handlers;
 
 /// Requests a dialect takes whatever their path under a prefix, when a guard
-/// says they are its own (the `redirect` dialect's Bearer requests under `/api/v1`).
+/// says they are its own (the `redirect` dialect's requests under `/api/v1`).
 pub(crate) struct Claim {
     /// The prefix of every path of the dialect.
     pub prefix: &'static str,

@@ -64,15 +64,10 @@ impl WireDialect for Chat {
 
     /// A request without any credential may be meant for either dialect of
     /// `/api/v1`: its 401 carries the `redirect` dialect's fields too.
-    fn body<'a>(problem: &'a Problem, wire: &'a Wire, message: &'a str) -> impl Serialize + 'a {
-        let status = wire.status.as_u16();
-        let both = problem.kind == ProblemKind::Unauthenticated;
+    fn body<'a>(_: &'a Problem, wire: &'a Wire, message: &'a str) -> impl Serialize + 'a {
         ErrorJson {
             error_text: message,
-            http_status_code: status,
-            error: both.then_some("unauthorized"),
-            message: both.then_some(message),
-            code: both.then_some(status),
+            http_status_code: wire.status.as_u16(),
         }
     }
 
@@ -81,8 +76,9 @@ impl WireDialect for Chat {
     }
 }
 
-/// The seed's four endpoints. Requests with `Authorization: Bearer` never
-/// reach them: [`crate::dialects::redirect`] claims those first.
+/// The seed's four endpoints. [`crate::dialects::redirect`] claims first the
+/// requests of `/api/v1` that are its own: attachments named by UUID, and
+/// Bearer requests without the session cookie.
 pub(crate) fn routes() -> Group {
     Group::new(
         Dialect::Chat,

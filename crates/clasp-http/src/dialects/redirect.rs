@@ -3,15 +3,15 @@
 //! bytes without credentials for 15 minutes — presigned by S3 when the bytes are
 //! in S3, signed by Clasp otherwise.
 //!
-//! It owns every request under `/api/v1` that carries `Authorization: Bearer`
-//! (the `chat` dialect, on the same paths, authenticates by cookie). Errors are
-//! `{"error": "<problem code>", "message": "<text>", "code": <status>}`: 401
-//! `unauthorized`, 403 `insufficient_scope` (a key without the scope a
-//! POST/PATCH/DELETE needs), 404 `not_found` (unknown, another tenant's, not a
-//! UUID, not downloadable, no such endpoint), 503 `service_unavailable`
-//! (object storage unreachable or unable to sign), 500 `internal_error`.
-
-use std::borrow::Cow;
+//! It shares `/api/v1` with the `chat` dialect ([`is_redirects`] says which
+//! requests are its own). Errors are the seed's bodies, word for word:
+//! `{"error": "Unauthorized", "message": "<the seed's text>", "code": 401}`
+//! (403 `Forbidden`, 404 `Not Found`, 503 `Service Unavailable`), with the
+//! problem code the seed names in `problem`: `unauthorized`,
+//! `insufficient_scope` (a key without the scope a POST/PATCH/DELETE needs),
+//! `not_found` (unknown, another tenant's, not a UUID, not downloadable, no such
+//! endpoint), `service_unavailable` (object storage unreachable or unable to
+//! sign), `internal_error`.
 
 use actix_web::guard::GuardContext;
 use actix_web::http::{Method, StatusCode, header};
@@ -44,9 +44,8 @@ impl WireDialect for Redirect {
             P::Unauthenticated | P::BadCredential => Wire::new(S::UNAUTHORIZED, "unauthorized")
                 .saying("Authentication required. Please provide a valid API token"),
             P::AuthUnavailable | P::Busy | P::RateLimited => standard(problem),
-            P::Domain(E::Forbidden(scope)) => Wire::new(S::FORBIDDEN, "insufficient_scope").saying(
-                Cow::Owned(format!("this API key lacks the {} scope", scope.as_str())),
-            ),
+            P::Domain(E::Forbidden(_)) => Wire::new(S::FORBIDDEN, "insufficient_scope")
+                .saying("You don't have permission to access this resource"),
             P::Domain(E::NotFound) => {
                 Wire::new(S::NOT_FOUND, "not_found").saying("The requested resource was not found")
             }
@@ -60,9 +59,10 @@ impl WireDialect for Redirect {
 
     fn body<'a>(_: &'a Problem, wire: &'a Wire, message: &'a str) -> impl Serialize + 'a {
         ErrorJson {
-            error: &wire.code,
+            error: wire.status.canonical_reason().unwrap_or("Error"),
             message,
             code: wire.status.as_u16(),
+            problem: &wire.code,
         }
     }
 }
@@ -77,26 +77,52 @@ pub(crate) fn routes() -> Group {
         })])
         .claiming(Claim {
             prefix: "/api/v1",
-            guard: has_bearer,
+            guard: is_redirects,
             fallback: || web::to(other),
         })
 }
 
-/// The error body: a problem code, a text for people and the status again.
+/// The error body of seed 004: the status's name (`Unauthorized`), a text for
+/// people and the status again; and the problem code the seed's response list
+/// names, which tells its two 403s apart.
 #[derive(Serialize, ToSchema)]
 #[schema(as = redirect::Error)]
 pub(crate) struct ErrorJson<'a> {
+    /// `Unauthorized`, `Forbidden`, `Not Found`, `Service Unavailable`, …
     error: &'a str,
     message: &'a str,
     code: u16,
+    /// `unauthorized`, `insufficient_scope`, `not_found`, `service_unavailable`, …
+    problem: &'a str,
 }
 
-/// Whether the request carries `Authorization: Bearer …`.
-fn has_bearer(ctx: &GuardContext<'_>) -> bool {
-    credentials::bearer(ctx.head().headers()).is_some()
+/// Whether a request under `/api/v1`, which seeds 003 (chat, by cookie and
+/// attachment number) and 004 (by Bearer key and UUID) share, is this
+/// dialect's: an attachment named by UUID is; one named otherwise with the
+/// session cookie is chat's, whatever other headers come with it (a chat
+/// client may send a Bearer header too); otherwise a Bearer key makes it this
+/// dialect's. A request with no credential at all goes where its path leads:
+/// a UUID here, a number to chat.
+fn is_redirects(ctx: &GuardContext<'_>) -> bool {
+    let headers = ctx.head().headers();
+    let named = ctx
+        .head()
+        .uri
+        .path()
+        .strip_prefix("/api/v1/attachments/")
+        .and_then(|rest| rest.split('/').next());
+    if named.is_some_and(|id| uuid::Uuid::parse_str(id).is_ok()) {
+        return true;
+    }
+    credentials::session_cookie(headers) == credentials::SessionCookie::None
+        && credentials::bearer(headers).is_some()
 }
 
 type Attached = PathParam<AttachmentId, RedirectId, Redirect>;
+
+/// The 307's body, `{}` as the seed shows it.
+#[derive(Serialize)]
+struct EmptyJson {}
 
 #[utoipa::path(get, path = "/api/v1/attachments/{attachmentId}/download", params(("attachmentId" = String, Path, description = "The attachment's UUID (Bearer), or its number (session cookie)")), security(("bearer" = []), ("session" = [])), responses(
     (status = 307, description = "Redirect to a URL that works without credentials for 15 minutes", headers(("Location" = String, description = "The presigned or signed URL"))),
@@ -118,7 +144,7 @@ async fn download(p: Bearer<Redirect>, id: Attached, services: Data<Services>) -
     Ok(HttpResponse::TemporaryRedirect()
         .insert_header((header::LOCATION, url.url))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish())
+        .json(EmptyJson {}))
 }
 
 /// `DELETE /api/v1/attachments/{uuid}`: a key with `attachments:delete` deletes.

@@ -537,8 +537,8 @@ fn assert_error_shape(
             body["status"] == s && body["message"].is_string(),
         ),
         "redirect" => (
-            &body["error"],
-            body["code"] == s && body["message"].is_string(),
+            &body["problem"],
+            body["code"] == s && body["message"].is_string() && body["error"].is_string(),
         ),
         _ => (
             &Value::Null,

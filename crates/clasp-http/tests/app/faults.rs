@@ -212,7 +212,7 @@ fn assert_store_error(dialect: &str, status: StatusCode, body: &Value, what: &st
         "chat" => body["errorText"].is_string() && body["httpStatusCode"] == s,
         "redirect" => {
             body["code"] == s
-                && body["error"]
+                && body["problem"]
                     == if s == 503 {
                         "service_unavailable"
                     } else {

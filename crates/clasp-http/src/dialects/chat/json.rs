@@ -72,17 +72,11 @@ enum IdValue {
 pub(crate) struct ErrorJson<'a> {
     pub(super) error_text: &'a str,
     pub(super) http_status_code: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) error: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) message: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) code: Option<u16>,
 }
 
 /// An error on a path both `/api/v1` dialects answer: the chat shape for
-/// session requests, the `redirect` shape for Bearer ones. `anyOf`, not
-/// `oneOf`: a 401 to a request without credentials carries both shapes at once.
+/// session requests (and numbered attachments), the `redirect` shape for Bearer
+/// ones (and attachments named by UUID).
 pub(crate) struct SharedError;
 
 impl utoipa::PartialSchema for SharedError {
