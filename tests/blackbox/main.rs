@@ -36,4 +36,5 @@ mod staging;
 mod streaming;
 mod sweeping;
 mod tickets;
+mod timestamps;
 mod workspaces;

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use crate::dialects::Dialect;
 use crate::extract::{Bearer, Id, PathParam};
-use crate::json::rfc3339;
+use crate::json::microseconds;
 use crate::openapi::Refusals;
 use crate::problem::{Problem, ProblemKind};
 use crate::routes::{Group, handlers};
@@ -176,8 +176,8 @@ impl<'a> From<&'a Attachment> for AttachmentJson<'a> {
             tags: &a.tags,
             locale: a.locale.as_deref(),
             sha256: a.sha256.as_deref(),
-            created_date: rfc3339(a.created_at),
-            updated_date: rfc3339(a.updated_at),
+            created_date: microseconds(a.created_at),
+            updated_date: microseconds(a.updated_at),
         }
     }
 }

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::dialects::Dialect;
 use crate::extract::{Bearer, Id, PathParam, TicketId};
 use crate::form::{FieldLimits, Fields, Form};
-use crate::json::rfc3339;
+use crate::json::seconds;
 use crate::openapi::Refusals;
 use crate::problem::{Problem, ProblemKind};
 use crate::routes::{Group, handlers};
@@ -115,7 +115,7 @@ impl From<&Attachment> for AttachmentJson {
             content_type: a.content_type.clone(),
             size_bytes: a.size_bytes,
             uploaded_by_user_id: a.uploaded_by.clone(),
-            created_at: rfc3339(a.created_at),
+            created_at: seconds(a.created_at),
         }
     }
 }
@@ -189,7 +189,7 @@ async fn download_url(p: Bearer<Tickets>, at: OnTicket, s: Data<Services>) -> Re
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(DownloadJson {
             signed_url: url.url,
-            expires_at: rfc3339(url.expires_at),
+            expires_at: seconds(url.expires_at),
         }))
 }
 

@@ -28,7 +28,7 @@ use crate::dialects::Dialect;
 use crate::extract::{
     AttachmentIdParam, Bearer, MessageId, PathParam, TicketId, path_param, services,
 };
-use crate::json::rfc3339;
+use crate::json::seconds;
 use crate::openapi::Refusals;
 use crate::problem::{Problem, ProblemKind};
 use crate::routes::{Group, handlers};
@@ -342,7 +342,7 @@ async fn download(
     } else {
         res.json(DownloadJson {
             url: url.url,
-            expires_at: rfc3339(url.expires_at),
+            expires_at: seconds(url.expires_at),
         })
     })
 }

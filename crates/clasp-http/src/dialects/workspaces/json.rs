@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::json::rfc3339;
+use crate::json::seconds;
 
 /// The dialect's attachment object.
 #[derive(Serialize, ToSchema)]
@@ -43,8 +43,8 @@ impl AttachmentJson {
             status: a.state.as_str(),
             sha256: a.sha256.clone(),
             uploaded_by: a.uploaded_by.clone(),
-            created_at: rfc3339(a.created_at),
-            updated_at: rfc3339(a.updated_at),
+            created_at: seconds(a.created_at),
+            updated_at: seconds(a.updated_at),
         }
     }
 }
@@ -71,7 +71,7 @@ impl MessageJson {
             ticket_id: m.ticket_id,
             body: m.body,
             attachment_ids: m.attachment_ids.into_iter().map(|a| a.0).collect(),
-            created_at: rfc3339(m.created_at),
+            created_at: seconds(m.created_at),
         }
     }
 }

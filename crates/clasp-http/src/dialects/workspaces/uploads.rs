@@ -10,7 +10,7 @@ use clasp_domain::{AttachmentId, Subject};
 use super::json::{AttachmentJson, MessageJson, MessageRequest, UploadUrlJson, UploadUrlRequest};
 use super::{Caller, Ticket, Workspaces, Written};
 use crate::Services;
-use crate::json::rfc3339;
+use crate::json::seconds;
 use crate::openapi::Refusals;
 use crate::problem::Problem;
 use crate::wire::Reply;
@@ -52,7 +52,7 @@ pub(super) async fn upload_url(
         url: begun.url.url,
         method: begun.url.method,
         headers,
-        expires_at: rfc3339(begun.url.expires_at),
+        expires_at: seconds(begun.url.expires_at),
         attachment: AttachmentJson::new(&begun.attachment, &c.workspace),
     }))
 }
