@@ -14,6 +14,7 @@ mod bench;
 mod browser;
 mod cases;
 mod chat;
+mod checksums;
 mod conformance;
 mod crash;
 mod crash_many;

@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::Stream;
+use md5::Md5;
 use sha2::{Digest, Sha256};
 
 use crate::validation::{SNIFF_BYTES, ValidationError, check_magic};
@@ -33,6 +34,9 @@ pub struct Inspected {
     pub size: u64,
     /// Lowercase hex SHA-256 of the bytes.
     pub sha256: String,
+    /// Lowercase hex MD5 of the bytes, when it was asked for
+    /// ([`Inspector::with_md5`]).
+    pub md5: Option<String>,
     /// Type recognised from the magic bytes, if any.
     pub sniffed_type: Option<String>,
 }
@@ -44,6 +48,7 @@ pub struct Inspector {
     limit: u64,
     declared_type: String,
     hasher: Sha256,
+    md5: Option<Md5>,
     received: u64,
     head: Vec<u8>,
     sniff_done: bool,
@@ -60,6 +65,7 @@ impl Inspector {
             limit,
             declared_type: declared_type.to_owned(),
             hasher: Sha256::new(),
+            md5: None,
             received: 0,
             head: Vec::new(),
             sniff_done: false,
@@ -67,6 +73,13 @@ impl Inspector {
             failure: None,
             finished: false,
         }
+    }
+
+    /// The same, computing the bytes' MD5 too: only where a client declared
+    /// one, as it costs as much again as the SHA-256.
+    pub fn with_md5(mut self) -> Self {
+        self.md5 = Some(md5::Digest::new());
+        self
     }
 
     /// Why the body was cut short, if it was.
@@ -79,6 +92,10 @@ impl Inspector {
         (self.finished && self.failure.is_none()).then(|| Inspected {
             size: self.received,
             sha256: hex::encode(self.hasher.clone().finalize()),
+            md5: self
+                .md5
+                .clone()
+                .map(|m| hex::encode(md5::Digest::finalize(m))),
             sniffed_type: self.sniffed.clone(),
         })
     }
@@ -125,6 +142,9 @@ impl Stream for Inspector {
                         }
                     }
                     this.hasher.update(&chunk);
+                    if let Some(md5) = &mut this.md5 {
+                        md5::Digest::update(md5, &chunk);
+                    }
                     return Poll::Ready(Some(Ok(chunk)));
                 }
                 Poll::Ready(None) => {

@@ -214,6 +214,25 @@ fn dot_or_space(c: char) -> bool {
     c == '.' || c.is_whitespace()
 }
 
+/// The prefix of a declared MD5 where the attachment keeps its declared checksum.
+pub const MD5_PREFIX: &str = "md5:";
+
+/// Reads a client-declared checksum as the attachment keeps it: 32 hex digits
+/// are an MD5 (what S3 and many clients compute), kept as `md5:` and the hex;
+/// anything else must be a SHA-256 ([`parse_sha256`]), kept as its hex.
+pub fn parse_checksum(declared: &str) -> Result<String, ValidationError> {
+    let d = declared.trim();
+    if is_md5(d) {
+        return Ok(format!("{MD5_PREFIX}{}", d.to_ascii_lowercase()));
+    }
+    parse_sha256(d)
+}
+
+/// Whether `text` could be an MD5: 32 hex digits.
+pub fn is_md5(text: &str) -> bool {
+    text.len() == 32 && text.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 /// Reads a client-declared SHA-256 given as hex or as (standard or URL-safe) base64.
 pub fn parse_sha256(declared: &str) -> Result<String, ValidationError> {
     use base64::Engine;

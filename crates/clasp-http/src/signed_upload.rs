@@ -2,17 +2,18 @@
 //! no credentials but a valid, unexpired signature. What an object store's
 //! presigned PUT URL is, for deployments whose bytes Clasp keeps itself.
 //!
-//! The body streams into the domain (never buffered); more bytes than the URL's
-//! declared size are refused at once when `Content-Length` says so, and
-//! otherwise as soon as they arrive, leaving nothing stored. Success is `200`
+//! The body streams into the domain (never buffered); a `Content-Length` other
+//! than the size declared at upload-url is refused at once, naming both sizes
+//! (413 when larger, 400 when smaller), and more bytes than declared are
+//! refused as soon as they arrive, leaving nothing stored. Success is `200`
 //! with the stored object's `ETag`, as an object store answers. Errors are
 //! `{"error": "<code>", "message": "<text>"}`, as on `/signed/…` downloads.
 
 use actix_web::http::header;
 use actix_web::web::{self, Data};
 use actix_web::{HttpRequest, HttpResponse};
-use clasp_domain::ErrorKind;
 use clasp_domain::ports::SignedUploadRequest;
+use clasp_domain::{AttachmentError, ErrorKind, ValidationError};
 use serde::Deserialize;
 
 use crate::dialects::Dialect;
@@ -37,7 +38,7 @@ struct SignedQuery {
 
 #[utoipa::path(put, path = "/signed-upload/{tenant}/{attachment}", params( ("tenant" = Uuid, Path, description = "The tenant's id"), ("attachment" = Uuid, Path, description = "The pending attachment's id"), ("expires" = i64, Query, description = "Unix time the URL stops working"), ("size" = u64, Query, description = "The declared size: the most bytes accepted"), ("signature" = String, Query, description = "The URL's HMAC signature"), ), request_body(content = crate::download::Body, content_type = "application/octet-stream", description = "The file's bytes"), responses(
     (status = 200, description = "Stored; `ETag` names the stored object", headers(("ETag" = String, description = "The stored object's entity tag"))),
-    (status = 400, description = "Bytes not of the declared type, or an interrupted body", body = ErrorJson),
+    (status = 400, description = "Bytes not of the declared type, a `Content-Length` smaller than the declared size, or an interrupted body", body = ErrorJson),
     (status = 403, description = "Not a valid, unexpired signed upload URL (`invalid_signature`)", body = ErrorJson),
     (status = 404, description = "The attachment is gone (`not_found`)", body = ErrorJson),
     (status = 409, description = "The upload was already received (`upload_closed`)", body = ErrorJson),
@@ -66,12 +67,17 @@ async fn receive(req: HttpRequest, services: Data<Services>, payload: web::Paylo
         }
         _ => return Err(not_signed("signed upload URL").into()),
     };
-    if body::content_length(&req).is_some_and(|length| length > request.size) {
-        return Err(Problem::new(
-            ProblemKind::Domain(ErrorKind::TooLarge),
-            format!("this URL accepts at most {} bytes", request.size),
-        )
-        .into());
+    services.attachments.check_upload_url(&request)?;
+    if let Some(length) = body::content_length(&req).filter(|l| *l != request.size) {
+        let mismatch = ValidationError::SizeMismatch {
+            declared: request.size,
+            actual: length,
+        };
+        if length > request.size {
+            let too_large = ProblemKind::Domain(ErrorKind::TooLarge);
+            return Err(Problem::new(too_large, mismatch.to_string()).into());
+        }
+        return Err(AttachmentError::Invalid(mismatch).into());
     }
     let attachments = &services.attachments;
     let done = body::bridge(payload, |stream| {

@@ -13,7 +13,7 @@ use crate::services::Ports;
 use crate::state::AttachmentState;
 use crate::tenant::TenantId;
 use crate::validation::{
-    UploadPolicy, ValidationError, parse_sha256, sanitize_filename, served_name,
+    MD5_PREFIX, UploadPolicy, ValidationError, parse_checksum, sanitize_filename, served_name,
 };
 
 /// The most attachments one listing of a subject answers (a ticket's, a
@@ -157,23 +157,21 @@ impl AttachmentService {
         let now = self.ports.clock.now();
         attachment.transition(AttachmentState::Verifying, now)?;
         attachment.size_bytes = inspected.size;
-        attachment.sniffed_type = inspected.sniffed_type;
+        attachment.sniffed_type = inspected.sniffed_type.clone();
         attachment.sha256 = Some(inspected.sha256.clone());
+        settle_md5(&mut attachment, &inspected);
         if let Some(declared) = attachment.declared_sha256.clone()
             && declared != inspected.sha256
         {
+            let actual = received_as(&declared, &inspected);
             attachment.transition(AttachmentState::ChecksumMismatch, now)?;
             attachment.upload_expires_at = None;
             attachment.failure_reason = Some(format!(
-                "checksum mismatch: declared {declared}, received {}",
-                inspected.sha256
+                "checksum mismatch: declared {declared}, received {actual}"
             ));
             self.ports.attachments.update(&attachment).await?;
             self.delete_bytes(&key).await;
-            return Err(AttachmentError::ChecksumMismatch {
-                declared,
-                actual: inspected.sha256,
-            });
+            return Err(AttachmentError::ChecksumMismatch { declared, actual });
         }
         match self.scan_key(&key).await {
             Ok(None) => {}
@@ -240,7 +238,7 @@ impl AttachmentService {
         let declared_sha256 = upload
             .declared_sha256
             .as_deref()
-            .map(parse_sha256)
+            .map(parse_checksum)
             .transpose()?;
         let mut draft = self.pending(principal, upload.subject, filename, content_type);
         draft.declared_sha256 = declared_sha256;
@@ -292,6 +290,9 @@ impl AttachmentService {
     ) -> Outcome<Inspected> {
         let limit = attachment.size_bytes;
         let mut inspector = Inspector::new(body, limit, &attachment.content_type);
+        if declared_md5(attachment).is_some() {
+            inspector = inspector.with_md5();
+        }
         let stored = self
             .ports
             .blobs
@@ -507,4 +508,29 @@ fn in_subject(attachment: &Attachment, lookup: &Lookup) -> bool {
         .within
         .as_ref()
         .is_none_or(|s| attachment.subject.matches(s))
+}
+
+/// The MD5 `attachment`'s client declared (hex), if it declared one.
+pub(super) fn declared_md5(attachment: &Attachment) -> Option<&str> {
+    attachment
+        .declared_sha256
+        .as_deref()?
+        .strip_prefix(MD5_PREFIX)
+}
+
+/// Once the bytes are in: a declared MD5 that is theirs is kept as their
+/// SHA-256, so every declared checksum is compared with `sha256` alone (a
+/// wrong MD5 stays, and differs from any SHA-256).
+pub(super) fn settle_md5(attachment: &mut Attachment, inspected: &Inspected) {
+    if declared_md5(attachment).is_some_and(|md5| inspected.md5.as_deref() == Some(md5)) {
+        attachment.declared_sha256 = Some(inspected.sha256.clone());
+    }
+}
+
+/// What the bytes' checksum is, in the kind `declared` is of.
+pub(super) fn received_as(declared: &str, inspected: &Inspected) -> String {
+    match (declared.starts_with(MD5_PREFIX), &inspected.md5) {
+        (true, Some(md5)) => format!("{MD5_PREFIX}{md5}"),
+        _ => inspected.sha256.clone(),
+    }
 }

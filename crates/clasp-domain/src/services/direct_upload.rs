@@ -27,7 +27,7 @@ use crate::ports::{BlobError, SignedUploadRequest, UploadTarget, UploadUrl};
 use crate::services::attachments::require;
 use crate::services::{AttachmentService, Lookup};
 use crate::state::AttachmentState;
-use crate::validation::ValidationError;
+use crate::validation::{ValidationError, is_md5};
 
 /// Longest message body accepted, in bytes of UTF-8.
 pub const MAX_MESSAGE_BODY_BYTES: usize = 65_536;
@@ -127,6 +127,15 @@ impl AttachmentService {
         Ok(BegunUpload { attachment, url })
     }
 
+    /// Whether `request` is a valid, unexpired upload URL: what a front end
+    /// asks before it judges anything else of the request (its length).
+    pub fn check_upload_url(&self, request: &SignedUploadRequest) -> Outcome<()> {
+        Ok(self
+            .ports
+            .upload_signer
+            .verify_upload(request, self.ports.clock.now())?)
+    }
+
     /// Takes in the bytes sent to a Clasp-served upload URL, after checking its
     /// signature and expiry: the attachment must still be `Pending` and its URL
     /// unexpired, and the body may not exceed the declared size (refused while
@@ -138,9 +147,7 @@ impl AttachmentService {
         request: &SignedUploadRequest,
         body: BodyStream,
     ) -> Outcome<ReceivedUpload> {
-        self.ports
-            .upload_signer
-            .verify_upload(request, self.ports.clock.now())?;
+        self.check_upload_url(request)?;
         let attachment = self
             .ports
             .attachments
@@ -232,7 +239,13 @@ impl AttachmentService {
         };
         attachment.transition(AttachmentState::Verifying, now)?;
         let declared_etag = etag.map(unquote).filter(|e| !e.is_empty());
-        if let Some(declared) = &declared_etag {
+        // S3's entity tag of a single-part upload is the MD5 of its bytes, and
+        // clients compute it so; another store's tag is not, so a declared
+        // MD5 that is not the store's tag is checked against the bytes.
+        let by_md5 = declared_etag
+            .as_deref()
+            .is_some_and(|d| d != unquote(&stored_etag) && is_md5(d));
+        if let Some(declared) = declared_etag.as_ref().filter(|_| !by_md5) {
             let actual = unquote(&stored_etag);
             if *declared != actual {
                 let mismatch = AttachmentError::ETagMismatch {
@@ -260,6 +273,9 @@ impl AttachmentService {
         );
         let key = attachment.blob_key();
         let mut inspector = Inspector::new(bytes, attachment.size_bytes, &attachment.content_type);
+        if by_md5 {
+            inspector = inspector.with_md5();
+        }
         let copied = self.ports.blobs.put(&key, &mut inspector).await;
         let inspected = match (copied, inspector.summary()) {
             (Ok(_), Some(inspected)) => inspected,
@@ -285,11 +301,21 @@ impl AttachmentService {
             // Replaced while being read: what was verified may not be what the
             // client vouched for.
             let now_stored = self.ports.blobs.etag(&staged).await?.map(|e| unquote(&e));
-            if now_stored.as_deref() != Some(declared.as_str()) {
-                let mismatch = AttachmentError::ETagMismatch {
-                    declared,
-                    actual: now_stored.unwrap_or_default(),
+            let vouched = if by_md5 {
+                inspected
+                    .md5
+                    .as_deref()
+                    .is_some_and(|md5| md5.eq_ignore_ascii_case(&declared))
+                    && now_stored.as_deref() == Some(unquote(&stored_etag).as_str())
+            } else {
+                now_stored.as_deref() == Some(declared.as_str())
+            };
+            if !vouched {
+                let actual = match (by_md5, inspected.md5.clone()) {
+                    (true, Some(md5)) => md5,
+                    _ => now_stored.unwrap_or_default(),
                 };
+                let mismatch = AttachmentError::ETagMismatch { declared, actual };
                 return self
                     .fail(attachment, AttachmentState::ChecksumMismatch, mismatch)
                     .await;

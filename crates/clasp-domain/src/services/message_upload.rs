@@ -238,8 +238,9 @@ impl MessageUpload {
             .await?;
         let inspected = service.receive_bytes(&attachment, body).await?;
         attachment.size_bytes = inspected.size;
-        attachment.sniffed_type = inspected.sniffed_type;
-        attachment.sha256 = Some(inspected.sha256);
+        attachment.sniffed_type = inspected.sniffed_type.clone();
+        attachment.sha256 = Some(inspected.sha256.clone());
+        super::attachments::settle_md5(&mut attachment, &inspected);
         // Settles the quota to the real size before the next file reserves.
         if !service.ports.attachments.update(&attachment).await? {
             service.delete_bytes(&attachment.blob_key()).await;

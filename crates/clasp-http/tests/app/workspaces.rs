@@ -369,10 +369,19 @@ async fn the_upload_url_takes_only_what_was_declared() {
     let (status, body) = call!(&app, put(&begun["url"], &bigger));
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(body["error"], "payload_too_large");
-    let (status, body) = call!(&app, put(&begun["url"], b"<html><script></script></html>"));
+    let mut html = b"<html><script></script></html>".to_vec();
+    html.resize(PNG.len(), b' ');
+    let (status, body) = call!(&app, put(&begun["url"], &html));
     assert_eq!(
         (status, body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("content_type_mismatch"))
+    );
+    let (status, body) = call!(&app, put(&begun["url"], &PNG[..10]));
+    assert_eq!(status, StatusCode::BAD_REQUEST, "fewer bytes than declared");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains(&PNG.len().to_string()) && message.contains("10"),
+        "{message}"
     );
     assert!(f.mem.blobs.is_empty(), "refused bodies leave nothing");
 

@@ -1,0 +1,182 @@
+//! Checksums as the seeds' clients compute them, on the embedded defaults and
+//! on PostgreSQL with S3.
+//! - Seed 003 (chat): "fileChecksum: Checksum for file integrity". 32 hex
+//!   digits are an MD5 and are verified as one; 64 are a SHA-256.
+//! - Seed 000 (workspaces): confirm takes the `s3ETag` the upload answered,
+//!   which for a single-part S3 upload is the MD5 of the bytes: a client that
+//!   computes the MD5 itself is verified on local storage too.
+//! - A `PUT` to Clasp's own upload URL whose `Content-Length` is not the
+//!   declared size is refused, naming both sizes.
+
+use md5::{Digest, Md5};
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::harness::{HELPER_TICKET, Server, Workdir, client};
+use crate::shared::{fresh_postgres_database, on_postgres_and_s3};
+
+fn md5_hex(data: &[u8]) -> String {
+    hex(&Md5::digest(data))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A chat upload of `data` declaring `checksum`: the new attachment's state.
+async fn chat_state(server: &Server, cookie: &str, data: &[u8], checksum: &str) -> String {
+    let c = client();
+    let file = Part::bytes(data.to_vec())
+        .file_name("notes.txt")
+        .mime_str("text/plain")
+        .unwrap();
+    let form = Form::new()
+        .text("fileChecksum", checksum.to_owned())
+        .part("files", file);
+    let res = c
+        .post(server.url("/api/v1/messages/3/attachments"))
+        .header("Cookie", format!("clasp_session={cookie}"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let made: Value = res.json().await.unwrap();
+    let number = made["attachmentIds"][0].as_i64().unwrap();
+    let meta: Value = c
+        .get(server.url(&format!("/api/v1/attachments/{number}")))
+        .header("Cookie", format!("clasp_session={cookie}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    meta["attachmentState"].as_str().unwrap().to_owned()
+}
+
+/// Begins a direct upload of `data` in workspace `ws`, PUTs it, and confirms
+/// quoting `etag`: the confirm's status and body.
+async fn direct(server: &Server, key: &str, data: &[u8], etag: &str) -> (StatusCode, Value) {
+    let c = client();
+    let ws = server.url("/v1/workspaces/sums");
+    let asked = json!({ "filename": "notes.txt", "contentType": "text/plain", "size": data.len() });
+    let begun: Value = c
+        .post(format!(
+            "{ws}/tickets/{HELPER_TICKET}/attachments/upload-url"
+        ))
+        .bearer_auth(key)
+        .header("x-workspace-id", "sums")
+        .json(&asked)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut put = c.put(begun["uploadUrl"].as_str().unwrap());
+    for (name, value) in begun["headers"].as_object().unwrap() {
+        if !name.eq_ignore_ascii_case("content-length") {
+            put = put.header(name, value.as_str().unwrap());
+        }
+    }
+    assert!(
+        put.body(data.to_vec())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+    let id = begun["attachmentId"].as_str().unwrap();
+    let res = c
+        .post(format!("{ws}/attachments/{id}/confirm"))
+        .bearer_auth(key)
+        .header("x-workspace-id", "sums")
+        .json(&json!({ "s3ETag": format!("\"{etag}\"") }))
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.json().await.unwrap())
+}
+
+async fn checksums(work: Workdir, on_s3: bool) {
+    let key = work.tenant_with_key("sums", "attachments:read,attachments:write");
+    let cookie = work.admin(&[
+        "admin", "session", "create", "--tenant", "sums", "--user", "u",
+    ]);
+    let server = Server::start(&work);
+    let data = b"minutes of the meeting\n".as_slice();
+
+    // chat: an MD5 (either case) and a SHA-256 are both verified
+    let sha256 = hex(&<sha2::Sha256 as sha2::Digest>::digest(data));
+    for (what, declared, state) in [
+        ("md5", md5_hex(data), "ReadyForDownloadFromServerToClient"),
+        (
+            "MD5",
+            md5_hex(data).to_uppercase(),
+            "ReadyForDownloadFromServerToClient",
+        ),
+        ("sha-256", sha256, "ReadyForDownloadFromServerToClient"),
+        (
+            "wrong md5",
+            md5_hex(b"other"),
+            "ChecksumVerificationOnServerSideMismatch",
+        ),
+    ] {
+        assert_eq!(
+            chat_state(&server, &cookie, data, &declared).await,
+            state,
+            "{what}"
+        );
+    }
+
+    // workspaces: the MD5 a client computed is the entity tag it vouches for
+    let (status, confirmed) = direct(&server, &key, data, &md5_hex(data)).await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    assert_eq!(confirmed["status"], "ready");
+    let (status, refused) = direct(&server, &key, data, &md5_hex(b"other")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["code"], "checksum_mismatch");
+
+    // Clasp's own upload URL names both sizes of a wrong Content-Length
+    if !on_s3 {
+        let c = client();
+        let asked = json!({ "filename": "n.txt", "contentType": "text/plain", "size": 10 });
+        let begun: Value = c
+            .post(server.url(&format!(
+                "/v1/workspaces/sums/tickets/{HELPER_TICKET}/attachments/upload-url"
+            )))
+            .bearer_auth(&key)
+            .header("x-workspace-id", "sums")
+            .json(&asked)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let url = begun["uploadUrl"].as_str().unwrap();
+        for (body, status) in [
+            (vec![b'a'; 12], StatusCode::PAYLOAD_TOO_LARGE),
+            (vec![b'a'; 7], StatusCode::BAD_REQUEST),
+        ] {
+            let res = c.put(url).body(body.clone()).send().await.unwrap();
+            assert_eq!(res.status(), status);
+            let text = res.text().await.unwrap();
+            let both = text.contains("10") && text.contains(&body.len().to_string());
+            assert!(both, "names both sizes: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn seed_checksums_are_verified_on_the_embedded_defaults() {
+    checksums(Workdir::new(), false).await;
+}
+
+#[tokio::test]
+async fn seed_checksums_are_verified_on_postgres_and_s3() {
+    checksums(on_postgres_and_s3(&fresh_postgres_database()), true).await;
+}
