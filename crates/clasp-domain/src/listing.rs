@@ -37,8 +37,10 @@ pub enum Bound {
 /// so a dialect can tell the client which one to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ListingError {
-    /// The page size is not a whole number within bounds.
-    #[error("limit must be a whole number from 1 to {MAX_LIMIT}, not {0:?}")]
+    /// The page size is not a positive whole number.
+    #[error(
+        "limit must be a whole number of at least 1 (more than {MAX_LIMIT} is taken as {MAX_LIMIT}), not {0:?}"
+    )]
     Limit(String),
     /// More filters than [`MAX_FILTERS`].
     #[error("a listing may carry at most {MAX_FILTERS} filters, not {0}")]
@@ -213,11 +215,7 @@ impl ListRequest<'_> {
         }
         let limit = match self.limit {
             None => DEFAULT_LIMIT,
-            Some(raw) => raw
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| ListingError::Limit(raw.to_owned()))?,
+            Some(raw) => page_size(raw).ok_or_else(|| ListingError::Limit(raw.to_owned()))?,
         };
         let sort = match self.sort {
             SortField::CreatedAt => SortKey::CreatedAt(range(self.after, self.before, parse_time)?),
@@ -233,6 +231,17 @@ impl ListRequest<'_> {
             limit,
         })
     }
+}
+
+/// A page size as a client asks for it: a positive whole number, one above
+/// [`MAX_LIMIT`] taken as [`MAX_LIMIT`] — a client asking for a large page
+/// wants as much as it may have, and pages on from the last record it got.
+fn page_size(raw: &str) -> Option<usize> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let asked = raw.parse::<usize>().unwrap_or(usize::MAX);
+    (asked >= 1).then_some(asked.min(MAX_LIMIT))
 }
 
 fn range<T>(
@@ -350,12 +359,24 @@ mod tests {
             ListRequest::default().validate().unwrap().limit,
             DEFAULT_LIMIT
         );
-        for bad in ["0", "-1", "1001", "ten", ""] {
+        for bad in ["0", "-1", "+5", "ten", ""] {
             let r = ListRequest {
                 limit: Some(bad),
                 ..ListRequest::default()
             };
             assert_eq!(r.validate(), Err(ListingError::Limit(bad.into())), "{bad}");
+        }
+        for (asked, got) in [
+            ("1", 1),
+            ("1000", 1000),
+            ("1001", 1000),
+            ("99999999999999999999999", 1000),
+        ] {
+            let r = ListRequest {
+                limit: Some(asked),
+                ..ListRequest::default()
+            };
+            assert_eq!(r.validate().unwrap().limit, got, "{asked}");
         }
     }
 

@@ -108,6 +108,8 @@ pub(super) fn listing(query: &str) -> Result<Listing, Problem> {
                 }
                 listing.fields = Some(keys);
             }
+            // the cache-buster jQuery and others add
+            "_" => {}
             other => {
                 return Err(invalid(other, format!("unknown query parameter {other:?}")));
             }
