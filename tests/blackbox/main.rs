@@ -18,6 +18,7 @@ mod checksums;
 mod conformance;
 mod crash;
 mod crash_many;
+mod download_names;
 mod harness;
 mod load;
 mod openapi;

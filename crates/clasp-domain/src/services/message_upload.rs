@@ -21,7 +21,7 @@ use crate::services::attachments::require;
 use crate::services::{AttachmentService, Download, Lookup, NewUpload};
 use crate::state::AttachmentState;
 use crate::tenant::TenantId;
-use crate::validation::THUMBNAIL_TYPES;
+use crate::validation::{THUMBNAIL_TYPES, sanitize_filename, served_name};
 
 /// The most files one message upload may carry.
 pub const MAX_FILES_PER_MESSAGE: usize = 20;
@@ -95,7 +95,7 @@ impl AttachmentService {
         filename: &str,
     ) -> Outcome<Download> {
         let found = self.find_numbered(principal, number).await?;
-        if found.filename != filename {
+        if !names(&found, filename) {
             return Err(AttachmentError::NotFound);
         }
         self.open(principal, &Lookup::id(found.id)).await
@@ -317,6 +317,18 @@ impl MessageUpload {
             self.service.discard(attachment).await;
         }
     }
+}
+
+/// Whether `asked` names the file of `attachment`: its stored name, or the name
+/// its client gave at upload (which sanitises to it), as sent or
+/// percent-decoded once more (`%2B`, `%25`, which routers leave encoded).
+fn names(attachment: &Attachment, asked: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(asked).decode_utf8_lossy();
+    [asked, decoded.as_ref()].into_iter().any(|name| {
+        name == attachment.filename
+            || served_name(&sanitize_filename(name), &attachment.content_type)
+                == attachment.filename
+    })
 }
 
 /// Refuses an upload into `room` (`None`: no room) the principal does not reach.
