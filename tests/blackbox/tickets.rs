@@ -521,3 +521,44 @@ async fn signed_urls_refuse_other_methods_and_every_tampered_part() {
     assert_eq!(file.status(), StatusCode::OK);
     assert_eq!(file.bytes().await.unwrap().as_ref(), PNG);
 }
+
+/// Seed 001's `uploaded_by_user_id` says which user uploaded: an API key may
+/// name the user it uploads for in `X-On-Behalf-Of`; otherwise it is the key's
+/// own id.
+async fn uploads_on_behalf_of_a_user(work: Workdir) {
+    let key = work.tenant_with_key("ws-obo", "attachments:read,attachments:write");
+    let server = Server::start(&work);
+    let c = client();
+    let url = server.url(&format!("/v1/tickets/{TICKET}/attachments"));
+    let upload = |user: Option<String>| {
+        let mut req = c.post(&url).bearer_auth(&key);
+        if let Some(user) = user {
+            req = req.header("X-On-Behalf-Of", user);
+        }
+        req.multipart(form("file", "a.png", "image/png", PNG.to_vec()))
+            .send()
+    };
+    let res = upload(Some("agent-42".into())).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let made: Value = res.json().await.unwrap();
+    assert_eq!(made["uploaded_by_user_id"], "agent-42");
+    let res = upload(None).await.unwrap();
+    let made: Value = res.json().await.unwrap();
+    let by = made["uploaded_by_user_id"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(by).is_ok(), "the key's id: {by}");
+    for bad in [String::new(), "u".repeat(256)] {
+        let res = upload(Some(bad)).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    }
+}
+
+#[tokio::test]
+async fn uploads_on_behalf_of_a_user_on_the_embedded_defaults() {
+    uploads_on_behalf_of_a_user(Workdir::new()).await;
+}
+
+#[tokio::test]
+async fn uploads_on_behalf_of_a_user_on_postgres_and_s3() {
+    let database = crate::shared::fresh_postgres_database();
+    uploads_on_behalf_of_a_user(crate::shared::on_postgres_and_s3(&database)).await;
+}

@@ -201,6 +201,7 @@ impl AttachmentError {
                 }
                 ValidationError::MagicMismatch { .. } => ErrorKind::MagicMismatch,
                 ValidationError::MalformedChecksum
+                | ValidationError::InvalidUploader
                 | ValidationError::EmptyFile
                 | ValidationError::SizeMismatch { .. } => ErrorKind::InvalidUpload,
             },

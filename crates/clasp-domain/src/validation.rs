@@ -27,6 +27,9 @@ pub const THUMBNAIL_TYPES: [&str; 4] = ["image/png", "image/jpeg", "image/gif", 
 /// The edge, in pixels, of the square every thumbnail fits in.
 pub const THUMBNAIL_EDGE: u32 = 256;
 
+/// Longest user id an API key may upload for, in bytes of UTF-8.
+pub const MAX_USER_ID_BYTES: usize = 255;
+
 /// Longest filename kept, in bytes of UTF-8.
 pub const MAX_FILENAME_BYTES: usize = 255;
 
@@ -60,6 +63,12 @@ pub enum ValidationError {
     /// A declared checksum is not a SHA-256 in a form Clasp reads.
     #[error("declared checksum is not a SHA-256 digest")]
     MalformedChecksum,
+    /// The user an upload is made for is empty, too long, or holds control
+    /// characters.
+    #[error(
+        "the user an upload is made for must be 1 to {MAX_USER_ID_BYTES} bytes without control characters"
+    )]
+    InvalidUploader,
     /// A direct upload declared no bytes at all.
     #[error("a file must have at least one byte")]
     EmptyFile,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
-use crate::credentials::{Principal, Scope};
+use crate::credentials::{Principal, PrincipalKind, Scope};
 use crate::error::{AttachmentError, Outcome};
 use crate::inspect::{BodyError, BodyStream, Inspected, Inspector};
 use crate::listing::ListQuery;
@@ -13,7 +13,8 @@ use crate::services::Ports;
 use crate::state::AttachmentState;
 use crate::tenant::TenantId;
 use crate::validation::{
-    MD5_PREFIX, UploadPolicy, ValidationError, parse_checksum, sanitize_filename, served_name,
+    MAX_USER_ID_BYTES, MD5_PREFIX, UploadPolicy, ValidationError, parse_checksum,
+    sanitize_filename, served_name,
 };
 
 /// The most attachments one listing of a subject answers (a ticket's, a
@@ -36,8 +37,12 @@ pub struct NewUpload {
     pub tags: Vec<String>,
     /// Locale.
     pub locale: Option<String>,
-    /// A SHA-256 the client computed (hex or base64), to be verified.
+    /// A checksum the client computed (an MD5 of 32 hex digits, or a SHA-256
+    /// in hex or base64), to be verified.
     pub declared_sha256: Option<String>,
+    /// The user an API key uploads for (seed 001's `uploaded_by_user_id`):
+    /// a key stands for a service, which may name the person it acts for.
+    pub on_behalf_of: Option<String>,
     /// The most bytes the request can carry (its `Content-Length`), if known:
     /// the upload reserves no more of the tenant's quota than that.
     pub size_hint: Option<u64>,
@@ -240,7 +245,9 @@ impl AttachmentService {
             .as_deref()
             .map(parse_checksum)
             .transpose()?;
+        let acting_for = acting_for(principal, upload.on_behalf_of)?;
         let mut draft = self.pending(principal, upload.subject, filename, content_type);
+        draft.uploaded_by = acting_for.unwrap_or(draft.uploaded_by);
         draft.declared_sha256 = declared_sha256;
         draft.description = upload.description;
         draft.tags = upload.tags;
@@ -533,4 +540,23 @@ pub(super) fn received_as(declared: &str, inspected: &Inspected) -> String {
         (true, Some(md5)) => format!("{MD5_PREFIX}{md5}"),
         _ => inspected.sha256.clone(),
     }
+}
+
+/// The user an upload is made for, when its API key names one: 1 to
+/// [`MAX_USER_ID_BYTES`] bytes without control characters. A session is its
+/// user and names nobody else.
+fn acting_for(principal: &Principal, named: Option<String>) -> Outcome<Option<String>> {
+    let Some(user) = named else {
+        return Ok(None);
+    };
+    if !matches!(principal.kind, PrincipalKind::ApiKey(_)) {
+        return Err(AttachmentError::OutOfReach(
+            "a session uploads as its own user",
+        ));
+    }
+    let fits = (1..=MAX_USER_ID_BYTES).contains(&user.len());
+    if !fits || user.chars().any(char::is_control) {
+        return Err(ValidationError::InvalidUploader.into());
+    }
+    Ok(Some(user))
 }

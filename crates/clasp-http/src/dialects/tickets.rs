@@ -11,7 +11,9 @@ use actix_web::http::header;
 use actix_web::web::Data;
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use clasp_domain::services::{Lookup, NewUpload};
-use clasp_domain::{Attachment, AttachmentId, Scope, Subject, SubjectRef};
+use clasp_domain::{
+    Attachment, AttachmentError, AttachmentId, Scope, Subject, SubjectRef, ValidationError,
+};
 use futures::StreamExt;
 use futures::future::LocalBoxFuture;
 use serde::Serialize;
@@ -203,7 +205,24 @@ async fn delete(p: Bearer<Tickets>, at: OnTicket, services: Data<Services>) -> R
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(post, path = "/v1/tickets/{ticket_id}/attachments", params(Ticket), request_body(content = UploadForm, content_type = "multipart/form-data"), responses(
+/// The header an API key names the user it uploads for with.
+const ON_BEHALF_OF: &str = "x-on-behalf-of";
+
+/// The user `X-On-Behalf-Of` names, if the request carries it (its text, as
+/// the domain checks it).
+fn on_behalf_of(req: &HttpRequest) -> Result<Option<String>, ApiError<Tickets>> {
+    req.headers()
+        .get(ON_BEHALF_OF)
+        .map(|value| {
+            value
+                .to_str()
+                .map(str::to_owned)
+                .map_err(|_| AttachmentError::from(ValidationError::InvalidUploader).into())
+        })
+        .transpose()
+}
+
+#[utoipa::path(post, path = "/v1/tickets/{ticket_id}/attachments", params(Ticket, ("X-On-Behalf-Of" = Option<String>, Header, description = "The user the key uploads for, shown as `uploaded_by_user_id` (1 to 255 bytes); without it, the key's id")), request_body(content = UploadForm, content_type = "multipart/form-data"), responses(
     (status = 201, description = "Stored", body = AttachmentJson),
     (status = 400, description = "Bad form, too large (`file_too_large`), type not allowed (`invalid_file_type`) or bytes not of the declared type", body = ErrorJson),
     (status = 422, description = "The virus scanner found malware (`infected_file`); nothing is served", body = ErrorJson),
@@ -234,6 +253,7 @@ async fn upload(
             filename: field.filename(),
             content_type: field.media_type(),
             size_hint: body::content_length(&req),
+            on_behalf_of: on_behalf_of(&req)?,
             ..NewUpload::default()
         };
         let created = body::bridge(field, |stream| attachments.upload(&p, upload, stream)).await?;

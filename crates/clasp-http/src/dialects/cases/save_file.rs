@@ -109,8 +109,8 @@ pub(super) async fn save_file(
                 .filter(|l| !l.trim().is_empty())
                 .unwrap_or_else(|| DEFAULT_LOCALE.to_owned()),
         ),
-        declared_sha256: None,
         size_hint: body::content_length(&req),
+        ..NewUpload::default()
     };
 
     // The file's bytes, then a check that nothing follows them: a field after
