@@ -13,6 +13,7 @@ mod attacks;
 mod bench;
 mod browser;
 mod cases;
+mod cases_filters;
 mod chat;
 mod checksums;
 mod conformance;

@@ -63,6 +63,15 @@ macro_rules! filtered {
                 FilterField::FileFormat => query.filter(file_format.eq(v)),
                 FilterField::Filename => query.filter(filename.eq(v)),
                 FilterField::Tag => query.filter(($tag)(v)),
+                // a value that is no id names no attachment: the nil id
+                FilterField::Id => {
+                    let wanted = uuid::Uuid::parse_str(&v).unwrap_or_default();
+                    query.filter(id.eq($crate::sql::DbId(wanted)))
+                }
+                FilterField::NameWithoutExtension => query.filter(name_stem.eq(v)),
+                FilterField::Description => query.filter(description.eq(v)),
+                FilterField::Locale => query.filter(locale.eq(v)),
+                FilterField::Sha256 => query.filter(sha256.eq(v)),
             };
         }
         query

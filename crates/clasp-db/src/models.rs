@@ -112,6 +112,7 @@ pub(crate) struct AttachmentFields {
     failure_reason: Option<String>,
     kind: String,
     file_format: String,
+    name_stem: String,
 }
 
 impl AttachmentFields {
@@ -141,6 +142,7 @@ impl AttachmentFields {
             failure_reason: a.failure_reason.clone(),
             kind: a.kind().to_owned(),
             file_format: a.file_format(),
+            name_stem: a.name_without_extension().to_owned(),
         })
     }
 }

@@ -83,6 +83,7 @@ diesel::table! {
         upload_expires_at -> Nullable<Moment>,
         kind -> Text,
         file_format -> Text,
+        name_stem -> Text,
         failure_reason -> Nullable<Text>,
     }
 }

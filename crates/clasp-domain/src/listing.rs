@@ -148,6 +148,16 @@ pub enum FilterField {
     Filename,
     /// One of the attachment's tags.
     Tag,
+    /// The attachment's id (a UUID).
+    Id,
+    /// The filename without its extension ([`Attachment::name_without_extension`]).
+    NameWithoutExtension,
+    /// The uploader's description.
+    Description,
+    /// The locale.
+    Locale,
+    /// The lowercase hex SHA-256 of the bytes.
+    Sha256,
 }
 
 /// One equality filter.
@@ -170,6 +180,11 @@ impl Filter {
             FilterField::FileFormat => a.file_format() == v,
             FilterField::Filename => a.filename == v,
             FilterField::Tag => a.tags.iter().any(|t| t == v),
+            FilterField::Id => a.id.to_string() == v,
+            FilterField::NameWithoutExtension => a.name_without_extension() == v,
+            FilterField::Description => a.description.as_deref() == Some(v),
+            FilterField::Locale => a.locale.as_deref() == Some(v),
+            FilterField::Sha256 => a.sha256.as_deref() == Some(v),
         }
     }
 }

@@ -40,14 +40,17 @@ fn fixture(tenant: TenantId, i: usize) -> Attachment {
     let at = instant((i / 3) as i64);
     Attachment {
         size_bytes: (i % 5) as u64 * 1000,
-        sha256: Some("ab".repeat(32)),
+        sha256: Some(["ab", "cd"][i % 2].repeat(32)),
+        description: i
+            .is_multiple_of(3)
+            .then(|| "the quarterly report".to_owned()),
         state: AttachmentState::Ready,
         tags: match i % 3 {
             0 => vec!["red".into(), "blue".into()],
             1 => vec!["red".into()],
             _ => vec![],
         },
-        locale: Some("en_US".into()),
+        locale: Some(["en_US", "de_DE"][i % 2].into()),
         ..Attachment::pending(tenant, subject, named, "key-1".into(), at)
     }
 }
@@ -205,6 +208,15 @@ pub async fn listing(repo: &dyn AttachmentRepository) {
         (FilterField::Tag, "red"),
         (FilterField::Tag, "none"),
         (FilterField::FileFormat, ""),
+        (FilterField::NameWithoutExtension, "Report"),
+        (FilterField::NameWithoutExtension, "notes"),
+        (FilterField::Description, "the quarterly report"),
+        (FilterField::Locale, "de_DE"),
+        (
+            FilterField::Sha256,
+            "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+        ),
+        (FilterField::Id, "not-an-id"),
     ];
     for sort in sorts {
         for (field, value) in filters {
@@ -215,10 +227,18 @@ pub async fn listing(repo: &dyn AttachmentRepository) {
             }];
             check(repo, tenant, &all, &q).await;
             assert!(
-                !q.select(&all).is_empty() || value == "none",
+                !q.select(&all).is_empty() || value == "none" || value == "not-an-id",
                 "{field:?} {value} matches some"
             );
         }
+        let by_id = all[7].id.to_string();
+        let mut q = plain(sort, SortOrder::Asc, 5);
+        q.filters = vec![Filter {
+            field: FilterField::Id,
+            value: by_id,
+        }];
+        check(repo, tenant, &all, &q).await;
+        assert_eq!(q.select(&all).len(), 1);
         let mut q = plain(sort, SortOrder::Asc, 1000);
         q.filters = vec![
             Filter {

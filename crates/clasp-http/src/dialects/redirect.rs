@@ -3,7 +3,7 @@
 //! bytes without credentials for 15 minutes — presigned by S3 when the bytes are
 //! in S3, signed by Clasp otherwise.
 //!
-//! It shares `/api/v1` with the `chat` dialect ([`is_redirects`] says which
+//! It shares `/api/v1` with the `chat` dialect (`is_redirects` says which
 //! requests are its own). Errors are the seed's bodies, word for word:
 //! `{"error": "Unauthorized", "message": "<the seed's text>", "code": 401}`
 //! (403 `Forbidden`, 404 `Not Found`, 503 `Service Unavailable`), with the

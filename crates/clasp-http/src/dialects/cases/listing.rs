@@ -1,8 +1,10 @@
 //! The query string of the `cases` listing: sort, order, limit, keyset bounds,
-//! the keys to answer with, and filters; any unknown, repeated or malformed
-//! parameter is refused, naming it.
+//! the keys to answer with, and filters — one per string field of the
+//! attachment object; any unknown, repeated or malformed parameter is refused,
+//! naming it.
 
 use actix_web::web;
+use clasp_domain::TenantId;
 use clasp_domain::listing::{Filter, FilterField, SortField, SortOrder};
 use uuid::Uuid;
 
@@ -23,6 +25,11 @@ fn filter_field(name: &str) -> Option<FilterField> {
         "fileFormat" => FilterField::FileFormat,
         "name" => FilterField::Filename,
         "tag" => FilterField::Tag,
+        "id" => FilterField::Id,
+        "nameWithoutExtension" => FilterField::NameWithoutExtension,
+        "description" => FilterField::Description,
+        "locale" => FilterField::Locale,
+        "sha256" => FilterField::Sha256,
         _ => return None,
     })
 }
@@ -40,7 +47,7 @@ pub(super) struct Listing {
 
 /// Reads the listing parameters; any unknown, repeated or malformed one is
 /// refused, naming it.
-pub(super) fn listing(query: &str) -> Result<Listing, Problem> {
+pub(super) fn listing(query: &str, tenant: TenantId) -> Result<Listing, Problem> {
     let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
         .map_err(|e| invalid("query", format!("unreadable query string: {e}")))?
         .into_inner();
@@ -56,13 +63,31 @@ pub(super) fn listing(query: &str) -> Result<Listing, Problem> {
     let mut seen: Vec<&str> = Vec::new();
     for (name, value) in &pairs {
         if let Some(field) = filter_field(name) {
-            let value = if field == FilterField::CaseId {
+            let value = if matches!(field, FilterField::CaseId | FilterField::Id) {
                 Uuid::parse_str(value)
-                    .map_err(|_| invalid(name, "caseId must be a UUID"))?
+                    .map_err(|_| invalid(name, format!("{name} must be a UUID")))?
                     .to_string()
             } else {
                 value.clone()
             };
+            listing.filters.push(Filter { field, value });
+            continue;
+        }
+        // Fields whose value follows from the id, or no attachment's: a value
+        // no attachment has filters by an id none has.
+        let derived = match name.as_str() {
+            "objectId" => Some(
+                value
+                    .split_once('/')
+                    .filter(|(of, _)| *of == tenant.to_string())
+                    .map_or_else(String::new, |(_, id)| id.to_owned()),
+            ),
+            "encoding" if value == "binary" => continue,
+            "encoding" => Some(String::new()),
+            _ => None,
+        };
+        if let Some(value) = derived {
+            let field = FilterField::Id;
             listing.filters.push(Filter { field, value });
             continue;
         }
