@@ -6,7 +6,8 @@
 //!   which for a single-part S3 upload is the MD5 of the bytes: a client that
 //!   computes the MD5 itself is verified on local storage too.
 //! - A `PUT` to Clasp's own upload URL whose `Content-Length` is not the
-//!   declared size is refused, naming both sizes.
+//!   declared size is refused, naming both sizes; "Upload the file with a PUT
+//!   or POST to the given URL": a `POST` works as the `PUT` does.
 
 use md5::{Digest, Md5};
 use reqwest::StatusCode;
@@ -168,6 +169,20 @@ async fn checksums(work: Workdir, on_s3: bool) {
             let both = text.contains("10") && text.contains(&body.len().to_string());
             assert!(both, "names both sizes: {text}");
         }
+        // "Upload the file with a PUT or POST to the given URL"
+        let res = c.post(url).body(vec![b'a'; 10]).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers().contains_key("etag"));
+        let id = begun["attachmentId"].as_str().unwrap();
+        let res = c
+            .post(server.url(&format!("/v1/workspaces/sums/attachments/{id}/confirm")))
+            .bearer_auth(&key)
+            .header("x-workspace-id", "sums")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "a POSTed upload confirms");
     }
 }
 

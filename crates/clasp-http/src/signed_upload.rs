@@ -9,7 +9,7 @@
 //! with the stored object's `ETag`, as an object store answers. Errors are
 //! `{"error": "<code>", "message": "<text>"}`, as on `/signed/…` downloads.
 
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::web::{self, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use clasp_domain::ports::SignedUploadRequest;
@@ -19,14 +19,21 @@ use serde::Deserialize;
 use crate::dialects::Dialect;
 use crate::own::{ErrorJson, Own};
 use crate::problem::{Problem, ProblemKind};
-use crate::routes::{Group, handlers};
+use crate::routes::{Group, Handler, handlers};
 use crate::signed::{not_signed, path_ids};
 use crate::wire::Reply;
 use crate::{Services, body};
 
-/// `PUT /signed-upload/{tenant}/{attachment}?expires=…&size=…&signature=…`.
+/// `PUT /signed-upload/{tenant}/{attachment}?expires=…&size=…&signature=…`,
+/// and `POST` to the same URL: seed 000 says "Upload the file with a PUT or
+/// POST to the given URL".
 pub(crate) fn routes() -> Group {
-    Group::new(Dialect::Signed, handlers![receive])
+    Group::new(Dialect::Signed, handlers![receive]).with([Handler::undocumented(
+        Method::POST,
+        "/signed-upload/{tenant}/{attachment}",
+        "the same as its PUT, which documents both",
+        || web::to(receive),
+    )])
 }
 
 #[derive(Deserialize)]
@@ -45,7 +52,8 @@ struct SignedQuery {
     (status = 413, description = "More bytes than the URL's size (`payload_too_large`)", body = ErrorJson),
 ))]
 /// The bytes of a direct upload (step 2 of the `workspaces` flow), through the
-/// URL upload-url answered.
+/// URL upload-url answered; `POST` to the same URL does the same, as seed 000
+/// allows either.
 async fn receive(req: HttpRequest, services: Data<Services>, payload: web::Payload) -> Reply<Own> {
     let query = web::Query::<SignedQuery>::from_query(req.query_string())
         .map(web::Query::into_inner)
