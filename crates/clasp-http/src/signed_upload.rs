@@ -9,17 +9,19 @@
 //! with the stored object's `ETag`, as an object store answers. Errors are
 //! `{"error": "<code>", "message": "<text>"}`, as on `/signed/…` downloads.
 
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::web::{self, Data};
 use actix_web::{HttpRequest, HttpResponse};
 use clasp_domain::ports::SignedUploadRequest;
 use clasp_domain::{AttachmentError, ErrorKind, ValidationError};
 use serde::Deserialize;
+use utoipa::{IntoParams, IntoResponses};
+use uuid::Uuid;
 
 use crate::dialects::Dialect;
 use crate::own::{ErrorJson, Own};
 use crate::problem::{Problem, ProblemKind};
-use crate::routes::{Group, Handler, handlers};
+use crate::routes::{Group, handlers};
 use crate::signed::{not_signed, path_ids};
 use crate::wire::Reply;
 use crate::{Services, body};
@@ -28,12 +30,7 @@ use crate::{Services, body};
 /// and `POST` to the same URL: seed 000 says "Upload the file with a PUT or
 /// POST to the given URL".
 pub(crate) fn routes() -> Group {
-    Group::new(Dialect::Signed, handlers![receive]).with([Handler::undocumented(
-        Method::POST,
-        "/signed-upload/{tenant}/{attachment}",
-        "the same as its PUT, which documents both",
-        || web::to(receive),
-    )])
+    Group::new(Dialect::Signed, handlers![receive, receive_post])
 }
 
 #[derive(Deserialize)]
@@ -43,18 +40,76 @@ struct SignedQuery {
     signature: Option<String>,
 }
 
-#[utoipa::path(put, path = "/signed-upload/{tenant}/{attachment}", params( ("tenant" = Uuid, Path, description = "The tenant's id"), ("attachment" = Uuid, Path, description = "The pending attachment's id"), ("expires" = i64, Query, description = "Unix time the URL stops working"), ("size" = u64, Query, description = "The declared size: the most bytes accepted"), ("signature" = String, Query, description = "The URL's HMAC signature"), ), request_body(content = crate::download::Body, content_type = "application/octet-stream", description = "The file's bytes"), responses(
-    (status = 200, description = "Stored; `ETag` names the stored object", headers(("ETag" = String, description = "The stored object's entity tag"))),
-    (status = 400, description = "Bytes not of the declared type, a `Content-Length` smaller than the declared size, or an interrupted body", body = ErrorJson),
-    (status = 403, description = "Not a valid, unexpired signed upload URL (`invalid_signature`)", body = ErrorJson),
-    (status = 404, description = "The attachment is gone (`not_found`)", body = ErrorJson),
-    (status = 409, description = "The upload was already received (`upload_closed`)", body = ErrorJson),
-    (status = 413, description = "More bytes than the URL's size (`payload_too_large`)", body = ErrorJson),
-))]
+/// The URL's parts, as upload-url made them.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[expect(dead_code, reason = "only describes the URL in the OpenAPI document")]
+struct UploadUrlPath {
+    /// The tenant's id.
+    tenant: Uuid,
+    /// The pending attachment's id.
+    attachment: Uuid,
+}
+
+/// The URL's query, as upload-url made it.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "only describes the URL in the OpenAPI document")]
+struct UploadUrlQuery {
+    /// Unix time the URL stops working.
+    expires: i64,
+    /// The declared size: the bytes the body must have.
+    size: u64,
+    /// The URL's HMAC signature.
+    signature: String,
+}
+
+/// What an upload URL answers, to a `PUT` or a `POST` alike.
+#[derive(IntoResponses)]
+#[expect(dead_code, reason = "only describes answers in the OpenAPI document")]
+enum UploadAnswers {
+    /// Stored; `ETag` names the stored object.
+    #[response(status = 200, headers(("ETag" = String, description = "The stored object's entity tag")))]
+    Stored,
+    /// Bytes not of the declared type, a `Content-Length` smaller than the
+    /// declared size, or an interrupted body.
+    #[response(status = 400)]
+    Refused(ErrorJson<'static>),
+    /// Not a valid, unexpired signed upload URL (`invalid_signature`).
+    #[response(status = 403)]
+    NotSigned(ErrorJson<'static>),
+    /// The attachment is gone (`not_found`).
+    #[response(status = 404)]
+    Gone(ErrorJson<'static>),
+    /// The upload was already received (`upload_closed`).
+    #[response(status = 409)]
+    Closed(ErrorJson<'static>),
+    /// More bytes than the URL's size (`payload_too_large`).
+    #[response(status = 413)]
+    TooLarge(ErrorJson<'static>),
+}
+
+#[utoipa::path(put, path = "/signed-upload/{tenant}/{attachment}", params(UploadUrlPath, UploadUrlQuery), request_body(content = crate::download::Body, content_type = "application/octet-stream", description = "The file's bytes"), responses(UploadAnswers))]
 /// The bytes of a direct upload (step 2 of the `workspaces` flow), through the
 /// URL upload-url answered; `POST` to the same URL does the same, as seed 000
 /// allows either.
 async fn receive(req: HttpRequest, services: Data<Services>, payload: web::Payload) -> Reply<Own> {
+    take_in(req, services, payload).await
+}
+
+#[utoipa::path(post, path = "/signed-upload/{tenant}/{attachment}", params(UploadUrlPath, UploadUrlQuery), request_body(content = crate::download::Body, content_type = "application/octet-stream", description = "The file's bytes, as the raw body"), responses(UploadAnswers))]
+/// The same as `PUT`: seed 000 says "Upload the file with a PUT or POST to
+/// the given URL".
+async fn receive_post(
+    req: HttpRequest,
+    services: Data<Services>,
+    payload: web::Payload,
+) -> Reply<Own> {
+    take_in(req, services, payload).await
+}
+
+/// Checks the URL, then its length, then streams the body into the domain.
+async fn take_in(req: HttpRequest, services: Data<Services>, payload: web::Payload) -> Reply<Own> {
     let query = web::Query::<SignedQuery>::from_query(req.query_string())
         .map(web::Query::into_inner)
         .ok();

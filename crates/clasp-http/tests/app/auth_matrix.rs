@@ -41,6 +41,11 @@ const PUBLIC: &[(&str, &str, &str)] = &[
         "/signed-upload/{tenant}/{attachment}",
         "the credential is the URL's signature (probed below)",
     ),
+    (
+        "post",
+        "/signed-upload/{tenant}/{attachment}",
+        "the same as its PUT (probed below)",
+    ),
 ];
 
 /// A credential a request presents.
@@ -641,6 +646,12 @@ async fn every_route_refuses_every_wrong_credential_and_leaks_nothing() {
             w.ticket_attachment
         )),
         test::TestRequest::put()
+            .uri(&format!(
+                "/signed-upload/{victim_tenant}/{}?expires=99999999999&size=10&signature=AAAA",
+                w.pending
+            ))
+            .set_payload(&b"0123456789"[..]),
+        test::TestRequest::post()
             .uri(&format!(
                 "/signed-upload/{victim_tenant}/{}?expires=99999999999&size=10&signature=AAAA",
                 w.pending

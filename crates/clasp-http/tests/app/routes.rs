@@ -141,6 +141,10 @@ fn signed_urls_are_served_where_the_signer_points() {
     );
     assert_eq!(
         signed,
-        BTreeSet::from([("get", download.as_str()), ("put", upload.as_str())])
+        BTreeSet::from([
+            ("get", download.as_str()),
+            ("put", upload.as_str()),
+            ("post", upload.as_str())
+        ])
     );
 }
