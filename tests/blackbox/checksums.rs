@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::harness::{HELPER_TICKET, Server, Workdir, client};
+use crate::harness::{HELPER_TICKET, Server, Workdir, client, put_to, workspace_post};
 use crate::shared::{fresh_postgres_database, on_postgres_and_s3};
 
 fn md5_hex(data: &[u8]) -> String {
@@ -57,49 +57,21 @@ async fn chat_state(server: &Server, cookie: &str, data: &[u8], checksum: &str) 
     meta["attachmentState"].as_str().unwrap().to_owned()
 }
 
-/// Begins a direct upload of `data` in workspace `ws`, PUTs it, and confirms
+/// The upload-url path of the helper ticket in a workspace.
+fn upload_url_path() -> String {
+    format!("/tickets/{HELPER_TICKET}/attachments/upload-url")
+}
+
+/// Begins a direct upload of `data` in workspace `sums`, PUTs it, and confirms
 /// quoting `etag`: the confirm's status and body.
 async fn direct(server: &Server, key: &str, data: &[u8], etag: &str) -> (StatusCode, Value) {
-    let c = client();
-    let ws = server.url("/v1/workspaces/sums");
     let asked = json!({ "filename": "notes.txt", "contentType": "text/plain", "size": data.len() });
-    let begun: Value = c
-        .post(format!(
-            "{ws}/tickets/{HELPER_TICKET}/attachments/upload-url"
-        ))
-        .bearer_auth(key)
-        .header("x-workspace-id", "sums")
-        .json(&asked)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut put = c.put(begun["uploadUrl"].as_str().unwrap());
-    for (name, value) in begun["headers"].as_object().unwrap() {
-        if !name.eq_ignore_ascii_case("content-length") {
-            put = put.header(name, value.as_str().unwrap());
-        }
-    }
-    assert!(
-        put.body(data.to_vec())
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
+    let (_, begun) = workspace_post(server, key, "sums", &upload_url_path(), asked).await;
+    assert!(put_to(&begun, data.to_vec()).await.status().is_success());
     let id = begun["attachmentId"].as_str().unwrap();
-    let res = c
-        .post(format!("{ws}/attachments/{id}/confirm"))
-        .bearer_auth(key)
-        .header("x-workspace-id", "sums")
-        .json(&json!({ "s3ETag": format!("\"{etag}\"") }))
-        .send()
-        .await
-        .unwrap();
-    (res.status(), res.json().await.unwrap())
+    let confirm = format!("/attachments/{id}/confirm");
+    let quoted = json!({ "s3ETag": format!("\"{etag}\"") });
+    workspace_post(server, key, "sums", &confirm, quoted).await
 }
 
 async fn checksums(work: Workdir, on_s3: bool) {
@@ -145,19 +117,7 @@ async fn checksums(work: Workdir, on_s3: bool) {
     if !on_s3 {
         let c = client();
         let asked = json!({ "filename": "n.txt", "contentType": "text/plain", "size": 10 });
-        let begun: Value = c
-            .post(server.url(&format!(
-                "/v1/workspaces/sums/tickets/{HELPER_TICKET}/attachments/upload-url"
-            )))
-            .bearer_auth(&key)
-            .header("x-workspace-id", "sums")
-            .json(&asked)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let (_, begun) = workspace_post(&server, &key, "sums", &upload_url_path(), asked).await;
         let url = begun["uploadUrl"].as_str().unwrap();
         for (body, status) in [
             (vec![b'a'; 12], StatusCode::PAYLOAD_TOO_LARGE),
@@ -174,15 +134,9 @@ async fn checksums(work: Workdir, on_s3: bool) {
         assert_eq!(res.status(), StatusCode::OK);
         assert!(res.headers().contains_key("etag"));
         let id = begun["attachmentId"].as_str().unwrap();
-        let res = c
-            .post(server.url(&format!("/v1/workspaces/sums/attachments/{id}/confirm")))
-            .bearer_auth(&key)
-            .header("x-workspace-id", "sums")
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "a POSTed upload confirms");
+        let confirm = format!("/attachments/{id}/confirm");
+        let (status, _) = workspace_post(&server, &key, "sums", &confirm, json!({})).await;
+        assert_eq!(status, StatusCode::OK, "a POSTed upload confirms");
     }
 }
 

@@ -270,6 +270,40 @@ pub async fn upload_and_sign(
 }
 
 /// The value of an environment variable the test command exports.
+/// `POST path` of the workspaces dialect in workspace (tenant) `ws` with `key`:
+/// the status and the JSON answer (null if none).
+pub async fn workspace_post(
+    server: &Server,
+    key: &str,
+    ws: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let res = client()
+        .post(server.url(&format!("/v1/workspaces/{ws}{path}")))
+        .bearer_auth(key)
+        .header("x-workspace-id", ws)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.json().await.unwrap_or_default())
+}
+
+/// PUTs `data` to the upload URL of `begun` (an upload-url answer) as the
+/// client is told to; the HTTP client states the body's real length itself,
+/// as clients do.
+pub async fn put_to(begun: &serde_json::Value, data: Vec<u8>) -> reqwest::Response {
+    assert_eq!(begun["method"], "PUT");
+    let mut req = client().put(begun["url"].as_str().unwrap());
+    for (name, value) in begun["headers"].as_object().unwrap() {
+        if !name.eq_ignore_ascii_case("content-length") {
+            req = req.header(name, value.as_str().unwrap());
+        }
+    }
+    req.body(data).send().await.unwrap()
+}
+
 /// Runs `command` to its end; its standard output, or a panic with its
 /// standard error if it failed.
 pub fn stdout_of(command: &mut Command) -> Vec<u8> {

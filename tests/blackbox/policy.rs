@@ -11,7 +11,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::admin::admin;
-use crate::harness::{HELPER_TICKET, PNG, Server, Workdir, client, form, required, stdout_of};
+use crate::harness::{
+    HELPER_TICKET, PNG, Server, Workdir, client, form, put_to, required, stdout_of, workspace_post,
+};
 use crate::shared::{fresh_postgres_database, on_postgres_and_s3};
 
 const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
@@ -67,25 +69,6 @@ async fn chat(server: &Server, cookie: &str, name: &str, ty: &str, data: &[u8]) 
         .await
         .unwrap()
         .status()
-}
-
-/// `POST path` of the workspaces dialect in workspace (tenant) `ws` with `key`.
-async fn ws_post(
-    server: &Server,
-    key: &str,
-    ws: &str,
-    path: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let res = client()
-        .post(server.url(&format!("/v1/workspaces/{ws}{path}")))
-        .bearer_auth(key)
-        .header("x-workspace-id", ws)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (res.status(), res.json().await.unwrap_or(Value::Null))
 }
 
 /// A tenant `slug` with a key and a chat session: (key, cookie).
@@ -200,7 +183,7 @@ async fn office_policy(work: Workdir) {
     // workspaces: the upload URL follows the tenant's list and size
     let begin = |name: &str, ty: &str, size: usize| json!({ "filename": name, "contentType": ty, "size": size });
     let url_path = format!("/tickets/{HELPER_TICKET}/attachments/upload-url");
-    let (status, _) = ws_post(
+    let (status, _) = workspace_post(
         &server,
         &plain_key,
         "plain",
@@ -214,13 +197,13 @@ async fn office_policy(work: Workdir) {
         "csv is not on the instance's list"
     );
     let too_big = begin("t.csv", "text/csv", 10 * 1024 * 1024 + 1);
-    let (status, _) = ws_post(&server, &office_key, "office", &url_path, too_big).await;
+    let (status, _) = workspace_post(&server, &office_key, "office", &url_path, too_big).await;
     assert_eq!(
         status,
         StatusCode::BAD_REQUEST,
         "larger than office's largest file"
     );
-    let (status, begun) = ws_post(
+    let (status, begun) = workspace_post(
         &server,
         &office_key,
         "office",
@@ -229,27 +212,15 @@ async fn office_policy(work: Workdir) {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{begun}");
-    let mut put = client().put(begun["uploadUrl"].as_str().unwrap());
-    for (name, value) in begun["headers"].as_object().unwrap() {
-        if !name.eq_ignore_ascii_case("content-length") {
-            put = put.header(name, value.as_str().unwrap());
-        }
-    }
-    assert!(
-        put.body(CSV.to_vec())
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_success()
-    );
+    let stored = put_to(&begun, CSV.to_vec()).await;
+    assert!(stored.status().is_success());
 
     // the host takes csv off the list before the client confirms
     let fewer = json!({ "allowed_types": [DOCX, XLSX] });
     let (status, _) = admin(&server, "PUT", path, Some(fewer)).await;
     assert_eq!(status, StatusCode::OK);
     let id = begun["attachmentId"].as_str().unwrap();
-    let (status, refused) = ws_post(
+    let (status, refused) = workspace_post(
         &server,
         &office_key,
         "office",

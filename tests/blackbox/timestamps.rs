@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use time::PrimitiveDateTime;
 use time::macros::format_description;
 
-use crate::harness::{HELPER_TICKET, PNG, Server, Workdir, client, form};
+use crate::harness::{HELPER_TICKET, PNG, Server, Workdir, client, form, workspace_post};
 use crate::shared::{fresh_postgres_database, on_postgres_and_s3};
 
 /// Whether `value` reads as `%Y-%m-%dT%H:%M:%SZ`.
@@ -57,16 +57,14 @@ async fn shapes(work: Workdir) {
     let signed = json(c.get(&download).bearer_auth(&key), StatusCode::OK).await;
     assert!(whole_seconds(&signed["expires_at"]), "{signed}");
 
-    let ws = server.url("/v1/workspaces/ws-ts");
     let asked = json!({ "filename": "b.png", "contentType": "image/png", "size": PNG.len() });
-    let url = format!("{ws}/tickets/{HELPER_TICKET}/attachments/upload-url");
-    let begun = c
-        .post(&url)
-        .bearer_auth(&key)
-        .header("x-workspace-id", "ws-ts");
-    let begun = json(begun.json(&asked), StatusCode::CREATED).await;
+    let url = format!("/tickets/{HELPER_TICKET}/attachments/upload-url");
+    let (status, begun) = workspace_post(&server, &key, "ws-ts", &url, asked).await;
+    assert_eq!(status, StatusCode::CREATED);
     assert!(whole_seconds(&begun["expiresAt"]), "{begun}");
-    let listing = format!("{ws}/tickets/{HELPER_TICKET}/attachments");
+    let listing = server.url(&format!(
+        "/v1/workspaces/ws-ts/tickets/{HELPER_TICKET}/attachments"
+    ));
     let got = c
         .get(&listing)
         .bearer_auth(&key)

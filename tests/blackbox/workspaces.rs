@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::harness::{PNG, Server, Workdir, client};
+use crate::harness::{PNG, Server, Workdir, client, put_to as put};
 use crate::shared::{fresh_postgres_database, on_postgres_and_s3, s3_endpoint};
 
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
@@ -84,19 +84,6 @@ impl<'a> Ws<'a> {
             .unwrap()
             .status()
     }
-}
-
-/// PUTs `data` to the upload URL of `begun` as the client is told to; the
-/// HTTP client states the body's real length itself, as clients do.
-async fn put(begun: &Value, data: Vec<u8>) -> reqwest::Response {
-    assert_eq!(begun["method"], "PUT");
-    let mut req = client().put(begun["url"].as_str().unwrap());
-    for (name, value) in begun["headers"].as_object().unwrap() {
-        if !name.eq_ignore_ascii_case("content-length") {
-            req = req.header(name, value.as_str().unwrap());
-        }
-    }
-    req.body(data).send().await.unwrap()
 }
 
 fn code(body: &Value) -> &str {
@@ -505,9 +492,17 @@ async fn the_sweeper_of_serve_removes_abandoned_uploads() {
         "the sweeper deleted the bytes: {:?}",
         work.blob_files()
     );
-    // and the attachment itself: confirm no longer finds it
-    let (status, body) = ws.confirm(&id, json!({})).await;
-    assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    // and the attachment itself: confirm no longer finds it (the row goes a
+    // moment after the bytes, which the sweep deletes first)
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, body) = ws.confirm(&id, json!({})).await;
+        if (status, code(&body)) == (StatusCode::NOT_FOUND, "not_found") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still there: {status} {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]
