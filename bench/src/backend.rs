@@ -149,11 +149,12 @@ impl Backend {
                      WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count})
                      INSERT INTO attachments (id, tenant_id, case_id, filename, content_type,
                          size_bytes, state, tags, locale, uploaded_by, created_at, updated_at,
-                         kind, file_format)
+                         kind, file_format, name_stem)
                      SELECT printf('%08x-0000-7000-8000-%012x', {tenant}, n), '{tenant_id}',
                          'case-1', printf('file-%08d.pdf', n), 'application/pdf', n / 2, 'ready',
                          '[]', 'en_US', 'bench', ({BASE_SECS} + n / 2) * 1000000,
-                         ({BASE_SECS} + n / 2) * 1000000, 'application', 'pdf'
+                         ({BASE_SECS} + n / 2) * 1000000, 'application', 'pdf',
+                         printf('file-%08d', n)
                      FROM s;"
                 );
                 let path = path.clone();
@@ -165,30 +166,35 @@ impl Backend {
                 .await??;
             }
             Backend::Postgres { url, .. } => {
-                // The quota trigger would update the tenant's usage row once per
-                // row, and a million updates of one row in one transaction walk
-                // ever longer version chains (minutes instead of seconds): it is
-                // off while seeding, and the usage is set once afterwards, as the
-                // quota migration's backfill does.
+                // The quota and numbering triggers would update the tenant's
+                // quota row once per row, and a million updates of one row in one
+                // transaction walk ever longer version chains (minutes instead of
+                // seconds): they are off while seeding, and the usage and the last
+                // number are set once afterwards, as the migrations' backfills do.
                 let sql = format!(
                     "BEGIN;
                      ALTER TABLE attachments DISABLE TRIGGER attachments_quota;
+                     ALTER TABLE attachments DISABLE TRIGGER attachments_number;
                      INSERT INTO attachments (id, tenant_id, case_id, filename, content_type,
                          size_bytes, state, tags, locale, uploaded_by, created_at, updated_at,
-                         kind, file_format)
+                         kind, file_format, name_stem, tenant_number)
                      SELECT (lpad(to_hex({tenant}), 8, '0') || '-0000-7000-8000-'
                              || lpad(to_hex(n), 12, '0'))::uuid, '{tenant_id}', 'case-1',
                          'file-' || lpad(n::text, 8, '0') || '.pdf', 'application/pdf', n / 2,
                          'ready', '{{}}', 'en_US', 'bench', to_timestamp({BASE_SECS} + n / 2),
-                         to_timestamp({BASE_SECS} + n / 2), 'application', 'pdf'
+                         to_timestamp({BASE_SECS} + n / 2), 'application', 'pdf',
+                         'file-' || lpad(n::text, 8, '0'), n
                      FROM generate_series(1::bigint, {count}::bigint) AS n;
+                     ALTER TABLE attachments ENABLE TRIGGER attachments_number;
                      ALTER TABLE attachments ENABLE TRIGGER attachments_quota;
-                     INSERT INTO tenant_quotas (tenant_id, used_bytes, used_attachments)
-                     SELECT tenant_id, SUM(clasp_charged_bytes(state, size_bytes)), COUNT(*)
+                     INSERT INTO tenant_quotas (tenant_id, used_bytes, used_attachments, last_number)
+                     SELECT tenant_id, SUM(clasp_charged_bytes(state, size_bytes)), COUNT(*),
+                         MAX(tenant_number)
                      FROM attachments WHERE tenant_id = '{tenant_id}' GROUP BY tenant_id
                      ON CONFLICT (tenant_id) DO UPDATE
                          SET used_bytes = EXCLUDED.used_bytes,
-                             used_attachments = EXCLUDED.used_attachments;
+                             used_attachments = EXCLUDED.used_attachments,
+                             last_number = EXCLUDED.last_number;
                      COMMIT;
                      ANALYZE attachments;"
                 );

@@ -182,7 +182,16 @@ async fn paging_visits_each_attachment_once_in_every_order() {
         let saved: Value = res.json().await.unwrap();
         all.insert(saved["id"].as_str().unwrap().to_owned());
     }
-    for sort in ["createdDate", "name", "sizeBytes"] {
+    for sort in [
+        "createdDate",
+        "updatedDate",
+        "name",
+        "sizeBytes",
+        "mimeType",
+        "kind",
+        "fileFormat",
+        "nameWithoutExtension",
+    ] {
         for order in ["asc", "desc"] {
             let bound = if order == "asc" { "after" } else { "before" };
             let mut seen = Vec::new();

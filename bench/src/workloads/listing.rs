@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use clasp_domain::listing::{Cursor, Range, SortField, SortKey, SortOrder};
+use clasp_domain::listing::{Cursor, Range, SortField, SortKey, SortOrder, TextField};
 use clasp_domain::{ListQuery, TenantId};
 
 use crate::backend::{Backend, Row};
@@ -53,6 +53,11 @@ pub fn sort_name(sort: SortField) -> &'static str {
         SortField::CreatedAt => "createdDate",
         SortField::Filename => "name",
         SortField::Size => "sizeBytes",
+        SortField::UpdatedAt => "updatedDate",
+        SortField::Text(TextField::ContentType) => "mimeType",
+        SortField::Text(TextField::Kind) => "kind",
+        SortField::Text(TextField::FileFormat) => "fileFormat",
+        SortField::Text(TextField::NameWithoutExtension) => "nameWithoutExtension",
     }
 }
 
@@ -83,6 +88,29 @@ fn query(sort: SortField, after: Option<Row>, limit: usize) -> ListQuery {
             }),
             before: None,
         }),
+        // Seeded rows are never changed, and all of one type and extension.
+        SortField::UpdatedAt => SortKey::UpdatedAt(Range {
+            after: after.map(|r| Cursor {
+                value: r.created_at(),
+                id,
+            }),
+            before: None,
+        }),
+        SortField::Text(field) => SortKey::Text(
+            field,
+            Range {
+                after: after.map(|r| Cursor {
+                    value: match field {
+                        TextField::ContentType => "application/pdf".to_owned(),
+                        TextField::Kind => "application".to_owned(),
+                        TextField::FileFormat => "pdf".to_owned(),
+                        TextField::NameWithoutExtension => format!("file-{:08}", r.n),
+                    },
+                    id,
+                }),
+                before: None,
+            },
+        ),
     };
     ListQuery {
         sort,

@@ -102,6 +102,31 @@ macro_rules! attachment_repository {
                         SortKey::Size(r) => {
                             keyset!(query, r, q.order, size_bytes, id, stored_size, by_id)
                         }
+                        SortKey::UpdatedAt(r) => keyset!(
+                            query,
+                            r,
+                            q.order,
+                            updated_at,
+                            id,
+                            |t: &time::OffsetDateTime| Ok::<_, RepoError>(DbTime(*t)),
+                            by_id
+                        ),
+                        SortKey::Text(field, r) => {
+                            use clasp_domain::listing::TextField as T;
+                            let text = |v: &String| Ok::<_, RepoError>(v.clone());
+                            match field {
+                                T::ContentType => {
+                                    keyset!(query, r, q.order, content_type, id, text, by_id)
+                                }
+                                T::Kind => keyset!(query, r, q.order, kind, id, text, by_id),
+                                T::FileFormat => {
+                                    keyset!(query, r, q.order, file_format, id, text, by_id)
+                                }
+                                T::NameWithoutExtension => {
+                                    keyset!(query, r, q.order, name_stem, id, text, by_id)
+                                }
+                            }
+                        }
                     };
                     Ok(query.limit(i64::try_from(q.limit).unwrap_or(i64::MAX)))
                 }

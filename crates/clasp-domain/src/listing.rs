@@ -76,6 +76,37 @@ pub enum SortField {
     Filename,
     /// Size in bytes.
     Size,
+    /// Time of the last change.
+    UpdatedAt,
+    /// A text field derived from the type or the name, compared by Unicode
+    /// code points.
+    Text(TextField),
+}
+
+/// The text fields a listing sorts by besides the filename: every one is
+/// never null, so every backend orders them alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextField {
+    /// The stored media type.
+    ContentType,
+    /// The media type's top-level type ([`Attachment::kind`]).
+    Kind,
+    /// The filename's extension ([`Attachment::file_format`]).
+    FileFormat,
+    /// The filename without its extension ([`Attachment::name_without_extension`]).
+    NameWithoutExtension,
+}
+
+impl TextField {
+    /// The field's value of `a`.
+    pub fn of(self, a: &Attachment) -> String {
+        match self {
+            TextField::ContentType => a.content_type.clone(),
+            TextField::Kind => a.kind().to_owned(),
+            TextField::FileFormat => a.file_format(),
+            TextField::NameWithoutExtension => a.name_without_extension().to_owned(),
+        }
+    }
 }
 
 /// One end of a keyset range: records are compared to it by (sort value, id).
@@ -131,6 +162,10 @@ pub enum SortKey {
     Filename(Range<String>),
     /// By size in bytes.
     Size(Range<u64>),
+    /// By time of the last change.
+    UpdatedAt(Range<OffsetDateTime>),
+    /// By a text field.
+    Text(TextField, Range<String>),
 }
 
 /// String fields a listing filters on by equality.
@@ -238,6 +273,10 @@ impl ListRequest<'_> {
                 SortKey::Filename(range(self.after, self.before, |v| Ok(v.to_owned()))?)
             }
             SortField::Size => SortKey::Size(range(self.after, self.before, parse_size)?),
+            SortField::UpdatedAt => SortKey::UpdatedAt(range(self.after, self.before, parse_time)?),
+            SortField::Text(field) => {
+                SortKey::Text(field, range(self.after, self.before, |v| Ok(v.to_owned()))?)
+            }
         };
         Ok(ListQuery {
             sort,
@@ -329,6 +368,8 @@ impl ListQuery {
                 SortKey::CreatedAt(r) => r.contains(&a.created_at, a.id),
                 SortKey::Filename(r) => r.contains(&a.filename, a.id),
                 SortKey::Size(r) => r.contains(&a.size_bytes, a.id),
+                SortKey::UpdatedAt(r) => r.contains(&a.updated_at, a.id),
+                SortKey::Text(field, r) => r.contains(&field.of(a), a.id),
             }
     }
 
@@ -338,6 +379,8 @@ impl ListQuery {
             SortKey::CreatedAt(_) => a.created_at.cmp(&b.created_at),
             SortKey::Filename(_) => a.filename.cmp(&b.filename),
             SortKey::Size(_) => a.size_bytes.cmp(&b.size_bytes),
+            SortKey::UpdatedAt(_) => a.updated_at.cmp(&b.updated_at),
+            SortKey::Text(field, _) => field.of(a).cmp(&field.of(b)),
         };
         let ascending = by_value.then(a.id.cmp(&b.id));
         match self.order {

@@ -4,6 +4,7 @@
 use crate::attachment::{Attachment, AttachmentId, Subject};
 use crate::listing::{
     Cursor, Filter, FilterField, ListQuery, ListRequest, Range, SortField, SortKey, SortOrder,
+    TextField,
 };
 use crate::ports::AttachmentRepository;
 use crate::state::AttachmentState;
@@ -77,28 +78,18 @@ async fn check(
 /// The cursor standing on `a` for `sort`, with or without its id.
 fn cursor_at(sort: SortField, a: &Attachment, with_id: bool) -> SortKey {
     let id = with_id.then_some(a.id);
+    fn after<T>(value: T, id: Option<AttachmentId>) -> Range<T> {
+        Range {
+            after: Some(Cursor { value, id }),
+            before: None,
+        }
+    }
     match sort {
-        SortField::CreatedAt => SortKey::CreatedAt(Range {
-            after: Some(Cursor {
-                value: a.created_at,
-                id,
-            }),
-            before: None,
-        }),
-        SortField::Filename => SortKey::Filename(Range {
-            after: Some(Cursor {
-                value: a.filename.clone(),
-                id,
-            }),
-            before: None,
-        }),
-        SortField::Size => SortKey::Size(Range {
-            after: Some(Cursor {
-                value: a.size_bytes,
-                id,
-            }),
-            before: None,
-        }),
+        SortField::CreatedAt => SortKey::CreatedAt(after(a.created_at, id)),
+        SortField::Filename => SortKey::Filename(after(a.filename.clone(), id)),
+        SortField::Size => SortKey::Size(after(a.size_bytes, id)),
+        SortField::UpdatedAt => SortKey::UpdatedAt(after(a.updated_at, id)),
+        SortField::Text(field) => SortKey::Text(field, after(field.of(a), id)),
     }
 }
 
@@ -114,6 +105,8 @@ fn flip(key: SortKey) -> SortKey {
         SortKey::CreatedAt(r) => SortKey::CreatedAt(f(r)),
         SortKey::Filename(r) => SortKey::Filename(f(r)),
         SortKey::Size(r) => SortKey::Size(f(r)),
+        SortKey::UpdatedAt(r) => SortKey::UpdatedAt(f(r)),
+        SortKey::Text(field, r) => SortKey::Text(field, f(r)),
     }
 }
 
@@ -142,7 +135,16 @@ pub async fn listing(repo: &dyn AttachmentRepository) {
         repo.insert(a).await.unwrap();
     }
 
-    let sorts = [SortField::CreatedAt, SortField::Filename, SortField::Size];
+    let sorts = [
+        SortField::CreatedAt,
+        SortField::Filename,
+        SortField::Size,
+        SortField::UpdatedAt,
+        SortField::Text(TextField::ContentType),
+        SortField::Text(TextField::Kind),
+        SortField::Text(TextField::FileFormat),
+        SortField::Text(TextField::NameWithoutExtension),
+    ];
     let orders = [SortOrder::Asc, SortOrder::Desc];
     for sort in sorts {
         for order in orders {
@@ -190,6 +192,17 @@ pub async fn listing(repo: &dyn AttachmentRepository) {
                         after: l.after,
                         before: h.before,
                     }),
+                    (SortKey::UpdatedAt(l), SortKey::UpdatedAt(h)) => SortKey::UpdatedAt(Range {
+                        after: l.after,
+                        before: h.before,
+                    }),
+                    (SortKey::Text(field, l), SortKey::Text(_, h)) => SortKey::Text(
+                        field,
+                        Range {
+                            after: l.after,
+                            before: h.before,
+                        },
+                    ),
                     _ => unreachable!("one sort field"),
                 };
                 check(repo, tenant, &all, &both).await;

@@ -5,7 +5,7 @@
 
 use actix_web::web;
 use clasp_domain::TenantId;
-use clasp_domain::listing::{Filter, FilterField, SortField, SortOrder};
+use clasp_domain::listing::{Filter, FilterField, SortField, SortOrder, TextField};
 use uuid::Uuid;
 
 use super::FIELDS;
@@ -101,12 +101,20 @@ pub(super) fn listing(query: &str, tenant: TenantId) -> Result<Listing, Problem>
             "sort" => {
                 listing.sort = match value.as_str() {
                     "createdDate" => SortField::CreatedAt,
+                    "updatedDate" => SortField::UpdatedAt,
                     "name" => SortField::Filename,
                     "sizeBytes" => SortField::Size,
+                    "mimeType" => SortField::Text(TextField::ContentType),
+                    "kind" => SortField::Text(TextField::Kind),
+                    "fileFormat" => SortField::Text(TextField::FileFormat),
+                    "nameWithoutExtension" => SortField::Text(TextField::NameWithoutExtension),
                     other => {
                         return Err(invalid(
                             "sort",
-                            format!("cannot sort by {other:?}: use createdDate, name or sizeBytes"),
+                            format!(
+                                "cannot sort by {other:?}: use createdDate, updatedDate, name, \
+                                 sizeBytes, mimeType, kind, fileFormat or nameWithoutExtension"
+                            ),
                         ));
                     }
                 }
