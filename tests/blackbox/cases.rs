@@ -191,6 +191,9 @@ async fn paging_visits_each_attachment_once_in_every_order() {
         "kind",
         "fileFormat",
         "nameWithoutExtension",
+        "caseId",
+        "locale",
+        "sha256",
     ] {
         for order in ["asc", "desc"] {
             let bound = if order == "asc" { "after" } else { "before" };

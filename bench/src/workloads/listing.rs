@@ -58,6 +58,10 @@ pub fn sort_name(sort: SortField) -> &'static str {
         SortField::Text(TextField::Kind) => "kind",
         SortField::Text(TextField::FileFormat) => "fileFormat",
         SortField::Text(TextField::NameWithoutExtension) => "nameWithoutExtension",
+        SortField::Text(TextField::CaseId) => "caseId",
+        SortField::Text(TextField::Description) => "description",
+        SortField::Text(TextField::Locale) => "locale",
+        SortField::Text(TextField::Sha256) => "sha256",
     }
 }
 
@@ -105,6 +109,9 @@ fn query(sort: SortField, after: Option<Row>, limit: usize) -> ListQuery {
                         TextField::Kind => "application".to_owned(),
                         TextField::FileFormat => "pdf".to_owned(),
                         TextField::NameWithoutExtension => format!("file-{:08}", r.n),
+                        TextField::CaseId => "case-1".to_owned(),
+                        TextField::Description | TextField::Sha256 => String::new(),
+                        TextField::Locale => "en_US".to_owned(),
                     },
                     id,
                 }),

@@ -72,7 +72,7 @@ macro_rules! attachment_repository {
                     q: &ListQuery,
                 ) -> Stored<$crate::schema::attachments::BoxedQuery<'static, $backend>> {
                     use clasp_domain::listing::{FilterField, SortKey};
-                    use $crate::listing::{filtered, keyset, stored_size};
+                    use $crate::listing::{filtered, keyset, or_empty, stored_size};
                     let ready = attachments
                         .filter(tenant_id.eq(DbId(tenant.0)))
                         .filter(state.eq(AttachmentState::Ready.as_str()))
@@ -124,6 +124,19 @@ macro_rules! attachment_repository {
                                 }
                                 T::NameWithoutExtension => {
                                     keyset!(query, r, q.order, name_stem, id, text, by_id)
+                                }
+                                T::CaseId => {
+                                    keyset!(query, r, q.order, or_empty(case_id), id, text, by_id)
+                                }
+                                T::Description => {
+                                    let col = or_empty(description);
+                                    keyset!(query, r, q.order, col, id, text, by_id)
+                                }
+                                T::Locale => {
+                                    keyset!(query, r, q.order, or_empty(locale), id, text, by_id)
+                                }
+                                T::Sha256 => {
+                                    keyset!(query, r, q.order, or_empty(sha256), id, text, by_id)
                                 }
                             }
                         }

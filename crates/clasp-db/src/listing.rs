@@ -48,6 +48,21 @@ macro_rules! keyset {
 }
 pub(crate) use keyset;
 
+diesel::define_sql_function! {
+    /// `COALESCE(x, '')`: a text column that may be null, as the listing sorts
+    /// it (absent is the empty text, on every backend, as the domain says).
+    #[sql_name = "COALESCE"]
+    fn coalesce_text(x: diesel::sql_types::Nullable<diesel::sql_types::Text>, y: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A nullable text column as the listing sorts and bounds it: null as `''`.
+pub(crate) fn or_empty<C>(column: C) -> coalesce_text<C, &'static str>
+where
+    C: diesel::expression::AsExpression<diesel::sql_types::Nullable<diesel::sql_types::Text>>,
+{
+    coalesce_text(column, "")
+}
+
 /// Narrows a boxed query on `attachments` to a listing's equality filters;
 /// `$tag` builds the condition "has tag `v`" (each backend stores tags its way).
 /// Each filter column leads an index of the migrations.

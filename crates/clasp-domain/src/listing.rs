@@ -83,8 +83,8 @@ pub enum SortField {
     Text(TextField),
 }
 
-/// The text fields a listing sorts by besides the filename: every one is
-/// never null, so every backend orders them alike.
+/// The text fields a listing sorts by besides the filename. One that may be
+/// absent sorts as the empty text, on every backend alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextField {
     /// The stored media type.
@@ -95,6 +95,14 @@ pub enum TextField {
     FileFormat,
     /// The filename without its extension ([`Attachment::name_without_extension`]).
     NameWithoutExtension,
+    /// The case, if any.
+    CaseId,
+    /// The description, if any.
+    Description,
+    /// The locale, if any.
+    Locale,
+    /// The SHA-256 of the bytes (every listed attachment has one).
+    Sha256,
 }
 
 impl TextField {
@@ -105,6 +113,10 @@ impl TextField {
             TextField::Kind => a.kind().to_owned(),
             TextField::FileFormat => a.file_format(),
             TextField::NameWithoutExtension => a.name_without_extension().to_owned(),
+            TextField::CaseId => a.subject.case_id.clone().unwrap_or_default(),
+            TextField::Description => a.description.clone().unwrap_or_default(),
+            TextField::Locale => a.locale.clone().unwrap_or_default(),
+            TextField::Sha256 => a.sha256.clone().unwrap_or_default(),
         }
     }
 }

@@ -144,6 +144,10 @@ pub async fn listing(repo: &dyn AttachmentRepository) {
         SortField::Text(TextField::Kind),
         SortField::Text(TextField::FileFormat),
         SortField::Text(TextField::NameWithoutExtension),
+        SortField::Text(TextField::CaseId),
+        SortField::Text(TextField::Description),
+        SortField::Text(TextField::Locale),
+        SortField::Text(TextField::Sha256),
     ];
     let orders = [SortOrder::Asc, SortOrder::Desc];
     for sort in sorts {

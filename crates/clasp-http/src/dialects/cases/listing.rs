@@ -108,12 +108,17 @@ pub(super) fn listing(query: &str, tenant: TenantId) -> Result<Listing, Problem>
                     "kind" => SortField::Text(TextField::Kind),
                     "fileFormat" => SortField::Text(TextField::FileFormat),
                     "nameWithoutExtension" => SortField::Text(TextField::NameWithoutExtension),
+                    "caseId" => SortField::Text(TextField::CaseId),
+                    "description" => SortField::Text(TextField::Description),
+                    "locale" => SortField::Text(TextField::Locale),
+                    "sha256" => SortField::Text(TextField::Sha256),
                     other => {
                         return Err(invalid(
                             "sort",
                             format!(
                                 "cannot sort by {other:?}: use createdDate, updatedDate, name, \
-                                 sizeBytes, mimeType, kind, fileFormat or nameWithoutExtension"
+                                 sizeBytes, mimeType, kind, fileFormat, nameWithoutExtension, \
+                                 caseId, description, locale or sha256"
                             ),
                         ));
                     }

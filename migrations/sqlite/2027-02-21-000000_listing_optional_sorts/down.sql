@@ -1,0 +1,4 @@
+DROP INDEX attachments_list_by_sha256;
+DROP INDEX attachments_list_by_locale;
+DROP INDEX attachments_list_by_description;
+DROP INDEX attachments_list_by_case;
