@@ -194,6 +194,8 @@ async fn paging_visits_each_attachment_once_in_every_order() {
         "caseId",
         "locale",
         "sha256",
+        "id",
+        "objectId",
     ] {
         for order in ["asc", "desc"] {
             let bound = if order == "asc" { "after" } else { "before" };

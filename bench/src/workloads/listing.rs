@@ -62,6 +62,7 @@ pub fn sort_name(sort: SortField) -> &'static str {
         SortField::Text(TextField::Description) => "description",
         SortField::Text(TextField::Locale) => "locale",
         SortField::Text(TextField::Sha256) => "sha256",
+        SortField::Id => "id",
     }
 }
 
@@ -98,6 +99,10 @@ fn query(sort: SortField, after: Option<Row>, limit: usize) -> ListQuery {
                 value: r.created_at(),
                 id,
             }),
+            before: None,
+        }),
+        SortField::Id => SortKey::Id(Range {
+            after: after.map(|r| Cursor { value: r.id(), id }),
             before: None,
         }),
         SortField::Text(field) => SortKey::Text(

@@ -111,6 +111,15 @@ macro_rules! attachment_repository {
                             |t: &time::OffsetDateTime| Ok::<_, RepoError>(DbTime(*t)),
                             by_id
                         ),
+                        SortKey::Id(r) => keyset!(
+                            query,
+                            r,
+                            q.order,
+                            id,
+                            id,
+                            |v: &AttachmentId| Ok::<_, RepoError>(DbId(v.0)),
+                            by_id
+                        ),
                         SortKey::Text(field, r) => {
                             use clasp_domain::listing::TextField as T;
                             let text = |v: &String| Ok::<_, RepoError>(v.clone());

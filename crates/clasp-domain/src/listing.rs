@@ -78,9 +78,10 @@ pub enum SortField {
     Size,
     /// Time of the last change.
     UpdatedAt,
-    /// A text field derived from the type or the name, compared by Unicode
-    /// code points.
+    /// A text field, compared by Unicode code points.
     Text(TextField),
+    /// The id alone (its own tie-breaker).
+    Id,
 }
 
 /// The text fields a listing sorts by besides the filename. One that may be
@@ -178,6 +179,8 @@ pub enum SortKey {
     UpdatedAt(Range<OffsetDateTime>),
     /// By a text field.
     Text(TextField, Range<String>),
+    /// By id.
+    Id(Range<AttachmentId>),
 }
 
 /// String fields a listing filters on by equality.
@@ -289,6 +292,7 @@ impl ListRequest<'_> {
             SortField::Text(field) => {
                 SortKey::Text(field, range(self.after, self.before, |v| Ok(v.to_owned()))?)
             }
+            SortField::Id => SortKey::Id(range(self.after, self.before, parse_id)?),
         };
         Ok(ListQuery {
             sort,
@@ -363,6 +367,12 @@ fn parse_time(raw: &str) -> Result<OffsetDateTime, String> {
     Ok(at)
 }
 
+fn parse_id(raw: &str) -> Result<AttachmentId, String> {
+    uuid::Uuid::parse_str(raw)
+        .map(AttachmentId)
+        .map_err(|_| format!("{raw:?} is not an attachment id"))
+}
+
 fn parse_size(raw: &str) -> Result<u64, String> {
     raw.parse::<u64>()
         .ok()
@@ -382,6 +392,7 @@ impl ListQuery {
                 SortKey::Size(r) => r.contains(&a.size_bytes, a.id),
                 SortKey::UpdatedAt(r) => r.contains(&a.updated_at, a.id),
                 SortKey::Text(field, r) => r.contains(&field.of(a), a.id),
+                SortKey::Id(r) => r.contains(&a.id, a.id),
             }
     }
 
@@ -393,6 +404,7 @@ impl ListQuery {
             SortKey::Size(_) => a.size_bytes.cmp(&b.size_bytes),
             SortKey::UpdatedAt(_) => a.updated_at.cmp(&b.updated_at),
             SortKey::Text(field, _) => field.of(a).cmp(&field.of(b)),
+            SortKey::Id(_) => Ordering::Equal,
         };
         let ascending = by_value.then(a.id.cmp(&b.id));
         match self.order {

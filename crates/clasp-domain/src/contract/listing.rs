@@ -90,6 +90,7 @@ fn cursor_at(sort: SortField, a: &Attachment, with_id: bool) -> SortKey {
         SortField::Size => SortKey::Size(after(a.size_bytes, id)),
         SortField::UpdatedAt => SortKey::UpdatedAt(after(a.updated_at, id)),
         SortField::Text(field) => SortKey::Text(field, after(field.of(a), id)),
+        SortField::Id => SortKey::Id(after(a.id, id)),
     }
 }
 
@@ -107,6 +108,7 @@ fn flip(key: SortKey) -> SortKey {
         SortKey::Size(r) => SortKey::Size(f(r)),
         SortKey::UpdatedAt(r) => SortKey::UpdatedAt(f(r)),
         SortKey::Text(field, r) => SortKey::Text(field, f(r)),
+        SortKey::Id(r) => SortKey::Id(f(r)),
     }
 }
 
@@ -148,6 +150,7 @@ pub async fn listing(repo: &dyn AttachmentRepository) {
         SortField::Text(TextField::Description),
         SortField::Text(TextField::Locale),
         SortField::Text(TextField::Sha256),
+        SortField::Id,
     ];
     let orders = [SortOrder::Asc, SortOrder::Desc];
     for sort in sorts {
@@ -197,6 +200,10 @@ pub async fn listing(repo: &dyn AttachmentRepository) {
                         before: h.before,
                     }),
                     (SortKey::UpdatedAt(l), SortKey::UpdatedAt(h)) => SortKey::UpdatedAt(Range {
+                        after: l.after,
+                        before: h.before,
+                    }),
+                    (SortKey::Id(l), SortKey::Id(h)) => SortKey::Id(Range {
                         after: l.after,
                         before: h.before,
                     }),

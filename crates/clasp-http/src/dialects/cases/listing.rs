@@ -112,13 +112,15 @@ pub(super) fn listing(query: &str, tenant: TenantId) -> Result<Listing, Problem>
                     "description" => SortField::Text(TextField::Description),
                     "locale" => SortField::Text(TextField::Locale),
                     "sha256" => SortField::Text(TextField::Sha256),
+                    // objectId is `{tenant}/{id}`: the id's order in a tenant
+                    "id" | "objectId" => SortField::Id,
                     other => {
                         return Err(invalid(
                             "sort",
                             format!(
                                 "cannot sort by {other:?}: use createdDate, updatedDate, name, \
                                  sizeBytes, mimeType, kind, fileFormat, nameWithoutExtension, \
-                                 caseId, description, locale or sha256"
+                                 caseId, description, locale, sha256, id or objectId"
                             ),
                         ));
                     }
@@ -153,6 +155,17 @@ pub(super) fn listing(query: &str, tenant: TenantId) -> Result<Listing, Problem>
             }
         }
         seen.push(name);
+    }
+    // An objectId cursor names the tenant before the id the listing pages by.
+    if pairs.iter().any(|(n, v)| n == "sort" && v == "objectId") {
+        let own = format!("{tenant}/");
+        for bound in [&mut listing.after, &mut listing.before] {
+            if let Some(value) = bound.as_mut()
+                && let Some(id) = value.strip_prefix(&own)
+            {
+                *value = id.to_owned();
+            }
+        }
     }
     Ok(listing)
 }
