@@ -96,6 +96,9 @@ fn bad_configuration_exits_2_with_a_message() {
             "app.example.com",
             "cors_allowed_origins",
         ),
+        // signed URLs would point at http://0.0.0.0:…
+        ("CLASP_LISTEN", "0.0.0.0:18099", "public_url"),
+        ("CLASP_LISTEN", "[::]:18099", "public_url"),
     ] {
         let work = Workdir::new().with_env(key, value);
         let out = work.run(&["serve"]);

@@ -26,6 +26,14 @@ pub fn init_logging(config: &Config) {
     };
 }
 
+/// Whether `listen` is an unspecified address (`0.0.0.0`, `[::]`): the
+/// machine's every interface, which is no address a client can be sent to.
+fn listens_everywhere(listen: &str) -> bool {
+    listen
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|addr| addr.ip().is_unspecified())
+}
+
 /// Builds the services and serves until a shutdown signal; meanwhile a sweeper
 /// deletes abandoned direct uploads every `sweep_interval_secs`, and stops with
 /// the server.
@@ -38,6 +46,16 @@ pub fn run(config: Config) -> anyhow::Result<()> {
              the same on every instance"
                 .into(),
         )
+        .into());
+    }
+    if config.public_url.is_none() && listens_everywhere(&config.listen) {
+        // Signed URLs would point at http://0.0.0.0:…, which no client reaches.
+        return Err(wiring::SetupError(format!(
+            "listen is {}, an address no client can reach, so the signed URLs handed \
+             out would not work: set public_url (CLASP_PUBLIC_URL) to the URL clients \
+             use, such as https://files.example.com",
+            config.listen
+        ))
         .into());
     }
     actix_web::rt::System::new().block_on(async move {
@@ -127,4 +145,23 @@ fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
             _ = int.recv() => {}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listens_everywhere;
+
+    #[test]
+    fn only_unspecified_addresses_listen_everywhere() {
+        assert!(listens_everywhere("0.0.0.0:8080"));
+        assert!(listens_everywhere("[::]:8080"));
+        for reachable in [
+            "127.0.0.1:8080",
+            "10.0.0.5:80",
+            "[::1]:8080",
+            "localhost:8080",
+        ] {
+            assert!(!listens_everywhere(reachable), "{reachable}");
+        }
+    }
 }
