@@ -90,6 +90,7 @@ async fn routing(work: Workdir) {
     let uploaded: Value = res.json().await.unwrap();
     let number = uploaded["attachmentIds"][0].as_i64().unwrap().to_string();
     let (cookie, key) = (Some(cookie.as_str()), Some(key.as_str()));
+    let digits = "61207971309169387582445561315328".to_owned();
 
     use Answer::*;
     for (what, id, with_cookie, with_key, expected) in [
@@ -108,6 +109,9 @@ async fn routing(work: Workdir) {
         // numeric id gets chat's 401"
         ("neither, UUID", &uuid, None, None, Redirected(401)),
         ("neither, number", &number, None, None, Chat(401)),
+        // 32 digits parse as a UUID without hyphens, but are a chat number
+        ("cookie, 32 digits", &digits, cookie, None, Chat(404)),
+        ("neither, 32 digits", &digits, None, None, Chat(401)),
     ] {
         assert_eq!(
             ask(&server, id, with_cookie, with_key).await,

@@ -111,7 +111,9 @@ fn is_redirects(ctx: &GuardContext<'_>) -> bool {
         .path()
         .strip_prefix("/api/v1/attachments/")
         .and_then(|rest| rest.split('/').next());
-    if named.is_some_and(|id| uuid::Uuid::parse_str(id).is_ok()) {
+    // The hyphenated form only: 32 digits without hyphens parse as a UUID too,
+    // and are a (too large) chat number.
+    if named.is_some_and(|id| id.len() == 36 && uuid::Uuid::parse_str(id).is_ok()) {
         return true;
     }
     credentials::session_cookie(headers) == credentials::SessionCookie::None
