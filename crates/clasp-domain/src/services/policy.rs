@@ -40,11 +40,6 @@ impl AttachmentService {
 }
 
 impl IdentityService {
-    /// The tenant named `slug` with its upload rules.
-    pub async fn policy(&self, slug: &str) -> Result<Tenant, IdentityError> {
-        self.tenant(slug).await
-    }
-
     /// Replaces the upload rules of the tenant named `slug` (each `None`
     /// follows the instance from now on); returns the tenant with them.
     pub async fn set_policy(
@@ -86,7 +81,7 @@ mod tests {
         let csv_only = TenantPolicy::new(Some(&["text/csv"]), Some(16), false).unwrap();
         let set = block_on(ids.set_policy("csv", csv_only.clone())).unwrap();
         assert_eq!(set.policy, csv_only);
-        assert_eq!(block_on(ids.policy("csv")).unwrap().policy, csv_only);
+        assert_eq!(block_on(ids.tenant("csv")).unwrap().policy, csv_only);
         let upload = |slug: &str, name: &str, bytes: &'static [u8]| {
             let (_, key) = block_on(ids.create_api_key(slug, Scopes::ALL)).unwrap();
             let principal = block_on(ids.authenticate_api_key(&key)).unwrap();

@@ -160,7 +160,7 @@ pub(super) async fn get_policy(
     slug: Slug,
     services: Data<Services>,
 ) -> Reply<Admin> {
-    let tenant = services.identities.policy(&slug).await?;
+    let tenant = services.identities.tenant(&slug).await?;
     Ok(HttpResponse::Ok().json(PolicyJson::from(&tenant.policy)))
 }
 

@@ -200,7 +200,7 @@ async fn every_admin_route_refuses_every_wrong_token_and_leaks_nothing() {
     assert_eq!(ids.api_keys("victim").await.unwrap().1.len(), 1);
     assert_eq!(ids.quota("victim").await.unwrap().1.limits.max_bytes, None);
     assert_eq!(
-        ids.policy("victim").await.unwrap().policy,
+        ids.tenant("victim").await.unwrap().policy,
         Default::default()
     );
     // with the token, every operation works (deleting the tenant last)
