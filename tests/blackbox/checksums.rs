@@ -7,14 +7,17 @@
 //!   computes the MD5 itself is verified on local storage too.
 //! - A `PUT` to Clasp's own upload URL whose `Content-Length` is not the
 //!   declared size is refused, naming both sizes; "Upload the file with a PUT
-//!   or POST to the given URL": a `POST` works as the `PUT` does.
+//!   or POST to the given URL": a `POST` works as the `PUT` does, and so does
+//!   the answer's `post` form on both stores (S3's signed POST policy on S3).
 
 use md5::{Digest, Md5};
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::harness::{HELPER_TICKET, Server, Workdir, client, put_to, workspace_post};
+use crate::harness::{
+    HELPER_TICKET, Server, Workdir, client, post_form_to, put_to, workspace_post,
+};
 use crate::shared::{fresh_postgres_database, on_postgres_and_s3};
 
 fn md5_hex(data: &[u8]) -> String {
@@ -137,6 +140,41 @@ async fn checksums(work: Workdir, on_s3: bool) {
         let confirm = format!("/attachments/{id}/confirm");
         let (status, _) = workspace_post(&server, &key, "sums", &confirm, json!({})).await;
         assert_eq!(status, StatusCode::OK, "a POSTed upload confirms");
+    }
+
+    // "Upload the file with a PUT or POST to the given URL": the answer's
+    // `post` form, on either store (S3's signed POST policy on S3), bound to
+    // the declared size and type as the PUT is
+    for (what, body, stored) in [
+        ("as declared", vec![b'p'; 10], true),
+        ("one byte more", vec![b'p'; 11], false),
+    ] {
+        let asked = json!({ "filename": "p.txt", "contentType": "text/plain", "size": 10 });
+        let (_, begun) = workspace_post(&server, &key, "sums", &upload_url_path(), asked).await;
+        assert_eq!(
+            begun["post"]["fields"].as_object().unwrap().is_empty(),
+            !on_s3
+        );
+        let res = post_form_to(&begun, body, "text/plain").await;
+        assert_eq!(
+            res.status().is_success(),
+            stored,
+            "{what}: {}",
+            res.status()
+        );
+        let id = begun["attachmentId"].as_str().unwrap();
+        let confirm = format!("/attachments/{id}/confirm");
+        let (status, confirmed) = workspace_post(&server, &key, "sums", &confirm, json!({})).await;
+        if stored {
+            assert_eq!(status, StatusCode::OK, "{what}: {confirmed}");
+            assert_eq!(confirmed["status"], "ready", "{what}");
+        } else {
+            assert_eq!(
+                status,
+                StatusCode::CONFLICT,
+                "{what}: nothing kept: {confirmed}"
+            );
+        }
     }
 }
 

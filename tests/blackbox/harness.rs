@@ -304,6 +304,31 @@ pub async fn put_to(begun: &serde_json::Value, data: Vec<u8>) -> reqwest::Respon
     req.body(data).send().await.unwrap()
 }
 
+/// Uploads `data` as the upload-url answer `begun` says to by form `POST`: its
+/// `post.fields`, then the file as the field `file`, declared `content_type`.
+pub async fn post_form_to(
+    begun: &serde_json::Value,
+    data: Vec<u8>,
+    content_type: &str,
+) -> reqwest::Response {
+    let post = &begun["post"];
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in post["fields"].as_object().unwrap() {
+        form = form.text(name.clone(), value.as_str().unwrap().to_owned());
+    }
+    let file = reqwest::multipart::Part::bytes(data)
+        .file_name("upload.bin")
+        .mime_str(content_type)
+        .unwrap();
+    let url = post["url"].as_str().unwrap();
+    client()
+        .post(url)
+        .multipart(form.part("file", file))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Runs `command` to its end; its standard output, or a panic with its
 /// standard error if it failed.
 pub fn stdout_of(command: &mut Command) -> Vec<u8> {

@@ -350,8 +350,22 @@ pub struct UploadUrl {
     pub method: String,
     /// Headers the client must send with the bytes, as name and value.
     pub headers: Vec<(String, String)>,
+    /// The same upload as a browser form `POST`, for clients that POST (seed
+    /// 000: "Upload the file with a PUT or POST to the given URL").
+    pub form: UploadForm,
     /// When it stops working.
     pub expires_at: OffsetDateTime,
+}
+
+/// A `multipart/form-data` `POST` that uploads the same bytes: the `fields`, in
+/// order, then the file as the field `file` (last, as S3 requires). An object
+/// store takes a POST only as such a form, its signed policy among the fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadForm {
+    /// Where to POST the form.
+    pub url: String,
+    /// The form's fields before the file, as name and value.
+    pub fields: Vec<(String, String)>,
 }
 
 /// The parts of a request to one of Clasp's own signed upload URLs.

@@ -10,7 +10,8 @@ use crate::attachment::AttachmentId;
 use time::OffsetDateTime;
 
 use crate::ports::{
-    SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadTarget, UploadUrl,
+    SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl, UploadForm, UploadTarget,
+    UploadUrl,
 };
 use crate::tenant::TenantId;
 
@@ -72,7 +73,8 @@ pub fn download_url(
 }
 
 /// The upload URL Clasp serves for `target`, signed with `signature`, that
-/// stops working at `expires_at`: a `PUT` carrying the declared type.
+/// stops working at `expires_at`: a `PUT` carrying the declared type, or a
+/// form `POST` of the file to the same URL (no other field needed).
 pub fn upload_url(
     base: &str,
     target: &UploadTarget,
@@ -81,8 +83,13 @@ pub fn upload_url(
 ) -> UploadUrl {
     let expires = expires_at.unix_timestamp();
     let (tenant, attachment) = (target.tenant_id, target.attachment_id);
+    let url = clasp_signed_upload_url(base, tenant, attachment, expires, target.size, signature);
     UploadUrl {
-        url: clasp_signed_upload_url(base, tenant, attachment, expires, target.size, signature),
+        form: UploadForm {
+            url: url.clone(),
+            fields: Vec::new(),
+        },
+        url,
         method: "PUT".into(),
         headers: vec![("Content-Type".into(), target.content_type.clone())],
         expires_at,

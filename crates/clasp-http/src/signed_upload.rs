@@ -11,14 +11,16 @@
 
 use actix_web::http::header;
 use actix_web::web::{self, Data};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
 use clasp_domain::ports::SignedUploadRequest;
 use clasp_domain::{AttachmentError, ErrorKind, ValidationError};
+use futures::StreamExt;
 use serde::Deserialize;
-use utoipa::{IntoParams, IntoResponses};
+use utoipa::{IntoParams, IntoResponses, ToSchema};
 use uuid::Uuid;
 
 use crate::dialects::Dialect;
+use crate::form::{FieldLimits, Fields, Form};
 use crate::own::{ErrorJson, Own};
 use crate::problem::{Problem, ProblemKind};
 use crate::routes::{Group, handlers};
@@ -32,6 +34,13 @@ use crate::{Services, body};
 pub(crate) fn routes() -> Group {
     Group::new(Dialect::Signed, handlers![receive, receive_post])
 }
+
+/// Form fields besides `file` a form POST may carry (read and discarded):
+/// an object store's policy fields, as a client sends them to either store.
+const FORM_FIELDS: FieldLimits = FieldLimits {
+    max_fields: 16,
+    max_bytes: 8 * 1024,
+};
 
 #[derive(Deserialize)]
 struct SignedQuery {
@@ -97,39 +106,88 @@ async fn receive(req: HttpRequest, services: Data<Services>, payload: web::Paylo
     take_in(req, services, payload).await
 }
 
-#[utoipa::path(post, path = "/signed-upload/{tenant}/{attachment}", params(UploadUrlPath, UploadUrlQuery), request_body(content = crate::download::Body, content_type = "application/octet-stream", description = "The file's bytes, as the raw body"), responses(UploadAnswers))]
+#[utoipa::path(post, path = "/signed-upload/{tenant}/{attachment}", params(UploadUrlPath, UploadUrlQuery), request_body(content = UploadPost, content_type = "multipart/form-data", description = "A form whose field `file` holds the file (the upload's `post` form); the raw bytes as the body, as to `PUT`, work too"), responses(UploadAnswers))]
 /// The same as `PUT`: seed 000 says "Upload the file with a PUT or POST to
-/// the given URL".
+/// the given URL". The bytes come as the raw body, or as the field `file` of
+/// a `multipart/form-data` form (as to an object store's POST).
 async fn receive_post(
     req: HttpRequest,
     services: Data<Services>,
     payload: web::Payload,
 ) -> Reply<Own> {
-    take_in(req, services, payload).await
+    if !is_form(&req) {
+        return take_in(req, services, payload).await;
+    }
+    let request = signed_request(&req)?;
+    services.attachments.check_upload_url(&request)?;
+    let mut form = Form::from_request(&req, &mut payload.into_inner())
+        .await
+        .map_err(|e| Problem::bad_request(e.to_string()))?;
+    body::bound_form(&req, &form, request.size, 1, FORM_FIELDS)?;
+    let mut others = Fields::new(FORM_FIELDS);
+    while let Some(field) = form.next().await {
+        let field = field?;
+        if field.name() != Some("file") {
+            others.skip(field).await?;
+            continue;
+        }
+        let attachments = &services.attachments;
+        let done =
+            body::bridge(field, |stream| attachments.receive_upload(&request, stream)).await?;
+        return Ok(stored(done.etag));
+    }
+    let missing = Problem::new(
+        ProblemKind::MissingField,
+        "the multipart field \"file\" is required",
+    );
+    Err(missing.at("file").into())
 }
 
-/// Checks the URL, then its length, then streams the body into the domain.
-async fn take_in(req: HttpRequest, services: Data<Services>, payload: web::Payload) -> Reply<Own> {
+/// A form POST's body, as the OpenAPI document shows it.
+#[derive(ToSchema)]
+#[expect(dead_code, reason = "only describes the form in the OpenAPI document")]
+struct UploadPost {
+    /// The file (last: fields after it are not read).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Whether the body is a `multipart/form-data` form.
+fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.type_() == mime::MULTIPART && m.subtype() == mime::FORM_DATA)
+}
+
+/// The signed upload request the URL carries, or `invalid_signature`.
+fn signed_request(req: &HttpRequest) -> Result<SignedUploadRequest, Problem> {
     let query = web::Query::<SignedQuery>::from_query(req.query_string())
         .map(web::Query::into_inner)
         .ok();
-    let request = match (
-        path_ids(&req),
+    match (
+        path_ids(req),
         query.as_ref().and_then(|q| q.expires),
         query.as_ref().and_then(|q| q.size),
         query.and_then(|q| q.signature),
     ) {
         (Some((tenant_id, attachment_id)), Some(expires), Some(size), Some(signature)) => {
-            SignedUploadRequest {
+            Ok(SignedUploadRequest {
                 tenant_id,
                 attachment_id,
                 expires,
                 size,
                 signature,
-            }
+            })
         }
-        _ => return Err(not_signed("signed upload URL").into()),
-    };
+        _ => Err(not_signed("signed upload URL")),
+    }
+}
+
+/// Checks the URL, then its length, then streams the body into the domain.
+async fn take_in(req: HttpRequest, services: Data<Services>, payload: web::Payload) -> Reply<Own> {
+    let request = signed_request(&req)?;
     services.attachments.check_upload_url(&request)?;
     if let Some(length) = body::content_length(&req).filter(|l| *l != request.size) {
         let mismatch = ValidationError::SizeMismatch {
@@ -147,11 +205,16 @@ async fn take_in(req: HttpRequest, services: Data<Services>, payload: web::Paylo
         attachments.receive_upload(&request, stream)
     })
     .await?;
+    Ok(stored(done.etag))
+}
+
+/// `200`, with the stored object's `ETag` when it has one, as an object store answers.
+fn stored(etag: Option<String>) -> HttpResponse {
     let mut res = HttpResponse::Ok();
-    if let Some(etag) = done.etag {
+    if let Some(etag) = etag {
         res.insert_header((header::ETAG, quoted(&etag)));
     }
-    Ok(res.finish())
+    res.finish()
 }
 
 /// An entity tag as HTTP writes it: in double quotes.

@@ -13,7 +13,7 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use clasp_domain::ports::{
     SignatureError, Signed, SignedRequest, SignedTarget, SignedUploadRequest, SignedUrl,
-    UploadSigner, UploadTarget, UploadUrl, UrlSigner,
+    UploadForm, UploadSigner, UploadTarget, UploadUrl, UrlSigner,
 };
 use clasp_domain::safety::{active_in_browser, content_disposition};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -23,6 +23,8 @@ use object_store::{BackoffConfig, ClientOptions, RetryConfig};
 use time::OffsetDateTime;
 
 use crate::{HmacSigner, StorageError};
+
+mod post_policy;
 
 /// Region used when none is configured: what AWS SDKs and most S3-compatible
 /// servers (SeaweedFS, MinIO) assume.
@@ -257,6 +259,8 @@ pub struct S3UrlSigner {
     store: Arc<AmazonS3>,
     /// The signing region, as the client was built with.
     region: String,
+    /// The bucket, which a POST policy names.
+    bucket: String,
     fallback: HmacSigner,
 }
 
@@ -267,6 +271,7 @@ impl S3UrlSigner {
         Ok(Self {
             store: Arc::new(settings.build()?),
             region: settings.signing_region().to_owned(),
+            bucket: settings.bucket.clone(),
             fallback,
         })
     }
@@ -359,6 +364,15 @@ fn presign_secs(now: OffsetDateTime, expires_at: OffsetDateTime) -> Signed<i64> 
     Ok(secs.min(MAX_PRESIGNED_SECS))
 }
 
+/// The bucket's own address, where S3 takes form POSTs: `url`, the object's
+/// address, without the object key at the end of its path.
+fn bucket_url(url: &object_store::signer::Url, key: &str) -> String {
+    let mut bucket = url.clone();
+    let path = url.path();
+    bucket.set_path(path.strip_suffix(key).unwrap_or(path));
+    bucket.to_string()
+}
+
 /// The object key of a blob key, as object_store addresses it.
 fn object_path(key: &str) -> Signed<Path> {
     Path::parse(key).map_err(|e| SignatureError::Backend(format!("bad object key {key:?}: {e}")))
@@ -375,6 +389,9 @@ impl UploadSigner for S3UrlSigner {
     /// object_store leaves `Content-Length` out of every signature, so this URL
     /// is signed with `aws-sigv4` (which signs it) for the very address
     /// object_store would use.
+    ///
+    /// Its `form` is the same upload as S3's browser-form POST, to the bucket's
+    /// address, under a POST policy bound to the same key, type and size.
     async fn upload_url(&self, target: &UploadTarget, end: OffsetDateTime) -> Signed<UploadUrl> {
         let backend = |e: &dyn std::fmt::Display| SignatureError::Backend(e.to_string());
         let signed_at = std::time::SystemTime::now();
@@ -417,6 +434,25 @@ impl UploadSigner for S3UrlSigner {
             .build()
             .map_err(|e| backend(&e))?
             .into();
+        let expires_at = (now + time::Duration::seconds(secs)).min(end);
+        let key = object_path(&target.blob_key)?;
+        let form = UploadForm {
+            url: bucket_url(&url, key.as_ref()),
+            fields: post_policy::PostPolicy {
+                bucket: &self.bucket,
+                key: key.as_ref(),
+                content_type: &target.content_type,
+                size: target.size,
+                expires_at,
+            }
+            .fields(&post_policy::Signer {
+                key_id: &credential.key_id,
+                secret_key: &credential.secret_key,
+                token: credential.token.as_deref(),
+                region: &self.region,
+                signed_at,
+            }),
+        };
         let size = target.size.to_string();
         let headers = [
             ("content-length", size.as_str()),
@@ -441,7 +477,8 @@ impl UploadSigner for S3UrlSigner {
                 ("Content-Type".into(), target.content_type.clone()),
                 ("Content-Length".into(), size),
             ],
-            expires_at: (now + time::Duration::seconds(secs)).min(end),
+            form,
+            expires_at,
         })
     }
 

@@ -52,6 +52,36 @@ async fn put(url: &UploadUrl, content_type: &str, body: Vec<u8>) -> reqwest::Sta
     request.send().await.unwrap().status()
 }
 
+/// Sends `body` as the form `url.form` describes, with `fields` changed by
+/// `edit` first: its fields, then the file.
+async fn post(
+    url: &UploadUrl,
+    edit: impl Fn(&mut Vec<(String, String)>),
+    body: Vec<u8>,
+) -> reqwest::StatusCode {
+    let mut fields = url.form.fields.clone();
+    edit(&mut fields);
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in fields {
+        form = form.text(name, value);
+    }
+    let file = reqwest::multipart::Part::bytes(body).file_name("f");
+    let request = http()
+        .post(&url.form.url)
+        .multipart(form.part("file", file));
+    request.send().await.unwrap().status()
+}
+
+/// Sets form field `name` to `value`.
+fn set(name: &'static str, value: &str) -> impl Fn(&mut Vec<(String, String)>) {
+    let value = value.to_owned();
+    move |fields| {
+        for field in fields.iter_mut().filter(|(n, _)| n == name) {
+            field.1.clone_from(&value);
+        }
+    }
+}
+
 async fn stored(store: &ObjectBlobStore, key: &str) -> Option<Vec<u8>> {
     match store.get(key).await {
         Ok(mut reader) => {
@@ -188,4 +218,63 @@ async fn the_s3_signer_still_verifies_clasp_signed_upload_urls() {
         signer.verify_upload(&bigger, now),
         Err(SignatureError::Invalid)
     );
+}
+
+/// Seed 000: "Upload the file with a PUT or POST to the given URL". S3 takes a
+/// POST as a browser form under a signed POST policy: SeaweedFS checks its
+/// signature and conditions as S3 does.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_presigned_post_form_stores_exactly_the_declared_bytes() {
+    let settings = s3_settings();
+    let (store, signer) = bucket();
+    let bytes: Vec<u8> = (0..70_001u32).map(|i| (i * 7 % 253) as u8).collect();
+    let target = target(bytes.len() as u64, "application/pdf");
+    let url = signer
+        .upload_url(
+            &target,
+            OffsetDateTime::now_utc() + time::Duration::minutes(15),
+        )
+        .await
+        .unwrap();
+    let endpoint = settings.endpoint.clone().unwrap();
+    assert_eq!(url.form.url, format!("{endpoint}/{}/", settings.bucket));
+    let fields: Vec<&str> = url.form.fields.iter().map(|(n, _)| n.as_str()).collect();
+    for name in ["key", "Content-Type", "policy", "x-amz-signature"] {
+        assert!(fields.contains(&name), "{name} in {fields:?}");
+    }
+
+    // what the policy does not allow leaves nothing behind
+    let unchanged = |_: &mut Vec<(String, String)>| {};
+    let other_key = format!("{}/uploads/{}", target.tenant_id.0, Uuid::now_v7());
+    for (what, status) in [
+        (
+            "one byte more",
+            post(&url, unchanged, vec![1u8; bytes.len() + 1]).await,
+        ),
+        (
+            "one byte less",
+            post(&url, unchanged, vec![1u8; bytes.len() - 1]).await,
+        ),
+        (
+            "another type",
+            post(&url, set("Content-Type", "text/html"), bytes.clone()).await,
+        ),
+        (
+            "another key",
+            post(&url, set("key", &other_key), bytes.clone()).await,
+        ),
+        (
+            "a forged policy",
+            post(&url, set("x-amz-signature", "00"), bytes.clone()).await,
+        ),
+    ] {
+        assert!(status.is_client_error(), "{what}: {status}");
+        assert_eq!(stored(&store, &target.blob_key).await, None, "{what}");
+        assert_eq!(stored(&store, &other_key).await, None, "{what}");
+    }
+
+    let status = post(&url, unchanged, bytes.clone()).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(stored(&store, &target.blob_key).await, Some(bytes));
+    store.delete(&target.blob_key).await.unwrap();
 }

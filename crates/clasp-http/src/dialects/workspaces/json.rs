@@ -88,9 +88,24 @@ pub(super) struct UploadUrlJson {
     /// Headers the upload request must carry.
     #[schema(value_type = HashMap<String, String>)]
     pub(super) headers: serde_json::Map<String, serde_json::Value>,
+    /// The same upload as a `multipart/form-data` `POST`, for clients that POST.
+    pub(super) post: PostJson,
     #[schema(format = DateTime)]
     pub(super) expires_at: String,
     pub(super) attachment: AttachmentJson,
+}
+
+/// How to upload the bytes by a form `POST` instead: send every field of
+/// `fields`, then the file as the field `file`, last (S3 ignores what follows
+/// it), to `url`. Empty `fields` on local storage; S3's signed POST policy
+/// with S3 storage.
+#[derive(Serialize, ToSchema)]
+#[schema(as = workspaces::UploadPost)]
+pub(super) struct PostJson {
+    pub(super) url: String,
+    /// Form fields to send before the file.
+    #[schema(value_type = HashMap<String, String>)]
+    pub(super) fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A download URL and when it stops working.

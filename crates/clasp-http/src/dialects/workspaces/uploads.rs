@@ -7,7 +7,9 @@ use actix_web::web::Data;
 use clasp_domain::services::{NewDirectUpload, NewMessage};
 use clasp_domain::{AttachmentId, Subject};
 
-use super::json::{AttachmentJson, MessageJson, MessageRequest, UploadUrlJson, UploadUrlRequest};
+use super::json::{
+    AttachmentJson, MessageJson, MessageRequest, PostJson, UploadUrlJson, UploadUrlRequest,
+};
 use super::{Caller, Ticket, Workspaces, Written};
 use crate::Services;
 use crate::json::seconds;
@@ -40,18 +42,24 @@ pub(super) async fn upload_url(
             },
         )
         .await?;
-    let headers = begun
-        .url
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-        .collect();
+    let pairs = |pairs: &[(String, String)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect()
+    };
+    let headers = pairs(&begun.url.headers);
+    let post = PostJson {
+        url: begun.url.form.url.clone(),
+        fields: pairs(&begun.url.form.fields),
+    };
     Ok(HttpResponse::Created().json(UploadUrlJson {
         attachment_id: begun.attachment.id.0,
         upload_url: begun.url.url.clone(),
         url: begun.url.url,
         method: begun.url.method,
         headers,
+        post,
         expires_at: seconds(begun.url.expires_at),
         attachment: AttachmentJson::new(&begun.attachment, &c.workspace),
     }))
