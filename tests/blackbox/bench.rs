@@ -19,10 +19,15 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
     let s3 = S3Target::from_env().expect(
         "CLASP_TEST_S3_* are not set: run the suite with ./scripts/test.sh, which starts SeaweedFS",
     );
+    let wrk = std::env::var("CLASP_TEST_WRK").expect(
+        "CLASP_TEST_WRK is not set: run the suite with ./scripts/test.sh, whose scripts/services.sh installs wrk",
+    );
     let config = Config {
         groups: Group::ALL.to_vec(),
         clasp_bin: PathBuf::from(BIN),
         nginx_bin: PathBuf::from(nginx),
+        wrk_bin: PathBuf::from(wrk),
+        tmpfs: PathBuf::from("/dev/shm"),
         s3: Some(s3),
         rounds: 2,
         duration: Duration::from_millis(50),
@@ -50,17 +55,21 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
             ("download 1 MiB", 1),
             ("download 1 MiB", 2),
             ("metadata GET (tickets get)", 2),
-            ("upload 1 MiB", 1),
-            ("upload 1 MiB", 2),
-            ("upload 4 KiB", 1),
-            ("upload 4 KiB", 2),
+            ("upload 1 MiB (tmpfs)", 1),
+            ("upload 1 MiB (tmpfs)", 2),
+            ("upload 1 MiB (disk)", 1),
+            ("upload 1 MiB (disk)", 2),
+            ("upload 4 KiB (disk)", 1),
+            ("upload 4 KiB (disk)", 2),
             ("S3 upload 1 MiB", 2),
             ("S3 download 1 MiB", 2),
         ]
     );
     for m in &report.measurements {
-        assert_eq!((m.clasp.len(), m.peers.len()), (2, 2), "{m:?}");
-        assert!(m.clasp.iter().chain(&m.peers).all(|v| *v > 0.0), "{m:?}");
+        let counts = (m.clasp.len(), m.peers.len(), m.ceiling.len());
+        assert_eq!(counts, (2, 2, 2), "{m:?}");
+        let all = m.clasp.iter().chain(&m.peers).chain(&m.ceiling);
+        assert!(all.copied().all(|v| v > 0.0), "{m:?}");
         assert!(m.ratio() > 0.0);
     }
     let metadata = &report.measurements[4];
@@ -70,7 +79,8 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
     assert!(memory.peak > 0 && memory.uploads == 2);
 
     let table = report.render();
-    assert!(table.contains("| upload 1 MiB | 1 |"), "{table}");
+    assert!(table.contains("| upload 1 MiB (tmpfs) | 1 |"), "{table}");
+    assert!(table.contains("generator ceiling"), "{table}");
     assert!(table.contains("Peak RSS"), "{table}");
     let plot = work.path().join("plot.svg");
     clasp_bench::plot::draw(&report, &plot).unwrap();

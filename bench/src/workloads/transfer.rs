@@ -2,40 +2,50 @@
 //! work on this machine, in the same run (these machines are noisy, so only
 //! ratios measured side by side mean something):
 //!
-//! - downloads of 1 MiB and 30 MiB (by default) through Clasp's signed download URL (local
-//!   storage) against nginx serving the same file with sendfile;
+//! - downloads of 1 MiB and 30 MiB (by default) through Clasp's signed download
+//!   URL (local storage) against nginx serving the same file with sendfile;
 //! - an authenticated metadata GET (`tickets` get) against nginx serving a
 //!   4 KiB static file, with the 99th percentile latency;
 //! - 30 MiB multipart uploads to the `tickets` dialect (SHA-256, magic check,
-//!   local storage) against nginx's dav module writing a PUT to a file;
-//! - the same with 4 KiB files, counted in requests per second: what each
-//!   upload's fixed work (and, with `durability = fsync`, its syncs) costs;
+//!   local storage) against nginx's dav module writing a PUT to a file, twice:
+//!   both servers writing to one tmpfs (the software's own cost, steady), and
+//!   both writing to disk (where page-cache writeback swings every figure);
+//! - the same with 4 KiB files on disk, counted in requests per second: what
+//!   each upload's fixed work (and, with `durability = fsync`, its syncs) costs;
 //! - the peak resident memory of `clasp serve` during concurrent 30 MiB uploads;
 //! - with an S3 server: the same uploads and downloads through Clasp on S3
 //!   against the same bytes PUT to and GOT from the server directly.
 //!
-//! Each figure is measured `rounds` times, Clasp and its peer alternating, and
-//! compared by medians.
+//! GETs are sent by `wrk` ([`crate::wrk`]), uploads by the reqwest loop of
+//! [`crate::load`]. Every figure comes with the generator's own ceiling: the
+//! same requests, at the same concurrency, against the cheapest answer nginx
+//! can give (an empty `204` for metadata; for uploads a body read into memory
+//! and dropped; for downloads the same file from tmpfs with sendfile). A figure
+//! within 20 % of it measures the generator, not the server, and its row says
+//! so instead of giving a ratio. Each figure is measured `rounds` times,
+//! Clasp, peer and ceiling alternating, and compared by medians.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
-use bytes::Bytes;
-use futures::StreamExt;
-use object_store::aws::AmazonS3Builder;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
-use reqwest::Method;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use anyhow::Result;
+use reqwest::header::HeaderMap;
 
-use crate::load;
+use crate::load::{self, Sample};
 use crate::procs::{self, Clasp, S3Target, Storage};
+use crate::wrk::Wrk;
 
 mod report;
+mod s3;
+mod target;
 
+pub use report::{
+    GENERATOR_MARGIN, MEMORY_GOAL, Measurement, Memory, Report, Role, Unit, median, size_label,
+};
 use report::{KIB, MIB};
-pub use report::{MEMORY_GOAL, Measurement, Memory, Report, Role, Unit, median, size_label};
+use target::{Target, pdf_bytes, put_op};
+
 /// The largest file Clasp accepts by default: the uploads' and large downloads' size.
 pub const LARGE: usize = 30 * MIB;
 /// The size of the smaller downloads.
@@ -50,7 +60,7 @@ pub enum Group {
     Downloads,
     /// Authenticated metadata GETs against a 4 KiB static file.
     Metadata,
-    /// 30 MiB uploads, local storage, against nginx PUT.
+    /// 30 MiB uploads, local storage, against nginx PUT, on tmpfs and on disk.
     Uploads,
     /// 4 KiB uploads, local storage, against nginx PUT: the cost per request,
     /// where a sync of the metadata commit weighs most.
@@ -82,6 +92,10 @@ pub struct Config {
     pub clasp_bin: PathBuf,
     /// The `nginx` binary.
     pub nginx_bin: PathBuf,
+    /// The `wrk` binary, which sends the GETs.
+    pub wrk_bin: PathBuf,
+    /// A directory on tmpfs for the servers of the tmpfs figures.
+    pub tmpfs: PathBuf,
     /// An S3 server for the S3 figures; without it they are skipped.
     pub s3: Option<S3Target>,
     /// Measurements per figure (the median is compared).
@@ -106,201 +120,39 @@ pub struct Config {
     pub durability: String,
 }
 
-/// Bytes that look like a PDF to Clasp's magic check and are incompressible.
-fn pdf_bytes(len: usize) -> Bytes {
-    let mut out = Vec::with_capacity(len);
-    out.extend_from_slice(b"%PDF-1.7\n");
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    Bytes::from(out)
-}
-
-/// A Clasp instance under load, with what its workloads need.
-struct Target {
-    clasp: Clasp,
-    client: reqwest::Client,
-    auth: HeaderMap,
-}
-
-impl Target {
-    fn new(clasp: Clasp, client: &reqwest::Client) -> Result<Target> {
-        let mut auth = HeaderMap::new();
-        auth.insert(
-            AUTHORIZATION,
-            HeaderValue::from_str(&format!("Bearer {}", clasp.key))?,
-        );
-        Ok(Target {
-            clasp,
-            client: client.clone(),
-            auth,
-        })
-    }
-
-    fn attachments(&self) -> String {
-        format!("{}/v1/tickets/{TICKET}/attachments", self.clasp.server.base)
-    }
-
-    /// Uploads `bytes` as a PDF; answers the attachment's id.
-    async fn upload(&self, bytes: &[u8]) -> Result<String> {
-        let (body, mut headers) = load::multipart("bench.pdf", "application/pdf", bytes);
-        headers.extend(self.auth.clone());
-        let answer = load::send(
-            &self.client,
-            Method::POST,
-            &self.attachments(),
-            headers,
-            body,
-        )
-        .await?;
-        id_of(&answer)
-    }
-
-    async fn signed_url(&self, id: &str) -> Result<String> {
-        let url = format!("{}/{id}/download", self.attachments());
-        let answer = load::send(
-            &self.client,
-            Method::GET,
-            &url,
-            self.auth.clone(),
-            Bytes::new(),
-        )
-        .await?;
-        let json: serde_json::Value = serde_json::from_slice(&answer)?;
-        json["signed_url"]
-            .as_str()
-            .map(str::to_owned)
-            .context("no signed_url in the download answer")
-    }
-
-    async fn delete_all(&self, ids: &Mutex<Vec<String>>) -> Result<()> {
-        let ids = std::mem::take(&mut *ids.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
-        for id in ids {
-            let url = format!("{}/{id}", self.attachments());
-            load::send(
-                &self.client,
-                Method::DELETE,
-                &url,
-                self.auth.clone(),
-                Bytes::new(),
-            )
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// A load operation uploading `bytes` as multipart; ids go to `ids`.
-    fn upload_op(
-        self: &Arc<Self>,
-        bytes: &Bytes,
-        ids: &Arc<Mutex<Vec<String>>>,
-    ) -> impl Fn(usize) -> futures::future::BoxFuture<'static, Result<u64>> + Send + Sync + Clone + 'static
-    {
-        let (body, mut headers) = load::multipart("bench.pdf", "application/pdf", bytes);
-        headers.extend(self.auth.clone());
-        let len = bytes.len() as u64;
-        let target = Arc::clone(self);
-        let ids = Arc::clone(ids);
-        move |_| {
-            let target = Arc::clone(&target);
-            let ids = Arc::clone(&ids);
-            let body = body.clone();
-            let headers = headers.clone();
-            Box::pin(async move {
-                let answer = load::send(
-                    &target.client,
-                    Method::POST,
-                    &target.attachments(),
-                    headers,
-                    body,
-                )
-                .await?;
-                let id = id_of(&answer)?;
-                ids.lock()
-                    .map_err(|_| anyhow::anyhow!("poisoned"))?
-                    .push(id);
-                Ok(len)
-            })
-        }
-    }
-}
-
-fn id_of(answer: &[u8]) -> Result<String> {
-    let json: serde_json::Value = serde_json::from_slice(answer)?;
-    json["id"]
-        .as_str()
-        .map(str::to_owned)
-        .context("no id in the upload answer")
-}
-
-/// A load operation GETting `url` with `headers`.
-fn get_op(
-    client: &reqwest::Client,
-    url: String,
-    headers: HeaderMap,
-) -> impl Fn(usize) -> futures::future::BoxFuture<'static, Result<u64>> + Send + Sync + Clone + 'static
-{
-    let client = client.clone();
-    move |_| {
-        let client = client.clone();
-        let url = url.clone();
-        let headers = headers.clone();
-        Box::pin(async move { load::get(&client, &url, headers).await })
-    }
-}
-
-/// A load operation PUTting `bytes` to nginx, one file per worker.
-fn nginx_put_op(
-    client: &reqwest::Client,
-    base: &str,
-    bytes: &Bytes,
-) -> impl Fn(usize) -> futures::future::BoxFuture<'static, Result<u64>> + Send + Sync + Clone + 'static
-{
-    let client = client.clone();
-    let base = base.to_owned();
-    let bytes = bytes.clone();
-    move |worker| {
-        let client = client.clone();
-        let url = format!("{base}/put/w{worker}.pdf");
-        let bytes = bytes.clone();
-        Box::pin(async move {
-            let len = bytes.len() as u64;
-            load::send(&client, Method::PUT, &url, HeaderMap::new(), bytes).await?;
-            Ok(len)
-        })
-    }
-}
-
-/// Measures Clasp's `clasp` operation and its peer's `peer` `rounds` times,
-/// alternating which goes first, and adds the figure to `report`.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one figure's whole description, at its only call sites"
-)]
-async fn pair<C, P, CF, PF>(
-    config: &Config,
-    report: &mut Report,
-    (workload, role, bytes): (&str, Role, usize),
+/// What one figure is, before it is measured.
+struct Figure<'a> {
+    workload: String,
+    role: Role,
+    bytes: usize,
     concurrency: usize,
     unit: Unit,
-    (peer_name, goal): (&str, Option<f64>),
-    clasp: C,
-    peer: P,
+    peer: &'a str,
+    goal: Option<f64>,
+}
+
+/// Measures Clasp, its peer and the generator's ceiling `rounds` times, Clasp
+/// and the peer swapping places each round, and adds the figure to `report`.
+async fn pair(
+    config: &Config,
+    report: &mut Report,
+    figure: Figure<'_>,
+    clasp: impl AsyncFn() -> Result<Sample>,
+    peer: impl AsyncFn() -> Result<Sample>,
+    ceiling: impl AsyncFn() -> Result<Sample>,
     after_clasp: impl AsyncFn() -> Result<()>,
-) -> Result<()>
-where
-    C: Fn(usize) -> CF + Send + Sync + Clone + 'static,
-    CF: Future<Output = Result<u64>> + Send + 'static,
-    P: Fn(usize) -> PF + Send + Sync + Clone + 'static,
-    PF: Future<Output = Result<u64>> + Send + 'static,
-{
+) -> Result<()> {
+    let Figure {
+        workload,
+        role,
+        bytes,
+        concurrency,
+        unit,
+        peer: peer_name,
+        goal,
+    } = figure;
     let mut m = Measurement {
-        workload: workload.to_owned(),
+        workload,
         role,
         bytes,
         concurrency,
@@ -310,32 +162,40 @@ where
         peer: peer_name.to_owned(),
         peers: Vec::new(),
         peer_p99: Vec::new(),
+        ceiling: Vec::new(),
         goal,
     };
+    let what = |who: &str| format!("{who}: {} ×{concurrency}", m.workload);
     for round in 0..config.rounds.max(1) {
-        for clasp_turn in [round % 2 == 0, round % 2 == 1] {
-            if clasp_turn {
-                let sample = load::run(concurrency, config.duration, clasp.clone())
-                    .await
-                    .with_context(|| format!("Clasp: {workload} ×{concurrency}"))?;
-                after_clasp().await?;
-                m.clasp.push(unit.of(&sample));
-                m.clasp_p99.push(sample.p99());
-            } else {
-                let sample = load::run(concurrency, config.duration, peer.clone())
-                    .await
-                    .with_context(|| format!("{peer_name}: {workload} ×{concurrency}"))?;
-                m.peers.push(unit.of(&sample));
-                m.peer_p99.push(sample.p99());
+        for turn in 0..3 {
+            // even rounds: Clasp, peer, ceiling; odd rounds: ceiling, peer, Clasp
+            match if round % 2 == 0 { turn } else { 2 - turn } {
+                0 => {
+                    let sample = clasp().await.map_err(|e| e.context(what("Clasp")))?;
+                    after_clasp().await?;
+                    m.clasp.push(unit.of(&sample));
+                    m.clasp_p99.push(sample.p99);
+                }
+                1 => {
+                    let sample = peer().await.map_err(|e| e.context(what(peer_name)))?;
+                    m.peers.push(unit.of(&sample));
+                    m.peer_p99.push(sample.p99);
+                }
+                _ => {
+                    let sample = ceiling().await.map_err(|e| e.context(what("ceiling")))?;
+                    m.ceiling.push(unit.of(&sample));
+                }
             }
         }
     }
     eprintln!(
-        "  {workload} ×{concurrency}: Clasp {:.1}, {peer_name} {:.1} {} (ratio {:.2})",
+        "  {} ×{concurrency}: Clasp {:.1}, {peer_name} {:.1}, ceiling {:.1} {} ({})",
+        m.workload,
         median(&m.clasp),
         median(&m.peers),
+        median(&m.ceiling),
         unit.label(),
-        m.ratio()
+        m.verdict_ratio()
     );
     report.measurements.push(m);
     Ok(())
@@ -345,54 +205,93 @@ async fn nothing() -> Result<()> {
     Ok(())
 }
 
-/// Runs every transfer workload; `work` holds the servers' files.
+/// Where a set of servers keeps its files: the same directory for Clasp and
+/// nginx, so both write to one file system.
+struct Place {
+    name: &'static str,
+    clasp: Arc<Target>,
+    nginx: procs::Server,
+}
+
+impl Place {
+    fn start(
+        config: &Config,
+        client: &reqwest::Client,
+        root: &Path,
+        name: &'static str,
+    ) -> Result<Place> {
+        let www = root.join("www");
+        std::fs::create_dir_all(&www)?;
+        let clasp = Clasp::start(
+            &config.clasp_bin,
+            &root.join("clasp"),
+            &Storage::Local,
+            &config.durability,
+        )?;
+        Ok(Place {
+            name,
+            clasp: Arc::new(Target::new(clasp, client)?),
+            nginx: procs::nginx(&config.nginx_bin, &root.join("nginx"), &www)?,
+        })
+    }
+
+    fn www(&self, root: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+        Ok(std::fs::write(root.join("www").join(name), bytes)?)
+    }
+}
+
+/// Runs every transfer workload; `work` holds the servers' files on disk, and
+/// a directory made under the configured tmpfs those on tmpfs.
 pub async fn run(config: &Config, work: &Path) -> Result<Report> {
     let mut report = Report::default();
-    let www = work.join("www");
-    std::fs::create_dir_all(&www)?;
     let small = pdf_bytes(4 * KIB);
     let medium = pdf_bytes(config.medium_bytes);
     let large = pdf_bytes(config.large_bytes);
-    let big = size_label(large.len());
+    let client = load::client()?;
+    let wrk = Wrk::new(&config.wrk_bin, work)?;
+    let shm = tempfile::tempdir_in(&config.tmpfs)?;
+    let (disk_root, tmpfs_root) = (work.join("disk"), shm.path().to_owned());
+    let disk = Place::start(config, &client, &disk_root, "disk")?;
+    let tmpfs = Place::start(config, &client, &tmpfs_root, "tmpfs")?;
     for (name, bytes) in [
         ("small.pdf", &small),
         ("medium.pdf", &medium),
         ("large.pdf", &large),
     ] {
-        std::fs::write(www.join(name), bytes)?;
+        disk.www(&disk_root, name, bytes)?;
+        tmpfs.www(&tmpfs_root, name, bytes)?;
     }
-    let nginx = procs::nginx(&config.nginx_bin, &work.join("nginx"), &www)?;
-    let client = load::client()?;
-    let local = Arc::new(Target::new(
-        Clasp::start(
-            &config.clasp_bin,
-            &work.join("clasp-local"),
-            &Storage::Local,
-            &config.durability,
-        )?,
-        &client,
-    )?);
+    let (d, none) = (config.duration, HeaderMap::new());
+    let get = |url: String, headers: HeaderMap, c: usize| {
+        let wrk = wrk.clone();
+        async move || wrk.get(&url, &headers, c, d).await
+    };
 
     let runs = |group| config.groups.contains(&group);
     if runs(Group::Downloads) {
         eprintln!("downloads (local storage) against nginx sendfile");
-        for (name, bytes) in [("medium.pdf", &medium), ("large.pdf", &large)] {
-            let id = local.upload(bytes).await?;
-            let signed = local.signed_url(&id).await?;
+        for (name, bytes, goal) in [("medium.pdf", &medium, 0.9), ("large.pdf", &large, 0.7)] {
+            let id = disk.clasp.upload(bytes).await?;
+            let signed = disk.clasp.signed_url(&id).await?;
             for &c in &config.concurrency {
+                let figure = Figure {
+                    workload: format!("download {}", size_label(bytes.len())),
+                    role: Role::Download,
+                    bytes: bytes.len(),
+                    concurrency: c,
+                    unit: Unit::MibPerSec,
+                    peer: "nginx sendfile",
+                    goal: Some(goal),
+                };
+                let peer = format!("{}/{name}", disk.nginx.base);
+                let ceiling = format!("{}/{name}", tmpfs.nginx.base);
                 pair(
                     config,
                     &mut report,
-                    (
-                        &format!("download {}", size_label(bytes.len())),
-                        Role::Download,
-                        bytes.len(),
-                    ),
-                    c,
-                    Unit::MibPerSec,
-                    ("nginx sendfile", Some(0.8)),
-                    get_op(&client, signed.clone(), HeaderMap::new()),
-                    get_op(&client, format!("{}/{name}", nginx.base), HeaderMap::new()),
+                    figure,
+                    get(signed.clone(), none.clone(), c),
+                    get(peer, none.clone(), c),
+                    get(ceiling, none.clone(), c),
                     nothing,
                 )
                 .await?;
@@ -402,23 +301,28 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
 
     if runs(Group::Metadata) {
         eprintln!("authenticated metadata GET against a 4 KiB static file");
-        let id = local.upload(&small).await?;
+        let id = disk.clasp.upload(&small).await?;
+        let c = config.metadata_concurrency;
+        let figure = Figure {
+            workload: "metadata GET (tickets get)".into(),
+            role: Role::Metadata,
+            bytes: 0,
+            concurrency: c,
+            unit: Unit::PerSec,
+            peer: "nginx 4 KiB file",
+            goal: Some(0.3),
+        };
+        let clasp = format!("{}/{id}", disk.clasp.attachments());
         pair(
             config,
             &mut report,
-            ("metadata GET (tickets get)", Role::Metadata, 0),
-            config.metadata_concurrency,
-            Unit::PerSec,
-            ("nginx 4 KiB file", Some(0.3)),
-            get_op(
-                &client,
-                format!("{}/{id}", local.attachments()),
-                local.auth.clone(),
-            ),
-            get_op(
-                &client,
-                format!("{}/small.pdf", nginx.base),
-                HeaderMap::new(),
+            figure,
+            get(clasp, disk.clasp.auth.clone(), c),
+            get(format!("{}/small.pdf", disk.nginx.base), none.clone(), c),
+            get(
+                format!("{}/ceiling/empty", disk.nginx.base),
+                none.clone(),
+                c,
             ),
             nothing,
         )
@@ -426,27 +330,68 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
     }
 
     let ids = Arc::new(Mutex::new(Vec::new()));
-    // Large uploads in MiB/s, with the goal at 1 and 8 in flight; small
-    // ones in requests per second, where each request's fixed work shows.
+    // Large uploads in MiB/s, on tmpfs (with the goals at 1 and 8 in
+    // flight) and on disk; small ones in requests per second, on disk, where
+    // each request's fixed work shows.
     let uploads = [
-        (Group::Uploads, &large, Role::Upload, Unit::MibPerSec),
-        (Group::SmallUploads, &small, Role::SmallUpload, Unit::PerSec),
+        (
+            Group::Uploads,
+            &tmpfs,
+            &large,
+            Role::Upload,
+            Unit::MibPerSec,
+        ),
+        (
+            Group::Uploads,
+            &disk,
+            &large,
+            Role::DiskUpload,
+            Unit::MibPerSec,
+        ),
+        (
+            Group::SmallUploads,
+            &disk,
+            &small,
+            Role::SmallUpload,
+            Unit::PerSec,
+        ),
     ];
-    for (group, bytes, role, unit) in uploads.into_iter().filter(|u| runs(u.0)) {
+    for (_, place, bytes, role, unit) in uploads.into_iter().filter(|u| runs(u.0)) {
         let size = size_label(bytes.len());
-        eprintln!("{size} uploads (local storage) against nginx PUT to a file");
+        eprintln!(
+            "{size} uploads (local storage, {}) against nginx PUT to a file",
+            place.name
+        );
         for &c in &config.concurrency {
-            let goal = (group == Group::Uploads && [1, 8].contains(&c)).then_some(1.0);
+            let goal = match c {
+                1 if role == Role::Upload => Some(0.8),
+                8 if role == Role::Upload => Some(1.0),
+                _ => None,
+            };
+            let figure = Figure {
+                workload: format!("upload {size} ({})", place.name),
+                role,
+                bytes: bytes.len(),
+                concurrency: c,
+                unit,
+                peer: "nginx PUT",
+                goal,
+            };
+            let base = place.nginx.base.clone();
+            let sink = format!("{base}/ceiling/sink");
+            let (clasp, peer, ceiling) = (
+                place.clasp.upload_op(bytes, &ids),
+                put_op(&client, move |w| format!("{base}/put/w{w}.pdf"), bytes),
+                put_op(&client, move |_| sink.clone(), bytes),
+            );
             pair(
                 config,
                 &mut report,
-                (&format!("upload {size}"), role, bytes.len()),
-                c,
-                unit,
-                ("nginx PUT", goal),
-                local.upload_op(bytes, &ids),
-                nginx_put_op(&client, &nginx.base, bytes),
-                async || local.delete_all(&ids).await,
+                figure,
+                async || load::run(c, d, clasp.clone()).await,
+                async || load::run(c, d, peer.clone()).await,
+                async || load::run(c, d, ceiling.clone()).await,
+                async || place.clasp.delete_all(&ids).await,
             )
             .await?;
         }
@@ -454,16 +399,17 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
 
     if runs(Group::Memory) {
         eprintln!(
-            "peak memory during {} concurrent {big} uploads",
-            config.memory_uploads
+            "peak memory during {} concurrent {} uploads",
+            config.memory_uploads,
+            size_label(large.len())
         );
-        let pid = local.clasp.server.pid();
+        let pid = disk.clasp.clasp.server.pid();
         let before = procs::peak_rss(pid)?;
         procs::reset_peak_rss(pid)?;
         load::run(
             config.memory_uploads,
             Duration::ZERO,
-            local.upload_op(&large, &ids),
+            disk.clasp.upload_op(&large, &ids),
         )
         .await?;
         report.memory = Some(Memory {
@@ -472,117 +418,25 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
             before,
             peak: procs::peak_rss(pid)?,
         });
-        local.delete_all(&ids).await?;
+        disk.clasp.delete_all(&ids).await?;
     }
-    drop(nginx);
 
-    if let Some(s3) = config.s3.as_ref().filter(|_| runs(Group::S3)) {
+    if let Some(s3_target) = config.s3.as_ref().filter(|_| runs(Group::S3)) {
         eprintln!("S3: through Clasp against straight to the S3 server");
-        s3_workloads(config, &mut report, work, s3, &client, &large, &ids).await?;
+        let sinks = s3::Sinks {
+            upload: format!("{}/ceiling/sink", tmpfs.nginx.base),
+            download: format!("{}/large.pdf", tmpfs.nginx.base),
+        };
+        s3::workloads(
+            config,
+            &mut report,
+            work,
+            s3_target,
+            &client,
+            &large,
+            &sinks,
+        )
+        .await?;
     }
     Ok(report)
-}
-
-async fn s3_workloads(
-    config: &Config,
-    report: &mut Report,
-    work: &Path,
-    s3: &S3Target,
-    client: &reqwest::Client,
-    large: &Bytes,
-    ids: &Arc<Mutex<Vec<String>>>,
-) -> Result<()> {
-    let clasp = Arc::new(Target::new(
-        Clasp::start(
-            &config.clasp_bin,
-            &work.join("clasp-s3"),
-            &Storage::S3(s3.clone()),
-            &config.durability,
-        )?,
-        client,
-    )?);
-    let store: Arc<dyn ObjectStore> = Arc::new(
-        AmazonS3Builder::new()
-            .with_endpoint(&s3.endpoint)
-            .with_bucket_name(&s3.bucket)
-            .with_region(&s3.region)
-            .with_access_key_id(&s3.access_key_id)
-            .with_secret_access_key(&s3.secret_access_key)
-            .with_allow_http(true)
-            .with_virtual_hosted_style_request(false)
-            .build()?,
-    );
-    let direct_put = {
-        let store = Arc::clone(&store);
-        let large = large.clone();
-        move |worker: usize| {
-            let store = Arc::clone(&store);
-            let payload = PutPayload::from(large.clone());
-            let len = large.len() as u64;
-            async move {
-                let path = object_store::path::Path::from(format!("bench-direct/w{worker}.pdf"));
-                store.put(&path, payload).await?;
-                Ok(len)
-            }
-        }
-    };
-    for &c in &config.s3_concurrency {
-        pair(
-            config,
-            report,
-            (
-                &format!("S3 upload {}", size_label(large.len())),
-                Role::S3Upload,
-                large.len(),
-            ),
-            c,
-            Unit::MibPerSec,
-            ("SeaweedFS PUT", Some(0.8)),
-            clasp.upload_op(large, ids),
-            direct_put.clone(),
-            async || clasp.delete_all(ids).await,
-        )
-        .await?;
-    }
-    // With S3 storage Clasp's signed URLs are the bucket's presigned URLs, so
-    // the download through Clasp is the `cases` dialect's raw download, which
-    // streams the object through Clasp.
-    let id = clasp.upload(large).await?;
-    let through_clasp = format!(
-        "{}/api-public/1.0/attachment/{id}/attachment",
-        clasp.clasp.server.base
-    );
-    let object = object_store::path::Path::from("bench-direct/download.pdf");
-    store.put(&object, PutPayload::from(large.clone())).await?;
-    let direct_get = move |_| {
-        let store = Arc::clone(&store);
-        let object = object.clone();
-        async move {
-            let mut stream = store.get(&object).await?.into_stream();
-            let mut bytes = 0;
-            while let Some(chunk) = stream.next().await {
-                bytes += chunk?.len() as u64;
-            }
-            Ok(bytes)
-        }
-    };
-    for &c in &config.s3_concurrency {
-        pair(
-            config,
-            report,
-            (
-                &format!("S3 download {}", size_label(large.len())),
-                Role::S3Download,
-                large.len(),
-            ),
-            c,
-            Unit::MibPerSec,
-            ("SeaweedFS GET", Some(0.8)),
-            get_op(client, through_clasp.clone(), clasp.auth.clone()),
-            direct_get.clone(),
-            nothing,
-        )
-        .await?;
-    }
-    Ok(())
 }

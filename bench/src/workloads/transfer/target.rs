@@ -1,0 +1,167 @@
+//! What the transfer workloads send: Clasp instances with their key, the
+//! bytes, and the load operations that upload them.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use reqwest::Method;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+
+use super::TICKET;
+use crate::load;
+use crate::procs::Clasp;
+
+/// Bytes that look like a PDF to Clasp's magic check and are incompressible.
+pub(super) fn pdf_bytes(len: usize) -> Bytes {
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(b"%PDF-1.7\n");
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    Bytes::from(out)
+}
+
+/// A Clasp instance under load, with what its workloads need.
+pub(super) struct Target {
+    pub(super) clasp: Clasp,
+    client: reqwest::Client,
+    pub(super) auth: HeaderMap,
+}
+
+impl Target {
+    pub(super) fn new(clasp: Clasp, client: &reqwest::Client) -> Result<Target> {
+        let mut auth = HeaderMap::new();
+        auth.insert(
+            AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {}", clasp.key))?,
+        );
+        Ok(Target {
+            clasp,
+            client: client.clone(),
+            auth,
+        })
+    }
+
+    pub(super) fn attachments(&self) -> String {
+        format!("{}/v1/tickets/{TICKET}/attachments", self.clasp.server.base)
+    }
+
+    /// Uploads `bytes` as a PDF; answers the attachment's id.
+    pub(super) async fn upload(&self, bytes: &[u8]) -> Result<String> {
+        let (body, mut headers) = load::multipart("bench.pdf", "application/pdf", bytes);
+        headers.extend(self.auth.clone());
+        let answer = load::send(
+            &self.client,
+            Method::POST,
+            &self.attachments(),
+            headers,
+            body,
+        )
+        .await?;
+        id_of(&answer)
+    }
+
+    pub(super) async fn signed_url(&self, id: &str) -> Result<String> {
+        let url = format!("{}/{id}/download", self.attachments());
+        let answer = load::send(
+            &self.client,
+            Method::GET,
+            &url,
+            self.auth.clone(),
+            Bytes::new(),
+        )
+        .await?;
+        let json: serde_json::Value = serde_json::from_slice(&answer)?;
+        json["signed_url"]
+            .as_str()
+            .map(str::to_owned)
+            .context("no signed_url in the download answer")
+    }
+
+    pub(super) async fn delete_all(&self, ids: &Mutex<Vec<String>>) -> Result<()> {
+        let ids = std::mem::take(&mut *ids.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+        for id in ids {
+            let url = format!("{}/{id}", self.attachments());
+            load::send(
+                &self.client,
+                Method::DELETE,
+                &url,
+                self.auth.clone(),
+                Bytes::new(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A load operation uploading `bytes` as multipart; ids go to `ids`.
+    pub(super) fn upload_op(
+        self: &Arc<Self>,
+        bytes: &Bytes,
+        ids: &Arc<Mutex<Vec<String>>>,
+    ) -> impl Fn(usize) -> futures::future::BoxFuture<'static, Result<u64>> + Send + Sync + Clone + 'static
+    {
+        let (body, mut headers) = load::multipart("bench.pdf", "application/pdf", bytes);
+        headers.extend(self.auth.clone());
+        let len = bytes.len() as u64;
+        let target = Arc::clone(self);
+        let ids = Arc::clone(ids);
+        move |_| {
+            let target = Arc::clone(&target);
+            let ids = Arc::clone(&ids);
+            let body = body.clone();
+            let headers = headers.clone();
+            Box::pin(async move {
+                let answer = load::send(
+                    &target.client,
+                    Method::POST,
+                    &target.attachments(),
+                    headers,
+                    body,
+                )
+                .await?;
+                let id = id_of(&answer)?;
+                ids.lock()
+                    .map_err(|_| anyhow::anyhow!("poisoned"))?
+                    .push(id);
+                Ok(len)
+            })
+        }
+    }
+}
+
+fn id_of(answer: &[u8]) -> Result<String> {
+    let json: serde_json::Value = serde_json::from_slice(answer)?;
+    json["id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no id in the upload answer")
+}
+
+/// A load operation PUTting `bytes` to `url_of(worker)` (nginx: one file per
+/// worker, or its body sink).
+pub(super) fn put_op(
+    client: &reqwest::Client,
+    url_of: impl Fn(usize) -> String + Send + Sync + Clone + 'static,
+    bytes: &Bytes,
+) -> impl Fn(usize) -> futures::future::BoxFuture<'static, Result<u64>> + Send + Sync + Clone + 'static
+{
+    let client = client.clone();
+    let bytes = bytes.clone();
+    move |worker| {
+        let client = client.clone();
+        let url = url_of(worker);
+        let bytes = bytes.clone();
+        Box::pin(async move {
+            let len = bytes.len() as u64;
+            load::send(&client, Method::PUT, &url, HeaderMap::new(), bytes).await?;
+            Ok(len)
+        })
+    }
+}
