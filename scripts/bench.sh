@@ -23,5 +23,6 @@ eval "$(cat "$services_env")"
 export CLASP_BENCH_POSTGRES_URL=${CLASP_BENCH_POSTGRES_URL:-$CLASP_TEST_POSTGRES_URL}
 export CLASP_BENCH_NGINX=${CLASP_BENCH_NGINX:-$CLASP_TEST_NGINX}
 export CLASP_BENCH_WRK=${CLASP_BENCH_WRK:-$CLASP_TEST_WRK}
+export CLASP_BENCH_TUS=${CLASP_BENCH_TUS:-$CLASP_TEST_TUS}
 target=${CARGO_TARGET_DIR:-target}/release
 "$target/clasp-bench" all --clasp-bin "$target/clasp" "$@"

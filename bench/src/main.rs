@@ -67,6 +67,10 @@ struct TransferArgs {
     /// The wrk binary (Debian's package), which sends the GETs.
     #[arg(long, env = "CLASP_BENCH_WRK", default_value = "/usr/bin/wrk")]
     wrk_bin: PathBuf,
+    /// The tus peer's start script, installed with its packages by
+    /// `scripts/services.sh`.
+    #[arg(long, env = "CLASP_BENCH_TUS", default_value = ".tools/tus/server.mjs")]
+    tus_script: PathBuf,
     /// A directory on tmpfs, for the servers of the tmpfs upload figures.
     #[arg(long, default_value = "/dev/shm")]
     tmpfs: PathBuf,
@@ -135,6 +139,7 @@ async fn run_transfer(args: TransferArgs) -> Result<()> {
         clasp_bin: std::path::absolute(&args.clasp_bin)?,
         nginx_bin: args.nginx_bin,
         wrk_bin: args.wrk_bin,
+        tus_script: std::path::absolute(&args.tus_script)?,
         tmpfs: args.tmpfs,
         s3: if args.no_s3 {
             None

@@ -260,6 +260,19 @@ http {{
     Server::spawn(command, port, "nginx")
 }
 
+/// tus's own Node.js server (`script`: bench/tus/server.mjs, installed with
+/// its packages by `scripts/services.sh`), storing uploads under `dir`.
+pub fn tus(script: &Path, dir: &Path) -> Result<Server> {
+    let port = free_port()?;
+    std::fs::create_dir_all(dir)?;
+    let mut command = Command::new("node");
+    command
+        .arg(script)
+        .env("PORT", port.to_string())
+        .env("DIR", dir);
+    Server::spawn(command, port, "@tus/server")
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")

@@ -27,6 +27,9 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
         clasp_bin: PathBuf::from(BIN),
         nginx_bin: PathBuf::from(nginx),
         wrk_bin: PathBuf::from(wrk),
+        tus_script: PathBuf::from(std::env::var("CLASP_TEST_TUS").expect(
+            "CLASP_TEST_TUS is not set: run the suite with ./scripts/test.sh, whose scripts/services.sh installs @tus/server",
+        )),
         tmpfs: PathBuf::from("/dev/shm"),
         s3: Some(s3),
         rounds: 2,
@@ -61,6 +64,8 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
             ("upload 1 MiB (disk)", 2),
             ("upload 4 KiB (disk)", 1),
             ("upload 4 KiB (disk)", 2),
+            ("upload 1 MiB (tmpfs)", 1),
+            ("upload 1 MiB (tmpfs)", 8),
             ("S3 upload 1 MiB", 2),
             ("S3 download 1 MiB", 2),
         ]
@@ -76,7 +81,8 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
     assert_eq!(metadata.unit, Unit::PerSec);
     assert!(metadata.clasp_p99.iter().all(|d| !d.is_zero()));
     let memory = report.memory.unwrap();
-    assert!(memory.peak > 0 && memory.uploads == 2);
+    assert!(memory.peak > 0 && memory.tus_peak > 0 && memory.uploads == 2);
+    assert!(report.measurements.iter().any(|m| m.peer == "@tus/server"));
 
     let table = report.render();
     assert!(table.contains("| upload 1 MiB (tmpfs) | 1 |"), "{table}");

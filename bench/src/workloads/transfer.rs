@@ -44,7 +44,7 @@ pub use report::{
     GENERATOR_MARGIN, MEMORY_GOAL, Measurement, Memory, Report, Role, Unit, median, size_label,
 };
 use report::{KIB, MIB};
-use target::{Target, pdf_bytes, put_op};
+use target::{Target, empty_dir, pdf_bytes, put_op, tus_op};
 
 /// The largest file Clasp accepts by default: the uploads' and large downloads' size.
 pub const LARGE: usize = 30 * MIB;
@@ -94,6 +94,8 @@ pub struct Config {
     pub nginx_bin: PathBuf,
     /// The `wrk` binary, which sends the GETs.
     pub wrk_bin: PathBuf,
+    /// The tus peer's start script (bench/tus/server.mjs beside its packages).
+    pub tus_script: PathBuf,
     /// A directory on tmpfs for the servers of the tmpfs figures.
     pub tmpfs: PathBuf,
     /// An S3 server for the S3 figures; without it they are skipped.
@@ -132,7 +134,8 @@ struct Figure<'a> {
 }
 
 /// Measures Clasp, its peer and the generator's ceiling `rounds` times, Clasp
-/// and the peer swapping places each round, and adds the figure to `report`.
+/// and the peer swapping places each round, and adds the figure to `report`;
+/// `tidy` runs after each measurement, outside its time.
 async fn pair(
     config: &Config,
     report: &mut Report,
@@ -140,7 +143,7 @@ async fn pair(
     clasp: impl AsyncFn() -> Result<Sample>,
     peer: impl AsyncFn() -> Result<Sample>,
     ceiling: impl AsyncFn() -> Result<Sample>,
-    after_clasp: impl AsyncFn() -> Result<()>,
+    tidy: impl AsyncFn() -> Result<()>,
 ) -> Result<()> {
     let Figure {
         workload,
@@ -172,7 +175,6 @@ async fn pair(
             match if round % 2 == 0 { turn } else { 2 - turn } {
                 0 => {
                     let sample = clasp().await.map_err(|e| e.context(what("Clasp")))?;
-                    after_clasp().await?;
                     m.clasp.push(unit.of(&sample));
                     m.clasp_p99.push(sample.p99);
                 }
@@ -186,6 +188,7 @@ async fn pair(
                     m.ceiling.push(unit.of(&sample));
                 }
             }
+            tidy().await?;
         }
     }
     eprintln!(
@@ -253,6 +256,8 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
     let (disk_root, tmpfs_root) = (work.join("disk"), shm.path().to_owned());
     let disk = Place::start(config, &client, &disk_root, "disk")?;
     let tmpfs = Place::start(config, &client, &tmpfs_root, "tmpfs")?;
+    let tus_dir = tmpfs_root.join("tus");
+    let tus = procs::tus(&config.tus_script, &tus_dir)?;
     for (name, bytes) in [
         ("small.pdf", &small),
         ("medium.pdf", &medium),
@@ -331,8 +336,9 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
 
     let ids = Arc::new(Mutex::new(Vec::new()));
     // Large uploads in MiB/s, on tmpfs (with the goals at 1 and 8 in
-    // flight) and on disk; small ones in requests per second, on disk, where
-    // each request's fixed work shows.
+    // flight) and on disk, against nginx; on tmpfs at 1 and 8 against tus's
+    // own server too; small ones in requests per second, on disk, where each
+    // request's fixed work shows.
     let uploads = [
         (
             Group::Uploads,
@@ -396,6 +402,43 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
             .await?;
         }
     }
+    if runs(Group::Uploads) {
+        eprintln!(
+            "{} uploads (tmpfs) against @tus/server",
+            size_label(large.len())
+        );
+        for c in [1, 8] {
+            let figure = Figure {
+                workload: format!("upload {} (tmpfs)", size_label(large.len())),
+                role: Role::TusUpload,
+                bytes: large.len(),
+                concurrency: c,
+                unit: Unit::MibPerSec,
+                peer: "@tus/server",
+                goal: Some(2.0),
+            };
+            let sink = format!("{}/ceiling/sink", tmpfs.nginx.base);
+            let (clasp, peer, ceiling) = (
+                tmpfs.clasp.upload_op(&large, &ids),
+                tus_op(&client, &tus.base, &large),
+                put_op(&client, move |_| sink.clone(), &large),
+            );
+            let tidy = async || {
+                tmpfs.clasp.delete_all(&ids).await?;
+                empty_dir(&tus_dir)
+            };
+            pair(
+                config,
+                &mut report,
+                figure,
+                async || load::run(c, d, clasp.clone()).await,
+                async || load::run(c, d, peer.clone()).await,
+                async || load::run(c, d, ceiling.clone()).await,
+                tidy,
+            )
+            .await?;
+        }
+    }
 
     if runs(Group::Memory) {
         eprintln!(
@@ -405,18 +448,20 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
         );
         let pid = disk.clasp.clasp.server.pid();
         let before = procs::peak_rss(pid)?;
+        let n = config.memory_uploads;
         procs::reset_peak_rss(pid)?;
-        load::run(
-            config.memory_uploads,
-            Duration::ZERO,
-            disk.clasp.upload_op(&large, &ids),
-        )
-        .await?;
+        load::run(n, Duration::ZERO, disk.clasp.upload_op(&large, &ids)).await?;
+        let peak = procs::peak_rss(pid)?;
+        procs::reset_peak_rss(tus.pid())?;
+        load::run(n, Duration::ZERO, tus_op(&client, &tus.base, &large)).await?;
+        let tus_peak = procs::peak_rss(tus.pid())?;
+        empty_dir(&tus_dir)?;
         report.memory = Some(Memory {
             uploads: config.memory_uploads,
             bytes: large.len(),
             before,
-            peak: procs::peak_rss(pid)?,
+            peak,
+            tus_peak,
         });
         disk.clasp.delete_all(&ids).await?;
     }

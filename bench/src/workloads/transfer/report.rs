@@ -30,6 +30,9 @@ pub enum Role {
     Upload,
     /// Multipart uploads, local storage, Clasp and nginx writing to disk.
     DiskUpload,
+    /// Multipart uploads to Clasp against tus uploads to `@tus/server`, both
+    /// writing to tmpfs.
+    TusUpload,
     /// Small multipart uploads, local storage, counted in requests.
     SmallUpload,
     /// Uploads with S3 storage.
@@ -132,6 +135,9 @@ pub struct Memory {
     pub before: u64,
     /// Peak resident set size during them, in bytes.
     pub peak: u64,
+    /// `@tus/server`'s peak resident set size during the same uploads sent
+    /// to it, in bytes.
+    pub tus_peak: u64,
 }
 
 /// The most memory `clasp serve` may use during the memory workload (64 MiB).
@@ -185,12 +191,13 @@ impl Report {
             })
             .collect();
         if let Some(memory) = self.memory
-            && memory.peak > MEMORY_GOAL
+            && memory.peak > MEMORY_GOAL.min(memory.tus_peak)
         {
             missed.push(format!(
-                "peak RSS {:.1} MiB > {} MiB",
+                "peak RSS {:.1} MiB > {} MiB or @tus/server's {:.1} MiB",
                 memory.peak as f64 / MIB as f64,
-                MEMORY_GOAL / MIB as u64
+                MEMORY_GOAL / MIB as u64,
+                memory.tus_peak as f64 / MIB as f64
             ));
         }
         missed
@@ -234,17 +241,18 @@ impl Report {
             ));
         }
         if let Some(memory) = self.memory {
-            let verdict = if memory.peak <= MEMORY_GOAL {
+            let verdict = if memory.peak <= MEMORY_GOAL.min(memory.tus_peak) {
                 "holds"
             } else {
                 "**missed**"
             };
             out.push_str(&format!(
-                "\nPeak RSS of `clasp serve` during {} concurrent {} uploads: {:.1} MiB (the highest before them: {:.1} MiB); goal ≤ {} MiB: {verdict}.\n",
+                "\nPeak RSS of `clasp serve` during {} concurrent {} uploads: {:.1} MiB (the highest before them: {:.1} MiB); `@tus/server` during the same uploads: {:.1} MiB; goal ≤ {} MiB and ≤ `@tus/server`: {verdict}.\n",
                 memory.uploads,
                 size_label(memory.bytes),
                 memory.peak as f64 / MIB as f64,
                 memory.before as f64 / MIB as f64,
+                memory.tus_peak as f64 / MIB as f64,
                 MEMORY_GOAL / MIB as u64
             ));
         }

@@ -165,3 +165,59 @@ pub(super) fn put_op(
         })
     }
 }
+
+/// A load operation uploading `bytes` to the tus server at `base` as its
+/// clients do: a creation `POST` declaring the length, then one `PATCH` with
+/// every byte.
+pub(super) fn tus_op(
+    client: &reqwest::Client,
+    base: &str,
+    bytes: &Bytes,
+) -> impl Fn(usize) -> futures::future::BoxFuture<'static, Result<u64>> + Send + Sync + Clone + 'static
+{
+    let client = client.clone();
+    let files = format!("{base}/files");
+    let bytes = bytes.clone();
+    move |_| {
+        let client = client.clone();
+        let files = files.clone();
+        let bytes = bytes.clone();
+        Box::pin(async move {
+            let len = bytes.len() as u64;
+            let created = client
+                .post(&files)
+                .header("Tus-Resumable", "1.0.0")
+                .header("Upload-Length", len)
+                .send()
+                .await?
+                .error_for_status()?;
+            let location = created
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .context("a tus creation without Location")?;
+            let upload = reqwest::Url::parse(&files)?.join(location)?;
+            client
+                .patch(upload)
+                .header("Tus-Resumable", "1.0.0")
+                .header("Upload-Offset", 0)
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/offset+octet-stream",
+                )
+                .body(bytes)
+                .send()
+                .await?
+                .error_for_status()?;
+            Ok(len)
+        })
+    }
+}
+
+/// Removes what a tus server stored under `dir` (between measurements).
+pub(super) fn empty_dir(dir: &std::path::Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        std::fs::remove_file(entry?.path())?;
+    }
+    Ok(())
+}
