@@ -151,8 +151,13 @@ fn endless_part_headers_and_preambles_are_cut_off_without_buffering_them() {
         );
         assert!(said.starts_with("HTTP/1.1 400"), "{what}: {said}");
         assert!(said.contains("invalid_request"), "{what}: {said}");
+        // The server gives up after 16 KiB (MAX_HEAD_BYTES); what the writer
+        // got out before the answer was read is that plus loopback's socket
+        // buffers (several MiB each way) and whatever it wrote while the
+        // client's reader thread waited for a core: on a busy 2-core machine up
+        // to ~17 MiB was seen. The peak RSS below is what shows nothing was kept.
         assert!(
-            sent < 16 * MIB,
+            sent < 64 * MIB,
             "{what}: answered only after {} MiB",
             sent / MIB
         );

@@ -297,7 +297,9 @@ async fn declared_checksums_are_verified_while_streaming() {
 
 #[tokio::test]
 async fn sessions_must_be_valid_unexpired_unrevoked_and_see_only_their_tenant() {
-    let work = Workdir::new();
+    // a revocation by `clasp admin` is seen within `credential_cache_secs`,
+    // which the sleep below outlasts
+    let work = Workdir::new().with_env("CLASP_CREDENTIAL_CACHE_SECS", "1");
     let s = session(&work, "chat-4", "user-1");
     let other = session(&work, "chat-5", "user-2");
     let short = work.admin(&[

@@ -126,7 +126,7 @@ async fn upload_list_get_download_delete() {
 
 #[tokio::test]
 async fn auth_scopes_revocation_and_tenants() {
-    let work = Workdir::new();
+    let work = Workdir::new().with_env("CLASP_CREDENTIAL_CACHE_SECS", "1");
     let key = work.tenant_with_key(
         "ws-a",
         "attachments:read,attachments:write,attachments:delete",
@@ -248,11 +248,13 @@ async fn auth_scopes_revocation_and_tenants() {
         StatusCode::NOT_FOUND
     );
 
-    // revoked while the server runs: `clasp admin` and `clasp serve` share the SQLite file
+    // revoked while the server runs: `clasp admin` and `clasp serve` share the
+    // SQLite file, and the server sees it within `credential_cache_secs`
     let prefix = &read_only[..12];
     let revoked: Value =
         serde_json::from_str(&work.admin(&["admin", "key", "revoke", prefix])).unwrap();
     assert_eq!(revoked["prefix"], prefix);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(
         c.get(&base)
             .bearer_auth(&read_only)

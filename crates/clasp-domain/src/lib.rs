@@ -41,6 +41,7 @@
 //! crate calls it from its own tests against the real backend.
 
 pub mod attachment;
+pub mod credential_cache;
 pub mod credentials;
 pub mod error;
 pub mod inspect;

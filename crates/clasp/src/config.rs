@@ -20,6 +20,9 @@ pub const MIN_SECRET_BYTES: usize = 32;
 /// upload would hold its bytes for longer than anyone waits for it.
 pub const MAX_UPLOAD_URL_TTL_SECS: u64 = 7 * 24 * 3600;
 
+/// Longest a revocation elsewhere may go unseen by an instance's credential cache.
+pub const MAX_CREDENTIAL_CACHE_SECS: u64 = 60;
+
 /// Everything an operator can set. Field names are the TOML keys and, upper-cased
 /// with a `CLASP_` prefix, the environment variables.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -94,6 +97,9 @@ pub struct Config {
     pub rate_limit_per_second: u32,
     /// Requests a credential may send in a burst above its rate.
     pub rate_limit_burst: u32,
+    /// Seconds a live credential is trusted without asking the database again;
+    /// 0: never (see `credential_cache`).
+    pub credential_cache_secs: u64,
     /// Grace period for in-flight requests on shutdown.
     pub shutdown_timeout_secs: u64,
     /// Origins whose pages may call Clasp (CORS), comma-separated; `*`: any
@@ -260,6 +266,11 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("{name} must be positive")));
             }
         }
+        if self.credential_cache_secs > MAX_CREDENTIAL_CACHE_SECS {
+            return Err(ConfigError::Invalid(format!(
+                "credential_cache_secs must be at most {MAX_CREDENTIAL_CACHE_SECS}"
+            )));
+        }
         for (name, secs) in [
             ("upload_url_ttl_secs", self.upload_url_ttl_secs),
             ("redirect_url_ttl_secs", self.redirect_url_ttl_secs),
@@ -367,6 +378,12 @@ impl Config {
     pub fn upload_url_ttl(&self) -> time::Duration {
         // At most a week (checked on load), so the conversion cannot fail.
         time::Duration::seconds(i64::try_from(self.upload_url_ttl_secs).unwrap_or(i64::MAX))
+    }
+
+    /// How long a live credential is trusted without asking the database again.
+    pub fn credential_cache_ttl(&self) -> time::Duration {
+        // At most a minute (checked on load), so the conversion cannot fail.
+        time::Duration::seconds(i64::try_from(self.credential_cache_secs).unwrap_or(i64::MAX))
     }
 
     /// How long the URL a `redirect` download answers with works.
@@ -527,6 +544,7 @@ mod tests {
                 ("CLASP_UPLOAD_URL_TTL_SECS", "0"),
                 ("CLASP_UPLOAD_URL_TTL_SECS", "604801"),
                 ("CLASP_SWEEP_INTERVAL_SECS", "0"),
+                ("CLASP_CREDENTIAL_CACHE_SECS", "61"),
                 ("CLASP_SWEEP_INTERVAL_SECS", "soon"),
                 ("CLASP_CLAMAV_ADDRESS", "127.0.0.1:3310"),
                 ("CLASP_CLAMAV_ADDRESS", "unix:relative.sock"),

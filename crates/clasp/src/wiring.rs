@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clasp_db::{PgSettings, PgStore, SqliteStore};
+use clasp_domain::credential_cache::CachedIdentities;
 use clasp_domain::ports::{
-    AttachmentRepository, BlobStore, IdentityStore, NoScanner, Scanner, SystemClock, UploadSigner,
-    UrlSigner,
+    AttachmentRepository, BlobStore, Clock, IdentityStore, NoScanner, Scanner, SystemClock,
+    UploadSigner, UrlSigner,
 };
 use clasp_domain::{AttachmentService, IdentityService, Ports, UploadPolicy};
 use clasp_http::Services;
@@ -207,15 +208,24 @@ fn scanner(config: &Config) -> anyhow::Result<Arc<dyn Scanner>> {
 pub async fn build(config: &Config) -> anyhow::Result<Services> {
     let storage = storage(config)?;
     let metadata = open_database(config).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let identities: Arc<dyn IdentityStore> = match config.credential_cache_secs {
+        0 => metadata.identities,
+        _ => Arc::new(CachedIdentities::new(
+            metadata.identities,
+            clock.clone(),
+            config.credential_cache_ttl(),
+        )),
+    };
     let ports = Ports {
         attachments: metadata.attachments,
-        identities: metadata.identities,
+        identities,
         blobs: storage.blobs,
         signer: storage.signer,
         upload_signer: storage.upload_signer,
         thumbnailer: Arc::new(ImageThumbnailer::default()),
         scanner: scanner(config)?,
-        clock: Arc::new(SystemClock),
+        clock,
     };
     let policy = UploadPolicy {
         max_bytes: config.max_upload_bytes,
