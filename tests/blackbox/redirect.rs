@@ -88,7 +88,7 @@ fn tampered(url: &str) -> String {
 
 #[tokio::test]
 async fn bearer_downloads_redirect_to_a_url_that_needs_no_credentials() {
-    let work = Workdir::new();
+    let work = Workdir::new().with_env("CLASP_CREDENTIAL_CACHE_SECS", "1");
     let key = work.tenant_with_key("rd-1", ALL);
     let reader = work.admin(&[
         "admin",
@@ -155,7 +155,9 @@ async fn bearer_downloads_redirect_to_a_url_that_needs_no_credentials() {
         download(&c, &server, &doomed, &id).await.0,
         StatusCode::TEMPORARY_REDIRECT
     );
+    // revoked by another process: seen within `credential_cache_secs`
     work.admin(&["admin", "key", "revoke", &doomed[..12]]);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (status, _, body) = download(&c, &server, &doomed, &id).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthorized");
 
