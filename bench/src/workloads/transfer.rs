@@ -26,6 +26,7 @@
 //! Clasp, peer and ceiling alternating, and compared by medians.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -214,6 +215,8 @@ struct Place {
     name: &'static str,
     clasp: Arc<Target>,
     nginx: procs::Server,
+    /// Where nginx's PUTs land.
+    puts: PathBuf,
 }
 
 impl Place {
@@ -235,6 +238,7 @@ impl Place {
             name,
             clasp: Arc::new(Target::new(clasp, client)?),
             nginx: procs::nginx(&config.nginx_bin, &root.join("nginx"), &www)?,
+            puts: www.join("put"),
         })
     }
 
@@ -385,11 +389,24 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
             };
             let base = place.nginx.base.clone();
             let sink = format!("{base}/ceiling/sink");
+            // Every PUT is a new file, as every upload is a new object in
+            // Clasp, and both are cleared after each measurement: the same
+            // job. (nginx replacing one file per connection measured a third
+            // of this on disk; see performance.md.)
+            let next = Arc::new(AtomicU64::new(0));
             let (clasp, peer, ceiling) = (
                 place.clasp.upload_op(bytes, &ids),
-                put_op(&client, move |w| format!("{base}/put/w{w}.pdf"), bytes),
+                put_op(
+                    &client,
+                    move |_| format!("{base}/put/{}.pdf", next.fetch_add(1, Ordering::Relaxed)),
+                    bytes,
+                ),
                 put_op(&client, move |_| sink.clone(), bytes),
             );
+            let tidy = async || {
+                place.clasp.delete_all(&ids).await?;
+                empty_dir(&place.puts)
+            };
             pair(
                 config,
                 &mut report,
@@ -397,7 +414,7 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
                 async || load::run(c, d, clasp.clone()).await,
                 async || load::run(c, d, peer.clone()).await,
                 async || load::run(c, d, ceiling.clone()).await,
-                async || place.clasp.delete_all(&ids).await,
+                tidy,
             )
             .await?;
         }

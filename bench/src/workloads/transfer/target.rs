@@ -144,8 +144,8 @@ fn id_of(answer: &[u8]) -> Result<String> {
         .context("no id in the upload answer")
 }
 
-/// A load operation PUTting `bytes` to `url_of(worker)` (nginx: one file per
-/// worker, or its body sink).
+/// A load operation PUTting `bytes` to `url_of(worker)` (nginx: a new file
+/// each time, or its body sink).
 pub(super) fn put_op(
     client: &reqwest::Client,
     url_of: impl Fn(usize) -> String + Send + Sync + Clone + 'static,
