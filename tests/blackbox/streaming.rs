@@ -249,3 +249,62 @@ async fn memory_stays_far_below_the_file_sizes() {
         grown / MIB
     );
 }
+
+/// A body whose delivery pauses right after the `\r\n--` that opens the
+/// closing boundary stores exactly the file's bytes. actix-multipart before
+/// 0.8.5 took those four bytes for the file's when they arrived alone
+/// (actix-web issue #3635): a file of the largest size was refused as too
+/// large, and any smaller one stored four bytes it was never sent.
+#[tokio::test]
+async fn a_boundary_cut_after_its_first_four_bytes_stores_exactly_the_file() {
+    let work = Workdir::new();
+    let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");
+    let server = Server::start(&work);
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    let content = b"the file, and nothing after it\n".repeat(64);
+    let mut first = b"--BOUNDARY\r\nContent-Disposition: form-data; name=\"file\"; \
+        filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+        .to_vec();
+    first.extend_from_slice(&content);
+    first.extend_from_slice(b"\r\n--");
+    let rest = b"BOUNDARY--\r\n";
+    let mut stream = TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /v1/tickets/{TICKET}/attachments HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: multipart/form-data; boundary=BOUNDARY\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        first.len() + rest.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&first).unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    stream.write_all(rest).unwrap();
+    let mut said = String::new();
+    stream.read_to_string(&mut said).unwrap();
+    assert!(said.starts_with("HTTP/1.1 201"), "{said}");
+    let body: serde_json::Value =
+        serde_json::from_str(said.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["size_bytes"], content.len(), "{body}");
+
+    let c = client();
+    let base = server.url(&format!("/v1/tickets/{TICKET}/attachments"));
+    let id = body["id"].as_str().unwrap();
+    let dl: serde_json::Value = c
+        .get(format!("{base}/{id}/download"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored = c
+        .get(dl["signed_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(stored.as_ref(), content.as_slice());
+}

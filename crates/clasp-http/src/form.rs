@@ -2,7 +2,7 @@
 //! early nor a body that never says anything can hold the request or grow
 //! memory.
 //!
-//! - actix-multipart 0.7.2 answers `Pending` forever when the request body
+//! - actix-multipart (0.7.2, where this was found) answers `Pending` forever when the request body
 //!   ends before a part's closing boundary (upstream actix-web issue #3202):
 //!   nothing will ever wake it, and the body idle timeout cannot cut it
 //!   because the body did end. [`Form`] records when the body has ended; once
