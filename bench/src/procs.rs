@@ -292,6 +292,11 @@ pub fn peak_rss(pid: u32) -> Result<u64> {
     status_kib(pid, "VmHWM:").map(|kib| kib * 1024)
 }
 
+/// The resident set size (`VmRSS`) of process `pid`, in bytes.
+pub fn rss(pid: u32) -> Result<u64> {
+    status_kib(pid, "VmRSS:").map(|kib| kib * 1024)
+}
+
 fn status_kib(pid: u32, field: &str) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status

@@ -88,6 +88,7 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
     assert!(table.contains("| upload 1 MiB (tmpfs) | 1 |"), "{table}");
     assert!(table.contains("generator ceiling"), "{table}");
     assert!(table.contains("Peak RSS"), "{table}");
+    assert!(table.contains("a second after them"), "{table}");
     let plot = work.path().join("plot.svg");
     clasp_bench::plot::draw(&report, &plot).unwrap();
     let svg = std::fs::read_to_string(plot).unwrap();

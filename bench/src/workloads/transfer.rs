@@ -42,13 +42,17 @@ mod s3;
 mod target;
 
 pub use report::{
-    GENERATOR_MARGIN, MEMORY_GOAL, Measurement, Memory, Report, Role, Unit, median, size_label,
+    GENERATOR_MARGIN, MEMORY_GOAL, Measurement, Memory, Report, Role, Settled, Unit, median,
+    size_label,
 };
 use report::{KIB, MIB};
 use target::{Target, empty_dir, pdf_bytes, put_op, tus_op};
 
 /// The largest file Clasp accepts by default: the uploads' and large downloads' size.
 pub const LARGE: usize = 30 * MIB;
+/// How long the process gets to give memory back after the download sweep
+/// before its resident size is read.
+const AFTER_BURST: Duration = Duration::from_secs(1);
 /// The size of the smaller downloads.
 pub const MEDIUM: usize = MIB;
 /// The ticket every benchmark attachment belongs to.
@@ -279,6 +283,8 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
     let runs = |group| config.groups.contains(&group);
     if runs(Group::Downloads) {
         eprintln!("downloads (local storage) against nginx sendfile");
+        let pid = disk.clasp.clasp.server.pid();
+        let idle = procs::rss(pid)?;
         for (name, bytes, goal) in [("medium.pdf", &medium, 0.9), ("large.pdf", &large, 0.7)] {
             let id = disk.clasp.upload(bytes).await?;
             let signed = disk.clasp.signed_url(&id).await?;
@@ -306,6 +312,11 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
                 .await?;
             }
         }
+        tokio::time::sleep(AFTER_BURST).await;
+        report.after_downloads = Some(Settled {
+            idle,
+            after: procs::rss(pid)?,
+        });
     }
 
     if runs(Group::Metadata) {

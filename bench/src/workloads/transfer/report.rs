@@ -140,6 +140,26 @@ pub struct Memory {
     pub tus_peak: u64,
 }
 
+/// The resident size of `clasp serve` before the download sweep and a moment
+/// after it: what it keeps of a burst.
+#[derive(Debug, Clone, Copy)]
+pub struct Settled {
+    /// Resident set size before the downloads, in bytes.
+    pub idle: u64,
+    /// Resident set size a second after them, in bytes.
+    pub after: u64,
+}
+
+impl Settled {
+    /// Whether it came back within [`SETTLED_GOAL`] of idle.
+    pub fn holds(self) -> bool {
+        self.after <= self.idle + SETTLED_GOAL
+    }
+}
+
+/// How far above idle `clasp serve` may stay after a download burst (16 MiB).
+pub const SETTLED_GOAL: u64 = 16 * MIB as u64;
+
 /// The most memory `clasp serve` may use during the memory workload (64 MiB).
 pub const MEMORY_GOAL: u64 = 64 * MIB as u64;
 
@@ -150,6 +170,8 @@ pub struct Report {
     pub measurements: Vec<Measurement>,
     /// The memory workload, once it ran.
     pub memory: Option<Memory>,
+    /// What the download sweep left resident, once it ran.
+    pub after_downloads: Option<Settled>,
 }
 
 /// The median of `values` (0 when empty).
@@ -198,6 +220,14 @@ impl Report {
                 memory.peak as f64 / MIB as f64,
                 MEMORY_GOAL / MIB as u64,
                 memory.tus_peak as f64 / MIB as f64
+            ));
+        }
+        if let Some(settled) = self.after_downloads.filter(|s| !s.holds()) {
+            missed.push(format!(
+                "RSS after the downloads {:.1} MiB > idle {:.1} MiB + {} MiB",
+                settled.after as f64 / MIB as f64,
+                settled.idle as f64 / MIB as f64,
+                SETTLED_GOAL / MIB as u64
             ));
         }
         missed
@@ -254,6 +284,19 @@ impl Report {
                 memory.before as f64 / MIB as f64,
                 memory.tus_peak as f64 / MIB as f64,
                 MEMORY_GOAL / MIB as u64
+            ));
+        }
+        if let Some(settled) = self.after_downloads {
+            let verdict = if settled.holds() {
+                "holds"
+            } else {
+                "**missed**"
+            };
+            out.push_str(&format!(
+                "\nRSS of `clasp serve` before the downloads: {:.1} MiB; a second after them: {:.1} MiB; goal within {} MiB of the first: {verdict}.\n",
+                settled.idle as f64 / MIB as f64,
+                settled.after as f64 / MIB as f64,
+                SETTLED_GOAL / MIB as u64
             ));
         }
         out
