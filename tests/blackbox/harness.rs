@@ -373,6 +373,12 @@ pub async fn upload_to_ticket(
     created["id"].as_str().unwrap().to_owned()
 }
 
+/// `GET url` with the Bearer `key`: the JSON answer.
+pub async fn bearer_json(c: &reqwest::Client, url: &str, key: &str) -> serde_json::Value {
+    let res = c.get(url).bearer_auth(key).send().await.unwrap();
+    res.json().await.unwrap()
+}
+
 /// `GET url` without credentials: the status and the body.
 pub async fn fetch(c: &reqwest::Client, url: &str) -> (reqwest::StatusCode, Vec<u8>) {
     let res = c.get(url).send().await.unwrap();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
-use crate::harness::{Server, Workdir, client, form, write_chunk};
+use crate::harness::{Server, Workdir, bearer_json, client, fetch, form, write_chunk};
 
 const TICKET: &str = "550e8400-e29b-41d4-a716-446655440000";
 const MIB: u64 = 1024 * 1024;
@@ -287,24 +287,10 @@ async fn a_boundary_cut_after_its_first_four_bytes_stores_exactly_the_file() {
     assert_eq!(body["size_bytes"], content.len(), "{body}");
 
     let c = client();
-    let base = server.url(&format!("/v1/tickets/{TICKET}/attachments"));
     let id = body["id"].as_str().unwrap();
-    let dl: serde_json::Value = c
-        .get(format!("{base}/{id}/download"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let stored = c
-        .get(dl["signed_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    assert_eq!(stored.as_ref(), content.as_slice());
+    let url = server.url(&format!("/v1/tickets/{TICKET}/attachments/{id}/download"));
+    let signed = bearer_json(&c, &url, &key).await;
+    let (status, stored) = fetch(&c, signed["signed_url"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stored, content);
 }

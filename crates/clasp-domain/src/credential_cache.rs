@@ -19,6 +19,7 @@
 //! its `expires_at`, which the identity service checks on every request.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
@@ -53,6 +54,12 @@ impl CachedIdentities {
             keys: Recent::default(),
             sessions: Recent::default(),
         }
+    }
+
+    /// Drops every key and session of `tenant`.
+    fn forget_tenant(&self, tenant: TenantId) {
+        self.keys.forget(|k| k.tenant() == tenant);
+        self.sessions.forget(|s| s.tenant() == tenant);
     }
 }
 
@@ -121,6 +128,23 @@ impl<T: Credential> Recent<T> {
         entries.insert(hash.to_owned(), (record.clone(), now));
     }
 
+    /// The record of `hash`: the one kept, if it is fresh at `now`, else
+    /// what `ask` finds, kept if it is live.
+    async fn through<F: Future<Output = Stored<Option<T>>>>(
+        &self,
+        hash: &str,
+        now: OffsetDateTime,
+        ttl: Duration,
+        ask: impl FnOnce() -> F,
+    ) -> Stored<Option<T>> {
+        if let Some(record) = self.fresh(hash, now, ttl) {
+            return Ok(Some(record));
+        }
+        let found = ask().await?;
+        self.keep(hash, &found, now, ttl);
+        Ok(found)
+    }
+
     #[cfg(test)]
     fn len(&self) -> usize {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
@@ -160,13 +184,10 @@ impl IdentityStore for CachedIdentities {
     }
 
     async fn api_key_by_hash(&self, hash: &str) -> Stored<Option<ApiKey>> {
-        let now = self.clock.now();
-        if let Some(key) = self.keys.fresh(hash, now, self.ttl) {
-            return Ok(Some(key));
-        }
-        let found = self.inner.api_key_by_hash(hash).await?;
-        self.keys.keep(hash, &found, now, self.ttl);
-        Ok(found)
+        let ask = || self.inner.api_key_by_hash(hash);
+        self.keys
+            .through(hash, self.clock.now(), self.ttl, ask)
+            .await
     }
 
     async fn api_keys_of(&self, tenant: TenantId) -> Stored<Vec<ApiKey>> {
@@ -188,13 +209,10 @@ impl IdentityStore for CachedIdentities {
     }
 
     async fn session_by_hash(&self, hash: &str) -> Stored<Option<Session>> {
-        let now = self.clock.now();
-        if let Some(session) = self.sessions.fresh(hash, now, self.ttl) {
-            return Ok(Some(session));
-        }
-        let found = self.inner.session_by_hash(hash).await?;
-        self.sessions.keep(hash, &found, now, self.ttl);
-        Ok(found)
+        let ask = || self.inner.session_by_hash(hash);
+        self.sessions
+            .through(hash, self.clock.now(), self.ttl, ask)
+            .await
     }
 
     async fn session_by_id(&self, id: Uuid) -> Stored<Option<Session>> {
@@ -209,8 +227,7 @@ impl IdentityStore for CachedIdentities {
 
     async fn begin_tenant_deletion(&self, tenant: TenantId, at: OffsetDateTime) -> Stored<()> {
         self.inner.begin_tenant_deletion(tenant, at).await?;
-        self.keys.forget(|k| k.tenant() == tenant);
-        self.sessions.forget(|s| s.tenant() == tenant);
+        self.forget_tenant(tenant);
         Ok(())
     }
 
@@ -220,8 +237,7 @@ impl IdentityStore for CachedIdentities {
 
     async fn delete_tenant(&self, tenant: TenantId) -> Stored<bool> {
         let existed = self.inner.delete_tenant(tenant).await?;
-        self.keys.forget(|k| k.tenant() == tenant);
-        self.sessions.forget(|s| s.tenant() == tenant);
+        self.forget_tenant(tenant);
         Ok(existed)
     }
 }
