@@ -151,7 +151,7 @@ pub struct Settled {
 }
 
 impl Settled {
-    /// Whether it came back within [`SETTLED_GOAL`] of idle.
+    /// Whether it came back within `SETTLED_GOAL` of idle.
     pub fn holds(self) -> bool {
         self.after <= self.idle + SETTLED_GOAL
     }
