@@ -4,11 +4,13 @@
 use std::path::PathBuf;
 
 use clasp_domain::PolicyError;
-use clasp_domain::policy::{MAX_TENANT_UPLOAD_BYTES, allowlist};
+use clasp_domain::policy::allowlist;
 use clasp_storage::{ClamdAddress, ClamdAddressError};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::{Deserialize, Deserializer, Serialize};
+
+mod check;
 
 /// The embedded defaults, so a bare `clasp serve` needs no file on disk.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
@@ -183,22 +185,6 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     }))
 }
 
-/// `*`, or `http(s)://host[:port]` with nothing after: what browsers send as
-/// `Origin`, so a typo fails at start instead of silently blocking a web app.
-fn is_origin(origin: &str) -> bool {
-    if origin == "*" {
-        return true;
-    }
-    let Some((scheme, host)) = origin.split_once("://") else {
-        return false;
-    };
-    matches!(scheme, "http" | "https")
-        && !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
-}
-
 impl Config {
     /// Loads the layers from the process environment.
     pub fn load() -> Result<Config, ConfigError> {
@@ -222,90 +208,6 @@ impl Config {
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.check()?;
         Ok(config)
-    }
-
-    fn check(&self) -> Result<(), ConfigError> {
-        for (name, secret) in [
-            ("signing_secret", &self.signing_secret),
-            ("admin_token", &self.admin_token),
-        ] {
-            if let Some(secret) = secret
-                && secret.len() < MIN_SECRET_BYTES
-            {
-                return Err(ConfigError::ShortSecret(name, secret.len()));
-            }
-        }
-        if let Some(short) = self
-            .previous_signing_secrets()
-            .iter()
-            .find(|s| s.len() < MIN_SECRET_BYTES)
-        {
-            return Err(ConfigError::ShortSecret(
-                "each secret of signing_secret_previous",
-                short.len(),
-            ));
-        }
-        if self.database_pool_size == 0 || self.database_connect_timeout_secs == 0 {
-            return Err(ConfigError::Invalid(
-                "database_pool_size and database_connect_timeout_secs must be positive".into(),
-            ));
-        }
-        if self.s3_access_key_id.is_some() != self.s3_secret_access_key.is_some() {
-            return Err(ConfigError::Invalid(
-                "s3_access_key_id and s3_secret_access_key must be set together".into(),
-            ));
-        }
-        for (name, value) in [
-            ("max_upload_bytes", self.max_upload_bytes),
-            ("body_idle_timeout_secs", self.body_idle_timeout_secs),
-            ("upload_deadline_secs", self.upload_deadline_secs),
-            ("sweep_interval_secs", self.sweep_interval_secs),
-            ("scan_timeout_secs", self.scan_timeout_secs),
-        ] {
-            if value == 0 {
-                return Err(ConfigError::Invalid(format!("{name} must be positive")));
-            }
-        }
-        if self.credential_cache_secs > MAX_CREDENTIAL_CACHE_SECS {
-            return Err(ConfigError::Invalid(format!(
-                "credential_cache_secs must be at most {MAX_CREDENTIAL_CACHE_SECS}"
-            )));
-        }
-        for (name, secs) in [
-            ("upload_url_ttl_secs", self.upload_url_ttl_secs),
-            ("redirect_url_ttl_secs", self.redirect_url_ttl_secs),
-        ] {
-            if !(1..=MAX_UPLOAD_URL_TTL_SECS).contains(&secs) {
-                return Err(ConfigError::Invalid(format!(
-                    "{name} must be between 1 and {MAX_UPLOAD_URL_TTL_SECS} (7 days)"
-                )));
-            }
-        }
-        if let Err(e) = self.allowlist() {
-            return Err(ConfigError::Invalid(format!("allowed_types: {e}")));
-        }
-        if self.max_upload_bytes > MAX_TENANT_UPLOAD_BYTES {
-            return Err(ConfigError::Invalid(format!(
-                "max_upload_bytes may be at most {MAX_TENANT_UPLOAD_BYTES} (5 GiB)"
-            )));
-        }
-        if let Some(address) = self.clamav()
-            && let Err(e) = address
-        {
-            return Err(ConfigError::Invalid(e.to_string()));
-        }
-        let origins = self.cors_origins();
-        if let Some(bad) = origins.iter().find(|o| !is_origin(o)) {
-            return Err(ConfigError::Invalid(format!(
-                "cors_allowed_origins: {bad:?} is not an origin like https://app.example.com"
-            )));
-        }
-        if origins.len() > 1 && origins.iter().any(|o| o == "*") {
-            return Err(ConfigError::Invalid(
-                "cors_allowed_origins: \"*\" cannot be combined with named origins".into(),
-            ));
-        }
-        Ok(())
     }
 
     /// The secrets of `signing_secret_previous`, trimmed, empty ones dropped.
@@ -403,196 +305,4 @@ impl Config {
     clippy::result_large_err,
     reason = "figment::Jail fixes the closure's error type"
 )]
-mod tests {
-    use super::*;
-    use figment::Jail;
-
-    fn load_in(
-        jail: &mut Jail,
-        file: Option<&str>,
-        vars: &[(&str, &str)],
-    ) -> Result<Config, ConfigError> {
-        jail.clear_env();
-        for (k, v) in vars {
-            jail.set_env(k, v);
-        }
-        let path = file.map(|text| {
-            jail.create_file("c.toml", text).unwrap();
-            jail.directory().join("c.toml")
-        });
-        Config::load_from(path, Env::prefixed("CLASP_"))
-    }
-
-    /// Every key of [`Config`] is documented in the README's table and in the
-    /// embedded defaults file, so the reference cannot drift from the code.
-    #[test]
-    fn every_key_is_documented() {
-        let readme = include_str!("../../../README.md");
-        Jail::expect_with(|jail| {
-            let c = load_in(jail, None, &[]).unwrap();
-            let keys = serde_json::to_value(&c).unwrap();
-            let keys = keys.as_object().unwrap();
-            assert!(keys.len() > 20, "{keys:?}");
-            for key in keys.keys() {
-                let row = format!("| `{key}` / `CLASP_{}` |", key.to_uppercase());
-                assert!(readme.contains(&row), "README lacks {row}");
-                assert!(
-                    DEFAULT_TOML.contains(&format!("{key} =")),
-                    "default.toml lacks {key}"
-                );
-            }
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn defaults_are_embedded() {
-        Jail::expect_with(|jail| {
-            let c = load_in(jail, None, &[]).unwrap();
-            assert_eq!(c.listen, "127.0.0.1:8080");
-            assert_eq!(c.admin_listen, "127.0.0.1:9090");
-            assert_eq!(c.admin_token, None);
-            assert_eq!(c.database_url(), "sqlite://./data/clasp.db");
-            assert_eq!(c.storage_url(), "file://./data/blobs");
-            assert_eq!(c.public_url(), "http://127.0.0.1:8080");
-            assert_eq!(c.max_upload_bytes, 31_457_280);
-            assert_eq!(c.upload_url_ttl_secs, 900);
-            assert_eq!(c.upload_url_ttl(), time::Duration::minutes(15));
-            assert_eq!(c.sweep_interval_secs, 60);
-            assert_eq!(c.log_format, LogFormat::Text);
-            assert_eq!(c.durability, Durability::Fsync);
-            assert_eq!(
-                (c.max_uploads_per_tenant, c.max_uploads_per_credential),
-                (128, 64)
-            );
-            assert_eq!(c.upload_deadline_secs, 600);
-            assert!(c.previous_signing_secrets().is_empty());
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn file_then_environment() {
-        Jail::expect_with(|jail| {
-            let file = "listen = \"0.0.0.0:1\"\nmax_upload_bytes = 5\nlog_format = \"json\"\n\
-                        durability = \"fast\"\n";
-            let c = load_in(
-                jail,
-                Some(file),
-                &[
-                    ("CLASP_LISTEN", "127.0.0.1:9"),
-                    ("CLASP_SIGNING_SECRET", "12345678901234567890123456789012"),
-                ],
-            )
-            .unwrap();
-            assert_eq!(c.listen, "127.0.0.1:9");
-            assert_eq!(c.max_upload_bytes, 5);
-            assert_eq!(
-                c.allowlist().unwrap(),
-                clasp_domain::validation::DEFAULT_ALLOWED_TYPES
-            );
-            assert_eq!(c.log_format, LogFormat::Json);
-            assert_eq!(c.durability, Durability::Fast);
-            assert_eq!(
-                c.signing_secret.as_deref(),
-                Some("12345678901234567890123456789012")
-            );
-            Ok(())
-        });
-    }
-
-    /// A type without a magic-byte rule is allowed only on the operator's word.
-    #[test]
-    fn unchecked_types_need_trust_declared_types() {
-        Jail::expect_with(|jail| {
-            let trusted = [
-                ("CLASP_ALLOWED_TYPES", "text/csv, application/x-custom"),
-                ("CLASP_TRUST_DECLARED_TYPES", "true"),
-            ];
-            let c = load_in(jail, None, &trusted).unwrap();
-            assert_eq!(c.allowlist().unwrap(), ["text/csv", "application/x-custom"]);
-            Ok(())
-        });
-    }
-
-    #[test]
-    fn bad_configuration_is_refused() {
-        Jail::expect_with(|jail| {
-            assert!(matches!(
-                load_in(jail, None, &[("CLASP_SIGNING_SECRET", "short")]),
-                Err(ConfigError::ShortSecret("signing_secret", 5))
-            ));
-            assert!(matches!(
-                load_in(jail, None, &[("CLASP_ADMIN_TOKEN", "short-token")]),
-                Err(ConfigError::ShortSecret("admin_token", 11))
-            ));
-            let previous = "12345678901234567890123456789012, short";
-            assert!(matches!(
-                load_in(jail, None, &[("CLASP_SIGNING_SECRET_PREVIOUS", previous)]),
-                Err(ConfigError::ShortSecret(_, 5))
-            ));
-            assert!(matches!(
-                load_in(jail, Some("lisen = \"x\""), &[]),
-                Err(ConfigError::Invalid(_))
-            ));
-            for (key, value) in [
-                ("CLASP_MAX_UPLOAD_BYTES", "lots"),
-                ("CLASP_LOG_FORMAT", "xml"),
-                ("CLASP_DURABILITY", "sometimes"),
-                ("CLASP_S3_ACCESS_KEY_ID", "only-half"),
-                ("CLASP_DATABASE_POOL_SIZE", "0"),
-                ("CLASP_UPLOAD_URL_TTL_SECS", "0"),
-                ("CLASP_UPLOAD_URL_TTL_SECS", "604801"),
-                ("CLASP_SWEEP_INTERVAL_SECS", "0"),
-                ("CLASP_CREDENTIAL_CACHE_SECS", "61"),
-                ("CLASP_SWEEP_INTERVAL_SECS", "soon"),
-                ("CLASP_CLAMAV_ADDRESS", "127.0.0.1:3310"),
-                ("CLASP_CLAMAV_ADDRESS", "unix:relative.sock"),
-                ("CLASP_SCAN_TIMEOUT_SECS", "0"),
-                ("CLASP_ALLOWED_TYPES", ""),
-                ("CLASP_ALLOWED_TYPES", "image/png,png"),
-                ("CLASP_ALLOWED_TYPES", "application/x-custom"),
-                ("CLASP_MAX_UPLOAD_BYTES", "5368709121"),
-            ] {
-                assert!(
-                    matches!(
-                        load_in(jail, None, &[(key, value)]),
-                        Err(ConfigError::Invalid(_))
-                    ),
-                    "{key}={value}"
-                );
-            }
-            let scanning = load_in(
-                jail,
-                None,
-                &[("CLASP_CLAMAV_ADDRESS", "unix:/run/clamd.sock")],
-            )
-            .unwrap();
-            assert_eq!(
-                scanning.clamav(),
-                Some(Ok(ClamdAddress::Unix("/run/clamd.sock".into())))
-            );
-            assert_eq!(scanning.scan_timeout_secs, 60);
-            assert_eq!(load_in(jail, None, &[]).unwrap().clamav(), None);
-            let short = load_in(
-                jail,
-                None,
-                &[
-                    ("CLASP_UPLOAD_URL_TTL_SECS", "2"),
-                    ("CLASP_SWEEP_INTERVAL_SECS", "1"),
-                ],
-            )
-            .unwrap();
-            assert_eq!(short.upload_url_ttl(), time::Duration::seconds(2));
-            assert_eq!(short.sweep_interval_secs, 1);
-            assert!(matches!(
-                Config::load_from(
-                    Some(PathBuf::from("/nonexistent/clasp.toml")),
-                    Env::prefixed("CLASP_")
-                ),
-                Err(ConfigError::MissingFile(_))
-            ));
-            Ok(())
-        });
-    }
-}
+mod tests;
