@@ -6,6 +6,8 @@
 //! Seeded rows follow formulas ([`Row`]), so a workload knows any row's sort
 //! values without reading it back.
 
+use std::ops::RangeInclusive;
+
 use anyhow::{Context, Result};
 use clasp_db::{PgSettings, PgStore, SqliteStore};
 use clasp_domain::ports::AttachmentRepository;
@@ -141,23 +143,82 @@ impl Backend {
     /// Inserts rows 1 to `count` of seeded tenant `tenant` (all `Ready` PDFs on
     /// one case), then refreshes the planner's statistics as autovacuum would.
     pub async fn seed(&self, tenant: u32, count: u64) -> Result<TenantId> {
-        let tenant_id = Row::tenant_id(tenant);
-        match self {
-            Backend::Sqlite { path, .. } => {
-                let sql = format!(
-                    "PRAGMA busy_timeout = 10000;
-                     WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count})
+        self.seed_range(tenant..=tenant, 1..=count).await?;
+        Ok(Row::tenant_id(tenant))
+    }
+
+    /// Inserts rows `rows` of every seeded tenant in `tenants` (all `Ready`
+    /// PDFs on one case), then refreshes the planner's statistics.
+    pub async fn seed_range(
+        &self,
+        tenants: RangeInclusive<u32>,
+        rows: RangeInclusive<u64>,
+    ) -> Result<()> {
+        let (t0, t1, n0, n1) = (tenants.start(), tenants.end(), rows.start(), rows.end());
+        let sql = match self {
+            Backend::Sqlite { .. } => format!(
+                "PRAGMA busy_timeout = 10000;
+                 WITH RECURSIVE s(n) AS (SELECT {n0} UNION ALL SELECT n + 1 FROM s WHERE n < {n1}),
+                     t(t) AS (SELECT {t0} UNION ALL SELECT t + 1 FROM t WHERE t < {t1})
+                 INSERT INTO attachments (id, tenant_id, case_id, filename, content_type,
+                     size_bytes, state, tags, locale, uploaded_by, created_at, updated_at,
+                     kind, file_format, name_stem)
+                 SELECT printf('%08x-0000-7000-8000-%012x', t, n),
+                     printf('be4c0000-0000-7000-8000-%012x', t),
+                     'case-1', printf('file-%08d.pdf', n), 'application/pdf', n / 2, 'ready',
+                     '[]', 'en_US', 'bench', ({BASE_SECS} + n / 2) * 1000000,
+                     ({BASE_SECS} + n / 2) * 1000000, 'application', 'pdf',
+                     printf('file-%08d', n)
+                 FROM t, s;"
+            ),
+            // The quota and numbering triggers would update each tenant's
+            // quota row once per row, and a million updates of one row in one
+            // transaction walk ever longer version chains (minutes instead of
+            // seconds): they are off while seeding, and the usage and the last
+            // number are set once afterwards, as the migrations' backfills do.
+            Backend::Postgres { .. } => {
+                let tenant = |t: &u32| format!("be4c0000-0000-7000-8000-{t:012x}");
+                let (first, last) = (tenant(t0), tenant(t1));
+                format!(
+                    "BEGIN;
+                     ALTER TABLE attachments DISABLE TRIGGER attachments_quota;
+                     ALTER TABLE attachments DISABLE TRIGGER attachments_number;
                      INSERT INTO attachments (id, tenant_id, case_id, filename, content_type,
                          size_bytes, state, tags, locale, uploaded_by, created_at, updated_at,
-                         kind, file_format, name_stem)
-                     SELECT printf('%08x-0000-7000-8000-%012x', {tenant}, n), '{tenant_id}',
-                         'case-1', printf('file-%08d.pdf', n), 'application/pdf', n / 2, 'ready',
-                         '[]', 'en_US', 'bench', ({BASE_SECS} + n / 2) * 1000000,
-                         ({BASE_SECS} + n / 2) * 1000000, 'application', 'pdf',
-                         printf('file-%08d', n)
-                     FROM s;"
-                );
-                let path = path.clone();
+                         kind, file_format, name_stem, tenant_number)
+                     SELECT (lpad(to_hex(t), 8, '0') || '-0000-7000-8000-'
+                             || lpad(to_hex(n), 12, '0'))::uuid,
+                         ('be4c0000-0000-7000-8000-' || lpad(to_hex(t), 12, '0'))::uuid, 'case-1',
+                         'file-' || lpad(n::text, 8, '0') || '.pdf', 'application/pdf', n / 2,
+                         'ready', '{{}}', 'en_US', 'bench', to_timestamp({BASE_SECS} + n / 2),
+                         to_timestamp({BASE_SECS} + n / 2), 'application', 'pdf',
+                         'file-' || lpad(n::text, 8, '0'), n
+                     FROM generate_series({t0}, {t1}) AS t,
+                         generate_series({n0}::bigint, {n1}::bigint) AS n;
+                     ALTER TABLE attachments ENABLE TRIGGER attachments_number;
+                     ALTER TABLE attachments ENABLE TRIGGER attachments_quota;
+                     INSERT INTO tenant_quotas (tenant_id, used_bytes, used_attachments, last_number)
+                     SELECT tenant_id, SUM(clasp_charged_bytes(state, size_bytes)), COUNT(*),
+                         MAX(tenant_number)
+                     FROM attachments WHERE tenant_id BETWEEN '{first}' AND '{last}'
+                     GROUP BY tenant_id
+                     ON CONFLICT (tenant_id) DO UPDATE
+                         SET used_bytes = EXCLUDED.used_bytes,
+                             used_attachments = EXCLUDED.used_attachments,
+                             last_number = EXCLUDED.last_number;
+                     COMMIT;
+                     ANALYZE attachments;"
+                )
+            }
+        };
+        self.batch(&sql).await
+    }
+
+    /// Runs `sql` (statements separated by `;`) on a connection of its own.
+    pub async fn batch(&self, sql: &str) -> Result<()> {
+        match self {
+            Backend::Sqlite { path, .. } => {
+                let (path, sql) = (path.clone(), sql.to_owned());
                 tokio::task::spawn_blocking(move || -> Result<()> {
                     let mut conn = SqliteConnection::establish(&path)?;
                     conn.batch_execute(&sql)?;
@@ -166,43 +227,19 @@ impl Backend {
                 .await??;
             }
             Backend::Postgres { url, .. } => {
-                // The quota and numbering triggers would update the tenant's
-                // quota row once per row, and a million updates of one row in one
-                // transaction walk ever longer version chains (minutes instead of
-                // seconds): they are off while seeding, and the usage and the last
-                // number are set once afterwards, as the migrations' backfills do.
-                let sql = format!(
-                    "BEGIN;
-                     ALTER TABLE attachments DISABLE TRIGGER attachments_quota;
-                     ALTER TABLE attachments DISABLE TRIGGER attachments_number;
-                     INSERT INTO attachments (id, tenant_id, case_id, filename, content_type,
-                         size_bytes, state, tags, locale, uploaded_by, created_at, updated_at,
-                         kind, file_format, name_stem, tenant_number)
-                     SELECT (lpad(to_hex({tenant}), 8, '0') || '-0000-7000-8000-'
-                             || lpad(to_hex(n), 12, '0'))::uuid, '{tenant_id}', 'case-1',
-                         'file-' || lpad(n::text, 8, '0') || '.pdf', 'application/pdf', n / 2,
-                         'ready', '{{}}', 'en_US', 'bench', to_timestamp({BASE_SECS} + n / 2),
-                         to_timestamp({BASE_SECS} + n / 2), 'application', 'pdf',
-                         'file-' || lpad(n::text, 8, '0'), n
-                     FROM generate_series(1::bigint, {count}::bigint) AS n;
-                     ALTER TABLE attachments ENABLE TRIGGER attachments_number;
-                     ALTER TABLE attachments ENABLE TRIGGER attachments_quota;
-                     INSERT INTO tenant_quotas (tenant_id, used_bytes, used_attachments, last_number)
-                     SELECT tenant_id, SUM(clasp_charged_bytes(state, size_bytes)), COUNT(*),
-                         MAX(tenant_number)
-                     FROM attachments WHERE tenant_id = '{tenant_id}' GROUP BY tenant_id
-                     ON CONFLICT (tenant_id) DO UPDATE
-                         SET used_bytes = EXCLUDED.used_bytes,
-                             used_attachments = EXCLUDED.used_attachments,
-                             last_number = EXCLUDED.last_number;
-                     COMMIT;
-                     ANALYZE attachments;"
-                );
                 let mut conn = AsyncPgConnection::establish(url).await?;
-                conn.batch_execute(&sql).await?;
+                conn.batch_execute(sql).await?;
             }
         }
-        Ok(tenant_id)
+        Ok(())
+    }
+
+    /// The database's URL, as `clasp` takes it in `CLASP_DATABASE_URL`.
+    pub fn url(&self) -> String {
+        match self {
+            Backend::Sqlite { path, .. } => format!("sqlite://{path}"),
+            Backend::Postgres { url, .. } => url.clone(),
+        }
     }
 
     /// Removes what the benchmark made: the PostgreSQL database (the SQLite

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use clasp_bench::backend::Backend;
 use clasp_bench::plot;
 use clasp_bench::procs::S3Target;
+use clasp_bench::workloads::growth::{self, quotas};
 use clasp_bench::workloads::{listing, transfer};
 
 /// Benchmarks of Clasp against the fastest peers on the same machine.
@@ -26,13 +27,54 @@ enum Workload {
     /// Uploads, downloads and metadata GETs through `clasp serve`, beside nginx
     /// and the S3 server.
     Transfer(TransferArgs),
-    /// `transfer`, then `listing`: the whole suite.
+    /// Cost as work grows: lookups, listing pages and `clasp gc` on
+    /// PostgreSQL grown to each size, in one tenant and spread over many;
+    /// uploads with the quota on and off.
+    Growth {
+        #[command(flatten)]
+        growth: GrowthArgs,
+        /// A PostgreSQL server (any database of a user who may create
+        /// databases).
+        #[arg(long, env = "CLASP_BENCH_POSTGRES_URL")]
+        postgres_url: String,
+        /// The `clasp` binary to measure (build it with `--release`).
+        #[arg(long, default_value = "target/release/clasp")]
+        clasp_bin: PathBuf,
+    },
+    /// `transfer`, `listing`, then `growth`: the whole suite.
     All {
         #[command(flatten)]
         transfer: TransferArgs,
         #[command(flatten)]
         listing: ListingArgs,
+        #[command(flatten)]
+        growth: GrowthArgs,
     },
+}
+
+#[derive(Args)]
+struct GrowthArgs {
+    /// Attachments in the database at each step, ascending.
+    #[arg(long, value_delimiter = ',', default_value = "10000,1000000,10000000")]
+    growth_sizes: Vec<u64>,
+    /// Tenants of the spread layout.
+    #[arg(long, default_value_t = 10_000)]
+    tenants: u32,
+    /// Timed lookups per figure.
+    #[arg(long, default_value_t = 500)]
+    lookups: usize,
+    /// Abandoned uploads the timed `clasp gc` removes.
+    #[arg(long, default_value_t = 1000)]
+    abandoned: u64,
+    /// Measurements of uploads with the quota on and off, each.
+    #[arg(long, default_value_t = 5)]
+    quota_rounds: usize,
+    /// Seconds each of them uploads.
+    #[arg(long, default_value_t = 2.0)]
+    quota_seconds: f64,
+    /// Uploads in flight with the quota on and off.
+    #[arg(long, default_value_t = 16)]
+    quota_concurrency: usize,
 }
 
 #[derive(Args)]
@@ -170,6 +212,42 @@ async fn run_transfer(args: TransferArgs) -> Result<()> {
     Ok(())
 }
 
+async fn run_growth(
+    args: GrowthArgs,
+    postgres_url: Option<String>,
+    clasp_bin: PathBuf,
+) -> Result<()> {
+    let clasp_bin = std::path::absolute(clasp_bin)?;
+    let work = tempfile::tempdir()?;
+    let mut report = growth::Report::default();
+    match &postgres_url {
+        Some(url) => {
+            let config = growth::Config {
+                postgres_url: url.clone(),
+                clasp_bin: clasp_bin.clone(),
+                sizes: args.growth_sizes,
+                tenants: args.tenants,
+                lookups: args.lookups,
+                abandoned: args.abandoned,
+                limit: clasp_domain::listing::DEFAULT_LIMIT,
+            };
+            growth::run(&config, work.path(), &mut report).await?;
+        }
+        None => eprintln!("growth: no PostgreSQL server given, only the quota figures on SQLite"),
+    }
+    let config = quotas::Config {
+        clasp_bin,
+        postgres_url,
+        rounds: args.quota_rounds,
+        duration: Duration::from_secs_f64(args.quota_seconds),
+        concurrency: args.quota_concurrency,
+        bytes: 4 * 1024,
+    };
+    report.quotas = quotas::run(&config, work.path()).await?;
+    println!("## Cost as work grows\n\n{}", report.render());
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let within = match Cli::parse().workload {
@@ -178,9 +256,25 @@ async fn main() -> Result<()> {
             run_transfer(args).await?;
             true
         }
-        Workload::All { transfer, listing } => {
+        Workload::Growth {
+            growth,
+            postgres_url,
+            clasp_bin,
+        } => {
+            run_growth(growth, Some(postgres_url), clasp_bin).await?;
+            true
+        }
+        Workload::All {
+            transfer,
+            listing,
+            growth,
+        } => {
+            let clasp_bin = transfer.clasp_bin.clone();
+            let postgres_url = listing.postgres_url.clone();
             run_transfer(transfer).await?;
-            run_listing(listing).await?
+            let within = run_listing(listing).await?;
+            run_growth(growth, postgres_url, clasp_bin).await?;
+            within
         }
     };
     if !within {

@@ -2,7 +2,7 @@
 //! local directory or on S3) and nginx — each started on a free loopback port
 //! and stopped on drop, and their memory, read from `/proc`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -123,6 +123,70 @@ pub struct Clasp {
     pub server: Server,
     /// A bearer key of the tenant `bench`.
     pub key: String,
+    /// Runs `clasp` with the server's settings (its `admin` commands).
+    cli: ClaspCli,
+}
+
+/// `clasp` with one instance's settings, and nothing else of the environment.
+pub struct ClaspCli {
+    bin: PathBuf,
+    dir: PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+impl ClaspCli {
+    /// `bin` keeping its files in `dir`, its bytes as `storage` says, and its
+    /// metadata on the PostgreSQL database of `database_url`, or in the
+    /// embedded SQLite file in `dir` without one.
+    pub fn new(bin: &Path, dir: &Path, storage: &Storage, database_url: Option<&str>) -> ClaspCli {
+        let mut env = vec![
+            ("CLASP_DATA_DIR", dir.join("data").display().to_string()),
+            ("CLASP_SIGNING_SECRET", SIGNING_SECRET.to_owned()),
+            ("CLASP_LOG_LEVEL", "warn".to_owned()),
+        ];
+        if let Some(url) = database_url {
+            env.push(("CLASP_DATABASE_URL", url.to_owned()));
+        }
+        if let Storage::S3(s3) = storage {
+            env.extend([
+                ("CLASP_STORAGE_URL", format!("s3://{}", s3.bucket)),
+                ("CLASP_S3_ENDPOINT", s3.endpoint.clone()),
+                ("CLASP_S3_REGION", s3.region.clone()),
+                ("CLASP_S3_ACCESS_KEY_ID", s3.access_key_id.clone()),
+                ("CLASP_S3_SECRET_ACCESS_KEY", s3.secret_access_key.clone()),
+            ]);
+        }
+        ClaspCli {
+            bin: bin.to_owned(),
+            dir: dir.to_owned(),
+            env,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.bin);
+        // Only what is set here: Clasp refuses CLASP_* variables it does
+        // not know, such as the test suite's CLASP_TEST_*.
+        c.args(args)
+            .current_dir(&self.dir)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
+    }
+
+    /// Runs `clasp ARGS` to the end; answers its standard output.
+    pub fn run(&self, args: &[&str]) -> Result<String> {
+        let out = self
+            .command(args)
+            .stderr(Stdio::inherit())
+            .output()
+            .with_context(|| format!("running clasp {}", args.join(" ")))?;
+        if !out.status.success() {
+            bail!("clasp {} failed: {}", args.join(" "), out.status);
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
 }
 
 impl Clasp {
@@ -130,43 +194,28 @@ impl Clasp {
     /// as `storage` says with the `durability` setting, after creating the
     /// tenant and key with `bin admin`.
     pub fn start(bin: &Path, dir: &Path, storage: &Storage, durability: &str) -> Result<Clasp> {
+        Clasp::start_on(bin, dir, storage, durability, None)
+    }
+
+    /// [`Clasp::start`], on the PostgreSQL database of `database_url` when
+    /// one is given.
+    pub fn start_on(
+        bin: &Path,
+        dir: &Path,
+        storage: &Storage,
+        durability: &str,
+        database_url: Option<&str>,
+    ) -> Result<Clasp> {
         let (port, admin_port) = (free_port()?, free_port()?);
-        let command = |args: &[&str]| {
-            let mut c = Command::new(bin);
-            // Only what is set here: Clasp refuses CLASP_* variables it does
-            // not know, such as the test suite's CLASP_TEST_*.
-            c.args(args)
-                .current_dir(dir)
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("CLASP_DATA_DIR", dir.join("data"))
-                .env("CLASP_LISTEN", format!("127.0.0.1:{port}"))
-                .env("CLASP_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
-                .env("CLASP_SIGNING_SECRET", SIGNING_SECRET)
-                .env("CLASP_DURABILITY", durability)
-                .env("CLASP_LOG_LEVEL", "warn");
-            if let Storage::S3(s3) = storage {
-                c.env("CLASP_STORAGE_URL", format!("s3://{}", s3.bucket))
-                    .env("CLASP_S3_ENDPOINT", &s3.endpoint)
-                    .env("CLASP_S3_REGION", &s3.region)
-                    .env("CLASP_S3_ACCESS_KEY_ID", &s3.access_key_id)
-                    .env("CLASP_S3_SECRET_ACCESS_KEY", &s3.secret_access_key);
-            }
-            c
-        };
-        let run = |args: &[&str]| -> Result<String> {
-            let out = command(args)
-                .stderr(Stdio::inherit())
-                .output()
-                .with_context(|| format!("running clasp {}", args.join(" ")))?;
-            if !out.status.success() {
-                bail!("clasp {} failed: {}", args.join(" "), out.status);
-            }
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        };
+        let mut cli = ClaspCli::new(bin, dir, storage, database_url);
+        cli.env.extend([
+            ("CLASP_LISTEN", format!("127.0.0.1:{port}")),
+            ("CLASP_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}")),
+            ("CLASP_DURABILITY", durability.to_owned()),
+        ]);
         std::fs::create_dir_all(dir)?;
-        run(&["admin", "tenant", "create", "--slug", "bench"])?;
-        let key = run(&[
+        cli.run(&["admin", "tenant", "create", "--slug", "bench"])?;
+        let key = cli.run(&[
             "admin",
             "key",
             "create",
@@ -175,8 +224,14 @@ impl Clasp {
             "--scopes",
             "attachments:read,attachments:write,attachments:delete",
         ])?;
-        let server = Server::spawn(command(&["serve"]), port, "clasp serve")?;
-        Ok(Clasp { server, key })
+        let server = Server::spawn(cli.command(&["serve"]), port, "clasp serve")?;
+        Ok(Clasp { server, key, cli })
+    }
+
+    /// Runs `clasp ARGS` on this instance's stores while it serves (an
+    /// `admin` command, `gc`); answers its standard output.
+    pub fn run(&self, args: &[&str]) -> Result<String> {
+        self.cli.run(args)
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clasp_bench::procs::S3Target;
+use clasp_bench::workloads::growth::{self, Layout, quotas};
 use clasp_bench::workloads::transfer::{self, Config, Group, Unit};
 
 use crate::harness::BIN;
@@ -93,4 +94,66 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
     clasp_bench::plot::draw(&report, &plot).unwrap();
     let svg = std::fs::read_to_string(plot).unwrap();
     assert!(svg.contains("<svg") && svg.contains("nginx PUT") && svg.contains("SeaweedFS direct"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_growth_benchmark_measures_each_step_of_both_layouts_and_both_quota_settings() {
+    let postgres_url = std::env::var("CLASP_TEST_POSTGRES_URL").expect(
+        "CLASP_TEST_POSTGRES_URL is not set: run the suite with ./scripts/test.sh, which starts PostgreSQL",
+    );
+    let work = tempfile::tempdir().unwrap();
+    let config = growth::Config {
+        postgres_url: postgres_url.clone(),
+        clasp_bin: PathBuf::from(BIN),
+        sizes: vec![40, 400],
+        tenants: 4,
+        lookups: 5,
+        abandoned: 3,
+        limit: 7,
+    };
+    let mut report = growth::Report::default();
+    growth::run(&config, work.path(), &mut report)
+        .await
+        .unwrap();
+    let steps: Vec<(Layout, u64)> = report
+        .steps
+        .iter()
+        .map(|s| (s.layout, s.attachments))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (Layout::OneTenant, 40),
+            (Layout::OneTenant, 400),
+            (Layout::Spread(4), 40),
+            (Layout::Spread(4), 400),
+        ]
+    );
+    assert!(
+        report
+            .steps
+            .iter()
+            .all(|s| s.table_bytes > 0 && s.by_id.p50 <= s.by_id.p99 && !s.sweep_gc.is_zero())
+    );
+
+    let config = quotas::Config {
+        clasp_bin: PathBuf::from(BIN),
+        postgres_url: Some(postgres_url),
+        rounds: 2,
+        duration: Duration::from_millis(50),
+        concurrency: 2,
+        bytes: 1024,
+    };
+    report.quotas = quotas::run(&config, work.path()).await.unwrap();
+    let stores: Vec<&str> = report.quotas.iter().map(|q| q.store).collect();
+    assert_eq!(stores, ["sqlite", "postgres"]);
+    assert!(report.quotas.iter().all(|q| q.off.len() == 2
+        && q.on.len() == 2
+        && q.off.iter().chain(&q.on).all(|v| *v > 0.0)));
+    let table = report.render();
+    assert!(table.contains("| 4 tenants | 400 |"), "{table}");
+    assert!(
+        table.contains("| postgres | 1024 B × 2 in flight |"),
+        "{table}"
+    );
 }

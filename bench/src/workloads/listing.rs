@@ -69,7 +69,7 @@ pub fn sort_name(sort: SortField) -> &'static str {
 const SORTS: [SortField; 3] = [SortField::CreatedAt, SortField::Filename, SortField::Size];
 
 /// The first page, or the page after row `after`, sorted by `sort` ascending.
-fn query(sort: SortField, after: Option<Row>, limit: usize) -> ListQuery {
+pub(crate) fn query(sort: SortField, after: Option<Row>, limit: usize) -> ListQuery {
     let id = after.map(Row::id);
     let sort = match sort {
         SortField::CreatedAt => SortKey::CreatedAt(Range {

@@ -39,7 +39,7 @@ use crate::wrk::Wrk;
 
 mod report;
 mod s3;
-mod target;
+pub(crate) mod target;
 
 pub use report::{
     GENERATOR_MARGIN, MEMORY_GOAL, Measurement, Memory, Report, Role, Settled, Unit, median,

@@ -13,7 +13,7 @@ use crate::load;
 use crate::procs::Clasp;
 
 /// Bytes that look like a PDF to Clasp's magic check and are incompressible.
-pub(super) fn pdf_bytes(len: usize) -> Bytes {
+pub(crate) fn pdf_bytes(len: usize) -> Bytes {
     let mut out = Vec::with_capacity(len);
     out.extend_from_slice(b"%PDF-1.7\n");
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -28,14 +28,14 @@ pub(super) fn pdf_bytes(len: usize) -> Bytes {
 }
 
 /// A Clasp instance under load, with what its workloads need.
-pub(super) struct Target {
-    pub(super) clasp: Clasp,
+pub(crate) struct Target {
+    pub(crate) clasp: Clasp,
     client: reqwest::Client,
     pub(super) auth: HeaderMap,
 }
 
 impl Target {
-    pub(super) fn new(clasp: Clasp, client: &reqwest::Client) -> Result<Target> {
+    pub(crate) fn new(clasp: Clasp, client: &reqwest::Client) -> Result<Target> {
         let mut auth = HeaderMap::new();
         auth.insert(
             AUTHORIZATION,
@@ -84,7 +84,7 @@ impl Target {
             .context("no signed_url in the download answer")
     }
 
-    pub(super) async fn delete_all(&self, ids: &Mutex<Vec<String>>) -> Result<()> {
+    pub(crate) async fn delete_all(&self, ids: &Mutex<Vec<String>>) -> Result<()> {
         let ids = std::mem::take(&mut *ids.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
         for id in ids {
             let url = format!("{}/{id}", self.attachments());
@@ -101,7 +101,7 @@ impl Target {
     }
 
     /// A load operation uploading `bytes` as multipart; ids go to `ids`.
-    pub(super) fn upload_op(
+    pub(crate) fn upload_op(
         self: &Arc<Self>,
         bytes: &Bytes,
         ids: &Arc<Mutex<Vec<String>>>,
