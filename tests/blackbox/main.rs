@@ -34,6 +34,7 @@ mod rooms;
 mod scale_out;
 mod scanning;
 mod schemathesis;
+mod secret_files;
 mod shared;
 mod staging;
 mod streaming;

@@ -11,6 +11,7 @@ use figment::providers::{Env, Format, Toml};
 use serde::{Deserialize, Deserializer, Serialize};
 
 mod check;
+mod secrets;
 
 /// The embedded defaults, so a bare `clasp serve` needs no file on disk.
 pub const DEFAULT_TOML: &str = include_str!("../../../config/default.toml");
@@ -37,10 +38,20 @@ pub struct Config {
     /// Bearer token of the admin API (≥ 32 bytes); unset: it refuses every request.
     #[serde(default, deserialize_with = "lenient_string")]
     pub admin_token: Option<String>,
+    /// A file holding `admin_token` (see `secrets`).
+    #[serde(default, skip_serializing)]
+    pub admin_token_file: Option<PathBuf>,
     /// Directory for the embedded defaults' files.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; unset: `sqlite://<data_dir>/clasp.db`.
     pub database_url: Option<String>,
+    /// The PostgreSQL password, put into `database_url` (which then names
+    /// none), so it can come from a file of its own.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub database_password: Option<String>,
+    /// A file holding `database_password`.
+    #[serde(default, skip_serializing)]
+    pub database_password_file: Option<PathBuf>,
     /// PostgreSQL connections each instance keeps.
     pub database_pool_size: usize,
     /// Seconds to wait for a PostgreSQL connection before failing.
@@ -59,6 +70,9 @@ pub struct Config {
     /// S3 secret access key; unset: `AWS_SECRET_ACCESS_KEY`.
     #[serde(default, deserialize_with = "lenient_string")]
     pub s3_secret_access_key: Option<String>,
+    /// A file holding `s3_secret_access_key`.
+    #[serde(default, skip_serializing)]
+    pub s3_secret_access_key_file: Option<PathBuf>,
     /// Virtual-hosted-style bucket addressing (AWS); off: path style (SeaweedFS, MinIO).
     pub s3_virtual_hosted_style: bool,
     /// Base of handed-out URLs; unset: `http://<listen>`.
@@ -66,9 +80,15 @@ pub struct Config {
     /// URL-signing secret (≥ 32 bytes); unset: generated into the data directory.
     #[serde(default, deserialize_with = "lenient_string")]
     pub signing_secret: Option<String>,
+    /// A file holding `signing_secret`.
+    #[serde(default, skip_serializing)]
+    pub signing_secret_file: Option<PathBuf>,
     /// Secrets that signed URLs before the current one, comma-separated: URLs
     /// they signed still verify until they expire, so a secret can be rotated.
     pub signing_secret_previous: String,
+    /// A file holding `signing_secret_previous`.
+    #[serde(default, skip_serializing)]
+    pub signing_secret_previous_file: Option<PathBuf>,
     /// Largest accepted upload in bytes, for tenants without their own.
     pub max_upload_bytes: u64,
     /// Media types accepted, comma-separated, for tenants without their own.
@@ -202,10 +222,11 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        let config: Config = figment
+        let mut config: Config = figment
             .merge(env.ignore(&["config"]))
             .extract()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.read_secret_files()?;
         config.check()?;
         Ok(config)
     }
@@ -246,8 +267,14 @@ impl Config {
         (!address.is_empty()).then(|| address.parse())
     }
 
-    /// The metadata store URL in force.
+    /// The metadata store URL in force, with `database_password` in it.
     pub fn database_url(&self) -> String {
+        let url = self.database_url_without_password();
+        // Checked on load, so a password that does not fit is refused there.
+        self.url_with_password(url.clone()).unwrap_or(url)
+    }
+
+    pub(super) fn database_url_without_password(&self) -> String {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("clasp.db").display()))

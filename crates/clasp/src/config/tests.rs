@@ -191,3 +191,110 @@ fn bad_configuration_is_refused() {
         Ok(())
     });
 }
+
+/// Each secret may come from a file, as container platforms mount them; a
+/// secret given both ways, or a file that cannot be read, stops the start.
+#[test]
+fn secrets_are_read_from_files() {
+    Jail::expect_with(|jail| {
+        let secret = "s".repeat(40);
+        let token = "t".repeat(40);
+        jail.create_file("signing", &format!("{secret}\n"))?;
+        jail.create_file("token", &format!("{token}\r\n"))?;
+        jail.create_file("previous", &"p".repeat(32))?;
+        jail.create_file("s3", "s3-secret")?;
+        jail.create_file("empty", "\n")?;
+        let dir = jail.directory().to_owned();
+        let file = |name: &str| dir.join(name).display().to_string();
+        let (signing, token_file, previous, s3, empty) = (
+            file("signing"),
+            file("token"),
+            file("previous"),
+            file("s3"),
+            file("empty"),
+        );
+        let c = load_in(
+            jail,
+            None,
+            &[
+                ("CLASP_SIGNING_SECRET_FILE", &signing),
+                ("CLASP_ADMIN_TOKEN_FILE", &token_file),
+                ("CLASP_SIGNING_SECRET_PREVIOUS_FILE", &previous),
+                ("CLASP_S3_ACCESS_KEY_ID", "key"),
+                ("CLASP_S3_SECRET_ACCESS_KEY_FILE", &s3),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.signing_secret.as_deref(), Some(secret.as_str()));
+        assert_eq!(c.admin_token.as_deref(), Some(token.as_str()));
+        assert_eq!(c.previous_signing_secrets(), ["p".repeat(32)]);
+        assert_eq!(c.s3_secret_access_key.as_deref(), Some("s3-secret"));
+        for vars in [
+            vec![
+                ("CLASP_SIGNING_SECRET_FILE", signing.as_str()),
+                ("CLASP_SIGNING_SECRET", secret.as_str()),
+            ],
+            vec![("CLASP_ADMIN_TOKEN_FILE", "/nonexistent/token")],
+            vec![("CLASP_ADMIN_TOKEN_FILE", empty.as_str())],
+        ] {
+            assert!(
+                matches!(load_in(jail, None, &vars), Err(ConfigError::Invalid(_))),
+                "{vars:?}"
+            );
+        }
+        jail.create_file("short", "short\n")?;
+        let short = file("short");
+        assert!(matches!(
+            load_in(jail, None, &[("CLASP_SIGNING_SECRET_FILE", &short)]),
+            Err(ConfigError::ShortSecret("signing_secret", 5))
+        ));
+        Ok(())
+    });
+}
+
+/// The PostgreSQL password goes into the URL's userinfo, escaped; a URL that
+/// has one already, or no user, or is not PostgreSQL's, is refused with it.
+#[test]
+fn the_database_password_joins_the_url() {
+    Jail::expect_with(|jail| {
+        jail.create_file("pg", "p@ss:w/rd%\n")?;
+        let pg = jail.directory().join("pg").display().to_string();
+        let c = load_in(
+            jail,
+            None,
+            &[
+                (
+                    "CLASP_DATABASE_URL",
+                    "postgres://clasp@db:5432/clasp?sslmode=require",
+                ),
+                ("CLASP_DATABASE_PASSWORD_FILE", &pg),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.database_url(),
+            "postgres://clasp:p%40ss%3Aw%2Frd%25@db:5432/clasp?sslmode=require"
+        );
+        for url in [
+            "postgres://clasp:old@db/clasp",
+            "postgres://db/clasp",
+            "sqlite://./data/clasp.db",
+        ] {
+            assert!(
+                matches!(
+                    load_in(
+                        jail,
+                        None,
+                        &[
+                            ("CLASP_DATABASE_URL", url),
+                            ("CLASP_DATABASE_PASSWORD", "pw")
+                        ]
+                    ),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{url}"
+            );
+        }
+        Ok(())
+    });
+}
