@@ -22,6 +22,7 @@ mod crash_many;
 mod download_names;
 mod harness;
 mod load;
+mod managed;
 mod openapi;
 mod operations;
 mod operator;

@@ -61,6 +61,7 @@ pub fn test_bucket() -> ObjectBlobStore {
         bucket: required("CLASP_TEST_S3_BUCKET"),
         allow_http: endpoint.starts_with("http://"),
         endpoint: Some(endpoint),
+        public_endpoint: None,
         region: required("CLASP_TEST_S3_REGION"),
         access_key_id: Some(required("CLASP_TEST_S3_ACCESS_KEY_ID")),
         secret_access_key: Some(required("CLASP_TEST_S3_SECRET_ACCESS_KEY")),

@@ -62,12 +62,15 @@ pub struct Config {
     pub storage_url: Option<String>,
     /// S3 endpoint (e.g. `http://127.0.0.1:8333`); unset: `AWS_ENDPOINT_URL`, then AWS.
     pub s3_endpoint: Option<String>,
+    /// Endpoint presigned URLs name, when clients reach the store at another
+    /// address than Clasp; unset: `s3_endpoint`.
+    pub s3_public_endpoint: Option<String>,
     /// S3 region; unset: `AWS_REGION`, `AWS_DEFAULT_REGION`, then `us-east-1`.
     pub s3_region: Option<String>,
-    /// S3 access key id; unset: `AWS_ACCESS_KEY_ID`.
+    /// S3 access key id; unset: the AWS credential chain.
     #[serde(default, deserialize_with = "lenient_string")]
     pub s3_access_key_id: Option<String>,
-    /// S3 secret access key; unset: `AWS_SECRET_ACCESS_KEY`.
+    /// S3 secret access key; unset: the AWS credential chain.
     #[serde(default, deserialize_with = "lenient_string")]
     pub s3_secret_access_key: Option<String>,
     /// A file holding `s3_secret_access_key`.

@@ -174,6 +174,7 @@ fn storage(config: &Config) -> anyhow::Result<Storage> {
         settings.allow_http = endpoint.starts_with("http://");
         settings.endpoint = Some(endpoint.clone());
     }
+    settings.public_endpoint = config.s3_public_endpoint.clone();
     if let Some(region) = &config.s3_region {
         settings.region = region.clone();
     }

@@ -28,6 +28,7 @@ pub fn s3_settings() -> S3Settings {
         bucket: required("CLASP_TEST_S3_BUCKET"),
         allow_http: endpoint.starts_with("http://"),
         endpoint: Some(endpoint),
+        public_endpoint: None,
         region: std::env::var("CLASP_TEST_S3_REGION")
             .ok()
             .filter(|r| !r.trim().is_empty())
