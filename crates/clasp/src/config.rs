@@ -11,6 +11,7 @@ use figment::providers::{Env, Format, Toml};
 use serde::{Deserialize, Deserializer, Serialize};
 
 mod check;
+mod database;
 mod secrets;
 
 /// The embedded defaults, so a bare `clasp serve` needs no file on disk.
@@ -52,6 +53,10 @@ pub struct Config {
     /// A file holding `database_password`.
     #[serde(default, skip_serializing)]
     pub database_password_file: Option<PathBuf>,
+    /// libpq's `sslmode` for PostgreSQL, added to `database_url`.
+    pub database_sslmode: Option<String>,
+    /// libpq's `sslrootcert` (a PEM file of trusted CAs), added to `database_url`.
+    pub database_sslrootcert: Option<String>,
     /// PostgreSQL connections each instance keeps.
     pub database_pool_size: usize,
     /// Seconds to wait for a PostgreSQL connection before failing.
@@ -270,11 +275,14 @@ impl Config {
         (!address.is_empty()).then(|| address.parse())
     }
 
-    /// The metadata store URL in force, with `database_password` in it.
+    /// The metadata store URL in force, with `database_password`,
+    /// `database_sslmode` and `database_sslrootcert` in it.
     pub fn database_url(&self) -> String {
         let url = self.database_url_without_password();
-        // Checked on load, so a password that does not fit is refused there.
-        self.url_with_password(url.clone()).unwrap_or(url)
+        // Checked on load, so what does not fit is refused there.
+        self.url_with_password(url.clone())
+            .and_then(|url| self.url_with_tls(url))
+            .unwrap_or(url)
     }
 
     pub(super) fn database_url_without_password(&self) -> String {

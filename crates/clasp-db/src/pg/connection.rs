@@ -26,19 +26,21 @@ pub(crate) type ConnPool = Pool<AsyncPgConnection>;
 /// and a server that accepts but never answers, forever.
 ///
 /// tokio-postgres rather than `AsyncPgConnection::establish`, because the URL
-/// was parsed once already and carries the `application_name` added then.
-/// Plain TCP: Clasp links no TLS library for PostgreSQL (`sslmode=prefer`, the
-/// default, falls back to it; `sslmode=require` fails here).
-pub(crate) async fn connect(
-    config: &tokio_postgres::Config,
-    timeout: Duration,
-) -> ConnectionResult<AsyncPgConnection> {
+/// was parsed once already, with the `application_name` added then and the TLS
+/// its `sslmode` asks for (see `tls`).
+pub(crate) async fn connect(url: &PgUrl, timeout: Duration) -> ConnectionResult<AsyncPgConnection> {
+    let failed = |e: tokio_postgres::Error| ConnectionError::BadConnection(with_sources(&e));
     let attempt = async {
-        let (client, connection) = config
-            .connect(NoTls)
-            .await
-            .map_err(|e| ConnectionError::BadConnection(with_sources(&e)))?;
-        AsyncPgConnection::try_from_client_and_connection(client, connection).await
+        match &url.tls {
+            None => {
+                let (client, connection) = url.config.connect(NoTls).await.map_err(failed)?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+            }
+            Some(tls) => {
+                let (client, connection) = url.config.connect(tls.clone()).await.map_err(failed)?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+            }
+        }
     };
     tokio::time::timeout(timeout, attempt)
         .await
@@ -65,7 +67,8 @@ pub(crate) fn statement_timeout_sql(timeout: Duration) -> String {
 /// queries from other runtimes (other actix-web workers) pass it messages. When
 /// that runtime ends, its connections close and are replaced on checkout.
 pub(crate) fn build_pool(url: &PgUrl, settings: &PgSettings) -> Result<ConnPool, DbError> {
-    let config = Arc::new(url.config.clone());
+    let shown = url.shown.clone();
+    let url = Arc::new(url.clone());
     let connect_timeout = settings.connect_timeout;
     let session_setup: Arc<str> = statement_timeout_sql(settings.statement_timeout).into();
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
@@ -74,23 +77,23 @@ pub(crate) fn build_pool(url: &PgUrl, settings: &PgSettings) -> Result<ConnPool,
     // ping per checkout would add a round trip to every query for little more.
     manager_config.recycling_method = RecyclingMethod::Fast;
     manager_config.custom_setup = Box::new(move |_url| {
-        let config = Arc::clone(&config);
+        let url = Arc::clone(&url);
         let session_setup = Arc::clone(&session_setup);
         Box::pin(async move {
-            let mut conn = connect(&config, connect_timeout).await?;
+            let mut conn = connect(&url, connect_timeout).await?;
             conn.batch_execute(&session_setup)
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)
         })
     });
-    // The manager's URL is only for show: the setup above connects with `config`.
-    let manager = AsyncDieselConnectionManager::new_with_config(url.shown.clone(), manager_config);
+    // The manager's URL is only for show: the setup above connects with `url`.
+    let manager = AsyncDieselConnectionManager::new_with_config(shown.clone(), manager_config);
     Pool::builder(manager)
         .max_size(settings.pool_size)
         .build()
         .map_err(|e| DbError::PgConnect {
-            url: url.shown.clone(),
+            url: shown,
             message: e.to_string(),
         })
 }

@@ -31,7 +31,7 @@ const MIGRATION_LOCK: i64 = 0x636c_6173_705f_6d67;
 /// data, and waiting for the lock lasts exactly as long as another instance's
 /// migration, which has to finish before this instance can use the schema anyway.
 pub(crate) async fn run(url: &PgUrl, connect_timeout: Duration) -> Result<usize, DbError> {
-    let mut conn = connect(&url.config, connect_timeout)
+    let mut conn = connect(url, connect_timeout)
         .await
         .map_err(|e| DbError::PgConnect {
             url: url.shown.clone(),

@@ -10,6 +10,7 @@
 mod connection;
 mod migrations;
 mod queries;
+mod tls;
 mod url;
 
 use std::fmt;
@@ -80,7 +81,8 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects to the database named by `url` (`postgres://…` or
-    /// `postgresql://…`, e.g. `postgres://clasp:secret@db:5432/clasp`), applies
+    /// `postgresql://…`, e.g. `postgres://clasp:secret@db:5432/clasp`, with
+    /// libpq's `sslmode` and `sslrootcert` for TLS over rustls), applies
     /// pending migrations under an advisory lock (so instances starting together
     /// take turns), and returns the store.
     ///

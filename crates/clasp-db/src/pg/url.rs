@@ -6,9 +6,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use tokio_postgres::Config;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use clasp_domain::error::with_causes as with_sources;
 
+use super::tls;
 use crate::error::DbError;
 
 /// What a session reports as `application_name` unless the URL names one, so
@@ -25,13 +27,17 @@ pub(crate) fn is_postgres_url(url: &str) -> bool {
 pub(crate) struct PgUrl {
     /// The parsed connection parameters.
     pub(crate) config: Config,
+    /// How to speak TLS (`sslmode`, `sslrootcert`); `None`: plain TCP.
+    pub(crate) tls: Option<MakeRustlsConnect>,
     /// The URL with its password hidden.
     pub(crate) shown: String,
 }
 
 impl PgUrl {
     /// Parses a `postgres://` or `postgresql://` URL (libpq's URL syntax, e.g.
-    /// `postgres://user:password@host:5432/db?connect_timeout=3`).
+    /// `postgres://user:password@host:5432/db?connect_timeout=3`), with
+    /// libpq's `sslmode` and `sslrootcert` (see [`tls`]); a root certificate
+    /// file is read here, so a wrong path fails at start.
     pub(crate) fn parse(url: &str) -> Result<PgUrl, DbError> {
         let shown = redact(url);
         let invalid = |reason: String| DbError::InvalidPgUrl {
@@ -43,14 +49,17 @@ impl PgUrl {
                 "expected postgres://[user[:password]@]host[:port]/database".into(),
             ));
         }
-        let mut config = Config::from_str(url).map_err(|e| invalid(with_sources(&e)))?;
+        let params = tls::split(url).map_err(invalid)?;
+        let mut config = Config::from_str(&params.rest).map_err(|e| invalid(with_sources(&e)))?;
+        config.ssl_mode(params.mode.wire());
+        let tls = tls::connector(&params).map_err(invalid)?;
         if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
             return Err(invalid("no host".into()));
         }
         if config.get_application_name().is_none() {
             config.application_name(APPLICATION_NAME);
         }
-        Ok(PgUrl { config, shown })
+        Ok(PgUrl { config, tls, shown })
     }
 }
 

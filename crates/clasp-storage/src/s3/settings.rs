@@ -39,7 +39,7 @@ const RETRY_WINDOW: Duration = Duration::from_secs(5);
 ///
 /// Built by [`S3Settings::from_url`] from `s3://BUCKET`, then completed by the
 /// caller's configuration and [`S3Settings::with_env_fallback`]. Shared by
-/// [`ObjectBlobStore::s3`](crate::ObjectBlobStore::s3) and [`S3UrlSigner`], so
+/// [`ObjectBlobStore::s3`](crate::ObjectBlobStore::s3) and [`S3UrlSigner`](crate::S3UrlSigner), so
 /// the URLs handed to clients are signed for the same endpoint Clasp talks to.
 #[derive(Clone, PartialEq, Eq)]
 pub struct S3Settings {
@@ -142,7 +142,7 @@ impl S3Settings {
     /// `AWS_REGION` or `AWS_DEFAULT_REGION`. Empty variables count as unset.
     ///
     /// Credentials are not copied: without a configured key pair,
-    /// [`S3Settings::build`] starts from object_store's
+    /// the client starts from object_store's
     /// `AmazonS3Builder::from_env`, the AWS credential chain — static keys with
     /// `AWS_SESSION_TOKEN`, web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` with
     /// `AWS_ROLE_ARN`, as EKS sets them), container credentials

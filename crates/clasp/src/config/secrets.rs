@@ -6,34 +6,11 @@
 use std::io::Read;
 use std::path::Path;
 
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
-
 use super::{Config, ConfigError};
 
 /// The longest secret file read: secrets are short, and a wrong path (a log,
 /// a device) must not be read whole.
 const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
-
-/// What a password may not hold unescaped in a URL's userinfo (RFC 3986).
-const USERINFO: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b':')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'@')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
 
 impl Config {
     /// Reads each `*_file` setting into its secret; refuses one whose secret
@@ -80,35 +57,6 @@ impl Config {
         }
         self.signing_secret_previous = previous.unwrap_or_default();
         Ok(())
-    }
-
-    /// `database_url` with `database_password` in its userinfo; refuses a
-    /// password for a URL that has one already, or no user to give it to.
-    pub(super) fn url_with_password(&self, url: String) -> Result<String, ConfigError> {
-        let Some(password) = &self.database_password else {
-            return Ok(url);
-        };
-        let refuse = |why: &str| ConfigError::Invalid(format!("database_password: {why}"));
-        let Some((scheme, rest)) = url.split_once("://") else {
-            return Err(refuse("database_url is not a URL"));
-        };
-        if !matches!(scheme, "postgres" | "postgresql") {
-            return Err(refuse("only a postgres:// database_url takes a password"));
-        }
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let Some((user, host)) = rest[..authority_end].rsplit_once('@') else {
-            return Err(refuse(
-                "database_url names no user (postgres://USER@HOST/DB)",
-            ));
-        };
-        if user.contains(':') {
-            return Err(refuse("database_url has a password already"));
-        }
-        let encoded = utf8_percent_encode(password, USERINFO);
-        Ok(format!(
-            "{scheme}://{user}:{encoded}@{host}{}",
-            &rest[authority_end..]
-        ))
     }
 }
 

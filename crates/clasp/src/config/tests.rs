@@ -275,6 +275,35 @@ fn the_database_password_joins_the_url() {
             c.database_url(),
             "postgres://clasp:p%40ss%3Aw%2Frd%25@db:5432/clasp?sslmode=require"
         );
+        let tls = load_in(
+            jail,
+            None,
+            &[
+                ("CLASP_DATABASE_URL", "postgres://clasp@db/clasp"),
+                ("CLASP_DATABASE_SSLMODE", "verify-full"),
+                ("CLASP_DATABASE_SSLROOTCERT", "/etc/ssl/rds ca.pem"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            tls.database_url(),
+            "postgres://clasp@db/clasp?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Frds%20ca.pem"
+        );
+        for vars in [
+            [
+                ("CLASP_DATABASE_URL", "postgres://db/c?sslmode=require"),
+                ("CLASP_DATABASE_SSLMODE", "disable"),
+            ],
+            [
+                ("CLASP_DATABASE_URL", "sqlite://./c.db"),
+                ("CLASP_DATABASE_SSLMODE", "require"),
+            ],
+        ] {
+            assert!(
+                matches!(load_in(jail, None, &vars), Err(ConfigError::Invalid(_))),
+                "{vars:?}"
+            );
+        }
         for url in [
             "postgres://clasp:old@db/clasp",
             "postgres://db/clasp",
