@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: lint, the embedding example, docs, a
+# The whole test suite, as CI runs it: lint, the embedding example, docs, the
+# crates' MSRV, packaging and licenses (scripts/crate-checks.sh), a
 # short run of every cargo-fuzz target over its committed corpus
 # (scripts/fuzz.sh smoke), then every unit, contract and black-box test against
 # real servers (PostgreSQL and SeaweedFS, started here by scripts/services.sh,
@@ -21,6 +22,9 @@ cargo run --locked -q -p clasp-domain --features test-util --example embed
 echo "== docs (broken links or undocumented items fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 cargo test --workspace --locked --doc -q
+
+echo "== crates (MSRV, cargo package, cargo deny)"
+scripts/crate-checks.sh
 
 echo "== fuzz smoke (every cargo-fuzz target briefly over its corpus), in the background"
 # It builds while the servers and tools below install (mostly waiting on the

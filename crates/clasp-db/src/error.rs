@@ -11,6 +11,7 @@ use diesel::result::{DatabaseErrorKind, Error as QueryError};
 /// serve`, `clasp migrate`), so each variant names the database and the cause.
 /// PostgreSQL URLs appear with their password replaced by `***`.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DbError {
     /// The URL names no usable database file.
     #[error("invalid SQLite database URL {url:?}: {reason}")]

@@ -123,10 +123,8 @@ async fn migrating_twice_changes_nothing() {
 async fn concurrent_opens_of_a_fresh_database_all_succeed() {
     const INSTANCES: usize = 8;
     let db = TestDb::create().await.unwrap();
-    let settings = PgSettings {
-        pool_size: 2,
-        ..PgSettings::default()
-    };
+    let mut settings = PgSettings::default();
+    settings.pool_size = 2;
     let opens: Vec<_> = (0..INSTANCES)
         .map(|_| {
             let (url, settings) = (db.url.clone(), settings.clone());
@@ -176,11 +174,9 @@ async fn concurrent_opens_of_a_fresh_database_all_succeed() {
 async fn every_pooled_connection_has_the_statement_timeout() {
     const CONNECTIONS: i64 = 4;
     let db = TestDb::create().await.unwrap();
-    let settings = PgSettings {
-        pool_size: 4,
-        statement_timeout: Duration::from_secs(1),
-        ..PgSettings::default()
-    };
+    let mut settings = PgSettings::default();
+    settings.pool_size = 4;
+    settings.statement_timeout = Duration::from_secs(1);
     let store = PgStore::open(&db.url, &settings).await.unwrap();
     let mut blocker = db.connect().await.unwrap();
     blocker
@@ -278,10 +274,8 @@ async fn malformed_urls_and_settings_fail_at_once_with_a_clear_error() {
         migrate("postgresql:oops").await,
         Err(DbError::InvalidPgUrl { .. })
     ));
-    let no_pool = PgSettings {
-        pool_size: 0,
-        ..PgSettings::default()
-    };
+    let mut no_pool = PgSettings::default();
+    no_pool.pool_size = 0;
     assert!(matches!(
         PgStore::open("postgres://clasp@127.0.0.1/clasp", &no_pool).await,
         Err(DbError::InvalidPgSettings(_))
@@ -295,10 +289,8 @@ async fn malformed_urls_and_settings_fail_at_once_with_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_or_silent_server_fails_within_the_connect_timeout() {
-    let settings = PgSettings {
-        connect_timeout: Duration::from_millis(500),
-        ..PgSettings::default()
-    };
+    let mut settings = PgSettings::default();
+    settings.connect_timeout = Duration::from_millis(500);
 
     // nothing listens: refused at once
     let closed_port = TcpListener::bind("127.0.0.1:0")

@@ -27,6 +27,7 @@ pub use thumbnails::{ImageThumbnailer, MAX_DECODE_BYTES, MAX_IMAGE_EDGE};
 
 /// Why a storage adapter could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// The storage URL names a scheme this build does not support.
     #[error(

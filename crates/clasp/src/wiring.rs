@@ -90,11 +90,11 @@ async fn open_database(config: &Config) -> anyhow::Result<Metadata> {
                 .context("opening the database")?,
         )),
         Some("postgres" | "postgresql") => {
-            let settings = PgSettings {
-                pool_size: config.database_pool_size,
-                connect_timeout: Duration::from_secs(config.database_connect_timeout_secs),
-                statement_timeout: Duration::from_secs(config.database_statement_timeout_secs),
-            };
+            let mut settings = PgSettings::default();
+            settings.pool_size = config.database_pool_size;
+            settings.connect_timeout = Duration::from_secs(config.database_connect_timeout_secs);
+            settings.statement_timeout =
+                Duration::from_secs(config.database_statement_timeout_secs);
             Ok(Metadata::of(
                 PgStore::open(&url, &settings)
                     .await

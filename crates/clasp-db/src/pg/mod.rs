@@ -27,6 +27,7 @@ pub(crate) use url::is_postgres_url;
 
 /// How a [`PgStore`] uses its server.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PgSettings {
     /// Connections the store keeps at most; each instance of a scaled-out
     /// service has its own, so the server must allow their sum. At least 1.
