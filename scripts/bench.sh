@@ -4,7 +4,9 @@
 # loopback (scripts/services.sh, which also installs Debian's nginx and wrk; all stopped on
 # exit), and runs `clasp-bench all`: transfers through `clasp serve` beside nginx and
 # SeaweedFS (table, ratios, peak memory, docs/performance.svg), then listing pages on
-# SQLite and PostgreSQL. Arguments go to `clasp-bench all`, e.g.
+# SQLite and PostgreSQL, then cost as work grows (lookups, pages and `clasp gc` on
+# PostgreSQL at 10^4-10^6 attachments, uploads with quotas on and off).
+# Arguments go to `clasp-bench all`, e.g.
 # `./scripts/bench.sh --rounds 5 --sizes 1000,100000`.
 # Exits with 1 when a deep listing page at the largest tenant costs more than twice
 # one at the smallest; missed transfer goals are printed, not fatal.
