@@ -10,6 +10,7 @@
 mod admin;
 mod api_v1;
 mod attacks;
+mod backups;
 mod bench;
 mod browser;
 mod cases;
@@ -19,6 +20,7 @@ mod checksums;
 mod conformance;
 mod crash;
 mod crash_many;
+mod deploying;
 mod download_names;
 mod harness;
 mod load;

@@ -48,6 +48,22 @@ macro_rules! attachment_repository {
             type Found = Stored<Option<Attachment>>;
 
             impl $store {
+                /// Every attachment of every tenant, in any state, in id
+                /// order, at most `limit` after `after`: what a backup (and a
+                /// move to other stores) walks, a page at a time.
+                pub async fn attachments_after(
+                    &self,
+                    after: Option<AttachmentId>,
+                    limit: usize,
+                ) -> Stored<Vec<Attachment>> {
+                    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                    let mut query = attachments.order(id.asc()).limit(limit).into_boxed();
+                    if let Some(after) = after {
+                        query = query.filter(id.gt(DbId(after.0)));
+                    }
+                    self.load(query).await
+                }
+
                 /// The attachments `query` selects, whole.
                 async fn load<'a>(
                     &self,

@@ -25,6 +25,29 @@ pub enum Command {
     /// with their bytes, once; prints how many. `clasp serve` also does this
     /// every sweep_interval_secs.
     Gc,
+    /// Back up the embedded default (SQLite and the blob directory) into a new
+    /// directory, while serving: a consistent database snapshot and every file
+    /// it refers to, with the generated signing secret.
+    Backup {
+        /// The directory to create (it must not exist, or be empty).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Restore a backup of `clasp backup` into this instance's data directory,
+    /// which must hold no database yet.
+    Restore {
+        /// The backup's directory.
+        #[arg(long)]
+        from: std::path::PathBuf,
+    },
+    /// Probe this instance, for container and orchestrator health checks:
+    /// GET /healthz on `listen`, or with --ready /readyz on `admin_listen`;
+    /// exit 0 on 200, 1 otherwise, within 5 s.
+    Healthcheck {
+        /// Probe readiness (database and store answer) instead of liveness.
+        #[arg(long)]
+        ready: bool,
+    },
 }
 
 /// `clasp admin …`

@@ -1,10 +1,13 @@
 //! The `clasp` binary: configuration, wiring of adapters to the domain, and the
-//! operator commands (`serve`, `migrate`, `admin …`, `gc`).
+//! operator commands (`serve`, `migrate`, `admin …`, `gc`, `backup`, `restore`,
+//! `healthcheck`).
 
 mod admin;
+mod backup;
 mod cli;
 mod config;
 mod gc;
+mod healthcheck;
 mod serve;
 mod wiring;
 
@@ -37,6 +40,9 @@ fn main() -> ExitCode {
         Command::Migrate => wiring::block_on(wiring::migrate(&config)),
         Command::Admin(cmd) => wiring::block_on(admin::run(&config, cmd)),
         Command::Gc => wiring::block_on(gc::run(&config)),
+        Command::Backup { to } => wiring::block_on(backup::backup(&config, &to)),
+        Command::Restore { from } => wiring::block_on(backup::restore(&config, &from)),
+        Command::Healthcheck { ready } => wiring::block_on(healthcheck::run(&config, ready)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,6 +8,7 @@ mod blocking;
 mod connection;
 mod linking;
 mod queries;
+mod snapshot;
 
 use std::fmt;
 

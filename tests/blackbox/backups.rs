@@ -1,0 +1,153 @@
+//! `clasp backup` while uploads run, and `clasp restore` into a fresh data
+//! directory: every attachment the backup holds reads back whole, and URLs
+//! signed before it still verify.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::harness::{HELPER_TICKET, Server, Workdir, client, fetch, form, upload_to_ticket};
+
+/// A PDF of about 200 KiB, different for each `n`.
+fn pdf(n: u32) -> Vec<u8> {
+    let mut data = b"%PDF-1.7\n".to_vec();
+    let mut state = 0x9e37_79b9_u64 ^ u64::from(n);
+    while data.len() < 200 * 1024 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        data.extend_from_slice(&state.to_le_bytes());
+    }
+    data
+}
+
+/// Uploads `pdf(n)`; its id.
+async fn upload(c: &reqwest::Client, server: &Server, key: &str, n: u32) -> String {
+    let file = form("file", &format!("f{n}.pdf"), "application/pdf", pdf(n));
+    upload_to_ticket(c, server, key, HELPER_TICKET, file).await
+}
+
+/// The bytes of attachment `id` through its signed URL, or `None` if the
+/// instance does not know it.
+async fn read_back(c: &reqwest::Client, server: &Server, key: &str, id: &str) -> Option<Vec<u8>> {
+    let url = server.url(&format!(
+        "/v1/tickets/{HELPER_TICKET}/attachments/{id}/download"
+    ));
+    let res = c.get(url).bearer_auth(key).send().await.unwrap();
+    if res.status() == StatusCode::NOT_FOUND {
+        return None;
+    }
+    let answer: Value = res.json().await.unwrap();
+    let (status, bytes) = fetch(c, answer["signed_url"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    Some(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_taken_under_load_restores_every_attachment_it_holds() {
+    let work = Workdir::new();
+    let key = work.tenant_with_key("bk", "attachments:read,attachments:write");
+    let server = Arc::new(Server::start(&work));
+    let c = client();
+    let mut before = Vec::new();
+    for n in 0..20 {
+        before.push((n, upload(&c, &server, &key, n).await));
+    }
+    let signed_before = {
+        let url = server.url(&format!(
+            "/v1/tickets/{HELPER_TICKET}/attachments/{}/download",
+            before[0].1
+        ));
+        let answer: Value = c
+            .get(url)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["signed_url"].as_str().unwrap().to_owned()
+    };
+
+    // Uploads keep coming while the backup runs.
+    let running = Arc::new(AtomicBool::new(true));
+    let writer = {
+        let (c, server, key, running) = (c.clone(), server.clone(), key.clone(), running.clone());
+        tokio::spawn(async move {
+            let mut during = Vec::new();
+            let mut n = 1000;
+            while running.load(Ordering::Relaxed) {
+                during.push((n, upload(&c, &server, &key, n).await));
+                n += 1;
+            }
+            during
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("backup");
+    let out = {
+        let command = work.command(&["backup", "--to", target.to_str().unwrap()]);
+        tokio::task::spawn_blocking(move || {
+            let mut command = command;
+            command.output().unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    running.store(false, Ordering::Relaxed);
+    let during = writer.await.unwrap();
+    assert!(during.len() >= 2, "uploads ran beside the backup");
+    drop(Arc::into_inner(server).unwrap());
+
+    let fresh = Workdir::new();
+    let restored = fresh.run(&["restore", "--from", target.to_str().unwrap()]);
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let again = fresh.run(&["restore", "--from", target.to_str().unwrap()]);
+    assert!(
+        !again.status.success(),
+        "a restore never overwrites a database"
+    );
+    let server = Server::start(&fresh);
+
+    let mut held = HashMap::new();
+    for (n, id) in before.iter().chain(&during) {
+        if let Some(bytes) = read_back(&c, &server, &key, id).await {
+            assert_eq!(bytes, pdf(*n), "attachment {n} reads back whole");
+            held.insert(*n, id.clone());
+        }
+    }
+    for (n, _) in &before {
+        assert!(
+            held.contains_key(n),
+            "attachment {n}, ready before the backup, is in it"
+        );
+    }
+    let (status, bytes) = fetch(
+        &c,
+        &signed_before.replace(
+            signed_before.split("/signed/").next().unwrap(),
+            &server.url(""),
+        ),
+    )
+    .await;
+    assert_eq!(
+        (status, bytes),
+        (StatusCode::OK, pdf(0)),
+        "the signing secret came along"
+    );
+}
