@@ -22,5 +22,5 @@ cargo package -p clasp-domain --locked -q
 
 echo "crate-checks: cargo deny check licenses bans sources"
 deny=.tools/cargo-deny/bin/cargo-deny
-[ -x "$deny" ] || cargo install --locked -q --root .tools/cargo-deny cargo-deny >&2
+[ -x "$deny" ] || cargo install --locked -q --root .tools/cargo-deny --version 0.20.2 cargo-deny >&2
 "$deny" --log-level error check licenses bans sources

@@ -56,6 +56,9 @@ echo "== browser (Chromium and playwright-core for the video test)"
 browser=$(scripts/browser.sh)
 eval "$browser"
 
+echo "== cargo-deb (for the Debian package test)"
+scripts/package.sh --tool
+
 echo "== OpenAPI tools (schemathesis, openapi-spec-validator, openapi-python-client)"
 st=$(scripts/openapi-tools.sh)
 eval "$st"

@@ -27,4 +27,19 @@ async fn healthcheck_answers_for_a_serving_instance_and_fails_without_one() {
     let down = probe(&["healthcheck"]);
     assert_eq!(down.status.code(), Some(1), "{down:?}");
     assert!(String::from_utf8_lossy(&down.stderr).contains("/healthz"));
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = work
+        .command(&["healthcheck"])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        std::fs::read_dir(elsewhere.path())
+            .unwrap()
+            .next()
+            .is_none(),
+        "a probe leaves no data directory behind"
+    );
 }

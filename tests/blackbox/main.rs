@@ -28,6 +28,7 @@ mod managed;
 mod openapi;
 mod operations;
 mod operator;
+mod package;
 mod policy;
 mod postgres_tls;
 mod quotas;

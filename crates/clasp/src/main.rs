@@ -31,7 +31,9 @@ fn main() -> ExitCode {
         }
     };
     serve::init_logging(&config);
-    if let Err(e) = wiring::create_data_dir(&config) {
+    // A probe touches nothing on disk (it may run in any directory).
+    let probes = matches!(cli.command, Command::Healthcheck { .. });
+    if !probes && let Err(e) = wiring::create_data_dir(&config) {
         eprintln!("clasp: {e}");
         return ExitCode::from(EXIT_CONFIG);
     }
