@@ -25,6 +25,7 @@ mod download_names;
 mod harness;
 mod load;
 mod managed;
+mod migrate_store;
 mod openapi;
 mod operations;
 mod operator;

@@ -30,6 +30,7 @@ mod error;
 mod identities;
 mod listing;
 mod models;
+mod moving;
 mod pg;
 mod quota;
 mod readiness;
@@ -38,6 +39,7 @@ mod sql;
 mod sqlite;
 
 pub use error::DbError;
+pub use moving::{RowPage, Table};
 pub use pg::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 

@@ -10,7 +10,7 @@ use clasp_domain::{
 use diesel::prelude::*;
 
 use crate::error::corrupt;
-use crate::schema::{api_keys, attachments, messages, sessions, tenants};
+use crate::schema::{api_keys, attachments, messages, sessions, tenant_quotas, tenants};
 use crate::sql::{DbId, DbTags, DbTime};
 
 /// A stored attachment: its identity and its columns.
@@ -83,6 +83,49 @@ impl NewAttachment {
     }
 }
 
+/// An attachment moved from another store, with the number its tenant's
+/// clients know it by (`crate::moving`).
+#[derive(Insertable)]
+#[diesel(table_name = attachments)]
+pub(crate) struct ImportedAttachment {
+    tenant_number: i64,
+    id: DbId,
+    tenant_id: DbId,
+    #[diesel(embed)]
+    fields: AttachmentFields,
+}
+
+impl ImportedAttachment {
+    /// The row storing `a`, number included.
+    pub(crate) fn from_domain(a: &Attachment) -> Stored<Self> {
+        Ok(Self {
+            tenant_number: a.number,
+            id: DbId(a.id.0),
+            tenant_id: DbId(a.tenant_id.0),
+            fields: AttachmentFields::from_domain(a)?,
+        })
+    }
+}
+
+/// A tenant's quota limits and number counter, as a move carries them (its
+/// usage is charged again by the target's triggers).
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = tenant_quotas)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct QuotaLimitsRow {
+    tenant_id: DbId,
+    max_bytes: Option<i64>,
+    max_attachments: Option<i64>,
+    last_number: i64,
+}
+
+impl QuotaLimitsRow {
+    /// Its key, where the next page of a move starts.
+    pub(crate) fn key(&self) -> uuid::Uuid {
+        self.tenant_id.0
+    }
+}
+
 /// Everything of an attachment but its identity (number, id, tenant): what an
 /// update may change, and what a read returns beside the identity. `None`
 /// clears a column.
@@ -147,10 +190,12 @@ impl AttachmentFields {
     }
 }
 
-/// A new message row (messages are only written: their attachments carry the link).
-#[derive(Insertable)]
+/// A message row (the dialects only write them: their attachments carry the
+/// link; a move to another store reads them).
+#[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = messages)]
-pub(crate) struct NewMessage {
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct MessageRow {
     id: DbId,
     tenant_id: DbId,
     ticket_id: String,
@@ -158,7 +203,12 @@ pub(crate) struct NewMessage {
     created_at: DbTime,
 }
 
-impl NewMessage {
+impl MessageRow {
+    /// Its key, where the next page of a move starts.
+    pub(crate) fn key(&self) -> uuid::Uuid {
+        self.id.0
+    }
+
     /// The row storing `m`.
     pub(crate) fn from_domain(m: &Message) -> Self {
         Self {
@@ -185,6 +235,11 @@ pub(crate) struct TenantRow {
 }
 
 impl TenantRow {
+    /// Its key, where the next page of a move starts.
+    pub(crate) fn key(&self) -> uuid::Uuid {
+        self.id.0
+    }
+
     /// The row storing `t`.
     pub(crate) fn from_domain(t: &Tenant) -> Self {
         Self {
@@ -234,6 +289,11 @@ pub(crate) struct ApiKeyRow {
 }
 
 impl ApiKeyRow {
+    /// Its key, where the next page of a move starts.
+    pub(crate) fn key(&self) -> uuid::Uuid {
+        self.id.0
+    }
+
     /// The row storing `k`.
     pub(crate) fn from_domain(k: &ApiKey) -> Self {
         Self {
@@ -278,6 +338,11 @@ pub(crate) struct SessionRow {
 }
 
 impl SessionRow {
+    /// Its key, where the next page of a move starts.
+    pub(crate) fn key(&self) -> uuid::Uuid {
+        self.id.0
+    }
+
     /// The row storing `s`.
     pub(crate) fn from_domain(s: &Session) -> Self {
         Self {

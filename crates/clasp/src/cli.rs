@@ -40,6 +40,18 @@ pub enum Command {
         #[arg(long)]
         from: std::path::PathBuf,
     },
+    /// Move everything of this instance's stores (tenants, keys, sessions,
+    /// attachments with their bytes, quotas) into a PostgreSQL database and a
+    /// blob store, checking each object by its SHA-256; run it again to resume
+    /// after an interruption, or to catch up (docs/operations.md).
+    MigrateStore {
+        /// The PostgreSQL database to move to (it is migrated first).
+        #[arg(long)]
+        to_database_url: String,
+        /// The blob store to move to: s3://BUCKET (with the s3_* settings) or file://PATH.
+        #[arg(long)]
+        to_storage_url: String,
+    },
     /// Probe this instance, for container and orchestrator health checks:
     /// GET /healthz on `listen`, or with --ready /readyz on `admin_listen`;
     /// exit 0 on 200, 1 otherwise, within 5 s.

@@ -1,6 +1,6 @@
 //! The `clasp` binary: configuration, wiring of adapters to the domain, and the
 //! operator commands (`serve`, `migrate`, `admin …`, `gc`, `backup`, `restore`,
-//! `healthcheck`).
+//! `migrate-store`, `healthcheck`).
 
 mod admin;
 mod backup;
@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod gc;
 mod healthcheck;
+mod migrate_store;
 mod serve;
 mod wiring;
 
@@ -44,6 +45,14 @@ fn main() -> ExitCode {
         Command::Gc => wiring::block_on(gc::run(&config)),
         Command::Backup { to } => wiring::block_on(backup::backup(&config, &to)),
         Command::Restore { from } => wiring::block_on(backup::restore(&config, &from)),
+        Command::MigrateStore {
+            to_database_url,
+            to_storage_url,
+        } => wiring::block_on(migrate_store::run(
+            &config,
+            &to_database_url,
+            &to_storage_url,
+        )),
         Command::Healthcheck { ready } => wiring::block_on(healthcheck::run(&config, ready)),
     };
     match result {

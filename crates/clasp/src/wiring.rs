@@ -90,13 +90,8 @@ async fn open_database(config: &Config) -> anyhow::Result<Metadata> {
                 .context("opening the database")?,
         )),
         Some("postgres" | "postgresql") => {
-            let mut settings = PgSettings::default();
-            settings.pool_size = config.database_pool_size;
-            settings.connect_timeout = Duration::from_secs(config.database_connect_timeout_secs);
-            settings.statement_timeout =
-                Duration::from_secs(config.database_statement_timeout_secs);
             Ok(Metadata::of(
-                PgStore::open(&url, &settings)
+                PgStore::open(&url, &pg_settings(config))
                     .await
                     .context("opening the database")?,
             ))
@@ -106,6 +101,15 @@ async fn open_database(config: &Config) -> anyhow::Result<Metadata> {
         ))
         .into()),
     }
+}
+
+/// The PostgreSQL settings of `config`, for any PostgreSQL store it opens.
+pub fn pg_settings(config: &Config) -> PgSettings {
+    let mut settings = PgSettings::default();
+    settings.pool_size = config.database_pool_size;
+    settings.connect_timeout = Duration::from_secs(config.database_connect_timeout_secs);
+    settings.statement_timeout = Duration::from_secs(config.database_statement_timeout_secs);
+    settings
 }
 
 /// The signing secret: configured, or generated once into the data directory.
@@ -166,9 +170,21 @@ fn storage(config: &Config) -> anyhow::Result<Storage> {
             upload_signer: hmac,
         });
     }
-    // Clasp's own settings win over the standard AWS_* variables.
-    let mut settings = S3Settings::from_url(&url)
-        .map_err(setup)?
+    let settings = s3_settings(config, &url)?;
+    let blobs = ObjectBlobStore::s3(&settings).map_err(setup)?;
+    let signer = Arc::new(S3UrlSigner::new(&settings, hmac).map_err(setup)?);
+    Ok(Storage {
+        blobs: Arc::new(blobs),
+        signer: signer.clone(),
+        upload_signer: signer,
+    })
+}
+
+/// The S3 settings for the bucket of `url`: Clasp's own settings win over the
+/// standard AWS_* variables.
+fn s3_settings(config: &Config, url: &str) -> Result<S3Settings, SetupError> {
+    let mut settings = S3Settings::from_url(url)
+        .map_err(|e| SetupError(e.to_string()))?
         .with_env_fallback();
     if let Some(endpoint) = &config.s3_endpoint {
         settings.allow_http = endpoint.starts_with("http://");
@@ -183,13 +199,18 @@ fn storage(config: &Config) -> anyhow::Result<Storage> {
         settings.secret_access_key = Some(secret.clone());
     }
     settings.virtual_hosted_style = config.s3_virtual_hosted_style;
-    let blobs = ObjectBlobStore::s3(&settings).map_err(setup)?;
-    let signer = Arc::new(S3UrlSigner::new(&settings, hmac).map_err(setup)?);
-    Ok(Storage {
-        blobs: Arc::new(blobs),
-        signer: signer.clone(),
-        upload_signer: signer,
-    })
+    Ok(settings)
+}
+
+/// The blob store of `url` (a directory, memory, or a bucket with the S3
+/// settings of `config`), for a store other than the configured one.
+pub fn blob_store(config: &Config, url: &str) -> Result<ObjectBlobStore, SetupError> {
+    let built = if url.starts_with("s3://") {
+        ObjectBlobStore::s3(&s3_settings(config, url)?)
+    } else {
+        ObjectBlobStore::from_url_with(url, config.durability.fsync())
+    };
+    built.map_err(|e| SetupError(e.to_string()))
 }
 
 /// The virus scanner `clamav_address` names, or none. clamd is not asked here:

@@ -15,7 +15,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use super::PgStore;
 use crate::error::query_error;
 use crate::listing::Explain;
-use crate::models::{AttachmentRow, NewMessage};
+use crate::models::{AttachmentRow, MessageRow};
 use crate::schema::{api_keys, attachments, messages};
 use crate::sql::{DbId, DbTags, DbTime};
 
@@ -81,7 +81,7 @@ impl PgStore {
         let mut ids: Vec<DbId> = message.attachment_ids.iter().map(|a| DbId(a.0)).collect();
         ids.sort();
         ids.dedup();
-        let row = NewMessage::from_domain(message);
+        let row = MessageRow::from_domain(message);
         let link_id = message.id.to_string();
         let mut conn = self.conn().await?;
         let outcome = conn

@@ -8,14 +8,14 @@
 use diesel::prelude::*;
 use diesel::result::Error as QueryError;
 
-use crate::models::NewMessage;
+use crate::models::MessageRow;
 use crate::schema::{attachments, messages};
 use crate::sql::{DbId, DbTime};
 
 /// What [`link`] inserts and updates, owned (it crosses to a blocking thread).
 pub(crate) struct Linking {
     /// The message row.
-    pub(crate) message: NewMessage,
+    pub(crate) message: MessageRow,
     /// Its tenant, ticket, id and time, as stored.
     pub(crate) tenant_id: DbId,
     pub(crate) ticket_id: String,

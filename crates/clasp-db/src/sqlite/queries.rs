@@ -14,7 +14,7 @@ use super::SqliteStore;
 use super::linking::{Linking, link};
 use crate::error::query_error;
 use crate::listing::Explain;
-use crate::models::{AttachmentRow, NewMessage};
+use crate::models::{AttachmentRow, MessageRow};
 use crate::schema::{api_keys, attachment_tags, attachments};
 use crate::sql::{DbId, DbTime};
 
@@ -76,7 +76,7 @@ impl SqliteStore {
         ids.sort();
         ids.dedup();
         let linking = Linking {
-            message: NewMessage::from_domain(message),
+            message: MessageRow::from_domain(message),
             tenant_id: DbId(message.tenant_id.0),
             ticket_id: message.ticket_id.clone(),
             message_id: message.id.to_string(),
