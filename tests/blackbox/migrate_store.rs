@@ -189,6 +189,14 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_through_an_interruption()
             .unwrap();
         let (status, bytes) = fetch(&c, answer["signed_url"].as_str().unwrap()).await;
         assert_eq!((status, bytes), (StatusCode::OK, file(n)), "attachment {n}");
+        // And through the redirect dialect, for a sample.
+        if n % 50 == 0 {
+            let url = moved.url(&format!("/api/v1/attachments/{id}/download"));
+            let res = c.get(url).bearer_auth(&key).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::TEMPORARY_REDIRECT);
+            let location = res.headers()["location"].to_str().unwrap().to_owned();
+            assert_eq!(fetch(&c, &location).await, (StatusCode::OK, file(n)));
+        }
     }
     for (id, expected) in [(&late, Some(file(FILES + 10))), (&deleted, None)] {
         let url = moved.url(&format!(
