@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
-use crate::harness::{HELPER_TICKET, Server, Workdir, client, fetch, form, upload_to_ticket};
+use crate::harness::{
+    HELPER_TICKET, Server, Workdir, client, fetch, form, ticket_read_back, ticket_signed_url,
+    upload_to_ticket,
+};
 
 /// A PDF of about 200 KiB, different for each `n`.
 fn pdf(n: u32) -> Vec<u8> {
@@ -30,22 +32,6 @@ async fn upload(c: &reqwest::Client, server: &Server, key: &str, n: u32) -> Stri
     upload_to_ticket(c, server, key, HELPER_TICKET, file).await
 }
 
-/// The bytes of attachment `id` through its signed URL, or `None` if the
-/// instance does not know it.
-async fn read_back(c: &reqwest::Client, server: &Server, key: &str, id: &str) -> Option<Vec<u8>> {
-    let url = server.url(&format!(
-        "/v1/tickets/{HELPER_TICKET}/attachments/{id}/download"
-    ));
-    let res = c.get(url).bearer_auth(key).send().await.unwrap();
-    if res.status() == StatusCode::NOT_FOUND {
-        return None;
-    }
-    let answer: Value = res.json().await.unwrap();
-    let (status, bytes) = fetch(c, answer["signed_url"].as_str().unwrap()).await;
-    assert_eq!(status, StatusCode::OK);
-    Some(bytes)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backup_taken_under_load_restores_every_attachment_it_holds() {
     let work = Workdir::new();
@@ -56,22 +42,7 @@ async fn a_backup_taken_under_load_restores_every_attachment_it_holds() {
     for n in 0..20 {
         before.push((n, upload(&c, &server, &key, n).await));
     }
-    let signed_before = {
-        let url = server.url(&format!(
-            "/v1/tickets/{HELPER_TICKET}/attachments/{}/download",
-            before[0].1
-        ));
-        let answer: Value = c
-            .get(url)
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        answer["signed_url"].as_str().unwrap().to_owned()
-    };
+    let signed_before = ticket_signed_url(&c, &server, &key, &before[0].1).await;
 
     // Uploads keep coming while the backup runs.
     let running = Arc::new(AtomicBool::new(true));
@@ -126,7 +97,7 @@ async fn a_backup_taken_under_load_restores_every_attachment_it_holds() {
 
     let mut held = HashMap::new();
     for (n, id) in before.iter().chain(&during) {
-        if let Some(bytes) = read_back(&c, &server, &key, id).await {
+        if let Some(bytes) = ticket_read_back(&c, &server, &key, id).await {
             assert_eq!(bytes, pdf(*n), "attachment {n} reads back whole");
             held.insert(*n, id.clone());
         }

@@ -248,7 +248,6 @@ pub async fn upload_and_sign(
     data: &[u8],
 ) -> String {
     let c = client();
-    let base = server.url(&format!("/v1/tickets/{HELPER_TICKET}/attachments"));
     let id = upload_to_ticket(
         &c,
         server,
@@ -257,8 +256,43 @@ pub async fn upload_and_sign(
         form("file", filename, content_type, data.to_vec()),
     )
     .await;
+    ticket_signed_url(&c, server, key, &id).await
+}
+
+/// The bytes of attachment `id` of [`HELPER_TICKET`] through its signed URL, or `None` if the
+/// instance does not know it.
+pub async fn ticket_read_back(
+    c: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    id: &str,
+) -> Option<Vec<u8>> {
+    let url = server.url(&format!(
+        "/v1/tickets/{HELPER_TICKET}/attachments/{id}/download"
+    ));
+    let res = c.get(url).bearer_auth(key).send().await.unwrap();
+    if res.status() == reqwest::StatusCode::NOT_FOUND {
+        return None;
+    }
+    let answer: serde_json::Value = res.json().await.unwrap();
+    let (status, bytes) = fetch(c, answer["signed_url"].as_str().unwrap()).await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    Some(bytes)
+}
+
+/// The `signed_url` the tickets dialect hands out for attachment `id` of
+/// [`HELPER_TICKET`].
+pub async fn ticket_signed_url(
+    c: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    id: &str,
+) -> String {
+    let url = server.url(&format!(
+        "/v1/tickets/{HELPER_TICKET}/attachments/{id}/download"
+    ));
     let dl: serde_json::Value = c
-        .get(format!("{base}/{}/download", id))
+        .get(url)
         .bearer_auth(key)
         .send()
         .await

@@ -7,10 +7,10 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::harness::{
-    HELPER_TICKET, Server, Workdir, client, fetch, form, required, upload_to_ticket,
+    HELPER_TICKET, Server, Workdir, client, fetch, form, required, ticket_read_back,
+    ticket_signed_url, upload_to_ticket,
 };
 use crate::shared::{SECRET, fresh_postgres_database, on_postgres_and_s3, psql};
 
@@ -68,16 +68,7 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_through_an_interruption()
         .await
         .unwrap();
     assert!(res.status().is_success());
-    let answer: Value = c
-        .get(format!("{base}/{}/download", ids[0]))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let signed_before = answer["signed_url"].as_str().unwrap().to_owned();
+    let signed_before = ticket_signed_url(&c, &server, &key, &ids[0]).await;
     drop(server);
 
     let database = fresh_postgres_database();
@@ -175,22 +166,10 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_through_an_interruption()
             (n + 1).to_string(),
             "attachment {n} keeps its number"
         );
-        let url = moved.url(&format!(
-            "/v1/tickets/{HELPER_TICKET}/attachments/{id}/download"
-        ));
-        let answer: Value = c
-            .get(url)
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let (status, bytes) = fetch(&c, answer["signed_url"].as_str().unwrap()).await;
-        assert_eq!((status, bytes), (StatusCode::OK, file(n)), "attachment {n}");
+        let bytes = ticket_read_back(&c, &moved, &key, id).await;
+        assert_eq!(bytes, Some(file(n)), "attachment {n}");
         // And through the redirect dialect, for a sample.
-        if n % 50 == 0 {
+        if n.is_multiple_of(50) {
             let url = moved.url(&format!("/api/v1/attachments/{id}/download"));
             let res = c.get(url).bearer_auth(&key).send().await.unwrap();
             assert_eq!(res.status(), StatusCode::TEMPORARY_REDIRECT);
@@ -198,20 +177,14 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_through_an_interruption()
             assert_eq!(fetch(&c, &location).await, (StatusCode::OK, file(n)));
         }
     }
-    for (id, expected) in [(&late, Some(file(FILES + 10))), (&deleted, None)] {
-        let url = moved.url(&format!(
-            "/v1/tickets/{HELPER_TICKET}/attachments/{id}/download"
-        ));
-        let res = c.get(url).bearer_auth(&key).send().await.unwrap();
-        match expected {
-            Some(bytes) => {
-                let answer: Value = res.json().await.unwrap();
-                let got = fetch(&c, answer["signed_url"].as_str().unwrap()).await;
-                assert_eq!(got, (StatusCode::OK, bytes), "uploaded after the first run");
-            }
-            None => assert_eq!(res.status(), StatusCode::NOT_FOUND, "deleted after it"),
-        }
-    }
+    let late_bytes = ticket_read_back(&c, &moved, &key, &late).await;
+    assert_eq!(
+        late_bytes,
+        Some(file(FILES + 10)),
+        "uploaded after the first run"
+    );
+    let gone = ticket_read_back(&c, &moved, &key, &deleted).await;
+    assert_eq!(gone, None, "deleted after it");
     let list = moved.url(&format!("/v1/tickets/{HELPER_TICKET}/attachments"));
     let res = c.get(list).bearer_auth(&revoked).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "revoked after it");
