@@ -18,6 +18,8 @@ use crate::shared::{SECRET, fresh_postgres_database, on_postgres_and_s3, psql};
 /// be stopped between two.
 const FILES: u32 = 450;
 
+mod dialects;
+
 fn file(n: u32) -> Vec<u8> {
     format!("attachment {n} of the move\n")
         .repeat(40)
@@ -58,6 +60,7 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_through_an_interruption()
         let upload = form("file", &format!("f{n}.txt"), "text/plain", file(n));
         ids.push(upload_to_ticket(&c, &server, &key, HELPER_TICKET, upload).await);
     }
+    let others = dialects::fill(&source, &server, &key, "moving").await;
     // A gap in the numbers, which the move must keep.
     let base = server.url(&format!("/v1/tickets/{HELPER_TICKET}/attachments"));
     let gone = ids.remove(2);
@@ -188,6 +191,7 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_through_an_interruption()
     let list = moved.url(&format!("/v1/tickets/{HELPER_TICKET}/attachments"));
     let res = c.get(list).bearer_auth(&revoked).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "revoked after it");
+    dialects::read_back(&moved, &key, "moving", &others).await;
     let path = &signed_before[signed_before.find("/signed/").unwrap()..];
     let (status, bytes) = fetch(&c, &moved.url(path)).await;
     assert_eq!(
@@ -203,7 +207,7 @@ async fn an_embedded_instance_moves_to_postgres_and_s3_through_an_interruption()
     );
     assert_eq!(
         number,
-        (FILES + 2).to_string(),
-        "numbers go on after the moved ones"
+        (FILES + 5).to_string(),
+        "numbers go on after the moved ones (the tickets', the three others', the late one)"
     );
 }
