@@ -57,17 +57,14 @@ pub fn s3_endpoint() -> String {
 /// The test bucket, to look behind Clasp.
 pub fn test_bucket() -> ObjectBlobStore {
     let endpoint = s3_endpoint();
-    ObjectBlobStore::s3(&S3Settings {
-        bucket: required("CLASP_TEST_S3_BUCKET"),
-        allow_http: endpoint.starts_with("http://"),
-        endpoint: Some(endpoint),
-        public_endpoint: None,
-        region: required("CLASP_TEST_S3_REGION"),
-        access_key_id: Some(required("CLASP_TEST_S3_ACCESS_KEY_ID")),
-        secret_access_key: Some(required("CLASP_TEST_S3_SECRET_ACCESS_KEY")),
-        virtual_hosted_style: false,
-    })
-    .unwrap()
+    let mut settings =
+        S3Settings::from_url(&format!("s3://{}", required("CLASP_TEST_S3_BUCKET"))).unwrap();
+    settings.allow_http = endpoint.starts_with("http://");
+    settings.endpoint = Some(endpoint);
+    settings.region = required("CLASP_TEST_S3_REGION");
+    settings.access_key_id = Some(required("CLASP_TEST_S3_ACCESS_KEY_ID"));
+    settings.secret_access_key = Some(required("CLASP_TEST_S3_SECRET_ACCESS_KEY"));
+    ObjectBlobStore::s3(&settings).unwrap()
 }
 
 /// `psql DATABASE -Atc SQL`, its output trimmed.

@@ -395,10 +395,8 @@ async fn an_unreachable_endpoint_fails_within_seconds() {
         .local_addr()
         .unwrap()
         .port();
-    let settings = S3Settings {
-        endpoint: Some(format!("http://127.0.0.1:{port}")),
-        ..s3_settings()
-    };
+    let mut settings = s3_settings();
+    settings.endpoint = Some(format!("http://127.0.0.1:{port}"));
     let store = ObjectBlobStore::s3(&settings).unwrap();
 
     let started = Instant::now();
@@ -438,18 +436,12 @@ async fn readiness_needs_the_endpoint_the_credentials_and_the_bucket() {
         .local_addr()
         .unwrap()
         .port();
-    let unreachable = S3Settings {
-        endpoint: Some(format!("http://127.0.0.1:{port}")),
-        ..s3_settings()
-    };
-    let wrong_key = S3Settings {
-        secret_access_key: Some("not-the-secret".into()),
-        ..s3_settings()
-    };
-    let no_bucket = S3Settings {
-        bucket: format!("missing-{}", Uuid::now_v7()),
-        ..s3_settings()
-    };
+    let mut unreachable = s3_settings();
+    unreachable.endpoint = Some(format!("http://127.0.0.1:{port}"));
+    let mut wrong_key = s3_settings();
+    wrong_key.secret_access_key = Some("not-the-secret".into());
+    let mut no_bucket = s3_settings();
+    no_bucket.bucket = format!("missing-{}", Uuid::now_v7());
     for (what, settings) in [
         ("unreachable", unreachable),
         ("wrong key", wrong_key),
@@ -506,10 +498,8 @@ fn storage_urls_name_just_a_bucket() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_http_endpoint_allows_http() {
     // a plaintext endpoint set after from_url (as the binary does) just works
-    let settings = S3Settings {
-        allow_http: false,
-        ..s3_settings()
-    };
+    let mut settings = s3_settings();
+    settings.allow_http = false;
     assert!(settings.endpoint.as_deref().unwrap().starts_with("http://"));
     let store = ObjectBlobStore::s3(&settings).unwrap();
     assert_eq!(
@@ -519,10 +509,8 @@ async fn an_http_endpoint_allows_http() {
             .unwrap(),
         None
     );
-    let half = S3Settings {
-        secret_access_key: None,
-        ..settings
-    };
+    let mut half = settings;
+    half.secret_access_key = None;
     assert!(matches!(
         ObjectBlobStore::s3(&half).unwrap_err(),
         StorageError::S3Settings(_)

@@ -42,6 +42,7 @@ const RETRY_WINDOW: Duration = Duration::from_secs(5);
 /// [`ObjectBlobStore::s3`](crate::ObjectBlobStore::s3) and [`S3UrlSigner`](crate::S3UrlSigner), so
 /// the URLs handed to clients are signed for the same endpoint Clasp talks to.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct S3Settings {
     /// The bucket (must already exist).
     pub bucket: String,

@@ -24,19 +24,19 @@ fn required(name: &str) -> String {
 /// (optional, us-east-1 by default).
 pub fn s3_settings() -> S3Settings {
     let endpoint = required("CLASP_TEST_S3_ENDPOINT");
-    S3Settings {
-        bucket: required("CLASP_TEST_S3_BUCKET"),
-        allow_http: endpoint.starts_with("http://"),
-        endpoint: Some(endpoint),
-        public_endpoint: None,
-        region: std::env::var("CLASP_TEST_S3_REGION")
-            .ok()
-            .filter(|r| !r.trim().is_empty())
-            .unwrap_or_else(|| "us-east-1".into()),
-        access_key_id: Some(required("CLASP_TEST_S3_ACCESS_KEY_ID")),
-        secret_access_key: Some(required("CLASP_TEST_S3_SECRET_ACCESS_KEY")),
-        virtual_hosted_style: false,
+    let mut settings =
+        S3Settings::from_url(&format!("s3://{}", required("CLASP_TEST_S3_BUCKET"))).unwrap();
+    settings.allow_http = endpoint.starts_with("http://");
+    settings.endpoint = Some(endpoint);
+    if let Some(region) = std::env::var("CLASP_TEST_S3_REGION")
+        .ok()
+        .filter(|r| !r.trim().is_empty())
+    {
+        settings.region = region;
     }
+    settings.access_key_id = Some(required("CLASP_TEST_S3_ACCESS_KEY_ID"));
+    settings.secret_access_key = Some(required("CLASP_TEST_S3_SECRET_ACCESS_KEY"));
+    settings
 }
 
 /// The signer of Clasp's own URLs beside the presigner.
