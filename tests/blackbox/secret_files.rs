@@ -5,8 +5,8 @@
 
 use reqwest::StatusCode;
 
-use crate::harness::{ADMIN_TOKEN, PNG, Server, Workdir, client, upload_and_sign};
-use crate::shared::{SECRET, fresh_postgres_database, on_postgres_and_s3};
+use crate::harness::{ADMIN_TOKEN, PNG, Server, Workdir, client, required, upload_and_sign};
+use crate::shared::{SECRET, fresh_postgres_database, on_postgres_and_s3, psql};
 
 /// Moves `key` of `work`'s environment into a file (ending in a newline, as
 /// `echo` writes it) named by `key_FILE`.
@@ -85,4 +85,47 @@ async fn urls_signed_with_a_secret_from_a_file_verify_with_the_same_secret_given
     assert_eq!(out.status.code(), Some(2), "a secret set both ways");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("signing_secret_file"), "{stderr}");
+}
+
+#[test]
+fn the_database_password_may_come_from_a_file_and_a_wrong_one_is_refused() {
+    // The test server's role `clasp_password` must give its password (SCRAM).
+    let name = format!("bb_pw_{}", uuid::Uuid::now_v7().simple());
+    psql(
+        &required("CLASP_TEST_POSTGRES_URL"),
+        &format!("CREATE DATABASE {name} OWNER clasp_password"),
+    );
+    let role = required("CLASP_TEST_POSTGRES_PASSWORD_URL");
+    let url = format!("{}/{name}", role.rsplit_once('/').unwrap().0);
+    let files = tempfile::tempdir().unwrap();
+    let (good, wrong) = (files.path().join("good"), files.path().join("wrong"));
+    std::fs::write(
+        &good,
+        format!("{}\n", required("CLASP_TEST_POSTGRES_PASSWORD")),
+    )
+    .unwrap();
+    std::fs::write(&wrong, "not-the-password\n").unwrap();
+    let gc = |password_file: Option<&std::path::Path>| {
+        let mut work = Workdir::new()
+            .with_env("CLASP_DATABASE_URL", &url)
+            .with_env("CLASP_SIGNING_SECRET", SECRET);
+        if let Some(file) = password_file {
+            work = work.with_env("CLASP_DATABASE_PASSWORD_FILE", file.to_str().unwrap());
+        }
+        work.run(&["gc"])
+    };
+    let out = gc(Some(&good));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for refused in [gc(Some(&wrong)), gc(None)] {
+        assert!(!refused.status.success());
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            !stderr.contains("not-the-password"),
+            "no password in the message: {stderr}"
+        );
+    }
 }
