@@ -44,15 +44,6 @@ pub enum Table {
 }
 
 impl Table {
-    /// In the order they are moved: what others refer to first.
-    pub const ALL: [Table; 5] = [
-        Table::Tenants,
-        Table::ApiKeys,
-        Table::Sessions,
-        Table::Messages,
-        Table::Quotas,
-    ];
-
     /// Its name, for progress lines.
     pub fn name(self) -> &'static str {
         match self {
