@@ -193,6 +193,10 @@ fn median_duration(values: &[Duration]) -> Duration {
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
+/// The 99th percentile an authenticated metadata GET must stay under
+/// (issue 20), at the metadata workload's connections.
+const METADATA_P99_GOAL: Duration = Duration::from_millis(2);
+
 impl Report {
     /// The goals that do not hold, as lines for people.
     pub fn missed(&self) -> Vec<String> {
@@ -212,6 +216,18 @@ impl Report {
                 })
             })
             .collect();
+        for m in self.measurements.iter().filter(|m| m.role == Role::Metadata) {
+            let p99 = median_duration(&m.clasp_p99);
+            if p99 > METADATA_P99_GOAL {
+                missed.push(format!(
+                    "{} ×{}: p99 {:.2} ms > {} ms",
+                    m.workload,
+                    m.concurrency,
+                    p99.as_secs_f64() * 1000.0,
+                    METADATA_P99_GOAL.as_millis()
+                ));
+            }
+        }
         if let Some(memory) = self.memory
             && memory.peak > MEMORY_GOAL.min(memory.tus_peak)
         {
@@ -300,5 +316,39 @@ impl Report {
             ));
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata(p99_ms: u64) -> Measurement {
+        Measurement {
+            workload: "metadata GET".into(),
+            role: Role::Metadata,
+            bytes: 0,
+            concurrency: 16,
+            unit: Unit::PerSec,
+            clasp: vec![40_000.0],
+            clasp_p99: vec![Duration::from_millis(p99_ms)],
+            peer: "nginx".into(),
+            peers: vec![100_000.0],
+            peer_p99: vec![Duration::from_millis(1)],
+            ceiling: vec![300_000.0],
+            goal: Some(0.3),
+        }
+    }
+
+    #[test]
+    fn a_metadata_p99_over_two_milliseconds_misses_its_goal_whatever_the_ratio() {
+        let report = |p99| Report {
+            measurements: vec![metadata(p99)],
+            ..Report::default()
+        };
+        assert!(report(1).missed().is_empty());
+        let missed = report(3).missed();
+        assert_eq!(missed.len(), 1, "{missed:?}");
+        assert!(missed[0].contains("p99 3.00 ms > 2 ms"), "{missed:?}");
     }
 }
