@@ -216,7 +216,11 @@ impl Report {
                 })
             })
             .collect();
-        for m in self.measurements.iter().filter(|m| m.role == Role::Metadata) {
+        for m in self
+            .measurements
+            .iter()
+            .filter(|m| m.role == Role::Metadata)
+        {
             let p99 = median_duration(&m.clasp_p99);
             if p99 > METADATA_P99_GOAL {
                 missed.push(format!(
