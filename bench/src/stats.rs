@@ -10,17 +10,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    for _ in 0..warmup {
-        op().await?;
-    }
-    let mut times = Vec::with_capacity(runs.max(1));
-    for _ in 0..runs.max(1) {
-        let start = Instant::now();
-        op().await?;
-        times.push(start.elapsed());
-    }
-    times.sort();
-    Ok(times[times.len() / 2])
+    Ok(spread(warmup, runs, |_| op()).await?.p50)
 }
 
 /// The median and the 99th percentile of many timed runs.

@@ -134,13 +134,9 @@ async fn grow(
 ) -> Result<()> {
     let tenants = layout.tenants();
     let url = backend.url();
-    let gc = ClaspCli::new(
-        &config.clasp_bin,
-        &work.join(format!("gc-{tenants}")),
-        &Storage::Local,
-        Some(&url),
-    );
-    std::fs::create_dir_all(work.join(format!("gc-{tenants}")))?;
+    let dir = work.join(format!("gc-{tenants}"));
+    std::fs::create_dir_all(&dir)?;
+    let gc = ClaspCli::new(&config.clasp_bin, &dir, &Storage::Local, Some(&url));
     let mut seeded = 0;
     for &size in &config.sizes {
         let per_tenant = size / u64::from(tenants);

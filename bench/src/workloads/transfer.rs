@@ -43,7 +43,7 @@ pub(crate) mod target;
 
 pub use report::{
     GENERATOR_MARGIN, MEMORY_GOAL, Measurement, Memory, Report, Role, Settled, Unit, median,
-    size_label,
+    min_max, size_label,
 };
 use report::{KIB, MIB};
 use target::{Target, empty_dir, pdf_bytes, put_op, tus_op};

@@ -39,7 +39,7 @@ mod sql;
 mod sqlite;
 
 pub use error::DbError;
-pub use moving::{RowPage, Table};
+pub use moving::{Exporter, RowPage, Table};
 pub use pg::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use clasp_domain::ports::Stored;
+use clasp_domain::ports::{IdentityStore, Stored};
 use clasp_domain::{Attachment, AttachmentId};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
@@ -86,12 +86,41 @@ macro_rules! page_of {
     }};
 }
 
+/// A store a move reads from, whichever backend it is: what `clasp
+/// migrate-store` asks of its source (and, to remove what the source no
+/// longer has, of its target).
+#[async_trait::async_trait]
+pub trait Exporter: IdentityStore {
+    /// Up to `limit` rows of `table` keyed after `after`, in key order.
+    async fn export_page(&self, table: Table, after: Option<Uuid>, limit: usize)
+    -> Stored<RowPage>;
+
+    /// Every attachment of every tenant, in id order, at most `limit` after
+    /// `after`.
+    async fn attachments_after(
+        &self,
+        after: Option<AttachmentId>,
+        limit: usize,
+    ) -> Stored<Vec<Attachment>>;
+
+    /// Which of `ids` are here, with when each last changed: a move skips
+    /// what it has moved already, and refreshes what changed since.
+    async fn existing_attachments(
+        &self,
+        ids: &[AttachmentId],
+    ) -> Stored<HashMap<AttachmentId, OffsetDateTime>>;
+
+    /// How many attachments there are, in any state, and their bytes: what a
+    /// move has before it, for its progress.
+    async fn attachment_totals(&self) -> Stored<(u64, u64)>;
+}
+
 /// The reading side, the same on both stores.
 macro_rules! exporter {
     ($store:ty) => {
-        impl $store {
-            /// Up to `limit` rows of `table` keyed after `after`, in key order.
-            pub async fn export_page(
+        #[async_trait::async_trait]
+        impl Exporter for $store {
+            async fn export_page(
                 &self,
                 table: Table,
                 after: Option<Uuid>,
@@ -137,10 +166,15 @@ macro_rules! exporter {
                 Ok(RowPage { rows, last })
             }
 
-            /// Which of `ids` are here, with when each last changed: a move
-            /// skips what it has moved already, and refreshes what changed
-            /// since.
-            pub async fn existing_attachments(
+            async fn attachments_after(
+                &self,
+                after: Option<AttachmentId>,
+                limit: usize,
+            ) -> Stored<Vec<Attachment>> {
+                <$store>::attachments_after(self, after, limit).await
+            }
+
+            async fn existing_attachments(
                 &self,
                 ids: &[AttachmentId],
             ) -> Stored<HashMap<AttachmentId, OffsetDateTime>> {
@@ -158,9 +192,7 @@ macro_rules! exporter {
                     .collect())
             }
 
-            /// How many attachments there are, in any state, and their bytes:
-            /// what a move has before it, for its progress.
-            pub async fn attachment_totals(&self) -> Stored<(u64, u64)> {
+            async fn attachment_totals(&self) -> Stored<(u64, u64)> {
                 use diesel::dsl::{count_star, sql};
                 use diesel::sql_types::BigInt;
                 let mut conn = self.conn().await?;

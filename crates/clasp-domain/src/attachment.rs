@@ -200,6 +200,14 @@ impl Attachment {
         format!("uploads/{}/{}", self.tenant_id, self.id)
     }
 
+    /// The objects that hold this attachment once stored: its bytes, and its
+    /// thumbnail if it has one. What deleting, backing up or moving it must
+    /// reach (a direct upload's staged object, [`Attachment::upload_key`], is
+    /// apart).
+    pub fn object_keys(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(self.blob_key()).chain(self.thumbnail_key.clone())
+    }
+
     /// Where the thumbnail of an image goes in the blob store: beside the
     /// original, under the same tenant prefix.
     pub fn thumbnail_blob_key(&self) -> String {

@@ -114,8 +114,7 @@ async fn copy_bytes(
         copied.gone += 1;
         return Ok(());
     }
-    let keys = std::iter::once(attachment.blob_key()).chain(attachment.thumbnail_key.clone());
-    for key in keys {
+    for key in attachment.object_keys() {
         let source = blobs.join(&key);
         // Attachments that never got bytes (refused, abandoned) have none.
         if source.is_file() {

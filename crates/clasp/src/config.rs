@@ -278,14 +278,18 @@ impl Config {
     /// The metadata store URL in force, with `database_password`,
     /// `database_sslmode` and `database_sslrootcert` in it.
     pub fn database_url(&self) -> String {
-        let url = self.database_url_without_password();
         // Checked on load, so what does not fit is refused there.
-        self.url_with_password(url.clone())
-            .and_then(|url| self.url_with_tls(url))
-            .unwrap_or(url)
+        self.composed_database_url()
+            .unwrap_or_else(|_| self.database_url_without_password())
     }
 
-    pub(super) fn database_url_without_password(&self) -> String {
+    /// `database_url` (or the embedded default) with the password and the TLS
+    /// settings put in; what does not fit is refused.
+    pub(super) fn composed_database_url(&self) -> Result<String, ConfigError> {
+        self.url_with_tls(self.url_with_password(self.database_url_without_password())?)
+    }
+
+    fn database_url_without_password(&self) -> String {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("clasp.db").display()))

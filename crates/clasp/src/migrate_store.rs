@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
-use clasp_db::{PgStore, RowPage, SqliteStore, Table};
+use clasp_db::{Exporter, PgStore, SqliteStore, Table};
 use clasp_domain::ports::{AttachmentRepository, BlobError, BlobStore, IdentityStore};
 use clasp_domain::{Attachment, AttachmentId};
 use clasp_storage::ObjectBlobStore;
@@ -33,68 +33,16 @@ const PAGE: usize = 200;
 /// How often progress is printed.
 const REPORT_EVERY: Duration = Duration::from_secs(2);
 
-/// The store the rows come from: this instance's.
-enum Source {
-    Sqlite(SqliteStore),
-    Pg(PgStore),
-}
-
-impl Source {
-    async fn open(config: &Config) -> anyhow::Result<Source> {
-        let url = config.database_url();
-        Ok(
-            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                Source::Pg(PgStore::open(&url, &wiring::pg_settings(config)).await?)
-            } else {
-                Source::Sqlite(SqliteStore::open(&url).await?)
-            },
-        )
-    }
-
-    async fn export_page(
-        &self,
-        table: Table,
-        after: Option<uuid::Uuid>,
-    ) -> anyhow::Result<RowPage> {
-        Ok(match self {
-            Source::Sqlite(s) => s.export_page(table, after, PAGE).await?,
-            Source::Pg(s) => s.export_page(table, after, PAGE).await?,
-        })
-    }
-
-    async fn attachments_after(
-        &self,
-        after: Option<AttachmentId>,
-    ) -> anyhow::Result<Vec<Attachment>> {
-        Ok(match self {
-            Source::Sqlite(s) => s.attachments_after(after, PAGE).await?,
-            Source::Pg(s) => s.attachments_after(after, PAGE).await?,
-        })
-    }
-
-    async fn existing_attachments(
-        &self,
-        ids: &[AttachmentId],
-    ) -> anyhow::Result<std::collections::HashMap<AttachmentId, time::OffsetDateTime>> {
-        Ok(match self {
-            Source::Sqlite(s) => s.existing_attachments(ids).await?,
-            Source::Pg(s) => s.existing_attachments(ids).await?,
-        })
-    }
-
-    fn identities(&self) -> &dyn IdentityStore {
-        match self {
-            Source::Sqlite(s) => s,
-            Source::Pg(s) => s,
-        }
-    }
-
-    async fn attachment_totals(&self) -> anyhow::Result<(u64, u64)> {
-        Ok(match self {
-            Source::Sqlite(s) => s.attachment_totals().await?,
-            Source::Pg(s) => s.attachment_totals().await?,
-        })
-    }
+/// This instance's metadata store, which the rows come from.
+async fn open_source(config: &Config) -> anyhow::Result<Box<dyn Exporter>> {
+    let url = config.database_url();
+    Ok(
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Box::new(PgStore::open(&url, &wiring::pg_settings(config)).await?)
+        } else {
+            Box::new(SqliteStore::open(&url).await?)
+        },
+    )
 }
 
 /// Moves this instance's stores into the ones named.
@@ -110,7 +58,7 @@ pub async fn run(config: &Config, to_database: &str, to_storage: &str) -> anyhow
     if to_database == config.database_url() || to_storage == config.storage_url() {
         return Err(SetupError("the target stores are this instance's own".into()).into());
     }
-    let source = Source::open(config)
+    let source = open_source(config)
         .await
         .context("opening this instance's database")?;
     let source_blobs = wiring::blob_store(config, &config.storage_url())?;
@@ -125,42 +73,40 @@ pub async fn run(config: &Config, to_database: &str, to_storage: &str) -> anyhow
         Table::Sessions,
         Table::Messages,
     ] {
-        copy_table(&source, &target, table).await?;
+        copy_table(&*source, &target, table).await?;
     }
     let (count, bytes) = source.attachment_totals().await?;
     let mut progress = Progress::new(count, bytes);
     let mut after = None;
     loop {
-        let page = source.attachments_after(after).await?;
+        let page = source.attachments_after(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         let ids: Vec<AttachmentId> = page.iter().map(|a| a.id).collect();
         let moved = target.existing_attachments(&ids).await?;
         let (mut new, mut changed) = (Vec::new(), Vec::new());
         for attachment in page {
-            match moved.get(&attachment.id) {
-                Some(at) if *at >= attachment.updated_at => {
-                    progress.skipped(attachment.size_bytes);
-                    continue;
-                }
-                Some(_) => {
-                    progress.copied(copy_objects(&attachment, &source_blobs, &target_blobs).await?);
-                    changed.push(attachment);
-                }
-                None => {
-                    progress.copied(copy_objects(&attachment, &source_blobs, &target_blobs).await?);
-                    new.push(attachment);
-                }
+            let here = moved.get(&attachment.id);
+            if here.is_some_and(|at| *at >= attachment.updated_at) {
+                progress.skipped(attachment.size_bytes);
+                continue;
             }
+            progress.copied(copy_objects(&attachment, &source_blobs, &target_blobs).await?);
+            if here.is_some() {
+                &mut changed
+            } else {
+                &mut new
+            }
+            .push(attachment);
         }
         target.import_attachments(&new).await?;
         progress.refreshed += target.refresh_attachments(&changed).await?;
         progress.report(false);
     }
     progress.report(true);
-    let removed = prune_attachments(&source, &target, &target_blobs).await?;
-    let tenants_removed = prune_tenants(&source, &target).await?;
-    copy_table(&source, &target, Table::Quotas).await?;
+    let removed = prune_attachments(&*source, &target, &target_blobs).await?;
+    let tenants_removed = prune_tenants(&*source, &target).await?;
+    copy_table(&*source, &target, Table::Quotas).await?;
     println!(
         "moved {} attachments ({} bytes copied, {} already there, {} changed since \
          written over, {} deleted since removed, {} tenants deleted since removed) to {}",
@@ -178,7 +124,7 @@ pub async fn run(config: &Config, to_database: &str, to_storage: &str) -> anyhow
 /// Removes from the target the attachments the source no longer has (deleted
 /// since an earlier run): their objects, then their rows. How many.
 async fn prune_attachments(
-    source: &Source,
+    source: &dyn Exporter,
     target: &PgStore,
     target_blobs: &ObjectBlobStore,
 ) -> anyhow::Result<usize> {
@@ -190,7 +136,7 @@ async fn prune_attachments(
         let ids: Vec<AttachmentId> = page.iter().map(|a| a.id).collect();
         let kept = source.existing_attachments(&ids).await?;
         for gone in page.iter().filter(|a| !kept.contains_key(&a.id)) {
-            for key in std::iter::once(gone.blob_key()).chain(gone.thumbnail_key.clone()) {
+            for key in gone.object_keys() {
                 target_blobs.delete(&key).await?;
             }
             AttachmentRepository::delete(target, gone.tenant_id, gone.id).await?;
@@ -202,14 +148,14 @@ async fn prune_attachments(
 
 /// Removes from the target the tenants the source no longer has (purged
 /// since an earlier run), with their keys and sessions. How many.
-async fn prune_tenants(source: &Source, target: &PgStore) -> anyhow::Result<usize> {
+async fn prune_tenants(source: &dyn Exporter, target: &PgStore) -> anyhow::Result<usize> {
     let (mut after, mut removed) = (None::<String>, 0);
     loop {
         let page = target.list_tenants(after.as_deref(), PAGE).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.slug.clone());
         for tenant in &page {
-            if source.identities().tenant_by_id(tenant.id).await?.is_none() {
+            if source.tenant_by_id(tenant.id).await?.is_none() {
                 target.delete_tenant(tenant.id).await?;
                 removed += 1;
             }
@@ -219,10 +165,10 @@ async fn prune_tenants(source: &Source, target: &PgStore) -> anyhow::Result<usiz
 }
 
 /// Copies the rows of `table` not in the target yet.
-async fn copy_table(source: &Source, target: &PgStore, table: Table) -> anyhow::Result<()> {
+async fn copy_table(source: &dyn Exporter, target: &PgStore, table: Table) -> anyhow::Result<()> {
     let (mut after, mut new) = (None, 0usize);
     loop {
-        let page = source.export_page(table, after).await?;
+        let page = source.export_page(table, after, PAGE).await?;
         let Some(last) = page.last else { break };
         after = Some(last);
         new += target.import_page(&page).await?;
@@ -239,9 +185,10 @@ async fn copy_objects(
     to: &ObjectBlobStore,
 ) -> anyhow::Result<u64> {
     let mut copied = 0;
-    let keys = std::iter::once((attachment.blob_key(), attachment.sha256.clone()))
-        .chain(attachment.thumbnail_key.clone().map(|k| (k, None)));
-    for (key, recorded) in keys {
+    let bytes_key = attachment.blob_key();
+    for key in attachment.object_keys() {
+        // What Clasp recorded at upload is the hash of the bytes, not of the thumbnail.
+        let recorded = attachment.sha256.clone().filter(|_| key == bytes_key);
         let reader = match from.get(&key).await {
             Ok(reader) => reader,
             // Attachments that never got bytes (refused, abandoned) have none.

@@ -161,8 +161,7 @@ fn storage(config: &Config) -> anyhow::Result<Storage> {
         .map_err(setup)?;
     let url = config.storage_url();
     if !url.starts_with("s3://") {
-        let blobs =
-            ObjectBlobStore::from_url_with(&url, config.durability.fsync()).map_err(setup)?;
+        let blobs = blob_store(config, &url)?;
         let hmac = Arc::new(hmac);
         return Ok(Storage {
             blobs: Arc::new(blobs),
@@ -202,8 +201,8 @@ fn s3_settings(config: &Config, url: &str) -> Result<S3Settings, SetupError> {
     Ok(settings)
 }
 
-/// The blob store of `url` (a directory, memory, or a bucket with the S3
-/// settings of `config`), for a store other than the configured one.
+/// The blob store of `url`: a directory, memory, or a bucket with the S3
+/// settings of `config` (the configured store, or the target of a move).
 pub fn blob_store(config: &Config, url: &str) -> Result<ObjectBlobStore, SetupError> {
     let built = if url.starts_with("s3://") {
         ObjectBlobStore::s3(&s3_settings(config, url)?)

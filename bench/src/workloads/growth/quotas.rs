@@ -12,8 +12,8 @@ use anyhow::Result;
 use crate::backend::Backend;
 use crate::load;
 use crate::procs::{Clasp, Storage};
-use crate::workloads::transfer::median;
 use crate::workloads::transfer::target::{Target, pdf_bytes};
+use crate::workloads::transfer::{median, min_max};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -141,7 +141,6 @@ pub fn render(costs: &[QuotaCost]) -> String {
 
 /// `min–max` of `values`.
 fn range(values: &[f64]) -> String {
-    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = values.iter().copied().fold(0.0, f64::max);
+    let (lo, hi) = min_max(values);
     format!("{lo:.0}–{hi:.0}")
 }

@@ -181,7 +181,8 @@ pub fn median(values: &[f64]) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-fn min_max(values: &[f64]) -> (f64, f64) {
+/// The least and the greatest of `values` (∞ and 0 when empty).
+pub fn min_max(values: &[f64]) -> (f64, f64) {
     values.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), v| {
         (lo.min(*v), hi.max(*v))
     })

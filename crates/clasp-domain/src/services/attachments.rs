@@ -388,9 +388,8 @@ impl AttachmentService {
     /// so this may be repeated until it does.
     pub(super) async fn remove_bytes(&self, attachment: &Attachment) -> Outcome<()> {
         self.ports.blobs.delete(&attachment.upload_key()).await?;
-        self.ports.blobs.delete(&attachment.blob_key()).await?;
-        if let Some(thumbnail) = &attachment.thumbnail_key {
-            self.ports.blobs.delete(thumbnail).await?;
+        for key in attachment.object_keys() {
+            self.ports.blobs.delete(&key).await?;
         }
         Ok(())
     }

@@ -47,17 +47,7 @@ impl AttachmentService {
                 return Ok(true);
             }
             for attachment in batch {
-                let thumbnail = attachment.thumbnail_key.clone();
-                for key in [
-                    Some(attachment.blob_key()),
-                    Some(attachment.upload_key()),
-                    thumbnail,
-                ]
-                .into_iter()
-                .flatten()
-                {
-                    self.ports.blobs.delete(&key).await?;
-                }
+                self.remove_bytes(&attachment).await?;
                 self.ports.attachments.delete(tenant, attachment.id).await?;
             }
         }

@@ -9,7 +9,7 @@ use clasp_domain::policy::MAX_TENANT_UPLOAD_BYTES;
 impl Config {
     /// Refuses a configuration that cannot be used.
     pub(super) fn check(&self) -> Result<(), ConfigError> {
-        self.url_with_tls(self.url_with_password(self.database_url_without_password())?)?;
+        self.composed_database_url()?;
         for (name, secret) in [
             ("signing_secret", &self.signing_secret),
             ("admin_token", &self.admin_token),
