@@ -19,6 +19,11 @@ use clap::Parser;
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 
+/// jemalloc gives memory back after a burst of uploads or downloads, where
+/// glibc's per-thread arenas kept it (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Exit code for configuration errors, as scripts and supervisors expect.
 const EXIT_CONFIG: u8 = 2;
 
