@@ -10,6 +10,7 @@
 mod admin;
 mod api_v1;
 mod attacks;
+mod audit;
 mod backups;
 mod bench;
 mod browser;

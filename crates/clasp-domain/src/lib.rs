@@ -16,6 +16,7 @@
 //! | [`ports::Thumbnailer`] | small previews of images (codec work kept out of the domain) |
 //! | [`ports::Scanner`] | a virus verdict on a stored file before it becomes `Ready` ([`ports::NoScanner`] by default) |
 //! | [`ports::Clock`] | the current time (swap it in tests) |
+//! | [`ports::AuditLog`] | the audit trail: one [`audit::AuditRecord`] per change ([`ports::NoAudit`] keeps none) |
 //!
 //! The application services in [`services`] are what every front end calls: the
 //! HTTP dialects of `clasp-http`, the `clasp` binary's admin commands, and any Rust
@@ -41,6 +42,7 @@
 //! crate calls it from its own tests against the real backend.
 
 pub mod attachment;
+pub mod audit;
 pub mod credential_cache;
 pub mod credentials;
 pub mod error;

@@ -520,3 +520,19 @@ impl Clock for SystemClock {
             .unwrap_or(now)
     }
 }
+
+/// Where the services' audit records go ([`crate::audit`]): one per change,
+/// refusals included. Recording must not fail nor wait: an adapter that ships
+/// records elsewhere buffers them itself.
+pub trait AuditLog: Send + Sync {
+    /// Records `record`.
+    fn record(&self, record: crate::audit::AuditRecord);
+}
+
+/// Drops every record: for embedders that keep no trail.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoAudit;
+
+impl AuditLog for NoAudit {
+    fn record(&self, _record: crate::audit::AuditRecord) {}
+}

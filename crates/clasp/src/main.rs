@@ -3,6 +3,7 @@
 //! `migrate-store`, `healthcheck`).
 
 mod admin;
+mod audit;
 mod backup;
 mod cli;
 mod config;

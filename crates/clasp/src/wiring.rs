@@ -18,6 +18,7 @@ use clasp_storage::{
     load_or_create_secret,
 };
 
+use crate::audit::LoggedAudit;
 use crate::config::Config;
 
 /// A problem with what the operator configured (exit code 2), as opposed to a
@@ -247,6 +248,7 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
         thumbnailer: Arc::new(ImageThumbnailer::default()),
         scanner: scanner(config)?,
         clock,
+        audit: Arc::new(LoggedAudit),
     };
     let policy = UploadPolicy {
         max_bytes: config.max_upload_bytes,

@@ -12,6 +12,7 @@ use crate::ports::{Clock, NoScanner, ThumbnailError, Thumbnailer};
 use crate::services::Ports;
 
 mod attachments;
+mod audit;
 mod blobs;
 mod faults;
 mod identities;
@@ -19,6 +20,7 @@ mod scanner;
 mod signer;
 
 pub use attachments::MemoryAttachments;
+pub use audit::MemoryAudit;
 pub use blobs::MemoryBlobs;
 pub use faults::{Fault, Faults};
 pub use identities::MemoryIdentities;
@@ -72,6 +74,8 @@ pub struct MemoryPorts {
     pub blobs: Arc<MemoryBlobs>,
     /// Where the blob store and the attachment store fail, as a test arms it.
     pub faults: Arc<Faults>,
+    /// The audit trail, to read what the services recorded.
+    pub audit: Arc<MemoryAudit>,
 }
 
 impl MemoryPorts {
@@ -85,6 +89,7 @@ impl MemoryPorts {
         let faults = Arc::new(Faults::default());
         let blobs = Arc::new(MemoryBlobs::with_faults(faults.clone()));
         let signer = Arc::new(MemorySigner::new(base_url));
+        let audit = Arc::new(MemoryAudit::default());
         let ports = Ports {
             attachments: Arc::new(MemoryAttachments::with_faults(faults.clone())),
             identities: Arc::new(MemoryIdentities::default()),
@@ -94,11 +99,13 @@ impl MemoryPorts {
             thumbnailer: Arc::new(NoThumbnails),
             scanner: Arc::new(NoScanner),
             clock,
+            audit: audit.clone(),
         };
         Self {
             ports,
             blobs,
             faults,
+            audit,
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
+use crate::audit::Change;
 use crate::credentials::{Principal, PrincipalKind, Scope};
 use crate::error::{AttachmentError, Outcome};
 use crate::inspect::{BodyError, BodyStream, Inspected, Inspector};
@@ -136,9 +137,22 @@ impl AttachmentService {
         upload: NewUpload,
         body: BodyStream,
     ) -> Outcome<Attachment> {
-        require(principal, Scope::Write)?;
-        let this = self.scoped(principal.tenant_id).await?;
-        this.upload_scoped(principal, upload, body).await
+        let filename = upload.filename.clone();
+        let done = async {
+            require(principal, Scope::Write)?;
+            let this = self.scoped(principal.tenant_id).await?;
+            this.upload_scoped(principal, upload, body).await
+        }
+        .await;
+        let object = done.as_ref().map_or(filename, |a| a.id.to_string());
+        self.ports.audit(
+            Change::Upload,
+            principal.into(),
+            Some(principal.tenant_id),
+            object,
+            &done,
+        );
+        done
     }
 
     /// [`AttachmentService::upload`] on a service scoped to the principal's tenant.
@@ -363,6 +377,23 @@ impl AttachmentService {
     /// presigned upload URL replayed after the delete writes under `uploads/`,
     /// which the bucket's lifecycle rule expires: README, "S3".)
     pub async fn delete(&self, principal: &Principal, lookup: &Lookup) -> Outcome<()> {
+        let done = self.delete_unaudited(principal, lookup).await;
+        self.ports.audit(
+            Change::Delete,
+            principal.into(),
+            Some(principal.tenant_id),
+            lookup.id.to_string(),
+            &done,
+        );
+        done
+    }
+
+    /// [`AttachmentService::delete`], before its audit record.
+    pub(super) async fn delete_unaudited(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+    ) -> Outcome<()> {
         require(principal, Scope::Delete)?;
         let mut gone = self.find(principal, lookup).await?;
         let now = self.ports.clock.now();

@@ -19,6 +19,7 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 
 use crate::attachment::{Attachment, AttachmentId, Subject};
+use crate::audit::Change;
 use crate::credentials::{Principal, Scope};
 use crate::error::{AttachmentError, LinkRefusal, Outcome};
 use crate::inspect::{BodyError, BodyStream, Inspector};
@@ -212,6 +213,24 @@ impl AttachmentService {
     /// client can see why) but loses its bytes. A storage failure while checking
     /// leaves it `Pending`, so confirming again may succeed.
     pub async fn confirm(
+        &self,
+        principal: &Principal,
+        lookup: &Lookup,
+        etag: Option<&str>,
+    ) -> Outcome<Attachment> {
+        let done = self.confirm_unaudited(principal, lookup, etag).await;
+        self.ports.audit(
+            Change::Upload,
+            principal.into(),
+            Some(principal.tenant_id),
+            lookup.id.to_string(),
+            &done,
+        );
+        done
+    }
+
+    /// [`AttachmentService::confirm`], before its audit record.
+    async fn confirm_unaudited(
         &self,
         principal: &Principal,
         lookup: &Lookup,

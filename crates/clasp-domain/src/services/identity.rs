@@ -3,6 +3,7 @@
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::audit::{Actor, Change};
 use crate::credentials::{
     API_KEY_DISPLAY_LEN, API_KEY_PREFIX, ApiKey, MAX_SESSION_LIFETIME, Principal, PrincipalKind,
     Scopes, Session, generate_api_key, generate_session_token, hash_secret,
@@ -30,19 +31,30 @@ impl IdentityService {
 
     /// Creates a tenant named `slug`.
     pub async fn create_tenant(&self, slug: &str) -> Result<Tenant, IdentityError> {
-        validate_slug(slug)?;
-        let tenant = Tenant {
-            id: TenantId(Uuid::now_v7()),
-            slug: slug.to_owned(),
-            created_at: self.ports.clock.now(),
-            deleting_since: None,
-            policy: Default::default(),
-        };
-        match self.ports.identities.create_tenant(&tenant).await {
-            Ok(()) => Ok(tenant),
-            Err(RepoError::Conflict(_)) => Err(IdentityError::TenantExists(slug.to_owned())),
-            Err(e) => Err(e.into()),
+        let done: Result<Tenant, IdentityError> = async {
+            validate_slug(slug)?;
+            let tenant = Tenant {
+                id: TenantId(Uuid::now_v7()),
+                slug: slug.to_owned(),
+                created_at: self.ports.clock.now(),
+                deleting_since: None,
+                policy: Default::default(),
+            };
+            match self.ports.identities.create_tenant(&tenant).await {
+                Ok(()) => Ok(tenant),
+                Err(RepoError::Conflict(_)) => Err(IdentityError::TenantExists(slug.to_owned())),
+                Err(e) => Err(e.into()),
+            }
         }
+        .await;
+        self.ports.audit(
+            Change::CreateTenant,
+            Actor::Operator,
+            done.as_ref().ok().map(|t| t.id),
+            slug,
+            &done,
+        );
+        done
     }
 
     /// The tenant named `slug`, unless it is being deleted.
@@ -87,54 +99,79 @@ impl IdentityService {
         slug: &str,
         scopes: Scopes,
     ) -> Result<(ApiKey, String), IdentityError> {
-        if scopes == Scopes::default() {
-            return Err(IdentityError::NoScopes);
+        let done: Result<(ApiKey, String), IdentityError> = async {
+            if scopes == Scopes::default() {
+                return Err(IdentityError::NoScopes);
+            }
+            let tenant = self.tenant(slug).await?;
+            let secret = generate_api_key();
+            let key = ApiKey {
+                id: Uuid::now_v7(),
+                tenant_id: tenant.id,
+                prefix: secret[..API_KEY_DISPLAY_LEN].to_owned(),
+                hash: hash_secret(&secret),
+                scopes,
+                created_at: self.ports.clock.now(),
+                revoked_at: None,
+            };
+            self.ports.identities.create_api_key(&key).await?;
+            Ok((key, secret))
         }
-        let tenant = self.tenant(slug).await?;
-        let secret = generate_api_key();
-        let key = ApiKey {
-            id: Uuid::now_v7(),
-            tenant_id: tenant.id,
-            prefix: secret[..API_KEY_DISPLAY_LEN].to_owned(),
-            hash: hash_secret(&secret),
-            scopes,
-            created_at: self.ports.clock.now(),
-            revoked_at: None,
-        };
-        self.ports.identities.create_api_key(&key).await?;
-        Ok((key, secret))
+        .await;
+        self.ports.audit(
+            Change::CreateKey,
+            Actor::Operator,
+            done.as_ref().ok().map(|(k, _)| k.tenant_id),
+            done.as_ref()
+                .map_or_else(|_| slug.to_owned(), |(k, _)| k.id.to_string()),
+            &done,
+        );
+        done
     }
 
     /// Revokes the one key named by its id or by a prefix of the key (at least the
     /// display prefix, e.g. `ixk_AbCdEfGh`, or the whole key).
     pub async fn revoke_api_key(&self, prefix_or_id: &str) -> Result<ApiKey, IdentityError> {
-        let wanted = prefix_or_id.trim();
-        let unknown = || IdentityError::UnknownKey(wanted.to_owned());
-        if wanted.len() < API_KEY_DISPLAY_LEN && Uuid::parse_str(wanted).is_err() {
-            return Err(unknown());
+        let done: Result<ApiKey, IdentityError> = async {
+            let wanted = prefix_or_id.trim();
+            let unknown = || IdentityError::UnknownKey(wanted.to_owned());
+            if wanted.len() < API_KEY_DISPLAY_LEN && Uuid::parse_str(wanted).is_err() {
+                return Err(unknown());
+            }
+            let found = if wanted.starts_with(API_KEY_PREFIX) && wanted.len() > API_KEY_DISPLAY_LEN
+            {
+                let hash = hash_secret(wanted);
+                self.ports
+                    .identities
+                    .api_key_by_hash(&hash)
+                    .await?
+                    .into_iter()
+                    .collect()
+            } else {
+                self.ports.identities.find_api_keys(wanted).await?
+            };
+            let mut key = match found.as_slice() {
+                [] => return Err(unknown()),
+                [one] => one.clone(),
+                _ => return Err(IdentityError::AmbiguousKey(wanted.to_owned())),
+            };
+            let now = self.ports.clock.now();
+            if key.revoked_at.is_none() {
+                self.ports.identities.revoke_api_key(key.id, now).await?;
+                key.revoked_at = Some(now);
+            }
+            Ok(key)
         }
-        let found = if wanted.starts_with(API_KEY_PREFIX) && wanted.len() > API_KEY_DISPLAY_LEN {
-            let hash = hash_secret(wanted);
-            self.ports
-                .identities
-                .api_key_by_hash(&hash)
-                .await?
-                .into_iter()
-                .collect()
-        } else {
-            self.ports.identities.find_api_keys(wanted).await?
-        };
-        let mut key = match found.as_slice() {
-            [] => return Err(unknown()),
-            [one] => one.clone(),
-            _ => return Err(IdentityError::AmbiguousKey(wanted.to_owned())),
-        };
-        let now = self.ports.clock.now();
-        if key.revoked_at.is_none() {
-            self.ports.identities.revoke_api_key(key.id, now).await?;
-            key.revoked_at = Some(now);
-        }
-        Ok(key)
+        .await;
+        self.ports.audit(
+            Change::RevokeKey,
+            Actor::Operator,
+            done.as_ref().ok().map(|k| k.tenant_id),
+            done.as_ref()
+                .map_or_else(|_| named_key(prefix_or_id), |k| k.id.to_string()),
+            &done,
+        );
+        done
     }
 
     /// Creates a session of `user_id` in the tenant `slug`, lasting `ttl` and
@@ -147,55 +184,79 @@ impl IdentityService {
         ttl: Duration,
         reach: Reach,
     ) -> Result<(Session, String), IdentityError> {
-        if user_id.trim().is_empty() || !ttl.is_positive() || ttl > MAX_SESSION_LIFETIME {
-            return Err(IdentityError::InvalidSession);
+        let done: Result<(Session, String), IdentityError> = async {
+            if user_id.trim().is_empty() || !ttl.is_positive() || ttl > MAX_SESSION_LIFETIME {
+                return Err(IdentityError::InvalidSession);
+            }
+            let tenant = self.tenant(slug).await?;
+            let token = generate_session_token();
+            let now = self.ports.clock.now();
+            let session = Session {
+                id: Uuid::now_v7(),
+                tenant_id: tenant.id,
+                user_id: user_id.to_owned(),
+                hash: hash_secret(&token),
+                created_at: now,
+                expires_at: now + ttl,
+                revoked_at: None,
+                reach,
+            };
+            self.ports.identities.create_session(&session).await?;
+            Ok((session, token))
         }
-        let tenant = self.tenant(slug).await?;
-        let token = generate_session_token();
-        let now = self.ports.clock.now();
-        let session = Session {
-            id: Uuid::now_v7(),
-            tenant_id: tenant.id,
-            user_id: user_id.to_owned(),
-            hash: hash_secret(&token),
-            created_at: now,
-            expires_at: now + ttl,
-            revoked_at: None,
-            reach,
-        };
-        self.ports.identities.create_session(&session).await?;
-        Ok((session, token))
+        .await;
+        self.ports.audit(
+            Change::CreateSession,
+            Actor::Operator,
+            done.as_ref().ok().map(|(s, _)| s.tenant_id),
+            done.as_ref()
+                .map_or_else(|_| slug.to_owned(), |(s, _)| s.id.to_string()),
+            &done,
+        );
+        done
     }
 
     /// Revokes the session named by its id or by its cookie value, so the cookie
     /// authenticates nothing from now on; returns the session as revoked.
     /// Revoking a revoked session again keeps its first revocation time.
     pub async fn revoke_session(&self, cookie_or_id: &str) -> Result<Session, IdentityError> {
-        let wanted = cookie_or_id.trim();
-        let found = match Uuid::parse_str(wanted) {
-            Ok(id) => self.ports.identities.session_by_id(id).await?,
-            Err(_) if wanted.is_empty() || wanted.len() > 256 => None,
-            Err(_) => {
-                self.ports
+        let done: Result<Session, IdentityError> = async {
+            let wanted = cookie_or_id.trim();
+            let found = match Uuid::parse_str(wanted) {
+                Ok(id) => self.ports.identities.session_by_id(id).await?,
+                Err(_) if wanted.is_empty() || wanted.len() > 256 => None,
+                Err(_) => {
+                    self.ports
+                        .identities
+                        .session_by_hash(&hash_secret(wanted))
+                        .await?
+                }
+            };
+            let mut session = found.ok_or(IdentityError::UnknownSession)?;
+            if session.revoked_at.is_none() {
+                let now = self.now();
+                if !self
+                    .ports
                     .identities
-                    .session_by_hash(&hash_secret(wanted))
+                    .revoke_session(session.id, now)
                     .await?
+                {
+                    return Err(IdentityError::UnknownSession);
+                }
+                session.revoked_at = Some(now);
             }
-        };
-        let mut session = found.ok_or(IdentityError::UnknownSession)?;
-        if session.revoked_at.is_none() {
-            let now = self.now();
-            if !self
-                .ports
-                .identities
-                .revoke_session(session.id, now)
-                .await?
-            {
-                return Err(IdentityError::UnknownSession);
-            }
-            session.revoked_at = Some(now);
+            Ok(session)
         }
-        Ok(session)
+        .await;
+        self.ports.audit(
+            Change::RevokeSession,
+            Actor::Operator,
+            done.as_ref().ok().map(|s| s.tenant_id),
+            done.as_ref()
+                .map_or_else(|_| String::new(), |s| s.id.to_string()),
+            &done,
+        );
+        done
     }
 
     /// The principal an `Authorization: Bearer` API key stands for.
@@ -254,6 +315,12 @@ fn live<T>(
         Some(_) => Err(AuthError::Revoked),
         None => Ok(record),
     }
+}
+
+/// How a refused revocation names the key it was given: its display prefix
+/// at most, as the key's secret may have been given in full.
+fn named_key(given: &str) -> String {
+    given.trim().chars().take(API_KEY_DISPLAY_LEN).collect()
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::attachment::{Attachment, AttachmentId, Subject};
+use crate::audit::Change;
 use crate::credentials::{Principal, Scope};
 use crate::error::{AttachmentError, Outcome};
 use crate::inspect::{BodyError, BodyStream};
@@ -105,14 +106,28 @@ impl AttachmentService {
     /// its uploader or an all-rooms session may; another member of its room
     /// reads it but is refused.
     pub async fn delete_numbered(&self, principal: &Principal, number: i64) -> Outcome<()> {
-        require(principal, Scope::Delete)?;
-        let found = self.find_numbered(principal, number).await?;
-        if !principal.deletes(&found) {
-            return Err(AttachmentError::OutOfReach(
-                "only its uploader or an all-rooms session may delete an attachment",
-            ));
+        let mut object = format!("number {number}");
+        let done = async {
+            require(principal, Scope::Delete)?;
+            let found = self.find_numbered(principal, number).await?;
+            object = found.id.to_string();
+            if !principal.deletes(&found) {
+                return Err(AttachmentError::OutOfReach(
+                    "only its uploader or an all-rooms session may delete an attachment",
+                ));
+            }
+            self.delete_unaudited(principal, &Lookup::id(found.id))
+                .await
         }
-        self.delete(principal, &Lookup::id(found.id)).await
+        .await;
+        self.ports.audit(
+            Change::Delete,
+            principal.into(),
+            Some(principal.tenant_id),
+            object,
+            &done,
+        );
+        done
     }
 
     /// Opens the thumbnail of the ready attachment numbered `number`. The
@@ -218,6 +233,28 @@ impl MessageUpload {
     /// before any byte, size and magic while streaming). On an error the file
     /// leaves nothing behind; the caller should then [`MessageUpload::abort`].
     pub async fn add(&mut self, file: MessageFile, body: BodyStream) -> Outcome<()> {
+        let filename = file.filename.clone();
+        let done = self.stage(file, body).await;
+        if done.is_err() {
+            // A staged file is recorded when the message is committed.
+            self.audit(filename, &done);
+        }
+        done
+    }
+
+    /// Records the upload of `object` with the outcome of `result`.
+    fn audit<T>(&self, object: String, result: &Outcome<T>) {
+        self.service.ports.audit(
+            Change::Upload,
+            (&self.principal).into(),
+            Some(self.principal.tenant_id),
+            object,
+            result,
+        );
+    }
+
+    /// [`MessageUpload::add`], before its audit record.
+    async fn stage(&mut self, file: MessageFile, body: BodyStream) -> Outcome<()> {
         if self.staged.len() >= MAX_FILES_PER_MESSAGE {
             return Err(AttachmentError::InvalidMessage(format!(
                 "a message carries at most {MAX_FILES_PER_MESSAGE} files"
@@ -286,7 +323,15 @@ impl MessageUpload {
     }
 
     /// Moves one staged file to its final state.
-    async fn publish(&self, mut attachment: Attachment) -> Outcome<Attachment> {
+    async fn publish(&self, attachment: Attachment) -> Outcome<Attachment> {
+        let object = attachment.id.to_string();
+        let done = self.publish_unaudited(attachment).await;
+        self.audit(object, &done);
+        done
+    }
+
+    /// [`MessageUpload::publish`], before its audit record.
+    async fn publish_unaudited(&self, mut attachment: Attachment) -> Outcome<Attachment> {
         let service = &self.service;
         let now = service.ports.clock.now();
         attachment.subject = self.subject.clone();

@@ -1,6 +1,8 @@
 //! The application services every front end calls.
 
 mod attachments;
+#[cfg(test)]
+mod audit_tests;
 mod direct_upload;
 mod downloads;
 mod identity;
@@ -23,10 +25,12 @@ pub use quota::QuotaChange;
 pub use sweep::Swept;
 pub use tenant_purge::PURGE_BATCH;
 
+use crate::audit::{Actor, AuditRecord, Change};
 use crate::ports::{
-    AttachmentRepository, BlobStore, Clock, IdentityStore, Scanner, Thumbnailer, UploadSigner,
-    UrlSigner,
+    AttachmentRepository, AuditLog, BlobStore, Clock, IdentityStore, Scanner, Thumbnailer,
+    UploadSigner, UrlSigner,
 };
+use crate::tenant::TenantId;
 
 /// One adapter per port: what the services need to run. Cloning is cheap.
 #[derive(Clone)]
@@ -48,4 +52,21 @@ pub struct Ports {
     pub scanner: Arc<dyn Scanner>,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// The audit trail ([`crate::ports::NoAudit`] keeps none).
+    pub audit: Arc<dyn AuditLog>,
+}
+
+impl Ports {
+    /// Records `change` on `object` with the outcome of `result`.
+    pub(crate) fn audit<T, E: std::fmt::Display>(
+        &self,
+        change: Change,
+        actor: Actor,
+        tenant: Option<TenantId>,
+        object: impl Into<String>,
+        result: &Result<T, E>,
+    ) {
+        self.audit
+            .record(AuditRecord::of(change, actor, tenant, object, result));
+    }
 }

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 
+use crate::audit::{Actor, Change};
 use crate::error::{IdentityError, Outcome};
 use crate::policy::TenantPolicy;
 use crate::services::{AttachmentService, IdentityService};
@@ -47,17 +48,28 @@ impl IdentityService {
         slug: &str,
         policy: TenantPolicy,
     ) -> Result<Tenant, IdentityError> {
-        let mut tenant = self.tenant(slug).await?;
-        if !self
-            .ports
-            .identities
-            .set_tenant_policy(tenant.id, &policy)
-            .await?
-        {
-            return Err(IdentityError::UnknownTenant(slug.to_owned()));
+        let done: Result<Tenant, IdentityError> = async {
+            let mut tenant = self.tenant(slug).await?;
+            if !self
+                .ports
+                .identities
+                .set_tenant_policy(tenant.id, &policy)
+                .await?
+            {
+                return Err(IdentityError::UnknownTenant(slug.to_owned()));
+            }
+            tenant.policy = policy;
+            Ok(tenant)
         }
-        tenant.policy = policy;
-        Ok(tenant)
+        .await;
+        self.ports.audit(
+            Change::SetPolicy,
+            Actor::Operator,
+            done.as_ref().ok().map(|t| t.id),
+            slug,
+            &done,
+        );
+        done
     }
 }
 

@@ -2,6 +2,7 @@
 //! refusal, and the admin's view and settings (rules in [`crate::quota`]).
 
 use crate::attachment::Attachment;
+use crate::audit::{Actor, Change};
 use crate::error::{AttachmentError, IdentityError, Outcome};
 use crate::ports::RepoError;
 use crate::quota::{Quota, QuotaExceeded, QuotaKind, QuotaLimits, stream_reservation};
@@ -127,18 +128,29 @@ impl IdentityService {
         slug: &str,
         change: QuotaChange,
     ) -> Result<(Tenant, Quota), IdentityError> {
-        let tenant = self.tenant(slug).await?;
-        let current = self.ports.attachments.quota(tenant.id).await?.limits;
-        let limits = QuotaLimits {
-            max_bytes: change.max_bytes.unwrap_or(current.max_bytes),
-            max_attachments: change.max_attachments.unwrap_or(current.max_attachments),
-        };
-        self.ports
-            .attachments
-            .set_quota_limits(tenant.id, limits)
-            .await?;
-        let quota = self.ports.attachments.quota(tenant.id).await?;
-        Ok((tenant, quota))
+        let done: Result<(Tenant, Quota), IdentityError> = async {
+            let tenant = self.tenant(slug).await?;
+            let current = self.ports.attachments.quota(tenant.id).await?.limits;
+            let limits = QuotaLimits {
+                max_bytes: change.max_bytes.unwrap_or(current.max_bytes),
+                max_attachments: change.max_attachments.unwrap_or(current.max_attachments),
+            };
+            self.ports
+                .attachments
+                .set_quota_limits(tenant.id, limits)
+                .await?;
+            let quota = self.ports.attachments.quota(tenant.id).await?;
+            Ok((tenant, quota))
+        }
+        .await;
+        self.ports.audit(
+            Change::SetQuota,
+            Actor::Operator,
+            done.as_ref().ok().map(|(t, _)| t.id),
+            slug,
+            &done,
+        );
+        done
     }
 }
 

@@ -5,6 +5,7 @@
 //! off anywhere (a crash included) leaves no bytes that nothing points to and
 //! is resumed from the tenant's mark ([`AttachmentService::resume_tenant_deletions`]).
 
+use crate::audit::{Actor, Change};
 use crate::error::{IdentityError, Outcome};
 use crate::services::AttachmentService;
 use crate::tenant::{Tenant, TenantId};
@@ -16,18 +17,29 @@ impl AttachmentService {
     /// Begins deleting the tenant `slug` (or finds its deletion begun): its
     /// keys and sessions stop working now. Returns the tenant to purge.
     pub async fn begin_tenant_deletion(&self, slug: &str) -> Result<Tenant, IdentityError> {
-        let tenant = self
-            .ports
-            .identities
-            .tenant_by_slug(slug)
-            .await?
-            .ok_or_else(|| IdentityError::UnknownTenant(slug.to_owned()))?;
-        let now = self.ports.clock.now();
-        self.ports
-            .identities
-            .begin_tenant_deletion(tenant.id, now)
-            .await?;
-        Ok(tenant)
+        let done: Result<Tenant, IdentityError> = async {
+            let tenant = self
+                .ports
+                .identities
+                .tenant_by_slug(slug)
+                .await?
+                .ok_or_else(|| IdentityError::UnknownTenant(slug.to_owned()))?;
+            let now = self.ports.clock.now();
+            self.ports
+                .identities
+                .begin_tenant_deletion(tenant.id, now)
+                .await?;
+            Ok(tenant)
+        }
+        .await;
+        self.ports.audit(
+            Change::DeleteTenant,
+            Actor::Operator,
+            done.as_ref().ok().map(|t| t.id),
+            slug,
+            &done,
+        );
+        done
     }
 
     /// Purges at most `batches` batches of [`PURGE_BATCH`] attachments of the
@@ -35,6 +47,22 @@ impl AttachmentService {
     /// it is gone. An object that cannot be deleted stops the purge, keeping
     /// its row, for the next attempt.
     pub async fn purge_tenant(&self, tenant: TenantId, batches: usize) -> Outcome<bool> {
+        let done = self.purge_batches(tenant, batches).await;
+        // Recorded once the tenant is gone, or when a batch fails.
+        if !matches!(done, Ok(false)) {
+            self.ports.audit(
+                Change::PurgeTenant,
+                Actor::System,
+                Some(tenant),
+                tenant.to_string(),
+                &done,
+            );
+        }
+        done
+    }
+
+    /// [`AttachmentService::purge_tenant`], before its audit record.
+    async fn purge_batches(&self, tenant: TenantId, batches: usize) -> Outcome<bool> {
         for _ in 0..batches {
             let batch = self
                 .ports

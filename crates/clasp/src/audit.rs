@@ -1,0 +1,36 @@
+//! The audit trail as log events of their own target, `clasp::audit`, so
+//! operators can route them apart from the rest (`RUST_LOG`, or a filter on
+//! the `target` field of the JSON log). docs/operations.md, "Audit trail".
+
+use clasp_domain::audit::AuditRecord;
+use clasp_domain::ports::AuditLog;
+
+/// Writes each record as one `info` event of the target `clasp::audit`.
+pub struct LoggedAudit;
+
+impl AuditLog for LoggedAudit {
+    fn record(&self, record: AuditRecord) {
+        let tenant = record.tenant.map(|t| t.to_string()).unwrap_or_default();
+        match &record.outcome {
+            Ok(()) => tracing::info!(
+                target: "clasp::audit",
+                change = record.change.as_str(),
+                actor = %record.actor,
+                tenant,
+                object = record.object,
+                outcome = "ok",
+                "audit"
+            ),
+            Err(reason) => tracing::info!(
+                target: "clasp::audit",
+                change = record.change.as_str(),
+                actor = %record.actor,
+                tenant,
+                object = record.object,
+                outcome = "refused",
+                reason,
+                "audit"
+            ),
+        }
+    }
+}
