@@ -1,7 +1,8 @@
 //! The audit trail of the built binary: `clasp serve` with JSON logs writes
 //! one event of the target `clasp::audit` for each change made through the
 //! dialects and the admin API, refusals included, naming the tenant, actor,
-//! object and outcome, and never a secret.
+//! object and outcome, and never a secret; `/metrics` counts the same changes
+//! by outcome and times the store's operations.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -102,6 +103,25 @@ async fn every_change_leaves_one_audit_event_and_no_secret() {
     assert!(status.is_success(), "{status}");
     let (status, _) = admin(&server, "DELETE", "/tenants/acme", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    // the same changes, counted by outcome; the store's work, timed
+    let changes = |change: &str, outcome: &str| {
+        format!("clasp_changes_total{{change=\"{change}\",outcome=\"{outcome}\"}}")
+    };
+    for (change, outcome) in [
+        ("attachment.upload", "ok"),
+        ("attachment.upload", "magic_mismatch"),
+        ("attachment.delete", "ok"),
+        ("key.revoke", "ok"),
+        ("tenant.purge", "ok"),
+    ] {
+        assert_eq!(
+            server.metric(&changes(change, outcome)).await,
+            1.0,
+            "{change} {outcome}"
+        );
+    }
+    let puts = "clasp_store_operation_duration_seconds_count{operation=\"put\",result=\"ok\"}";
+    assert!(server.metric(puts).await >= 1.0);
     assert!(server.stop().success());
 
     let events = audit_events(&log);

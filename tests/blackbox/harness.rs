@@ -185,6 +185,15 @@ impl Server {
         res.text().await.unwrap()
     }
 
+    /// The value of one series of `/metrics` (`name{labels}` as exposed),
+    /// 0 when it is absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let page = self.metrics().await;
+        page.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0.0, |value| value.trim().parse().unwrap())
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -300,6 +300,13 @@ async fn eicar_never_becomes_ready_on_the_embedded_defaults_over_tcp() {
         (StatusCode::OK, "ready".to_owned())
     );
     eicar_is_refused_everywhere(&server, &key, &session).await;
+    // every scan is counted by verdict and timed, and the refusals by reason
+    for verdict in ["clean", "infected"] {
+        let scans = format!("clasp_scan_duration_seconds_count{{verdict=\"{verdict}\"}}");
+        assert!(server.metric(&scans).await >= 4.0, "{scans}");
+    }
+    let infected = "clasp_changes_total{change=\"attachment.upload\",outcome=\"infected\"}";
+    assert!(server.metric(infected).await >= 3.0);
     // the clean tickets, cases, chat and workspaces files: no byte of EICAR kept
     let blobs = work.blob_files();
     assert_eq!(blobs.len(), 4, "{blobs:?}");

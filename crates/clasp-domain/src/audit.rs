@@ -10,6 +10,7 @@ use std::fmt;
 use uuid::Uuid;
 
 use crate::credentials::{Principal, PrincipalKind};
+use crate::error::{AttachmentError, ErrorKind, IdentityError};
 use crate::tenant::TenantId;
 
 /// What changed.
@@ -106,12 +107,79 @@ pub struct AuditRecord {
     /// slug; empty when a refusal came before there was one.
     pub object: String,
     /// `Ok`, or why it was refused or failed.
-    pub outcome: Result<(), String>,
+    pub outcome: Result<(), Refused>,
+}
+
+/// Why a change did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// What kind of refusal, from a fixed set ([`Refusal::code`]): what
+    /// metrics count by.
+    pub code: &'static str,
+    /// The refusal's message.
+    pub reason: String,
+}
+
+/// A failure as the trail names it: a stable code from a fixed set beside its
+/// message.
+pub trait Refusal: fmt::Display {
+    /// The failure's code, `snake_case`, one of a fixed set.
+    fn code(&self) -> &'static str;
+}
+
+impl Refusal for AttachmentError {
+    fn code(&self) -> &'static str {
+        match self.kind() {
+            ErrorKind::Forbidden(_) => "forbidden",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::OutOfReach => "out_of_reach",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::DisallowedType => "disallowed_type",
+            ErrorKind::MagicMismatch => "magic_mismatch",
+            ErrorKind::InvalidUpload => "invalid_upload",
+            ErrorKind::Interrupted => "interrupted",
+            ErrorKind::ChecksumMismatch => "checksum_mismatch",
+            ErrorKind::InvalidSignature => "invalid_signature",
+            ErrorKind::SignerUnavailable => "signer_unavailable",
+            ErrorKind::InvalidState => "invalid_state",
+            ErrorKind::NotUploaded => "not_uploaded",
+            ErrorKind::UploadExpired => "upload_expired",
+            ErrorKind::NotPending => "not_pending",
+            ErrorKind::VerificationFailed => "verification_failed",
+            ErrorKind::ETagMismatch => "etag_mismatch",
+            ErrorKind::NotLinkable(_) => "not_linkable",
+            ErrorKind::InvalidMessage => "invalid_message",
+            ErrorKind::QuotaExceeded => "quota_exceeded",
+            ErrorKind::Infected { .. } => "infected",
+            ErrorKind::ScanFailed => "scan_failed",
+            ErrorKind::StorageUnavailable => "storage_unavailable",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl Refusal for IdentityError {
+    fn code(&self) -> &'static str {
+        match self {
+            IdentityError::InvalidSlug(_) => "invalid_slug",
+            IdentityError::TenantExists(_) => "tenant_exists",
+            IdentityError::UnknownTenant(_) => "unknown_tenant",
+            IdentityError::UnknownScope(_) => "unknown_scope",
+            IdentityError::InvalidRooms(_) => "invalid_rooms",
+            IdentityError::InvalidPolicy(_) => "invalid_policy",
+            IdentityError::NoScopes => "no_scopes",
+            IdentityError::UnknownKey(_) => "unknown_key",
+            IdentityError::AmbiguousKey(_) => "ambiguous_key",
+            IdentityError::UnknownSession => "unknown_session",
+            IdentityError::InvalidSession => "invalid_session",
+            IdentityError::Backend(_) => "internal",
+        }
+    }
 }
 
 impl AuditRecord {
     /// A record of `change` by `actor`, its outcome taken from `result`.
-    pub fn of<T, E: fmt::Display>(
+    pub fn of<T, E: Refusal>(
         change: Change,
         actor: Actor,
         tenant: Option<TenantId>,
@@ -123,7 +191,10 @@ impl AuditRecord {
             actor,
             tenant,
             object: object.into(),
-            outcome: result.as_ref().map(|_| ()).map_err(ToString::to_string),
+            outcome: result.as_ref().map(|_| ()).map_err(|e| Refused {
+                code: e.code(),
+                reason: e.to_string(),
+            }),
         }
     }
 }

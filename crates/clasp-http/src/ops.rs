@@ -15,6 +15,7 @@ use crate::dialects::Dialect;
 use crate::routes::{Group, handlers};
 
 pub mod metrics;
+mod work;
 
 pub use metrics::{CountedBody, Metrics, REQUEST_ID, count_request_body, observe};
 

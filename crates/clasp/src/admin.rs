@@ -14,7 +14,7 @@ use crate::wiring;
 
 /// Runs one admin command against the configured stores.
 pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
-    let services = wiring::build(config).await?;
+    let services = wiring::build(config, &clasp_http::ops::Metrics::new()).await?;
     let ids = &services.identities;
     match command {
         AdminCommand::Tenant(TenantCommand::Create { slug }) => {

@@ -4,12 +4,19 @@
 
 use clasp_domain::audit::AuditRecord;
 use clasp_domain::ports::AuditLog;
+use clasp_http::ops::Metrics;
 
-/// Writes each record as one `info` event of the target `clasp::audit`.
-pub struct LoggedAudit;
+/// Writes each record as one `info` event of the target `clasp::audit`, and
+/// counts it in `clasp_changes_total` by change and outcome.
+pub struct LoggedAudit {
+    /// Where changes are counted.
+    pub metrics: Metrics,
+}
 
 impl AuditLog for LoggedAudit {
     fn record(&self, record: AuditRecord) {
+        let outcome = record.outcome.as_ref().map_or_else(|r| r.code, |()| "ok");
+        self.metrics.count_change(record.change.as_str(), outcome);
         let tenant = record.tenant.map(|t| t.to_string()).unwrap_or_default();
         match &record.outcome {
             Ok(()) => tracing::info!(
@@ -21,14 +28,15 @@ impl AuditLog for LoggedAudit {
                 outcome = "ok",
                 "audit"
             ),
-            Err(reason) => tracing::info!(
+            Err(refused) => tracing::info!(
                 target: "clasp::audit",
                 change = record.change.as_str(),
                 actor = %record.actor,
                 tenant,
                 object = record.object,
                 outcome = "refused",
-                reason,
+                refusal = refused.code,
+                reason = refused.reason,
                 "audit"
             ),
         }

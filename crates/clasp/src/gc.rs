@@ -16,7 +16,7 @@ const BATCH: usize = 100;
 /// `clasp gc`: sweeps until nothing expired is left, then prints how many
 /// attachments were deleted.
 pub async fn run(config: &Config) -> anyhow::Result<()> {
-    let services = wiring::build(config).await?;
+    let services = wiring::build(config, &clasp_http::ops::Metrics::new()).await?;
     let swept = sweep_all(&services.attachments).await?;
     println!("{swept}");
     Ok(())

@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod gc;
 mod healthcheck;
+mod metered;
 mod migrate_store;
 mod serve;
 mod wiring;

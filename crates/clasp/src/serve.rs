@@ -62,9 +62,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         // Listen for the signals before the port opens: a SIGTERM that arrives
         // between bind and run would otherwise kill the process ungracefully.
         let stop = shutdown_signal().context("listening for SIGTERM and SIGINT")?;
-        let services = wiring::build(&config).await?;
-        let sweeping = services.attachments.clone();
         let metrics = Metrics::new();
+        let services = wiring::build(&config, &metrics).await?;
+        let sweeping = services.attachments.clone();
         let front = FrontDoor::new(services)
             .map_err(|e| wiring::SetupError(e.to_string()))?
             .with_metrics(metrics.clone())

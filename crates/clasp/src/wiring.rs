@@ -13,6 +13,7 @@ use clasp_domain::ports::{
 };
 use clasp_domain::{AttachmentService, IdentityService, Ports, UploadPolicy};
 use clasp_http::Services;
+use clasp_http::ops::Metrics;
 use clasp_storage::{
     ClamdScanner, HmacSigner, ImageThumbnailer, ObjectBlobStore, S3Settings, S3UrlSigner,
     load_or_create_secret,
@@ -20,6 +21,7 @@ use clasp_storage::{
 
 use crate::audit::LoggedAudit;
 use crate::config::Config;
+use crate::metered::{MeteredBlobs, MeteredScanner};
 
 /// A problem with what the operator configured (exit code 2), as opposed to a
 /// failure while running.
@@ -227,7 +229,7 @@ fn scanner(config: &Config) -> anyhow::Result<Arc<dyn Scanner>> {
 }
 
 /// Builds every adapter and the services over them; migrates the database.
-pub async fn build(config: &Config) -> anyhow::Result<Services> {
+pub async fn build(config: &Config, metrics: &Metrics) -> anyhow::Result<Services> {
     let storage = storage(config)?;
     let metadata = open_database(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -242,13 +244,15 @@ pub async fn build(config: &Config) -> anyhow::Result<Services> {
     let ports = Ports {
         attachments: metadata.attachments,
         identities,
-        blobs: storage.blobs,
+        blobs: Arc::new(MeteredBlobs::new(storage.blobs, metrics.clone())),
         signer: storage.signer,
         upload_signer: storage.upload_signer,
         thumbnailer: Arc::new(ImageThumbnailer::default()),
-        scanner: scanner(config)?,
+        scanner: Arc::new(MeteredScanner::new(scanner(config)?, metrics.clone())),
         clock,
-        audit: Arc::new(LoggedAudit),
+        audit: Arc::new(LoggedAudit {
+            metrics: metrics.clone(),
+        }),
     };
     let policy = UploadPolicy {
         max_bytes: config.max_upload_bytes,

@@ -25,7 +25,7 @@ pub use quota::QuotaChange;
 pub use sweep::Swept;
 pub use tenant_purge::PURGE_BATCH;
 
-use crate::audit::{Actor, AuditRecord, Change};
+use crate::audit::{Actor, AuditRecord, Change, Refusal};
 use crate::ports::{
     AttachmentRepository, AuditLog, BlobStore, Clock, IdentityStore, Scanner, Thumbnailer,
     UploadSigner, UrlSigner,
@@ -58,7 +58,7 @@ pub struct Ports {
 
 impl Ports {
     /// Records `change` on `object` with the outcome of `result`.
-    pub(crate) fn audit<T, E: std::fmt::Display>(
+    pub(crate) fn audit<T, E: Refusal>(
         &self,
         change: Change,
         actor: Actor,

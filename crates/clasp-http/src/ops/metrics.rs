@@ -25,6 +25,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tracing::Instrument;
 
+use super::work::WorkMetrics;
 use crate::dialects::Dialect;
 
 /// The header carrying a request's id, taken from the client or made here.
@@ -57,6 +58,7 @@ pub struct Metrics {
     uploads_in_flight: Gauge,
     swept: Counter,
     sweeps_failed: Counter,
+    work: WorkMetrics,
 }
 
 impl Default for Metrics {
@@ -113,6 +115,7 @@ impl Metrics {
             "Sweeps that failed (the next one retries)",
             sweeps_failed.clone(),
         );
+        let work = WorkMetrics::register(&mut registry);
         Metrics {
             registry: Arc::new(registry),
             requests,
@@ -122,7 +125,26 @@ impl Metrics {
             uploads_in_flight,
             swept,
             sweeps_failed,
+            work,
         }
+    }
+
+    /// Counts one change of the audit trail: `outcome` is `ok` or the
+    /// refusal's code (both from fixed sets).
+    pub fn count_change(&self, change: &'static str, outcome: &'static str) {
+        self.work.count_change(change, outcome);
+    }
+
+    /// Records one virus scan: its verdict (`clean`, `infected` or `failed`)
+    /// and how long it took.
+    pub fn observe_scan(&self, verdict: &'static str, took: std::time::Duration) {
+        self.work.observe_scan(verdict, took.as_secs_f64());
+    }
+
+    /// Records one blob store operation (`put`, `get`, `get_range`, `head`,
+    /// `delete`, `etag`): whether it succeeded and how long it took.
+    pub fn observe_store(&self, operation: &'static str, ok: bool, took: std::time::Duration) {
+        self.work.observe_store(operation, ok, took.as_secs_f64());
     }
 
     /// Records one sweep of abandoned uploads: how many it deleted, or that it failed.
