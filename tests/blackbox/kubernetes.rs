@@ -24,6 +24,13 @@ const PLACEHOLDER: &str = "CHANGE-ME";
 /// A secret of at least 32 bytes, for the placeholders of the Secrets.
 const TEST_SECRET: &str = "kubernetes-test-secret-0123456789abcdef";
 
+/// The overlays of `deploy/kubernetes`, each a deployment of its own.
+const OVERLAYS: [&str; 2] = ["embedded", "scale-out"];
+
+/// The oldest and newest Kubernetes whose API schemas kubernetes-validate
+/// ships: the manifests must be valid for both.
+const KUBERNETES_VERSIONS: [&str; 2] = ["1.25.0", "1.37.0"];
+
 /// The Services' ClusterIPs in the namespace the pods are started in.
 const CLUSTER_IPS: [&str; 3] = ["10.96.0.1", "10.96.0.10", "10.96.0.11"];
 
@@ -32,7 +39,7 @@ fn every_overlay_is_sound_and_sets_only_documented_settings() {
     let readme = std::fs::read_to_string(root().join("../../README.md")).unwrap();
     let performance = std::fs::read_to_string(root().join("../../docs/performance.md")).unwrap();
     let peak_mib = measured_peak_mib(&performance);
-    for overlay in ["embedded", "scale-out"] {
+    for overlay in OVERLAYS {
         let objects = render(&root().join(overlay));
         for object in &objects {
             for field in ["apiVersion", "kind"] {
@@ -145,6 +152,35 @@ fn every_overlay_is_sound_and_sets_only_documented_settings() {
             assert_eq!(pdbs.len(), 1);
             assert!(selects(&pdbs[0]["spec"]["selector"]["matchLabels"], labels));
             assert!(pdbs[0]["spec"]["maxUnavailable"].as_u64().unwrap() < replicas);
+        }
+    }
+}
+
+/// What an API server's schema check would say of each rendered overlay:
+/// kubernetes-validate (PyPI, installed by scripts/openapi-tools.sh) in its
+/// strict mode, where an unknown or misspelt field fails too.
+#[test]
+fn every_overlay_validates_against_the_kubernetes_api_schemas() {
+    let validate = required("CLASP_TEST_KUBERNETES_VALIDATE");
+    let dir = tempfile::tempdir().unwrap();
+    for overlay in OVERLAYS {
+        let objects = render(&root().join(overlay));
+        let path = dir.path().join(format!("{overlay}.yaml"));
+        let documents: Vec<String> = objects
+            .iter()
+            .map(|o| yaml_serde::to_string(o).unwrap())
+            .collect();
+        std::fs::write(&path, documents.join("---\n")).unwrap();
+        for version in KUBERNETES_VERSIONS {
+            let out = Command::new(&validate)
+                .args(["--strict", "-k", version])
+                .arg(&path)
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{overlay} on {version}: {said}");
+            let passed = said.matches(" passed for resource ").count();
+            assert_eq!(passed, objects.len(), "{overlay} on {version}: {said}");
         }
     }
 }
