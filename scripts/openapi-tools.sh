@@ -4,12 +4,13 @@
 # API from /openapi.json), openapi-spec-validator (the document must be valid)
 # and openapi-python-client (a client generated from it must build); and
 # python-docx and openpyxl, which write the real Office files the upload-policy
-# test sends.
+# test sends; and kubernetes-validate, which checks the Kubernetes manifests
+# against the API schemas it ships.
 # Prints the CLASP_TEST_* variables to eval (scripts/test.sh does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACKAGES=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 openapi-python-client==0.29.1
-  python-docx==1.1.2 openpyxl==3.1.5)
+  python-docx==1.1.2 openpyxl==3.1.5 kubernetes-validate==1.37.0)
 TOOLS=$PWD/.tools/openapi
 STAMP=$TOOLS/installed
 say() { echo "openapi-tools: $*" >&2; }
@@ -27,3 +28,4 @@ echo "export CLASP_TEST_SCHEMATHESIS=$TOOLS/bin/st"
 echo "export CLASP_TEST_OPENAPI_SPEC_VALIDATOR=$TOOLS/bin/openapi-spec-validator"
 echo "export CLASP_TEST_OPENAPI_PYTHON_CLIENT=$TOOLS/bin/openapi-python-client"
 echo "export CLASP_TEST_OPENAPI_PYTHON=$TOOLS/bin/python"
+echo "export CLASP_TEST_KUBERNETES_VALIDATE=$TOOLS/bin/kubernetes-validate"

@@ -24,6 +24,7 @@ mod crash_many;
 mod deploying;
 mod download_names;
 mod harness;
+mod kubernetes;
 mod load;
 mod managed;
 mod migrate_store;

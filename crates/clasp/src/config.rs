@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 mod check;
 mod database;
+mod environment;
 mod secrets;
 
 /// The embedded defaults, so a bare `clasp serve` needs no file on disk.
@@ -214,15 +215,17 @@ fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
 }
 
 impl Config {
-    /// Loads the layers from the process environment.
-    pub fn load() -> Result<Config, ConfigError> {
+    /// Loads the layers from the process environment; also answers the
+    /// Kubernetes service-link variables it ignored, for the caller to log
+    /// once logging is set up (they are not configuration, see `environment`).
+    pub fn load() -> Result<(Config, Vec<String>), ConfigError> {
         Self::load_from(
             std::env::var_os("CLASP_CONFIG").map(PathBuf::from),
             Env::prefixed("CLASP_"),
         )
     }
 
-    fn load_from(file: Option<PathBuf>, env: Env) -> Result<Config, ConfigError> {
+    fn load_from(file: Option<PathBuf>, env: Env) -> Result<(Config, Vec<String>), ConfigError> {
         let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
         if let Some(path) = file {
             if !path.is_file() {
@@ -230,13 +233,28 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
+        let env = env.ignore(&["config"]);
+        let (mut env_keys, mut links) = (Vec::new(), Vec::new());
+        for (key, value) in env.iter() {
+            if environment::is_service_link(key.as_str(), &value) {
+                links.push(key.as_str().to_owned());
+            } else {
+                env_keys.push(key.as_str().to_owned());
+            }
+        }
+        let link_keys: Vec<&str> = links.iter().map(String::as_str).collect();
         let mut config: Config = figment
-            .merge(env.ignore(&["config"]))
+            .merge(env.ignore(&link_keys))
             .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            .map_err(|e| environment::extraction_error(e, &env_keys))?;
         config.read_secret_files()?;
         config.check()?;
-        Ok(config)
+        let mut ignored: Vec<String> = links
+            .iter()
+            .map(|k| format!("CLASP_{}", k.to_ascii_uppercase()))
+            .collect();
+        ignored.sort();
+        Ok((config, ignored))
     }
 
     /// The secrets of `signing_secret_previous`, trimmed, empty ones dropped.

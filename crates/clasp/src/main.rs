@@ -31,14 +31,20 @@ const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load() {
-        Ok(c) => c,
+    let (config, service_links) = match Config::load() {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("clasp: {e}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
     serve::init_logging(&config);
+    if !service_links.is_empty() {
+        tracing::info!(
+            variables = %service_links.join(" "),
+            "ignored Kubernetes service-link variables: they are not configuration"
+        );
+    }
     // A probe touches nothing on disk (it may run in any directory).
     let probes = matches!(cli.command, Command::Healthcheck { .. });
     if !probes && let Err(e) = wiring::create_data_dir(&config) {

@@ -16,7 +16,7 @@ fn load_in(
         jail.create_file("c.toml", text).unwrap();
         jail.directory().join("c.toml")
     });
-    Config::load_from(path, Env::prefixed("CLASP_"))
+    Config::load_from(path, Env::prefixed("CLASP_")).map(|(config, _)| config)
 }
 
 /// Every key of [`Config`] is documented in the README's table and in the
@@ -324,6 +324,104 @@ fn the_database_password_joins_the_url() {
                 "{url}"
             );
         }
+        Ok(())
+    });
+}
+
+/// The message of a configuration refused by `load_in`.
+fn refusal(jail: &mut Jail, file: Option<&str>, vars: &[(&str, &str)]) -> String {
+    match load_in(jail, file, vars) {
+        Err(ConfigError::Invalid(message)) => message,
+        other => panic!("{vars:?}: {other:?}"),
+    }
+}
+
+#[test]
+fn service_links_are_ignored_and_named_and_settings_still_apply() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        for (key, value) in [
+            ("CLASP_PORT", "tcp://10.0.0.1:80"),
+            ("CLASP_PORT_80_TCP_ADDR", "10.0.0.1"),
+            ("CLASP_SERVICE_HOST", "10.0.0.1"),
+            ("CLASP_SERVICE_PORT_HTTP", "80"),
+            ("CLASP_ADMIN_PORT", "tcp://10.0.0.2:9090"),
+            ("CLASP_ADMIN_SERVICE_PORT", "9090"),
+            ("CLASP_ADMIN_LISTEN", "0.0.0.0:9191"),
+            ("CLASP_LISTEN", "127.0.0.1:8181"),
+        ] {
+            jail.set_env(key, value);
+        }
+        let (c, ignored) = Config::load_from(None, Env::prefixed("CLASP_")).unwrap();
+        assert_eq!(
+            ignored,
+            [
+                "CLASP_ADMIN_PORT",
+                "CLASP_ADMIN_SERVICE_PORT",
+                "CLASP_PORT",
+                "CLASP_PORT_80_TCP_ADDR",
+                "CLASP_SERVICE_HOST",
+                "CLASP_SERVICE_PORT_HTTP",
+            ]
+        );
+        assert_eq!(
+            (c.listen.as_str(), c.admin_listen.as_str()),
+            ("127.0.0.1:8181", "0.0.0.0:9191")
+        );
+        Ok(())
+    });
+}
+
+/// No setting, now or added later, has a name kubelet could give a service
+/// link, so ignoring those can never swallow one.
+#[test]
+fn no_setting_is_shaped_like_a_service_link() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("CLASP_NO_SUCH_SETTING", "1");
+        let error = Figment::from(Toml::string(DEFAULT_TOML))
+            .merge(Env::prefixed("CLASP_"))
+            .extract::<Config>()
+            .unwrap_err();
+        let Some(figment::error::Kind::UnknownField(_, settings)) =
+            error.into_iter().map(|e| e.kind).next()
+        else {
+            panic!("figment names the settings of an unknown field");
+        };
+        assert!(settings.len() > 40 && settings.contains(&"admin_listen"));
+        for setting in settings {
+            for value in ["tcp://10.0.0.1:80", "10.0.0.1", "80", "tcp"] {
+                assert!(
+                    !environment::is_service_link(setting, value),
+                    "{setting}={value}"
+                );
+            }
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn an_unknown_key_is_refused_with_the_closest_setting() {
+    Jail::expect_with(|jail| {
+        let message = refusal(jail, None, &[("CLASP_LISTNE", "127.0.0.1:8080")]);
+        assert!(message.contains("CLASP_LISTNE"), "{message}");
+        assert!(
+            message.contains("no such setting; did you mean CLASP_LISTEN?"),
+            "{message}"
+        );
+        let message = refusal(jail, None, &[("CLASP_ADMIN_PORT", "9090")]);
+        assert!(
+            message.contains("unknown field CLASP_ADMIN_PORT"),
+            "{message}"
+        );
+        let message = refusal(jail, None, &[("CLASP_FROBNICATE", "1")]);
+        assert!(!message.contains("did you mean"), "{message}");
+        let message = refusal(jail, Some("admin_lisen = \"x\""), &[]);
+        assert!(
+            message.contains("did you mean `admin_listen`?"),
+            "{message}"
+        );
         Ok(())
     });
 }
