@@ -2,7 +2,7 @@
 //! one event of the target `clasp::audit` for each change made through the
 //! dialects and the admin API, refusals included, naming the tenant, actor,
 //! object and outcome, and never a secret; `/metrics` counts the same changes
-//! by outcome and times the store's operations.
+//! by outcome and times the store's and the database's operations.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -122,6 +122,13 @@ async fn every_change_leaves_one_audit_event_and_no_secret() {
     }
     let puts = "clasp_store_operation_duration_seconds_count{operation=\"put\",result=\"ok\"}";
     assert!(server.metric(puts).await >= 1.0);
+    let inserts =
+        "clasp_database_operation_duration_seconds_count{operation=\"insert\",result=\"ok\"}";
+    assert_eq!(
+        server.metric(inserts).await,
+        2.0,
+        "both uploads inserted a row"
+    );
     assert!(server.stop().success());
 
     let events = audit_events(&log);

@@ -21,7 +21,7 @@ use clasp_storage::{
 
 use crate::audit::LoggedAudit;
 use crate::config::Config;
-use crate::metered::{MeteredBlobs, MeteredScanner};
+use crate::metered::{MeteredBlobs, MeteredMetadata, MeteredScanner};
 
 /// A problem with what the operator configured (exit code 2), as opposed to a
 /// failure while running.
@@ -233,16 +233,17 @@ pub async fn build(config: &Config, metrics: &Metrics) -> anyhow::Result<Service
     let storage = storage(config)?;
     let metadata = open_database(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let timed = MeteredMetadata::new(metadata.identities, metrics.clone());
     let identities: Arc<dyn IdentityStore> = match config.credential_cache_secs {
-        0 => metadata.identities,
+        0 => Arc::new(timed),
         _ => Arc::new(CachedIdentities::new(
-            metadata.identities,
+            Arc::new(timed),
             clock.clone(),
             config.credential_cache_ttl(),
         )),
     };
     let ports = Ports {
-        attachments: metadata.attachments,
+        attachments: Arc::new(MeteredMetadata::new(metadata.attachments, metrics.clone())),
         identities,
         blobs: Arc::new(MeteredBlobs::new(storage.blobs, metrics.clone())),
         signer: storage.signer,

@@ -141,6 +141,13 @@ impl Metrics {
         self.work.observe_scan(verdict, took.as_secs_f64());
     }
 
+    /// Records one call of a metadata store (`operation` is the port's
+    /// method): whether the database answered and how long it took.
+    pub fn observe_database(&self, operation: &'static str, ok: bool, took: std::time::Duration) {
+        self.work
+            .observe_database(operation, ok, took.as_secs_f64());
+    }
+
     /// Records one blob store operation (`put`, `get`, `get_range`, `head`,
     /// `delete`, `etag`): whether it succeeded and how long it took.
     pub fn observe_store(&self, operation: &'static str, ok: bool, took: std::time::Duration) {

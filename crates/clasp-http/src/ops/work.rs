@@ -1,8 +1,8 @@
 //! Metrics of the work itself, beside those of requests: changes by outcome
 //! (an upload ready, or refused and why), virus scans by verdict and their
-//! time, and the blob store's operations and their time. Every label comes
-//! from a fixed set: the audit trail's change names and refusal codes, the
-//! verdicts, the store's operations.
+//! time, the blob store's operations and the metadata stores' calls and their
+//! time. Every label comes from a fixed set: the audit trail's change names and
+//! refusal codes, the verdicts, the ports' operations.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -36,6 +36,7 @@ pub(super) struct WorkMetrics {
     changes: Family<ChangeLabels, Counter>,
     scans: Family<ScanLabels, Histogram>,
     store: Family<StoreLabels, Histogram>,
+    database: Family<StoreLabels, Histogram>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -50,6 +51,7 @@ impl WorkMetrics {
             changes: Family::default(),
             scans: Family::new_with_constructor(seconds_histogram as fn() -> Histogram),
             store: Family::new_with_constructor(seconds_histogram as fn() -> Histogram),
+            database: Family::new_with_constructor(seconds_histogram as fn() -> Histogram),
         };
         registry.register(
             "changes",
@@ -65,6 +67,11 @@ impl WorkMetrics {
             "store_operation_duration_seconds",
             "Blob store operations by operation and result (ok, error), and how long each took to answer (a put: until its last byte is stored; a get: until the object is open)",
             work.store.clone(),
+        );
+        registry.register(
+            "database_operation_duration_seconds",
+            "Metadata store calls by operation (the port's method: get, insert, api_key_by_hash, ...) and result (ok, error), and how long each took",
+            work.database.clone(),
         );
         work
     }
@@ -84,6 +91,13 @@ impl WorkMetrics {
     pub(super) fn observe_store(&self, operation: &'static str, ok: bool, seconds: f64) {
         let result = if ok { "ok" } else { "error" };
         self.store
+            .get_or_create(&StoreLabels { operation, result })
+            .observe(seconds);
+    }
+
+    pub(super) fn observe_database(&self, operation: &'static str, ok: bool, seconds: f64) {
+        let result = if ok { "ok" } else { "error" };
+        self.database
             .get_or_create(&StoreLabels { operation, result })
             .observe(seconds);
     }

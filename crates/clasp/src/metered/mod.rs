@@ -1,5 +1,10 @@
-//! The blob store and the virus scanner, timed: each call is recorded in the
-//! process's metrics (docs/operations.md, "Metrics") and passed on unchanged.
+//! The blob store, the virus scanner and the metadata stores, timed: each call
+//! is recorded in the process's metrics (docs/operations.md, "Metrics") and
+//! passed on unchanged.
+
+mod database;
+
+pub use database::MeteredMetadata;
 
 use std::ops::Range;
 use std::sync::Arc;
