@@ -49,4 +49,5 @@ mod streaming;
 mod sweeping;
 mod tickets;
 mod timestamps;
+mod traces;
 mod workspaces;

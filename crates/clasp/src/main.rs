@@ -12,6 +12,7 @@ mod healthcheck;
 mod metered;
 mod migrate_store;
 mod serve;
+mod telemetry;
 mod wiring;
 
 use std::process::ExitCode;
@@ -38,7 +39,14 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    serve::init_logging(&config);
+    // Held until the end: dropping it sends the last spans.
+    let _telemetry = match serve::init_logging(&config) {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("clasp: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
     if !service_links.is_empty() {
         tracing::info!(
             variables = %service_links.join(" "),

@@ -8,22 +8,33 @@ use anyhow::Context;
 use clasp_http::FrontDoor;
 use clasp_http::limits::Admission;
 use clasp_http::ops::Metrics;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry, fmt};
 
 use crate::config::{Config, LogFormat};
+use crate::telemetry::{self, Telemetry};
 use crate::{gc, wiring};
 
-/// Installs the tracing subscriber (text or JSON; RUST_LOG overrides the level).
-pub fn init_logging(config: &Config) {
+/// Installs the tracing subscriber (text or JSON; RUST_LOG overrides the
+/// level), and the OpenTelemetry exporter when `OTEL_*` asks for one
+/// ([`telemetry`]); the guard it answers must live until the process ends.
+/// The log level filters the log only: the exporter takes every span and
+/// event at `info` and above however quiet the log is.
+pub fn init_logging(config: &Config) -> Result<Option<Telemetry>, String> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.log_format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+    let log: Box<dyn Layer<Registry> + Send + Sync> = match config.log_format {
+        LogFormat::Json => Box::new(fmt::layer().json().with_writer(std::io::stderr)),
+        LogFormat::Text => Box::new(fmt::layer().with_writer(std::io::stderr)),
     };
+    let (traces, telemetry) = telemetry::layer()?.unzip();
+    let _ = tracing_subscriber::registry()
+        .with(log.with_filter(filter))
+        .with(traces.with_filter(LevelFilter::INFO))
+        .try_init();
+    Ok(telemetry)
 }
 
 /// Whether `listen` is an unspecified address (`0.0.0.0`, `[::]`): the

@@ -24,6 +24,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::work::WorkMetrics;
 use crate::dialects::Dialect;
@@ -271,10 +272,26 @@ pub async fn observe(
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let id = request_id(&req);
     let method = method_label(req.method());
-    let span = tracing::info_span!("request", request_id = %id);
+    // OpenTelemetry names the span once it starts, before routing: by the
+    // method, with the route pattern and status as attributes once known.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        otel.name = method,
+        otel.kind = "server",
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+    );
+    // A caller's W3C `traceparent` makes this span a child of its own; without
+    // an OpenTelemetry exporter there is no trace to join, and nothing happens.
+    let caller =
+        opentelemetry::global::get_text_map_propagator(|p| p.extract(&TraceHeaders(req.headers())));
+    let _ = span.set_parent(caller);
     let mut res = next.call(req).instrument(span.clone()).await?;
     let (dialect, route) = route_of(res.request());
     let status = res.status().as_u16();
+    span.record("http.route", route.as_str());
+    span.record("http.response.status_code", i64::from(status));
     let elapsed = started.elapsed();
     span.in_scope(|| {
         tracing::info!(
@@ -306,6 +323,19 @@ pub async fn observe(
     Ok(res
         .map_into_boxed_body()
         .map_body(move |_, body| CountedBody { body, counter: out }))
+}
+
+/// A request's headers as OpenTelemetry's propagators read them.
+struct TraceHeaders<'a>(&'a actix_web::http::header::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for TraceHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
 }
 
 /// A response body that counts the bytes it hands to the client, so streamed

@@ -1,6 +1,7 @@
 //! The metadata stores, timed: every call of the attachment repository and of
 //! the identity store is recorded in `clasp_database_operation_duration_seconds`
-//! by operation (the port's method) and result, and passed on unchanged. The
+//! by operation (the port's method) and result, in a span of its own, and
+//! passed on unchanged. The
 //! credential cache sits above it, so only calls that reach the database count.
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use clasp_domain::quota::{Quota, QuotaLimits};
 use clasp_domain::tenant::{Tenant, TenantId};
 use clasp_http::ops::Metrics;
 use time::OffsetDateTime;
+use tracing::Instrument;
 use uuid::Uuid;
 
 /// A metadata store whose every call is timed.
@@ -50,7 +52,14 @@ macro_rules! timed_port {
             $(
                 async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     let began = Instant::now();
-                    let result = self.inner.$name($($arg),*).await;
+                    let result = self
+                        .inner
+                        .$name($($arg),*)
+                        .instrument(tracing::info_span!(
+                            "database",
+                            otel.name = concat!("database ", stringify!($name))
+                        ))
+                        .await;
                     self.timed(stringify!($name), began, result)
                 }
             )*

@@ -1,6 +1,7 @@
 //! The blob store, the virus scanner and the metadata stores, timed: each call
-//! is recorded in the process's metrics (docs/operations.md, "Metrics") and
-//! passed on unchanged.
+//! is recorded in the process's metrics (docs/operations.md, "Metrics"), runs
+//! in a span of its own (a trace's child of its request's span), and is passed
+//! on unchanged.
 
 mod database;
 
@@ -13,6 +14,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use clasp_domain::ports::{BlobError, BlobReader, BlobStore, PutBody, ScanError, Scanner, Verdict};
 use clasp_http::ops::Metrics;
+use tracing::Instrument;
 
 /// A blob store whose every operation is timed.
 pub struct MeteredBlobs {
@@ -44,37 +46,61 @@ impl MeteredBlobs {
 impl BlobStore for MeteredBlobs {
     async fn put(&self, key: &str, body: PutBody<'_>) -> Result<u64, BlobError> {
         let began = Instant::now();
-        let result = self.inner.put(key, body).await;
+        let result = self
+            .inner
+            .put(key, body)
+            .instrument(tracing::info_span!("store", otel.name = "store put"))
+            .await;
         self.timed("put", began, result)
     }
 
     async fn get(&self, key: &str) -> Result<BlobReader, BlobError> {
         let began = Instant::now();
-        let result = self.inner.get(key).await;
+        let result = self
+            .inner
+            .get(key)
+            .instrument(tracing::info_span!("store", otel.name = "store get"))
+            .await;
         self.timed("get", began, result)
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<BlobReader, BlobError> {
         let began = Instant::now();
-        let result = self.inner.get_range(key, range).await;
+        let result = self
+            .inner
+            .get_range(key, range)
+            .instrument(tracing::info_span!("store", otel.name = "store get_range"))
+            .await;
         self.timed("get_range", began, result)
     }
 
     async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
         let began = Instant::now();
-        let result = self.inner.head(key).await;
+        let result = self
+            .inner
+            .head(key)
+            .instrument(tracing::info_span!("store", otel.name = "store head"))
+            .await;
         self.timed("head", began, result)
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
         let began = Instant::now();
-        let result = self.inner.delete(key).await;
+        let result = self
+            .inner
+            .delete(key)
+            .instrument(tracing::info_span!("store", otel.name = "store delete"))
+            .await;
         self.timed("delete", began, result)
     }
 
     async fn etag(&self, key: &str) -> Result<Option<String>, BlobError> {
         let began = Instant::now();
-        let result = self.inner.etag(key).await;
+        let result = self
+            .inner
+            .etag(key)
+            .instrument(tracing::info_span!("store", otel.name = "store etag"))
+            .await;
         self.timed("etag", began, result)
     }
 
@@ -104,7 +130,11 @@ impl Scanner for MeteredScanner {
 
     async fn scan(&self, file: BlobReader) -> Result<Verdict, ScanError> {
         let began = Instant::now();
-        let result = self.inner.scan(file).await;
+        let result = self
+            .inner
+            .scan(file)
+            .instrument(tracing::info_span!("scan", otel.name = "virus scan"))
+            .await;
         let verdict = match &result {
             Ok(Verdict::Clean) => "clean",
             Ok(Verdict::Infected { .. }) => "infected",
