@@ -23,13 +23,24 @@ pub const PNG: &[u8] = &[
 /// The admin token every test server is given.
 pub const ADMIN_TOKEN: &str = "blackbox-admin-token-0123456789abcdef";
 
-/// A free loopback port (bound and released; the server binds it next).
+/// A free loopback port (bound and released; the server binds it next),
+/// never one this test process handed out before: the kernel may give a
+/// released port again at once, and a test's public and admin listeners
+/// must not both get it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A scratch directory a `clasp` process runs in, with its own `./data`.
