@@ -217,6 +217,19 @@ async fn lifecycle(work: Workdir, on_s3: bool) {
         metrics.contains("clasp_http_requests_total{dialect=\"admin\",route=\"/admin/v1/tenants\",method=\"POST\",status=\"201\"} 1"),
         "{metrics}"
     );
+    // how full each database pool is, read at the scrape
+    let pools: &[&str] = if on_s3 {
+        &["postgres"]
+    } else {
+        &["sqlite_writes", "sqlite_reads"]
+    };
+    for pool in pools {
+        let max = format!("clasp_database_pool_connections{{pool=\"{pool}\",state=\"max\"}}");
+        let open = format!("clasp_database_pool_connections{{pool=\"{pool}\",state=\"open\"}}");
+        assert!(server.metric(&max).await >= 1.0, "{metrics}");
+        assert!(server.metric(&open).await >= 1.0, "{metrics}");
+        assert!(server.metric(&open).await <= server.metric(&max).await);
+    }
     assert!(server.stop().success(), "both listeners stop gracefully");
 }
 

@@ -32,6 +32,7 @@ mod listing;
 mod models;
 mod moving;
 mod pg;
+mod pools;
 mod quota;
 mod readiness;
 mod schema;
@@ -41,6 +42,7 @@ mod sqlite;
 pub use error::DbError;
 pub use moving::{Exporter, RowPage, Table};
 pub use pg::{PgSettings, PgStore};
+pub use pools::PoolUse;
 pub use sqlite::SqliteStore;
 
 /// Applies pending migrations to the database named by `url` and returns how

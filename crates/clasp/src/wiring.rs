@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use clasp_db::{PgSettings, PgStore, SqliteStore};
+use clasp_db::{PgSettings, PgStore, PoolUse, SqliteStore};
 use clasp_domain::credential_cache::CachedIdentities;
 use clasp_domain::ports::{
     AttachmentRepository, BlobStore, Clock, IdentityStore, NoScanner, Scanner, SystemClock,
@@ -46,18 +46,27 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How full a store's connection pools are now.
+type PoolReading = Box<dyn Fn() -> Vec<PoolUse> + Send + Sync>;
+
 /// The metadata store: one adapter serving both metadata ports.
 struct Metadata {
     attachments: Arc<dyn AttachmentRepository>,
     identities: Arc<dyn IdentityStore>,
+    pools: PoolReading,
 }
 
 impl Metadata {
-    fn of<S: AttachmentRepository + IdentityStore + 'static>(store: S) -> Self {
+    fn of<S, const N: usize>(store: S, pools: fn(&S) -> [PoolUse; N]) -> Self
+    where
+        S: AttachmentRepository + IdentityStore + Send + 'static,
+    {
         let store = Arc::new(store);
+        let reading = store.clone();
         Self {
             attachments: store.clone(),
             identities: store,
+            pools: Box::new(move || pools(&reading).to_vec()),
         }
     }
 }
@@ -91,12 +100,14 @@ async fn open_database(config: &Config) -> anyhow::Result<Metadata> {
             SqliteStore::open_with(&url, config.durability.fsync())
                 .await
                 .context("opening the database")?,
+            SqliteStore::pools,
         )),
         Some("postgres" | "postgresql") => {
             Ok(Metadata::of(
                 PgStore::open(&url, &pg_settings(config))
                     .await
                     .context("opening the database")?,
+                PgStore::pools,
             ))
         }
         Some(other) => Err(SetupError(format!(
@@ -232,6 +243,12 @@ fn scanner(config: &Config) -> anyhow::Result<Arc<dyn Scanner>> {
 pub async fn build(config: &Config, metrics: &Metrics) -> anyhow::Result<Services> {
     let storage = storage(config)?;
     let metadata = open_database(config).await?;
+    let pools = metadata.pools;
+    metrics.before_scrape(move |metrics| {
+        for used in pools() {
+            metrics.set_pool(used.pool, used.max, used.open, used.idle, used.waiting);
+        }
+    });
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let timed = MeteredMetadata::new(metadata.identities, metrics.clone());
     let identities: Arc<dyn IdentityStore> = match config.credential_cache_secs {

@@ -21,6 +21,7 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::deadpool::Object;
 
 use crate::error::DbError;
+use crate::pools::PoolUse;
 use connection::{ConnPool, build_pool, checkout};
 use url::PgUrl;
 pub(crate) use url::is_postgres_url;
@@ -110,6 +111,11 @@ impl PgStore {
             pool,
             checkout_timeout: settings.connect_timeout,
         })
+    }
+
+    /// How full the connection pool is (the saturation metrics).
+    pub fn pools(&self) -> [PoolUse; 1] {
+        [PoolUse::of("postgres", self.pool.status())]
     }
 
     /// A pooled connection for one query.

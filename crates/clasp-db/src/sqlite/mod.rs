@@ -16,6 +16,7 @@ use clasp_domain::ports::Stored;
 use diesel_async::pooled_connection::deadpool::Object;
 
 use crate::error::{DbError, pool_error};
+use crate::pools::PoolUse;
 use connection::{
     Conn, ConnPool, ReadConn, ReadPool, build_pool, build_read_pool, create_parent_dir,
     database_path, run_migrations,
@@ -58,6 +59,14 @@ impl SqliteStore {
         })?);
         let reads = build_read_pool(&path, fsync)?;
         Ok(SqliteStore { path, pool, reads })
+    }
+
+    /// How full the write pool and the read pool are (the saturation metrics).
+    pub fn pools(&self) -> [PoolUse; 2] {
+        [
+            PoolUse::of("sqlite_writes", self.pool.status()),
+            PoolUse::of("sqlite_reads", self.reads.status()),
+        ]
     }
 
     /// A pooled connection for one query.

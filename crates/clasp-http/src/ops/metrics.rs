@@ -60,7 +60,12 @@ pub struct Metrics {
     swept: Counter,
     sweeps_failed: Counter,
     work: WorkMetrics,
+    /// Run before each scrape, to read what is read rather than counted.
+    before_scrape: Arc<std::sync::Mutex<Vec<ScrapeHook>>>,
 }
+
+/// A reading taken before each scrape (the pools' use).
+type ScrapeHook = Box<dyn Fn(&Metrics) + Send + Sync>;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -127,7 +132,37 @@ impl Metrics {
             swept,
             sweeps_failed,
             work,
+            before_scrape: Arc::default(),
         }
+    }
+
+    /// Runs `hook` before each scrape: for figures read at that moment (how
+    /// full a pool is) rather than counted as they happen.
+    pub fn before_scrape(&self, hook: impl Fn(&Metrics) + Send + Sync + 'static) {
+        self.before_scrape
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(hook));
+    }
+
+    /// Sets how full the connection pool `pool` is.
+    pub fn set_pool(
+        &self,
+        pool: &'static str,
+        max: usize,
+        open: usize,
+        idle: usize,
+        waiting: usize,
+    ) {
+        self.work.set_pool(
+            pool,
+            [
+                ("max", max),
+                ("open", open),
+                ("idle", idle),
+                ("waiting", waiting),
+            ],
+        );
     }
 
     /// Counts one change of the audit trail: `outcome` is `ok` or the
@@ -169,6 +204,14 @@ impl Metrics {
 
     /// The text exposition format Prometheus scrapes.
     pub fn encode_text(&self) -> Result<String, std::fmt::Error> {
+        for hook in self
+            .before_scrape
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            hook(self);
+        }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)

@@ -2,11 +2,12 @@
 //! (an upload ready, or refused and why), virus scans by verdict and their
 //! time, the blob store's operations and the metadata stores' calls and their
 //! time. Every label comes from a fixed set: the audit trail's change names and
-//! refusal codes, the verdicts, the ports' operations.
+//! refusal codes, the verdicts, the ports' operations, the pools' names.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -30,6 +31,14 @@ struct StoreLabels {
     result: &'static str,
 }
 
+/// A connection pool and which of its counts: `max`, `open`, `idle` or
+/// `waiting`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    pool: &'static str,
+    state: &'static str,
+}
+
 /// The work metrics, registered in the process's registry.
 #[derive(Clone)]
 pub(super) struct WorkMetrics {
@@ -37,6 +46,7 @@ pub(super) struct WorkMetrics {
     scans: Family<ScanLabels, Histogram>,
     store: Family<StoreLabels, Histogram>,
     database: Family<StoreLabels, Histogram>,
+    pools: Family<PoolLabels, Gauge>,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -52,6 +62,7 @@ impl WorkMetrics {
             scans: Family::new_with_constructor(seconds_histogram as fn() -> Histogram),
             store: Family::new_with_constructor(seconds_histogram as fn() -> Histogram),
             database: Family::new_with_constructor(seconds_histogram as fn() -> Histogram),
+            pools: Family::default(),
         };
         registry.register(
             "changes",
@@ -72,6 +83,11 @@ impl WorkMetrics {
             "database_operation_duration_seconds",
             "Metadata store calls by operation (the port's method: get, insert, api_key_by_hash, ...) and result (ok, error), and how long each took",
             work.database.clone(),
+        );
+        registry.register(
+            "database_pool_connections",
+            "Database connection pools (sqlite_writes, sqlite_reads, postgres) by state: max, open, idle, and waiting (queries waiting for a connection)",
+            work.pools.clone(),
         );
         work
     }
@@ -100,5 +116,13 @@ impl WorkMetrics {
         self.database
             .get_or_create(&StoreLabels { operation, result })
             .observe(seconds);
+    }
+
+    pub(super) fn set_pool(&self, pool: &'static str, counts: [(&'static str, usize); 4]) {
+        for (state, count) in counts {
+            self.pools
+                .get_or_create(&PoolLabels { pool, state })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
     }
 }
