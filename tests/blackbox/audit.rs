@@ -4,39 +4,22 @@
 //! object and outcome, and never a secret; `/metrics` counts the same changes
 //! by outcome and times the store's and the database's operations.
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::admin::admin;
-use crate::harness::{HELPER_TICKET, PNG, Server, Workdir, client, form, free_port};
+use crate::harness::{HELPER_TICKET, PNG, Server, Workdir, client, form};
 
 /// `clasp serve` in `work` with JSON logs, only the audit target at `info`,
 /// its standard error in `log`.
 fn serve_logging_to(work: &Workdir, log: &std::path::Path) -> Server {
-    let (port, admin_port) = (free_port(), free_port());
-    let child = work
-        .command(&["serve"])
-        .env("CLASP_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CLASP_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
-        .env("CLASP_LOG_FORMAT", "json")
-        .env("RUST_LOG", "warn,clasp::audit=info")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "clasp serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        admin_base: format!("http://127.0.0.1:{admin_port}"),
-    }
+    let stderr = std::fs::File::create(log).unwrap();
+    Server::start_with(work, |command| {
+        command
+            .env("CLASP_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn,clasp::audit=info")
+            .stderr(stderr);
+    })
 }
 
 /// The audit events in `log`: each event's fields.

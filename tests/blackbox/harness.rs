@@ -136,19 +136,25 @@ pub struct Server {
 impl Server {
     /// Starts `clasp serve` in `work` on a free port and waits until it answers.
     pub fn start(work: &Workdir) -> Server {
+        Server::start_with(work, |_| {})
+    }
+
+    /// The same, `adjust` changing the command before it starts (more
+    /// environment, another log level, where its standard error goes).
+    pub fn start_with(work: &Workdir, adjust: impl FnOnce(&mut Command)) -> Server {
         let (port, admin_port) = (free_port(), free_port());
         let base = format!("http://127.0.0.1:{port}");
         let admin_base = format!("http://127.0.0.1:{admin_port}");
-        let child = work
-            .command(&["serve"])
+        let mut command = work.command(&["serve"]);
+        command
             .env("CLASP_LISTEN", format!("127.0.0.1:{port}"))
             .env("CLASP_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
             .env("CLASP_WORKERS", "2")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::inherit());
+        adjust(&mut command);
+        let child = command.spawn().unwrap();
         let mut server = Server {
             child,
             base,

@@ -15,30 +15,20 @@ pub struct LoggedAudit {
 
 impl AuditLog for LoggedAudit {
     fn record(&self, record: AuditRecord) {
-        let outcome = record.outcome.as_ref().map_or_else(|r| r.code, |()| "ok");
-        self.metrics.count_change(record.change.as_str(), outcome);
-        let tenant = record.tenant.map(|t| t.to_string()).unwrap_or_default();
-        match &record.outcome {
-            Ok(()) => tracing::info!(
-                target: "clasp::audit",
-                change = record.change.as_str(),
-                actor = %record.actor,
-                tenant,
-                object = record.object,
-                outcome = "ok",
-                "audit"
-            ),
-            Err(refused) => tracing::info!(
-                target: "clasp::audit",
-                change = record.change.as_str(),
-                actor = %record.actor,
-                tenant,
-                object = record.object,
-                outcome = "refused",
-                refusal = refused.code,
-                reason = refused.reason,
-                "audit"
-            ),
-        }
+        let refused = record.outcome.as_ref().err();
+        self.metrics
+            .count_change(record.change.as_str(), refused.map_or("ok", |r| r.code));
+        // `refusal` and `reason` are left out of a change that was made.
+        tracing::info!(
+            target: "clasp::audit",
+            change = record.change.as_str(),
+            actor = %record.actor,
+            tenant = record.tenant.map(|t| t.to_string()).unwrap_or_default(),
+            object = record.object,
+            outcome = if refused.is_some() { "refused" } else { "ok" },
+            refusal = refused.map(|r| r.code),
+            reason = refused.map(|r| r.reason.as_str()),
+            "audit"
+        );
     }
 }

@@ -105,17 +105,11 @@ impl WorkMetrics {
     }
 
     pub(super) fn observe_store(&self, operation: &'static str, ok: bool, seconds: f64) {
-        let result = if ok { "ok" } else { "error" };
-        self.store
-            .get_or_create(&StoreLabels { operation, result })
-            .observe(seconds);
+        observe_call(&self.store, operation, ok, seconds);
     }
 
     pub(super) fn observe_database(&self, operation: &'static str, ok: bool, seconds: f64) {
-        let result = if ok { "ok" } else { "error" };
-        self.database
-            .get_or_create(&StoreLabels { operation, result })
-            .observe(seconds);
+        observe_call(&self.database, operation, ok, seconds);
     }
 
     pub(super) fn set_pool(&self, pool: &'static str, counts: [(&'static str, usize); 4]) {
@@ -125,4 +119,17 @@ impl WorkMetrics {
                 .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
     }
+}
+
+/// Records one call of a store: its operation, whether it succeeded, its time.
+fn observe_call(
+    family: &Family<StoreLabels, Histogram>,
+    operation: &'static str,
+    ok: bool,
+    seconds: f64,
+) {
+    let result = if ok { "ok" } else { "error" };
+    family
+        .get_or_create(&StoreLabels { operation, result })
+        .observe(seconds);
 }

@@ -17,7 +17,6 @@ use clasp_domain::quota::{Quota, QuotaLimits};
 use clasp_domain::tenant::{Tenant, TenantId};
 use clasp_http::ops::Metrics;
 use time::OffsetDateTime;
-use tracing::Instrument;
 use uuid::Uuid;
 
 /// A metadata store whose every call is timed.
@@ -42,32 +41,7 @@ impl<S: ?Sized> MeteredMetadata<S> {
     }
 }
 
-/// Implements `$port` for [`MeteredMetadata`] by timing each listed method;
-/// written as a macro so that the two ports' thirty-three methods are not
-/// thirty-three copies of the same four lines.
-macro_rules! timed_port {
-    ($port:ident { $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)* }) => {
-        #[async_trait::async_trait]
-        impl $port for MeteredMetadata<dyn $port> {
-            $(
-                async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                    let began = Instant::now();
-                    let result = self
-                        .inner
-                        .$name($($arg),*)
-                        .instrument(tracing::info_span!(
-                            "database",
-                            otel.name = concat!("database ", stringify!($name))
-                        ))
-                        .await;
-                    self.timed(stringify!($name), began, result)
-                }
-            )*
-        }
-    };
-}
-
-timed_port!(AttachmentRepository {
+timed_port!(MeteredMetadata<dyn AttachmentRepository>, AttachmentRepository, "database" {
     fn insert(&self, attachment: &Attachment) -> Stored<i64>;
     fn get(&self, tenant: TenantId, id: AttachmentId) -> Stored<Option<Attachment>>;
     fn get_by_number(&self, tenant: TenantId, number: i64) -> Stored<Option<Attachment>>;
@@ -86,7 +60,7 @@ timed_port!(AttachmentRepository {
     fn forget_tenant(&self, tenant: TenantId) -> Stored<()>;
 });
 
-timed_port!(IdentityStore {
+timed_port!(MeteredMetadata<dyn IdentityStore>, IdentityStore, "database" {
     fn create_tenant(&self, tenant: &Tenant) -> Stored<()>;
     fn tenant_by_slug(&self, slug: &str) -> Stored<Option<Tenant>>;
     fn tenant_by_id(&self, id: TenantId) -> Stored<Option<Tenant>>;
