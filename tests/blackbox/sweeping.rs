@@ -156,6 +156,11 @@ async fn a_failing_object_delete_leaves_a_tombstone_a_later_sweep_clears() {
         "deleted",
         "a tombstone waits for the sweeper"
     );
+    assert_eq!(
+        server.metric("clasp_sweeper_backlog").await,
+        1.0,
+        "the metrics show what the sweeps leave"
+    );
 
     relay.set_up(true);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -169,6 +174,10 @@ async fn a_failing_object_delete_leaves_a_tombstone_a_later_sweep_clears() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while psql(&database, "SELECT count(*) FROM attachments") != "0" {
         assert!(Instant::now() < deadline, "the tombstone stayed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    while server.metric("clasp_sweeper_backlog").await != 0.0 {
+        assert!(Instant::now() < deadline, "the backlog stayed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

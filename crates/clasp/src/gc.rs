@@ -13,6 +13,10 @@ use crate::wiring;
 /// one removes fewer.
 const BATCH: usize = 100;
 
+/// The most rows past their deadline the backlog gauge counts after a sweep
+/// (one indexed read of at most this many).
+const BACKLOG_COUNTED: usize = 1000;
+
 /// `clasp gc`: sweeps until nothing expired is left, then prints how many
 /// attachments were deleted.
 pub async fn run(config: &Config) -> anyhow::Result<()> {
@@ -53,6 +57,9 @@ pub async fn sweep_forever(attachments: AttachmentService, every: Duration, metr
         match sweep_all(&attachments).await {
             Ok(swept) => {
                 metrics.record_sweep(Some(swept));
+                if let Ok(left) = attachments.sweep_backlog(BACKLOG_COUNTED).await {
+                    metrics.set_sweep_backlog(left);
+                }
                 if swept > 0 {
                     tracing::info!(swept, "deleted abandoned direct uploads");
                 }

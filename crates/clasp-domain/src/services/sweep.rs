@@ -37,6 +37,19 @@ impl AttachmentService {
         Ok(swept)
     }
 
+    /// How many rows are past their upload deadline now, counting at most
+    /// `limit`: the sweeper's backlog, read after a sweep (what it could not
+    /// remove, or had no time to).
+    pub async fn sweep_backlog(&self, limit: usize) -> Outcome<usize> {
+        let now = self.ports.clock.now();
+        Ok(self
+            .ports
+            .attachments
+            .expired_uploads(now, limit)
+            .await?
+            .len())
+    }
+
     /// Visits one row past its deadline. A kept attachment (confirmed, or
     /// failed for a reason clients read) only has its staged object deleted a
     /// last time, now that its upload URL has expired, and its deadline

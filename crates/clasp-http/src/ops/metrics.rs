@@ -59,6 +59,7 @@ pub struct Metrics {
     uploads_in_flight: Gauge,
     swept: Counter,
     sweeps_failed: Counter,
+    sweep_backlog: Gauge,
     work: WorkMetrics,
     /// Run before each scrape, to read what is read rather than counted.
     before_scrape: Arc<std::sync::Mutex<Vec<ScrapeHook>>>,
@@ -85,6 +86,7 @@ impl Metrics {
         let uploads_in_flight = Gauge::default();
         let swept = Counter::default();
         let sweeps_failed = Counter::default();
+        let sweep_backlog = Gauge::default();
         let mut registry = Registry::with_prefix("clasp");
         registry.register(
             "http_requests",
@@ -121,6 +123,11 @@ impl Metrics {
             "Sweeps that failed (the next one retries)",
             sweeps_failed.clone(),
         );
+        registry.register(
+            "sweeper_backlog",
+            "Uploads past their deadline that the last sweep left (at most 1000 counted): abandoned ones it could not remove yet",
+            sweep_backlog.clone(),
+        );
         let work = WorkMetrics::register(&mut registry);
         Metrics {
             registry: Arc::new(registry),
@@ -131,6 +138,7 @@ impl Metrics {
             uploads_in_flight,
             swept,
             sweeps_failed,
+            sweep_backlog,
             work,
             before_scrape: Arc::default(),
         }
@@ -200,6 +208,12 @@ impl Metrics {
                 self.sweeps_failed.inc();
             }
         }
+    }
+
+    /// Sets how many uploads past their deadline the last sweep left.
+    pub fn set_sweep_backlog(&self, left: usize) {
+        self.sweep_backlog
+            .set(i64::try_from(left).unwrap_or(i64::MAX));
     }
 
     /// The text exposition format Prometheus scrapes.
