@@ -103,6 +103,10 @@ async fn every_change_leaves_one_audit_event_and_no_secret() {
             "{change} {outcome}"
         );
     }
+    for outcome in ["ok", "magic_mismatch"] {
+        let uploads = format!("clasp_uploads_total{{dialect=\"tickets\",outcome=\"{outcome}\"}}");
+        assert_eq!(server.metric(&uploads).await, 1.0, "{uploads}");
+    }
     let puts = "clasp_store_operation_duration_seconds_count{operation=\"put\",result=\"ok\"}";
     assert!(server.metric(puts).await >= 1.0);
     let inserts =

@@ -307,6 +307,10 @@ async fn eicar_never_becomes_ready_on_the_embedded_defaults_over_tcp() {
     }
     let infected = "clasp_changes_total{change=\"attachment.upload\",outcome=\"infected\"}";
     assert!(server.metric(infected).await >= 3.0);
+    for dialect in ["tickets", "cases", "chat"] {
+        let infected = format!("clasp_uploads_total{{dialect=\"{dialect}\",outcome=\"infected\"}}");
+        assert!(server.metric(&infected).await >= 1.0, "{infected}");
+    }
     // the clean tickets, cases, chat and workspaces files: no byte of EICAR kept
     let blobs = work.blob_files();
     assert_eq!(blobs.len(), 4, "{blobs:?}");

@@ -17,7 +17,7 @@ use crate::routes::{Group, handlers};
 pub mod metrics;
 mod work;
 
-pub use metrics::{CountedBody, Metrics, REQUEST_ID, count_request_body, observe};
+pub use metrics::{CountedBody, Metrics, REQUEST_ID, count_request_body, current_dialect, observe};
 
 /// The public listener's `/healthz`: whether the process answers is all a
 /// client may learn there; readiness and metrics name internals, and are the

@@ -2,12 +2,13 @@
 //! operators can route them apart from the rest (`RUST_LOG`, or a filter on
 //! the `target` field of the JSON log). docs/operations.md, "Audit trail".
 
-use clasp_domain::audit::AuditRecord;
+use clasp_domain::audit::{AuditRecord, Change};
 use clasp_domain::ports::AuditLog;
-use clasp_http::ops::Metrics;
+use clasp_http::ops::{Metrics, current_dialect};
 
 /// Writes each record as one `info` event of the target `clasp::audit`, and
-/// counts it in `clasp_changes_total` by change and outcome.
+/// counts it in `clasp_changes_total` by change and outcome, and an upload in
+/// `clasp_uploads_total` by the dialect it came through.
 pub struct LoggedAudit {
     /// Where changes are counted.
     pub metrics: Metrics,
@@ -16,8 +17,11 @@ pub struct LoggedAudit {
 impl AuditLog for LoggedAudit {
     fn record(&self, record: AuditRecord) {
         let refused = record.outcome.as_ref().err();
-        self.metrics
-            .count_change(record.change.as_str(), refused.map_or("ok", |r| r.code));
+        let outcome = refused.map_or("ok", |r| r.code);
+        self.metrics.count_change(record.change.as_str(), outcome);
+        if record.change == Change::Upload {
+            self.metrics.count_upload(current_dialect(), outcome);
+        }
         // `refusal` and `reason` are left out of a change that was made.
         tracing::info!(
             target: "clasp::audit",

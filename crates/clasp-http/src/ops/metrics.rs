@@ -179,6 +179,12 @@ impl Metrics {
         self.work.count_change(change, outcome);
     }
 
+    /// Counts one upload through `dialect` (see [`current_dialect`]) by
+    /// outcome: `ok` or the refusal's code.
+    pub fn count_upload(&self, dialect: &'static str, outcome: &'static str) {
+        self.work.count_upload(dialect, outcome);
+    }
+
     /// Records one virus scan: its verdict (`clean`, `infected` or `failed`)
     /// and how long it took.
     pub fn observe_scan(&self, verdict: &'static str, took: std::time::Duration) {
@@ -314,9 +320,24 @@ pub async fn count_request_body(
         let payload: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(payload);
         req.set_payload(Payload::from(payload));
     }
-    let res = next.call(req).await;
+    let res = match dialect {
+        Some(dialect) => ROUTE_DIALECT.scope(dialect.label(), next.call(req)).await,
+        None => next.call(req).await,
+    };
     drop(in_flight);
     res
+}
+
+tokio::task_local! {
+    /// The dialect of the route a request is being handled by.
+    static ROUTE_DIALECT: &'static str;
+}
+
+/// The dialect whose route the current task is handling (`tickets`, `chat`,
+/// …), or `none` outside a routed request (the sweeper, `clasp admin`): what
+/// the audit trail's upload counts are labelled with.
+pub fn current_dialect() -> &'static str {
+    ROUTE_DIALECT.try_with(|d| *d).unwrap_or("none")
 }
 
 /// The middleware of every request: request id (header, log span), one log

@@ -18,6 +18,13 @@ struct ChangeLabels {
     outcome: &'static str,
 }
 
+/// An upload's dialect and how it ended: `ok` or a refusal code.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UploadLabels {
+    dialect: &'static str,
+    outcome: &'static str,
+}
+
 /// A scan's verdict: `clean`, `infected` or `failed`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ScanLabels {
@@ -43,6 +50,7 @@ struct PoolLabels {
 #[derive(Clone)]
 pub(super) struct WorkMetrics {
     changes: Family<ChangeLabels, Counter>,
+    uploads: Family<UploadLabels, Counter>,
     scans: Family<ScanLabels, Histogram>,
     store: Family<StoreLabels, Histogram>,
     database: Family<StoreLabels, Histogram>,
@@ -59,6 +67,7 @@ impl WorkMetrics {
     pub(super) fn register(registry: &mut Registry) -> Self {
         let work = WorkMetrics {
             changes: Family::default(),
+            uploads: Family::default(),
             scans: Family::new_with_constructor(seconds_histogram as fn() -> Histogram),
             store: Family::new_with_constructor(seconds_histogram as fn() -> Histogram),
             database: Family::new_with_constructor(seconds_histogram as fn() -> Histogram),
@@ -68,6 +77,11 @@ impl WorkMetrics {
             "changes",
             "Changes by kind (attachment.upload, attachment.delete, key.revoke, ...) and outcome (ok, or the refusal code)",
             work.changes.clone(),
+        );
+        registry.register(
+            "uploads",
+            "Uploads by dialect (none: not through a dialect's route) and outcome (ok, or the refusal code)",
+            work.uploads.clone(),
         );
         registry.register(
             "scan_duration_seconds",
@@ -95,6 +109,12 @@ impl WorkMetrics {
     pub(super) fn count_change(&self, change: &'static str, outcome: &'static str) {
         self.changes
             .get_or_create(&ChangeLabels { change, outcome })
+            .inc();
+    }
+
+    pub(super) fn count_upload(&self, dialect: &'static str, outcome: &'static str) {
+        self.uploads
+            .get_or_create(&UploadLabels { dialect, outcome })
             .inc();
     }
 
