@@ -4,7 +4,9 @@
 # tmpfs (embedded SQLite, durability = fast), 3 GB are written to tmpfs and
 # freed before each figure (so no build pays for this VM's fresh pages more
 # than another), then `wrk` posts the same 30 MiB body for 3 s with 1 and
-# with 8 connections; ROUNDS rounds (default 3).
+# with 8 connections; ROUNDS rounds (default 3). BODY_MIB (30), WARM_MB (3000),
+# SECONDS_PER_FIGURE (3) and WRK (wrk on the PATH) change the file, the
+# warm-up, the time per figure and the generator; tests/blackbox/bench.rs runs it small so it keeps working.
 #
 #   bench/upload-ab.sh target/release/clasp /tmp/clasp-other
 set -euo pipefail
@@ -16,10 +18,12 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work" "$shm"' EXIT
 secret=0123456789abcdef0123456789abcdef0123456789
 ticket=7b0f4c2e-8d1a-4e59-9c3b-2a6d5e8f1b07
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 - "$work/body" <<'PY'
+mib=${BODY_MIB:-30}
+python3 - "$work/body" "$mib" <<'PY'
 import os, sys
 head = b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
-open(sys.argv[1], "wb").write(head + b"%PDF-1.4\n" + os.urandom(30 * 1024 * 1024 - 9) + b"\r\n--XyZ--\r\n")
+size = int(sys.argv[2]) * 1024 * 1024
+open(sys.argv[1], "wb").write(head + b"%PDF-1.4\n" + os.urandom(size - 9) + b"\r\n--XyZ--\r\n")
 PY
 cat >"$work/post.lua" <<LUA
 local f = io.open("$work/body", "rb"); wrk.body = f:read("*a"); f:close()
@@ -52,12 +56,12 @@ for round in $(seq "${ROUNDS:-3}"); do
       "http://127.0.0.1:$port/v1/tickets/$ticket/attachments")
     [ "$status" = 201 ] || { echo "${bins[$n]} answered $status: $(cat "$work/probe")" >&2; exit 1; }
     for c in 1 8; do
-      dd if=/dev/zero of="$shm/warm" bs=1M count=3000 2>/dev/null
+      dd if=/dev/zero of="$shm/warm" bs=1M count="${WARM_MB:-3000}" 2>/dev/null
       rm "$shm/warm"
-      wrk -t1 -c"$c" -d3s -s "$work/post.lua" -H "Authorization: Bearer $(cat "$work/key$n")" \
+      "${WRK:-wrk}" -t1 -c"$c" -d"${SECONDS_PER_FIGURE:-3}"s -s "$work/post.lua" -H "Authorization: Bearer $(cat "$work/key$n")" \
         "http://127.0.0.1:$port/v1/tickets/$ticket/attachments" >"$work/wrk.out"
       if grep -q "Non-2xx\|Socket errors" "$work/wrk.out"; then cat "$work/wrk.out" >&2; exit 1; fi
-      rate=$(awk '/Requests\/sec/ {printf "%.0f", $2 * 30}' "$work/wrk.out")
+      rate=$(awk -v mib="$mib" '/Requests\/sec/ {printf "%.0f", $2 * mib}' "$work/wrk.out")
       echo "round $round  ${bins[$n]}  $c in flight: $rate MiB/s"
     done
     kill "$pid"

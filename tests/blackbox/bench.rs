@@ -157,3 +157,41 @@ async fn the_growth_benchmark_measures_each_step_of_both_layouts_and_both_quota_
         "{table}"
     );
 }
+
+/// `bench/upload-ab.sh`, the command behind performance.md's side-by-side
+/// builds, runs small on the binary under test (twice, as two "builds"):
+/// every figure is a rate, none an error.
+#[test]
+fn the_ab_upload_script_measures_each_build_at_1_and_8_in_flight() {
+    let wrk = std::env::var("CLASP_TEST_WRK").expect(
+        "CLASP_TEST_WRK is not set: run the suite with ./scripts/test.sh, whose scripts/services.sh installs wrk",
+    );
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/upload-ab.sh");
+    let out = std::process::Command::new(script)
+        .args([BIN, BIN])
+        .env("ROUNDS", "1")
+        .env("BODY_MIB", "1")
+        .env("WARM_MB", "8")
+        .env("SECONDS_PER_FIGURE", "1")
+        .env("WRK", wrk)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rates: Vec<f64> = stdout
+        .lines()
+        .filter_map(|line| {
+            line.strip_suffix(" MiB/s")?
+                .rsplit(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(rates.len(), 4, "two builds at 1 and 8 in flight: {stdout}");
+    assert!(rates.iter().all(|r| *r > 0.0), "{stdout}");
+}
