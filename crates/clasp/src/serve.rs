@@ -21,7 +21,8 @@ use crate::{gc, wiring};
 /// level), and the OpenTelemetry exporter when `OTEL_*` asks for one
 /// ([`telemetry`]); the guard it answers must live until the process ends.
 /// The log level filters the log only: the exporter takes every span and
-/// event at `info` and above however quiet the log is.
+/// event at `info` and above however quiet the log is; without an exporter,
+/// no filter asks for them, so a quiet log creates no span at all.
 pub fn init_logging(config: &Config) -> Result<Option<Telemetry>, String> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_level));
@@ -32,7 +33,7 @@ pub fn init_logging(config: &Config) -> Result<Option<Telemetry>, String> {
     let (traces, telemetry) = telemetry::layer()?.unzip();
     let _ = tracing_subscriber::registry()
         .with(log.with_filter(filter))
-        .with(traces.with_filter(LevelFilter::INFO))
+        .with(traces.map(|t| t.with_filter(LevelFilter::INFO)))
         .try_init();
     Ok(telemetry)
 }
