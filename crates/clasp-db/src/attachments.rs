@@ -209,15 +209,17 @@ macro_rules! attachment_repository {
                     wanted: AttachmentId,
                     key: &str,
                     at: time::OffsetDateTime,
+                    event: Option<&clasp_domain::events::Event>,
                 ) -> Stored<bool> {
                     // Only these two columns: a concurrent change of any other survives.
-                    changed_any!(
+                    $crate::outbox::announced!(
                         self,
                         diesel::update(
                             $crate::attachments::the_row!(tenant, wanted)
                                 .filter(state.eq(AttachmentState::Ready.as_str())),
                         )
-                        .set((thumbnail_key.eq(key), updated_at.eq(DbTime(at))))
+                        .set((thumbnail_key.eq(key), updated_at.eq(DbTime(at)))),
+                        event
                     )
                 }
 
@@ -237,20 +239,25 @@ macro_rules! attachment_repository {
                     )
                 }
 
-                async fn update(&self, attachment: &Attachment) -> Stored<bool> {
+                async fn update(
+                    &self,
+                    attachment: &Attachment,
+                    event: Option<&clasp_domain::events::Event>,
+                ) -> Stored<bool> {
                     let changes = AttachmentFields::from_domain(attachment)?;
                     let over = attachment
                         .state
                         .written_over()
                         .into_iter()
                         .map(AttachmentState::as_str);
-                    changed_any!(
+                    $crate::outbox::announced!(
                         self,
                         diesel::update(
                             $crate::attachments::the_row!(attachment.tenant_id, attachment.id)
                                 .filter(state.eq_any(over.collect::<Vec<_>>())),
                         )
-                        .set(changes)
+                        .set(changes),
+                        event
                     )
                 }
 
@@ -287,10 +294,16 @@ macro_rules! attachment_repository {
                     self.load(Self::page_query(tenant, query)?).await
                 }
 
-                async fn delete(&self, tenant: TenantId, wanted: AttachmentId) -> Stored<bool> {
-                    changed_any!(
+                async fn delete(
+                    &self,
+                    tenant: TenantId,
+                    wanted: AttachmentId,
+                    event: Option<&clasp_domain::events::Event>,
+                ) -> Stored<bool> {
+                    $crate::outbox::announced!(
                         self,
-                        diesel::delete($crate::attachments::the_row!(tenant, wanted),)
+                        diesel::delete($crate::attachments::the_row!(tenant, wanted)),
+                        event
                     )
                 }
 

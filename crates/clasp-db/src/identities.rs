@@ -157,6 +157,7 @@ macro_rules! identity_store {
                     &self,
                     tenant: TenantId,
                     at: OffsetDateTime,
+                    event: Option<&clasp_domain::events::Event>,
                 ) -> Stored<()> {
                     let of = DbId(tenant.0);
                     let keys = api_keys::table
@@ -176,9 +177,10 @@ macro_rules! identity_store {
                     let unmarked = tenants::table
                         .find(of)
                         .filter(tenants::deleting_since.is_null());
-                    let _: bool = changed_any!(
+                    let _: bool = $crate::outbox::announced!(
                         self,
-                        diesel::update(unmarked).set(tenants::deleting_since.eq(DbTime(at)))
+                        diesel::update(unmarked).set(tenants::deleting_since.eq(DbTime(at))),
+                        event
                     )?;
                     Ok(())
                 }

@@ -31,6 +31,7 @@ mod identities;
 mod listing;
 mod models;
 mod moving;
+mod outbox;
 mod pg;
 mod pools;
 mod quota;

@@ -7,10 +7,14 @@ use clasp_domain::{
     Attachment, AttachmentId, AttachmentState, Message, Reach, Subject, Tenant, TenantId,
     TenantPolicy,
 };
+use clasp_domain::events::EventKind;
+use clasp_domain::webhooks::{Delivery, DeliveryState, Webhook};
 use diesel::prelude::*;
 
 use crate::error::corrupt;
-use crate::schema::{api_keys, attachments, messages, sessions, tenant_quotas, tenants};
+use crate::schema::{
+    api_keys, attachments, messages, sessions, tenant_quotas, tenants, webhook_deliveries, webhooks,
+};
 use crate::sql::{DbId, DbTags, DbTime};
 
 /// A stored attachment: its identity and its columns.
@@ -376,6 +380,99 @@ impl SessionRow {
                 (false, rooms) if rooms.is_empty() => Reach::Own,
                 (false, rooms) => Reach::Rooms(rooms),
             },
+        })
+    }
+}
+
+/// A stored webhook.
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = webhooks)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct WebhookRow {
+    id: DbId,
+    tenant_id: DbId,
+    url: String,
+    events: String,
+    secret: String,
+    created_at: DbTime,
+}
+
+impl WebhookRow {
+    /// The row of `webhook`; its kinds each between commas, so that one is
+    /// found with `LIKE '%,kind,%'`.
+    pub(crate) fn from_domain(webhook: &Webhook) -> Self {
+        let kinds: Vec<_> = webhook.events.iter().map(|k| k.as_str()).collect();
+        Self {
+            id: DbId(webhook.id),
+            tenant_id: DbId(webhook.tenant_id.0),
+            url: webhook.url.clone(),
+            events: format!(",{},", kinds.join(",")),
+            secret: webhook.secret.clone(),
+            created_at: DbTime(webhook.created_at),
+        }
+    }
+
+    /// The domain record, or why the row cannot be one.
+    pub(crate) fn into_domain(self) -> Stored<Webhook> {
+        let events = self
+            .events
+            .split(',')
+            .filter(|k| !k.is_empty())
+            .map(|k| EventKind::parse(k).ok_or_else(|| corrupt("webhook event", k)))
+            .collect::<Stored<_>>()?;
+        Ok(Webhook {
+            id: self.id.0,
+            tenant_id: TenantId(self.tenant_id.0),
+            url: self.url,
+            events,
+            secret: self.secret,
+            created_at: self.created_at.0,
+        })
+    }
+}
+
+/// A stored delivery.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries)]
+#[diesel(check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+pub(crate) struct DeliveryRow {
+    pub(crate) event_id: DbId,
+    pub(crate) webhook_id: DbId,
+    tenant_id: DbId,
+    event_type: String,
+    url: String,
+    secret: String,
+    payload: String,
+    attempts: i32,
+    state: String,
+    next_at: DbTime,
+    last_status: Option<i32>,
+    last_error: Option<String>,
+    created_at: DbTime,
+}
+
+impl DeliveryRow {
+    /// The domain record, or why the row cannot be one.
+    pub(crate) fn into_domain(self) -> Stored<Delivery> {
+        Ok(Delivery {
+            event_id: self.event_id.0,
+            webhook_id: self.webhook_id.0,
+            tenant_id: TenantId(self.tenant_id.0),
+            event_type: self.event_type,
+            url: self.url,
+            secret: self.secret,
+            payload: self.payload,
+            attempts: u32::try_from(self.attempts).map_err(|e| corrupt("attempts", e))?,
+            state: DeliveryState::parse(&self.state)
+                .ok_or_else(|| corrupt("delivery state", &self.state))?,
+            next_at: self.next_at.0,
+            last_status: self
+                .last_status
+                .map(u16::try_from)
+                .transpose()
+                .map_err(|e| corrupt("delivery status", e))?,
+            last_error: self.last_error,
+            created_at: self.created_at.0,
         })
     }
 }

@@ -132,3 +132,42 @@ diesel::table! {
         last_number -> BigInt,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql::types::*;
+
+    /// Each tenant's webhooks; `events` lists kinds between commas.
+    webhooks (id) {
+        id -> Id,
+        tenant_id -> Id,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        created_at -> Moment,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql::types::*;
+
+    /// The outbox: one row per event and subscribed webhook.
+    webhook_deliveries (event_id, webhook_id) {
+        event_id -> Id,
+        webhook_id -> Id,
+        tenant_id -> Id,
+        event_type -> Text,
+        url -> Text,
+        secret -> Text,
+        payload -> Text,
+        attempts -> Integer,
+        state -> Text,
+        next_at -> Moment,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Moment,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries);

@@ -26,6 +26,7 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::events::Event;
 use crate::credentials::{ApiKey, Session};
 use crate::policy::TenantPolicy;
 use crate::ports::{Clock, IdentityStore, Stored};
@@ -225,8 +226,13 @@ impl IdentityStore for CachedIdentities {
         Ok(existed)
     }
 
-    async fn begin_tenant_deletion(&self, tenant: TenantId, at: OffsetDateTime) -> Stored<()> {
-        self.inner.begin_tenant_deletion(tenant, at).await?;
+    async fn begin_tenant_deletion(
+        &self,
+        tenant: TenantId,
+        at: OffsetDateTime,
+        event: Option<&Event>,
+    ) -> Stored<()> {
+        self.inner.begin_tenant_deletion(tenant, at, event).await?;
         self.forget_tenant(tenant);
         Ok(())
     }

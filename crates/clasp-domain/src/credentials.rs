@@ -147,6 +147,9 @@ pub struct Principal {
     pub scopes: Scopes,
     /// How it authenticated.
     pub kind: PrincipalKind,
+    /// The dialect whose route it came through (set by the HTTP layer), which
+    /// the events it causes name; `None` elsewhere.
+    pub dialect: Option<&'static str>,
 }
 
 /// The credential behind a principal.

@@ -46,6 +46,7 @@ pub mod audit;
 pub mod credential_cache;
 pub mod credentials;
 pub mod error;
+pub mod events;
 pub mod inspect;
 pub mod listing;
 pub mod magic;
@@ -62,6 +63,7 @@ pub mod signed_url;
 pub mod state;
 pub mod tenant;
 pub mod validation;
+pub mod webhooks;
 
 #[cfg(any(test, feature = "contract-tests"))]
 pub mod contract;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::attachment::{Attachment, AttachmentId, SubjectRef};
 use crate::credentials::{ApiKey, Session};
+use crate::events::Event;
 use crate::inspect::BodyError;
 use crate::listing::ListQuery;
 use crate::message::Message;
@@ -59,6 +60,12 @@ pub type Stored<T> = Result<T, RepoError>;
 /// once); `insert` fails with [`RepoError::QuotaExceeded`], storing nothing,
 /// when the new row would take its tenant past a limit; `update` and `delete`
 /// are never refused for the quota (so a lowered limit still lets usage settle).
+///
+/// Events (see [`crate::events`]): `update`, `delete` and `set_thumbnail` take
+/// the event the change announces, if any, and record it (fanned out to the
+/// tenant's subscribed webhooks, [`crate::webhooks::WebhookStore`]) in the same
+/// transaction as the change, and only when the change is made (they return
+/// true): a change that fails or rolls back announces nothing.
 #[async_trait]
 pub trait AttachmentRepository: Send + Sync {
     /// Stores a new attachment and returns the `number` assigned to it: the
@@ -84,6 +91,7 @@ pub trait AttachmentRepository: Send + Sync {
         id: AttachmentId,
         key: &str,
         at: OffsetDateTime,
+        event: Option<&Event>,
     ) -> Stored<bool>;
     /// Forgets the upload deadline of a kept attachment (see
     /// [`crate::AttachmentState::is_kept`]) once the sweeper has deleted its
@@ -98,7 +106,7 @@ pub trait AttachmentRepository: Send + Sync {
     /// moved where this write cannot follow (a racing sweep or commit won).
     ///
     /// [`AttachmentState::written_over`]: crate::AttachmentState::written_over
-    async fn update(&self, attachment: &Attachment) -> Stored<bool>;
+    async fn update(&self, attachment: &Attachment, event: Option<&Event>) -> Stored<bool>;
     /// Ready attachments of `tenant` on `subject`, oldest first, at most `limit`.
     async fn list_ready(
         &self,
@@ -111,7 +119,12 @@ pub trait AttachmentRepository: Send + Sync {
     /// seek by keyset, so a deep page costs about what the first one does.
     async fn list_page(&self, tenant: TenantId, query: &ListQuery) -> Stored<Vec<Attachment>>;
     /// Removes the row; returns whether it existed.
-    async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Stored<bool>;
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: AttachmentId,
+        event: Option<&Event>,
+    ) -> Stored<bool>;
     /// Stores `message` and links its attachments to it (sets their `message_id`
     /// to the message's id and `updated_at` to its `created_at`), atomically: only
     /// if every id of `message.attachment_ids` is a `Ready` attachment of the
@@ -189,8 +202,15 @@ pub trait IdentityStore: Send + Sync {
     async fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Stored<bool>;
     /// Begins deleting `tenant`: revokes at `at` every key and session of it
     /// not revoked yet, then stamps its `deleting_since` (keeping an earlier
-    /// stamp), so that once it is marked nothing of it authenticates.
-    async fn begin_tenant_deletion(&self, tenant: TenantId, at: OffsetDateTime) -> Stored<()>;
+    /// stamp), so that once it is marked nothing of it authenticates. Records
+    /// `event` (`tenant.deleted`) in the same transaction, fanned out to the
+    /// tenant's webhooks as they are then.
+    async fn begin_tenant_deletion(
+        &self,
+        tenant: TenantId,
+        at: OffsetDateTime,
+        event: Option<&Event>,
+    ) -> Stored<()>;
     /// Tenants whose deletion began and is not finished: what a restarted
     /// instance resumes.
     async fn tenants_being_deleted(&self) -> Stored<Vec<Tenant>>;

@@ -135,8 +135,9 @@ impl<D: WireDialect, S: Scheme> FromRequest for Authenticated<D, S> {
                 refuse_cross_site(&req)?;
             }
             match S::check(&services.identities, credential).await {
-                Ok(principal) => {
+                Ok(mut principal) => {
                     admit(&req, &principal)?;
+                    principal.dialect = Some(D::DIALECT.label());
                     Ok(Authenticated(principal, PhantomData))
                 }
                 Err(e @ (AuthError::Invalid | AuthError::Revoked | AuthError::Expired))

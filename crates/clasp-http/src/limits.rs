@@ -365,6 +365,7 @@ mod tests {
             tenant_id: tenant,
             scopes: Scopes::ALL,
             kind,
+            dialect: None,
         }
     }
 

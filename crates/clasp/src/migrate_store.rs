@@ -139,7 +139,7 @@ async fn prune_attachments(
             for key in gone.object_keys() {
                 target_blobs.delete(&key).await?;
             }
-            AttachmentRepository::delete(target, gone.tenant_id, gone.id).await?;
+            AttachmentRepository::delete(target, gone.tenant_id, gone.id, None).await?;
             removed += 1;
         }
     }

@@ -217,11 +217,11 @@ pub async fn identity_store(store: &dyn IdentityStore) {
     doomed_session.tenant_id = doomed.id;
     store.create_session(&doomed_session).await.unwrap();
     store
-        .begin_tenant_deletion(doomed.id, instant(6))
+        .begin_tenant_deletion(doomed.id, instant(6), None)
         .await
         .unwrap();
     store
-        .begin_tenant_deletion(doomed.id, instant(7))
+        .begin_tenant_deletion(doomed.id, instant(7), None)
         .await
         .unwrap();
     let marked = store.tenant_by_id(doomed.id).await.unwrap().unwrap();

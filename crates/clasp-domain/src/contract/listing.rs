@@ -290,7 +290,7 @@ pub async fn listing(repo: &dyn AttachmentRepository) {
     let mut retagged = all[2].clone();
     retagged.number = repo.get(tenant, retagged.id).await.unwrap().unwrap().number;
     retagged.tags = vec!["green".into(), "green".into()];
-    assert!(repo.update(&retagged).await.unwrap());
+    assert!(repo.update(&retagged, None).await.unwrap());
     all[2] = retagged.clone();
     check(repo, tenant, &all, &by_tag("green")).await;
     assert_eq!(
@@ -300,7 +300,7 @@ pub async fn listing(repo: &dyn AttachmentRepository) {
             .len(),
         1
     );
-    assert!(repo.delete(tenant, all[0].id).await.unwrap());
+    assert!(repo.delete(tenant, all[0].id, None).await.unwrap());
     all.remove(0);
     check(repo, tenant, &all, &by_tag("blue")).await;
     check(repo, tenant, &all, &tagged).await;

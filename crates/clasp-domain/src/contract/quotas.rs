@@ -113,7 +113,7 @@ pub async fn attachment_quotas(repo: &dyn AttachmentRepository) {
         settled.size_bytes = size / 4;
         let mut failed = stored[1].clone();
         failed.state = AttachmentState::VerificationFailed;
-        let updates = join_all([repo.update(&settled), repo.update(&failed)]).await;
+        let updates = join_all([repo.update(&settled, None), repo.update(&failed, None)]).await;
         assert!(updates.into_iter().all(|u| u.unwrap()));
         let after = expected.bytes - size - (size - size / 4);
         assert_eq!(
@@ -123,17 +123,17 @@ pub async fn attachment_quotas(repo: &dyn AttachmentRepository) {
         // a change that keeps the charge (a link, a thumbnail) changes nothing
         let mut relinked = settled.clone();
         relinked.subject.message_id = Some("m".into());
-        assert!(repo.update(&relinked).await.unwrap());
+        assert!(repo.update(&relinked, None).await.unwrap());
         assert_eq!(repo.quota(tenant).await.unwrap().usage.bytes, after);
 
         // a tombstone costs nothing, and deleting it later changes nothing
         let mut tombstone = stored[2].clone();
         tombstone.state = AttachmentState::Deleted;
-        assert!(repo.update(&tombstone).await.unwrap());
+        assert!(repo.update(&tombstone, None).await.unwrap());
         let after = after - size;
         let count = ADMITTED as u64 - 1;
         assert_eq!(repo.quota(tenant).await.unwrap().usage, usage(after, count));
-        assert!(repo.delete(tenant, tombstone.id).await.unwrap());
+        assert!(repo.delete(tenant, tombstone.id, None).await.unwrap());
         assert_eq!(repo.quota(tenant).await.unwrap().usage, usage(after, count));
         let stored: Vec<Attachment> = stored
             .into_iter()
@@ -157,13 +157,13 @@ pub async fn attachment_quotas(repo: &dyn AttachmentRepository) {
         let deleted = join_all(
             all.iter()
                 .chain(all.iter())
-                .map(|a| repo.delete(tenant, a.id)),
+                .map(|a| repo.delete(tenant, a.id, None)),
         )
         .await;
         let gone = deleted.into_iter().filter(|d| *d.as_ref().unwrap()).count();
         assert_eq!(gone, all.len(), "each row deleted once");
         assert_eq!(repo.quota(tenant).await.unwrap().usage, usage(0, 0));
-        assert!(repo.delete(other, theirs[0].id).await.unwrap());
+        assert!(repo.delete(other, theirs[0].id, None).await.unwrap());
         assert_eq!(repo.quota(other).await.unwrap().usage, usage(0, 0));
     }
 
@@ -179,7 +179,7 @@ pub async fn attachment_quotas(repo: &dyn AttachmentRepository) {
     // failed rows still count: they are rows until deleted
     let mut failed = stored[0].clone();
     failed.state = AttachmentState::ChecksumMismatch;
-    assert!(repo.update(&failed).await.unwrap());
+    assert!(repo.update(&failed, None).await.unwrap());
     assert_eq!(repo.quota(tenant).await.unwrap().usage, usage(0, 3));
 
     // a limit set below the usage refuses inserts but not updates and deletes
@@ -198,9 +198,9 @@ pub async fn attachment_quotas(repo: &dyn AttachmentRepository) {
     ));
     let mut ready = stored[1].clone();
     ready.state = AttachmentState::Ready;
-    assert!(repo.update(&ready).await.unwrap());
+    assert!(repo.update(&ready, None).await.unwrap());
     for a in &stored {
-        assert!(repo.delete(tenant, a.id).await.unwrap());
+        assert!(repo.delete(tenant, a.id, None).await.unwrap());
     }
     // lifting the limits keeps the usage
     repo.set_quota_limits(tenant, QuotaLimits::default())

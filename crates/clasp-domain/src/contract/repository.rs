@@ -67,13 +67,13 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
         "other tenant cannot read"
     );
     assert!(
-        !repo.delete(other, a.id).await.unwrap(),
+        !repo.delete(other, a.id, None).await.unwrap(),
         "other tenant cannot delete"
     );
     let mut stolen = a.clone();
     stolen.tenant_id = other;
     assert!(
-        !repo.update(&stolen).await.unwrap(),
+        !repo.update(&stolen, None).await.unwrap(),
         "other tenant cannot update"
     );
 
@@ -129,15 +129,15 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
     p.failure_reason = Some("infected: Test.Signature".into());
     p.subject.message_id = None;
     p.updated_at = instant(99);
-    assert!(repo.update(&p).await.unwrap());
+    assert!(repo.update(&p, None).await.unwrap());
     assert_eq!(repo.get(tenant, p.id).await.unwrap(), Some(p.clone()));
 
     // delete removes once
-    assert!(repo.delete(tenant, a.id).await.unwrap());
-    assert!(!repo.delete(tenant, a.id).await.unwrap());
+    assert!(repo.delete(tenant, a.id, None).await.unwrap());
+    assert!(!repo.delete(tenant, a.id, None).await.unwrap());
     assert_eq!(repo.get(tenant, a.id).await.unwrap(), None);
     assert!(
-        !repo.update(&a).await.unwrap(),
+        !repo.update(&a, None).await.unwrap(),
         "update of a deleted row reports it"
     );
 
@@ -179,7 +179,7 @@ async fn purge(repo: &dyn AttachmentRepository) {
     let all = repo.any_of_tenant(tenant, 10).await.unwrap();
     assert_eq!(all.len(), 3, "every state, the tombstone too");
     for a in &all {
-        assert!(repo.delete(tenant, a.id).await.unwrap());
+        assert!(repo.delete(tenant, a.id, None).await.unwrap());
     }
     assert!(repo.any_of_tenant(tenant, 10).await.unwrap().is_empty());
     repo.forget_tenant(tenant).await.unwrap();
@@ -213,15 +213,15 @@ async fn writes_follow_the_machine(repo: &dyn AttachmentRepository) {
     ] {
         let mut row = attachment(tenant, "T-cas", 1, AttachmentState::Uploading);
         row.number = repo.insert(&row).await.unwrap();
-        assert!(repo.update(&as_state(&row, first)).await.unwrap());
+        assert!(repo.update(&as_state(&row, first), None).await.unwrap());
         assert!(
-            !repo.update(&as_state(&row, second)).await.unwrap(),
+            !repo.update(&as_state(&row, second), None).await.unwrap(),
             "{second:?} over {first:?}"
         );
         let stored = repo.get(tenant, row.id).await.unwrap().unwrap();
         assert_eq!(stored.state, first, "the first write stands");
         assert!(
-            repo.update(&as_state(&row, first)).await.unwrap(),
+            repo.update(&as_state(&row, first), None).await.unwrap(),
             "a state may be written over itself"
         );
     }
@@ -266,17 +266,17 @@ async fn numbers_and_thumbnails(repo: &dyn AttachmentRepository) {
     // must not undo it
     let mut linked = ready.clone();
     linked.subject.message_id = Some("m-linked".into());
-    assert!(repo.update(&linked).await.unwrap());
+    assert!(repo.update(&linked, None).await.unwrap());
     assert!(
         !repo
-            .set_thumbnail(other, ready.id, "k", instant(60))
+            .set_thumbnail(other, ready.id, "k", instant(60), None)
             .await
             .unwrap(),
         "other tenant cannot set a thumbnail"
     );
     assert!(
         !repo
-            .set_thumbnail(tenant, pending.id, "k", instant(60))
+            .set_thumbnail(tenant, pending.id, "k", instant(60), None)
             .await
             .unwrap(),
         "only ready attachments get thumbnails"
@@ -286,7 +286,7 @@ async fn numbers_and_thumbnails(repo: &dyn AttachmentRepository) {
         Some(pending.clone())
     );
     assert!(
-        repo.set_thumbnail(tenant, ready.id, "thumbs/r", instant(60))
+        repo.set_thumbnail(tenant, ready.id, "thumbs/r", instant(60), None)
             .await
             .unwrap()
     );
@@ -294,17 +294,17 @@ async fn numbers_and_thumbnails(repo: &dyn AttachmentRepository) {
     expected.thumbnail_key = Some("thumbs/r".into());
     expected.updated_at = instant(60);
     assert_eq!(repo.get(tenant, ready.id).await.unwrap(), Some(expected));
-    assert!(repo.delete(tenant, ready.id).await.unwrap());
+    assert!(repo.delete(tenant, ready.id, None).await.unwrap());
     assert!(
         !repo
-            .set_thumbnail(tenant, ready.id, "k", instant(61))
+            .set_thumbnail(tenant, ready.id, "k", instant(61), None)
             .await
             .unwrap(),
         "a deleted attachment gets no thumbnail"
     );
 
     // a deleted attachment's number is not given again
-    assert!(repo.delete(tenant, pending.id).await.unwrap());
+    assert!(repo.delete(tenant, pending.id, None).await.unwrap());
     let mut next = attachment(tenant, "T-num", 4, AttachmentState::Ready);
     next.number = repo.insert(&next).await.unwrap();
     assert_eq!(

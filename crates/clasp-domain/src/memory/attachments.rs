@@ -15,12 +15,14 @@ use crate::state::AttachmentState;
 use crate::tenant::TenantId;
 
 use super::faults::{Fault, Faults, injected};
-use super::lock;
+use super::{MemoryOutbox, lock};
+use crate::events::Event;
 
 /// Attachment metadata and messages in maps; fails where its [`Faults`] say.
 #[derive(Default)]
 pub struct MemoryAttachments {
     faults: Arc<Faults>,
+    outbox: Arc<MemoryOutbox>,
     rows: Mutex<HashMap<AttachmentId, Attachment>>,
     messages: Mutex<HashMap<MessageId, Message>>,
     /// The last number given in each tenant; locked after `rows`.
@@ -31,10 +33,11 @@ pub struct MemoryAttachments {
 }
 
 impl MemoryAttachments {
-    /// An empty store failing where `faults` say.
-    pub fn with_faults(faults: Arc<Faults>) -> Self {
+    /// An empty store failing where `faults` say, recording events in `outbox`.
+    pub fn with_faults(faults: Arc<Faults>, outbox: Arc<MemoryOutbox>) -> Self {
         Self {
             faults,
+            outbox,
             ..Self::default()
         }
     }
@@ -105,16 +108,19 @@ impl AttachmentRepository for MemoryAttachments {
         id: AttachmentId,
         key: &str,
         at: OffsetDateTime,
+        event: Option<&Event>,
     ) -> Stored<bool> {
         let mut rows = lock(&self.rows);
-        match rows.get_mut(&id) {
+        let made = match rows.get_mut(&id) {
             Some(row) if row.tenant_id == tenant && row.is_ready() => {
                 row.thumbnail_key = Some(key.to_owned());
                 row.updated_at = at;
-                Ok(true)
+                true
             }
-            _ => Ok(false),
-        }
+            _ => false,
+        };
+        self.outbox.record(made, event);
+        Ok(made)
     }
 
     async fn clear_upload_deadline(&self, tenant: TenantId, id: AttachmentId) -> Stored<bool> {
@@ -127,7 +133,7 @@ impl AttachmentRepository for MemoryAttachments {
         }
     }
 
-    async fn update(&self, attachment: &Attachment) -> Stored<bool> {
+    async fn update(&self, attachment: &Attachment, event: Option<&Event>) -> Stored<bool> {
         if self.faults.fire(Fault::UpdateBeforeApply) {
             return Err(RepoError::Backend(injected("update before apply")));
         }
@@ -148,6 +154,7 @@ impl AttachmentRepository for MemoryAttachments {
             }
             _ => false,
         };
+        self.outbox.record(updated, event);
         if self.faults.fire(Fault::UpdateAfterApply) {
             return Err(RepoError::Backend(injected("update after apply")));
         }
@@ -174,7 +181,12 @@ impl AttachmentRepository for MemoryAttachments {
         Ok(query.select(lock(&self.rows).values().filter(|a| a.tenant_id == tenant)))
     }
 
-    async fn delete(&self, tenant: TenantId, id: AttachmentId) -> Stored<bool> {
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: AttachmentId,
+        event: Option<&Event>,
+    ) -> Stored<bool> {
         if self.faults.fire(Fault::RowDeleteFails) {
             return Err(RepoError::Backend(injected("row delete")));
         }
@@ -184,6 +196,7 @@ impl AttachmentRepository for MemoryAttachments {
                 let count = -i128::from(gone.counted());
                 self.charge(tenant, -i128::from(gone.charged_bytes()), count);
             }
+            self.outbox.record(true, event);
             Ok(true)
         } else {
             Ok(false)

@@ -11,7 +11,10 @@ use crate::policy::TenantPolicy;
 use crate::ports::{IdentityStore, RepoError, Stored};
 use crate::tenant::{Tenant, TenantId};
 
-use super::lock;
+use std::sync::Arc;
+
+use super::{MemoryOutbox, lock};
+use crate::events::Event;
 
 /// Tenants, keys and sessions in maps.
 #[derive(Default)]
@@ -19,6 +22,17 @@ pub struct MemoryIdentities {
     tenants: Mutex<Vec<Tenant>>,
     keys: Mutex<Vec<ApiKey>>,
     sessions: Mutex<Vec<Session>>,
+    outbox: Arc<MemoryOutbox>,
+}
+
+impl MemoryIdentities {
+    /// An empty store recording events in `outbox`.
+    pub fn with_outbox(outbox: Arc<MemoryOutbox>) -> Self {
+        Self {
+            outbox,
+            ..Self::default()
+        }
+    }
 }
 
 #[async_trait]
@@ -109,7 +123,13 @@ impl IdentityStore for MemoryIdentities {
         }))
     }
 
-    async fn begin_tenant_deletion(&self, tenant: TenantId, at: OffsetDateTime) -> Stored<()> {
+    async fn begin_tenant_deletion(
+        &self,
+        tenant: TenantId,
+        at: OffsetDateTime,
+        event: Option<&Event>,
+    ) -> Stored<()> {
+        self.outbox.record(true, event);
         for key in lock(&self.keys)
             .iter_mut()
             .filter(|k| k.tenant_id == tenant)

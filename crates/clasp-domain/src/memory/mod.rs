@@ -16,6 +16,7 @@ mod audit;
 mod blobs;
 mod faults;
 mod identities;
+mod outbox;
 mod scanner;
 mod signer;
 
@@ -24,6 +25,7 @@ pub use audit::MemoryAudit;
 pub use blobs::MemoryBlobs;
 pub use faults::{Fault, Faults};
 pub use identities::MemoryIdentities;
+pub use outbox::MemoryOutbox;
 pub use scanner::MemoryScanner;
 pub use signer::MemorySigner;
 
@@ -76,6 +78,8 @@ pub struct MemoryPorts {
     pub faults: Arc<Faults>,
     /// The audit trail, to read what the services recorded.
     pub audit: Arc<MemoryAudit>,
+    /// The events the stores recorded with their changes.
+    pub outbox: Arc<MemoryOutbox>,
 }
 
 impl MemoryPorts {
@@ -90,9 +94,10 @@ impl MemoryPorts {
         let blobs = Arc::new(MemoryBlobs::with_faults(faults.clone()));
         let signer = Arc::new(MemorySigner::new(base_url));
         let audit = Arc::new(MemoryAudit::default());
+        let outbox = Arc::new(MemoryOutbox::default());
         let ports = Ports {
-            attachments: Arc::new(MemoryAttachments::with_faults(faults.clone())),
-            identities: Arc::new(MemoryIdentities::default()),
+            attachments: Arc::new(MemoryAttachments::with_faults(faults.clone(), outbox.clone())),
+            identities: Arc::new(MemoryIdentities::with_outbox(outbox.clone())),
             blobs: blobs.clone(),
             signer: signer.clone(),
             upload_signer: signer,
@@ -106,6 +111,7 @@ impl MemoryPorts {
             blobs,
             faults,
             audit,
+            outbox,
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::attachment::{Attachment, AttachmentId, Subject, SubjectRef};
 use crate::audit::Change;
 use crate::credentials::{Principal, PrincipalKind, Scope};
 use crate::error::{AttachmentError, Outcome};
+use crate::events::{Cause, Event, EventKind};
 use crate::inspect::{BodyError, BodyStream, Inspected, Inspector};
 use crate::listing::ListQuery;
 use crate::ports::{BlobError, Verdict};
@@ -163,6 +164,7 @@ impl AttachmentService {
         body: BodyStream,
     ) -> Outcome<Attachment> {
         let hint = upload.size_hint;
+        let cause = Cause::from(principal);
         let mut attachment = self.draft(principal, upload)?;
         attachment.transition(AttachmentState::Uploading, attachment.created_at)?;
         // If this request dies (a crash included), the sweeper removes the row
@@ -171,7 +173,7 @@ impl AttachmentService {
         attachment.upload_expires_at = Some(attachment.created_at + self.policy.upload_url_ttl);
         self.insert_streamed(&mut attachment, hint).await?;
         let key = attachment.blob_key();
-        let inspected = self.receive_bytes(&attachment, body).await?;
+        let inspected = self.receive_bytes(&attachment, body, &cause).await?;
 
         let now = self.ports.clock.now();
         attachment.transition(AttachmentState::Verifying, now)?;
@@ -188,24 +190,31 @@ impl AttachmentService {
             attachment.failure_reason = Some(format!(
                 "checksum mismatch: declared {declared}, received {actual}"
             ));
-            self.ports.attachments.update(&attachment).await?;
+            let rejected = Event::about(EventKind::AttachmentRejected, &attachment, &cause, now);
+            self.ports
+                .attachments
+                .update(&attachment, Some(&rejected))
+                .await?;
             self.delete_bytes(&key).await;
             return Err(AttachmentError::ChecksumMismatch { declared, actual });
         }
         match self.scan_key(&key).await {
             Ok(None) => {}
             Ok(Some(signature)) => {
-                return Err(self.quarantine(&mut attachment, &key, signature).await);
+                return Err(self
+                    .quarantine(&mut attachment, &key, signature, &cause)
+                    .await);
             }
             Err(e) => {
-                self.discard(&attachment).await;
+                self.discard(&attachment, None).await;
                 return Err(e);
             }
         }
         let now = self.ports.clock.now();
         attachment.transition(AttachmentState::Ready, now)?;
         attachment.upload_expires_at = None;
-        match self.commit(&attachment).await {
+        let ready = Event::about(EventKind::AttachmentReady, &attachment, &cause, now);
+        match self.commit(&attachment, &ready).await {
             Ok(true) => Ok(attachment),
             Ok(false) => {
                 // Deleted while its bytes were arriving (by a client, or by the
@@ -216,21 +225,22 @@ impl AttachmentService {
             Err(e) => {
                 // Not committed: the client hears of a failure, so nothing of
                 // the upload may stay visible.
-                self.discard(&attachment).await;
+                self.discard(&attachment, None).await;
                 Err(e)
             }
         }
     }
 
-    /// Persists `attachment` as [`AttachmentRepository::update`] does, telling
+    /// Persists `attachment` as [`AttachmentRepository::update`] does (with
+    /// the `event` it announces), telling
     /// an update that failed from one whose reply alone was lost: when the
     /// update reports an error, the row is read back, and one that holds the
     /// new state and time was committed. So a client is told "failed" only of
     /// an attachment that did not become visible.
     ///
     /// [`AttachmentRepository::update`]: crate::ports::AttachmentRepository::update
-    pub(super) async fn commit(&self, attachment: &Attachment) -> Outcome<bool> {
-        match self.ports.attachments.update(attachment).await {
+    pub(super) async fn commit(&self, attachment: &Attachment, event: &Event) -> Outcome<bool> {
+        match self.ports.attachments.update(attachment, Some(event)).await {
             Ok(updated) => Ok(updated),
             Err(e) => match self
                 .ports
@@ -303,11 +313,13 @@ impl AttachmentService {
     /// Streams `body` into the blob key of the recorded `attachment`, checking
     /// size (at most its `size_bytes`, what it reserved of the quota) and magic
     /// on the way; returns what the inspection found. On any failure the
-    /// attachment is discarded (bytes and row).
+    /// attachment is discarded (bytes and row), announcing its rejection by
+    /// `cause` when its bytes were refused.
     pub(super) async fn receive_bytes(
         &self,
         attachment: &Attachment,
         body: BodyStream,
+        cause: &Cause,
     ) -> Outcome<Inspected> {
         let limit = attachment.size_bytes;
         let mut inspector = Inspector::new(body, limit, &attachment.content_type);
@@ -322,7 +334,7 @@ impl AttachmentService {
         match (stored, inspector.summary()) {
             (Ok(_), Some(inspected)) => Ok(inspected),
             (Ok(_), None) => {
-                self.discard(attachment).await;
+                self.discard(attachment, None).await;
                 Err(AttachmentError::Interrupted(
                     "the body did not end cleanly".into(),
                 ))
@@ -334,7 +346,9 @@ impl AttachmentService {
                     }
                     failure => failure.map_or_else(|| e.into(), |f| BlobError::Body(f).into()),
                 };
-                self.discard(attachment).await;
+                let rejected = matches!(inspector.failure(), Some(BodyError::Rejected(_)))
+                    .then(|| self.rejection(attachment, &refusal, cause));
+                self.discard(attachment, rejected.as_ref()).await;
                 Err(refusal)
             }
         }
@@ -404,12 +418,22 @@ impl AttachmentService {
         let writable_until = gone.upload_expires_at.filter(|until| *until > now);
         gone.transition(AttachmentState::Deleted, now)?;
         gone.upload_expires_at = Some(writable_until.unwrap_or(now));
-        if !self.ports.attachments.update(&gone).await? {
+        let deleted = Event::about(
+            EventKind::AttachmentDeleted,
+            &gone,
+            &Cause::from(principal),
+            now,
+        );
+        if !self.ports.attachments.update(&gone, Some(&deleted)).await? {
             return Err(AttachmentError::NotFound);
         }
         if self.remove_bytes(&gone).await.is_ok() && writable_until.is_none() {
             // A failure leaves the tombstone for the sweeper, nothing worse.
-            let _ = self.ports.attachments.delete(gone.tenant_id, gone.id).await;
+            let _ = self
+                .ports
+                .attachments
+                .delete(gone.tenant_id, gone.id, None)
+                .await;
         }
         Ok(())
     }
@@ -481,14 +505,22 @@ impl AttachmentService {
         attachment: &mut Attachment,
         key: &str,
         signature: String,
+        cause: &Cause,
     ) -> AttachmentError {
+        let now = self.ports.clock.now();
         let failed = attachment
-            .transition(AttachmentState::VerificationFailed, self.ports.clock.now())
+            .transition(AttachmentState::VerificationFailed, now)
             .map_err(AttachmentError::from);
         attachment.upload_expires_at = None;
         attachment.failure_reason = Some(format!("infected: {signature}"));
+        let rejected = Event::about(EventKind::AttachmentRejected, attachment, cause, now);
         let kept = match failed {
-            Ok(()) => self.ports.attachments.update(attachment).await,
+            Ok(()) => {
+                self.ports
+                    .attachments
+                    .update(attachment, Some(&rejected))
+                    .await
+            }
             Err(e) => {
                 self.delete_bytes(key).await;
                 return e;
@@ -508,8 +540,9 @@ impl AttachmentService {
     /// Forgets a refused upload: its bytes (if any) and its row. The row goes
     /// only once the bytes are gone: a row left behind (invisible, never
     /// `Ready`, with its upload deadline) is how the sweeper finds bytes a
-    /// failing store would not delete now.
-    pub(super) async fn discard(&self, attachment: &Attachment) {
+    /// failing store would not delete now. `rejected`, when the upload was
+    /// refused for its bytes, is announced with the row's removal.
+    pub(super) async fn discard(&self, attachment: &Attachment, rejected: Option<&Event>) {
         if self
             .ports
             .blobs
@@ -521,9 +554,22 @@ impl AttachmentService {
             let _ = self
                 .ports
                 .attachments
-                .delete(attachment.tenant_id, attachment.id)
+                .delete(attachment.tenant_id, attachment.id, rejected)
                 .await;
         }
+    }
+
+    /// The `attachment.rejected` of `attachment`, refused for `refusal`.
+    pub(super) fn rejection(
+        &self,
+        attachment: &Attachment,
+        refusal: &AttachmentError,
+        cause: &Cause,
+    ) -> Event {
+        let mut refused = attachment.clone();
+        refused.failure_reason = Some(refusal.to_string());
+        let now = self.ports.clock.now();
+        Event::about(EventKind::AttachmentRejected, &refused, cause, now)
     }
 
     pub(super) async fn delete_bytes(&self, key: &str) {

@@ -22,6 +22,7 @@ use crate::attachment::{Attachment, AttachmentId, Subject};
 use crate::audit::Change;
 use crate::credentials::{Principal, Scope};
 use crate::error::{AttachmentError, LinkRefusal, Outcome};
+use crate::events::{Cause, Event, EventKind};
 use crate::inspect::{BodyError, BodyStream, Inspector};
 use crate::message::{Message, MessageId};
 use crate::ports::{BlobError, SignedUploadRequest, UploadTarget, UploadUrl};
@@ -237,6 +238,7 @@ impl AttachmentService {
         etag: Option<&str>,
     ) -> Outcome<Attachment> {
         require(principal, Scope::Write)?;
+        let cause = &Cause::from(principal);
         let mut attachment = self.find(principal, lookup).await?;
         if attachment.is_ready() {
             return Ok(attachment);
@@ -250,7 +252,7 @@ impl AttachmentService {
             .admits(&attachment.content_type, attachment.size_bytes)
         {
             attachment.transition(AttachmentState::Verifying, now)?;
-            return self.reject(attachment, refusal).await;
+            return self.reject(attachment, refusal, cause).await;
         }
         let staged = attachment.upload_key();
         let Some(stored_etag) = self.ports.blobs.etag(&staged).await? else {
@@ -272,7 +274,7 @@ impl AttachmentService {
                     actual,
                 };
                 return self
-                    .fail(attachment, AttachmentState::ChecksumMismatch, mismatch)
+                    .fail(attachment, AttachmentState::ChecksumMismatch, mismatch, cause)
                     .await;
             }
         }
@@ -283,7 +285,7 @@ impl AttachmentService {
         };
         if reader.size != attachment.size_bytes {
             let actual = reader.size;
-            return self.size_mismatch(attachment, actual).await;
+            return self.size_mismatch(attachment, actual, cause).await;
         }
         let bytes: BodyStream = Box::pin(
             reader
@@ -306,7 +308,7 @@ impl AttachmentService {
             }
             (Err(e), _) => {
                 return match inspector.failure().cloned() {
-                    Some(BodyError::Rejected(refusal)) => self.reject(attachment, refusal).await,
+                    Some(BodyError::Rejected(refusal)) => self.reject(attachment, refusal, cause).await,
                     // The store failed, not the file: it stays Pending.
                     Some(BodyError::Interrupted(m)) => Err(AttachmentError::Storage(m)),
                     None => Err(e.into()),
@@ -314,7 +316,7 @@ impl AttachmentService {
             }
         };
         if inspected.size != attachment.size_bytes {
-            return self.size_mismatch(attachment, inspected.size).await;
+            return self.size_mismatch(attachment, inspected.size, cause).await;
         }
         if let Some(declared) = declared_etag {
             // Replaced while being read: what was verified may not be what the
@@ -336,7 +338,7 @@ impl AttachmentService {
                 };
                 let mismatch = AttachmentError::ETagMismatch { declared, actual };
                 return self
-                    .fail(attachment, AttachmentState::ChecksumMismatch, mismatch)
+                    .fail(attachment, AttachmentState::ChecksumMismatch, mismatch, cause)
                     .await;
             }
         }
@@ -348,7 +350,7 @@ impl AttachmentService {
                     number: attachment.number,
                 };
                 return self
-                    .fail(attachment, AttachmentState::VerificationFailed, infected)
+                    .fail(attachment, AttachmentState::VerificationFailed, infected, cause)
                     .await;
             }
             Err(e) => {
@@ -364,7 +366,8 @@ impl AttachmentService {
         // The deadline stays: until the upload URL expires, a replayed upload
         // may write the staged object again, and the sweeper deletes it then.
         attachment.transition(AttachmentState::Ready, now)?;
-        let committed = match self.commit(&attachment).await {
+        let ready = Event::about(EventKind::AttachmentReady, &attachment, cause, now);
+        let committed = match self.commit(&attachment, &ready).await {
             Ok(committed) => committed,
             Err(e) => {
                 // Still `Pending` with its upload: a retried confirm copies
@@ -493,17 +496,23 @@ impl AttachmentService {
         &self,
         attachment: Attachment,
         refusal: ValidationError,
+        cause: &Cause,
     ) -> Outcome<Attachment> {
         let failed = AttachmentError::VerificationFailed(refusal);
-        self.fail(attachment, AttachmentState::VerificationFailed, failed)
+        self.fail(attachment, AttachmentState::VerificationFailed, failed, cause)
             .await
     }
 
     /// Fails `attachment` at confirm: `actual` bytes arrived, not the size it declared.
-    async fn size_mismatch(&self, attachment: Attachment, actual: u64) -> Outcome<Attachment> {
+    async fn size_mismatch(
+        &self,
+        attachment: Attachment,
+        actual: u64,
+        cause: &Cause,
+    ) -> Outcome<Attachment> {
         let declared = attachment.size_bytes;
         let refusal = ValidationError::SizeMismatch { declared, actual };
-        self.reject(attachment, refusal).await
+        self.reject(attachment, refusal, cause).await
     }
 
     async fn fail(
@@ -511,6 +520,7 @@ impl AttachmentService {
         mut attachment: Attachment,
         to: AttachmentState,
         refusal: AttachmentError,
+        cause: &Cause,
     ) -> Outcome<Attachment> {
         match self
             .ports
@@ -531,8 +541,14 @@ impl AttachmentService {
             AttachmentError::Infected { signature, .. } => format!("infected: {signature}"),
             other => other.to_string(),
         });
-        attachment.transition(to, self.ports.clock.now())?;
-        let kept = self.ports.attachments.update(&attachment).await?;
+        let now = self.ports.clock.now();
+        attachment.transition(to, now)?;
+        let rejected = Event::about(EventKind::AttachmentRejected, &attachment, cause, now);
+        let kept = self
+            .ports
+            .attachments
+            .update(&attachment, Some(&rejected))
+            .await?;
         self.delete_bytes(&attachment.upload_key()).await;
         self.delete_bytes(&attachment.blob_key()).await;
         Err(if kept {

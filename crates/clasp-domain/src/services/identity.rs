@@ -268,6 +268,7 @@ impl IdentityService {
             tenant_id: record.tenant_id,
             scopes: record.scopes,
             kind: PrincipalKind::ApiKey(record.id),
+            dialect: None,
         })
     }
 
@@ -287,6 +288,7 @@ impl IdentityService {
                 user_id: session.user_id,
                 reach: session.reach,
             },
+            dialect: None,
         })
     }
 

@@ -16,6 +16,7 @@ use crate::attachment::{Attachment, AttachmentId, Subject};
 use crate::audit::Change;
 use crate::credentials::{Principal, Scope};
 use crate::error::{AttachmentError, Outcome};
+use crate::events::{Cause, Event, EventKind};
 use crate::inspect::{BodyError, BodyStream};
 use crate::ports::{BlobError, THUMBNAIL_CONTENT_TYPE};
 use crate::services::attachments::require;
@@ -189,12 +190,16 @@ impl AttachmentService {
             return Ok(false);
         };
         let key = attachment.thumbnail_blob_key();
+        let now = self.ports.clock.now();
+        let mut made = attachment.clone();
+        made.thumbnail_key = Some(key.clone());
+        let made = Event::about(EventKind::ThumbnailReady, &made, &Cause::SYSTEM, now);
         let mut body = futures::stream::iter([Ok::<_, BodyError>(thumbnail)]);
         self.ports.blobs.put(&key, &mut body).await?;
         let recorded = self
             .ports
             .attachments
-            .set_thumbnail(tenant, id, &key, self.ports.clock.now())
+            .set_thumbnail(tenant, id, &key, now, Some(&made))
             .await?;
         if !recorded {
             self.delete_bytes(&key).await;
@@ -273,13 +278,14 @@ impl MessageUpload {
         service
             .insert_streamed(&mut attachment, self.size_hint)
             .await?;
-        let inspected = service.receive_bytes(&attachment, body).await?;
+        let cause = Cause::from(&self.principal);
+        let inspected = service.receive_bytes(&attachment, body, &cause).await?;
         attachment.size_bytes = inspected.size;
         attachment.sniffed_type = inspected.sniffed_type.clone();
         attachment.sha256 = Some(inspected.sha256.clone());
         super::attachments::settle_md5(&mut attachment, &inspected);
         // Settles the quota to the real size before the next file reserves.
-        if !service.ports.attachments.update(&attachment).await? {
+        if !service.ports.attachments.update(&attachment, None).await? {
             service.delete_bytes(&attachment.blob_key()).await;
             return Err(AttachmentError::Interrupted(
                 "the upload took longer than its deadline".into(),
@@ -293,10 +299,12 @@ impl MessageUpload {
             Ok(None) => {}
             Ok(Some(signature)) => {
                 attachment.transition(AttachmentState::Verifying, service.ports.clock.now())?;
-                return Err(service.quarantine(&mut attachment, &key, signature).await);
+                return Err(service
+                    .quarantine(&mut attachment, &key, signature, &cause)
+                    .await);
             }
             Err(e) => {
-                service.discard(&attachment).await;
+                service.discard(&attachment, None).await;
                 return Err(e);
             }
         }
@@ -345,7 +353,16 @@ impl MessageUpload {
             AttachmentState::Ready
         };
         attachment.transition(last, now)?;
-        if !service.commit(&attachment).await? {
+        let cause = Cause::from(&self.principal);
+        let event = if mismatch {
+            let declared = attachment.declared_sha256.clone().unwrap_or_default();
+            let actual = attachment.sha256.clone().unwrap_or_default();
+            let refusal = AttachmentError::ChecksumMismatch { declared, actual };
+            service.rejection(&attachment, &refusal, &cause)
+        } else {
+            Event::about(EventKind::AttachmentReady, &attachment, &cause, now)
+        };
+        if !service.commit(&attachment, &event).await? {
             return Err(AttachmentError::Interrupted(
                 "the upload took longer than its deadline".into(),
             ));
@@ -359,7 +376,7 @@ impl MessageUpload {
     /// Forgets every staged file: bytes and rows.
     pub async fn abort(self) {
         for attachment in &self.staged {
-            self.service.discard(attachment).await;
+            self.service.discard(attachment, None).await;
         }
     }
 }

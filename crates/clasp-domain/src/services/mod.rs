@@ -5,6 +5,8 @@ mod attachments;
 mod audit_tests;
 mod direct_upload;
 mod downloads;
+#[cfg(test)]
+mod events_tests;
 mod identity;
 mod message_upload;
 mod policy;

@@ -42,6 +42,7 @@ fn fixture() -> Fixture {
             tenant_id: TenantId(Uuid::now_v7()),
             scopes: Scopes::ALL,
             kind: PrincipalKind::ApiKey(Uuid::now_v7()),
+            dialect: None,
         },
     }
 }

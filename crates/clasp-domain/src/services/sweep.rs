@@ -4,6 +4,7 @@
 
 use time::OffsetDateTime;
 
+use crate::events::{Cause, Event, EventKind};
 use crate::attachment::{Attachment, AttachmentId};
 use crate::error::{AttachmentError, Outcome};
 use crate::services::AttachmentService;
@@ -78,12 +79,18 @@ impl AttachmentService {
             abandoned.transition(AttachmentState::UploadFailed, now)?;
             abandoned.failure_reason =
                 Some("abandoned: the upload did not finish by its deadline".into());
-            if !self.ports.attachments.update(&abandoned).await? {
+            let event = Event::about(EventKind::UploadAbandoned, &abandoned, &Cause::SYSTEM, now);
+            if !self
+                .ports
+                .attachments
+                .update(&abandoned, Some(&event))
+                .await?
+            {
                 return Ok(false);
             }
         }
         self.remove_bytes(&abandoned).await?;
-        Ok(self.ports.attachments.delete(tenant, id).await?)
+        Ok(self.ports.attachments.delete(tenant, id, None).await?)
     }
 }
 

@@ -5,6 +5,7 @@
 //! off anywhere (a crash included) leaves no bytes that nothing points to and
 //! is resumed from the tenant's mark ([`AttachmentService::resume_tenant_deletions`]).
 
+use crate::events::Event;
 use crate::audit::{Actor, Change};
 use crate::error::{IdentityError, Outcome};
 use crate::services::AttachmentService;
@@ -25,9 +26,14 @@ impl AttachmentService {
                 .await?
                 .ok_or_else(|| IdentityError::UnknownTenant(slug.to_owned()))?;
             let now = self.ports.clock.now();
+            // Told once: a deletion resumed (or asked for again) is no news.
+            let deleted = tenant
+                .deleting_since
+                .is_none()
+                .then(|| Event::tenant_deleted(tenant.id, &Actor::Operator, now));
             self.ports
                 .identities
-                .begin_tenant_deletion(tenant.id, now)
+                .begin_tenant_deletion(tenant.id, now, deleted.as_ref())
                 .await?;
             Ok(tenant)
         }
@@ -76,7 +82,7 @@ impl AttachmentService {
             }
             for attachment in batch {
                 self.remove_bytes(&attachment).await?;
-                self.ports.attachments.delete(tenant, attachment.id).await?;
+                self.ports.attachments.delete(tenant, attachment.id, None).await?;
             }
         }
         Ok(false)

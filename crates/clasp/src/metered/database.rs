@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use clasp_domain::attachment::{Attachment, AttachmentId, SubjectRef};
 use clasp_domain::credentials::{ApiKey, Session};
+use clasp_domain::events::Event;
 use clasp_domain::listing::ListQuery;
 use clasp_domain::message::Message;
 use clasp_domain::policy::TenantPolicy;
@@ -45,12 +46,12 @@ timed_port!(MeteredMetadata<dyn AttachmentRepository>, AttachmentRepository, "da
     fn insert(&self, attachment: &Attachment) -> Stored<i64>;
     fn get(&self, tenant: TenantId, id: AttachmentId) -> Stored<Option<Attachment>>;
     fn get_by_number(&self, tenant: TenantId, number: i64) -> Stored<Option<Attachment>>;
-    fn set_thumbnail(&self, tenant: TenantId, id: AttachmentId, key: &str, at: OffsetDateTime) -> Stored<bool>;
+    fn set_thumbnail(&self, tenant: TenantId, id: AttachmentId, key: &str, at: OffsetDateTime, event: Option<&Event>) -> Stored<bool>;
     fn clear_upload_deadline(&self, tenant: TenantId, id: AttachmentId) -> Stored<bool>;
-    fn update(&self, attachment: &Attachment) -> Stored<bool>;
+    fn update(&self, attachment: &Attachment, event: Option<&Event>) -> Stored<bool>;
     fn list_ready(&self, tenant: TenantId, subject: &SubjectRef, limit: usize) -> Stored<Vec<Attachment>>;
     fn list_page(&self, tenant: TenantId, query: &ListQuery) -> Stored<Vec<Attachment>>;
-    fn delete(&self, tenant: TenantId, id: AttachmentId) -> Stored<bool>;
+    fn delete(&self, tenant: TenantId, id: AttachmentId, event: Option<&Event>) -> Stored<bool>;
     fn create_message(&self, message: &Message) -> Stored<bool>;
     fn expired_uploads(&self, before: OffsetDateTime, limit: usize) -> Stored<Vec<Attachment>>;
     fn check_ready(&self) -> Stored<()>;
@@ -75,7 +76,7 @@ timed_port!(MeteredMetadata<dyn IdentityStore>, IdentityStore, "database" {
     fn session_by_hash(&self, hash: &str) -> Stored<Option<Session>>;
     fn session_by_id(&self, id: Uuid) -> Stored<Option<Session>>;
     fn revoke_session(&self, id: Uuid, at: OffsetDateTime) -> Stored<bool>;
-    fn begin_tenant_deletion(&self, tenant: TenantId, at: OffsetDateTime) -> Stored<()>;
+    fn begin_tenant_deletion(&self, tenant: TenantId, at: OffsetDateTime, event: Option<&Event>) -> Stored<()>;
     fn tenants_being_deleted(&self) -> Stored<Vec<Tenant>>;
     fn delete_tenant(&self, tenant: TenantId) -> Stored<bool>;
 });

@@ -57,6 +57,7 @@ fn fixture() -> Fixture {
                 user_id: "u-1".into(),
                 reach: Reach::AllRooms,
             },
+            dialect: None,
         },
     }
 }

@@ -49,6 +49,7 @@ fn fixture(max_bytes: Option<u64>, max_attachments: Option<u64>) -> Fixture {
             tenant_id: tenant.id,
             scopes: Scopes::ALL,
             kind: PrincipalKind::ApiKey(Uuid::now_v7()),
+            dialect: None,
         },
         tenant,
         mem,

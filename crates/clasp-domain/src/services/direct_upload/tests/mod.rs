@@ -38,6 +38,7 @@ fn principal(tenant: TenantId, scopes: Scopes) -> Principal {
         tenant_id: tenant,
         scopes,
         kind: PrincipalKind::ApiKey(Uuid::now_v7()),
+        dialect: None,
     }
 }
 
