@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::harness::{Server, Workdir, client};
 
-mod support;
+pub(crate) mod support;
 
 use support::*;
 

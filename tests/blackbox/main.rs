@@ -50,4 +50,5 @@ mod sweeping;
 mod tickets;
 mod timestamps;
 mod traces;
+mod webhooks;
 mod workspaces;

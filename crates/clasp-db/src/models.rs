@@ -2,13 +2,13 @@
 //! domain's records.
 
 use clasp_domain::credentials::{ApiKey, Scopes, Session};
+use clasp_domain::events::EventKind;
 use clasp_domain::ports::{RepoError, Stored};
+use clasp_domain::webhooks::{Delivery, DeliveryState, Webhook};
 use clasp_domain::{
     Attachment, AttachmentId, AttachmentState, Message, Reach, Subject, Tenant, TenantId,
     TenantPolicy,
 };
-use clasp_domain::events::EventKind;
-use clasp_domain::webhooks::{Delivery, DeliveryState, Webhook};
 use diesel::prelude::*;
 
 use crate::error::corrupt;

@@ -46,7 +46,10 @@ macro_rules! fan_out {
         let o = $outgoing;
         let subscribed = diesel::QueryDsl::select(
             diesel::QueryDsl::filter(
-                diesel::QueryDsl::filter(w::table, diesel::ExpressionMethods::eq(w::tenant_id, o.tenant_id)),
+                diesel::QueryDsl::filter(
+                    w::table,
+                    diesel::ExpressionMethods::eq(w::tenant_id, o.tenant_id),
+                ),
                 diesel::TextExpressionMethods::like(w::events, o.subscribed.clone()),
             ),
             (
@@ -63,18 +66,20 @@ macro_rules! fan_out {
             ),
         );
         diesel_async::RunQueryDsl::execute(
-            diesel::insert_into(d::table).values(subscribed).into_columns((
-                d::event_id,
-                d::webhook_id,
-                d::tenant_id,
-                d::event_type,
-                d::url,
-                d::secret,
-                d::payload,
-                d::state,
-                d::next_at,
-                d::created_at,
-            )),
+            diesel::insert_into(d::table)
+                .values(subscribed)
+                .into_columns((
+                    d::event_id,
+                    d::webhook_id,
+                    d::tenant_id,
+                    d::event_type,
+                    d::url,
+                    d::secret,
+                    d::payload,
+                    d::state,
+                    d::next_at,
+                    d::created_at,
+                )),
             $conn,
         )
         .await

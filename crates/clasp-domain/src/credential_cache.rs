@@ -26,8 +26,8 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::events::Event;
 use crate::credentials::{ApiKey, Session};
+use crate::events::Event;
 use crate::policy::TenantPolicy;
 use crate::ports::{Clock, IdentityStore, Stored};
 use crate::tenant::{Tenant, TenantId};

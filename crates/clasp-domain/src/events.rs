@@ -203,12 +203,6 @@ impl Event {
     pub fn tenant(&self) -> TenantId {
         self.data.tenant_id
     }
-
-    /// The `webhook-id` receivers see: `msg_` and the event id, as Standard
-    /// Webhooks' examples name messages.
-    pub fn webhook_id(&self) -> String {
-        format!("msg_{}", self.id.simple())
-    }
 }
 
 #[cfg(test)]

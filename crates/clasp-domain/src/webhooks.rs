@@ -116,9 +116,21 @@ pub enum Attempt {
 }
 
 impl Delivery {
+    /// The `webhook-id` of every attempt, which receivers deduplicate by:
+    /// `msg_` and the event id (one event reaching several webhooks has the
+    /// same id at each).
+    pub fn message_id(&self) -> String {
+        format!("msg_{}", self.event_id.simple())
+    }
+
     /// The delivery after `attempt`, made at `now`: delivered; pending again
     /// at the schedule's next step; or failed for good once it is spent.
-    pub fn after(mut self, attempt: Attempt, now: OffsetDateTime, schedule: &RetrySchedule) -> Self {
+    pub fn after(
+        mut self,
+        attempt: Attempt,
+        now: OffsetDateTime,
+        schedule: &RetrySchedule,
+    ) -> Self {
         self.attempts = self.attempts.saturating_add(1);
         match attempt {
             Attempt::Delivered(status) => {
@@ -326,6 +338,11 @@ impl WebhookService {
         &self.allowed
     }
 
+    /// The store, for the deliverer.
+    pub fn store(&self) -> Arc<dyn WebhookStore> {
+        self.store.clone()
+    }
+
     /// Registers `url` for the `events` of the tenant `slug`; answers the
     /// webhook with its new secret.
     pub async fn register(
@@ -373,7 +390,11 @@ impl WebhookService {
         id: Uuid,
         limit: usize,
     ) -> Result<(Webhook, Vec<Delivery>), WebhookError> {
-        let webhook = self.store.webhook(id).await?.ok_or(WebhookError::NotFound)?;
+        let webhook = self
+            .store
+            .webhook(id)
+            .await?
+            .ok_or(WebhookError::NotFound)?;
         Ok((webhook, self.store.deliveries_of(id, limit).await?))
     }
 

@@ -11,6 +11,7 @@
 mod credentials;
 mod json;
 mod tenants;
+mod webhooks;
 
 use std::future::{Ready, ready};
 
@@ -192,6 +193,10 @@ pub(crate) fn routes() -> Group {
             revoke_key in credentials,
             create_session in credentials,
             revoke_session in credentials,
+            create_webhook in webhooks,
+            list_webhooks in webhooks,
+            get_webhook in webhooks,
+            delete_webhook in webhooks,
         ],
     )
 }

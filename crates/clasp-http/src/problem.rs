@@ -7,6 +7,7 @@
 //! its table in [`crate::wire`] turns the kind into its status code, wire code
 //! and error body.
 
+use clasp_domain::webhooks::WebhookError;
 use std::borrow::Cow;
 
 use actix_multipart::MultipartError;
@@ -140,6 +141,20 @@ impl From<IdentityError> for Problem {
             }
             I::AmbiguousKey(_) => ProblemKind::BadRequest,
             I::Backend(_) => ProblemKind::Domain(ErrorKind::Internal),
+        };
+        Self::new(kind, e.to_string())
+    }
+}
+
+impl From<WebhookError> for Problem {
+    fn from(e: WebhookError) -> Self {
+        let kind = match &e {
+            WebhookError::InvalidUrl(_)
+            | WebhookError::HostNotAllowed(_)
+            | WebhookError::InvalidEvents(_)
+            | WebhookError::TooMany => ProblemKind::InvalidField,
+            WebhookError::NotFound => ProblemKind::Domain(ErrorKind::NotFound),
+            WebhookError::Store(_) => ProblemKind::Domain(ErrorKind::Internal),
         };
         Self::new(kind, e.to_string())
     }

@@ -191,6 +191,12 @@ impl<D> From<IdentityError> for ApiError<D> {
     }
 }
 
+impl<D> From<clasp_domain::webhooks::WebhookError> for ApiError<D> {
+    fn from(e: clasp_domain::webhooks::WebhookError) -> Self {
+        Problem::from(e).into()
+    }
+}
+
 impl<D> From<ListingError> for ApiError<D> {
     fn from(e: ListingError) -> Self {
         Problem::from(e).into()

@@ -110,7 +110,8 @@ async fn copy_bytes(
 ) -> anyhow::Result<()> {
     let main = blobs.join(attachment.blob_key());
     if attachment.state == AttachmentState::Ready && !main.is_file() {
-        copy.delete(attachment.tenant_id, attachment.id, None).await?;
+        copy.delete(attachment.tenant_id, attachment.id, None)
+            .await?;
         copied.gone += 1;
         return Ok(());
     }

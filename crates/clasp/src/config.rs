@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clasp_domain::PolicyError;
 use clasp_domain::policy::allowlist;
+use clasp_domain::webhooks::{HostAllowlist, RetrySchedule};
 use clasp_storage::{ClamdAddress, ClamdAddressError};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -142,6 +143,15 @@ pub struct Config {
     /// Longest one virus scan may take, in seconds, before the upload is
     /// refused as unscanned.
     pub scan_timeout_secs: u64,
+    /// Hosts webhook URLs may name, comma-separated (`*.example.com` for any
+    /// host below one); empty: none.
+    pub webhook_allowed_hosts: String,
+    /// The waits between webhook delivery attempts, comma-separated humantime.
+    pub webhook_retry_schedule: String,
+    /// Longest one webhook delivery attempt may take, in seconds.
+    pub webhook_timeout_secs: u64,
+    /// Webhook deliveries attempted at once by this instance.
+    pub webhook_concurrency: usize,
     /// `text` or `json`.
     pub log_format: LogFormat,
     /// Whether a stored upload is synced to disk before Clasp answers it.
@@ -334,6 +344,26 @@ impl Config {
         db.starts_with("postgres://")
             || db.starts_with("postgresql://")
             || self.storage_url().starts_with("s3://")
+    }
+
+    /// The hosts webhook URLs may name.
+    pub fn webhook_hosts(&self) -> HostAllowlist {
+        HostAllowlist::new(self.webhook_allowed_hosts.split(',').map(str::to_owned))
+    }
+
+    /// The waits between webhook delivery attempts, or why they cannot be read.
+    pub fn webhook_retries(&self) -> Result<RetrySchedule, String> {
+        let waits = self
+            .webhook_retry_schedule
+            .split(',')
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .map(|w| humantime::parse_duration(w).map_err(|e| format!("{w:?}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        if waits.len() > 30 || waits.iter().any(|w| w.as_secs() > 7 * 24 * 3600) {
+            return Err("at most 30 waits, each at most 7 days".into());
+        }
+        Ok(RetrySchedule(waits))
     }
 
     /// How long an upload URL of a direct upload works.

@@ -13,6 +13,7 @@ mod metered;
 mod migrate_store;
 mod serve;
 mod telemetry;
+mod webhooks;
 mod wiring;
 
 use std::process::ExitCode;

@@ -1,10 +1,12 @@
 //! `clasp serve`: the public listener with every dialect and the admin
 //! listener, both graceful on SIGTERM/SIGINT.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpServer;
 use anyhow::Context;
+use clasp_domain::ports::SystemClock;
 use clasp_http::FrontDoor;
 use clasp_http::limits::Admission;
 use clasp_http::ops::Metrics;
@@ -15,7 +17,7 @@ use tracing_subscriber::{EnvFilter, Layer, Registry, fmt};
 
 use crate::config::{Config, LogFormat};
 use crate::telemetry::{self, Telemetry};
-use crate::{gc, wiring};
+use crate::{gc, webhooks, wiring};
 
 /// Installs the tracing subscriber (text or JSON; RUST_LOG overrides the
 /// level), and the OpenTelemetry exporter when `OTEL_*` asks for one
@@ -77,6 +79,15 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let metrics = Metrics::new();
         let services = wiring::build(&config, &metrics).await?;
         let sweeping = services.attachments.clone();
+        let deliverer = services.webhooks.as_ref().map(|w| webhooks::Deliverer {
+            store: w.store(),
+            clock: Arc::new(SystemClock),
+            allowed: config.webhook_hosts(),
+            schedule: config.webhook_retries().unwrap_or_default(),
+            timeout: Duration::from_secs(config.webhook_timeout_secs),
+            concurrency: config.webhook_concurrency,
+            metrics: metrics.clone(),
+        });
         let front = FrontDoor::new(services)
             .map_err(|e| wiring::SetupError(e.to_string()))?
             .with_metrics(metrics.clone())
@@ -127,6 +138,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             public_url = %config.public_url(),
             "clasp serving"
         );
+        let delivering = deliverer.map(|d| actix_web::rt::spawn(d.run()));
         let sweeper = actix_web::rt::spawn(gc::sweep_forever(
             sweeping,
             Duration::from_secs(config.sweep_interval_secs),
@@ -141,6 +153,9 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         });
         let (served, admin_served) = tokio::join!(server, admin);
         sweeper.abort();
+        if let Some(delivering) = delivering {
+            delivering.abort();
+        }
         served.context("running the HTTP server")?;
         admin_served.context("running the admin HTTP server")
     })

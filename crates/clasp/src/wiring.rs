@@ -11,6 +11,7 @@ use clasp_domain::ports::{
     AttachmentRepository, BlobStore, Clock, IdentityStore, NoScanner, Scanner, SystemClock,
     UploadSigner, UrlSigner,
 };
+use clasp_domain::webhooks::{WebhookService, WebhookStore};
 use clasp_domain::{AttachmentService, IdentityService, Ports, UploadPolicy};
 use clasp_http::Services;
 use clasp_http::ops::Metrics;
@@ -53,18 +54,20 @@ type PoolReading = Box<dyn Fn() -> Vec<PoolUse> + Send + Sync>;
 struct Metadata {
     attachments: Arc<dyn AttachmentRepository>,
     identities: Arc<dyn IdentityStore>,
+    webhooks: Arc<dyn WebhookStore>,
     pools: PoolReading,
 }
 
 impl Metadata {
     fn of<S, const N: usize>(store: S, pools: fn(&S) -> [PoolUse; N]) -> Self
     where
-        S: AttachmentRepository + IdentityStore + Send + 'static,
+        S: AttachmentRepository + IdentityStore + WebhookStore + Send + 'static,
     {
         let store = Arc::new(store);
         let reading = store.clone();
         Self {
             attachments: store.clone(),
+            webhooks: store.clone(),
             identities: store,
             pools: Box::new(move || pools(&reading).to_vec()),
         }
@@ -259,6 +262,12 @@ pub async fn build(config: &Config, metrics: &Metrics) -> anyhow::Result<Service
             config.credential_cache_ttl(),
         )),
     };
+    let webhooks = WebhookService::new(
+        metadata.webhooks,
+        identities.clone(),
+        clock.clone(),
+        config.webhook_hosts(),
+    );
     let ports = Ports {
         attachments: Arc::new(MeteredMetadata::new(metadata.attachments, metrics.clone())),
         identities,
@@ -281,6 +290,7 @@ pub async fn build(config: &Config, metrics: &Metrics) -> anyhow::Result<Service
         attachments: AttachmentService::new(ports.clone(), policy),
         identities: IdentityService::new(ports),
         redirect_url_ttl: config.redirect_url_ttl(),
+        webhooks: Some(webhooks),
     })
 }
 

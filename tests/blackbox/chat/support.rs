@@ -5,29 +5,29 @@ use super::*;
 
 /// A workdir with tenant `slug` and a session in it, in the rooms 6 and 9 the
 /// tests post into; returns the cookie value.
-pub(super) fn session(work: &Workdir, slug: &str, user: &str) -> String {
+pub(crate) fn session(work: &Workdir, slug: &str, user: &str) -> String {
     work.admin(&["admin", "tenant", "create", "--slug", slug]);
     work.admin(&[
         "admin", "session", "create", "--tenant", slug, "--user", user, "--rooms", "6,9",
     ])
 }
 
-pub(super) fn cookie(value: &str) -> String {
+pub(crate) fn cookie(value: &str) -> String {
     format!("clasp_session={value}")
 }
 
-pub(super) fn file(name: &str, content_type: &str, data: Vec<u8>) -> Part {
+pub(crate) fn file(name: &str, content_type: &str, data: Vec<u8>) -> Part {
     Part::bytes(data)
         .file_name(name.to_owned())
         .mime_str(content_type)
         .unwrap()
 }
 
-pub(super) fn sha256_hex(data: &[u8]) -> String {
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
     hex_lower(&Sha256::digest(data))
 }
 
-pub(super) fn hex_lower(bytes: &[u8]) -> String {
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -77,7 +77,7 @@ impl BitWriter {
 /// A real decompression bomb: a 20000×20000 grey PNG whose IDAT inflates to
 /// all 400 MB of its rows, in about 2.5 MB — built in milliseconds from
 /// fixed-Huffman back-references (258 zero bytes per 13 bits).
-pub(super) fn png_bomb() -> Vec<u8> {
+pub(crate) fn png_bomb() -> Vec<u8> {
     const EDGE: u32 = 20_000;
     let raw = u64::from(EDGE) * (u64::from(EDGE) + 1); // a filter byte per row
     let mut deflate = BitWriter::default();
@@ -110,7 +110,7 @@ pub(super) fn png_bomb() -> Vec<u8> {
     bomb
 }
 
-pub(super) async fn upload(
+pub(crate) async fn upload(
     c: &reqwest::Client,
     server: &Server,
     path: &str,
@@ -128,7 +128,7 @@ pub(super) async fn upload(
     (status, res.json().await.unwrap())
 }
 
-pub(super) async fn metadata(
+pub(crate) async fn metadata(
     c: &reqwest::Client,
     server: &Server,
     session: &str,
@@ -144,7 +144,7 @@ pub(super) async fn metadata(
     (status, res.json().await.unwrap())
 }
 
-pub(super) async fn fetch(c: &reqwest::Client, url: String, session: &str) -> reqwest::Response {
+pub(crate) async fn fetch(c: &reqwest::Client, url: String, session: &str) -> reqwest::Response {
     c.get(url)
         .header("cookie", cookie(session))
         .send()
@@ -152,7 +152,7 @@ pub(super) async fn fetch(c: &reqwest::Client, url: String, session: &str) -> re
         .unwrap()
 }
 
-pub(super) fn assert_error(status: StatusCode, body: &Value, want: StatusCode) {
+pub(crate) fn assert_error(status: StatusCode, body: &Value, want: StatusCode) {
     assert_eq!(status, want, "{body}");
     assert_eq!(body["httpStatusCode"], want.as_u16(), "{body}");
     assert!(body["errorText"].as_str().is_some_and(|t| !t.is_empty()));

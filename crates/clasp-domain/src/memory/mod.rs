@@ -96,7 +96,10 @@ impl MemoryPorts {
         let audit = Arc::new(MemoryAudit::default());
         let outbox = Arc::new(MemoryOutbox::default());
         let ports = Ports {
-            attachments: Arc::new(MemoryAttachments::with_faults(faults.clone(), outbox.clone())),
+            attachments: Arc::new(MemoryAttachments::with_faults(
+                faults.clone(),
+                outbox.clone(),
+            )),
             identities: Arc::new(MemoryIdentities::with_outbox(outbox.clone())),
             blobs: blobs.clone(),
             signer: signer.clone(),

@@ -29,7 +29,7 @@ use crate::ports::{BlobError, SignedUploadRequest, UploadTarget, UploadUrl};
 use crate::services::attachments::require;
 use crate::services::{AttachmentService, Lookup};
 use crate::state::AttachmentState;
-use crate::validation::{ValidationError, is_md5};
+use crate::validation::is_md5;
 
 /// Longest message body accepted, in bytes of UTF-8.
 pub const MAX_MESSAGE_BODY_BYTES: usize = 65_536;
@@ -274,7 +274,12 @@ impl AttachmentService {
                     actual,
                 };
                 return self
-                    .fail(attachment, AttachmentState::ChecksumMismatch, mismatch, cause)
+                    .fail(
+                        attachment,
+                        AttachmentState::ChecksumMismatch,
+                        mismatch,
+                        cause,
+                    )
                     .await;
             }
         }
@@ -308,7 +313,9 @@ impl AttachmentService {
             }
             (Err(e), _) => {
                 return match inspector.failure().cloned() {
-                    Some(BodyError::Rejected(refusal)) => self.reject(attachment, refusal, cause).await,
+                    Some(BodyError::Rejected(refusal)) => {
+                        self.reject(attachment, refusal, cause).await
+                    }
                     // The store failed, not the file: it stays Pending.
                     Some(BodyError::Interrupted(m)) => Err(AttachmentError::Storage(m)),
                     None => Err(e.into()),
@@ -338,7 +345,12 @@ impl AttachmentService {
                 };
                 let mismatch = AttachmentError::ETagMismatch { declared, actual };
                 return self
-                    .fail(attachment, AttachmentState::ChecksumMismatch, mismatch, cause)
+                    .fail(
+                        attachment,
+                        AttachmentState::ChecksumMismatch,
+                        mismatch,
+                        cause,
+                    )
                     .await;
             }
         }
@@ -350,7 +362,12 @@ impl AttachmentService {
                     number: attachment.number,
                 };
                 return self
-                    .fail(attachment, AttachmentState::VerificationFailed, infected, cause)
+                    .fail(
+                        attachment,
+                        AttachmentState::VerificationFailed,
+                        infected,
+                        cause,
+                    )
                     .await;
             }
             Err(e) => {
@@ -485,79 +502,9 @@ impl AttachmentService {
         }
         Ok(())
     }
-
-    /// Records a failed verification (`to` is `VerificationFailed` or
-    /// `ChecksumMismatch`), deletes every byte of the attachment, and answers
-    /// `refusal` — unless the attachment moved on meanwhile: a concurrent confirm
-    /// that made it `Ready` wins (its verified bytes stay, and it is answered),
-    /// and one that failed it already is not overwritten.
-    /// Fails `attachment` at confirm: its bytes broke `refusal`.
-    async fn reject(
-        &self,
-        attachment: Attachment,
-        refusal: ValidationError,
-        cause: &Cause,
-    ) -> Outcome<Attachment> {
-        let failed = AttachmentError::VerificationFailed(refusal);
-        self.fail(attachment, AttachmentState::VerificationFailed, failed, cause)
-            .await
-    }
-
-    /// Fails `attachment` at confirm: `actual` bytes arrived, not the size it declared.
-    async fn size_mismatch(
-        &self,
-        attachment: Attachment,
-        actual: u64,
-        cause: &Cause,
-    ) -> Outcome<Attachment> {
-        let declared = attachment.size_bytes;
-        let refusal = ValidationError::SizeMismatch { declared, actual };
-        self.reject(attachment, refusal, cause).await
-    }
-
-    async fn fail(
-        &self,
-        mut attachment: Attachment,
-        to: AttachmentState,
-        refusal: AttachmentError,
-        cause: &Cause,
-    ) -> Outcome<Attachment> {
-        match self
-            .ports
-            .attachments
-            .get(attachment.tenant_id, attachment.id)
-            .await?
-        {
-            None => return Err(AttachmentError::NotFound),
-            Some(current) if current.is_ready() => return Ok(current),
-            Some(current) if current.state != AttachmentState::Pending => {
-                return Err(AttachmentError::NotPending(current.state));
-            }
-            Some(_) => {}
-        }
-        // The deadline stays, as for a confirmed upload (the staged object
-        // is deleted a last time once the upload URL has expired).
-        attachment.failure_reason = Some(match &refusal {
-            AttachmentError::Infected { signature, .. } => format!("infected: {signature}"),
-            other => other.to_string(),
-        });
-        let now = self.ports.clock.now();
-        attachment.transition(to, now)?;
-        let rejected = Event::about(EventKind::AttachmentRejected, &attachment, cause, now);
-        let kept = self
-            .ports
-            .attachments
-            .update(&attachment, Some(&rejected))
-            .await?;
-        self.delete_bytes(&attachment.upload_key()).await;
-        self.delete_bytes(&attachment.blob_key()).await;
-        Err(if kept {
-            refusal
-        } else {
-            AttachmentError::NotFound
-        })
-    }
 }
+
+mod failing;
 
 /// Whether `attachment` still accepts bytes and confirmation at `now`.
 fn awaiting_upload(attachment: &Attachment, now: OffsetDateTime) -> Outcome<()> {

@@ -79,8 +79,14 @@ fn each_change_announces_its_event_once() {
         .iter()
         .map(|e| e.data.attachment.as_ref().and_then(|a| a.reason.clone()))
         .collect();
-    assert!(reasons[0].as_deref().unwrap_or("").contains("png"), "{reasons:?}");
-    assert!(reasons[1].as_deref().unwrap_or("").contains("checksum"), "{reasons:?}");
+    assert!(
+        reasons[0].as_deref().unwrap_or("").contains("png"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].as_deref().unwrap_or("").contains("checksum"),
+        "{reasons:?}"
+    );
     let ids_seen: std::collections::HashSet<_> = events.iter().map(|e| e.id).collect();
     assert_eq!(ids_seen.len(), events.len(), "every event has its own id");
 

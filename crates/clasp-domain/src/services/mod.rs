@@ -11,6 +11,7 @@ mod identity;
 mod message_upload;
 mod policy;
 mod quota;
+mod rejecting;
 #[cfg(test)]
 mod scanning_tests;
 mod sweep;

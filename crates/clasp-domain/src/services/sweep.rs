@@ -4,9 +4,9 @@
 
 use time::OffsetDateTime;
 
-use crate::events::{Cause, Event, EventKind};
 use crate::attachment::{Attachment, AttachmentId};
 use crate::error::{AttachmentError, Outcome};
+use crate::events::{Cause, Event, EventKind};
 use crate::services::AttachmentService;
 use crate::state::AttachmentState;
 

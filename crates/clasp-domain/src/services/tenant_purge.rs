@@ -5,9 +5,9 @@
 //! off anywhere (a crash included) leaves no bytes that nothing points to and
 //! is resumed from the tenant's mark ([`AttachmentService::resume_tenant_deletions`]).
 
-use crate::events::Event;
 use crate::audit::{Actor, Change};
 use crate::error::{IdentityError, Outcome};
+use crate::events::Event;
 use crate::services::AttachmentService;
 use crate::tenant::{Tenant, TenantId};
 
@@ -82,7 +82,10 @@ impl AttachmentService {
             }
             for attachment in batch {
                 self.remove_bytes(&attachment).await?;
-                self.ports.attachments.delete(tenant, attachment.id, None).await?;
+                self.ports
+                    .attachments
+                    .delete(tenant, attachment.id, None)
+                    .await?;
             }
         }
         Ok(false)

@@ -35,7 +35,10 @@ fn only_allowed_hosts_of_http_urls_pass() {
         );
     }
     let long = format!("https://hooks.example.com/{}", "a".repeat(MAX_URL_BYTES));
-    assert!(matches!(list.check(&long), Err(WebhookError::InvalidUrl(_))));
+    assert!(matches!(
+        list.check(&long),
+        Err(WebhookError::InvalidUrl(_))
+    ));
 }
 
 #[test]
@@ -71,7 +74,10 @@ fn the_default_schedule_retries_for_more_than_a_day_then_fails() {
         delivery = delivery.after(Attempt::Failed(Some(500), "500".into()), now, &schedule);
         assert_eq!(delivery.state, DeliveryState::Pending);
         let wait = delivery.next_at - now;
-        assert!(wait >= step.mul_f64(0.8) && wait <= step.mul_f64(1.2), "{wait:?} {step:?}");
+        assert!(
+            wait >= step.mul_f64(0.8) && wait <= step.mul_f64(1.2),
+            "{wait:?} {step:?}"
+        );
     }
     let failed = delivery
         .clone()

@@ -222,6 +222,17 @@ impl Metrics {
             .set(i64::try_from(left).unwrap_or(i64::MAX));
     }
 
+    /// Counts one webhook delivery attempt by its result (`delivered`,
+    /// `retrying`, `failed` or `refused`).
+    pub fn count_webhook(&self, result: &'static str) {
+        self.work.count_webhook(result);
+    }
+
+    /// Sets how many webhook deliveries are pending.
+    pub fn set_outbox_backlog(&self, pending: u64) {
+        self.work.set_outbox_backlog(pending);
+    }
+
     /// The text exposition format Prometheus scrapes.
     pub fn encode_text(&self) -> Result<String, std::fmt::Error> {
         for hook in self

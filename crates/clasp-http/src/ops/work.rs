@@ -46,6 +46,13 @@ struct PoolLabels {
     state: &'static str,
 }
 
+/// A webhook delivery attempt's result: `delivered`, `retrying`, `failed`
+/// (the schedule is spent) or `refused` (its host left the allowlist).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    result: &'static str,
+}
+
 /// The work metrics, registered in the process's registry.
 #[derive(Clone)]
 pub(super) struct WorkMetrics {
@@ -55,6 +62,8 @@ pub(super) struct WorkMetrics {
     store: Family<StoreLabels, Histogram>,
     database: Family<StoreLabels, Histogram>,
     pools: Family<PoolLabels, Gauge>,
+    webhooks: Family<WebhookLabels, Counter>,
+    outbox: Gauge,
 }
 
 fn seconds_histogram() -> Histogram {
@@ -72,6 +81,8 @@ impl WorkMetrics {
             store: Family::new_with_constructor(seconds_histogram as fn() -> Histogram),
             database: Family::new_with_constructor(seconds_histogram as fn() -> Histogram),
             pools: Family::default(),
+            webhooks: Family::default(),
+            outbox: Gauge::default(),
         };
         registry.register(
             "changes",
@@ -103,7 +114,25 @@ impl WorkMetrics {
             "Database connection pools (sqlite_writes, sqlite_reads, postgres) by state: max, open, idle, and waiting (queries waiting for a connection)",
             work.pools.clone(),
         );
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by result: delivered, retrying, failed (no attempt left), refused (the host is not in webhook_allowed_hosts)",
+            work.webhooks.clone(),
+        );
+        registry.register(
+            "outbox_backlog",
+            "Webhook deliveries pending (due or waiting to be retried), as the deliverer last counted them",
+            work.outbox.clone(),
+        );
         work
+    }
+
+    pub(super) fn count_webhook(&self, result: &'static str) {
+        self.webhooks.get_or_create(&WebhookLabels { result }).inc();
+    }
+
+    pub(super) fn set_outbox_backlog(&self, pending: u64) {
+        self.outbox.set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
 
     pub(super) fn count_change(&self, change: &'static str, outcome: &'static str) {

@@ -19,6 +19,7 @@ pub fn services_over(mem: &MemoryPorts, policy: UploadPolicy) -> Services {
         attachments: AttachmentService::new(mem.ports.clone(), policy),
         identities: IdentityService::new(mem.ports.clone()),
         redirect_url_ttl: time::Duration::minutes(15),
+        webhooks: None,
     }
 }
 

@@ -46,6 +46,8 @@ impl Config {
             ("upload_deadline_secs", self.upload_deadline_secs),
             ("sweep_interval_secs", self.sweep_interval_secs),
             ("scan_timeout_secs", self.scan_timeout_secs),
+            ("webhook_timeout_secs", self.webhook_timeout_secs),
+            ("webhook_concurrency", self.webhook_concurrency as u64),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be positive")));
@@ -65,6 +67,9 @@ impl Config {
                     "{name} must be between 1 and {MAX_UPLOAD_URL_TTL_SECS} (7 days)"
                 )));
             }
+        }
+        if let Err(e) = self.webhook_retries() {
+            return Err(ConfigError::Invalid(format!("webhook_retry_schedule: {e}")));
         }
         if let Err(e) = self.allowlist() {
             return Err(ConfigError::Invalid(format!("allowed_types: {e}")));

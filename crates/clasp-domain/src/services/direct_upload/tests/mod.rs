@@ -19,6 +19,7 @@ use crate::services::Lookup;
 use crate::signed_url::parse_clasp_signed_upload_url;
 use crate::tenant::TenantId;
 use crate::validation::UploadPolicy;
+pub(super) use crate::validation::ValidationError;
 use crate::{AttachmentState, SubjectRef};
 
 const PNG: &[u8] =
