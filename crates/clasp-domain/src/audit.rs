@@ -39,6 +39,10 @@ pub enum Change {
     SetQuota,
     /// A tenant's upload policy was set.
     SetPolicy,
+    /// A webhook was registered.
+    CreateWebhook,
+    /// A webhook was removed.
+    DeleteWebhook,
 }
 
 impl Change {
@@ -56,6 +60,8 @@ impl Change {
             Change::RevokeSession => "session.revoke",
             Change::SetQuota => "tenant.quota",
             Change::SetPolicy => "tenant.policy",
+            Change::CreateWebhook => "webhook.create",
+            Change::DeleteWebhook => "webhook.delete",
         }
     }
 }
@@ -173,6 +179,20 @@ impl Refusal for IdentityError {
             IdentityError::UnknownSession => "unknown_session",
             IdentityError::InvalidSession => "invalid_session",
             IdentityError::Backend(_) => "internal",
+        }
+    }
+}
+
+impl Refusal for crate::webhooks::WebhookError {
+    fn code(&self) -> &'static str {
+        use crate::webhooks::WebhookError as W;
+        match self {
+            W::InvalidUrl(_) => "invalid_url",
+            W::HostNotAllowed(_) => "host_not_allowed",
+            W::InvalidEvents(_) => "invalid_events",
+            W::TooMany => "too_many_webhooks",
+            W::NotFound => "not_found",
+            W::Store(_) => "internal",
         }
     }
 }

@@ -16,8 +16,10 @@ use rand::{Rng, RngCore};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::audit::{Actor, AuditRecord, Change};
 use crate::events::EventKind;
-use crate::ports::{Clock, IdentityStore, RepoError, Stored};
+use crate::ports::{AuditLog, Clock, IdentityStore, RepoError, Stored};
+use crate::services::Ports;
 use crate::tenant::TenantId;
 
 /// The most webhooks one tenant may register: each event costs one delivery
@@ -313,22 +315,19 @@ pub struct WebhookService {
     store: Arc<dyn WebhookStore>,
     identities: Arc<dyn IdentityStore>,
     clock: Arc<dyn Clock>,
+    audit: Arc<dyn AuditLog>,
     allowed: Arc<HostAllowlist>,
 }
 
 impl WebhookService {
-    /// A service over `store`, finding tenants in `identities`, admitting
-    /// URLs to `allowed` hosts only.
-    pub fn new(
-        store: Arc<dyn WebhookStore>,
-        identities: Arc<dyn IdentityStore>,
-        clock: Arc<dyn Clock>,
-        allowed: HostAllowlist,
-    ) -> Self {
+    /// A service over `store`, finding tenants, time and the audit trail in
+    /// `ports`, admitting URLs to `allowed` hosts only.
+    pub fn new(store: Arc<dyn WebhookStore>, ports: &Ports, allowed: HostAllowlist) -> Self {
         Self {
             store,
-            identities,
-            clock,
+            identities: ports.identities.clone(),
+            clock: ports.clock.clone(),
+            audit: ports.audit.clone(),
             allowed: Arc::new(allowed),
         }
     }
@@ -346,6 +345,27 @@ impl WebhookService {
     /// Registers `url` for the `events` of the tenant `slug`; answers the
     /// webhook with its new secret.
     pub async fn register(
+        &self,
+        slug: &str,
+        url: &str,
+        events: &[String],
+    ) -> Result<Webhook, WebhookError> {
+        let done = self.register_unaudited(slug, url, events).await;
+        let (tenant, object) = done.as_ref().map_or((None, String::new()), |w| {
+            (Some(w.tenant_id), w.id.to_string())
+        });
+        let record = AuditRecord::of(
+            Change::CreateWebhook,
+            Actor::Operator,
+            tenant,
+            object,
+            &done,
+        );
+        self.audit.record(record);
+        done
+    }
+
+    async fn register_unaudited(
         &self,
         slug: &str,
         url: &str,
@@ -400,11 +420,24 @@ impl WebhookService {
 
     /// Removes the webhook `id`; its pending deliveries are not sent.
     pub async fn delete(&self, id: Uuid) -> Result<(), WebhookError> {
-        if self.store.delete_webhook(id).await? {
-            Ok(())
-        } else {
-            Err(WebhookError::NotFound)
-        }
+        let tenant = match self.store.webhook(id).await {
+            Ok(found) => found.map(|w| w.tenant_id),
+            Err(_) => None,
+        };
+        let done = match self.store.delete_webhook(id).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(WebhookError::NotFound),
+            Err(e) => Err(e.into()),
+        };
+        let record = AuditRecord::of(
+            Change::DeleteWebhook,
+            Actor::Operator,
+            tenant,
+            id.to_string(),
+            &done,
+        );
+        self.audit.record(record);
+        done
     }
 }
 

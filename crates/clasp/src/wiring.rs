@@ -262,12 +262,6 @@ pub async fn build(config: &Config, metrics: &Metrics) -> anyhow::Result<Service
             config.credential_cache_ttl(),
         )),
     };
-    let webhooks = WebhookService::new(
-        metadata.webhooks,
-        identities.clone(),
-        clock.clone(),
-        config.webhook_hosts(),
-    );
     let ports = Ports {
         attachments: Arc::new(MeteredMetadata::new(metadata.attachments, metrics.clone())),
         identities,
@@ -286,6 +280,7 @@ pub async fn build(config: &Config, metrics: &Metrics) -> anyhow::Result<Service
         allowed_types: config.allowlist()?,
         upload_url_ttl: config.upload_url_ttl(),
     };
+    let webhooks = WebhookService::new(metadata.webhooks, &ports, config.webhook_hosts());
     Ok(Services {
         attachments: AttachmentService::new(ports.clone(), policy),
         identities: IdentityService::new(ports),
