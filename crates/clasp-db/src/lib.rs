@@ -36,6 +36,7 @@ mod pg;
 mod pools;
 mod quota;
 mod readiness;
+mod resumable;
 mod schema;
 mod sql;
 mod sqlite;

@@ -171,3 +171,17 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries);
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::sql::types::*;
+
+    /// How far each resumable (tus) upload has got.
+    resumable_uploads (attachment_id) {
+        attachment_id -> Id,
+        tenant_id -> Id,
+        length -> BigInt,
+        received -> BigInt,
+        parts -> Integer,
+    }
+}

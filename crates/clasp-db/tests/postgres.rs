@@ -142,7 +142,7 @@ async fn concurrent_opens_of_a_fresh_database_all_succeed() {
         "(SELECT count(*) FROM pg_tables WHERE schemaname = 'public')",
     )
     .await;
-    assert_eq!(tables, 9, "eight tables and diesel's record of migrations");
+    assert_eq!(tables, 10, "nine tables and diesel's record of migrations");
     assert_eq!(
         migrate(&db.url).await.unwrap(),
         0,

@@ -150,6 +150,7 @@ impl Refusal for AttachmentError {
             ErrorKind::InvalidState => "invalid_state",
             ErrorKind::NotUploaded => "not_uploaded",
             ErrorKind::UploadExpired => "upload_expired",
+            ErrorKind::OffsetMismatch => "offset_mismatch",
             ErrorKind::NotPending => "not_pending",
             ErrorKind::VerificationFailed => "verification_failed",
             ErrorKind::ETagMismatch => "etag_mismatch",

@@ -81,6 +81,14 @@ pub enum AttachmentError {
     /// bytes and cannot be confirmed, and will be swept.
     #[error("the upload URL of this attachment has expired")]
     UploadExpired,
+    /// A resumable upload's bytes were sent for another offset than the one
+    /// it has reached (a concurrent or replayed request): it goes on from
+    /// `expected`.
+    #[error("the upload is at offset {expected}, not where these bytes start")]
+    OffsetMismatch {
+        /// Where the upload is.
+        expected: u64,
+    },
     /// The attachment is past its upload (confirmed, failed or being checked):
     /// it accepts no bytes, and only a `Ready` one may be confirmed again.
     #[error("the attachment is {} and no longer awaits an upload", .0.as_str())]
@@ -162,6 +170,8 @@ pub enum ErrorKind {
     NotUploaded,
     /// A direct upload whose URL expired.
     UploadExpired,
+    /// Bytes of a resumable upload sent for another offset.
+    OffsetMismatch,
     /// An attachment past its upload.
     NotPending,
     /// Bytes that failed a check at confirm.
@@ -214,6 +224,7 @@ impl AttachmentError {
             AttachmentError::Repository(_) => ErrorKind::Internal,
             AttachmentError::NotUploaded => ErrorKind::NotUploaded,
             AttachmentError::UploadExpired => ErrorKind::UploadExpired,
+            AttachmentError::OffsetMismatch { .. } => ErrorKind::OffsetMismatch,
             AttachmentError::NotPending(_) => ErrorKind::NotPending,
             AttachmentError::VerificationFailed(_) => ErrorKind::VerificationFailed,
             AttachmentError::ETagMismatch { .. } => ErrorKind::ETagMismatch,

@@ -82,6 +82,14 @@ impl Inspector {
         self
     }
 
+    /// The same, for bytes that do not start the file (a later part of a
+    /// resumable upload, whose first bytes were checked with the first part):
+    /// no magic is looked for.
+    pub fn without_magic(mut self) -> Self {
+        self.sniff_done = true;
+        self
+    }
+
     /// Why the body was cut short, if it was.
     pub fn failure(&self) -> Option<&BodyError> {
         self.failure.as_ref()

@@ -17,6 +17,7 @@
 //! | [`ports::Scanner`] | a virus verdict on a stored file before it becomes `Ready` ([`ports::NoScanner`] by default) |
 //! | [`ports::Clock`] | the current time (swap it in tests) |
 //! | [`ports::AuditLog`] | the audit trail: one [`audit::AuditRecord`] per change ([`ports::NoAudit`] keeps none) |
+//! | [`resumable::ResumableStore`] | how far each resumable (tus) upload has got |
 //!
 //! The application services in [`services`] are what every front end calls: the
 //! HTTP dialects of `clasp-http`, the `clasp` binary's admin commands, and any Rust
@@ -57,6 +58,7 @@ pub mod policy;
 pub mod ports;
 pub mod quota;
 pub mod reach;
+pub mod resumable;
 pub mod safety;
 pub mod services;
 pub mod signed_url;

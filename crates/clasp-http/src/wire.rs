@@ -91,9 +91,11 @@ pub fn standard(problem: &Problem) -> Wire {
             }
             E::Interrupted => Wire::new(S::BAD_REQUEST, "upload_interrupted"),
             E::ChecksumMismatch | E::ETagMismatch => Wire::new(S::BAD_REQUEST, "checksum_mismatch"),
-            E::InvalidState | E::NotUploaded | E::UploadExpired | E::NotPending => {
-                Wire::new(S::CONFLICT, "conflict")
-            }
+            E::InvalidState
+            | E::NotUploaded
+            | E::UploadExpired
+            | E::NotPending
+            | E::OffsetMismatch => Wire::new(S::CONFLICT, "conflict"),
             E::QuotaExceeded => Wire::new(S::FORBIDDEN, "quota_exceeded"),
             E::Infected { .. } => Wire::new(S::UNPROCESSABLE_ENTITY, "infected_file"),
             E::ScanFailed => Wire::new(S::SERVICE_UNAVAILABLE, "scanner_unavailable")

@@ -11,6 +11,7 @@ use clasp_domain::ports::{
     AttachmentRepository, BlobStore, Clock, IdentityStore, NoScanner, Scanner, SystemClock,
     UploadSigner, UrlSigner,
 };
+use clasp_domain::resumable::ResumableStore;
 use clasp_domain::webhooks::{WebhookService, WebhookStore};
 use clasp_domain::{AttachmentService, IdentityService, Ports, UploadPolicy};
 use clasp_http::Services;
@@ -55,19 +56,21 @@ struct Metadata {
     attachments: Arc<dyn AttachmentRepository>,
     identities: Arc<dyn IdentityStore>,
     webhooks: Arc<dyn WebhookStore>,
+    resumable: Arc<dyn ResumableStore>,
     pools: PoolReading,
 }
 
 impl Metadata {
     fn of<S, const N: usize>(store: S, pools: fn(&S) -> [PoolUse; N]) -> Self
     where
-        S: AttachmentRepository + IdentityStore + WebhookStore + Send + 'static,
+        S: AttachmentRepository + IdentityStore + WebhookStore + ResumableStore + Send + 'static,
     {
         let store = Arc::new(store);
         let reading = store.clone();
         Self {
             attachments: store.clone(),
             webhooks: store.clone(),
+            resumable: store.clone(),
             identities: store,
             pools: Box::new(move || pools(&reading).to_vec()),
         }
@@ -274,6 +277,7 @@ pub async fn build(config: &Config, metrics: &Metrics) -> anyhow::Result<Service
         audit: Arc::new(LoggedAudit {
             metrics: metrics.clone(),
         }),
+        resumable: Arc::new(MeteredMetadata::new(metadata.resumable, metrics.clone())),
     };
     let policy = UploadPolicy {
         max_bytes: config.max_upload_bytes,

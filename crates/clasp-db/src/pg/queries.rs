@@ -21,6 +21,7 @@ use crate::sql::{DbId, DbTags, DbTime};
 
 crate::attachments::attachment_repository!(PgStore, Pg, super::migrations::MIGRATIONS);
 crate::identities::identity_store!(PgStore);
+crate::resumable::resumable_store!(PgStore);
 crate::outbox::webhook_store!(PgStore, for_update, skip_locked);
 
 /// The escape character of [`starts_with_pattern`].

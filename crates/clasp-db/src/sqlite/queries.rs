@@ -20,6 +20,7 @@ use crate::sql::{DbId, DbTime};
 
 crate::attachments::attachment_repository!(SqliteStore, Sqlite, super::connection::MIGRATIONS);
 crate::identities::identity_store!(SqliteStore);
+crate::resumable::resumable_store!(SqliteStore);
 crate::outbox::webhook_store!(SqliteStore);
 
 diesel::infix_operator!(Glob, " GLOB ", backend: Sqlite);

@@ -17,6 +17,7 @@ mod blobs;
 mod faults;
 mod identities;
 mod outbox;
+mod resumable;
 mod scanner;
 mod signer;
 
@@ -26,6 +27,7 @@ pub use blobs::MemoryBlobs;
 pub use faults::{Fault, Faults};
 pub use identities::MemoryIdentities;
 pub use outbox::MemoryOutbox;
+pub use resumable::MemoryResumable;
 pub use scanner::MemoryScanner;
 pub use signer::MemorySigner;
 
@@ -108,6 +110,7 @@ impl MemoryPorts {
             scanner: Arc::new(NoScanner),
             clock,
             audit: audit.clone(),
+            resumable: Arc::new(MemoryResumable::default()),
         };
         Self {
             ports,

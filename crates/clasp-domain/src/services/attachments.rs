@@ -172,19 +172,31 @@ impl AttachmentService {
         // running then is refused at its end.
         attachment.upload_expires_at = Some(attachment.created_at + self.policy.upload_url_ttl);
         self.insert_streamed(&mut attachment, hint).await?;
-        let key = attachment.blob_key();
         let inspected = self.receive_bytes(&attachment, body, &cause).await?;
+        self.settle(attachment, &inspected, &cause).await
+    }
 
+    /// Finishes an upload whose bytes are stored under its blob key, as
+    /// `inspected` found them: checks a declared checksum, scans, and commits
+    /// it `Ready` (announced by `cause`), or refuses it as the checks say.
+    pub(super) async fn settle(
+        &self,
+        mut attachment: Attachment,
+        inspected: &Inspected,
+        cause: &Cause,
+    ) -> Outcome<Attachment> {
+        let key = attachment.blob_key();
+        let cause = cause.clone();
         let now = self.ports.clock.now();
         attachment.transition(AttachmentState::Verifying, now)?;
         attachment.size_bytes = inspected.size;
         attachment.sniffed_type = inspected.sniffed_type.clone();
         attachment.sha256 = Some(inspected.sha256.clone());
-        settle_md5(&mut attachment, &inspected);
+        settle_md5(&mut attachment, inspected);
         if let Some(declared) = attachment.declared_sha256.clone()
             && declared != inspected.sha256
         {
-            let actual = received_as(&declared, &inspected);
+            let actual = received_as(&declared, inspected);
             attachment.transition(AttachmentState::ChecksumMismatch, now)?;
             attachment.upload_expires_at = None;
             attachment.failure_reason = Some(format!(
@@ -442,6 +454,7 @@ impl AttachmentService {
     /// staged ones and its thumbnail. Each delete of an absent object succeeds,
     /// so this may be repeated until it does.
     pub(super) async fn remove_bytes(&self, attachment: &Attachment) -> Outcome<()> {
+        self.remove_resumable(attachment).await?;
         self.ports.blobs.delete(&attachment.upload_key()).await?;
         for key in attachment.object_keys() {
             self.ports.blobs.delete(&key).await?;

@@ -12,6 +12,9 @@ mod message_upload;
 mod policy;
 mod quota;
 mod rejecting;
+mod resumable;
+#[cfg(test)]
+mod resumable_tests;
 #[cfg(test)]
 mod scanning_tests;
 mod sweep;
@@ -25,6 +28,7 @@ pub use downloads::Download;
 pub use identity::{IdentityService, MAX_TENANTS_LISTED};
 pub use message_upload::{MAX_FILES_PER_MESSAGE, MessageFile, MessageUpload};
 pub use quota::QuotaChange;
+pub use resumable::{PartChecksum, Resumable};
 pub use sweep::Swept;
 pub use tenant_purge::PURGE_BATCH;
 
@@ -33,6 +37,7 @@ use crate::ports::{
     AttachmentRepository, AuditLog, BlobStore, Clock, IdentityStore, Scanner, Thumbnailer,
     UploadSigner, UrlSigner,
 };
+use crate::resumable::ResumableStore;
 use crate::tenant::TenantId;
 
 /// One adapter per port: what the services need to run. Cloning is cheap.
@@ -57,6 +62,8 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
     /// The audit trail ([`crate::ports::NoAudit`] keeps none).
     pub audit: Arc<dyn AuditLog>,
+    /// How far resumable uploads have got.
+    pub resumable: Arc<dyn ResumableStore>,
 }
 
 impl Ports {

@@ -15,6 +15,7 @@ use clasp_domain::message::Message;
 use clasp_domain::policy::TenantPolicy;
 use clasp_domain::ports::{AttachmentRepository, IdentityStore, RepoError, Stored};
 use clasp_domain::quota::{Quota, QuotaLimits};
+use clasp_domain::resumable::{Progress, ResumableStore};
 use clasp_domain::tenant::{Tenant, TenantId};
 use clasp_http::ops::Metrics;
 use time::OffsetDateTime;
@@ -79,4 +80,11 @@ timed_port!(MeteredMetadata<dyn IdentityStore>, IdentityStore, "database" {
     fn begin_tenant_deletion(&self, tenant: TenantId, at: OffsetDateTime, event: Option<&Event>) -> Stored<()>;
     fn tenants_being_deleted(&self) -> Stored<Vec<Tenant>>;
     fn delete_tenant(&self, tenant: TenantId) -> Stored<bool>;
+});
+
+timed_port!(MeteredMetadata<dyn ResumableStore>, ResumableStore, "database" {
+    fn begin_resumable(&self, progress: &Progress) -> Stored<()>;
+    fn progress(&self, tenant: TenantId, id: AttachmentId) -> Stored<Option<Progress>>;
+    fn advance(&self, from: &Progress, received: u64) -> Stored<bool>;
+    fn forget_resumable(&self, tenant: TenantId, id: AttachmentId) -> Stored<()>;
 });

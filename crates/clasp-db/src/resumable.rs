@@ -1,0 +1,100 @@
+//! [`ResumableStore`](clasp_domain::resumable::ResumableStore) on both
+//! backends ([`resumable_store!`]): one row per upload in progress, moved on
+//! compare-and-set.
+
+/// Implements `ResumableStore` for `$store`.
+macro_rules! resumable_store {
+    ($store:ty) => {
+        const _: () = {
+            use clasp_domain::ports::{RepoError, Stored};
+            use clasp_domain::resumable::Progress;
+            use clasp_domain::{AttachmentId, TenantId};
+            use diesel::prelude::*;
+            use diesel_async::RunQueryDsl;
+            use $crate::error::{changed_any, query_error};
+            use $crate::schema::resumable_uploads as r;
+            use $crate::sql::DbId;
+
+            fn stored(n: u64) -> Stored<i64> {
+                i64::try_from(n).map_err(|e| RepoError::Backend(e.to_string()))
+            }
+
+            fn the_upload(
+                tenant: TenantId,
+                id: AttachmentId,
+            ) -> diesel::dsl::Filter<
+                diesel::dsl::Filter<r::table, diesel::dsl::Eq<r::attachment_id, DbId>>,
+                diesel::dsl::Eq<r::tenant_id, DbId>,
+            > {
+                r::table
+                    .filter(r::attachment_id.eq(DbId(id.0)))
+                    .filter(r::tenant_id.eq(DbId(tenant.0)))
+            }
+
+            #[async_trait::async_trait]
+            impl clasp_domain::resumable::ResumableStore for $store {
+                async fn begin_resumable(&self, progress: &Progress) -> Stored<()> {
+                    let mut conn = self.conn().await?;
+                    diesel::insert_into(r::table)
+                        .values((
+                            r::attachment_id.eq(DbId(progress.attachment_id.0)),
+                            r::tenant_id.eq(DbId(progress.tenant_id.0)),
+                            r::length.eq(stored(progress.length)?),
+                            r::received.eq(stored(progress.received)?),
+                            r::parts.eq(i32::try_from(progress.parts).unwrap_or(i32::MAX)),
+                        ))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(query_error)?;
+                    Ok(())
+                }
+
+                async fn progress(
+                    &self,
+                    tenant: TenantId,
+                    id: AttachmentId,
+                ) -> Stored<Option<Progress>> {
+                    let mut conn = self.conn().await?;
+                    let row: Option<(i64, i64, i32)> = the_upload(tenant, id)
+                        .select((r::length, r::received, r::parts))
+                        .get_result(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(query_error)?;
+                    let corrupt = |e: std::num::TryFromIntError| {
+                        RepoError::Backend(format!("stored upload progress is invalid: {e}"))
+                    };
+                    row.map(|(length, received, parts)| {
+                        Ok(Progress {
+                            tenant_id: tenant,
+                            attachment_id: id,
+                            length: u64::try_from(length).map_err(corrupt)?,
+                            received: u64::try_from(received).map_err(corrupt)?,
+                            parts: u32::try_from(parts).map_err(corrupt)?,
+                        })
+                    })
+                    .transpose()
+                }
+
+                async fn advance(&self, from: &Progress, received: u64) -> Stored<bool> {
+                    let parts = i32::try_from(from.parts).unwrap_or(i32::MAX);
+                    changed_any!(
+                        self,
+                        diesel::update(
+                            the_upload(from.tenant_id, from.attachment_id)
+                                .filter(r::received.eq(stored(from.received)?))
+                                .filter(r::parts.eq(parts)),
+                        )
+                        .set((r::received.eq(stored(received)?), r::parts.eq(parts + 1)))
+                    )
+                }
+
+                async fn forget_resumable(&self, tenant: TenantId, id: AttachmentId) -> Stored<()> {
+                    let _: bool = changed_any!(self, diesel::delete(the_upload(tenant, id)))?;
+                    Ok(())
+                }
+            }
+        };
+    };
+}
+pub(crate) use resumable_store;

@@ -1,0 +1,241 @@
+//! Resumable uploads on the in-memory ports: parts in any number, offsets
+//! checked, checksums per part, the first part's magic, the length, the
+//! deadline, termination and the sweep.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::executor::block_on;
+use sha2::{Digest, Sha256};
+use time::macros::datetime;
+use uuid::Uuid;
+
+use crate::attachment::Subject;
+use crate::credentials::{Principal, PrincipalKind, Scopes};
+use crate::error::AttachmentError;
+use crate::events::EventKind;
+use crate::inspect::{BodyError, BodyStream};
+use crate::memory::{ManualClock, MemoryPorts};
+use crate::services::{AttachmentService, NewUpload, PartChecksum};
+use crate::tenant::TenantId;
+use crate::validation::UploadPolicy;
+use crate::{AttachmentState, ErrorKind};
+
+fn body(data: &[u8]) -> BodyStream {
+    let data = Bytes::copy_from_slice(data);
+    Box::pin(futures::stream::iter([Ok::<_, BodyError>(data)]))
+}
+
+fn writer(tenant: TenantId) -> Principal {
+    Principal {
+        tenant_id: tenant,
+        scopes: Scopes::ALL,
+        kind: PrincipalKind::ApiKey(Uuid::now_v7()),
+        dialect: Some("tus"),
+    }
+}
+
+fn pdf(len: usize) -> Vec<u8> {
+    let mut data = b"%PDF-1.7\n".to_vec();
+    data.extend((0..len - 9).map(|i| (i % 251) as u8));
+    data
+}
+
+fn upload(name: &str, content_type: &str) -> NewUpload {
+    NewUpload {
+        subject: Subject::ticket("T-1"),
+        filename: name.into(),
+        content_type: Some(content_type.into()),
+        ..NewUpload::default()
+    }
+}
+
+struct Fixture {
+    mem: MemoryPorts,
+    clock: Arc<ManualClock>,
+    service: AttachmentService,
+    writer: Principal,
+}
+
+fn fixture() -> Fixture {
+    let clock = Arc::new(ManualClock::new(datetime!(2026-12-04 12:00 UTC)));
+    let mem = MemoryPorts::with_clock("http://clasp.test", clock.clone());
+    let service = AttachmentService::new(mem.ports.clone(), UploadPolicy::default());
+    Fixture {
+        writer: writer(TenantId(Uuid::now_v7())),
+        mem,
+        clock,
+        service,
+    }
+}
+
+#[test]
+fn parts_in_any_number_become_one_ready_attachment() {
+    let f = fixture();
+    let data = pdf(10_000);
+    let begun = block_on(f.service.begin_resumable(
+        &f.writer,
+        upload("a.pdf", "application/pdf"),
+        10_000,
+    ))
+    .unwrap();
+    let id = begun.attachment.id;
+    assert_eq!((begun.offset, begun.length), (0, 10_000));
+    let mut offset = 0;
+    for part in data.chunks(3_000) {
+        let sha1 = sha1::Sha1::digest(part).to_vec();
+        let now = block_on(f.service.append(
+            &f.writer,
+            id,
+            offset,
+            body(part),
+            Some(PartChecksum::Sha1(sha1)),
+        ))
+        .unwrap();
+        offset += part.len() as u64;
+        assert_eq!(now.offset, offset);
+    }
+    let done = block_on(f.service.resumable(&f.writer, id)).unwrap();
+    assert!(done.is_finished());
+    assert_eq!(done.attachment.state, AttachmentState::Ready);
+    assert_eq!(done.attachment.size_bytes, 10_000);
+    assert_eq!(
+        done.attachment.sha256.as_deref(),
+        Some(hex::encode(Sha256::digest(&data)).as_str())
+    );
+    assert_eq!(f.mem.blobs.len(), 1, "the parts are gone, the file stays");
+    let events: Vec<_> = f.mem.outbox.events().iter().map(|e| e.kind).collect();
+    assert_eq!(events, [EventKind::AttachmentReady]);
+    assert_eq!(f.mem.outbox.events()[0].data.dialect, Some("tus"));
+    // Another tenant's key finds nothing.
+    let stranger = writer(TenantId(Uuid::now_v7()));
+    assert_eq!(
+        block_on(f.service.resumable(&stranger, id)).err(),
+        Some(AttachmentError::NotFound)
+    );
+}
+
+#[test]
+fn offsets_checksums_and_the_length_are_enforced() {
+    let f = fixture();
+    let data = pdf(4_000);
+    let begun = block_on(f.service.begin_resumable(
+        &f.writer,
+        upload("a.pdf", "application/pdf"),
+        4_000,
+    ))
+    .unwrap();
+    let id = begun.attachment.id;
+    let wrong_offset = block_on(
+        f.service
+            .append(&f.writer, id, 10, body(&data[..100]), None),
+    );
+    assert_eq!(
+        wrong_offset.err().map(|e| e.kind()),
+        Some(ErrorKind::OffsetMismatch)
+    );
+    let wrong_sum = PartChecksum::Sha256(vec![0; 32]);
+    let refused = block_on(
+        f.service
+            .append(&f.writer, id, 0, body(&data[..100]), Some(wrong_sum)),
+    );
+    assert_eq!(
+        refused.err().map(|e| e.kind()),
+        Some(ErrorKind::ChecksumMismatch)
+    );
+    assert_eq!(
+        block_on(f.service.resumable(&f.writer, id)).unwrap().offset,
+        0,
+        "nothing kept"
+    );
+    block_on(
+        f.service
+            .append(&f.writer, id, 0, body(&data[..1_000]), None),
+    )
+    .unwrap();
+    let past = block_on(
+        f.service
+            .append(&f.writer, id, 1_000, body(&pdf(3_001)), None),
+    );
+    assert_eq!(past.err().map(|e| e.kind()), Some(ErrorKind::TooLarge));
+    assert_eq!(
+        block_on(f.service.resumable(&f.writer, id)).unwrap().offset,
+        1_000
+    );
+    // Announced too large: refused before any byte.
+    let huge = block_on(f.service.begin_resumable(
+        &f.writer,
+        upload("b.pdf", "application/pdf"),
+        1 << 40,
+    ));
+    assert_eq!(huge.err().map(|e| e.kind()), Some(ErrorKind::TooLarge));
+}
+
+#[test]
+fn a_first_part_that_is_not_its_type_refuses_the_whole_upload() {
+    let f = fixture();
+    let begun = block_on(
+        f.service
+            .begin_resumable(&f.writer, upload("a.png", "image/png"), 5_000),
+    )
+    .unwrap();
+    let id = begun.attachment.id;
+    let refused = block_on(f.service.append(&f.writer, id, 0, body(&pdf(2_000)), None));
+    assert_eq!(
+        refused.err().map(|e| e.kind()),
+        Some(ErrorKind::MagicMismatch)
+    );
+    assert!(f.mem.blobs.is_empty());
+    assert_eq!(
+        block_on(f.service.resumable(&f.writer, id)).err(),
+        Some(AttachmentError::NotFound)
+    );
+    let events: Vec<_> = f.mem.outbox.events().iter().map(|e| e.kind).collect();
+    assert_eq!(events, [EventKind::AttachmentRejected]);
+}
+
+#[test]
+fn terminated_or_expired_uploads_leave_nothing() {
+    let f = fixture();
+    let first = block_on(f.service.begin_resumable(
+        &f.writer,
+        upload("a.pdf", "application/pdf"),
+        5_000,
+    ))
+    .unwrap();
+    block_on(
+        f.service
+            .append(&f.writer, first.attachment.id, 0, body(&pdf(1_000)), None),
+    )
+    .unwrap();
+    block_on(f.service.terminate(&f.writer, first.attachment.id)).unwrap();
+    assert!(f.mem.blobs.is_empty());
+    assert_eq!(
+        block_on(f.service.resumable(&f.writer, first.attachment.id)).err(),
+        Some(AttachmentError::NotFound)
+    );
+
+    let second = block_on(f.service.begin_resumable(
+        &f.writer,
+        upload("b.pdf", "application/pdf"),
+        5_000,
+    ))
+    .unwrap();
+    let id = second.attachment.id;
+    block_on(f.service.append(&f.writer, id, 0, body(&pdf(1_000)), None)).unwrap();
+    f.clock.advance(time::Duration::hours(1));
+    assert_eq!(
+        block_on(f.service.resumable(&f.writer, id)).err(),
+        Some(AttachmentError::UploadExpired)
+    );
+    let late = block_on(f.service.append(&f.writer, id, 1_000, body(&[0; 10]), None));
+    assert_eq!(late.err(), Some(AttachmentError::UploadExpired));
+    block_on(f.service.sweep_expired(100)).unwrap();
+    assert!(f.mem.blobs.is_empty(), "the sweep took the parts");
+    assert_eq!(
+        block_on(f.service.resumable(&f.writer, id)).err(),
+        Some(AttachmentError::NotFound)
+    );
+    let quota = block_on(f.mem.ports.attachments.quota(f.writer.tenant_id)).unwrap();
+    assert_eq!(quota.usage.bytes, 0, "the quota is given back");
+}
