@@ -17,6 +17,7 @@ pub mod cases;
 pub mod chat;
 pub mod redirect;
 pub mod tickets;
+pub mod tus;
 pub mod workspaces;
 
 /// Which part of Clasp a route belongs to: one of the five dialects, or one of
@@ -33,6 +34,8 @@ pub enum Dialect {
     Chat,
     /// Seed 004: `/api/v1/…` with a Bearer key.
     Redirect,
+    /// Resumable uploads by the tus protocol at `/tus/`.
+    Tus,
     /// Clasp's own signed download and upload URLs.
     Signed,
     /// Health, readiness, metrics and the API's documentation.
@@ -43,12 +46,13 @@ pub enum Dialect {
 
 impl Dialect {
     /// Every dialect and group.
-    pub const ALL: [Dialect; 8] = [
+    pub const ALL: [Dialect; 9] = [
         Dialect::Tickets,
         Dialect::Workspaces,
         Dialect::Cases,
         Dialect::Chat,
         Dialect::Redirect,
+        Dialect::Tus,
         Dialect::Signed,
         Dialect::Ops,
         Dialect::Admin,
@@ -62,6 +66,7 @@ impl Dialect {
             Dialect::Cases => "cases",
             Dialect::Chat => "chat",
             Dialect::Redirect => "redirect",
+            Dialect::Tus => "tus",
             Dialect::Signed => "signed",
             Dialect::Ops => "ops",
             Dialect::Admin => "admin",
@@ -82,7 +87,7 @@ impl Dialect {
     pub(crate) fn security(self) -> SecurityRequirement {
         let none = Vec::<String>::new;
         match self {
-            Dialect::Tickets | Dialect::Cases | Dialect::Redirect => {
+            Dialect::Tickets | Dialect::Cases | Dialect::Redirect | Dialect::Tus => {
                 SecurityRequirement::new("bearer", none())
             }
             Dialect::Workspaces => {
@@ -117,6 +122,11 @@ impl Dialect {
                 "Seed 004: `/api/v1/attachments/{uuid}/download` with a Bearer key: 307 to a URL \
                  valid 15 minutes, errors `{error, message, code}`."
             }
+            Dialect::Tus => {
+                "Resumable uploads by the tus protocol 1.0.0 at `/tus/` (creation, \
+                 creation-with-upload, termination, expiration, checksum), with a Bearer key or \
+                 the session cookie; the file lands where `Upload-Metadata` says."
+            }
             Dialect::Admin => {
                 "The admin API on the admin listener: tenants, API keys, chat sessions, quotas \
                  and upload policies, with `Authorization: Bearer <admin token>`."
@@ -136,6 +146,7 @@ impl Dialect {
             Dialect::Cases => respond::<cases::Cases>(problem, None),
             Dialect::Chat => respond::<chat::Chat>(problem, None),
             Dialect::Redirect => respond::<redirect::Redirect>(problem, None),
+            Dialect::Tus => respond::<tus::Tus>(problem, None),
             Dialect::Signed | Dialect::Ops => respond::<own::Own>(problem, None),
             Dialect::Admin => respond::<admin::Admin>(problem, None),
         }
@@ -152,6 +163,7 @@ pub(crate) fn public_groups() -> Vec<Group> {
         cases::routes(),
         redirect::routes(),
         chat::routes(),
+        tus::routes(),
         signed::routes(),
         signed_upload::routes(),
         ops::public_routes(),

@@ -70,9 +70,8 @@ pub struct Services {
     /// How long the URL a `redirect` download points to works (the seed: 15
     /// minutes).
     pub redirect_url_ttl: time::Duration,
-    /// Tenants' webhooks (`/admin/v1/.../webhooks`); `None` where the
-    /// metadata store keeps none (the in-memory one).
-    pub webhooks: Option<clasp_domain::webhooks::WebhookService>,
+    /// Tenants' webhooks (`/admin/v1/.../webhooks`).
+    pub webhooks: clasp_domain::webhooks::WebhookService,
 }
 
 /// Headers every response carries: browsers must never guess a type Clasp did not state.

@@ -53,6 +53,11 @@ pub enum ProblemKind {
     Busy,
     /// The credential sent more requests than its rate allows.
     RateLimited,
+    /// The request speaks a protocol version this server does not (tus's
+    /// `Tus-Resumable`).
+    UnsupportedVersion,
+    /// The request's body is not of the type the endpoint takes.
+    UnsupportedBody,
 }
 
 /// A failure as every dialect sees it before choosing its words.

@@ -264,9 +264,16 @@ impl RouteTable {
                     None => paths.push((&r.info.path, vec![r])),
                 }
             }
+            // `download::answer_head` routes every HEAD request as a GET (so
+            // each GET answers HEAD), so a documented HEAD operation is
+            // registered as the GET of its path.
             let resource = |path: &str, routes: &[&Resolved]| {
                 routes.iter().fold(web::resource(path), |res, r| {
-                    res.route((r.route)().method(r.method.clone()))
+                    let method = match r.method {
+                        Method::HEAD => Method::GET,
+                        ref other => other.clone(),
+                    };
+                    res.route((r.route)().method(method))
                 })
             };
             match &group.claim {

@@ -77,6 +77,8 @@ pub fn standard(problem: &Problem) -> Wire {
         P::Conflict => Wire::new(S::CONFLICT, "conflict"),
         P::Busy => Wire::new(S::SERVICE_UNAVAILABLE, "too_many_uploads"),
         P::RateLimited => Wire::new(S::TOO_MANY_REQUESTS, "rate_limited"),
+        P::UnsupportedVersion => Wire::new(S::PRECONDITION_FAILED, "unsupported_version"),
+        P::UnsupportedBody => Wire::new(S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         P::Domain(kind) => match kind {
             E::Forbidden(_) => Wire::new(S::FORBIDDEN, "insufficient_scope"),
             E::OutOfReach => Wire::new(S::FORBIDDEN, "forbidden"),
@@ -124,6 +126,11 @@ pub trait WireDialect: Sized + 'static {
 
     /// The error body of `problem`, said as `wire` with `message`.
     fn body<'a>(problem: &'a Problem, wire: &'a Wire, message: &'a str) -> impl Serialize + 'a;
+
+    /// Headers every refusal of this dialect carries (a protocol's version).
+    fn headers() -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
 
     /// Whether the answer challenges the client to authenticate with a Bearer
     /// key (`WWW-Authenticate: Bearer`).
@@ -249,6 +256,9 @@ pub fn respond<D: WireDialect>(problem: &Problem, set_cookie: Option<&str>) -> H
     }
     if let Some(secs) = problem.retry_after_secs {
         res.insert_header((header::RETRY_AFTER, secs));
+    }
+    for header in D::headers() {
+        res.insert_header(*header);
     }
     let message = wire.message.as_deref().unwrap_or(&problem.message);
     res.json(D::body(problem, &wire, message))

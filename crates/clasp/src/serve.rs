@@ -79,15 +79,15 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         let metrics = Metrics::new();
         let services = wiring::build(&config, &metrics).await?;
         let sweeping = services.attachments.clone();
-        let deliverer = services.webhooks.as_ref().map(|w| webhooks::Deliverer {
-            store: w.store(),
+        let deliverer = webhooks::Deliverer {
+            store: services.webhooks.store(),
             clock: Arc::new(SystemClock),
             allowed: config.webhook_hosts(),
             schedule: config.webhook_retries().unwrap_or_default(),
             timeout: Duration::from_secs(config.webhook_timeout_secs),
             concurrency: config.webhook_concurrency,
             metrics: metrics.clone(),
-        });
+        };
         let front = FrontDoor::new(services)
             .map_err(|e| wiring::SetupError(e.to_string()))?
             .with_metrics(metrics.clone())
@@ -138,7 +138,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             public_url = %config.public_url(),
             "clasp serving"
         );
-        let delivering = deliverer.map(|d| actix_web::rt::spawn(d.run()));
+        let delivering = actix_web::rt::spawn(deliverer.run());
         let sweeper = actix_web::rt::spawn(gc::sweep_forever(
             sweeping,
             Duration::from_secs(config.sweep_interval_secs),
@@ -153,9 +153,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         });
         let (served, admin_served) = tokio::join!(server, admin);
         sweeper.abort();
-        if let Some(delivering) = delivering {
-            delivering.abort();
-        }
+        delivering.abort();
         served.context("running the HTTP server")?;
         admin_served.context("running the admin HTTP server")
     })

@@ -289,7 +289,7 @@ pub async fn build(config: &Config, metrics: &Metrics) -> anyhow::Result<Service
         attachments: AttachmentService::new(ports.clone(), policy),
         identities: IdentityService::new(ports),
         redirect_url_ttl: config.redirect_url_ttl(),
-        webhooks: Some(webhooks),
+        webhooks,
     })
 }
 

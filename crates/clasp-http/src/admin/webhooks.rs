@@ -2,7 +2,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::web::Data;
-use clasp_domain::webhooks::{Delivery, Webhook, WebhookService};
+use clasp_domain::webhooks::{Delivery, Webhook};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -104,15 +104,6 @@ impl From<&Delivery> for DeliveryJson {
     }
 }
 
-fn service(services: &Services) -> Result<&WebhookService, Problem> {
-    services.webhooks.as_ref().ok_or_else(|| {
-        Problem::new(
-            ProblemKind::Domain(clasp_domain::ErrorKind::NotFound),
-            "this metadata store keeps no webhooks",
-        )
-    })
-}
-
 fn webhook_id(id: &str) -> Result<uuid::Uuid, Problem> {
     id.parse().map_err(|_| {
         Problem::new(
@@ -135,7 +126,7 @@ pub(super) async fn create_webhook(
     services: Data<Services>,
 ) -> Reply<Admin> {
     let NewWebhook { url, events } = body.0;
-    let webhook = service(&services)?.register(&slug, &url, &events).await?;
+    let webhook = services.webhooks.register(&slug, &url, &events).await?;
     Ok(HttpResponse::Created().json(WebhookJson::of(&webhook, true)))
 }
 
@@ -149,7 +140,7 @@ pub(super) async fn list_webhooks(
     slug: Slug,
     services: Data<Services>,
 ) -> Reply<Admin> {
-    let webhooks = service(&services)?.list(&slug).await?;
+    let webhooks = services.webhooks.list(&slug).await?;
     Ok(HttpResponse::Ok().json(WebhooksJson {
         webhooks: webhooks.iter().map(|w| WebhookJson::of(w, false)).collect(),
     }))
@@ -162,7 +153,8 @@ pub(super) async fn list_webhooks(
 ))]
 /// A webhook and how its deliveries went.
 pub(super) async fn get_webhook(_: AdminCaller, id: Id, services: Data<Services>) -> Reply<Admin> {
-    let (webhook, deliveries) = service(&services)?
+    let (webhook, deliveries) = services
+        .webhooks
         .get(webhook_id(&id)?, DELIVERIES_SHOWN)
         .await?;
     Ok(HttpResponse::Ok().json(WebhookDetailJson {
@@ -182,6 +174,6 @@ pub(super) async fn delete_webhook(
     id: Id,
     services: Data<Services>,
 ) -> Reply<Admin> {
-    service(&services)?.delete(webhook_id(&id)?).await?;
+    services.webhooks.delete(webhook_id(&id)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

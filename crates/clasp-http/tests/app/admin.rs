@@ -85,6 +85,7 @@ struct Victim {
     key_id: String,
     session: String,
     session_id: String,
+    webhook_id: String,
 }
 
 async fn victim(services: &Services) -> Victim {
@@ -96,11 +97,18 @@ async fn victim(services: &Services) -> Victim {
         .create_session("victim", "u1", hour, clasp_domain::Reach::AllRooms)
         .await
         .unwrap();
+    let events = ["attachment.ready".to_owned()];
+    let webhook = services
+        .webhooks
+        .register("victim", "http://127.0.0.1:9/victim", &events)
+        .await
+        .unwrap();
     Victim {
         key: secret,
         key_id: key.id.to_string(),
         session: cookie,
         session_id: session.id.to_string(),
+        webhook_id: webhook.id.to_string(),
     }
 }
 
@@ -111,6 +119,8 @@ fn request(method: &str, path: &str, v: &Victim) -> TestRequest {
         "{id}",
         if path.starts_with("/admin/v1/keys") {
             &v.key_id
+        } else if path.starts_with("/admin/v1/webhooks") {
+            &v.webhook_id
         } else {
             &v.session_id
         },
@@ -125,6 +135,9 @@ fn request(method: &str, path: &str, v: &Victim) -> TestRequest {
         }
         ("post", p) if p.ends_with("/sessions") => req.set_json(json!({"user_id": "attacker"})),
         ("put", p) if p.ends_with("/quota") => req.set_json(json!({"max_bytes": 1})),
+        ("post", p) if p.ends_with("/webhooks") => req.set_json(
+            json!({"url": "http://127.0.0.1:9/attacker", "events": ["attachment.ready"]}),
+        ),
         ("put", p) if p.ends_with("/policy") => {
             req.set_json(json!({"allowed_types": ["text/csv"], "max_upload_bytes": 1}))
         }
@@ -205,7 +218,7 @@ async fn every_admin_route_refuses_every_wrong_token_and_leaks_nothing() {
     );
     // with the token, every operation works (deleting the tenant last)
     let mut secured: Vec<_> = ops.iter().filter(|(_, _, s)| *s).collect();
-    secured.sort_by_key(|(m, p, _)| m == "delete" && p == "/admin/v1/tenants/{slug}");
+    secured.sort_by_key(|(m, p, _)| (m == "delete", p == "/admin/v1/tenants/{slug}"));
     for (method, path, secured) in secured {
         if *secured {
             let (status, body) = call!(&admin, with_token(request(method, path, &v), TOKEN));

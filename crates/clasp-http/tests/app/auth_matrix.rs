@@ -9,6 +9,7 @@
 //! here fails; the route table registers exactly what it documents (see
 //! `routes.rs`), so no registered route escapes the matrix.
 
+use base64::Engine;
 use std::collections::BTreeSet;
 
 use actix_web::http::{Method, StatusCode};
@@ -45,6 +46,11 @@ const PUBLIC: &[(&str, &str, &str)] = &[
         "post",
         "/signed-upload/{tenant}/{attachment}",
         "the same as its PUT (probed below)",
+    ),
+    (
+        "options",
+        "/tus/",
+        "the tus server's capabilities, the same for everyone",
     ),
 ];
 
@@ -137,6 +143,10 @@ fn case(method: &str, path: &str) -> Option<OtherTenant> {
         ("delete", "/api/v1/attachments/{attachmentId}") => NotFound,
         ("get", "/api/v1/attachments/{attachmentId}/{attachmentFileName}") => NotFound,
         ("get", "/api/v1/attachments/{attachmentId}/download") => NotFound,
+        ("post", "/tus/") => OwnTenant(StatusCode::CREATED),
+        ("head", "/tus/{id}") => NotFound,
+        ("patch", "/tus/{id}") => NotFound,
+        ("delete", "/tus/{id}") => NotFound,
         _ => return None,
     })
 }
@@ -220,7 +230,7 @@ use world::{World, world};
 
 /// The credentials a route is tried with, from its security schemes and method.
 fn variants(op: &Operation) -> BTreeSet<Cred> {
-    let write = op.method != "get";
+    let write = !["get", "head"].contains(&op.method.as_str());
     let mut out = BTreeSet::from([Cred::None, Cred::ExpiredSession]);
     if op.schemes.contains("bearer") {
         out.extend([Cred::ForgedKey, Cred::NotBearer, Cred::RevokedKey]);
@@ -321,12 +331,30 @@ fn request(w: &World, op: &Operation, cred: Cred) -> (test::TestRequest, String)
         }
         ("post", p) if p.ends_with("/upload-url") => req
             .set_json(json!({"filename": "attacker.png", "contentType": "image/png", "size": 10})),
+        ("post", "/tus/") => {
+            let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
+            let meta = format!(
+                "filename {},filetype {},ticketId {}",
+                b64("attacker.png"),
+                b64("image/png"),
+                b64(TICKET)
+            );
+            req.insert_header(("upload-length", attacker_png.len().to_string()))
+                .insert_header(("upload-metadata", meta))
+        }
+        ("patch", "/tus/{id}") => req
+            .insert_header(("content-type", "application/offset+octet-stream"))
+            .insert_header(("upload-offset", "0"))
+            .set_payload(attacker_png),
         ("post", p) if p.ends_with("/messages") => {
             sent.push_str(&w.ticket_attachment);
             req.set_json(json!({"body": "mine now", "attachmentIds": [w.ticket_attachment]}))
         }
         _ => req,
     };
+    if op.path.starts_with("/tus") {
+        req = req.insert_header(("tus-resumable", "1.0.0"));
+    }
     if op.schemes.contains("workspace") {
         let header = if cred == Cred::OtherTenantOwnWorkspace {
             ATTACKER
@@ -359,6 +387,8 @@ fn dialect(op: &Operation, cred: Cred) -> &'static str {
         "workspaces"
     } else if p.starts_with("/api-public") {
         "cases"
+    } else if p.starts_with("/tus") {
+        "tus"
     } else if sends_bearer(cred) {
         "redirect"
     } else {
@@ -390,7 +420,7 @@ fn assert_error_shape(
 ) {
     let s = status.as_u16();
     let (found, ok) = match dialect {
-        "tickets" => (&body["error"], body["message"].is_string()),
+        "tickets" | "tus" => (&body["error"], body["message"].is_string()),
         "workspaces" => (&body["error"]["code"], body["error"]["message"].is_string()),
         "cases" => (
             &body["code"],
@@ -470,7 +500,8 @@ async fn every_route_refuses_every_wrong_credential_and_leaks_nothing() {
                 _ => StatusCode::UNAUTHORIZED,
             };
             assert_eq!(status, expected, "{what}: {body}");
-            if status.is_client_error() {
+            // a HEAD answer has no body to show the error's shape
+            if status.is_client_error() && op.method != "head" {
                 let code = match other {
                     OtherTenant::Refused(s, code) if cred.is_other_tenant() && s == status => {
                         Some(code)

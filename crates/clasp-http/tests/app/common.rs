@@ -19,7 +19,11 @@ pub fn services_over(mem: &MemoryPorts, policy: UploadPolicy) -> Services {
         attachments: AttachmentService::new(mem.ports.clone(), policy),
         identities: IdentityService::new(mem.ports.clone()),
         redirect_url_ttl: time::Duration::minutes(15),
-        webhooks: None,
+        webhooks: clasp_domain::webhooks::WebhookService::new(
+            mem.outbox.clone(),
+            &mem.ports,
+            clasp_domain::webhooks::HostAllowlist::new(["127.0.0.1".to_owned()]),
+        ),
     }
 }
 

@@ -75,6 +75,7 @@ fn operation_ids_are_unique_and_name_their_dialect() {
         "cases",
         "chat",
         "redirect",
+        "tus",
         "signed",
         "ops",
     ];
@@ -112,6 +113,7 @@ fn the_document_has_a_tag_per_dialect_and_the_security_schemes() {
             "cases",
             "chat",
             "redirect",
+            "tus",
             "clasp"
         ]
     );
