@@ -119,7 +119,23 @@ pub fn cors(origins: &[String]) -> Cors {
         header::ETAG,
         header::LOCATION,
         REQUEST_ID,
-    ];
+    ]
+    .into_iter()
+    // What tus clients in browsers (tus-js-client, Uppy) read of the answers.
+    .chain(
+        [
+            "tus-resumable",
+            "tus-version",
+            "tus-extension",
+            "tus-max-size",
+            "tus-checksum-algorithm",
+            "upload-offset",
+            "upload-length",
+            "upload-expires",
+            "clasp-attachment-id",
+        ]
+        .map(header::HeaderName::from_static),
+    );
     let cors = Cors::default()
         .allow_any_method()
         .allow_any_header()

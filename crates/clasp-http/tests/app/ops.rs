@@ -235,6 +235,12 @@ async fn cors_serves_configured_origins_only_and_never_refuses_a_request() {
         "etag",
         "x-request-id",
         "content-range",
+        "location",
+        "tus-resumable",
+        "upload-offset",
+        "upload-length",
+        "upload-expires",
+        "clasp-attachment-id",
     ] {
         assert!(exposed.contains(name), "{name} exposed: {exposed}");
     }
