@@ -6,12 +6,13 @@
 # python-docx and openpyxl, which write the real Office files the upload-policy
 # test sends; and kubernetes-validate, which checks the Kubernetes manifests
 # against the API schemas it ships; and standardwebhooks, the Standard Webhooks
-# specification's own verifier, which checks every webhook delivery's signature.
+# specification's own verifier, which checks every webhook delivery's signature;
+# and tuspy, tus's Python client, which the tus tests upload with.
 # Prints the CLASP_TEST_* variables to eval (scripts/test.sh does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PACKAGES=(schemathesis==4.32.5 openapi-spec-validator==0.9.0 openapi-python-client==0.29.1
-  python-docx==1.1.2 openpyxl==3.1.5 kubernetes-validate==1.37.0 standardwebhooks==1.3.0)
+  python-docx==1.1.2 openpyxl==3.1.5 kubernetes-validate==1.37.0 standardwebhooks==1.3.0 tuspy==1.1.0)
 TOOLS=$PWD/.tools/openapi
 STAMP=$TOOLS/installed
 say() { echo "openapi-tools: $*" >&2; }

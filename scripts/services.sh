@@ -170,18 +170,20 @@ ensure_wrk() {
 
 # tus's own Node.js server (@tus/server with @tus/file-store, versions pinned
 # by bench/tus/package-lock.json), the resumable-upload peer of the benchmarks,
-# installed with the machine's npm into .tools/tus beside its start script.
+# and tus's JavaScript client (tus-js-client), which the black-box tests upload
+# to Clasp with; installed with the machine's npm into .tools/tus beside their
+# scripts.
 ensure_tus() {
   local dir=$TOOLS/tus
   if ! cmp -s bench/tus/package-lock.json "$dir/package-lock.json" || [ ! -d "$dir/node_modules" ]; then
     command -v npm >/dev/null || die "npm not found: the tus peer of the benchmarks needs Node.js and npm"
-    say "installing @tus/server from the npm registry into .tools/tus"
+    say "installing @tus/server and tus-js-client from the npm registry into .tools/tus"
     mkdir -p "$dir"
     cp bench/tus/package.json bench/tus/package-lock.json "$dir/"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) \
       || die "could not install @tus/server: 'npm ci' in $dir must work on this machine"
   fi
-  cp bench/tus/server.mjs "$dir/"
+  cp bench/tus/server.mjs bench/tus/client.mjs "$dir/"
 }
 
 up() {
@@ -215,6 +217,7 @@ export CLASP_TEST_S3_SECRET_ACCESS_KEY=clasp-test-secret
 export CLASP_TEST_NGINX=/usr/sbin/nginx
 export CLASP_TEST_WRK=/usr/bin/wrk
 export CLASP_TEST_TUS=$TOOLS/tus/server.mjs
+export CLASP_TEST_TUS_CLIENT=$TOOLS/tus/client.mjs
 EOF
   say "PostgreSQL on 127.0.0.1:$pg_port, SeaweedFS S3 on 127.0.0.1:$s3_port (state in $run)"
 }

@@ -154,6 +154,18 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         adjust(&mut command);
+        // `adjust` may name the addresses itself (a restart on the same ones).
+        let (mut base, mut admin_base) = (base, admin_base);
+        for (name, value) in command.get_envs() {
+            let Some(value) = value.and_then(|v| v.to_str()) else {
+                continue;
+            };
+            if name == "CLASP_LISTEN" {
+                base = format!("http://{value}");
+            } else if name == "CLASP_ADMIN_LISTEN" {
+                admin_base = format!("http://{value}");
+            }
+        }
         let child = command.spawn().unwrap();
         let mut server = Server {
             child,

@@ -50,5 +50,6 @@ mod sweeping;
 mod tickets;
 mod timestamps;
 mod traces;
+mod tus;
 mod webhooks;
 mod workspaces;
