@@ -67,6 +67,8 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
             ("upload 4 KiB (disk)", 2),
             ("upload 1 MiB (tmpfs)", 1),
             ("upload 1 MiB (tmpfs)", 8),
+            ("upload 1 MiB via tus, 5 MiB parts (tmpfs)", 1),
+            ("upload 1 MiB via tus, 5 MiB parts (tmpfs)", 1),
             ("S3 upload 1 MiB", 2),
             ("S3 download 1 MiB", 2),
         ]
@@ -84,6 +86,13 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
     let memory = report.memory.unwrap();
     assert!(memory.peak > 0 && memory.tus_peak > 0 && memory.uploads == 2);
     assert!(report.measurements.iter().any(|m| m.peer == "@tus/server"));
+    let chunked: Vec<_> = report
+        .measurements
+        .iter()
+        .filter(|m| m.workload.contains("via tus"))
+        .map(|m| m.peer.as_str())
+        .collect();
+    assert_eq!(chunked, ["@tus/server, same parts", "Clasp one-shot upload"]);
 
     let table = report.render();
     assert!(table.contains("| upload 1 MiB (tmpfs) | 1 |"), "{table}");

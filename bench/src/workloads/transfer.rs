@@ -37,6 +37,7 @@ use crate::load::{self, Sample};
 use crate::procs::{self, Clasp, S3Target, Storage};
 use crate::wrk::Wrk;
 
+mod chunked;
 mod report;
 mod s3;
 pub(crate) mod target;
@@ -266,6 +267,7 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
     let tmpfs = Place::start(config, &client, &tmpfs_root, "tmpfs")?;
     let tus_dir = tmpfs_root.join("tus");
     let tus = procs::tus(&config.tus_script, &tus_dir)?;
+    let tus_files = format!("{}/files", tus.base);
     for (name, bytes) in [
         ("small.pdf", &small),
         ("medium.pdf", &medium),
@@ -448,7 +450,13 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
             let sink = format!("{}/ceiling/sink", tmpfs.nginx.base);
             let (clasp, peer, ceiling) = (
                 tmpfs.clasp.upload_op(&large, &ids),
-                tus_op(&client, &tus.base, &large),
+                tus_op(
+                    &client,
+                    &tus_files,
+                    HeaderMap::new(),
+                    (&large, large.len()),
+                    &ids,
+                ),
                 put_op(&client, move |_| sink.clone(), &large),
             );
             let tidy = async || {
@@ -467,6 +475,18 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
             .await?;
         }
     }
+    if runs(Group::Uploads) {
+        let on = chunked::Chunked {
+            client: &client,
+            clasp: &tmpfs.clasp,
+            tus: (&tus_files, &tus_dir),
+            sink: format!("{}/ceiling/sink", tmpfs.nginx.base),
+            bytes: &large,
+            ids: &ids,
+            duration: d,
+        };
+        chunked::rows(config, &mut report, on).await?;
+    }
 
     if runs(Group::Memory) {
         eprintln!(
@@ -481,7 +501,14 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
         load::run(n, Duration::ZERO, disk.clasp.upload_op(&large, &ids)).await?;
         let peak = procs::peak_rss(pid)?;
         procs::reset_peak_rss(tus.pid())?;
-        load::run(n, Duration::ZERO, tus_op(&client, &tus.base, &large)).await?;
+        let one_patch = tus_op(
+            &client,
+            &tus_files,
+            HeaderMap::new(),
+            (&large, large.len()),
+            &ids,
+        );
+        load::run(n, Duration::ZERO, one_patch).await?;
         let tus_peak = procs::peak_rss(tus.pid())?;
         empty_dir(&tus_dir)?;
         report.memory = Some(Memory {

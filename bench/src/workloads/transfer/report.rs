@@ -33,6 +33,9 @@ pub enum Role {
     /// Multipart uploads to Clasp against tus uploads to `@tus/server`, both
     /// writing to tmpfs.
     TusUpload,
+    /// Uploads through tus in 5 MiB parts: Clasp's `/tus/` against
+    /// `@tus/server` and against Clasp's one-shot upload, on tmpfs.
+    TusChunked,
     /// Small multipart uploads, local storage, counted in requests.
     SmallUpload,
     /// Uploads with S3 storage.

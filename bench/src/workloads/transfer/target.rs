@@ -48,6 +48,27 @@ impl Target {
         })
     }
 
+    /// What a tus creation to this instance sends besides the length: its
+    /// key, and metadata naming the file and the ticket.
+    pub(super) fn tus_headers(&self) -> Result<HeaderMap> {
+        use base64::Engine;
+        let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
+        let mut headers = self.auth.clone();
+        let meta = format!(
+            "filename {},filetype {},ticketId {}",
+            b64("bench.pdf"),
+            b64("application/pdf"),
+            b64(TICKET)
+        );
+        headers.insert("upload-metadata", HeaderValue::from_str(&meta)?);
+        Ok(headers)
+    }
+
+    /// Clasp's tus endpoint.
+    pub(super) fn tus_endpoint(&self) -> String {
+        format!("{}/tus/", self.clasp.server.base)
+    }
+
     pub(super) fn attachments(&self) -> String {
         format!("{}/v1/tickets/{TICKET}/attachments", self.clasp.server.base)
     }
@@ -166,26 +187,33 @@ pub(super) fn put_op(
     }
 }
 
-/// A load operation uploading `bytes` to the tus server at `base` as its
-/// clients do: a creation `POST` declaring the length, then one `PATCH` with
-/// every byte.
+/// A load operation uploading `bytes` to the tus endpoint `endpoint` as its
+/// clients do: a creation `POST` declaring the length (with `headers`: a
+/// credential, `Upload-Metadata`), then `PATCH`es of at most `chunk` bytes.
+/// The last answer's `Clasp-Attachment-Id`, if any, goes to `ids`.
 pub(super) fn tus_op(
     client: &reqwest::Client,
-    base: &str,
-    bytes: &Bytes,
+    endpoint: &str,
+    headers: HeaderMap,
+    (bytes, chunk): (&Bytes, usize),
+    ids: &Arc<Mutex<Vec<String>>>,
 ) -> impl Fn(usize) -> futures::future::BoxFuture<'static, Result<u64>> + Send + Sync + Clone + 'static
 {
     let client = client.clone();
-    let files = format!("{base}/files");
+    let endpoint = endpoint.to_owned();
     let bytes = bytes.clone();
+    let ids = Arc::clone(ids);
     move |_| {
         let client = client.clone();
-        let files = files.clone();
+        let endpoint = endpoint.clone();
+        let headers = headers.clone();
         let bytes = bytes.clone();
+        let ids = Arc::clone(&ids);
         Box::pin(async move {
             let len = bytes.len() as u64;
             let created = client
-                .post(&files)
+                .post(&endpoint)
+                .headers(headers.clone())
                 .header("Tus-Resumable", "1.0.0")
                 .header("Upload-Length", len)
                 .send()
@@ -196,19 +224,34 @@ pub(super) fn tus_op(
                 .get(reqwest::header::LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .context("a tus creation without Location")?;
-            let upload = reqwest::Url::parse(&files)?.join(location)?;
-            client
-                .patch(upload)
-                .header("Tus-Resumable", "1.0.0")
-                .header("Upload-Offset", 0)
-                .header(
-                    reqwest::header::CONTENT_TYPE,
-                    "application/offset+octet-stream",
-                )
-                .body(bytes)
-                .send()
-                .await?
-                .error_for_status()?;
+            let upload = reqwest::Url::parse(&endpoint)?.join(location)?;
+            let mut offset = 0;
+            while offset < bytes.len() {
+                let end = (offset + chunk.max(1)).min(bytes.len());
+                let answer = client
+                    .patch(upload.clone())
+                    .headers(headers.clone())
+                    .header("Tus-Resumable", "1.0.0")
+                    .header("Upload-Offset", offset)
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/offset+octet-stream",
+                    )
+                    .body(bytes.slice(offset..end))
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                if let Some(id) = answer
+                    .headers()
+                    .get("clasp-attachment-id")
+                    .and_then(|v| v.to_str().ok())
+                {
+                    ids.lock()
+                        .map_err(|_| anyhow::anyhow!("poisoned"))?
+                        .push(id.to_owned());
+                }
+                offset = end;
+            }
             Ok(len)
         })
     }
