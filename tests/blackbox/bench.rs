@@ -92,7 +92,10 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
         .filter(|m| m.workload.contains("via tus"))
         .map(|m| m.peer.as_str())
         .collect();
-    assert_eq!(chunked, ["@tus/server, same parts", "Clasp one-shot upload"]);
+    assert_eq!(
+        chunked,
+        ["@tus/server, same parts", "Clasp one-shot upload"]
+    );
 
     let table = report.render();
     assert!(table.contains("| upload 1 MiB (tmpfs) | 1 |"), "{table}");

@@ -418,9 +418,21 @@ fn tus_js(
     resume: Option<&str>,
     pause: Option<u32>,
 ) -> std::process::Child {
+    let headers = serde_json::json!({"Authorization": format!("Bearer {key}")});
+    let meta = serde_json::json!({"filename": "video.pdf", "filetype": "application/pdf", "ticketId": TICKET});
+    tus_js_with(endpoint, file, (&headers, &meta), resume, pause)
+}
+
+/// tus-js-client under Node.js, sending `headers` and `meta`.
+fn tus_js_with(
+    endpoint: &str,
+    file: &std::path::Path,
+    (headers, meta): (&serde_json::Value, &serde_json::Value),
+    resume: Option<&str>,
+    pause: Option<u32>,
+) -> std::process::Child {
     let script = required("CLASP_TEST_TUS_CLIENT");
-    let headers = serde_json::json!({"Authorization": format!("Bearer {key}")}).to_string();
-    let meta = serde_json::json!({"filename": "video.pdf", "filetype": "application/pdf", "ticketId": TICKET}).to_string();
+    let (headers, meta) = (headers.to_string(), meta.to_string());
     let mut cmd = Command::new("node");
     cmd.arg(script)
         .args([
@@ -468,6 +480,28 @@ async fn tus_js_client_uploads_and_resumes_after_a_sigkill() {
     let id = line_starting(&mut lines, "done ");
     assert!(whole.wait().unwrap().success());
     assert_eq!(ticket_bytes(&server, &key, &id).await, data);
+
+    // The other subjects: a case with a key, a chat message with a session.
+    let session = crate::chat::support::session(&work, "chatty", "user-1");
+    let bearer = serde_json::json!({"Authorization": format!("Bearer {key}")});
+    let cookie = serde_json::json!({"Cookie": crate::chat::support::cookie(&session)});
+    let case =
+        serde_json::json!({"filename": "c.pdf", "filetype": "application/pdf", "caseId": CASE});
+    let message = serde_json::json!({"filename": "m.pdf", "filetype": "application/pdf", "messageId": "7", "roomId": "9"});
+    for (headers, meta) in [(&bearer, &case), (&cookie, &message)] {
+        let mut child = tus_js_with(&endpoint, &file, (headers, meta), None, None);
+        let mut lines = BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .map_while(Result::ok);
+        let id = line_starting(&mut lines, "done ");
+        assert!(child.wait().unwrap().success(), "{meta}");
+        assert!(!id.is_empty() && id != "undefined", "{meta}: {id}");
+    }
+    let c = client();
+    let listing = server.url(&format!("/api-public/1.0/attachments?caseId={CASE}"));
+    let res = c.get(listing).bearer_auth(&key).send().await.unwrap();
+    let listed: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(listed["count"], 1, "{listed}");
 
     // Killed after the first 5 MiB: the client's next PATCH fails.
     let mut cut = tus_js(&endpoint, &file, &key, None, Some(2));
