@@ -14,10 +14,10 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use sha2::{Digest, Sha256};
 
-use crate::harness::{Server, Workdir, client, fetch, required};
+use crate::harness::{HELPER_TICKET, Server, Workdir, client, fetch, required, ticket_read_back};
 use crate::shared::{fresh_postgres_database, on_postgres_and_s3};
 
-const TICKET: &str = "7d444840-9dc0-11d1-b245-5ffdce74fad2";
+const TICKET: &str = HELPER_TICKET;
 const CASE: &str = "21111111-2222-4333-8444-555555555555";
 const MIB: usize = 1024 * 1024;
 
@@ -110,20 +110,9 @@ fn header(headers: &HeaderMap, name: &str) -> String {
 
 /// The bytes of attachment `id` of [`TICKET`], through the tickets dialect.
 async fn ticket_bytes(server: &Server, key: &str, id: &str) -> Vec<u8> {
-    let c = client();
-    let url = server.url(&format!("/v1/tickets/{TICKET}/attachments/{id}/download"));
-    let answer: serde_json::Value = c
-        .get(url)
-        .bearer_auth(key)
-        .send()
+    ticket_read_back(&client(), server, key, id)
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let (status, bytes) = fetch(&c, answer["signed_url"].as_str().unwrap()).await;
-    assert_eq!(status, StatusCode::OK);
-    bytes
+        .expect("the tickets dialect knows the attachment")
 }
 
 fn part_files(work: &Workdir) -> Vec<String> {
