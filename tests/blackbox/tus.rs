@@ -214,6 +214,12 @@ async fn the_protocol_refuses_what_it_must_and_keeps_nothing_refused() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
+    let (status, headers, _) = tus.patch(&at, 600, &[], None).await;
+    assert_eq!(
+        (status, header(&headers, "upload-offset")),
+        (StatusCode::NO_CONTENT, "600".to_owned()),
+        "an empty PATCH"
+    );
     let (status, headers, _) = tus.patch(&at, 600, &data[600..], None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let id = header(&headers, "clasp-attachment-id");

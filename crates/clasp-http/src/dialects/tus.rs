@@ -276,10 +276,22 @@ async fn patch(
         number(headers, "upload-offset")?.ok_or_else(|| bad("Upload-Offset is required"))?;
     let checksum = checksum(headers)?;
     let attachments = &services.attachments;
-    let upload = body::bridge(payload, |stream| {
-        attachments.append(&caller.0, id.0, offset, stream, checksum)
-    })
-    .await?;
+    let upload = if body::content_length(&req) == Some(0) {
+        // No bytes: nothing to store (nor a first part to check the magic of).
+        let standing = attachments.resumable(&caller.0, id.0).await?;
+        if standing.offset != offset {
+            return Err(clasp_domain::AttachmentError::OffsetMismatch {
+                expected: standing.offset,
+            }
+            .into());
+        }
+        standing
+    } else {
+        body::bridge(payload, |stream| {
+            attachments.append(&caller.0, id.0, offset, stream, checksum)
+        })
+        .await?
+    };
     let mut res = answer(StatusCode::NO_CONTENT);
     standing(&mut res, &upload);
     Ok(res.finish())
