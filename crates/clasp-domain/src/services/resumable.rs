@@ -91,7 +91,8 @@ impl AttachmentService {
     }
 
     /// Where the resumable upload `id` stands: not found in another tenant,
-    /// out of a session's reach, or once it failed; expired past its deadline.
+    /// for another credential while unfinished, out of a session's reach, or
+    /// once it failed; expired past its deadline.
     pub async fn resumable(&self, principal: &Principal, id: AttachmentId) -> Outcome<Resumable> {
         require(principal, Scope::Read)?;
         Ok(self.progress_of(principal, id).await?.0)
@@ -114,6 +115,11 @@ impl AttachmentService {
                 offset: length,
             };
             return Ok((done, None));
+        }
+        // An unfinished upload is its uploader's: another credential of the
+        // tenant cannot write into it, nor learn how far it got.
+        if attachment.uploaded_by != principal.actor() {
+            return Err(AttachmentError::NotFound);
         }
         let progress = self
             .ports

@@ -109,6 +109,25 @@ fn parts_in_any_number_become_one_ready_attachment() {
     assert_eq!(f.mem.outbox.events()[0].data.dialect, Some("tus"));
     // Another tenant's key finds nothing.
     let stranger = writer(TenantId(Uuid::now_v7()));
+    let other_key = writer(f.writer.tenant_id);
+    let unfinished = block_on(f.service.begin_resumable(
+        &f.writer,
+        upload("b.pdf", "application/pdf"),
+        100,
+    ))
+    .unwrap();
+    let theirs = block_on(f.service.append(
+        &other_key,
+        unfinished.attachment.id,
+        0,
+        body(&pdf(100)),
+        None,
+    ));
+    assert_eq!(
+        theirs.err(),
+        Some(AttachmentError::NotFound),
+        "bound to its credential"
+    );
     assert_eq!(
         block_on(f.service.resumable(&stranger, id)).err(),
         Some(AttachmentError::NotFound)
