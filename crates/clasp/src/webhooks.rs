@@ -130,13 +130,16 @@ impl Deliverer {
             DeliveryState::Failed => "failed",
         };
         self.metrics.count_webhook(result);
-        let _entered = span.enter();
-        if let Err(e) = self.store.record_attempt(&after).await {
-            // The lease ends and the delivery is attempted again: at least once.
-            tracing::warn!(error = %e, "webhooks: recording an attempt failed");
-        } else if after.state == DeliveryState::Failed {
-            tracing::warn!(url = %after.url, error = ?after.last_error, "webhooks: delivery failed for good");
+        async {
+            if let Err(e) = self.store.record_attempt(&after).await {
+                // The lease ends and the delivery is attempted again: at least once.
+                tracing::warn!(error = %e, "webhooks: recording an attempt failed");
+            } else if after.state == DeliveryState::Failed {
+                tracing::warn!(url = %after.url, error = ?after.last_error, "webhooks: delivery failed for good");
+            }
         }
+        .instrument(span)
+        .await;
     }
 
     /// Forgets old ended deliveries and counts the backlog.
