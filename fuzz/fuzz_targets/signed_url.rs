@@ -9,7 +9,10 @@
 
 use std::sync::LazyLock;
 
-use clasp_domain::ports::{SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, UploadSigner, UploadTarget, UrlSigner};
+use clasp_domain::ports::{
+    SignatureError, SignedRequest, SignedTarget, SignedUploadRequest, UploadSigner, UploadTarget,
+    UrlSigner,
+};
 use clasp_domain::signed_url::{parse_clasp_signed_upload_url, parse_clasp_signed_url};
 use clasp_domain::{AttachmentId, TenantId};
 use clasp_storage::HmacSigner;

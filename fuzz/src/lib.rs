@@ -12,6 +12,7 @@ use actix_web::body::BoxBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::{Error, test};
 use clasp_domain::memory::MemoryPorts;
+use clasp_domain::webhooks::{HostAllowlist, WebhookService};
 use clasp_domain::{AttachmentService, IdentityService, Scopes, UploadPolicy};
 use clasp_http::{FrontDoor, Services};
 
@@ -69,6 +70,7 @@ async fn build() -> Harness {
         ),
         identities: IdentityService::new(mem.ports.clone()),
         redirect_url_ttl: time::Duration::minutes(15),
+        webhooks: WebhookService::new(mem.outbox.clone(), &mem.ports, HostAllowlist::default()),
     };
     let ids = &services.identities;
     ids.create_tenant("fuzz").await.expect("tenant");
