@@ -33,6 +33,9 @@ fn fuzz(st: &str, work: &Workdir, document: &str, args: &[&str]) {
         ])
         .args(args)
         .env("CLASP_ST_WORKSPACE", WORKSPACE)
+        // tests/schemathesis_hooks.py: how to send a tus PATCH's body
+        .env("SCHEMATHESIS_HOOKS", "schemathesis_hooks")
+        .env("PYTHONPATH", concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests"))
         .env("NO_COLOR", "1")
         .current_dir(work.path())
         .output()

@@ -227,11 +227,12 @@ async fn create(
     Ok(res.finish())
 }
 
-#[utoipa::path(head, path = "/tus/{id}", security(("bearer" = []), ("session" = [])), params(Upload), responses(
+#[utoipa::path(head, path = "/tus/{id}", security(("bearer" = []), ("session" = [])), params(Upload, ("Tus-Resumable" = String, Header, description = "`1.0.0`")), responses(
     (status = 200, description = "`Upload-Offset` and `Upload-Length`; `Upload-Expires` while unfinished, `Clasp-Attachment-Id` once finished"),
     (status = 401, description = "No, unknown or revoked credential"),
     (status = 404, description = "No such upload in the caller's tenant (or it was refused)"),
     (status = 410, description = "Past its deadline: it will be swept"),
+    (status = 412, description = "Not `Tus-Resumable: 1.0.0`"),
 ))]
 /// Where an upload stands.
 async fn head(caller: Caller, _: Speaks, id: Upload, services: Data<Services>) -> Reply<Tus> {
@@ -243,14 +244,16 @@ async fn head(caller: Caller, _: Speaks, id: Upload, services: Data<Services>) -
 
 #[utoipa::path(patch, path = "/tus/{id}", security(("bearer" = []), ("session" = [])), params(
     Upload,
+    ("Tus-Resumable" = String, Header, description = "`1.0.0`"),
     ("Upload-Offset" = u64, Header, description = "Where these bytes start: where the upload is"),
     ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of these bytes"),
-), request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"), responses(
+), request_body(content = crate::download::Body, content_type = "application/offset+octet-stream", description = "The bytes from `Upload-Offset` on"), responses(
     (status = 204, description = "Stored: `Upload-Offset` is where the upload now is; with the last byte the file was checked and `Clasp-Attachment-Id` names the attachment"),
     (status = 400, description = "No `Upload-Offset`, or an unknown checksum algorithm", body = ErrorJson),
     (status = 404, description = "No such upload in the caller's tenant", body = ErrorJson),
     (status = 409, description = "The upload is not at `Upload-Offset`", body = ErrorJson),
     (status = 410, description = "Past its deadline", body = ErrorJson),
+    (status = 412, description = "Not `Tus-Resumable: 1.0.0`", body = ErrorJson),
     (status = 413, description = "More bytes than `Upload-Length` leaves", body = ErrorJson),
     (status = 415, description = "Not `application/offset+octet-stream`, or a file that is not its type", body = ErrorJson),
     (status = 460, description = "The bytes do not match `Upload-Checksum`; nothing of them was kept", body = ErrorJson),
@@ -297,10 +300,12 @@ async fn patch(
     Ok(res.finish())
 }
 
-#[utoipa::path(delete, path = "/tus/{id}", security(("bearer" = []), ("session" = [])), params(Upload), responses(
+#[utoipa::path(delete, path = "/tus/{id}", security(("bearer" = []), ("session" = [])), params(Upload, ("Tus-Resumable" = String, Header, description = "`1.0.0`")), responses(
     (status = 204, description = "The unfinished upload and every byte of it are gone"),
     (status = 404, description = "No such upload in the caller's tenant", body = ErrorJson),
     (status = 409, description = "The upload is finished: delete the attachment through its dialect", body = ErrorJson),
+    (status = 410, description = "Past its deadline", body = ErrorJson),
+    (status = 412, description = "Not `Tus-Resumable: 1.0.0`", body = ErrorJson),
 ))]
 /// Ends an unfinished upload (the `termination` extension).
 async fn terminate(caller: Caller, _: Speaks, id: Upload, services: Data<Services>) -> Reply<Tus> {
