@@ -98,6 +98,25 @@ impl AttachmentService {
         Ok(self.progress_of(principal, id).await?.0)
     }
 
+    /// A part of no bytes for the resumable upload `id` at `offset`: stores
+    /// nothing (an empty first part has no magic to check), but is held to
+    /// the same offset as any part. Where the upload stands.
+    pub async fn append_nothing(
+        &self,
+        principal: &Principal,
+        id: AttachmentId,
+        offset: u64,
+    ) -> Outcome<Resumable> {
+        require(principal, Scope::Write)?;
+        let standing = self.progress_of(principal, id).await?.0;
+        if standing.offset != offset {
+            return Err(AttachmentError::OffsetMismatch {
+                expected: standing.offset,
+            });
+        }
+        Ok(standing)
+    }
+
     async fn progress_of(
         &self,
         principal: &Principal,

@@ -280,15 +280,7 @@ async fn patch(
     let checksum = checksum(headers)?;
     let attachments = &services.attachments;
     let upload = if body::content_length(&req) == Some(0) {
-        // No bytes: nothing to store (nor a first part to check the magic of).
-        let standing = attachments.resumable(&caller.0, id.0).await?;
-        if standing.offset != offset {
-            return Err(clasp_domain::AttachmentError::OffsetMismatch {
-                expected: standing.offset,
-            }
-            .into());
-        }
-        standing
+        attachments.append_nothing(&caller.0, id.0, offset).await?
     } else {
         body::bridge(payload, |stream| {
             attachments.append(&caller.0, id.0, offset, stream, checksum)
