@@ -12,11 +12,11 @@ use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{
-    GetOptions, GetRange, GetResult, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayloadMut,
-    WriteMultipart,
+    GetOptions, GetRange, GetResult, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload,
 };
 
 use crate::file_stream::file_stream;
+use crate::parts::{PartSizer, PartWriter};
 use crate::{S3Settings, StorageError};
 
 /// A prefix no object key starts with (keys start with a tenant id), listed by
@@ -26,18 +26,24 @@ const READINESS_PREFIX: &str = "clasp-readiness-probe";
 /// Default part size: the smallest that every S3-compatible store accepts.
 const DEFAULT_PART_BYTES: usize = 5 * 1024 * 1024;
 
-/// Part size for stores on this machine (directory, memory), which take parts of
-/// any size: smaller parts keep less of each upload in memory.
+/// Largest part for stores on this machine (directory, memory), which take
+/// parts of any size: smaller parts keep less of each upload in memory.
 const LOCAL_PART_BYTES: usize = 1024 * 1024;
 
-/// Multipart parts in flight per upload.
-const PARTS_IN_FLIGHT: usize = 2;
+/// Smallest part of a local directory's uploads, when many run at once.
+const LOCAL_PART_MIN_BYTES: usize = 128 * 1024;
+
+/// What one part of every upload in flight to a local directory adds up to,
+/// shared out between them (see [`PartSizer::shared`]): one or two uploads
+/// get [`LOCAL_PART_BYTES`], three or four 512 KiB, up to eight 256 KiB, more
+/// [`LOCAL_PART_MIN_BYTES`]. An upload holds up to three parts.
+const LOCAL_PARTS_BUDGET: usize = 2 * LOCAL_PART_BYTES;
 
 /// A [`BlobStore`] on any `object_store` backend.
 #[derive(Debug, Clone)]
 pub struct ObjectBlobStore {
     store: Arc<dyn ObjectStore>,
-    part_bytes: usize,
+    parts: PartSizer,
     /// The directory of a local store, whose staged parts `delete` removes too.
     local_root: Option<PathBuf>,
 }
@@ -47,15 +53,15 @@ impl ObjectBlobStore {
     pub fn new(store: Arc<dyn ObjectStore>) -> Self {
         Self {
             store,
-            part_bytes: DEFAULT_PART_BYTES,
+            parts: PartSizer::fixed(DEFAULT_PART_BYTES),
             local_root: None,
         }
     }
 
     /// Sets the multipart part size, which is also the largest body sent as a
-    /// single put. Memory held per upload is about three parts.
+    /// single put. Memory held per upload is at most two parts.
     pub fn with_part_bytes(mut self, part_bytes: usize) -> Self {
-        self.part_bytes = part_bytes.max(1);
+        self.parts = PartSizer::fixed(part_bytes);
         self
     }
 
@@ -106,7 +112,8 @@ impl ObjectBlobStore {
             .with_fsync(fsync);
         Ok(Self {
             local_root: Some(absolute),
-            ..Self::new(Arc::new(store)).with_part_bytes(LOCAL_PART_BYTES)
+            parts: PartSizer::shared(LOCAL_PARTS_BUDGET, LOCAL_PART_MIN_BYTES, LOCAL_PART_BYTES),
+            ..Self::new(Arc::new(store))
         })
     }
 
@@ -168,50 +175,50 @@ fn backend(e: object_store::Error) -> BlobError {
 impl BlobStore for ObjectBlobStore {
     async fn put(&self, key: &str, body: PutBody<'_>) -> Result<u64, BlobError> {
         let location = path(key)?;
+        let mut parts = self.parts.begin();
+        let mut writer = None;
         let mut total = 0u64;
-        let mut first = PutPayloadMut::new();
-        // Small bodies (most screenshots) go in one request.
-        while first.content_length() < self.part_bytes {
-            match body.next().await {
-                Some(chunk) => {
-                    let chunk = chunk?;
-                    total += chunk.len() as u64;
-                    first.push(chunk);
-                }
-                None => {
-                    self.store
-                        .put(&location, first.freeze())
-                        .await
-                        .map_err(backend)?;
-                    return Ok(total);
-                }
-            }
-        }
-        let upload = self.store.put_multipart(&location).await.map_err(backend)?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_bytes);
-        for chunk in first.freeze() {
-            writer.put(chunk);
-        }
-        loop {
-            let failure = match writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
-                Err(e) => backend(e),
-                Ok(()) => match body.next().await {
-                    Some(Ok(chunk)) => {
-                        total += chunk.len() as u64;
-                        writer.put(chunk);
-                        continue;
-                    }
-                    Some(Err(e)) => BlobError::Body(e),
-                    None => break,
-                },
+        let failure = 'body: loop {
+            let chunk = match body.next().await {
+                None => break None,
+                Some(Err(e)) => break Some(BlobError::Body(e)),
+                Some(Ok(chunk)) => chunk,
             };
-            // Nothing of a broken body may stay behind: drop the parts sent so far.
-            if let Err(e) = writer.abort().await {
-                tracing::warn!(key, error = %e, "aborting a failed multipart upload failed");
+            total += chunk.len() as u64;
+            let mut rest = &chunk[..];
+            while !rest.is_empty() {
+                let (later, full) = parts.fill(rest);
+                rest = later;
+                let Some(full) = full else { continue };
+                let writer = match &mut writer {
+                    Some(writer) => writer,
+                    None => match self.store.put_multipart(&location).await {
+                        Ok(upload) => writer.insert(PartWriter::new(upload)),
+                        Err(e) => break 'body Some(backend(e)),
+                    },
+                };
+                if let Err(e) = writer.send(full).await {
+                    break 'body Some(backend(e));
+                }
             }
-            return Err(failure);
+        };
+        match (failure, writer) {
+            // Small bodies (most screenshots) go in one request.
+            (None, None) => {
+                let body = PutPayload::from(parts.finish());
+                self.store.put(&location, body).await.map_err(backend)?;
+            }
+            (None, Some(writer)) => writer.finish(parts.finish()).await.map_err(backend)?,
+            (Some(failure), writer) => {
+                // Nothing of a broken body may stay behind: drop the parts sent so far.
+                if let Some(writer) = writer
+                    && let Err(e) = writer.abort().await
+                {
+                    tracing::warn!(key, error = %e, "aborting a failed multipart upload failed");
+                }
+                return Err(failure);
+            }
         }
-        writer.finish().await.map_err(backend)?;
         Ok(total)
     }
 

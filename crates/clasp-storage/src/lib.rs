@@ -13,6 +13,7 @@
 mod blobs;
 mod clamav;
 mod file_stream;
+mod parts;
 mod s3;
 mod secret;
 mod signer;

@@ -73,6 +73,45 @@ async fn a_broken_upload_leaves_no_file_in_the_directory() {
     }
 }
 
+/// Uploads to a directory share a budget of part memory, so an upload's parts
+/// change size as others start and end (docs/performance.md, "Memory"): the
+/// bytes must come out whole and in order whatever sizes they were cut in.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_local_uploads_cut_in_parts_of_changing_sizes_keep_every_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(ObjectBlobStore::local(dir.path().to_str().unwrap()).unwrap());
+    let uploads = (0..12u8).map(|n| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            let size = 3 * 1024 * 1024 + usize::from(n) * 70_001;
+            let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8 ^ n).collect();
+            // Odd chunk sizes, so parts never end on a chunk's end.
+            let chunks: Vec<Result<Bytes, BodyError>> = data
+                .chunks(40_000 + usize::from(n) * 1_013)
+                .map(|c| Ok(Bytes::copy_from_slice(c)))
+                .collect();
+            let key = format!("t/upload-{n}");
+            let mut body = futures::stream::iter(chunks);
+            assert_eq!(store.put(&key, &mut body).await.unwrap(), size as u64);
+            (key, data)
+        })
+    });
+    for upload in futures::future::join_all(uploads).await {
+        let (key, data) = upload.unwrap();
+        let mut read = Vec::new();
+        let mut stream = store.get(&key).await.unwrap().stream;
+        while let Some(chunk) = stream.next().await {
+            read.extend_from_slice(&chunk.unwrap());
+        }
+        assert!(read == data, "{key} came back changed");
+    }
+    assert_eq!(
+        files_under(dir.path()).len(),
+        12,
+        "no staged part left behind"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_local_file_cut_short_while_read_is_an_error_not_a_short_body() {
     let dir = tempfile::tempdir().unwrap();
