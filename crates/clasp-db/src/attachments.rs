@@ -32,7 +32,7 @@ pub(crate) use the_row;
 /// Implements `AttachmentRepository` for `$store` (over backend `$backend`),
 /// whose embedded migrations are `$migrations`.
 macro_rules! attachment_repository {
-    ($store:ty, $backend:ty, $migrations:expr) => {
+    ($store:ty, $backend:ident, $migrations:expr) => {
         // One block, so that its imports serve every method.
         const _: () = {
             use clasp_domain::ports::{RepoError, Stored};
@@ -192,7 +192,7 @@ macro_rules! attachment_repository {
                 async fn get(&self, tenant: TenantId, wanted: AttachmentId) -> Found {
                     let live = $crate::attachments::the_row!(tenant, wanted)
                         .filter(state.ne(AttachmentState::Deleted.as_str()));
-                    find_one!(self, live, AttachmentRow)
+                    find_one!($backend, self, live, AttachmentRow)
                 }
 
                 async fn get_by_number(&self, tenant: TenantId, wanted: i64) -> Found {
@@ -200,7 +200,7 @@ macro_rules! attachment_repository {
                         .filter(tenant_id.eq(DbId(tenant.0)))
                         .filter(tenant_number.eq(wanted))
                         .filter(state.ne(AttachmentState::Deleted.as_str()));
-                    find_one!(self, numbered, AttachmentRow)
+                    find_one!($backend, self, numbered, AttachmentRow)
                 }
 
                 async fn set_thumbnail(

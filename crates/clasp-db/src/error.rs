@@ -113,6 +113,16 @@ pub(crate) fn query_error(error: QueryError) -> RepoError {
 /// The row `$query` finds by key, as a `$row` turned into the domain's record,
 /// on a connection of `$store` for single-row reads; `None` when there is none.
 macro_rules! find_one {
+    // SQLite reads its row through diesel's own connection (see
+    // `SqliteStore::read_row`), whose future is `Send` whatever the query.
+    (Sqlite, $store:expr, $query:expr, $row:ty) => {{
+        let query =
+            diesel::QueryDsl::select($query, <$row as diesel::SelectableHelper<_>>::as_select());
+        $crate::error::found($store.read_row(query).await?, <$row>::into_domain)
+    }};
+    ($backend:ident, $store:expr, $query:expr, $row:ty) => {
+        $crate::error::find_one!($store, $query, $row)
+    };
     ($store:expr, $query:expr, $row:ty) => {{
         let mut conn = $store.read_conn().await?;
         let query =

@@ -13,6 +13,9 @@ mod snapshot;
 use std::fmt;
 
 use clasp_domain::ports::Stored;
+use diesel::SqliteConnection;
+use diesel::query_dsl::LoadQuery;
+use diesel::result::Error as QueryError;
 use diesel_async::pooled_connection::deadpool::Object;
 
 use crate::error::{DbError, pool_error};
@@ -78,6 +81,23 @@ impl SqliteStore {
     /// calling thread (see [`ReadConn`]).
     pub(crate) async fn read_conn(&self) -> Stored<Object<ReadConn>> {
         self.reads.get().await.map_err(pool_error)
+    }
+
+    /// The one row `query` selects, read by key on the calling thread through
+    /// diesel's own connection. diesel-async's `get_result` renders the
+    /// query's SQL text and copies the row into owned values on every call (a
+    /// few percent of a metadata GET's CPU, docs/performance.md); diesel's own
+    /// finds the prepared statement by the query's type and decodes the row
+    /// where it lies.
+    pub(crate) async fn read_row<Q, R>(&self, query: Q) -> Stored<Result<R, QueryError>>
+    where
+        Q: LoadQuery<'static, SqliteConnection, R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let mut conn = self.read_conn().await?;
+        Ok(conn
+            .spawn_blocking(move |conn| diesel::RunQueryDsl::get_result(query, conn))
+            .await)
     }
 }
 
