@@ -67,6 +67,10 @@ impl PartSizer {
     }
 }
 
+/// What a part's buffer starts at: a small file fits, and a large part grows
+/// to its size in one step once it passes this.
+const FIRST_ALLOCATION: usize = 64 * 1024;
+
 /// Fills an upload's parts by copying its chunks in, rather than keeping the
 /// chunks themselves. The multipart parser hands out slices of its own
 /// buffers, and a slice kept alive keeps its whole buffer: while parts held
@@ -96,12 +100,16 @@ impl PartBuffer {
             return (chunk, None);
         }
         if self.filling.capacity() == 0 {
-            // One allocation per part, never a reallocation's copy.
             self.size = self.sizer.part_bytes();
-            self.filling.reserve_exact(self.size);
+            // A small first allocation, since most uploads are small files.
+            self.filling.reserve_exact(self.size.min(FIRST_ALLOCATION));
         }
         let room = self.size - self.filling.len();
         let (now, later) = chunk.split_at(room.min(chunk.len()));
+        if self.filling.capacity() - self.filling.len() < now.len() {
+            // Then the whole part at once: one reallocation per large part.
+            self.filling.reserve_exact(self.size - self.filling.len());
+        }
         self.filling.extend_from_slice(now);
         let full = (self.filling.len() == self.size)
             .then(|| Bytes::from(std::mem::take(&mut self.filling)));
