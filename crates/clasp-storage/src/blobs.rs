@@ -59,7 +59,8 @@ impl ObjectBlobStore {
     }
 
     /// Sets the multipart part size, which is also the largest body sent as a
-    /// single put. Memory held per upload is at most two parts.
+    /// single put. An upload holds at most three parts: one being written, one
+    /// queued behind it, one filling.
     pub fn with_part_bytes(mut self, part_bytes: usize) -> Self {
         self.parts = PartSizer::fixed(part_bytes);
         self
