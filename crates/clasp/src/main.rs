@@ -24,7 +24,9 @@ use crate::cli::{Cli, Command};
 use crate::config::Config;
 
 /// jemalloc gives memory back after a burst of uploads or downloads, where
-/// glibc's per-thread arenas kept it (docs/performance.md).
+/// glibc's per-thread arenas kept it (docs/performance.md). It also serves C's
+/// `malloc` (the crate's `unprefixed_malloc_on_supported_platforms`), so
+/// SQLite's memory follows the same rules.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
