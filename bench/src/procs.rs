@@ -17,6 +17,59 @@ pub fn free_port() -> Result<u16> {
     Ok(listener.local_addr()?.port())
 }
 
+/// A set of CPUs a process is confined to, as `taskset -c` takes it: the
+/// metadata GETs are measured once with the servers on cores of their own and
+/// the generator on another, so that the generator's work never preempts a
+/// server and the latency recorded is the server's.
+#[derive(Debug, Clone)]
+pub struct Cpus {
+    /// `taskset`'s list, e.g. `0` or `0-2`.
+    list: String,
+    /// How many CPUs the list holds.
+    pub count: usize,
+}
+
+impl Cpus {
+    /// This machine's CPUs split in two: every one but the last for the
+    /// servers, the last for the generator; `None` on one CPU.
+    pub fn split() -> Option<(Cpus, Cpus)> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores >= 2).then(|| {
+            let servers = Cpus {
+                list: format!("0-{}", cores - 2),
+                count: cores - 1,
+            };
+            let generator = Cpus {
+                list: (cores - 1).to_string(),
+                count: 1,
+            };
+            (servers, generator)
+        })
+    }
+
+    /// The number of CPUs `cpus` gives a process: all of this machine's
+    /// without a set.
+    pub fn count_of(cpus: Option<&Cpus>) -> usize {
+        cpus.map_or_else(
+            || std::thread::available_parallelism().map_or(2, |n| n.get()),
+            |c| c.count,
+        )
+    }
+}
+
+/// A command running `bin`, confined to `cpus` when given (through
+/// `taskset`, so the process sizes its workers by the set from the start).
+pub fn command(bin: &Path, cpus: Option<&Cpus>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut taskset = Command::new("taskset");
+            taskset.arg("-c").arg(&cpus.list).arg(bin);
+            taskset
+        }
+        None => Command::new(bin),
+    }
+}
+
 /// A running server; killed when dropped.
 pub struct Server {
     child: Child,
@@ -132,6 +185,7 @@ pub struct ClaspCli {
     bin: PathBuf,
     dir: PathBuf,
     env: Vec<(&'static str, String)>,
+    cpus: Option<Cpus>,
 }
 
 impl ClaspCli {
@@ -160,11 +214,12 @@ impl ClaspCli {
             bin: bin.to_owned(),
             dir: dir.to_owned(),
             env,
+            cpus: None,
         }
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
+        let mut c = command(&self.bin, self.cpus.as_ref());
         // Only what is set here: Clasp refuses CLASP_* variables it does
         // not know, such as the test suite's CLASP_TEST_*.
         c.args(args)
@@ -197,6 +252,20 @@ impl Clasp {
         Clasp::start_on(bin, dir, storage, durability, None)
     }
 
+    /// [`Clasp::start`] confined to `cpus`, with one worker per CPU of the
+    /// set (its default, taken from the set it starts on).
+    pub fn start_confined(
+        bin: &Path,
+        dir: &Path,
+        storage: &Storage,
+        durability: &str,
+        cpus: &Cpus,
+    ) -> Result<Clasp> {
+        let mut cli = ClaspCli::new(bin, dir, storage, None);
+        cli.cpus = Some(cpus.clone());
+        Clasp::serve(cli, dir, durability)
+    }
+
     /// [`Clasp::start`], on the PostgreSQL database of `database_url` when
     /// one is given.
     pub fn start_on(
@@ -206,8 +275,16 @@ impl Clasp {
         durability: &str,
         database_url: Option<&str>,
     ) -> Result<Clasp> {
+        Clasp::serve(
+            ClaspCli::new(bin, dir, storage, database_url),
+            dir,
+            durability,
+        )
+    }
+
+    /// Creates the tenant and key with `cli`, then starts it serving.
+    fn serve(mut cli: ClaspCli, dir: &Path, durability: &str) -> Result<Clasp> {
         let (port, admin_port) = (free_port()?, free_port()?);
-        let mut cli = ClaspCli::new(bin, dir, storage, database_url);
         cli.env.extend([
             ("CLASP_LISTEN", format!("127.0.0.1:{port}")),
             ("CLASP_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}")),
@@ -236,8 +313,9 @@ impl Clasp {
 }
 
 /// nginx serving `www` with sendfile and accepting PUTs to `/put/` (its dav
-/// module), as the fastest thing that could do Clasp's work on this machine.
-pub fn nginx(bin: &Path, dir: &Path, www: &Path) -> Result<Server> {
+/// module), as the fastest thing that could do Clasp's work on this machine;
+/// confined to `cpus` when given, with one worker per CPU it has.
+pub fn nginx(bin: &Path, dir: &Path, www: &Path, cpus: Option<&Cpus>) -> Result<Server> {
     let port = free_port()?;
     let temp = dir.join("temp");
     std::fs::create_dir_all(&temp)?;
@@ -297,14 +375,14 @@ http {{
     }}
 }}
 ",
-        workers = std::thread::available_parallelism().map_or(2, |n| n.get()),
+        workers = Cpus::count_of(cpus),
         dir = dir.display(),
         temp = temp.display(),
         www = www.display(),
     );
     let conf_path = dir.join("nginx.conf");
     std::fs::write(&conf_path, conf)?;
-    let mut command = Command::new(bin);
+    let mut command = command(bin, cpus);
     command
         .arg("-p")
         .arg(dir)

@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use reqwest::header::HeaderMap;
 
 use crate::load::Sample;
+use crate::procs::{self, Cpus};
 
 /// The `done` hook: requests, bytes read, duration (µs), p99 latency (µs) and
 /// every kind of error, on one line behind a marker.
@@ -29,6 +30,8 @@ end
 pub struct Wrk {
     bin: PathBuf,
     script: PathBuf,
+    /// The CPUs it is confined to, if any.
+    cpus: Option<Cpus>,
 }
 
 impl Wrk {
@@ -39,7 +42,18 @@ impl Wrk {
         Ok(Wrk {
             bin: bin.to_owned(),
             script,
+            cpus: None,
         })
+    }
+
+    /// The same generator confined to `cpus`, with one thread per CPU: kept
+    /// off the servers' cores, its own work cannot preempt a server, so the
+    /// latency it records is the server's.
+    pub fn on_cpus(&self, cpus: &Cpus) -> Wrk {
+        Wrk {
+            cpus: Some(cpus.clone()),
+            ..self.clone()
+        }
     }
 
     /// GETs `url` with `headers` over `concurrency` keep-alive connections
@@ -54,9 +68,9 @@ impl Wrk {
         duration: Duration,
     ) -> Result<Sample> {
         let connections = concurrency.max(1);
-        let threads = connections.min(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let threads = connections.min(Cpus::count_of(self.cpus.as_ref()));
         let secs = duration.as_secs_f64().ceil().max(1.0) as u64;
-        let mut command = std::process::Command::new(&self.bin);
+        let mut command = procs::command(&self.bin, self.cpus.as_ref());
         command
             .arg(format!("-t{threads}"))
             .arg(format!("-c{connections}"))

@@ -51,28 +51,35 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
         .iter()
         .map(|m| (m.workload.as_str(), m.concurrency))
         .collect();
-    assert_eq!(
-        figures,
-        [
-            ("download 64 KiB", 1),
-            ("download 64 KiB", 2),
-            ("download 1 MiB", 1),
-            ("download 1 MiB", 2),
-            ("metadata GET (tickets get)", 2),
-            ("upload 1 MiB (tmpfs)", 1),
-            ("upload 1 MiB (tmpfs)", 2),
-            ("upload 1 MiB (disk)", 1),
-            ("upload 1 MiB (disk)", 2),
-            ("upload 4 KiB (disk)", 1),
-            ("upload 4 KiB (disk)", 2),
-            ("upload 1 MiB (tmpfs)", 1),
-            ("upload 1 MiB (tmpfs)", 8),
-            ("upload 1 MiB via tus, 5 MiB parts (tmpfs)", 1),
-            ("upload 1 MiB via tus, 5 MiB parts (tmpfs)", 1),
-            ("S3 upload 1 MiB", 2),
-            ("S3 download 1 MiB", 2),
-        ]
-    );
+    // The second metadata figure keeps wrk on a core of its own, which
+    // needs a second core.
+    let apart = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let metadata_apart = [("metadata GET, generator on its own core", 2)];
+    let expected: Vec<(&str, usize)> = [
+        ("download 64 KiB", 1),
+        ("download 64 KiB", 2),
+        ("download 1 MiB", 1),
+        ("download 1 MiB", 2),
+        ("metadata GET (tickets get)", 2),
+    ]
+    .into_iter()
+    .chain(metadata_apart.into_iter().filter(|_| apart))
+    .chain([
+        ("upload 1 MiB (tmpfs)", 1),
+        ("upload 1 MiB (tmpfs)", 2),
+        ("upload 1 MiB (disk)", 1),
+        ("upload 1 MiB (disk)", 2),
+        ("upload 4 KiB (disk)", 1),
+        ("upload 4 KiB (disk)", 2),
+        ("upload 1 MiB (tmpfs)", 1),
+        ("upload 1 MiB (tmpfs)", 8),
+        ("upload 1 MiB via tus, 5 MiB parts (tmpfs)", 1),
+        ("upload 1 MiB via tus, 5 MiB parts (tmpfs)", 1),
+        ("S3 upload 1 MiB", 2),
+        ("S3 download 1 MiB", 2),
+    ])
+    .collect();
+    assert_eq!(figures, expected);
     for m in &report.measurements {
         let counts = (m.clasp.len(), m.peers.len(), m.ceiling.len());
         assert_eq!(counts, (2, 2, 2), "{m:?}");
@@ -80,9 +87,17 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
         assert!(all.copied().all(|v| v > 0.0), "{m:?}");
         assert!(m.ratio() > 0.0);
     }
-    let metadata = &report.measurements[4];
-    assert_eq!(metadata.unit, Unit::PerSec);
-    assert!(metadata.clasp_p99.iter().all(|d| !d.is_zero()));
+    let metadata = report
+        .measurements
+        .iter()
+        .filter(|m| m.workload.starts_with("metadata"));
+    for m in metadata {
+        assert_eq!(m.unit, Unit::PerSec);
+        assert!(
+            m.clasp_p99.iter().chain(&m.peer_p99).all(|d| !d.is_zero()),
+            "{m:?}"
+        );
+    }
     let memory = report.memory.unwrap();
     assert!(memory.peak > 0 && memory.tus_peak > 0 && memory.uploads == 2);
     assert!(report.measurements.iter().any(|m| m.peer == "@tus/server"));

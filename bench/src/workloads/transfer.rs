@@ -5,7 +5,8 @@
 //! - downloads of 1 MiB and 30 MiB (by default) through Clasp's signed download
 //!   URL (local storage) against nginx serving the same file with sendfile;
 //! - an authenticated metadata GET (`tickets` get) against nginx serving a
-//!   4 KiB static file, with the 99th percentile latency;
+//!   4 KiB static file, with the 99th percentile latency, twice: sharing the
+//!   cores with the generator, and on cores of their own ([`metadata`]);
 //! - 30 MiB multipart uploads to the `tickets` dialect (SHA-256, magic check,
 //!   local storage) against nginx's dav module writing a PUT to a file, twice:
 //!   both servers writing to one tmpfs (the software's own cost, steady), and
@@ -34,10 +35,11 @@ use anyhow::Result;
 use reqwest::header::HeaderMap;
 
 use crate::load::{self, Sample};
-use crate::procs::{self, Clasp, S3Target, Storage};
+use crate::procs::{self, Clasp, Cpus, S3Target, Storage};
 use crate::wrk::Wrk;
 
 mod chunked;
+mod metadata;
 mod report;
 mod s3;
 pub(crate) mod target;
@@ -230,19 +232,21 @@ impl Place {
         client: &reqwest::Client,
         root: &Path,
         name: &'static str,
+        cpus: Option<&Cpus>,
     ) -> Result<Place> {
         let www = root.join("www");
         std::fs::create_dir_all(&www)?;
-        let clasp = Clasp::start(
-            &config.clasp_bin,
-            &root.join("clasp"),
-            &Storage::Local,
-            &config.durability,
-        )?;
+        let (bin, dir) = (&config.clasp_bin, &root.join("clasp"));
+        let clasp = match cpus {
+            Some(cpus) => {
+                Clasp::start_confined(bin, dir, &Storage::Local, &config.durability, cpus)?
+            }
+            None => Clasp::start(bin, dir, &Storage::Local, &config.durability)?,
+        };
         Ok(Place {
             name,
             clasp: Arc::new(Target::new(clasp, client)?),
-            nginx: procs::nginx(&config.nginx_bin, &root.join("nginx"), &www)?,
+            nginx: procs::nginx(&config.nginx_bin, &root.join("nginx"), &www, cpus)?,
             puts: www.join("put"),
         })
     }
@@ -263,8 +267,8 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
     let wrk = Wrk::new(&config.wrk_bin, work)?;
     let shm = tempfile::tempdir_in(&config.tmpfs)?;
     let (disk_root, tmpfs_root) = (work.join("disk"), shm.path().to_owned());
-    let disk = Place::start(config, &client, &disk_root, "disk")?;
-    let tmpfs = Place::start(config, &client, &tmpfs_root, "tmpfs")?;
+    let disk = Place::start(config, &client, &disk_root, "disk", None)?;
+    let tmpfs = Place::start(config, &client, &tmpfs_root, "tmpfs", None)?;
     let tus_dir = tmpfs_root.join("tus");
     let tus = procs::tus(&config.tus_script, &tus_dir)?;
     let tus_files = format!("{}/files", tus.base);
@@ -323,32 +327,7 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
 
     if runs(Group::Metadata) {
         eprintln!("authenticated metadata GET against a 4 KiB static file");
-        let id = disk.clasp.upload(&small).await?;
-        let c = config.metadata_concurrency;
-        let figure = Figure {
-            workload: "metadata GET (tickets get)".into(),
-            role: Role::Metadata,
-            bytes: 0,
-            concurrency: c,
-            unit: Unit::PerSec,
-            peer: "nginx 4 KiB file",
-            goal: Some(0.3),
-        };
-        let clasp = format!("{}/{id}", disk.clasp.attachments());
-        pair(
-            config,
-            &mut report,
-            figure,
-            get(clasp, disk.clasp.auth.clone(), c),
-            get(format!("{}/small.pdf", disk.nginx.base), none.clone(), c),
-            get(
-                format!("{}/ceiling/empty", disk.nginx.base),
-                none.clone(),
-                c,
-            ),
-            nothing,
-        )
-        .await?;
+        metadata::run(config, &mut report, &disk, &wrk, &client, work).await?;
     }
 
     let ids = Arc::new(Mutex::new(Vec::new()));

@@ -24,8 +24,13 @@ pub fn size_label(bytes: usize) -> String {
 pub enum Role {
     /// Downloads through Clasp's streaming endpoint, local storage.
     Download,
-    /// Authenticated metadata GETs.
+    /// Authenticated metadata GETs, the servers and the generator sharing
+    /// every core: where the throughput ratio is judged.
     Metadata,
+    /// The same GETs with the generator on a core of its own: where the 99th
+    /// percentile is judged, being then the server's rather than the
+    /// scheduler's.
+    MetadataApart,
     /// Multipart uploads, local storage, Clasp and nginx writing to tmpfs.
     Upload,
     /// Multipart uploads, local storage, Clasp and nginx writing to disk.
@@ -198,7 +203,8 @@ fn median_duration(values: &[Duration]) -> Duration {
 }
 
 /// The 99th percentile an authenticated metadata GET must stay under
-/// (issue 20), at the metadata workload's connections.
+/// (issue 20), at the metadata workload's connections, measured with the
+/// generator on a core of its own ([`Role::MetadataApart`]).
 const METADATA_P99_GOAL: Duration = Duration::from_millis(2);
 
 impl Report {
@@ -223,7 +229,7 @@ impl Report {
         for m in self
             .measurements
             .iter()
-            .filter(|m| m.role == Role::Metadata)
+            .filter(|m| m.role == Role::MetadataApart)
         {
             let p99 = median_duration(&m.clasp_p99);
             if p99 > METADATA_P99_GOAL {
@@ -331,10 +337,10 @@ impl Report {
 mod tests {
     use super::*;
 
-    fn metadata(p99_ms: u64) -> Measurement {
+    fn metadata(role: Role, p99_ms: u64) -> Measurement {
         Measurement {
             workload: "metadata GET".into(),
-            role: Role::Metadata,
+            role,
             bytes: 0,
             concurrency: 16,
             unit: Unit::PerSec,
@@ -349,14 +355,28 @@ mod tests {
     }
 
     #[test]
-    fn a_metadata_p99_over_two_milliseconds_misses_its_goal_whatever_the_ratio() {
+    fn a_metadata_p99_over_two_milliseconds_apart_from_the_generator_misses_its_goal_whatever_the_ratio()
+     {
         let report = |p99| Report {
-            measurements: vec![metadata(p99)],
+            measurements: vec![
+                metadata(Role::Metadata, 1),
+                metadata(Role::MetadataApart, p99),
+            ],
             ..Report::default()
         };
         assert!(report(1).missed().is_empty());
         let missed = report(3).missed();
         assert_eq!(missed.len(), 1, "{missed:?}");
         assert!(missed[0].contains("p99 3.00 ms > 2 ms"), "{missed:?}");
+    }
+
+    #[test]
+    fn the_p99_sharing_cores_with_the_generator_is_shown_not_judged() {
+        let report = Report {
+            measurements: vec![metadata(Role::Metadata, 4)],
+            ..Report::default()
+        };
+        assert!(report.missed().is_empty());
+        assert!(report.render().contains("p99 4.00 ms"));
     }
 }

@@ -1,0 +1,105 @@
+//! Authenticated metadata GETs against nginx serving a 4 KiB static file,
+//! twice: with `wrk` and the servers sharing every core (where the
+//! throughput ratio is judged), and with a second Clasp and nginx confined to
+//! every core but the last, one worker per core they have, and `wrk` to the
+//! last (where the 99th percentile is judged). Sharing cores, a server worker
+//! preempted by the generator for one scheduler slice holds every connection
+//! it serves for milliseconds: that 99th percentile measures the scheduler,
+//! and swings between runs of one build, nginx's too.
+
+use std::path::Path;
+
+use anyhow::Result;
+use reqwest::header::HeaderMap;
+
+use super::report::Role;
+use super::target::pdf_bytes;
+use super::{Config, Figure, KIB, Place, Report, Unit, nothing, pair};
+use crate::procs::Cpus;
+use crate::wrk::Wrk;
+
+/// The URLs one place's figure GETs, and Clasp's credential.
+struct Urls {
+    clasp: String,
+    auth: HeaderMap,
+    peer: String,
+    ceiling: String,
+}
+
+impl Urls {
+    /// Uploads the small file to `place`'s Clasp (nginx serves it as
+    /// `small.pdf`).
+    async fn of(place: &Place) -> Result<Urls> {
+        let id = place.clasp.upload(&pdf_bytes(4 * KIB)).await?;
+        Ok(Urls {
+            clasp: format!("{}/{id}", place.clasp.attachments()),
+            auth: place.clasp.auth.clone(),
+            peer: format!("{}/small.pdf", place.nginx.base),
+            ceiling: format!("{}/ceiling/empty", place.nginx.base),
+        })
+    }
+}
+
+/// Measures the shared figure against the servers of `disk`, and the apart
+/// one against servers it starts under `work`.
+pub(super) async fn run(
+    config: &Config,
+    report: &mut Report,
+    disk: &Place,
+    wrk: &Wrk,
+    client: &reqwest::Client,
+    work: &Path,
+) -> Result<()> {
+    let (c, d, none) = (
+        config.metadata_concurrency,
+        config.duration,
+        HeaderMap::new(),
+    );
+    let get = |wrk: &Wrk, url: &str, headers: &HeaderMap| {
+        let (wrk, url, headers) = (wrk.clone(), url.to_owned(), headers.clone());
+        async move || wrk.get(&url, &headers, c, d).await
+    };
+    let figure = |role, workload: &str, goal| Figure {
+        workload: workload.into(),
+        role,
+        bytes: 0,
+        concurrency: c,
+        unit: Unit::PerSec,
+        peer: "nginx 4 KiB file",
+        goal,
+    };
+    let urls = Urls::of(disk).await?;
+    pair(
+        config,
+        report,
+        figure(Role::Metadata, "metadata GET (tickets get)", Some(0.3)),
+        get(wrk, &urls.clasp, &urls.auth),
+        get(wrk, &urls.peer, &none),
+        get(wrk, &urls.ceiling, &none),
+        nothing,
+    )
+    .await?;
+
+    let Some((servers, generator)) = Cpus::split() else {
+        eprintln!("  one CPU: no core to keep the generator apart on");
+        return Ok(());
+    };
+    let root = work.join("apart");
+    let apart = Place::start(config, client, &root, "apart", Some(&servers))?;
+    apart.www(&root, "small.pdf", &pdf_bytes(4 * KIB))?;
+    let (urls, wrk) = (Urls::of(&apart).await?, wrk.on_cpus(&generator));
+    pair(
+        config,
+        report,
+        figure(
+            Role::MetadataApart,
+            "metadata GET, generator on its own core",
+            None,
+        ),
+        get(&wrk, &urls.clasp, &urls.auth),
+        get(&wrk, &urls.peer, &none),
+        get(&wrk, &urls.ceiling, &none),
+        nothing,
+    )
+    .await
+}
