@@ -22,6 +22,11 @@ pub struct Sample {
     pub bytes: u64,
     /// The 99th percentile latency.
     pub p99: Duration,
+    /// With the generator confined to CPUs of its own, the share of their
+    /// time they were busy (anything on them: the generator and the kernel's
+    /// work for its sockets). Near 1, the generator may be what limits the
+    /// figure; well under, it waited for the server.
+    pub generator_busy: Option<f64>,
 }
 
 impl Sample {

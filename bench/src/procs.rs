@@ -23,9 +23,9 @@ pub fn free_port() -> Result<u16> {
 /// server and the latency recorded is the server's.
 #[derive(Debug, Clone)]
 pub struct Cpus {
-    /// `taskset`'s list, e.g. `0` or `0-2`.
-    list: String,
-    /// How many CPUs the list holds.
+    /// The first CPU of the set.
+    first: usize,
+    /// How many CPUs the set holds, from `first` on.
     pub count: usize,
 }
 
@@ -36,11 +36,11 @@ impl Cpus {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         (cores >= 2).then(|| {
             let servers = Cpus {
-                list: format!("0-{}", cores - 2),
+                first: 0,
                 count: cores - 1,
             };
             let generator = Cpus {
-                list: (cores - 1).to_string(),
+                first: cores - 1,
                 count: 1,
             };
             (servers, generator)
@@ -55,6 +55,36 @@ impl Cpus {
             |c| c.count,
         )
     }
+
+    /// `taskset`'s list, e.g. `1` or `0-2`.
+    fn list(&self) -> String {
+        format!("{}-{}", self.first, self.first + self.count - 1)
+    }
+
+    /// The set's busy and total time so far (`/proc/stat`, in clock ticks):
+    /// two readings give the share of the time between them it was busy.
+    pub fn times(&self) -> Result<(u64, u64)> {
+        let stat = std::fs::read_to_string("/proc/stat")?;
+        let mut sums = (0, 0);
+        for cpu in self.first..self.first + self.count {
+            let name = format!("cpu{cpu} ");
+            let line = stat
+                .lines()
+                .find_map(|l| l.strip_prefix(&name))
+                .with_context(|| format!("no {name}in /proc/stat"))?;
+            let ticks: Vec<u64> = line
+                .split_whitespace()
+                .map(str::parse)
+                .collect::<Result<_, _>>()?;
+            // user nice system idle iowait irq softirq steal …
+            let [user, nice, system, idle, iowait, irq, softirq, steal, ..] = ticks[..] else {
+                bail!("{name}in /proc/stat has {} fields", ticks.len());
+            };
+            sums.0 += user + nice + system + irq + softirq + steal;
+            sums.1 += user + nice + system + idle + iowait + irq + softirq + steal;
+        }
+        Ok(sums)
+    }
 }
 
 /// A command running `bin`, confined to `cpus` when given (through
@@ -63,7 +93,7 @@ pub fn command(bin: &Path, cpus: Option<&Cpus>) -> Command {
     match cpus {
         Some(cpus) => {
             let mut taskset = Command::new("taskset");
-            taskset.arg("-c").arg(&cpus.list).arg(bin);
+            taskset.arg("-c").arg(cpus.list()).arg(bin);
             taskset
         }
         None => Command::new(bin),

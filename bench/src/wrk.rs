@@ -83,6 +83,7 @@ impl Wrk {
                 .arg(format!("{name}: {}", value.to_str().unwrap_or_default()));
         }
         command.arg(url);
+        let before = self.cpus.as_ref().map(Cpus::times).transpose()?;
         let out = tokio::task::spawn_blocking(move || command.output())
             .await?
             .with_context(|| format!("running {}", self.bin.display()))?;
@@ -90,7 +91,13 @@ impl Wrk {
         if !out.status.success() {
             bail!("wrk {url}: {}: {stdout}", out.status);
         }
-        parse(&stdout).with_context(|| format!("wrk {url}: {stdout}"))
+        let mut sample = parse(&stdout).with_context(|| format!("wrk {url}: {stdout}"))?;
+        if let (Some(cpus), Some((busy, total))) = (&self.cpus, before) {
+            let (busy_after, total_after) = cpus.times()?;
+            let ticks = total_after.saturating_sub(total).max(1);
+            sample.generator_busy = Some(busy_after.saturating_sub(busy) as f64 / ticks as f64);
+        }
+        Ok(sample)
     }
 }
 
@@ -115,6 +122,7 @@ fn parse(stdout: &str) -> Result<Sample> {
         requests,
         bytes,
         p99: Duration::from_micros(p99),
+        generator_busy: None,
     })
 }
 

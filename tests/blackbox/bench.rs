@@ -51,19 +51,25 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
         .iter()
         .map(|m| (m.workload.as_str(), m.concurrency))
         .collect();
-    // The second metadata figure keeps wrk on a core of its own, which
-    // needs a second core.
+    // The figures with wrk on a core of its own need a second core.
     let apart = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
-    let metadata_apart = [("metadata GET, generator on its own core", 2)];
+    let apart_only = |figures: Vec<(&'static str, usize)>| figures.into_iter().filter(|_| apart);
     let expected: Vec<(&str, usize)> = [
         ("download 64 KiB", 1),
         ("download 64 KiB", 2),
         ("download 1 MiB", 1),
         ("download 1 MiB", 2),
-        ("metadata GET (tickets get)", 2),
     ]
     .into_iter()
-    .chain(metadata_apart.into_iter().filter(|_| apart))
+    .chain(apart_only(vec![
+        ("download 64 KiB, generator on its own core", 2),
+        ("download 1 MiB, generator on its own core", 2),
+    ]))
+    .chain([("metadata GET (tickets get)", 2)])
+    .chain(apart_only(vec![(
+        "metadata GET, generator on its own core",
+        2,
+    )]))
     .chain([
         ("upload 1 MiB (tmpfs)", 1),
         ("upload 1 MiB (tmpfs)", 2),
@@ -83,6 +89,13 @@ async fn the_transfer_benchmark_measures_every_figure_beside_nginx_and_seaweedfs
     for m in &report.measurements {
         let counts = (m.clasp.len(), m.peers.len(), m.ceiling.len());
         assert_eq!(counts, (2, 2, 2), "{m:?}");
+        if m.workload.contains("generator on its own core") {
+            let busy = m.clasp_busy.iter().chain(&m.peer_busy);
+            assert_eq!(busy.clone().count(), 4, "{m:?}");
+            assert!(busy.copied().all(|b| (0.0..=1.0).contains(&b)), "{m:?}");
+        } else {
+            assert!(m.clasp_busy.is_empty() && m.peer_busy.is_empty(), "{m:?}");
+        }
         let all = m.clasp.iter().chain(&m.peers).chain(&m.ceiling);
         assert!(all.copied().all(|v| v > 0.0), "{m:?}");
         assert!(m.ratio() > 0.0);

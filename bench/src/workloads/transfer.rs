@@ -39,6 +39,7 @@ use crate::procs::{self, Clasp, Cpus, S3Target, Storage};
 use crate::wrk::Wrk;
 
 mod chunked;
+mod downloads;
 mod metadata;
 mod report;
 mod s3;
@@ -53,9 +54,6 @@ use target::{Target, empty_dir, pdf_bytes, put_op, tus_op};
 
 /// The largest file Clasp accepts by default: the uploads' and large downloads' size.
 pub const LARGE: usize = 30 * MIB;
-/// How long the process gets to give memory back after the download sweep
-/// before its resident size is read.
-const AFTER_BURST: Duration = Duration::from_secs(1);
 /// The size of the smaller downloads.
 pub const MEDIUM: usize = MIB;
 /// The ticket every benchmark attachment belongs to.
@@ -174,6 +172,8 @@ async fn pair(
         peers: Vec::new(),
         peer_p99: Vec::new(),
         ceiling: Vec::new(),
+        clasp_busy: Vec::new(),
+        peer_busy: Vec::new(),
         goal,
     };
     let what = |who: &str| format!("{who}: {} ×{concurrency}", m.workload);
@@ -185,11 +185,13 @@ async fn pair(
                     let sample = clasp().await.map_err(|e| e.context(what("Clasp")))?;
                     m.clasp.push(unit.of(&sample));
                     m.clasp_p99.push(sample.p99);
+                    m.clasp_busy.extend(sample.generator_busy);
                 }
                 1 => {
                     let sample = peer().await.map_err(|e| e.context(what(peer_name)))?;
                     m.peers.push(unit.of(&sample));
                     m.peer_p99.push(sample.p99);
+                    m.peer_busy.extend(sample.generator_busy);
                 }
                 _ => {
                     let sample = ceiling().await.map_err(|e| e.context(what("ceiling")))?;
@@ -256,6 +258,39 @@ impl Place {
     }
 }
 
+/// Servers confined to every core but the last, and `wrk` confined to the
+/// last: for the figures whose judgement needs the generator kept off the
+/// servers' cores (the metadata tail, and whether downloads are the
+/// generator's or the server's). Each server runs one worker per core it has.
+struct Apart {
+    place: Place,
+    wrk: Wrk,
+}
+
+impl Apart {
+    /// Starts the servers under `work`, nginx serving `files` as well as the
+    /// small one; `None` on one CPU.
+    fn start(
+        config: &Config,
+        client: &reqwest::Client,
+        work: &Path,
+        files: &[(&str, &[u8])],
+    ) -> Result<Option<Apart>> {
+        let Some((servers, generator)) = Cpus::split() else {
+            eprintln!("one CPU: no core to keep the generator apart on");
+            return Ok(None);
+        };
+        let root = work.join("apart");
+        let place = Place::start(config, client, &root, "apart", Some(&servers))?;
+        place.www(&root, "small.pdf", &pdf_bytes(4 * KIB))?;
+        for (name, bytes) in files {
+            place.www(&root, name, bytes)?;
+        }
+        let wrk = Wrk::new(&config.wrk_bin, work)?.on_cpus(&generator);
+        Ok(Some(Apart { place, wrk }))
+    }
+}
+
 /// Runs every transfer workload; `work` holds the servers' files on disk, and
 /// a directory made under the configured tmpfs those on tmpfs.
 pub async fn run(config: &Config, work: &Path) -> Result<Report> {
@@ -280,54 +315,38 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
         disk.www(&disk_root, name, bytes)?;
         tmpfs.www(&tmpfs_root, name, bytes)?;
     }
-    let (d, none) = (config.duration, HeaderMap::new());
-    let get = |url: String, headers: HeaderMap, c: usize| {
-        let wrk = wrk.clone();
-        async move || wrk.get(&url, &headers, c, d).await
-    };
-
+    let d = config.duration;
     let runs = |group| config.groups.contains(&group);
+    let apart = if runs(Group::Downloads) || runs(Group::Metadata) {
+        Apart::start(
+            config,
+            &client,
+            work,
+            &[("medium.pdf", &medium), ("large.pdf", &large)],
+        )?
+    } else {
+        None
+    };
     if runs(Group::Downloads) {
         eprintln!("downloads (local storage) against nginx sendfile");
-        let pid = disk.clasp.clasp.server.pid();
-        let idle = procs::rss(pid)?;
-        for (name, bytes, goal) in [("medium.pdf", &medium, 0.9), ("large.pdf", &large, 0.7)] {
-            let id = disk.clasp.upload(bytes).await?;
-            let signed = disk.clasp.signed_url(&id).await?;
-            for &c in &config.concurrency {
-                let figure = Figure {
-                    workload: format!("download {}", size_label(bytes.len())),
-                    role: Role::Download,
-                    bytes: bytes.len(),
-                    concurrency: c,
-                    unit: Unit::MibPerSec,
-                    peer: "nginx sendfile",
-                    goal: Some(goal),
-                };
-                let peer = format!("{}/{name}", disk.nginx.base);
-                let ceiling = format!("{}/{name}", tmpfs.nginx.base);
-                pair(
-                    config,
-                    &mut report,
-                    figure,
-                    get(signed.clone(), none.clone(), c),
-                    get(peer, none.clone(), c),
-                    get(ceiling, none.clone(), c),
-                    nothing,
-                )
-                .await?;
-            }
-        }
-        tokio::time::sleep(AFTER_BURST).await;
-        report.after_downloads = Some(Settled {
-            idle,
-            after: procs::rss(pid)?,
-        });
+        let files = downloads::Files {
+            medium: &medium,
+            large: &large,
+        };
+        downloads::run(
+            config,
+            &mut report,
+            (&disk, &tmpfs),
+            &wrk,
+            apart.as_ref(),
+            &files,
+        )
+        .await?;
     }
 
     if runs(Group::Metadata) {
         eprintln!("authenticated metadata GET against a 4 KiB static file");
-        metadata::run(config, &mut report, &disk, &wrk, &client, work).await?;
+        metadata::run(config, &mut report, &disk, &wrk, apart.as_ref()).await?;
     }
 
     let ids = Arc::new(Mutex::new(Vec::new()));

@@ -1,21 +1,17 @@
 //! Authenticated metadata GETs against nginx serving a 4 KiB static file,
 //! twice: with `wrk` and the servers sharing every core (where the
-//! throughput ratio is judged), and with a second Clasp and nginx confined to
-//! every core but the last, one worker per core they have, and `wrk` to the
-//! last (where the 99th percentile is judged). Sharing cores, a server worker
+//! throughput ratio is judged), and with the servers of [`Apart`] (where the
+//! 99th percentile is judged). Sharing cores, a server worker
 //! preempted by the generator for one scheduler slice holds every connection
 //! it serves for milliseconds: that 99th percentile measures the scheduler,
 //! and swings between runs of one build, nginx's too.
-
-use std::path::Path;
 
 use anyhow::Result;
 use reqwest::header::HeaderMap;
 
 use super::report::Role;
 use super::target::pdf_bytes;
-use super::{Config, Figure, KIB, Place, Report, Unit, nothing, pair};
-use crate::procs::Cpus;
+use super::{Apart, Config, Figure, KIB, Place, Report, Unit, nothing, pair};
 use crate::wrk::Wrk;
 
 /// The URLs one place's figure GETs, and Clasp's credential.
@@ -40,15 +36,14 @@ impl Urls {
     }
 }
 
-/// Measures the shared figure against the servers of `disk`, and the apart
-/// one against servers it starts under `work`.
+/// Measures the shared figure against the servers of `disk` with `wrk`, and
+/// the apart one against `apart`'s.
 pub(super) async fn run(
     config: &Config,
     report: &mut Report,
     disk: &Place,
     wrk: &Wrk,
-    client: &reqwest::Client,
-    work: &Path,
+    apart: Option<&Apart>,
 ) -> Result<()> {
     let (c, d, none) = (
         config.metadata_concurrency,
@@ -80,14 +75,10 @@ pub(super) async fn run(
     )
     .await?;
 
-    let Some((servers, generator)) = Cpus::split() else {
-        eprintln!("  one CPU: no core to keep the generator apart on");
+    let Some(apart) = apart else {
         return Ok(());
     };
-    let root = work.join("apart");
-    let apart = Place::start(config, client, &root, "apart", Some(&servers))?;
-    apart.www(&root, "small.pdf", &pdf_bytes(4 * KIB))?;
-    let (urls, wrk) = (Urls::of(&apart).await?, wrk.on_cpus(&generator));
+    let urls = Urls::of(&apart.place).await?;
     pair(
         config,
         report,
@@ -96,9 +87,9 @@ pub(super) async fn run(
             "metadata GET, generator on its own core",
             None,
         ),
-        get(&wrk, &urls.clasp, &urls.auth),
-        get(&wrk, &urls.peer, &none),
-        get(&wrk, &urls.ceiling, &none),
+        get(&apart.wrk, &urls.clasp, &urls.auth),
+        get(&apart.wrk, &urls.peer, &none),
+        get(&apart.wrk, &urls.ceiling, &none),
         nothing,
     )
     .await

@@ -24,6 +24,9 @@ pub fn size_label(bytes: usize) -> String {
 pub enum Role {
     /// Downloads through Clasp's streaming endpoint, local storage.
     Download,
+    /// The same downloads with the generator on a core of its own, at the
+    /// largest concurrency: where its own CPU shows whether it made the figure.
+    DownloadApart,
     /// Authenticated metadata GETs, the servers and the generator sharing
     /// every core: where the throughput ratio is judged.
     Metadata,
@@ -100,6 +103,11 @@ pub struct Measurement {
     /// The generator's ceiling in each round: the same requests against
     /// nginx's cheapest answer.
     pub ceiling: Vec<f64>,
+    /// With the generator on CPUs of its own: the share of their time they
+    /// were busy during each of Clasp's measurements.
+    pub clasp_busy: Vec<f64>,
+    /// The same during each of the peer's.
+    pub peer_busy: Vec<f64>,
     /// The least ratio (Clasp ÷ peer, of medians) the issue asks for.
     pub goal: Option<f64>,
 }
@@ -114,10 +122,17 @@ impl Measurement {
         median(&self.clasp) / median(&self.peers).max(1e-9)
     }
 
-    /// Whether Clasp's or the peer's median is within 20 % of the generator's
-    /// ceiling: then the ratio compares the generator with itself and is not
-    /// given.
+    /// Whether the generator may be what made Clasp's or the peer's figure:
+    /// with the generator on CPUs of its own, when they were busy 80 % of the
+    /// time or more (the direct evidence; a download's cheapest answer is the
+    /// peer's own, so there the ceiling would always say so); otherwise when
+    /// the median is within 20 % of the generator's ceiling. Then the ratio
+    /// compares the generator with itself and is not given.
     pub fn generator_bound(&self) -> bool {
+        if !self.clasp_busy.is_empty() || !self.peer_busy.is_empty() {
+            let busy = |v: &[f64]| !v.is_empty() && median(v) >= GENERATOR_MARGIN;
+            return busy(&self.clasp_busy) || busy(&self.peer_busy);
+        }
         let limit = GENERATOR_MARGIN * median(&self.ceiling);
         !self.ceiling.is_empty() && (median(&self.clasp) >= limit || median(&self.peers) >= limit)
     }
@@ -273,7 +288,14 @@ impl Report {
             let (plo, phi) = min_max(&m.peers);
             let (glo, ghi) = min_max(&m.ceiling);
             let unit = m.unit.label();
-            let ceiling = format!("{:.1} ({glo:.1}–{ghi:.1})", median(&m.ceiling));
+            let mut ceiling = format!("{:.1} ({glo:.1}–{ghi:.1})", median(&m.ceiling));
+            if !m.clasp_busy.is_empty() {
+                ceiling.push_str(&format!(
+                    "; its CPU busy {:.0} % (Clasp), {:.0} % (peer)",
+                    median(&m.clasp_busy) * 100.0,
+                    median(&m.peer_busy) * 100.0
+                ));
+            }
             let mut clasp = format!("{:.1} ({clo:.1}–{chi:.1}) {unit}", median(&m.clasp));
             let mut peer = format!("{:.1} ({plo:.1}–{phi:.1}) {unit}", median(&m.peers));
             if m.unit == Unit::PerSec {
@@ -350,6 +372,8 @@ mod tests {
             peers: vec![100_000.0],
             peer_p99: vec![Duration::from_millis(1)],
             ceiling: vec![300_000.0],
+            clasp_busy: Vec::new(),
+            peer_busy: Vec::new(),
             goal: Some(0.3),
         }
     }
@@ -368,6 +392,30 @@ mod tests {
         let missed = report(3).missed();
         assert_eq!(missed.len(), 1, "{missed:?}");
         assert!(missed[0].contains("p99 3.00 ms > 2 ms"), "{missed:?}");
+    }
+
+    #[test]
+    fn apart_from_the_servers_the_generator_is_judged_by_how_busy_its_cpu_was() {
+        let mut m = metadata(Role::MetadataApart, 1);
+        m.ceiling = vec![41_000.0];
+        m.clasp_busy = vec![0.4, 0.5, 0.45];
+        m.peer_busy = vec![0.6, 0.7, 0.65];
+        assert!(
+            !m.generator_bound(),
+            "a figure near the ceiling, its CPU half idle"
+        );
+        m.peer_busy = vec![0.85, 0.9, 0.95];
+        assert!(m.generator_bound());
+        let table = Report {
+            measurements: vec![m],
+            ..Report::default()
+        }
+        .render();
+        assert!(
+            table.contains("its CPU busy 45 % (Clasp), 90 % (peer)"),
+            "{table}"
+        );
+        assert!(table.contains("| generator-bound |"), "{table}");
     }
 
     #[test]
