@@ -3,10 +3,12 @@
 //! ratios measured side by side mean something):
 //!
 //! - downloads of 1 MiB and 30 MiB (by default) through Clasp's signed download
-//!   URL (local storage) against nginx serving the same file with sendfile;
+//!   URL (local storage) against nginx serving the same file with sendfile,
+//!   and again at the largest concurrency on cores apart from the generator,
+//!   judged by how busy the generator's core was (`transfer/downloads.rs`);
 //! - an authenticated metadata GET (`tickets` get) against nginx serving a
 //!   4 KiB static file, with the 99th percentile latency, twice: sharing the
-//!   cores with the generator, and on cores of their own ([`metadata`]);
+//!   cores with the generator, and on cores of their own (`transfer/metadata.rs`);
 //! - 30 MiB multipart uploads to the `tickets` dialect (SHA-256, magic check,
 //!   local storage) against nginx's dav module writing a PUT to a file, twice:
 //!   both servers writing to one tmpfs (the software's own cost, steady), and
