@@ -18,9 +18,10 @@ pub fn free_port() -> Result<u16> {
 }
 
 /// A set of CPUs a process is confined to, as `taskset -c` takes it: the
-/// metadata GETs are measured once with the servers on cores of their own and
-/// the generator on another, so that the generator's work never preempts a
-/// server and the latency recorded is the server's.
+/// downloads and metadata GETs are measured once more with the servers on
+/// cores of their own and the generator on another, so that the generator's
+/// work never preempts a server and its own CPU shows whether it was the
+/// limit.
 #[derive(Debug, Clone)]
 pub struct Cpus {
     /// The first CPU of the set.
@@ -56,7 +57,7 @@ impl Cpus {
         )
     }
 
-    /// `taskset`'s list, e.g. `1` or `0-2`.
+    /// `taskset`'s list, e.g. `1-1` or `0-2`.
     fn list(&self) -> String {
         format!("{}-{}", self.first, self.first + self.count - 1)
     }

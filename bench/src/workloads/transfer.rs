@@ -270,12 +270,13 @@ struct Apart {
 }
 
 impl Apart {
-    /// Starts the servers under `work`, nginx serving `files` as well as the
-    /// small one; `None` on one CPU.
+    /// Starts the servers under `work`, nginx serving `files`, and confines
+    /// a copy of `wrk`; `None` on one CPU.
     fn start(
         config: &Config,
         client: &reqwest::Client,
         work: &Path,
+        wrk: &Wrk,
         files: &[(&str, &[u8])],
     ) -> Result<Option<Apart>> {
         let Some((servers, generator)) = Cpus::split() else {
@@ -284,11 +285,10 @@ impl Apart {
         };
         let root = work.join("apart");
         let place = Place::start(config, client, &root, "apart", Some(&servers))?;
-        place.www(&root, "small.pdf", &pdf_bytes(4 * KIB))?;
         for (name, bytes) in files {
             place.www(&root, name, bytes)?;
         }
-        let wrk = Wrk::new(&config.wrk_bin, work)?.on_cpus(&generator);
+        let wrk = wrk.on_cpus(&generator);
         Ok(Some(Apart { place, wrk }))
     }
 }
@@ -309,23 +309,19 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
     let tus_dir = tmpfs_root.join("tus");
     let tus = procs::tus(&config.tus_script, &tus_dir)?;
     let tus_files = format!("{}/files", tus.base);
-    for (name, bytes) in [
+    let files: [(&str, &[u8]); 3] = [
         ("small.pdf", &small),
         ("medium.pdf", &medium),
         ("large.pdf", &large),
-    ] {
+    ];
+    for (name, bytes) in files {
         disk.www(&disk_root, name, bytes)?;
         tmpfs.www(&tmpfs_root, name, bytes)?;
     }
     let d = config.duration;
     let runs = |group| config.groups.contains(&group);
     let apart = if runs(Group::Downloads) || runs(Group::Metadata) {
-        Apart::start(
-            config,
-            &client,
-            work,
-            &[("medium.pdf", &medium), ("large.pdf", &large)],
-        )?
+        Apart::start(config, &client, work, &wrk, &files)?
     } else {
         None
     };
