@@ -119,7 +119,7 @@ fn part_files(work: &Workdir) -> Vec<String> {
     work.blob_files()
         .into_iter()
         .map(|p| p.display().to_string())
-        .filter(|p| p.contains(".part-"))
+        .filter(|p| p.contains(".attempt-"))
         .collect()
 }
 

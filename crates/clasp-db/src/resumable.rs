@@ -19,6 +19,15 @@ macro_rules! resumable_store {
                 i64::try_from(n).map_err(|e| RepoError::Backend(e.to_string()))
             }
 
+            /// `stored_by` as the column keeps it: attempt numbers, comma-separated.
+            fn attempts_text(attempts: &[u32]) -> String {
+                attempts
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }
+
             fn the_upload(
                 tenant: TenantId,
                 id: AttachmentId,
@@ -55,29 +64,63 @@ macro_rules! resumable_store {
                     id: AttachmentId,
                 ) -> Stored<Option<Progress>> {
                     let mut conn = self.conn().await?;
-                    let row: Option<(i64, i64, i32)> = the_upload(tenant, id)
-                        .select((r::length, r::received, r::parts))
+                    let row: Option<(i64, i64, i32, i32, String)> = the_upload(tenant, id)
+                        .select((r::length, r::received, r::parts, r::attempts, r::stored_by))
                         .get_result(&mut *conn)
                         .await
                         .optional()
                         .map_err(query_error)?;
-                    let corrupt = |e: std::num::TryFromIntError| {
-                        RepoError::Backend(format!("stored upload progress is invalid: {e}"))
-                    };
-                    row.map(|(length, received, parts)| {
+                    let corrupt = |e| $crate::error::corrupt("upload progress", e);
+                    row.map(|(length, received, parts, attempts, stored_by)| {
+                        let stored_by = stored_by
+                            .split(',')
+                            .filter(|n| !n.is_empty())
+                            .map(str::parse)
+                            .collect::<Result<Vec<u32>, _>>()
+                            .map_err(|e| $crate::error::corrupt("upload progress", e))?;
                         Ok(Progress {
                             tenant_id: tenant,
                             attachment_id: id,
                             length: u64::try_from(length).map_err(corrupt)?,
                             received: u64::try_from(received).map_err(corrupt)?,
                             parts: u32::try_from(parts).map_err(corrupt)?,
+                            attempts: u32::try_from(attempts).map_err(corrupt)?,
+                            stored_by,
                         })
                     })
                     .transpose()
                 }
 
-                async fn advance(&self, from: &Progress, received: u64) -> Stored<bool> {
+                async fn begin_attempt(
+                    &self,
+                    tenant: TenantId,
+                    id: AttachmentId,
+                ) -> Stored<Option<u32>> {
+                    let mut conn = self.conn().await?;
+                    let attempts: Option<i32> = diesel::update(the_upload(tenant, id))
+                        .set(r::attempts.eq(r::attempts + 1))
+                        .returning(r::attempts)
+                        .get_result(&mut *conn)
+                        .await
+                        .optional()
+                        .map_err(query_error)?;
+                    attempts
+                        .map(|n| {
+                            u32::try_from(n - 1)
+                                .map_err(|e| $crate::error::corrupt("upload progress", e))
+                        })
+                        .transpose()
+                }
+
+                async fn advance(
+                    &self,
+                    from: &Progress,
+                    received: u64,
+                    attempt: u32,
+                ) -> Stored<bool> {
                     let parts = i32::try_from(from.parts).unwrap_or(i32::MAX);
+                    let mut stored_by = from.stored_by.clone();
+                    stored_by.push(attempt);
                     changed_any!(
                         self,
                         diesel::update(
@@ -85,7 +128,11 @@ macro_rules! resumable_store {
                                 .filter(r::received.eq(stored(from.received)?))
                                 .filter(r::parts.eq(parts)),
                         )
-                        .set((r::received.eq(stored(received)?), r::parts.eq(parts + 1)))
+                        .set((
+                            r::received.eq(stored(received)?),
+                            r::parts.eq(parts + 1),
+                            r::stored_by.eq(attempts_text(&stored_by)),
+                        ))
                     )
                 }
 

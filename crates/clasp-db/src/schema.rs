@@ -183,5 +183,7 @@ diesel::table! {
         length -> BigInt,
         received -> BigInt,
         parts -> Integer,
+        attempts -> Integer,
+        stored_by -> Text,
     }
 }

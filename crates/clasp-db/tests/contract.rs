@@ -15,7 +15,14 @@ mod common;
 /// backend (a temporary directory, a database server) alive for the test.
 macro_rules! contract_suite {
     ($adapter:ident, $open:expr) => {
-        contract_suite!($adapter, $open, attachment_repository, attachment_quotas, identity_store);
+        contract_suite!(
+            $adapter,
+            $open,
+            attachment_repository,
+            attachment_quotas,
+            identity_store,
+            resumable_store
+        );
     };
     ($adapter:ident, $open:expr, $($suite:ident),+) => {
         mod $adapter {

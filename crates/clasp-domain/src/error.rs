@@ -213,7 +213,8 @@ impl AttachmentError {
                 ValidationError::MalformedChecksum
                 | ValidationError::InvalidUploader
                 | ValidationError::EmptyFile
-                | ValidationError::SizeMismatch { .. } => ErrorKind::InvalidUpload,
+                | ValidationError::SizeMismatch { .. }
+                | ValidationError::TooManyParts { .. } => ErrorKind::InvalidUpload,
             },
             AttachmentError::Interrupted(_) => ErrorKind::Interrupted,
             AttachmentError::ChecksumMismatch { .. } => ErrorKind::ChecksumMismatch,

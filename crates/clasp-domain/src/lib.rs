@@ -108,6 +108,13 @@ mod contract_tests {
     }
 
     #[test]
+    fn memory_resumable_passes_the_contract() {
+        block_on(contract::resumable_store(
+            &crate::memory::MemoryResumable::default(),
+        ));
+    }
+
+    #[test]
     fn memory_blobs_pass_the_contract() {
         block_on(contract::blob_store(&MemoryBlobs::default()));
     }

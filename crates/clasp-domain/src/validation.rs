@@ -80,6 +80,12 @@ pub enum ValidationError {
         /// What arrived.
         actual: u64,
     },
+    /// A resumable upload was sent in more requests than it may take.
+    #[error("a resumable upload takes at most {limit} requests carrying bytes; send larger parts")]
+    TooManyParts {
+        /// The limit in force.
+        limit: u32,
+    },
 }
 
 /// How long a direct-upload URL works by default: 15 minutes.

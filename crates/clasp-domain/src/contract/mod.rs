@@ -14,12 +14,14 @@ mod identities;
 mod listing;
 mod quotas;
 mod repository;
+mod resumable;
 mod signer;
 
 pub use blobs::blob_store;
 pub use identities::identity_store;
 pub use quotas::{ADMITTED, CONCURRENT_UPLOADS, ROUNDS, attachment_quotas};
 pub use repository::attachment_repository;
+pub use resumable::resumable_store;
 pub use signer::{signer_keeps_uploads_apart, upload_signer, url_signer};
 
 use time::OffsetDateTime;

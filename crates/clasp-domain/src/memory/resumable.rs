@@ -28,12 +28,20 @@ impl ResumableStore for MemoryResumable {
         Ok(lock(&self.0).get(&(tenant, id)).cloned())
     }
 
-    async fn advance(&self, from: &Progress, received: u64) -> Stored<bool> {
+    async fn begin_attempt(&self, tenant: TenantId, id: AttachmentId) -> Stored<Option<u32>> {
+        Ok(lock(&self.0).get_mut(&(tenant, id)).map(|p| {
+            p.attempts += 1;
+            p.attempts - 1
+        }))
+    }
+
+    async fn advance(&self, from: &Progress, received: u64, attempt: u32) -> Stored<bool> {
         let mut all = lock(&self.0);
         match all.get_mut(&(from.tenant_id, from.attachment_id)) {
             Some(p) if p.received == from.received && p.parts == from.parts => {
                 p.received = received;
                 p.parts += 1;
+                p.stored_by.push(attempt);
                 Ok(true)
             }
             _ => Ok(false),

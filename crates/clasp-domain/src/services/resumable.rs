@@ -12,7 +12,7 @@ use crate::error::{AttachmentError, Outcome};
 use crate::events::Cause;
 use crate::inspect::{BodyError, BodyStream, Inspector};
 use crate::ports::BlobError;
-use crate::resumable::{Progress, part_key};
+use crate::resumable::{MAX_ATTEMPTS, Progress, attempt_key};
 use crate::services::attachments::require;
 use crate::services::{AttachmentService, Lookup, NewUpload};
 use crate::state::AttachmentState;
@@ -74,6 +74,8 @@ impl AttachmentService {
             length,
             received: 0,
             parts: 0,
+            attempts: 0,
+            stored_by: Vec::new(),
         };
         if let Err(e) = self.ports.resumable.begin_resumable(&progress).await {
             let _ = self
@@ -167,6 +169,12 @@ impl AttachmentService {
     /// bytes must be the declared type's magic (or the whole upload is
     /// refused and nothing of it kept). With the last byte the upload is
     /// finished as any upload is; the answer says where it now stands.
+    ///
+    /// The part is written to an object of this request's own
+    /// ([`attempt_key`]), so a request racing this one for the same offset
+    /// (a client retrying one it believes lost) never overwrites or deletes
+    /// these bytes, nor this one its: whichever moves the upload on first
+    /// keeps its part, the other deletes its own and is told the new offset.
     pub async fn append(
         &self,
         principal: &Principal,
@@ -182,43 +190,46 @@ impl AttachmentService {
                 expected: standing.offset,
             });
         };
+        if progress.attempts >= MAX_ATTEMPTS {
+            return Err(ValidationError::TooManyParts {
+                limit: MAX_ATTEMPTS,
+            }
+            .into());
+        }
+        let attempt = self
+            .ports
+            .resumable
+            .begin_attempt(principal.tenant_id, id)
+            .await?
+            .ok_or(AttachmentError::NotFound)?;
         let cause = Cause::from(principal);
-        let attachment = &standing.attachment;
-        let key = part_key(attachment, progress.parts);
-        let left = progress.length - progress.received;
-        let mut inspector = Inspector::new(body, left, &attachment.content_type);
-        if offset > 0 {
-            inspector = inspector.without_magic();
-        }
-        let mut digest = Digesting::new(inspector, checksum.as_ref());
-        let stored = self.ports.blobs.put(&key, &mut digest).await;
-        let failure = digest.inner.failure().cloned();
-        let size = match (stored, failure) {
-            (Ok(size), None) => size,
-            (_, Some(BodyError::Rejected(refusal @ ValidationError::TooLarge { .. }))) => {
-                return Err(refusal.into());
+        let key = attempt_key(&standing.attachment, attempt);
+        let size = match self
+            .store_part(
+                &standing.attachment,
+                &progress,
+                &key,
+                body,
+                checksum,
+                &cause,
+            )
+            .await
+        {
+            Ok(size) => size,
+            Err(e) => {
+                self.delete_bytes(&key).await;
+                return Err(e);
             }
-            (_, Some(BodyError::Rejected(refusal))) => {
-                let refusal = AttachmentError::from(refusal);
-                let rejected = self.rejection(attachment, &refusal, &cause);
-                self.remove_parts(attachment, progress.parts).await;
-                self.discard(attachment, Some(&rejected)).await;
-                let _ = self
-                    .ports
-                    .resumable
-                    .forget_resumable(attachment.tenant_id, id)
-                    .await;
-                return Err(refusal);
-            }
-            (Err(e), _) => return Err(e.into()),
-            (Ok(_), Some(interrupted)) => return Err(BlobError::Body(interrupted).into()),
         };
-        if let Some(mismatch) = digest.mismatch(checksum.as_ref()) {
-            self.delete_bytes(&key).await;
-            return Err(mismatch);
-        }
         let received = offset + size;
-        if !self.ports.resumable.advance(&progress, received).await? {
+        // A failed compare-and-set may still have been applied, so only a
+        // refused one deletes the part; the sweeper finds one left behind.
+        if !self
+            .ports
+            .resumable
+            .advance(&progress, received, attempt)
+            .await?
+        {
             self.delete_bytes(&key).await;
             let now = self.progress_of(principal, id).await?.0;
             return Err(AttachmentError::OffsetMismatch {
@@ -229,8 +240,10 @@ impl AttachmentService {
         if received < progress.length {
             return Ok(standing);
         }
-        let parts = progress.parts + 1;
-        let done = self.finish(standing.attachment, parts, &cause).await;
+        let mut stored = progress.clone();
+        stored.parts += 1;
+        stored.stored_by.push(attempt);
+        let done = self.finish(standing.attachment, &stored, &cause).await;
         self.ports.audit(
             Change::Upload,
             principal.into(),
@@ -246,17 +259,65 @@ impl AttachmentService {
         })
     }
 
-    /// Reads the `parts` of a fully received upload once, in order, through
-    /// the checks of any upload into its blob key, and settles it.
+    /// Streams `body` into `key` as the part at `progress`, through the
+    /// checks of any upload and the client's `checksum`: how many bytes it
+    /// stored. A part whose bytes are refused (not the declared type) ends
+    /// the whole upload; a part too large or broken off ends only itself.
+    async fn store_part(
+        &self,
+        attachment: &Attachment,
+        progress: &Progress,
+        key: &str,
+        body: BodyStream,
+        checksum: Option<PartChecksum>,
+        cause: &Cause,
+    ) -> Outcome<u64> {
+        let left = progress.length - progress.received;
+        let mut inspector = Inspector::new(body, left, &attachment.content_type);
+        if progress.received > 0 {
+            inspector = inspector.without_magic();
+        }
+        let mut digest = Digesting::new(inspector, checksum.as_ref());
+        let stored = self.ports.blobs.put(key, &mut digest).await;
+        let failure = digest.inner.failure().cloned();
+        let size = match (stored, failure) {
+            (Ok(size), None) => size,
+            (_, Some(BodyError::Rejected(refusal @ ValidationError::TooLarge { .. }))) => {
+                return Err(refusal.into());
+            }
+            (_, Some(BodyError::Rejected(refusal))) => {
+                let refusal = AttachmentError::from(refusal);
+                let rejected = self.rejection(attachment, &refusal, cause);
+                self.remove_parts(attachment, progress).await;
+                self.discard(attachment, Some(&rejected)).await;
+                let _ = self
+                    .ports
+                    .resumable
+                    .forget_resumable(attachment.tenant_id, attachment.id)
+                    .await;
+                return Err(refusal);
+            }
+            (Err(e), _) => return Err(e.into()),
+            (Ok(_), Some(interrupted)) => return Err(BlobError::Body(interrupted).into()),
+        };
+        match digest.mismatch(checksum.as_ref()) {
+            Some(mismatch) => Err(mismatch),
+            None => Ok(size),
+        }
+    }
+
+    /// Reads the parts of a fully received upload (at `progress`) once, in
+    /// order, through the checks of any upload into its blob key, and settles
+    /// it.
     async fn finish(
         &self,
         attachment: Attachment,
-        parts: u32,
+        progress: &Progress,
         cause: &Cause,
     ) -> Outcome<Attachment> {
         let this = self.scoped(attachment.tenant_id).await?;
         let blobs = self.ports.blobs.clone();
-        let keys: Vec<String> = (0..parts).map(|i| part_key(&attachment, i)).collect();
+        let keys = progress.part_keys(&attachment);
         let body: BodyStream = Box::pin(
             futures::stream::iter(keys)
                 .then(move |key| {
@@ -272,7 +333,16 @@ impl AttachmentService {
                 }),
         );
         let inspected = this.receive_bytes(&attachment, body, cause).await;
-        self.remove_parts(&attachment, parts).await;
+        // attempts begun since `progress` was read leave objects too
+        let latest = self
+            .ports
+            .resumable
+            .progress(attachment.tenant_id, attachment.id)
+            .await
+            .ok()
+            .flatten();
+        self.remove_parts(&attachment, latest.as_ref().unwrap_or(progress))
+            .await;
         let _ = self
             .ports
             .resumable
@@ -290,7 +360,7 @@ impl AttachmentService {
             return Err(AttachmentError::NotPending(standing.attachment.state));
         };
         let attachment = &standing.attachment;
-        self.remove_parts(attachment, progress.parts).await;
+        self.remove_parts(attachment, &progress).await;
         self.ports
             .attachments
             .delete(attachment.tenant_id, id, None)
@@ -311,11 +381,8 @@ impl AttachmentService {
             .progress(attachment.tenant_id, attachment.id)
             .await?;
         if let Some(progress) = progress {
-            for index in 0..=progress.parts {
-                self.ports
-                    .blobs
-                    .delete(&part_key(attachment, index))
-                    .await?;
+            for key in progress.written_keys(attachment) {
+                self.ports.blobs.delete(&key).await?;
             }
             self.ports
                 .resumable
@@ -325,11 +392,12 @@ impl AttachmentService {
         Ok(())
     }
 
-    /// Deletes parts `0..parts` of `attachment`, best effort (the sweeper
-    /// deletes what is left of an upload that is not finished).
-    async fn remove_parts(&self, attachment: &Attachment, parts: u32) {
-        for index in 0..parts {
-            self.delete_bytes(&part_key(attachment, index)).await;
+    /// Deletes every object the upload of `attachment` may have written, as
+    /// far as `progress` knows, best effort (the sweeper deletes what is left
+    /// of an upload that is not finished).
+    async fn remove_parts(&self, attachment: &Attachment, progress: &Progress) {
+        for key in progress.written_keys(attachment) {
+            self.delete_bytes(&key).await;
         }
     }
 }

@@ -258,3 +258,129 @@ fn terminated_or_expired_uploads_leave_nothing() {
     let quota = block_on(f.mem.ports.attachments.quota(f.writer.tenant_id)).unwrap();
     assert_eq!(quota.usage.bytes, 0, "the quota is given back");
 }
+
+/// A body that yields `data`, then ends only once `gate` opens: a request
+/// whose bytes are all in but whose part is not yet stored.
+fn held_body(data: &[u8], gate: futures::channel::oneshot::Receiver<()>) -> BodyStream {
+    use futures::StreamExt;
+    let data = Bytes::copy_from_slice(data);
+    let end = futures::stream::once(async move {
+        let _ = gate.await;
+    })
+    .filter_map(|()| async { None });
+    Box::pin(futures::stream::iter([Ok::<_, BodyError>(data)]).chain(end))
+}
+
+/// The attack: a client retries a part it believes lost while the first
+/// request is still being stored, with other bytes. Both are stored before
+/// either moves the upload on; the one that loses must not delete or
+/// overwrite the winner's part (they once shared one object, so the loser
+/// deleted it and the upload failed at its last byte).
+#[test]
+fn two_requests_racing_for_one_offset_keep_the_winners_part() {
+    let f = fixture();
+    let data = pdf(3_000);
+    let begun = block_on(f.service.begin_resumable(
+        &f.writer,
+        upload("a.pdf", "application/pdf"),
+        3_000,
+    ))
+    .unwrap();
+    let id = begun.attachment.id;
+    let (open_first, first_gate) = futures::channel::oneshot::channel();
+    let (open_retry, retry_gate) = futures::channel::oneshot::channel();
+    let first = f.service.append(
+        &f.writer,
+        id,
+        0,
+        held_body(&data[..1_000], first_gate),
+        None,
+    );
+    let mut other = pdf(600);
+    other[100] ^= 0xff;
+    let retry = f
+        .service
+        .append(&f.writer, id, 0, held_body(&other, retry_gate), None);
+    // `join!` polls in order: both requests are writing before the gates open
+    let (first, retry, ()) = block_on(async {
+        futures::join!(first, retry, async {
+            open_first.send(()).unwrap();
+            open_retry.send(()).unwrap();
+        })
+    });
+    assert_eq!(first.unwrap().offset, 1_000, "the first stored its part");
+    assert_eq!(
+        retry.err(),
+        Some(AttachmentError::OffsetMismatch { expected: 1_000 }),
+        "the retry lost and is told where the upload is"
+    );
+    let done = block_on(
+        f.service
+            .append(&f.writer, id, 1_000, body(&data[1_000..]), None),
+    )
+    .unwrap();
+    assert_eq!(done.attachment.state, AttachmentState::Ready);
+    assert_eq!(
+        done.attachment.sha256.as_deref(),
+        Some(hex::encode(Sha256::digest(&data)).as_str()),
+        "the file is the winner's bytes and the rest, not the retry's"
+    );
+    assert_eq!(f.mem.blobs.len(), 1, "no part is left behind");
+}
+
+/// A request whose process died while storing its part leaves its object;
+/// ending the upload finds it by its number and deletes it.
+#[test]
+fn objects_of_requests_that_died_are_deleted_with_the_upload() {
+    let f = fixture();
+    let begun = block_on(f.service.begin_resumable(
+        &f.writer,
+        upload("a.pdf", "application/pdf"),
+        5_000,
+    ))
+    .unwrap();
+    let attachment = begun.attachment;
+    block_on(
+        f.service
+            .append(&f.writer, attachment.id, 0, body(&pdf(1_000)), None),
+    )
+    .unwrap();
+    let resumable = &f.mem.ports.resumable;
+    let died = block_on(resumable.begin_attempt(f.writer.tenant_id, attachment.id))
+        .unwrap()
+        .unwrap();
+    let key = crate::resumable::attempt_key(&attachment, died);
+    block_on(f.mem.ports.blobs.put(&key, &mut body(&[1; 10]))).unwrap();
+    assert_eq!(f.mem.blobs.len(), 2);
+    block_on(f.service.terminate(&f.writer, attachment.id)).unwrap();
+    assert!(f.mem.blobs.is_empty(), "the dead request's object went too");
+}
+
+/// Sending a file a few bytes at a time would leave an object per request;
+/// an upload takes at most `MAX_ATTEMPTS` of them.
+#[test]
+fn an_upload_takes_a_bounded_number_of_requests() {
+    let f = fixture();
+    let begun = block_on(f.service.begin_resumable(
+        &f.writer,
+        upload("a.pdf", "application/pdf"),
+        5_000,
+    ))
+    .unwrap();
+    let id = begun.attachment.id;
+    for _ in 0..crate::resumable::MAX_ATTEMPTS {
+        block_on(f.mem.ports.resumable.begin_attempt(f.writer.tenant_id, id))
+            .unwrap()
+            .unwrap();
+    }
+    let refused = block_on(f.service.append(&f.writer, id, 0, body(&pdf(1_000)), None));
+    assert_eq!(
+        refused.err(),
+        Some(AttachmentError::Invalid(
+            crate::validation::ValidationError::TooManyParts {
+                limit: crate::resumable::MAX_ATTEMPTS
+            }
+        ))
+    );
+    assert!(f.mem.blobs.is_empty(), "nothing was stored");
+}

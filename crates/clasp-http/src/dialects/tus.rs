@@ -249,7 +249,7 @@ async fn head(caller: Caller, _: Speaks, id: Upload, services: Data<Services>) -
     ("Upload-Checksum" = Option<String>, Header, description = "`sha1 <base64>` or `sha256 <base64>` of these bytes"),
 ), request_body(content = crate::download::Body, content_type = "application/offset+octet-stream", description = "The bytes from `Upload-Offset` on"), responses(
     (status = 204, description = "Stored: `Upload-Offset` is where the upload now is; with the last byte the file was checked and `Clasp-Attachment-Id` names the attachment"),
-    (status = 400, description = "No `Upload-Offset`, or an unknown checksum algorithm", body = ErrorJson),
+    (status = 400, description = "No `Upload-Offset`, an unknown checksum algorithm, or the upload's 1,001st `PATCH` carrying bytes (`invalid_request`)", body = ErrorJson),
     (status = 404, description = "No such upload in the caller's tenant", body = ErrorJson),
     (status = 409, description = "The upload is not at `Upload-Offset`", body = ErrorJson),
     (status = 410, description = "Past its deadline", body = ErrorJson),

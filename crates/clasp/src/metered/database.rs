@@ -85,6 +85,7 @@ timed_port!(MeteredMetadata<dyn IdentityStore>, IdentityStore, "database" {
 timed_port!(MeteredMetadata<dyn ResumableStore>, ResumableStore, "database" {
     fn begin_resumable(&self, progress: &Progress) -> Stored<()>;
     fn progress(&self, tenant: TenantId, id: AttachmentId) -> Stored<Option<Progress>>;
-    fn advance(&self, from: &Progress, received: u64) -> Stored<bool>;
+    fn begin_attempt(&self, tenant: TenantId, id: AttachmentId) -> Stored<Option<u32>>;
+    fn advance(&self, from: &Progress, received: u64, attempt: u32) -> Stored<bool>;
     fn forget_resumable(&self, tenant: TenantId, id: AttachmentId) -> Stored<()>;
 });
