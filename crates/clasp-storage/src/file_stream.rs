@@ -1,86 +1,199 @@
-//! Streaming a local file to a download with few, large reads.
+//! Streaming a local file to a download: what the page cache holds is read
+//! on the serving thread, the rest on the blocking pool, each chunk into the
+//! buffer of the chunk before.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
-use std::path::PathBuf;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use clasp_domain::ports::{BlobError, BlobStream};
 use futures::StreamExt;
-use tokio::task::JoinHandle;
 
-/// Bytes read at a time. Each read is one trip to tokio's blocking pool and
-/// each chunk one write to the socket, so chunks are large: with one request in
-/// flight, 512 KiB streamed a 1 MiB download 1.3 times as fast as 256 KiB, and
-/// 1 MiB no faster than 512 KiB while leaving more memory behind in the
-/// allocator (docs/performance.md). A download in flight holds about three
-/// chunks (the one being read, the one being sent, actix's write buffer); a
-/// file smaller than a chunk, just its size.
-const CHUNK_BYTES: u64 = 512 * 1024;
+/// Bytes read at a time. Each chunk is one read and one write to the socket,
+/// and actix-http copies it into its connection's write buffer first. With
+/// reads that seldom leave the serving thread (below), 256 KiB made 1 MiB
+/// downloads fastest: 120, 192, 384, 512 KiB and 1 MiB were each measured
+/// against it (docs/performance.md, "eighth session"). A download in flight
+/// holds its chunk's buffer and actix's copy of it.
+const CHUNK_BYTES: usize = 256 * 1024;
 
-/// A read of the next chunk, running on the blocking pool; it hands the file
-/// back with the bytes so the next read can continue where it stopped.
-type PendingRead = JoinHandle<Result<(File, Bytes), BlobError>>;
+/// How a chunk is read without waiting for the disk: [`cached_read`], or in
+/// tests a reader that never can, to take the blocking pool's way.
+type CachedRead = fn(&File, &mut [u8], u64) -> Option<std::io::Result<usize>>;
 
-/// The bytes `range` of `file` (at `path`, named in errors). The next chunk is
-/// read while the current one is being sent, so the disk (or page cache) and
-/// the socket work at the same time. A file shorter than `range` is an error,
-/// never a silently short body.
+/// A download being read.
+struct Reading {
+    cached: CachedRead,
+    file: Arc<File>,
+    path: Arc<Path>,
+    /// Where the next chunk starts, and where the range ends.
+    at: u64,
+    end: u64,
+    /// The chunk handed out last. actix copies a chunk into its write buffer
+    /// and drops it before it asks for the next, so by then this is the only
+    /// handle on its buffer, which the next chunk is read into: a download
+    /// fills one buffer over and over instead of allocating one per chunk.
+    last: Option<Bytes>,
+}
+
+/// The bytes `range` of `file` (at `path`, named in errors). A file shorter
+/// than `range` is an error, never a silently short body.
 pub(crate) fn file_stream(file: File, path: PathBuf, range: Range<u64>) -> BlobStream {
-    let remaining = range.end.saturating_sub(range.start);
-    let start = range.start;
-    let first = (remaining > 0).then(|| {
-        let path = path.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut file = file;
-            file.seek(SeekFrom::Start(start))
-                .map_err(|e| failed(&path, "seeking in", &e))?;
-            read_chunk(file, &path, remaining)
-        })
-    });
-    futures::stream::try_unfold(
-        (first, remaining),
-        move |(pending, remaining): (Option<PendingRead>, u64)| {
-            let path = path.clone();
-            async move {
-                let Some(pending) = pending else {
-                    return Ok(None);
-                };
-                let (file, chunk) = pending.await.map_err(|e| {
-                    BlobError::Backend(format!("reading {}: {e}", path.display()))
-                })??;
-                let remaining = remaining - chunk.len() as u64;
-                let next = (remaining > 0).then(|| {
-                    tokio::task::spawn_blocking(move || read_chunk(file, &path, remaining))
-                });
-                Ok(Some((chunk, (next, remaining))))
-            }
-        },
-    )
+    stream_with(cached_read, file, path, range)
+}
+
+fn stream_with(cached: CachedRead, file: File, path: PathBuf, range: Range<u64>) -> BlobStream {
+    let reading = Reading {
+        cached,
+        file: Arc::new(file),
+        path: path.into(),
+        at: range.start,
+        end: range.end,
+        last: None,
+    };
+    futures::stream::try_unfold(reading, |mut reading| async move {
+        if reading.at >= reading.end {
+            return Ok(None);
+        }
+        let chunk = reading.next_chunk().await?;
+        Ok(Some((chunk, reading)))
+    })
     .boxed()
 }
 
-/// Reads the next chunk of at most [`CHUNK_BYTES`] of the `remaining` bytes.
-fn read_chunk(
-    file: File,
-    path: &std::path::Path,
-    remaining: u64,
-) -> Result<(File, Bytes), BlobError> {
-    let wanted = remaining.min(CHUNK_BYTES);
-    let mut chunk = Vec::with_capacity(usize::try_from(wanted).unwrap_or(0));
-    let mut part = file.take(wanted);
-    part.read_to_end(&mut chunk)
-        .map_err(|e| failed(path, "reading", &e))?;
-    if chunk.is_empty() {
-        return Err(BlobError::Backend(format!(
-            "{} ended {remaining} bytes early",
-            path.display()
-        )));
+impl Reading {
+    async fn next_chunk(&mut self) -> Result<Bytes, BlobError> {
+        let left = self.end - self.at;
+        let wanted = usize::try_from(left).map_or(CHUNK_BYTES, |n| n.min(CHUNK_BYTES));
+        let mut buffer = self.buffer(wanted);
+        let read = match (self.cached)(&self.file, &mut buffer, self.at) {
+            Some(read) => read,
+            None => {
+                // Not all in the page cache: the disk may take milliseconds,
+                // so the read waits on the blocking pool, not on this thread.
+                let file = self.file.clone();
+                let at = self.at;
+                let (back, read) = tokio::task::spawn_blocking(move || {
+                    let read = file.read_at(&mut buffer, at);
+                    (buffer, read)
+                })
+                .await
+                .map_err(|e| BlobError::Backend(format!("reading {}: {e}", self.path.display())))?;
+                buffer = back;
+                read
+            }
+        }
+        .map_err(|e| BlobError::Backend(format!("reading {}: {e}", self.path.display())))?;
+        if read == 0 {
+            return Err(BlobError::Backend(format!(
+                "{} ended {left} bytes early",
+                self.path.display()
+            )));
+        }
+        buffer.truncate(read);
+        self.at += read as u64;
+        let chunk = buffer.freeze();
+        self.last = Some(chunk.clone());
+        Ok(chunk)
     }
-    Ok((part.into_inner(), Bytes::from(chunk)))
+
+    /// A buffer of `len` bytes for the next chunk: the last chunk's, if
+    /// nothing else holds it any more.
+    fn buffer(&mut self, len: usize) -> BytesMut {
+        match self.last.take().map(Bytes::try_into_mut) {
+            Some(Ok(mut reused)) => {
+                reused.resize(len, 0);
+                reused
+            }
+            _ => {
+                // Not `BytesMut::zeroed`: jemalloc zeroes a large block it
+                // reuses by handing its pages back to the kernel, and each
+                // page then faults in again, about 130 faults a download.
+                let mut fresh = BytesMut::with_capacity(len);
+                fresh.resize(len, 0);
+                fresh
+            }
+        }
+    }
 }
 
-fn failed(path: &std::path::Path, doing: &str, e: &std::io::Error) -> BlobError {
-    BlobError::Backend(format!("{doing} {}: {e}", path.display()))
+/// Reads into `buffer` at `at` what the page cache holds, without waiting for
+/// the disk (`preadv2` with `RWF_NOWAIT`): how many bytes, or `None` when
+/// none are cached or the file system cannot say.
+#[cfg(target_os = "linux")]
+fn cached_read(file: &File, buffer: &mut [u8], at: u64) -> Option<std::io::Result<usize>> {
+    use rustix::io::{Errno, ReadWriteFlags, preadv2};
+    let mut slices = [std::io::IoSliceMut::new(buffer)];
+    match preadv2(file, &mut slices, at, ReadWriteFlags::NOWAIT) {
+        Ok(read) => Some(Ok(read)),
+        Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) => None,
+        Err(e) => Some(Err(e.into())),
+    }
+}
+
+/// Elsewhere every read goes to the blocking pool.
+#[cfg(not(target_os = "linux"))]
+fn cached_read(_: &File, _: &mut [u8], _: u64) -> Option<std::io::Result<usize>> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is how a test fails")]
+
+    use std::io::Write;
+
+    use futures::TryStreamExt;
+
+    use super::*;
+
+    fn never_cached(_: &File, _: &mut [u8], _: u64) -> Option<std::io::Result<usize>> {
+        None
+    }
+
+    /// Every range of a file a few chunks long, read both ways: from the
+    /// page cache on the calling thread, and through the blocking pool.
+    #[tokio::test]
+    async fn ranges_read_alike_from_the_cache_and_the_blocking_pool() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let data: Vec<u8> = (0..CHUNK_BYTES * 3 + 17).map(|i| (i % 251) as u8).collect();
+        file.write_all(&data).unwrap();
+        let len = data.len() as u64;
+        let chunk = CHUNK_BYTES as u64;
+        for range in [0..len, 1..len - 1, chunk..2 * chunk, 5..6, len..len] {
+            for cached in [cached_read as CachedRead, never_cached] {
+                let opened = File::open(file.path()).unwrap();
+                let chunks: Vec<Bytes> =
+                    stream_with(cached, opened, file.path().into(), range.clone())
+                        .try_collect()
+                        .await
+                        .unwrap();
+                assert!(chunks.iter().all(|c| c.len() <= CHUNK_BYTES));
+                let read: Vec<u8> = chunks.concat();
+                let (start, end) = (range.start as usize, range.end as usize);
+                assert_eq!(read, data[start..end], "{range:?}");
+            }
+        }
+    }
+
+    /// A file cut short while it is read is an error, not a short body.
+    #[tokio::test]
+    async fn a_file_shorter_than_its_range_is_an_error_both_ways() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&[7; 1000]).unwrap();
+        for cached in [cached_read as CachedRead, never_cached] {
+            let opened = File::open(file.path()).unwrap();
+            let read: Result<Vec<Bytes>, _> =
+                stream_with(cached, opened, file.path().into(), 0..2000)
+                    .try_collect()
+                    .await;
+            assert!(
+                matches!(&read, Err(BlobError::Backend(m)) if m.contains("early")),
+                "{read:?}"
+            );
+        }
+    }
 }
