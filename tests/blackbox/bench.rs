@@ -198,25 +198,25 @@ async fn the_growth_benchmark_measures_each_step_of_both_layouts_and_both_quota_
     );
 }
 
-/// `bench/upload-ab.sh`, the command behind performance.md's side-by-side
-/// builds, runs small on the binary under test (twice, as two "builds"):
-/// every figure is a rate, none an error.
-#[test]
-fn the_ab_upload_script_measures_each_build_at_1_and_8_in_flight() {
+/// Runs `bench/SCRIPT` on the binary under test (twice, as two "builds")
+/// with `envs`, and `wrk` of the suite; the MiB/s figures it printed.
+fn ab_script(script: &str, envs: &[(&str, String)]) -> (Vec<f64>, String) {
     let wrk = std::env::var("CLASP_TEST_WRK").expect(
         "CLASP_TEST_WRK is not set: run the suite with ./scripts/test.sh, whose scripts/services.sh installs wrk",
     );
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/upload-ab.sh");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../bench")
+        .join(script);
     let out = std::process::Command::new(script)
         .args([BIN, BIN])
         .env("ROUNDS", "1")
         .env("BODY_MIB", "1")
-        .env("WARM_MB", "8")
         .env("SECONDS_PER_FIGURE", "1")
         .env("WRK", wrk)
+        .envs(envs.iter().map(|(k, v)| (k, v)))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}{}",
@@ -232,6 +232,29 @@ fn the_ab_upload_script_measures_each_build_at_1_and_8_in_flight() {
                 .ok()
         })
         .collect();
-    assert_eq!(rates.len(), 4, "two builds at 1 and 8 in flight: {stdout}");
     assert!(rates.iter().all(|r| *r > 0.0), "{stdout}");
+    (rates, stdout)
+}
+
+/// `bench/upload-ab.sh`, the command behind performance.md's side-by-side
+/// builds, runs small: every figure is a rate, none an error.
+#[test]
+fn the_ab_upload_script_measures_each_build_at_1_and_8_in_flight() {
+    let (rates, stdout) = ab_script("upload-ab.sh", &[("WARM_MB", "8".into())]);
+    assert_eq!(rates.len(), 4, "two builds at 1 and 8 in flight: {stdout}");
+}
+
+/// `bench/download-ab.sh`, the command behind performance.md's download
+/// A/B figures, runs small: nginx and each build, every figure a rate.
+#[test]
+fn the_ab_download_script_measures_nginx_and_each_build() {
+    let nginx = std::env::var("CLASP_TEST_NGINX").expect(
+        "CLASP_TEST_NGINX is not set: run the suite with ./scripts/test.sh, whose scripts/services.sh installs nginx",
+    );
+    let (rates, stdout) = ab_script(
+        "download-ab.sh",
+        &[("NGINX_BIN", nginx), ("CONNECTIONS", "4".into())],
+    );
+    assert_eq!(rates.len(), 3, "nginx and two builds: {stdout}");
+    assert!(stdout.contains("nginx sendfile"), "{stdout}");
 }
