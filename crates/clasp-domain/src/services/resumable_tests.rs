@@ -69,16 +69,23 @@ fn fixture() -> Fixture {
     }
 }
 
+impl Fixture {
+    /// Announces a PDF of `length` bytes as the fixture's writer.
+    fn begin_pdf(&self, name: &str, length: u64) -> crate::services::Resumable {
+        block_on(self.service.begin_resumable(
+            &self.writer,
+            upload(name, "application/pdf"),
+            length,
+        ))
+        .unwrap()
+    }
+}
+
 #[test]
 fn parts_in_any_number_become_one_ready_attachment() {
     let f = fixture();
     let data = pdf(10_000);
-    let begun = block_on(f.service.begin_resumable(
-        &f.writer,
-        upload("a.pdf", "application/pdf"),
-        10_000,
-    ))
-    .unwrap();
+    let begun = f.begin_pdf("a.pdf", 10_000);
     let id = begun.attachment.id;
     assert_eq!((begun.offset, begun.length), (0, 10_000));
     let mut offset = 0;
@@ -110,12 +117,7 @@ fn parts_in_any_number_become_one_ready_attachment() {
     // Another tenant's key finds nothing.
     let stranger = writer(TenantId(Uuid::now_v7()));
     let other_key = writer(f.writer.tenant_id);
-    let unfinished = block_on(f.service.begin_resumable(
-        &f.writer,
-        upload("b.pdf", "application/pdf"),
-        100,
-    ))
-    .unwrap();
+    let unfinished = f.begin_pdf("b.pdf", 100);
     let theirs = block_on(f.service.append(
         &other_key,
         unfinished.attachment.id,
@@ -138,12 +140,7 @@ fn parts_in_any_number_become_one_ready_attachment() {
 fn offsets_checksums_and_the_length_are_enforced() {
     let f = fixture();
     let data = pdf(4_000);
-    let begun = block_on(f.service.begin_resumable(
-        &f.writer,
-        upload("a.pdf", "application/pdf"),
-        4_000,
-    ))
-    .unwrap();
+    let begun = f.begin_pdf("a.pdf", 4_000);
     let id = begun.attachment.id;
     let wrong_offset = block_on(
         f.service
@@ -216,12 +213,7 @@ fn a_first_part_that_is_not_its_type_refuses_the_whole_upload() {
 #[test]
 fn terminated_or_expired_uploads_leave_nothing() {
     let f = fixture();
-    let first = block_on(f.service.begin_resumable(
-        &f.writer,
-        upload("a.pdf", "application/pdf"),
-        5_000,
-    ))
-    .unwrap();
+    let first = f.begin_pdf("a.pdf", 5_000);
     block_on(
         f.service
             .append(&f.writer, first.attachment.id, 0, body(&pdf(1_000)), None),
@@ -234,12 +226,7 @@ fn terminated_or_expired_uploads_leave_nothing() {
         Some(AttachmentError::NotFound)
     );
 
-    let second = block_on(f.service.begin_resumable(
-        &f.writer,
-        upload("b.pdf", "application/pdf"),
-        5_000,
-    ))
-    .unwrap();
+    let second = f.begin_pdf("b.pdf", 5_000);
     let id = second.attachment.id;
     block_on(f.service.append(&f.writer, id, 0, body(&pdf(1_000)), None)).unwrap();
     f.clock.advance(time::Duration::hours(1));
@@ -280,12 +267,7 @@ fn held_body(data: &[u8], gate: futures::channel::oneshot::Receiver<()>) -> Body
 fn two_requests_racing_for_one_offset_keep_the_winners_part() {
     let f = fixture();
     let data = pdf(3_000);
-    let begun = block_on(f.service.begin_resumable(
-        &f.writer,
-        upload("a.pdf", "application/pdf"),
-        3_000,
-    ))
-    .unwrap();
+    let begun = f.begin_pdf("a.pdf", 3_000);
     let id = begun.attachment.id;
     let (open_first, first_gate) = futures::channel::oneshot::channel();
     let (open_retry, retry_gate) = futures::channel::oneshot::channel();
@@ -333,12 +315,7 @@ fn two_requests_racing_for_one_offset_keep_the_winners_part() {
 #[test]
 fn objects_of_requests_that_died_are_deleted_with_the_upload() {
     let f = fixture();
-    let begun = block_on(f.service.begin_resumable(
-        &f.writer,
-        upload("a.pdf", "application/pdf"),
-        5_000,
-    ))
-    .unwrap();
+    let begun = f.begin_pdf("a.pdf", 5_000);
     let attachment = begun.attachment;
     block_on(
         f.service
@@ -361,12 +338,7 @@ fn objects_of_requests_that_died_are_deleted_with_the_upload() {
 #[test]
 fn an_upload_takes_a_bounded_number_of_requests() {
     let f = fixture();
-    let begun = block_on(f.service.begin_resumable(
-        &f.writer,
-        upload("a.pdf", "application/pdf"),
-        5_000,
-    ))
-    .unwrap();
+    let begun = f.begin_pdf("a.pdf", 5_000);
     let id = begun.attachment.id;
     for _ in 0..crate::resumable::MAX_ATTEMPTS {
         block_on(f.mem.ports.resumable.begin_attempt(f.writer.tenant_id, id))
