@@ -20,12 +20,12 @@ macro_rules! resumable_store {
             }
 
             /// `stored_by` as the column keeps it: attempt numbers, comma-separated.
-            fn attempts_text(attempts: &[u32]) -> String {
-                attempts
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",")
+            fn attempts_text<'a>(attempts: impl Iterator<Item = &'a u32>) -> String {
+                attempts.map(u32::to_string).collect::<Vec<_>>().join(",")
+            }
+
+            fn corrupt(e: impl std::fmt::Display) -> RepoError {
+                $crate::error::corrupt("upload progress", e)
             }
 
             fn the_upload(
@@ -70,14 +70,13 @@ macro_rules! resumable_store {
                         .await
                         .optional()
                         .map_err(query_error)?;
-                    let corrupt = |e| $crate::error::corrupt("upload progress", e);
                     row.map(|(length, received, parts, attempts, stored_by)| {
                         let stored_by = stored_by
                             .split(',')
                             .filter(|n| !n.is_empty())
                             .map(str::parse)
                             .collect::<Result<Vec<u32>, _>>()
-                            .map_err(|e| $crate::error::corrupt("upload progress", e))?;
+                            .map_err(corrupt)?;
                         Ok(Progress {
                             tenant_id: tenant,
                             attachment_id: id,
@@ -105,10 +104,7 @@ macro_rules! resumable_store {
                         .optional()
                         .map_err(query_error)?;
                     attempts
-                        .map(|n| {
-                            u32::try_from(n - 1)
-                                .map_err(|e| $crate::error::corrupt("upload progress", e))
-                        })
+                        .map(|n| u32::try_from(n - 1).map_err(corrupt))
                         .transpose()
                 }
 
@@ -119,8 +115,6 @@ macro_rules! resumable_store {
                     attempt: u32,
                 ) -> Stored<bool> {
                     let parts = i32::try_from(from.parts).unwrap_or(i32::MAX);
-                    let mut stored_by = from.stored_by.clone();
-                    stored_by.push(attempt);
                     changed_any!(
                         self,
                         diesel::update(
@@ -131,7 +125,7 @@ macro_rules! resumable_store {
                         .set((
                             r::received.eq(stored(received)?),
                             r::parts.eq(parts + 1),
-                            r::stored_by.eq(attempts_text(&stored_by)),
+                            r::stored_by.eq(attempts_text(from.stored_by.iter().chain([&attempt]))),
                         ))
                     )
                 }

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -28,7 +28,7 @@ type CachedRead = fn(&File, &mut [u8], u64) -> Option<std::io::Result<usize>>;
 struct Reading {
     cached: CachedRead,
     file: Arc<File>,
-    path: Arc<Path>,
+    path: PathBuf,
     /// Where the next chunk starts, and where the range ends.
     at: u64,
     end: u64,
@@ -49,7 +49,7 @@ fn stream_with(cached: CachedRead, file: File, path: PathBuf, range: Range<u64>)
     let reading = Reading {
         cached,
         file: Arc::new(file),
-        path: path.into(),
+        path,
         at: range.start,
         end: range.end,
         last: None,
@@ -81,12 +81,12 @@ impl Reading {
                     (buffer, read)
                 })
                 .await
-                .map_err(|e| BlobError::Backend(format!("reading {}: {e}", self.path.display())))?;
+                .map_err(|e| self.failed(e))?;
                 buffer = back;
                 read
             }
         }
-        .map_err(|e| BlobError::Backend(format!("reading {}: {e}", self.path.display())))?;
+        .map_err(|e| self.failed(e))?;
         if read == 0 {
             return Err(BlobError::Backend(format!(
                 "{} ended {left} bytes early",
@@ -98,6 +98,10 @@ impl Reading {
         let chunk = buffer.freeze();
         self.last = Some(chunk.clone());
         Ok(chunk)
+    }
+
+    fn failed(&self, e: impl std::fmt::Display) -> BlobError {
+        BlobError::Backend(format!("reading {}: {e}", self.path.display()))
     }
 
     /// A buffer of `len` bytes for the next chunk: the last chunk's, if
