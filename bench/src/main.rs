@@ -55,8 +55,9 @@ enum Workload {
 #[derive(Args)]
 struct GrowthArgs {
     /// Attachments in the database at each step, ascending. 10⁷ is left out
-    /// by default: on PostgreSQL, with every listing index, it takes more than
-    /// 42 GB of disk per layout (docs/performance.md).
+    /// by default: on PostgreSQL, with every listing index, it takes about
+    /// 40 GiB of disk per layout and adds an hour and a half of seeding
+    /// (docs/performance.md, "Ten million attachments").
     #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
     growth_sizes: Vec<u64>,
     /// Tenants of the spread layout.

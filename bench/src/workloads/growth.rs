@@ -291,17 +291,18 @@ impl Report {
     /// The tables, as `docs/performance.md` shows them.
     pub fn render(&self) -> String {
         let mut out = format!(
-            "| layout | attachments | on disk (table + indexes) | per attachment | by id p50 / p99 (ms) | by number p50 / p99 (ms) | first page p50 / p99 (ms) | deep page p50 / p99 (ms) | `clasp gc`, nothing to sweep (ms) | `clasp gc`, {} abandoned (ms) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            "| layout | attachments | on disk (table + indexes) | per attachment | seeding this step (s) | by id p50 / p99 (ms) | by number p50 / p99 (ms) | first page p50 / p99 (ms) | deep page p50 / p99 (ms) | `clasp gc`, nothing to sweep (ms) | `clasp gc`, {} abandoned (ms) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
             self.abandoned
         );
         let both = |s: Spread| format!("{} / {}", ms(s.p50), ms(s.p99));
         for s in &self.steps {
             out.push_str(&format!(
-                "| {} | {} | {:.1} MiB | {} B | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {:.1} MiB | {} B | {:.0} | {} | {} | {} | {} | {} | {} |\n",
                 s.layout.label(),
                 s.attachments,
                 s.table_bytes as f64 / (1024.0 * 1024.0),
                 s.table_bytes / s.attachments.max(1),
+                s.seeded_in.as_secs_f64(),
                 both(s.by_id),
                 both(s.by_number),
                 both(s.first_page),
