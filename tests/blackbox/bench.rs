@@ -258,3 +258,41 @@ fn the_ab_download_script_measures_nginx_and_each_build() {
     assert_eq!(rates.len(), 3, "nginx and two builds: {stdout}");
     assert!(stdout.contains("nginx sendfile"), "{stdout}");
 }
+
+/// `bench/cpu-share.py`, the command behind performance.md's S3 download
+/// profile, tells a program that burns a core from one that sleeps.
+#[test]
+fn the_cpu_share_script_shows_which_program_used_the_cores() {
+    let mut busy = std::process::Command::new("yes")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../bench/cpu-share.py");
+    let out = std::process::Command::new(script)
+        .args(["yes,clasp-never-run", "2"])
+        .output()
+        .unwrap();
+    busy.kill().unwrap();
+    busy.wait().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let share = |line: &str, name: &str| -> f64 {
+        let field = line
+            .split(' ')
+            .find_map(|f| f.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in {line:?}"));
+        field.trim_end_matches('%').parse().unwrap()
+    };
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "one line a second: {stdout}");
+    for line in lines {
+        // `yes` shares two cores with the rest of the suite, so only "busy"
+        assert!(share(line, "yes") >= 20.0, "{line}");
+        assert!(share(line, "clasp-never-run") < 0.5, "{line}");
+        assert!(share(line, "machine") >= share(line, "yes") - 5.0, "{line}");
+    }
+}
