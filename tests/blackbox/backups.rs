@@ -1,6 +1,7 @@
 //! `clasp backup` while uploads run, and `clasp restore` into a fresh data
 //! directory: every attachment the backup holds reads back whole, and URLs
-//! signed before it still verify.
+//! signed before it still verify; webhooks come along, and a tus upload half
+//! sent before the backup finishes on the restored instance.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,9 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use reqwest::StatusCode;
 
 use crate::harness::{
-    HELPER_TICKET, Server, Workdir, client, fetch, form, ticket_read_back, ticket_signed_url,
-    upload_to_ticket,
+    ADMIN_TOKEN, HELPER_TICKET, Server, Workdir, client, fetch, form, ticket_read_back,
+    ticket_signed_url, upload_to_ticket,
 };
+use crate::tus::{Raw, header};
 
 /// A PDF of about 200 KiB, different for each `n`.
 fn pdf(n: u32) -> Vec<u8> {
@@ -120,5 +122,127 @@ async fn a_backup_taken_under_load_restores_every_attachment_it_holds() {
         (status, bytes),
         (StatusCode::OK, pdf(0)),
         "the signing secret came along"
+    );
+}
+
+/// Takes a backup of `work` into a new directory beside it, and restores it
+/// into a fresh data directory: that directory, and the backup's.
+fn backed_up_and_restored(work: &Workdir) -> (Workdir, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("backup");
+    let target = target.to_str().unwrap();
+    let out = work.run(&["backup", "--to", target]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("; 1 gone since the snapshot"), "{said}");
+    let fresh = Workdir::new().with_env("CLASP_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1");
+    let restored = fresh.run(&["restore", "--from", target]);
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    (fresh, dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_and_resumable_uploads_in_progress_survive_a_backup() {
+    const MIB: usize = 1024 * 1024;
+    let work = Workdir::new().with_env("CLASP_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1");
+    let key = work.tenant_with_key("bt", "attachments:read,attachments:write");
+    let server = Server::start(&work);
+    let hook = client()
+        .post(server.admin_url("/admin/v1/tenants/bt/webhooks"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(
+            &serde_json::json!({"url": "http://127.0.0.1:9/hook", "events": ["attachment.ready"]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hook.status(), StatusCode::CREATED);
+    let hook: serde_json::Value = hook.json().await.unwrap();
+    let data = crate::tus::pdf(2 * MIB, 7);
+    let tus = Raw {
+        server: &server,
+        key: key.clone(),
+    };
+    let at = tus.created(data.len(), "half.pdf", "application/pdf").await;
+    let (status, ..) = tus.patch(&at, 0, &data[..MIB], None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let before = work.blob_files();
+    let gone = tus.created(MIB, "gone.pdf", "application/pdf").await;
+    let (status, ..) = tus.patch(&gone, 0, &data[..MIB / 2], None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // as if it had finished, or been ended, between the snapshot and the copy
+    for part in work
+        .blob_files()
+        .into_iter()
+        .filter(|p| !before.contains(p))
+    {
+        std::fs::remove_file(part).unwrap();
+    }
+
+    let (fresh, _backup) = backed_up_and_restored(&work);
+    // what the old instance does after the snapshot is not in the backup
+    let (status, ..) = tus.patch(&at, MIB, &data[MIB..], None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    drop(server);
+    let server = Server::start(&fresh);
+
+    let listed: serde_json::Value = client()
+        .get(server.admin_url("/admin/v1/tenants/bt/webhooks"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed.to_string().contains(hook["id"].as_str().unwrap()),
+        "the webhook came along: {listed}"
+    );
+    let tus = Raw {
+        server: &server,
+        key: key.clone(),
+    };
+    let (status, _) = tus.head(&gone).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "an upload whose parts were gone by the copy left the backup"
+    );
+    let parts: Vec<_> = fresh
+        .blob_files()
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".attempt-"))
+        .collect();
+    assert_eq!(
+        parts.len(),
+        1,
+        "the one stored part, nothing else: {parts:?}"
+    );
+    let (status, headers) = tus.head(&at).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        header(&headers, "upload-offset"),
+        MIB.to_string(),
+        "the upload stands where it stood at the backup"
+    );
+    let (status, headers, body) = tus.patch(&at, MIB, &data[MIB..], None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(header(&headers, "upload-offset"), data.len().to_string());
+    let id = header(&headers, "clasp-attachment-id");
+    let bytes = ticket_read_back(&client(), &server, &key, &id).await;
+    assert_eq!(
+        bytes,
+        Some(data),
+        "the upload finished whole after the restore"
     );
 }

@@ -22,7 +22,7 @@ const CASE: &str = "21111111-2222-4333-8444-555555555555";
 const MIB: usize = 1024 * 1024;
 
 /// `len` bytes of a PDF, different for each `seed`.
-fn pdf(len: usize, seed: u32) -> Vec<u8> {
+pub(crate) fn pdf(len: usize, seed: u32) -> Vec<u8> {
     let mut data = b"%PDF-1.7\n".to_vec();
     data.extend(
         (0..(len - 9) as u32)
@@ -40,9 +40,9 @@ fn metadata(pairs: &[(&str, &str)]) -> String {
 }
 
 /// A raw tus client: what a request sends besides its own headers.
-struct Raw<'a> {
-    server: &'a Server,
-    key: String,
+pub(crate) struct Raw<'a> {
+    pub(crate) server: &'a Server,
+    pub(crate) key: String,
 }
 
 impl Raw<'_> {
@@ -64,14 +64,14 @@ impl Raw<'_> {
         (res.status(), res.headers().clone())
     }
 
-    async fn created(&self, length: usize, name: &str, kind: &str) -> String {
+    pub(crate) async fn created(&self, length: usize, name: &str, kind: &str) -> String {
         let meta = metadata(&[("filename", name), ("filetype", kind), ("ticketId", TICKET)]);
         let (status, headers) = self.create(length, &meta).await;
         assert_eq!(status, StatusCode::CREATED);
         headers["location"].to_str().unwrap().to_owned()
     }
 
-    async fn patch(
+    pub(crate) async fn patch(
         &self,
         at: &str,
         offset: usize,
@@ -91,7 +91,7 @@ impl Raw<'_> {
         (status, headers, res.text().await.unwrap())
     }
 
-    async fn head(&self, at: &str) -> (StatusCode, HeaderMap) {
+    pub(crate) async fn head(&self, at: &str) -> (StatusCode, HeaderMap) {
         let res = self
             .request(reqwest::Method::HEAD, at)
             .send()
@@ -101,7 +101,7 @@ impl Raw<'_> {
     }
 }
 
-fn header(headers: &HeaderMap, name: &str) -> String {
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> String {
     headers
         .get(name)
         .map(|v| v.to_str().unwrap().to_owned())

@@ -7,6 +7,9 @@
 //! finds its bytes, except one deleted between the snapshot and the copy,
 //! which leaves the backup too (it was deleted in any case). The generated
 //! signing secret goes along, so signed URLs keep verifying after a restore.
+//! A resumable (tus) upload in progress goes along with the parts it had
+//! stored at the snapshot, so its client carries on from there after a
+//! restore; one that moved on since (finished, or ended) leaves the backup.
 //! For PostgreSQL and S3, docs/operations.md describes the backups of each.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clasp_db::SqliteStore;
 use clasp_domain::ports::AttachmentRepository;
+use clasp_domain::resumable::{Progress, ResumableStore};
 use clasp_domain::{Attachment, AttachmentState};
 
 use crate::config::Config;
@@ -91,7 +95,11 @@ pub async fn backup(config: &Config, to: &Path) -> anyhow::Result<()> {
         copied.bytes,
         to.display(),
         if copied.gone > 0 {
-            format!("; {} deleted since the snapshot left it", copied.gone)
+            format!(
+                "; {} gone since the snapshot (deleted, or uploads in progress that \
+                 finished or ended) left it",
+                copied.gone
+            )
         } else {
             String::new()
         }
@@ -99,8 +107,9 @@ pub async fn backup(config: &Config, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Copies the bytes and thumbnail of `attachment` into `dest`; one whose bytes
-/// were deleted after the snapshot is deleted from the copy too.
+/// Copies the bytes and thumbnail of `attachment` into `dest`, or the stored
+/// parts of a resumable upload in progress; one whose bytes were deleted
+/// after the snapshot is deleted from the copy too.
 async fn copy_bytes(
     attachment: &Attachment,
     blobs: &Path,
@@ -108,21 +117,63 @@ async fn copy_bytes(
     copy: &SqliteStore,
     copied: &mut Copied,
 ) -> anyhow::Result<()> {
-    let main = blobs.join(attachment.blob_key());
-    if attachment.state == AttachmentState::Ready && !main.is_file() {
-        copy.delete(attachment.tenant_id, attachment.id, None)
-            .await?;
-        copied.gone += 1;
-        return Ok(());
+    if attachment.state == AttachmentState::Uploading
+        && let Some(progress) = copy.progress(attachment.tenant_id, attachment.id).await?
+    {
+        return copy_parts(attachment, &progress, blobs, dest, copy, copied).await;
     }
+    // The attachment's own bytes come first: a ready one without them was
+    // deleted since the snapshot, before anything of it was copied.
     for key in attachment.object_keys() {
-        let source = blobs.join(&key);
-        // Attachments that never got bytes (refused, abandoned) have none.
-        if source.is_file() {
-            copied.bytes += copy_file(&source, &dest.join(&key))?;
-            copied.files += 1;
+        match copy_if_present(&blobs.join(&key), &dest.join(&key))? {
+            Some(bytes) => {
+                copied.bytes += bytes;
+                copied.files += 1;
+            }
+            None if attachment.state == AttachmentState::Ready && key == attachment.blob_key() => {
+                copy.delete(attachment.tenant_id, attachment.id, None)
+                    .await?;
+                copied.gone += 1;
+                return Ok(());
+            }
+            // Attachments that never got bytes (refused, abandoned) have none.
+            None => {}
         }
     }
+    copied.attachments += 1;
+    Ok(())
+}
+
+/// Copies the parts a resumable upload had stored at the snapshot. Parts are
+/// written once and deleted only when the upload finishes or ends, so a part
+/// missing now means it has done either since: it leaves the copy, as a
+/// deleted attachment does.
+async fn copy_parts(
+    attachment: &Attachment,
+    progress: &Progress,
+    blobs: &Path,
+    dest: &Path,
+    copy: &SqliteStore,
+    copied: &mut Copied,
+) -> anyhow::Result<()> {
+    let mut parts = Vec::new();
+    for key in progress.part_keys(attachment) {
+        let to = dest.join(&key);
+        let Some(bytes) = copy_if_present(&blobs.join(&key), &to)? else {
+            for (part, _) in &parts {
+                std::fs::remove_file(part)?;
+            }
+            copy.forget_resumable(attachment.tenant_id, attachment.id)
+                .await?;
+            copy.delete(attachment.tenant_id, attachment.id, None)
+                .await?;
+            copied.gone += 1;
+            return Ok(());
+        };
+        parts.push((to, bytes));
+    }
+    copied.files += parts.len() as u64;
+    copied.bytes += parts.iter().map(|(_, bytes)| bytes).sum::<u64>();
     copied.attachments += 1;
     Ok(())
 }
@@ -168,6 +219,21 @@ pub async fn restore(config: &Config, from: &Path) -> anyhow::Result<()> {
         from.display()
     );
     Ok(())
+}
+
+/// Copies `from` to `to` as [`copy_file`] does, or nothing when `from` is
+/// not there (never written, or deleted since the snapshot was taken).
+fn copy_if_present(from: &Path, to: &Path) -> anyhow::Result<Option<u64>> {
+    match copy_file(from, to) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Copies `from` to `to` (its directory created), synced; its size.
