@@ -24,23 +24,55 @@ pub const PNG: &[u8] = &[
 pub const ADMIN_TOKEN: &str = "blackbox-admin-token-0123456789abcdef";
 
 /// A free loopback port (bound and released; the server binds it next),
-/// never one this test process handed out before: the kernel may give a
-/// released port again at once, and a test's public and admin listeners
-/// must not both get it.
+/// never one handed out before, by this test process or by another while it
+/// runs: the kernel may give a released port to the next that asks, a test's
+/// public and admin listeners must not both get it, and nextest runs each
+/// test in a process of its own. Each port handed out is claimed by a lock
+/// on a file named after it, held until the process ends.
 pub fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    static HELD: std::sync::Mutex<Vec<(u16, std::fs::File)>> = std::sync::Mutex::new(Vec::new());
+    let claims = std::env::temp_dir().join("clasp-test-ports");
+    std::fs::create_dir_all(&claims).unwrap();
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        if !given.contains(&port) {
-            given.push(port);
+        if held.iter().any(|(given, _)| *given == port) {
+            continue;
+        }
+        let claim = std::fs::File::create(claims.join(port.to_string())).unwrap();
+        if claim.try_lock().is_ok() {
+            held.push((port, claim));
             return port;
         }
     }
+}
+
+/// Points `command`'s public and admin listeners at two ports of
+/// [`free_port`]'s: their base URLs.
+fn listen_on(command: &mut Command) -> (String, String) {
+    let (port, admin_port) = (free_port(), free_port());
+    command
+        .env("CLASP_LISTEN", format!("127.0.0.1:{port}"))
+        .env("CLASP_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"));
+    addresses(command)
+}
+
+/// The base URLs of `command`'s public and admin listeners, as its
+/// environment names them.
+fn addresses(command: &Command) -> (String, String) {
+    let named = |var: &str| {
+        command
+            .get_envs()
+            .find(|(name, _)| *name == var)
+            .and_then(|(_, value)| value?.to_str())
+            .map(|value| format!("http://{value}"))
+            .unwrap_or_default()
+    };
+    (named("CLASP_LISTEN"), named("CLASP_ADMIN_LISTEN"))
 }
 
 /// A scratch directory a `clasp` process runs in, with its own `./data`.
@@ -140,50 +172,49 @@ impl Server {
     }
 
     /// The same, `adjust` changing the command before it starts (more
-    /// environment, another log level, where its standard error goes).
+    /// environment, another log level, where its standard error goes). A
+    /// server that exits before it listens on ports of [`free_port`]'s is
+    /// started again on others, twice at most: between the port's release
+    /// and the server's bind, any process's outgoing connection may take it.
     pub fn start_with(work: &Workdir, adjust: impl FnOnce(&mut Command)) -> Server {
-        let (port, admin_port) = (free_port(), free_port());
-        let base = format!("http://127.0.0.1:{port}");
-        let admin_base = format!("http://127.0.0.1:{admin_port}");
         let mut command = work.command(&["serve"]);
+        let chosen = listen_on(&mut command);
         command
-            .env("CLASP_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CLASP_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
             .env("CLASP_WORKERS", "2")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         adjust(&mut command);
         // `adjust` may name the addresses itself (a restart on the same ones).
-        let (mut base, mut admin_base) = (base, admin_base);
-        for (name, value) in command.get_envs() {
-            let Some(value) = value.and_then(|v| v.to_str()) else {
-                continue;
+        let own = addresses(&command) == chosen;
+        let mut again = 2;
+        loop {
+            let (base, admin_base) = addresses(&command);
+            let mut server = Server {
+                child: command.spawn().unwrap(),
+                base,
+                admin_base,
             };
-            if name == "CLASP_LISTEN" {
-                base = format!("http://{value}");
-            } else if name == "CLASP_ADMIN_LISTEN" {
-                admin_base = format!("http://{value}");
+            match server.wait_ready() {
+                Ok(()) => return server,
+                Err(_) if own && again > 0 => {
+                    again -= 1;
+                    listen_on(&mut command);
+                }
+                Err(status) => panic!("clasp serve exited early: {status}"),
             }
         }
-        let child = command.spawn().unwrap();
-        let mut server = Server {
-            child,
-            base,
-            admin_base,
-        };
-        server.wait_ready();
-        server
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits until the server listens; how it exited if it did first.
+    fn wait_ready(&mut self) -> Result<(), std::process::ExitStatus> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("clasp serve exited early: {status}");
+                return Err(status);
             }
             if std::net::TcpStream::connect(self.base.trim_start_matches("http://")).is_ok() {
-                return;
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
