@@ -10,10 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use reqwest::StatusCode;
 
 use crate::harness::{
-    ADMIN_TOKEN, HELPER_TICKET, Server, Workdir, client, fetch, form, ticket_read_back,
-    ticket_signed_url, upload_to_ticket,
+    ADMIN_TOKEN, HELPER_TICKET, Server, Workdir, bearer_json, client, fetch, form,
+    ticket_read_back, ticket_signed_url, upload_to_ticket,
 };
 use crate::tus::{Raw, header};
+use crate::webhooks::register;
 
 /// A PDF of about 200 KiB, different for each `n`.
 fn pdf(n: u32) -> Vec<u8> {
@@ -155,17 +156,13 @@ async fn webhooks_and_resumable_uploads_in_progress_survive_a_backup() {
     let work = Workdir::new().with_env("CLASP_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1");
     let key = work.tenant_with_key("bt", "attachments:read,attachments:write");
     let server = Server::start(&work);
-    let hook = client()
-        .post(server.admin_url("/admin/v1/tenants/bt/webhooks"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(
-            &serde_json::json!({"url": "http://127.0.0.1:9/hook", "events": ["attachment.ready"]}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(hook.status(), StatusCode::CREATED);
-    let hook: serde_json::Value = hook.json().await.unwrap();
+    let (hook, _) = register(
+        &server,
+        "bt",
+        "http://127.0.0.1:9/hook",
+        &["attachment.ready"],
+    )
+    .await;
     let data = crate::tus::pdf(2 * MIB, 7);
     let tus = Raw {
         server: &server,
@@ -195,17 +192,14 @@ async fn webhooks_and_resumable_uploads_in_progress_survive_a_backup() {
     drop(server);
     let server = Server::start(&fresh);
 
-    let listed: serde_json::Value = client()
-        .get(server.admin_url("/admin/v1/tenants/bt/webhooks"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = bearer_json(
+        &client(),
+        &server.admin_url("/admin/v1/tenants/bt/webhooks"),
+        ADMIN_TOKEN,
+    )
+    .await;
     assert!(
-        listed.to_string().contains(hook["id"].as_str().unwrap()),
+        listed.to_string().contains(&hook),
         "the webhook came along: {listed}"
     );
     let tus = Raw {

@@ -133,7 +133,12 @@ fn hooked(work: Workdir, retries: &str) -> Workdir {
 }
 
 /// Registers `url` for `events` of `slug`: the webhook's id and secret.
-async fn register(server: &Server, slug: &str, url: &str, events: &[&str]) -> (String, String) {
+pub(crate) async fn register(
+    server: &Server,
+    slug: &str,
+    url: &str,
+    events: &[&str],
+) -> (String, String) {
     let res = client()
         .post(server.admin_url(&format!("/admin/v1/tenants/{slug}/webhooks")))
         .bearer_auth(ADMIN_TOKEN)
