@@ -126,30 +126,6 @@ async fn a_backup_taken_under_load_restores_every_attachment_it_holds() {
     );
 }
 
-/// Takes a backup of `work` into a new directory beside it, and restores it
-/// into a fresh data directory: that directory, and the backup's.
-fn backed_up_and_restored(work: &Workdir) -> (Workdir, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let target = dir.path().join("backup");
-    let target = target.to_str().unwrap();
-    let out = work.run(&["backup", "--to", target]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(said.contains("; 1 gone since the snapshot"), "{said}");
-    let fresh = Workdir::new().with_env("CLASP_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1");
-    let restored = fresh.run(&["restore", "--from", target]);
-    assert!(
-        restored.status.success(),
-        "{}",
-        String::from_utf8_lossy(&restored.stderr)
-    );
-    (fresh, dir)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn webhooks_and_resumable_uploads_in_progress_survive_a_backup() {
     const MIB: usize = 1024 * 1024;
@@ -185,7 +161,13 @@ async fn webhooks_and_resumable_uploads_in_progress_survive_a_backup() {
         std::fs::remove_file(part).unwrap();
     }
 
-    let (fresh, _backup) = backed_up_and_restored(&work);
+    let backup = tempfile::tempdir().unwrap();
+    let target = backup.path().join("backup");
+    let target = target.to_str().unwrap();
+    let said = work.admin(&["backup", "--to", target]);
+    assert!(said.contains("; 1 gone since the snapshot"), "{said}");
+    let fresh = Workdir::new().with_env("CLASP_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1");
+    fresh.admin(&["restore", "--from", target]);
     // what the old instance does after the snapshot is not in the backup
     let (status, ..) = tus.patch(&at, MIB, &data[MIB..], None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);

@@ -156,11 +156,11 @@ async fn copy_parts(
     copy: &SqliteStore,
     copied: &mut Copied,
 ) -> anyhow::Result<()> {
-    let mut parts = Vec::new();
+    let (mut parts, mut bytes) = (Vec::new(), 0);
     for key in progress.part_keys(attachment) {
         let to = dest.join(&key);
-        let Some(bytes) = copy_if_present(&blobs.join(&key), &to)? else {
-            for (part, _) in &parts {
+        let Some(size) = copy_if_present(&blobs.join(&key), &to)? else {
+            for part in &parts {
                 std::fs::remove_file(part)?;
             }
             copy.forget_resumable(attachment.tenant_id, attachment.id)
@@ -170,10 +170,11 @@ async fn copy_parts(
             copied.gone += 1;
             return Ok(());
         };
-        parts.push((to, bytes));
+        parts.push(to);
+        bytes += size;
     }
     copied.files += parts.len() as u64;
-    copied.bytes += parts.iter().map(|(_, bytes)| bytes).sum::<u64>();
+    copied.bytes += bytes;
     copied.attachments += 1;
     Ok(())
 }
