@@ -1,7 +1,6 @@
 //! The blob port over `object_store`.
 
 use std::ops::Range;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -15,7 +14,7 @@ use object_store::{
     GetOptions, GetRange, GetResult, GetResultPayload, ObjectStore, ObjectStoreExt, PutPayload,
 };
 
-use crate::file_stream::file_stream;
+use crate::file_stream::{cached_open, file_stream};
 use crate::parts::{PartSizer, PartWriter};
 use crate::{S3Settings, StorageError};
 
@@ -44,8 +43,10 @@ const LOCAL_PARTS_BUDGET: usize = 2 * LOCAL_PART_BYTES;
 pub struct ObjectBlobStore {
     store: Arc<dyn ObjectStore>,
     parts: PartSizer,
-    /// The directory of a local store, whose staged parts `delete` removes too.
-    local_root: Option<PathBuf>,
+    /// The same store when it is a local directory: its files are opened
+    /// directly when the kernel has their paths at hand, and `delete` removes
+    /// the parts they had staged too.
+    local: Option<Arc<LocalFileSystem>>,
 }
 
 impl ObjectBlobStore {
@@ -54,7 +55,7 @@ impl ObjectBlobStore {
         Self {
             store,
             parts: PartSizer::fixed(DEFAULT_PART_BYTES),
-            local_root: None,
+            local: None,
         }
     }
 
@@ -108,13 +109,15 @@ impl ObjectBlobStore {
         };
         std::fs::create_dir_all(dir).map_err(failed)?;
         let absolute = std::fs::canonicalize(dir).map_err(failed)?;
-        let store = LocalFileSystem::new_with_prefix(&absolute)?
-            .with_automatic_cleanup(true)
-            .with_fsync(fsync);
+        let store = Arc::new(
+            LocalFileSystem::new_with_prefix(&absolute)?
+                .with_automatic_cleanup(true)
+                .with_fsync(fsync),
+        );
         Ok(Self {
-            local_root: Some(absolute),
+            local: Some(store.clone()),
             parts: PartSizer::shared(LOCAL_PARTS_BUDGET, LOCAL_PART_MIN_BYTES, LOCAL_PART_BYTES),
-            ..Self::new(Arc::new(store))
+            ..Self::new(store)
         })
     }
 
@@ -162,6 +165,30 @@ fn stream(result: GetResult) -> BlobStream {
     match result.payload {
         GetResultPayload::File(file, path) => file_stream(file, path, result.range),
         GetResultPayload::Stream(stream) => stream.map_err(backend).boxed(),
+    }
+}
+
+impl ObjectBlobStore {
+    /// The bytes `range` (or all) of a local store's object, opened on the
+    /// calling thread if the kernel holds its path in its lookup cache
+    /// ([`cached_open`]): a download of a file read lately then never waits
+    /// for the blocking pool, whose two thread wake-ups cost 1 MiB downloads
+    /// several per cent (docs/performance.md, "eleventh session"). `None`
+    /// whenever object_store's own way might answer differently (not cached,
+    /// not a file, a range it would clip or refuse), which the caller then takes.
+    fn open_cached(&self, location: &Path, range: Option<Range<u64>>) -> Option<BlobReader> {
+        let path = self.local.as_ref()?.path_to_filesystem(location).ok()?;
+        let file = cached_open(&path)?;
+        let len = file.metadata().ok().filter(|m| m.is_file())?.len();
+        let range = match range {
+            None => 0..len,
+            Some(r) if r.start < r.end && r.end <= len => r,
+            Some(_) => return None,
+        };
+        Some(BlobReader {
+            size: range.end - range.start,
+            stream: file_stream(file, path, range),
+        })
     }
 }
 
@@ -224,7 +251,11 @@ impl BlobStore for ObjectBlobStore {
     }
 
     async fn get(&self, key: &str) -> Result<BlobReader, BlobError> {
-        let result = self.store.get(&path(key)?).await.map_err(backend)?;
+        let location = path(key)?;
+        if let Some(opened) = self.open_cached(&location, None) {
+            return Ok(opened);
+        }
+        let result = self.store.get(&location).await.map_err(backend)?;
         let size = result.meta.size;
         Ok(BlobReader {
             size,
@@ -233,6 +264,10 @@ impl BlobStore for ObjectBlobStore {
     }
 
     async fn get_range(&self, key: &str, range: Range<u64>) -> Result<BlobReader, BlobError> {
+        let location = path(key)?;
+        if let Some(opened) = self.open_cached(&location, Some(range.clone())) {
+            return Ok(opened);
+        }
         let size = range.end.saturating_sub(range.start);
         let options = GetOptions {
             range: Some(GetRange::Bounded(range)),
@@ -240,7 +275,7 @@ impl BlobStore for ObjectBlobStore {
         };
         let result = self
             .store
-            .get_opts(&path(key)?, options)
+            .get_opts(&location, options)
             .await
             .map_err(backend)?;
         Ok(BlobReader {
@@ -261,16 +296,18 @@ impl BlobStore for ObjectBlobStore {
     /// object_store renames into place only when the upload completes) go too:
     /// a process killed mid-upload leaves them, and nothing else would find them.
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        match self.store.delete(&path(key)?).await {
+        let location = path(key)?;
+        match self.store.delete(&location).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(backend(e)),
         }
-        match &self.local_root {
-            Some(root) => remove_staged_parts(&root.join(key))
-                .await
-                .map_err(|e| BlobError::Backend(format!("removing staged parts of {key}: {e}"))),
-            None => Ok(()),
-        }
+        let Some(local) = &self.local else {
+            return Ok(());
+        };
+        let file = local.path_to_filesystem(&location).map_err(backend)?;
+        remove_staged_parts(&file)
+            .await
+            .map_err(|e| BlobError::Backend(format!("removing staged parts of {key}: {e}")))
     }
 
     /// S3 answers its `ETag` (quoted); a local directory, one made of the file's
@@ -299,5 +336,50 @@ impl BlobStore for ObjectBlobStore {
             .await
             .map(drop)
             .map_err(backend)
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a panic is how a test fails")]
+
+    use bytes::Bytes;
+
+    use super::*;
+
+    async fn read(reader: BlobReader) -> Vec<u8> {
+        let chunks: Vec<Bytes> = reader.stream.try_collect().await.unwrap();
+        chunks.concat()
+    }
+
+    /// An object written lately is opened on the calling thread, whole or any
+    /// range within it; what object_store answers its own way (a range it
+    /// would clip or refuse, a missing object, a store that is no directory)
+    /// is left to it.
+    #[tokio::test]
+    async fn a_local_object_written_lately_opens_on_the_calling_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectBlobStore::local_with(dir.path().to_str().unwrap(), false).unwrap();
+        let mut body = futures::stream::iter(vec![Ok(Bytes::from_static(b"0123456789"))]);
+        store.put("t/a", &mut body).await.unwrap();
+        let at = path("t/a").unwrap();
+        let whole = store.open_cached(&at, None).expect("opened at once");
+        assert_eq!(whole.size, 10);
+        assert_eq!(read(whole).await, b"0123456789");
+        let part = store.open_cached(&at, Some(2..5)).expect("opened at once");
+        assert_eq!(part.size, 3);
+        assert_eq!(read(part).await, b"234");
+        let reversed = Range { start: 6, end: 5 };
+        for theirs in [5..5, reversed, 5..11, 10..11] {
+            assert!(
+                store.open_cached(&at, Some(theirs.clone())).is_none(),
+                "{theirs:?}"
+            );
+        }
+        assert!(store.open_cached(&path("t/b").unwrap(), None).is_none());
+        let memory = ObjectBlobStore::from_url("memory://").unwrap();
+        let mut body = futures::stream::iter(vec![Ok(Bytes::from_static(b"0123456789"))]);
+        memory.put("t/a", &mut body).await.unwrap();
+        assert!(memory.open_cached(&at, None).is_none());
     }
 }

@@ -1,6 +1,7 @@
-//! Streaming a local file to a download: what the page cache holds is read
-//! on the serving thread, the rest on the blocking pool, each chunk into the
-//! buffer of the chunk before.
+//! Streaming a local file to a download: opened on the serving thread when
+//! the kernel's lookup cache holds its path, and what the page cache holds
+//! read there too; the rest on the blocking pool, each chunk into the buffer
+//! of the chunk before.
 
 use std::fs::File;
 use std::ops::Range;
@@ -144,6 +145,27 @@ fn cached_read(_: &File, _: &mut [u8], _: u64) -> Option<std::io::Result<usize>>
     None
 }
 
+/// Opens `path` for reading if the kernel can without touching the disk
+/// (`openat2` with `RESOLVE_CACHED`: every component of the path is in its
+/// lookup cache), so a download of a file read lately skips a trip to the
+/// blocking pool for its open, as its reads do. `None` when it cannot say, or
+/// for any failure: the caller then opens the usual way, on the blocking
+/// pool, where a missing file gets its usual error.
+#[cfg(target_os = "linux")]
+pub(crate) fn cached_open(path: &std::path::Path) -> Option<File> {
+    use rustix::fs::{CWD, Mode, OFlags, ResolveFlags, openat2};
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    openat2(CWD, path, flags, Mode::empty(), ResolveFlags::CACHED)
+        .ok()
+        .map(File::from)
+}
+
+/// Elsewhere every open goes to the blocking pool.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn cached_open(_: &std::path::Path) -> Option<File> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "test code: a panic is how a test fails")]
@@ -199,5 +221,22 @@ mod tests {
                 "{read:?}"
             );
         }
+    }
+
+    /// A file whose path the kernel has just looked up opens on the calling
+    /// thread and reads back what it holds; a path that is not there is left
+    /// to the usual open, which reports it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_path_looked_up_lately_opens_without_the_blocking_pool() {
+        use std::io::Read;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"%PDF-1.4 cached").unwrap();
+        std::fs::metadata(file.path()).unwrap();
+        let mut opened = cached_open(file.path()).expect("a cached path opens");
+        let mut read = String::new();
+        opened.read_to_string(&mut read).unwrap();
+        assert_eq!(read, "%PDF-1.4 cached");
+        assert!(cached_open(&file.path().with_extension("missing")).is_none());
     }
 }
