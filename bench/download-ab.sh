@@ -7,7 +7,10 @@
 # server's core; a warm-up of 2 s, then CONNECTIONS (16) connections for
 # SECONDS_PER_FIGURE (5) s; ROUNDS rounds (default 3). BODY_MIB (1) and WRK
 # (wrk on the PATH) change the file and the generator; tests/blackbox/bench.rs
-# runs it small so it keeps working. On one core nothing is pinned.
+# runs it small so it keeps working. On one core nothing is pinned. Each
+# figure comes with the server's context switches a download (all threads of
+# the server and of its child processes, from /proc): trips to a thread pool
+# show there before they show in the rate.
 #
 #   NGINX_BIN=/usr/sbin/nginx bench/download-ab.sh /tmp/clasp-old target/release/clasp
 set -euo pipefail
@@ -41,12 +44,20 @@ clasp() { # clasp N ARGS: build N's `clasp ARGS`, on its own data directory (exe
     CLASP_SIGNING_SECRET=$secret CLASP_LOG_LEVEL=warn \
     CLASP_LISTEN="127.0.0.1:$port" CLASP_ADMIN_LISTEN=127.0.0.1:0 "${bins[$n]}" "$@"
 }
-measure() { # measure NAME URL: one figure of `wrk` against URL
+switches() { # switches PID: context switches so far of PID's threads and its children's
+  for p in "$1" $(pgrep -P "$1"); do cat /proc/"$p"/task/*/status 2>/dev/null; done |
+    awk '/ctxt_switches/ {n += $2} END {print n + 0}'
+}
+measure() { # measure NAME URL: one figure of `wrk` against URL, served by $pid
   "${generator_cpu[@]}" "${WRK:-wrk}" -t1 -c"$connections" -d2s "$2" >/dev/null
+  local before; before=$(switches "$pid")
   "${generator_cpu[@]}" "${WRK:-wrk}" -t1 -c"$connections" -d"${seconds}s" "$2" >"$work/wrk.out"
+  local after; after=$(switches "$pid")
   if grep -q "Non-2xx\|Socket errors" "$work/wrk.out"; then cat "$work/wrk.out" >&2; exit 1; fi
   rate=$(awk -v mib="$mib" '/Requests\/sec/ {printf "%.0f", $2 * mib}' "$work/wrk.out")
   echo "round $round  $1  $connections in flight: $rate MiB/s"
+  awk -v n=$((after - before)) '/requests in/ {printf "round %s  %s  context switches a download: %.2f\n", r, name, n / $1}' \
+    r="$round" name="$1" "$work/wrk.out"
 }
 bins=("$@")
 for n in "${!bins[@]}"; do

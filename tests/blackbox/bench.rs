@@ -245,7 +245,8 @@ fn the_ab_upload_script_measures_each_build_at_1_and_8_in_flight() {
 }
 
 /// `bench/download-ab.sh`, the command behind performance.md's download
-/// A/B figures, runs small: nginx and each build, every figure a rate.
+/// A/B figures, runs small: nginx and each build, every figure a rate with
+/// the server's context switches a download beside it.
 #[test]
 fn the_ab_download_script_measures_nginx_and_each_build() {
     let nginx = std::env::var("CLASP_TEST_NGINX").expect(
@@ -257,6 +258,12 @@ fn the_ab_download_script_measures_nginx_and_each_build() {
     );
     assert_eq!(rates.len(), 3, "nginx and two builds: {stdout}");
     assert!(stdout.contains("nginx sendfile"), "{stdout}");
+    let switches: Vec<f64> = stdout
+        .lines()
+        .filter_map(|line| line.split_once("context switches a download: "))
+        .map(|(_, n)| n.parse().unwrap())
+        .collect();
+    assert_eq!(switches.len(), 3, "{stdout}");
 }
 
 /// `bench/cpu-share.py`, the command behind performance.md's S3 download
