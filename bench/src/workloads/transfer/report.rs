@@ -298,7 +298,9 @@ impl Report {
             }
             let mut clasp = format!("{:.1} ({clo:.1}–{chi:.1}) {unit}", median(&m.clasp));
             let mut peer = format!("{:.1} ({plo:.1}–{phi:.1}) {unit}", median(&m.peers));
-            if m.unit == Unit::PerSec {
+            // Every row: a download's tail shows only here (a rate hides
+            // one connection starved while the others run).
+            if !m.clasp_p99.is_empty() {
                 clasp.push_str(&format!(
                     ", p99 {:.2} ms",
                     median_duration(&m.clasp_p99).as_secs_f64() * 1000.0
