@@ -26,9 +26,10 @@ const CHUNK_BYTES: usize = 256 * 1024;
 /// that its client drains fast takes it at once, so without a yield one
 /// download could send a whole 30 MiB file before the worker's other
 /// downloads sent a byte (tokio's cooperative budget allows 128 writes of
-/// 256 KiB): their slowest took 2.2 times their mean, nginx's 1.3 times.
-/// nginx's `sendfile_max_chunk` is 2 MiB for the same reason; smaller files
-/// never yield.
+/// 256 KiB): at 16 in flight on one worker the slowest took seven to eight
+/// times the mean, nginx's three to four (docs/performance.md, "a download's
+/// fair share of its worker"). nginx's `sendfile_max_chunk` is 2 MiB for the
+/// same reason; smaller files never yield.
 const FAIR_SHARE_BYTES: u64 = 2 * 1024 * 1024;
 
 /// How a chunk is read without waiting for the disk: [`cached_read`], or in
