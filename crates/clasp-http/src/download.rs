@@ -19,6 +19,8 @@ use clasp_domain::services::Download;
 use clasp_domain::validation::THUMBNAIL_TYPES;
 use clasp_domain::{Attachment, AttachmentError};
 
+use crate::taking_turns::taking_turns;
+
 /// The answers of [`respond`], as the OpenAPI document describes every download.
 #[derive(utoipa::IntoResponses)]
 #[expect(dead_code, reason = "only describes `respond` in the OpenAPI document")]
@@ -169,7 +171,7 @@ fn parse_range(header: &str, size: u64) -> Wanted {
 /// Answers a request for the attachment's bytes: 200 with all of them, 206 with
 /// the one range asked for (read as a ranged read of the store), 304 when the
 /// client's copy is current, 416 for a range past the end. Bodies stream with
-/// their exact length; HTML is never rendered (attachment disposition and a
+/// their exact length, taking turns with the worker's other downloads; HTML is never rendered (attachment disposition and a
 /// sandboxing CSP). `HEAD` gets the same headers without the body.
 pub async fn respond(
     req: &HttpRequest,
@@ -197,7 +199,9 @@ pub async fn respond(
         Wanted::Whole => {
             res = HttpResponse::Ok();
             describe(a, &mut res);
-            Ok(res.no_chunking(size).streaming(download.body.stream))
+            Ok(res
+                .no_chunking(size)
+                .streaming(taking_turns(download.body.stream)))
         }
         Wanted::Part(range) => {
             res = HttpResponse::PartialContent();
@@ -207,7 +211,9 @@ pub async fn respond(
                 format!("bytes {}-{}/{size}", range.start, range.end - 1),
             ));
             let part = download.range(range).await?;
-            Ok(res.no_chunking(part.size).streaming(part.stream))
+            Ok(res
+                .no_chunking(part.size)
+                .streaming(taking_turns(part.stream)))
         }
     }
 }

@@ -49,6 +49,7 @@ pub mod problem;
 pub mod routes;
 pub mod signed;
 pub mod signed_upload;
+mod taking_turns;
 pub mod thumbnails;
 pub mod wire;
 

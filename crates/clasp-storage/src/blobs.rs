@@ -129,6 +129,28 @@ impl ObjectBlobStore {
     pub fn s3(settings: &S3Settings) -> Result<Self, StorageError> {
         Ok(Self::new(Arc::new(settings.build()?)))
     }
+
+    /// The bytes `range` (or all) of a local store's object, opened on the
+    /// calling thread if the kernel holds its path in its lookup cache
+    /// ([`cached_open`]): a download of a file read lately then never waits
+    /// for the blocking pool, whose two thread wake-ups cost 1 MiB downloads
+    /// several per cent (docs/performance.md, "eleventh session"). `None`
+    /// whenever object_store's own way might answer differently (not cached,
+    /// not a file, a range it would clip or refuse), which the caller then takes.
+    fn open_cached(&self, location: &Path, range: Option<Range<u64>>) -> Option<BlobReader> {
+        let path = self.local.as_ref()?.path_to_filesystem(location).ok()?;
+        let file = cached_open(&path)?;
+        let len = file.metadata().ok().filter(|m| m.is_file())?.len();
+        let range = match range {
+            None => 0..len,
+            Some(r) if r.start < r.end && r.end <= len => r,
+            Some(_) => return None,
+        };
+        Some(BlobReader {
+            size: range.end - range.start,
+            stream: file_stream(file, path, range),
+        })
+    }
 }
 
 /// Staged parts of one key a delete looks for.
@@ -165,30 +187,6 @@ fn stream(result: GetResult) -> BlobStream {
     match result.payload {
         GetResultPayload::File(file, path) => file_stream(file, path, result.range),
         GetResultPayload::Stream(stream) => stream.map_err(backend).boxed(),
-    }
-}
-
-impl ObjectBlobStore {
-    /// The bytes `range` (or all) of a local store's object, opened on the
-    /// calling thread if the kernel holds its path in its lookup cache
-    /// ([`cached_open`]): a download of a file read lately then never waits
-    /// for the blocking pool, whose two thread wake-ups cost 1 MiB downloads
-    /// several per cent (docs/performance.md, "eleventh session"). `None`
-    /// whenever object_store's own way might answer differently (not cached,
-    /// not a file, a range it would clip or refuse), which the caller then takes.
-    fn open_cached(&self, location: &Path, range: Option<Range<u64>>) -> Option<BlobReader> {
-        let path = self.local.as_ref()?.path_to_filesystem(location).ok()?;
-        let file = cached_open(&path)?;
-        let len = file.metadata().ok().filter(|m| m.is_file())?.len();
-        let range = match range {
-            None => 0..len,
-            Some(r) if r.start < r.end && r.end <= len => r,
-            Some(_) => return None,
-        };
-        Some(BlobReader {
-            size: range.end - range.start,
-            stream: file_stream(file, path, range),
-        })
     }
 }
 

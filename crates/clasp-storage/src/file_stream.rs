@@ -21,17 +21,6 @@ use futures::StreamExt;
 /// holds its chunk's buffer and actix's copy of it.
 const CHUNK_BYTES: usize = 256 * 1024;
 
-/// Bytes a download sends before it lets the other connections of its worker
-/// go first. A chunk read from the page cache is ready at once, and a socket
-/// that its client drains fast takes it at once, so without a yield one
-/// download could send a whole 30 MiB file before the worker's other
-/// downloads sent a byte (tokio's cooperative budget allows 128 writes of
-/// 256 KiB): at 16 in flight on one worker the slowest took seven to eight
-/// times the mean, nginx's three to four (docs/performance.md, "a download's
-/// fair share of its worker"). nginx's `sendfile_max_chunk` is 2 MiB for the
-/// same reason; smaller files never yield.
-const FAIR_SHARE_BYTES: u64 = 2 * 1024 * 1024;
-
 /// How a chunk is read without waiting for the disk: [`cached_read`], or in
 /// tests a reader that never can, to take the blocking pool's way.
 type CachedRead = fn(&File, &mut [u8], u64) -> Option<std::io::Result<usize>>;
@@ -44,8 +33,6 @@ struct Reading {
     /// Where the next chunk starts, and where the range ends.
     at: u64,
     end: u64,
-    /// Bytes sent since the download last let others go first.
-    unyielded: u64,
     /// The chunk handed out last. actix copies a chunk into its write buffer
     /// and drops it before it asks for the next, so by then this is the only
     /// handle on its buffer, which the next chunk is read into: a download
@@ -66,19 +53,13 @@ fn stream_with(cached: CachedRead, file: File, path: PathBuf, range: Range<u64>)
         path,
         at: range.start,
         end: range.end,
-        unyielded: 0,
         last: None,
     };
     futures::stream::try_unfold(reading, |mut reading| async move {
         if reading.at >= reading.end {
             return Ok(None);
         }
-        if reading.unyielded >= FAIR_SHARE_BYTES {
-            reading.unyielded = 0;
-            tokio::task::yield_now().await;
-        }
         let chunk = reading.next_chunk().await?;
-        reading.unyielded += chunk.len() as u64;
         Ok(Some((chunk, reading)))
     })
     .boxed()
@@ -239,34 +220,6 @@ mod tests {
                 matches!(&read, Err(BlobError::Backend(m)) if m.contains("early")),
                 "{read:?}"
             );
-        }
-    }
-
-    /// A download lets the worker's other connections go first once every
-    /// [`FAIR_SHARE_BYTES`], however fast its chunks are ready, and a file
-    /// smaller than that never waits.
-    #[tokio::test]
-    async fn a_long_download_yields_its_worker_every_fair_share() {
-        let mut file = tempfile::NamedTempFile::new().unwrap();
-        let share = usize::try_from(FAIR_SHARE_BYTES).unwrap();
-        file.write_all(&vec![9; 2 * share + 17]).unwrap();
-        let len = file.as_file().metadata().unwrap().len();
-        for (range, yields) in [(0..len, 2), (0..FAIR_SHARE_BYTES, 0), (5..len - 5, 2)] {
-            let opened = File::open(file.path()).unwrap();
-            let mut stream = stream_with(cached_read, opened, file.path().into(), range.clone());
-            let (mut read, mut waits) = (0, 0);
-            loop {
-                match futures::poll!(stream.next()) {
-                    std::task::Poll::Ready(Some(chunk)) => read += chunk.unwrap().len() as u64,
-                    std::task::Poll::Ready(None) => break,
-                    std::task::Poll::Pending => {
-                        waits += 1;
-                        tokio::task::yield_now().await;
-                    }
-                }
-            }
-            assert_eq!(read, range.end - range.start, "{range:?}");
-            assert_eq!(waits, yields, "{range:?}");
         }
     }
 
