@@ -4,9 +4,12 @@
 // With PAUSE_BEFORE_PATCH=N in the environment it waits for a line on its
 // standard input before sending its Nth PATCH (so a test can kill the server
 // mid-upload at a known point).
+// With RETRY_DELAYS=[ms, …] (JSON) it retries as tus-js-client does by
+// default, after each delay in turn; without it, it never retries.
 // Prints one line per event: `url <URL>` once created, `chunk <bytes accepted>`
-// after each PATCH, `resumed <offset>` when a resumed upload starts, then
-// `done <attachment id>`; on failure `error <message>` and exit code 1.
+// after each PATCH, `failed <METHOD> <status>` for an answer of 500 or more,
+// `resumed <offset>` when a resumed upload starts, then `done <attachment id>`;
+// on failure `error <message>` and exit code 1.
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { Upload } from "tus-js-client";
@@ -25,7 +28,7 @@ const upload = new Upload(data, {
   chunkSize: Number(chunk),
   headers: JSON.parse(headers),
   metadata: JSON.parse(metadata),
-  retryDelays: [],
+  retryDelays: JSON.parse(process.env.RETRY_DELAYS || "[]"),
   storeFingerprintForResuming: false,
   onUploadUrlAvailable() {
     console.log(`url ${upload.url}`);
@@ -48,6 +51,9 @@ const upload = new Upload(data, {
     console.log(`chunk ${accepted}`);
   },
   onAfterResponse(req, res) {
+    if (res.getStatus() >= 500) {
+      console.log(`failed ${req.getMethod()} ${res.getStatus()}`);
+    }
     const id = res.getHeader("Clasp-Attachment-Id");
     if (id) {
       upload.claspId = id;

@@ -5,7 +5,8 @@
 //! on the embedded defaults and on PostgreSQL + S3 — never becomes ready or
 //! downloadable and leaves no bytes; the refusal is the dialect's own, and
 //! `chat` metadata shows the reason. A clean file still becomes ready. With
-//! clamd unreachable, uploads are refused (503) and nothing is kept.
+//! clamd unreachable, uploads are refused (503) and nothing is kept, but a
+//! tus upload keeps what it received, for tus-js-client's retry to finish.
 
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
@@ -370,4 +371,51 @@ async fn with_clamd_unreachable_uploads_are_refused_and_nothing_is_kept() {
         blobs[0].to_string_lossy().contains("/uploads/"),
         "{blobs:?}"
     );
+}
+
+/// tus-js-client, retrying as it does by default, finishes a 12 MiB upload
+/// whose last part came while clamd was unreachable: the answer was a 503,
+/// the upload was kept, and once clamd is back the client's retry (a `HEAD`,
+/// then the last part again) finishes it with every byte.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tus_upload_outlives_clamd_being_unreachable_at_its_last_part() {
+    use std::io::{BufRead, BufReader};
+
+    use crate::tus::{line_starting, part_files, pdf, ticket_bytes, tus_js_command};
+
+    let clamd = required("CLASP_TEST_CLAMAV_TCP");
+    let relay = crate::relay::Relay::start(clamd.trim_start_matches("tcp://")).await;
+    relay.set_up(false);
+    let work = Workdir::new()
+        .with_env("CLASP_CLAMAV_ADDRESS", &format!("tcp://{}", relay.addr))
+        .with_env("CLASP_SCAN_TIMEOUT_SECS", "2");
+    let (key, _) = credentials(&work);
+    let server = Server::start(&work);
+    let dir = tempfile::tempdir().unwrap();
+    let data = pdf(12 * 1024 * 1024, 3);
+    let file = dir.path().join("video.pdf");
+    std::fs::write(&file, &data).unwrap();
+
+    let mut client = tus_js_command(&server.url("/tus/"), &file, &key)
+        .env("RETRY_DELAYS", "[1000, 1000, 1000, 1000, 1000, 1000]")
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(client.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    let url = line_starting(&mut lines, "url ");
+    assert_eq!(line_starting(&mut lines, "failed "), "PATCH 503");
+    relay.set_up(true);
+    let rest: Vec<String> = lines.collect();
+    assert!(client.wait().unwrap().success(), "{rest:?}");
+    assert!(
+        rest.iter()
+            .filter_map(|l| l.strip_prefix("url "))
+            .all(|again| again == url),
+        "the upload was kept, not begun again: {rest:?}"
+    );
+    let id = line_starting(&mut rest.into_iter(), "done ");
+    assert!(url.ends_with(&id), "{url} is not attachment {id}");
+    assert_eq!(ticket_bytes(&server, &key, &id).await, data);
+    assert!(part_files(&work).is_empty(), "{:?}", part_files(&work));
 }

@@ -109,13 +109,13 @@ pub(crate) fn header(headers: &HeaderMap, name: &str) -> String {
 }
 
 /// The bytes of attachment `id` of [`TICKET`], through the tickets dialect.
-async fn ticket_bytes(server: &Server, key: &str, id: &str) -> Vec<u8> {
+pub(crate) async fn ticket_bytes(server: &Server, key: &str, id: &str) -> Vec<u8> {
     ticket_read_back(&client(), server, key, id)
         .await
         .expect("the tickets dialect knows the attachment")
 }
 
-fn part_files(work: &Workdir) -> Vec<String> {
+pub(crate) fn part_files(work: &Workdir) -> Vec<String> {
     work.blob_files()
         .into_iter()
         .map(|p| p.display().to_string())
@@ -413,19 +413,27 @@ fn tus_js(
     resume: Option<&str>,
     pause: Option<u32>,
 ) -> std::process::Child {
-    let headers = serde_json::json!({"Authorization": format!("Bearer {key}")});
-    let meta = serde_json::json!({"filename": "video.pdf", "filetype": "application/pdf", "ticketId": TICKET});
-    tus_js_with(endpoint, file, (&headers, &meta), resume, pause)
+    let mut cmd = tus_js_command(endpoint, file, key);
+    cmd.args(resume);
+    if let Some(n) = pause {
+        cmd.env("PAUSE_BEFORE_PATCH", n.to_string());
+    }
+    cmd.spawn().unwrap()
 }
 
-/// tus-js-client under Node.js, sending `headers` and `meta`.
+/// tus-js-client uploading a ticket's PDF with the API key `key`, not started.
+pub(crate) fn tus_js_command(endpoint: &str, file: &std::path::Path, key: &str) -> Command {
+    let headers = serde_json::json!({"Authorization": format!("Bearer {key}")});
+    let meta = serde_json::json!({"filename": "video.pdf", "filetype": "application/pdf", "ticketId": TICKET});
+    tus_js_with(endpoint, file, (&headers, &meta))
+}
+
+/// tus-js-client under Node.js, sending `headers` and `meta`, not started.
 fn tus_js_with(
     endpoint: &str,
     file: &std::path::Path,
     (headers, meta): (&serde_json::Value, &serde_json::Value),
-    resume: Option<&str>,
-    pause: Option<u32>,
-) -> std::process::Child {
+) -> Command {
     let script = required("CLASP_TEST_TUS_CLIENT");
     let (headers, meta) = (headers.to_string(), meta.to_string());
     let mut cmd = Command::new("node");
@@ -437,18 +445,14 @@ fn tus_js_with(
             &headers,
             &meta,
         ])
-        .args(resume)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    if let Some(n) = pause {
-        cmd.env("PAUSE_BEFORE_PATCH", n.to_string());
-    }
-    cmd.spawn().unwrap()
+    cmd
 }
 
 /// Reads the client's lines until one starts with `prefix`; its rest.
-fn line_starting(lines: &mut impl Iterator<Item = String>, prefix: &str) -> String {
+pub(crate) fn line_starting(lines: &mut impl Iterator<Item = String>, prefix: &str) -> String {
     for line in lines.by_ref() {
         if let Some(rest) = line.strip_prefix(prefix) {
             return rest.trim().to_owned();
@@ -484,7 +488,9 @@ async fn tus_js_client_uploads_and_resumes_after_a_sigkill() {
         serde_json::json!({"filename": "c.pdf", "filetype": "application/pdf", "caseId": CASE});
     let message = serde_json::json!({"filename": "m.pdf", "filetype": "application/pdf", "messageId": "7", "roomId": "9"});
     for (headers, meta) in [(&bearer, &case), (&cookie, &message)] {
-        let mut child = tus_js_with(&endpoint, &file, (headers, meta), None, None);
+        let mut child = tus_js_with(&endpoint, &file, (headers, meta))
+            .spawn()
+            .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap())
             .lines()
             .map_while(Result::ok);

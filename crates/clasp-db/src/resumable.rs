@@ -130,6 +130,23 @@ macro_rules! resumable_store {
                     )
                 }
 
+                async fn take_back(&self, to: &Progress, received: u64) -> Stored<bool> {
+                    let parts = i32::try_from(to.parts).unwrap_or(i32::MAX);
+                    changed_any!(
+                        self,
+                        diesel::update(
+                            the_upload(to.tenant_id, to.attachment_id)
+                                .filter(r::received.eq(stored(received)?))
+                                .filter(r::parts.eq(parts.saturating_add(1))),
+                        )
+                        .set((
+                            r::received.eq(stored(to.received)?),
+                            r::parts.eq(parts),
+                            r::stored_by.eq(attempts_text(to.stored_by.iter())),
+                        ))
+                    )
+                }
+
                 async fn forget_resumable(&self, tenant: TenantId, id: AttachmentId) -> Stored<()> {
                     let _: bool = changed_any!(self, diesel::delete(the_upload(tenant, id)))?;
                     Ok(())

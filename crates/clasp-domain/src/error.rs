@@ -198,6 +198,20 @@ pub enum ErrorKind {
 }
 
 impl AttachmentError {
+    /// Whether the service failed rather than the request: a store, the
+    /// scanner or the signer gave no answer, and the same request may
+    /// succeed later. A resumable upload keeps what it received through
+    /// such a failure, for its client to send the last part again.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self.kind(),
+            ErrorKind::StorageUnavailable
+                | ErrorKind::Internal
+                | ErrorKind::ScanFailed
+                | ErrorKind::SignerUnavailable
+        )
+    }
+
     /// The kind of this failure (see [`ErrorKind`]).
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -264,6 +278,7 @@ impl From<BlobError> for AttachmentError {
             BlobError::NotFound => AttachmentError::Storage("object missing".into()),
             BlobError::Body(BodyError::Rejected(v)) => AttachmentError::Invalid(v),
             BlobError::Body(BodyError::Interrupted(m)) => AttachmentError::Interrupted(m),
+            BlobError::Body(BodyError::Unavailable(m)) => AttachmentError::Storage(m),
             BlobError::Backend(m) => AttachmentError::Storage(m),
         }
     }

@@ -21,6 +21,11 @@ pub enum BodyError {
     /// Clasp refused the bytes.
     #[error(transparent)]
     Rejected(#[from] ValidationError),
+    /// What the service reads the bytes from failed (a stored part of a
+    /// resumable upload could not be read): the service's failure, not the
+    /// client's, so the same request may succeed later.
+    #[error("the stored bytes could not be read: {0}")]
+    Unavailable(String),
 }
 
 /// A request body as the domain receives it: chunks of bytes, `Send` so services

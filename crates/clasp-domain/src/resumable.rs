@@ -91,7 +91,7 @@ fn indexed_part_key(attachment: &Attachment, index: u32) -> String {
 /// The progress of resumable uploads, durably.
 ///
 /// Contract: `begin_attempt` hands each request its own number, and `advance`
-/// is compare-and-set, so of two requests racing to store the same part only
+/// and `take_back` are compare-and-set, so of two requests racing to store the same part only
 /// one moves the upload on; every read is scoped by tenant.
 #[async_trait]
 pub trait ResumableStore: Send + Sync {
@@ -106,6 +106,11 @@ pub trait ResumableStore: Send + Sync {
     /// `received` bytes, only if it is still where `from` says (received and
     /// parts); whether it did.
     async fn advance(&self, from: &Progress, received: u64, attempt: u32) -> Stored<bool>;
+    /// Moves the upload back to `to` (its received bytes, its parts and the
+    /// attempts that stored them), only if it is still one part past it, at
+    /// `received`: the last part of an upload that could not be finished
+    /// for a while, which its client is to send again; whether it did.
+    async fn take_back(&self, to: &Progress, received: u64) -> Stored<bool>;
     /// Forgets the upload's progress (it finished, or is being removed).
     async fn forget_resumable(&self, tenant: TenantId, id: AttachmentId) -> Stored<()>;
 }

@@ -1,7 +1,7 @@
 //! What operators and browsers need around the dialects: `/healthz` (both
 //! listeners), `/readyz` and `/metrics` (the admin listener), and CORS for the
 //! configured origins. Request ids,
-//! logs and metrics of every request are in [`metrics`].
+//! logs and metrics of every request are in [`metrics`](mod@metrics).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

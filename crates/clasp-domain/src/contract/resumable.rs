@@ -1,7 +1,7 @@
 //! The [`ResumableStore`] contract: each attempt at a part gets its own
 //! number, even when many begin at once; the upload moves on by
-//! compare-and-set, recording which attempt stored each part; every read and
-//! write is scoped by tenant.
+//! compare-and-set, recording which attempt stored each part, and its last
+//! part is taken back the same way; every read and write is scoped by tenant.
 
 use futures::future::join_all;
 use uuid::Uuid;
@@ -79,7 +79,24 @@ pub async fn resumable_store(store: &dyn ResumableStore) {
     assert!(!store.advance(&stranger_view, 1, 6).await.unwrap());
     assert!(store.advance(&now, 5_000_000_000, 7).await.unwrap());
     let done = store.progress(tenant, id).await.unwrap().unwrap();
-    assert_eq!((done.parts, done.stored_by), (2, vec![winner, 7]));
+    assert_eq!((done.parts, &done.stored_by), (2, &vec![winner, 7]));
+
+    // the last part taken back, once, by compare-and-set
+    assert!(!store.take_back(&now, 4_000_000_000).await.unwrap());
+    assert!(
+        !store
+            .take_back(&stranger_view, 5_000_000_000)
+            .await
+            .unwrap()
+    );
+    assert!(store.take_back(&now, 5_000_000_000).await.unwrap());
+    assert_eq!(store.progress(tenant, id).await.unwrap(), Some(now.clone()));
+    assert!(
+        !store.take_back(&now, 5_000_000_000).await.unwrap(),
+        "no longer a part past it"
+    );
+    assert!(store.advance(&now, 5_000_000_000, 7).await.unwrap());
+    assert_eq!(store.progress(tenant, id).await.unwrap(), Some(done));
 
     store.forget_resumable(stranger, id).await.unwrap();
     assert!(store.progress(tenant, id).await.unwrap().is_some());

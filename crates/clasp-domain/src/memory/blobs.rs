@@ -38,6 +38,13 @@ impl MemoryBlobs {
         lock(&self.objects).len()
     }
 
+    /// The keys stored, in order (tests check which objects an upload leaves).
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = lock(&self.objects).keys().cloned().collect();
+        keys.sort_unstable();
+        keys
+    }
+
     /// Whether no object is stored.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

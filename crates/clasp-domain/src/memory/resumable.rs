@@ -48,6 +48,19 @@ impl ResumableStore for MemoryResumable {
         }
     }
 
+    async fn take_back(&self, to: &Progress, received: u64) -> Stored<bool> {
+        let mut all = lock(&self.0);
+        match all.get_mut(&(to.tenant_id, to.attachment_id)) {
+            Some(p) if p.received == received && p.parts == to.parts + 1 => {
+                p.received = to.received;
+                p.parts = to.parts;
+                p.stored_by.clone_from(&to.stored_by);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn forget_resumable(&self, tenant: TenantId, id: AttachmentId) -> Stored<()> {
         lock(&self.0).remove(&(tenant, id));
         Ok(())

@@ -12,6 +12,7 @@ use crate::inspect::{BodyError, BodyStream, Inspected, Inspector};
 use crate::listing::ListQuery;
 use crate::ports::BlobError;
 use crate::services::Ports;
+use crate::services::rejecting::OnFailure;
 use crate::state::AttachmentState;
 use crate::tenant::TenantId;
 use crate::validation::{
@@ -172,18 +173,23 @@ impl AttachmentService {
         // running then is refused at its end.
         attachment.upload_expires_at = Some(attachment.created_at + self.policy.upload_url_ttl);
         self.insert_streamed(&mut attachment, hint).await?;
-        let inspected = self.receive_bytes(&attachment, body, &cause).await?;
-        self.settle(attachment, &inspected, &cause).await
+        let inspected = self
+            .receive_bytes(&attachment, body, &cause, OnFailure::Discard)
+            .await?;
+        self.settle(attachment, &inspected, &cause, OnFailure::Discard)
+            .await
     }
 
     /// Finishes an upload whose bytes are stored under its blob key, as
     /// `inspected` found them: checks a declared checksum, scans, and commits
-    /// it `Ready` (announced by `cause`), or refuses it as the checks say.
+    /// it `Ready` (announced by `cause`), or refuses it as the checks say;
+    /// what a failure leaves is `on_failure`'s.
     pub(super) async fn settle(
         &self,
         mut attachment: Attachment,
         inspected: &Inspected,
         cause: &Cause,
+        on_failure: OnFailure,
     ) -> Outcome<Attachment> {
         let key = attachment.blob_key();
         let cause = cause.clone();
@@ -217,10 +223,7 @@ impl AttachmentService {
                     .quarantine(&mut attachment, &key, signature, &cause)
                     .await);
             }
-            Err(e) => {
-                self.discard(&attachment, None).await;
-                return Err(e);
-            }
+            Err(e) => return Err(self.let_go(&attachment, e, None, on_failure).await),
         }
         let now = self.ports.clock.now();
         attachment.transition(AttachmentState::Ready, now)?;
@@ -234,12 +237,9 @@ impl AttachmentService {
                 self.delete_bytes(&key).await;
                 Err(AttachmentError::NotFound)
             }
-            Err(e) => {
-                // Not committed: the client hears of a failure, so nothing of
-                // the upload may stay visible.
-                self.discard(&attachment, None).await;
-                Err(e)
-            }
+            // Not committed: the client hears of a failure, so nothing of the
+            // upload may stay visible.
+            Err(e) => Err(self.let_go(&attachment, e, None, on_failure).await),
         }
     }
 
@@ -324,14 +324,15 @@ impl AttachmentService {
 
     /// Streams `body` into the blob key of the recorded `attachment`, checking
     /// size (at most its `size_bytes`, what it reserved of the quota) and magic
-    /// on the way; returns what the inspection found. On any failure the
-    /// attachment is discarded (bytes and row), announcing its rejection by
+    /// on the way; returns what the inspection found. On a failure the
+    /// attachment is let go as `on_failure` says, its rejection announced by
     /// `cause` when its bytes were refused.
     pub(super) async fn receive_bytes(
         &self,
         attachment: &Attachment,
         body: BodyStream,
         cause: &Cause,
+        on_failure: OnFailure,
     ) -> Outcome<Inspected> {
         let limit = attachment.size_bytes;
         let mut inspector = Inspector::new(body, limit, &attachment.content_type);
@@ -346,10 +347,8 @@ impl AttachmentService {
         match (stored, inspector.summary()) {
             (Ok(_), Some(inspected)) => Ok(inspected),
             (Ok(_), None) => {
-                self.discard(attachment, None).await;
-                Err(AttachmentError::Interrupted(
-                    "the body did not end cleanly".into(),
-                ))
+                let broken = AttachmentError::Interrupted("the body did not end cleanly".into());
+                Err(self.let_go(attachment, broken, None, on_failure).await)
             }
             (Err(e), _) => {
                 let refusal = match inspector.failure().cloned() {
@@ -360,8 +359,9 @@ impl AttachmentService {
                 };
                 let rejected = matches!(inspector.failure(), Some(BodyError::Rejected(_)))
                     .then(|| self.rejection(attachment, &refusal, cause));
-                self.discard(attachment, rejected.as_ref()).await;
-                Err(refusal)
+                Err(self
+                    .let_go(attachment, refusal, rejected.as_ref(), on_failure)
+                    .await)
             }
         }
     }

@@ -317,7 +317,9 @@ impl AttachmentService {
                         self.reject(attachment, refusal, cause).await
                     }
                     // The store failed, not the file: it stays Pending.
-                    Some(BodyError::Interrupted(m)) => Err(AttachmentError::Storage(m)),
+                    Some(BodyError::Interrupted(m) | BodyError::Unavailable(m)) => {
+                        Err(AttachmentError::Storage(m))
+                    }
                     None => Err(e.into()),
                 };
             }

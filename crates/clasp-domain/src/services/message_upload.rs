@@ -20,6 +20,7 @@ use crate::events::{Cause, Event, EventKind};
 use crate::inspect::{BodyError, BodyStream};
 use crate::ports::{BlobError, THUMBNAIL_CONTENT_TYPE};
 use crate::services::attachments::require;
+use crate::services::rejecting::OnFailure;
 use crate::services::{AttachmentService, Download, Lookup, NewUpload};
 use crate::state::AttachmentState;
 use crate::tenant::TenantId;
@@ -279,7 +280,9 @@ impl MessageUpload {
             .insert_streamed(&mut attachment, self.size_hint)
             .await?;
         let cause = Cause::from(&self.principal);
-        let inspected = service.receive_bytes(&attachment, body, &cause).await?;
+        let inspected = service
+            .receive_bytes(&attachment, body, &cause, OnFailure::Discard)
+            .await?;
         attachment.size_bytes = inspected.size;
         attachment.sniffed_type = inspected.sniffed_type.clone();
         attachment.sha256 = Some(inspected.sha256.clone());

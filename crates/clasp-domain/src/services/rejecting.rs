@@ -8,7 +8,39 @@ use crate::ports::Verdict;
 use crate::services::AttachmentService;
 use crate::state::AttachmentState;
 
+/// What an upload that fails to be stored or checked leaves behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OnFailure {
+    /// Nothing: its client sent the whole body in the request that failed
+    /// and hears that it failed, so nothing of it may stay visible or
+    /// charged.
+    Discard,
+    /// Its row, still uploading and still charged, when the service failed
+    /// rather than the bytes ([`AttachmentError::is_transient`]): the bytes
+    /// are kept elsewhere (a resumable upload's parts), and its client may
+    /// finish it by asking again. Bytes refused are discarded all the same.
+    KeepIfTransient,
+}
+
 impl AttachmentService {
+    /// Lets `attachment` go after `refusal` (announcing `rejected`, if its
+    /// bytes were refused) as `on_failure` says, and answers the refusal.
+    /// What a kept upload wrote under its blob key is never served (its row
+    /// is not ready), is replaced when it is finished, and is removed with
+    /// it.
+    pub(super) async fn let_go(
+        &self,
+        attachment: &Attachment,
+        refusal: AttachmentError,
+        rejected: Option<&Event>,
+        on_failure: OnFailure,
+    ) -> AttachmentError {
+        if on_failure == OnFailure::Discard || !refusal.is_transient() {
+            self.discard(attachment, rejected).await;
+        }
+        refusal
+    }
+
     /// The scanner's verdict on the stored bytes `key`: `None` when clean (or
     /// when no scanner is configured), the signature found when infected, and
     /// [`AttachmentError::ScanFailed`] when there is no verdict — callers fail

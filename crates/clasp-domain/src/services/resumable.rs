@@ -14,6 +14,7 @@ use crate::inspect::{BodyError, BodyStream, Inspector};
 use crate::ports::BlobError;
 use crate::resumable::{MAX_ATTEMPTS, Progress, attempt_key};
 use crate::services::attachments::require;
+use crate::services::rejecting::OnFailure;
 use crate::services::{AttachmentService, Lookup, NewUpload};
 use crate::state::AttachmentState;
 use crate::validation::ValidationError;
@@ -241,9 +242,12 @@ impl AttachmentService {
             return Ok(standing);
         }
         let mut stored = progress.clone();
+        stored.received = received;
         stored.parts += 1;
         stored.stored_by.push(attempt);
-        let done = self.finish(standing.attachment, &stored, &cause).await;
+        let done = self
+            .finish(standing.attachment, &progress, &stored, &cause)
+            .await;
         self.ports.audit(
             Change::Upload,
             principal.into(),
@@ -306,10 +310,49 @@ impl AttachmentService {
         }
     }
 
-    /// Reads the parts of a fully received upload (at `progress`) once, in
-    /// order, through the checks of any upload into its blob key, and settles
-    /// it.
+    /// Reads the parts of a fully received upload (at `progress`, one part
+    /// past `before`) once, in order, through the checks of any upload into
+    /// its blob key, and settles it; then its parts go. When the service
+    /// fails on the way (a store, the scanner, the database:
+    /// [`AttachmentError::is_transient`]) the upload is kept and its last
+    /// part taken back, so that a client retrying, which first asks where
+    /// the upload stands, sends that part again and finishes it; any other
+    /// failure ends the upload.
     async fn finish(
+        &self,
+        attachment: Attachment,
+        before: &Progress,
+        progress: &Progress,
+        cause: &Cause,
+    ) -> Outcome<Attachment> {
+        let done = self.settle_parts(attachment.clone(), progress, cause).await;
+        if done.as_ref().is_err_and(AttachmentError::is_transient) {
+            self.take_back_last_part(&attachment, before, progress)
+                .await;
+            return done;
+        }
+        // attempts begun since `progress` was read leave objects too
+        let latest = self
+            .ports
+            .resumable
+            .progress(attachment.tenant_id, attachment.id)
+            .await
+            .ok()
+            .flatten();
+        self.remove_parts(&attachment, latest.as_ref().unwrap_or(progress))
+            .await;
+        let _ = self
+            .ports
+            .resumable
+            .forget_resumable(attachment.tenant_id, attachment.id)
+            .await;
+        done
+    }
+
+    /// The stored parts at `progress`, read in order into the attachment's
+    /// blob key and settled, the attachment kept through a failure of the
+    /// service's own.
+    async fn settle_parts(
         &self,
         attachment: Attachment,
         progress: &Progress,
@@ -329,26 +372,32 @@ impl AttachmentService {
                     Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),
                 })
                 .map(|chunk: Result<Bytes, BlobError>| {
-                    chunk.map_err(|e| BodyError::Interrupted(format!("reading a stored part: {e}")))
+                    chunk.map_err(|e| BodyError::Unavailable(format!("reading a stored part: {e}")))
                 }),
         );
-        let inspected = this.receive_bytes(&attachment, body, cause).await;
-        // attempts begun since `progress` was read leave objects too
-        let latest = self
-            .ports
-            .resumable
-            .progress(attachment.tenant_id, attachment.id)
-            .await
-            .ok()
-            .flatten();
-        self.remove_parts(&attachment, latest.as_ref().unwrap_or(progress))
-            .await;
-        let _ = self
-            .ports
-            .resumable
-            .forget_resumable(attachment.tenant_id, attachment.id)
-            .await;
-        this.settle(attachment, &inspected?, cause).await
+        let keep = OnFailure::KeepIfTransient;
+        let inspected = this.receive_bytes(&attachment, body, cause, keep).await?;
+        this.settle(attachment, &inspected, cause, keep).await
+    }
+
+    /// Moves the upload at `progress` back to `before`, and deletes the
+    /// object of the part that takes away (its client sends it again). An
+    /// upload that cannot be moved back (the database is what failed) keeps
+    /// every part; unless its client finishes it, the sweeper removes it at
+    /// its deadline.
+    async fn take_back_last_part(
+        &self,
+        attachment: &Attachment,
+        before: &Progress,
+        progress: &Progress,
+    ) {
+        let Some(&last) = progress.stored_by.last() else {
+            return;
+        };
+        let resumable = &self.ports.resumable;
+        if let Ok(true) = resumable.take_back(before, progress.received).await {
+            self.delete_bytes(&attempt_key(attachment, last)).await;
+        }
     }
 
     /// Ends the resumable upload `id` before it finished (the tus

@@ -356,3 +356,103 @@ fn an_upload_takes_a_bounded_number_of_requests() {
     );
     assert!(f.mem.blobs.is_empty(), "nothing was stored");
 }
+
+/// Sends the last 4,000 bytes of `data` (10,000) to the upload `id` at 6,000,
+/// which is to fail for a reason of the service's own, and checks that the
+/// upload is kept as its first part left it: that part's object stays, the
+/// failed one's is gone, nothing is announced and the quota stays charged.
+fn last_part_fails(f: &Fixture, id: crate::AttachmentId, data: &[u8], what: &str) {
+    let failed = block_on(
+        f.service
+            .append(&f.writer, id, 6_000, body(&data[6_000..]), None),
+    );
+    let error = failed.expect_err(what);
+    assert!(error.is_transient(), "{what}: {error:?}");
+    let standing = block_on(f.service.resumable(&f.writer, id)).expect(what);
+    assert_eq!(
+        (standing.offset, standing.attachment.state),
+        (6_000, AttachmentState::Uploading),
+        "{what}: the last part is to be sent again"
+    );
+    let keys = f.mem.blobs.keys();
+    let parts: Vec<_> = keys.iter().filter(|k| k.contains(".attempt-")).collect();
+    assert_eq!(
+        parts.len(),
+        1,
+        "{what}: only the first part stays: {keys:?}"
+    );
+    assert!(f.mem.outbox.events().is_empty(), "{what}");
+    let quota = block_on(f.mem.ports.attachments.quota(f.writer.tenant_id)).unwrap();
+    assert_eq!(quota.usage.bytes, 10_000, "{what}: still charged");
+}
+
+/// The fixture with a scanner that finds `EVIL`, and that scanner.
+fn scanned() -> (Fixture, Arc<crate::memory::MemoryScanner>) {
+    let mut f = fixture();
+    let scanner = Arc::new(crate::memory::MemoryScanner::new(b"EVIL", "Test.Mark"));
+    f.mem.ports.scanner = scanner.clone();
+    f.service = AttachmentService::new(f.mem.ports.clone(), UploadPolicy::default());
+    (f, scanner)
+}
+
+#[test]
+fn a_finish_the_service_fails_keeps_the_upload_for_its_last_part_again() {
+    let (f, scanner) = scanned();
+    let data = pdf(10_000);
+    let id = f.begin_pdf("a.pdf", 10_000).attachment.id;
+    block_on(
+        f.service
+            .append(&f.writer, id, 0, body(&data[..6_000]), None),
+    )
+    .unwrap();
+
+    f.mem.faults.arm(crate::memory::Fault::GetFails);
+    last_part_fails(&f, id, &data, "a stored part unreadable");
+    scanner.set_failing(true);
+    last_part_fails(&f, id, &data, "the scanner unreachable");
+    scanner.set_failing(false);
+    f.mem.faults.arm(crate::memory::Fault::UpdateBeforeApply);
+    last_part_fails(&f, id, &data, "the commit failing");
+
+    let done = block_on(
+        f.service
+            .append(&f.writer, id, 6_000, body(&data[6_000..]), None),
+    )
+    .expect("the last part sent again finishes the upload");
+    assert!(done.is_finished());
+    assert_eq!(
+        done.attachment.sha256.as_deref(),
+        Some(hex::encode(Sha256::digest(&data)).as_str())
+    );
+    assert_eq!(
+        f.mem.blobs.keys(),
+        [done.attachment.blob_key()],
+        "the parts are gone, the file stays"
+    );
+    let events: Vec<_> = f.mem.outbox.events().iter().map(|e| e.kind).collect();
+    assert_eq!(events, [EventKind::AttachmentReady]);
+}
+
+#[test]
+fn a_finish_that_refuses_the_bytes_ends_the_upload_as_before() {
+    let (f, _) = scanned();
+    let mut data = pdf(10_000);
+    data[8_000..8_004].copy_from_slice(b"EVIL");
+    let id = f.begin_pdf("a.pdf", 10_000).attachment.id;
+    block_on(
+        f.service
+            .append(&f.writer, id, 0, body(&data[..6_000]), None),
+    )
+    .unwrap();
+    let refused = block_on(
+        f.service
+            .append(&f.writer, id, 6_000, body(&data[6_000..]), None),
+    );
+    assert_eq!(
+        refused.err().map(|e| e.kind()),
+        Some(ErrorKind::Infected { number: 1 })
+    );
+    assert!(f.mem.blobs.is_empty(), "no part, no bytes");
+    let failed = block_on(f.service.resumable(&f.writer, id));
+    assert!(failed.is_err(), "{failed:?}");
+}

@@ -33,4 +33,5 @@ mod routes;
 mod sessions;
 mod thumbnails;
 mod tickets;
+mod tus_finishing;
 mod workspaces;

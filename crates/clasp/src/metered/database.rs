@@ -87,5 +87,6 @@ timed_port!(MeteredMetadata<dyn ResumableStore>, ResumableStore, "database" {
     fn progress(&self, tenant: TenantId, id: AttachmentId) -> Stored<Option<Progress>>;
     fn begin_attempt(&self, tenant: TenantId, id: AttachmentId) -> Stored<Option<u32>>;
     fn advance(&self, from: &Progress, received: u64, attempt: u32) -> Stored<bool>;
+    fn take_back(&self, to: &Progress, received: u64) -> Stored<bool>;
     fn forget_resumable(&self, tenant: TenantId, id: AttachmentId) -> Stored<()>;
 });
