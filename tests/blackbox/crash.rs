@@ -1,7 +1,8 @@
 //! Crash consistency on the built binary: `clasp serve` killed with SIGKILL in
 //! the middle of an upload leaves nothing visible, and the sweeper of the next
 //! run (here `clasp gc`) removes the orphaned row and bytes once the upload's
-//! deadline has passed.
+//! deadline has passed; a tus upload cut while it was being finished is never
+//! answered as done, and is swept the same way.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -71,4 +72,91 @@ async fn an_upload_cut_by_sigkill_is_invisible_and_swept_after_its_deadline() {
         "nothing left to sweep"
     );
     let _ = StatusCode::OK;
+}
+
+/// A tus upload whose process dies while finishing it (here in its scan,
+/// held by a clamd that never answers) is never taken for done:
+/// tus-js-client, retrying, hears `423` from the next process and gives up
+/// with an error, and that process's sweeper removes the upload, parts and
+/// all, at its deadline. (Before, `HEAD` said the upload was at its length,
+/// and the client reported success for a file that never became ready.)
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tus_upload_cut_while_finishing_is_never_taken_for_done() {
+    use std::io::{BufRead, BufReader};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Instant;
+
+    use crate::tus::{line_starting, part_files, pdf, tus_js_command};
+
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let clamd = silent.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counting = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = silent.accept().await {
+            counting.fetch_add(1, Ordering::SeqCst);
+            held.push(conn);
+        }
+    });
+    let work = Workdir::new()
+        .with_env("CLASP_CLAMAV_ADDRESS", &format!("tcp://{clamd}"))
+        .with_env("CLASP_SCAN_TIMEOUT_SECS", "60")
+        .with_env("CLASP_UPLOAD_URL_TTL_SECS", "10")
+        .with_env("CLASP_SWEEP_INTERVAL_SECS", "1");
+    let key = work.tenant_with_key("ws-1", "attachments:read,attachments:write");
+    let server = Server::start(&work);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("video.pdf");
+    std::fs::write(&file, pdf(12 * 1024 * 1024, 9)).unwrap();
+
+    let mut tus = tus_js_command(&server.url("/tus/"), &file, &key)
+        .env("RETRY_DELAYS", "[200, 200, 200]")
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(tus.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok);
+    let url = line_starting(&mut lines, "url ");
+    line_starting(&mut lines, "chunk ");
+    let scans_before = accepted.load(Ordering::SeqCst);
+    assert_eq!(line_starting(&mut lines, "chunk "), "10485760");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while accepted.load(Ordering::SeqCst) == scans_before {
+        assert!(
+            Instant::now() < deadline,
+            "the last part's scan never began"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (listen, admin) = (server.base.clone(), server.admin_base.clone());
+    drop(server); // SIGKILL, mid-scan
+    let server = Server::start_with(&work, |cmd| {
+        cmd.env("CLASP_LISTEN", listen.trim_start_matches("http://"))
+            .env("CLASP_ADMIN_LISTEN", admin.trim_start_matches("http://"));
+    });
+    let rest: Vec<String> = lines.collect();
+    assert!(!tus.wait().unwrap().success(), "{rest:?}");
+    assert!(!rest.iter().any(|l| l.starts_with("done")), "{rest:?}");
+    assert!(rest.iter().any(|l| l.starts_with("error")), "{rest:?}");
+
+    let head = || {
+        client()
+            .head(&url)
+            .bearer_auth(&key)
+            .header("tus-resumable", "1.0.0")
+            .send()
+    };
+    assert_eq!(head().await.unwrap().status(), StatusCode::LOCKED);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = head().await.unwrap().status();
+        if status == StatusCode::NOT_FOUND && part_files(&work).is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not swept: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(server);
 }

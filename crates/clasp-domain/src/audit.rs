@@ -159,6 +159,7 @@ impl Refusal for AttachmentError {
             ErrorKind::QuotaExceeded => "quota_exceeded",
             ErrorKind::Infected { .. } => "infected",
             ErrorKind::ScanFailed => "scan_failed",
+            ErrorKind::Finishing => "finishing",
             ErrorKind::StorageUnavailable => "storage_unavailable",
             ErrorKind::Internal => "internal",
         }

@@ -133,6 +133,12 @@ pub enum AttachmentError {
     /// nothing unscanned is kept, so the upload is refused and may be retried.
     #[error("the file could not be scanned for viruses: {0}")]
     ScanFailed(String),
+    /// Every byte of a resumable upload arrived and it is being finished
+    /// (checked, scanned, committed), or its finishing was cut off by the
+    /// process dying: where it stands is not known until that ends, and it
+    /// takes no more parts meanwhile. One cut off is swept at its deadline.
+    #[error("the upload is being finished")]
+    Finishing,
 }
 
 /// What kind of failure an [`AttachmentError`] is, without its details: what a
@@ -191,6 +197,8 @@ pub enum ErrorKind {
     },
     /// No virus verdict could be had.
     ScanFailed,
+    /// A resumable upload being finished.
+    Finishing,
     /// The blob store failed.
     StorageUnavailable,
     /// The metadata store failed.
@@ -248,6 +256,7 @@ impl AttachmentError {
             AttachmentError::QuotaExceeded(_) => ErrorKind::QuotaExceeded,
             AttachmentError::Infected { number, .. } => ErrorKind::Infected { number: *number },
             AttachmentError::ScanFailed(_) => ErrorKind::ScanFailed,
+            AttachmentError::Finishing => ErrorKind::Finishing,
         }
     }
 }

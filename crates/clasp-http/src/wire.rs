@@ -97,7 +97,8 @@ pub fn standard(problem: &Problem) -> Wire {
             | E::NotUploaded
             | E::UploadExpired
             | E::NotPending
-            | E::OffsetMismatch => Wire::new(S::CONFLICT, "conflict"),
+            | E::OffsetMismatch
+            | E::Finishing => Wire::new(S::CONFLICT, "conflict"),
             E::QuotaExceeded => Wire::new(S::FORBIDDEN, "quota_exceeded"),
             E::Infected { .. } => Wire::new(S::UNPROCESSABLE_ENTITY, "infected_file"),
             E::ScanFailed => Wire::new(S::SERVICE_UNAVAILABLE, "scanner_unavailable")

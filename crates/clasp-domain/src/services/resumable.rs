@@ -156,6 +156,12 @@ impl AttachmentService {
         {
             return Err(AttachmentError::UploadExpired);
         }
+        // Its last part is in and it is not ready: the request that stored
+        // that part is finishing it (or died doing so). Said as it is, not as
+        // an offset at the length, which a client would take for done.
+        if progress.received >= progress.length {
+            return Err(AttachmentError::Finishing);
+        }
         let resumable = Resumable {
             length: progress.length,
             offset: progress.received,

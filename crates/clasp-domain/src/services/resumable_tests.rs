@@ -456,3 +456,56 @@ fn a_finish_that_refuses_the_bytes_ends_the_upload_as_before() {
     let failed = block_on(f.service.resumable(&f.writer, id));
     assert!(failed.is_err(), "{failed:?}");
 }
+
+#[test]
+fn an_upload_whose_finishing_was_cut_off_says_so_and_takes_no_more_parts() {
+    let f = fixture();
+    let data = pdf(10_000);
+    let id = f.begin_pdf("a.pdf", 10_000).attachment.id;
+    block_on(
+        f.service
+            .append(&f.writer, id, 0, body(&data[..6_000]), None),
+    )
+    .unwrap();
+    // the process storing the last part moved the upload on, then died
+    let resumable = &f.mem.ports.resumable;
+    let progress = block_on(resumable.progress(f.writer.tenant_id, id))
+        .unwrap()
+        .unwrap();
+    assert!(block_on(resumable.advance(&progress, 10_000, 99)).unwrap());
+
+    let tail = || body(&data[6_000..]);
+    let asked = [
+        (
+            "where it stands",
+            block_on(f.service.resumable(&f.writer, id)).err(),
+        ),
+        (
+            "the last part again",
+            block_on(f.service.append(&f.writer, id, 6_000, tail(), None)).err(),
+        ),
+        (
+            "a part at its length",
+            block_on(f.service.append(&f.writer, id, 10_000, body(b"x"), None)).err(),
+        ),
+        (
+            "an empty part",
+            block_on(f.service.append_nothing(&f.writer, id, 10_000)).err(),
+        ),
+        (
+            "its end",
+            block_on(f.service.terminate(&f.writer, id)).err(),
+        ),
+    ];
+    for (what, refused) in asked {
+        assert_eq!(refused, Some(AttachmentError::Finishing), "{what}");
+    }
+    f.clock.advance(time::Duration::hours(1));
+    block_on(f.service.sweep_expired(100)).unwrap();
+    assert!(
+        f.mem.blobs.is_empty(),
+        "swept at its deadline, parts and all"
+    );
+    let quota = block_on(f.mem.ports.attachments.quota(f.writer.tenant_id)).unwrap();
+    assert_eq!(quota.usage.bytes, 0);
+}

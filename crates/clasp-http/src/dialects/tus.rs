@@ -58,6 +58,9 @@ impl WireDialect for Tus {
         };
         match kind {
             E::OffsetMismatch => Wire::new(S::CONFLICT, "offset_mismatch"),
+            // what tusd answers for an upload it is still working on; tus
+            // clients retry it
+            E::Finishing => Wire::new(S::LOCKED, "upload_locked"),
             E::ChecksumMismatch => Wire::new(checksum_mismatch(), "checksum_mismatch"),
             E::UploadExpired => Wire::new(S::GONE, "upload_expired"),
             E::NotPending => Wire::new(S::CONFLICT, "upload_finished"),
@@ -232,6 +235,7 @@ async fn create(
     (status = 401, description = "No, unknown or revoked credential"),
     (status = 404, description = "No such upload in the caller's tenant (or it was refused)"),
     (status = 410, description = "Past its deadline: it will be swept"),
+    (status = 423, description = "Every byte arrived and the upload is being finished (or its finishing was cut off, and it will be swept at its deadline): ask again"),
     (status = 412, description = "Not `Tus-Resumable: 1.0.0`"),
 ))]
 /// Where an upload stands.
@@ -252,11 +256,14 @@ async fn head(caller: Caller, _: Speaks, id: Upload, services: Data<Services>) -
     (status = 400, description = "No `Upload-Offset`, an unknown checksum algorithm, or the upload's 1,001st `PATCH` carrying bytes (`invalid_request`)", body = ErrorJson),
     (status = 404, description = "No such upload in the caller's tenant", body = ErrorJson),
     (status = 409, description = "The upload is not at `Upload-Offset`", body = ErrorJson),
+    (status = 423, description = "The upload is being finished (`upload_locked`): ask `HEAD` again", body = ErrorJson),
     (status = 410, description = "Past its deadline", body = ErrorJson),
     (status = 412, description = "Not `Tus-Resumable: 1.0.0`", body = ErrorJson),
     (status = 413, description = "More bytes than `Upload-Length` leaves", body = ErrorJson),
     (status = 415, description = "Not `application/offset+octet-stream`, or a file that is not its type", body = ErrorJson),
     (status = 460, description = "The bytes do not match `Upload-Checksum`; nothing of them was kept", body = ErrorJson),
+    (status = 500, description = "The blob or metadata store failed (`internal_error`); a last part is taken back: `HEAD`, then send it again", body = ErrorJson),
+    (status = 503, description = "The virus scanner gave no verdict on the finished file (`scanner_unavailable`); the last part is taken back: `HEAD`, then send it again", body = ErrorJson),
 ))]
 /// Stores bytes of an upload from its current offset.
 async fn patch(
@@ -296,6 +303,7 @@ async fn patch(
     (status = 204, description = "The unfinished upload and every byte of it are gone"),
     (status = 404, description = "No such upload in the caller's tenant", body = ErrorJson),
     (status = 409, description = "The upload is finished: delete the attachment through its dialect", body = ErrorJson),
+    (status = 423, description = "The upload is being finished (`upload_locked`)", body = ErrorJson),
     (status = 410, description = "Past its deadline", body = ErrorJson),
     (status = 412, description = "Not `Tus-Resumable: 1.0.0`", body = ErrorJson),
 ))]
