@@ -70,6 +70,16 @@ fn fixture() -> Fixture {
 }
 
 impl Fixture {
+    /// Announces `data` (a PDF of 10,000 bytes) and stores its first 6,000.
+    fn begin_with_first_part(&self, data: &[u8]) -> crate::AttachmentId {
+        let id = self.begin_pdf("a.pdf", 10_000).attachment.id;
+        let first = self
+            .service
+            .append(&self.writer, id, 0, body(&data[..6_000]), None);
+        block_on(first).unwrap();
+        id
+    }
+
     /// Announces a PDF of `length` bytes as the fixture's writer.
     fn begin_pdf(&self, name: &str, length: u64) -> crate::services::Resumable {
         block_on(self.service.begin_resumable(
@@ -399,12 +409,7 @@ fn scanned() -> (Fixture, Arc<crate::memory::MemoryScanner>) {
 fn a_finish_the_service_fails_keeps_the_upload_for_its_last_part_again() {
     let (f, scanner) = scanned();
     let data = pdf(10_000);
-    let id = f.begin_pdf("a.pdf", 10_000).attachment.id;
-    block_on(
-        f.service
-            .append(&f.writer, id, 0, body(&data[..6_000]), None),
-    )
-    .unwrap();
+    let id = f.begin_with_first_part(&data);
 
     f.mem.faults.arm(crate::memory::Fault::GetFails);
     last_part_fails(&f, id, &data, "a stored part unreadable");
@@ -438,12 +443,7 @@ fn a_finish_that_refuses_the_bytes_ends_the_upload_as_before() {
     let (f, _) = scanned();
     let mut data = pdf(10_000);
     data[8_000..8_004].copy_from_slice(b"EVIL");
-    let id = f.begin_pdf("a.pdf", 10_000).attachment.id;
-    block_on(
-        f.service
-            .append(&f.writer, id, 0, body(&data[..6_000]), None),
-    )
-    .unwrap();
+    let id = f.begin_with_first_part(&data);
     let refused = block_on(
         f.service
             .append(&f.writer, id, 6_000, body(&data[6_000..]), None),
@@ -461,12 +461,7 @@ fn a_finish_that_refuses_the_bytes_ends_the_upload_as_before() {
 fn an_upload_whose_finishing_was_cut_off_says_so_and_takes_no_more_parts() {
     let f = fixture();
     let data = pdf(10_000);
-    let id = f.begin_pdf("a.pdf", 10_000).attachment.id;
-    block_on(
-        f.service
-            .append(&f.writer, id, 0, body(&data[..6_000]), None),
-    )
-    .unwrap();
+    let id = f.begin_with_first_part(&data);
     // the process storing the last part moved the upload on, then died
     let resumable = &f.mem.ports.resumable;
     let progress = block_on(resumable.progress(f.writer.tenant_id, id))
