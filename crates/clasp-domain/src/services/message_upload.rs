@@ -90,15 +90,16 @@ impl AttachmentService {
     }
 
     /// Opens the bytes of the ready attachment numbered `number`, only when
-    /// `filename` is its name: a download URL names the file it serves.
+    /// one of `filenames` is its name: a download URL names the file it
+    /// serves, and a front end may read the name from it more than one way.
     pub async fn open_numbered(
         &self,
         principal: &Principal,
         number: i64,
-        filename: &str,
+        filenames: &[&str],
     ) -> Outcome<Download> {
         let found = self.find_numbered(principal, number).await?;
-        if !names(&found, filename) {
+        if !filenames.iter().any(|asked| names(&found, asked)) {
             return Err(AttachmentError::NotFound);
         }
         self.open(principal, &Lookup::id(found.id)).await
@@ -385,15 +386,10 @@ impl MessageUpload {
 }
 
 /// Whether `asked` names the file of `attachment`: its stored name, or the name
-/// its client gave at upload (which sanitises to it), as sent or
-/// percent-decoded once more (`%2B`, `%25`, which routers leave encoded).
+/// its client gave at upload (which sanitises to it).
 fn names(attachment: &Attachment, asked: &str) -> bool {
-    let decoded = percent_encoding::percent_decode_str(asked).decode_utf8_lossy();
-    [asked, decoded.as_ref()].into_iter().any(|name| {
-        name == attachment.filename
-            || served_name(&sanitize_filename(name), &attachment.content_type)
-                == attachment.filename
-    })
+    asked == attachment.filename
+        || served_name(&sanitize_filename(asked), &attachment.content_type) == attachment.filename
 }
 
 /// Refuses an upload into `room` (`None`: no room) the principal does not reach.

@@ -150,7 +150,7 @@ fn an_infected_file_refuses_its_message_and_stays_visible_by_number() {
         Some("infected: Test.Mark")
     );
     assert!(matches!(
-        block_on(f.service.open_numbered(&f.writer, number, "bad.txt")),
+        block_on(f.service.open_numbered(&f.writer, number, &["bad.txt"])),
         Err(AttachmentError::NotFound)
     ));
 

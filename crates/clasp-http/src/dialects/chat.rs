@@ -137,7 +137,15 @@ async fn download_file(
         .match_info()
         .get("attachmentFileName")
         .unwrap_or_default();
-    let opened = match services.attachments.open_numbered(&p, number.0, name).await {
+    // as the router left it, and percent-decoded once more (`%2B`, `%25`,
+    // which the router keeps encoded)
+    let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
+    let names = [name, decoded.as_ref()];
+    let opened = match services
+        .attachments
+        .open_numbered(&p, number.0, &names)
+        .await
+    {
         Err(AttachmentError::NotFound) if name == "thumbnail" => {
             services.attachments.open_thumbnail(&p, number.0).await
         }

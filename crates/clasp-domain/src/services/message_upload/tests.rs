@@ -106,10 +106,10 @@ fn files_stay_invisible_until_committed_then_carry_message_and_room() {
     assert_eq!(b.subject.room_id.as_deref(), Some("6"));
     assert_eq!(b.upload_expires_at, None);
     assert_eq!(b.sha256, Some(hex::encode(Sha256::digest(PNG))));
-    let d = block_on(f.service.open_numbered(&f.user, 1, "a.txt")).unwrap();
+    let d = block_on(f.service.open_numbered(&f.user, 1, &["a.txt"])).unwrap();
     assert_eq!(d.body.size, 3);
     assert_eq!(
-        block_on(f.service.open_numbered(&f.user, 1, "b.png")).err(),
+        block_on(f.service.open_numbered(&f.user, 1, &["b.png"])).err(),
         Some(AttachmentError::NotFound),
         "the name must be the file's"
     );
@@ -156,7 +156,7 @@ fn a_mismatching_checksum_is_kept_visible_without_bytes() {
     let seen = block_on(f.service.find_numbered(&f.user, done[1].number)).unwrap();
     assert_eq!(seen.state, AttachmentState::ChecksumMismatch);
     assert_eq!(
-        block_on(f.service.open_numbered(&f.user, seen.number, "bad.txt")).err(),
+        block_on(f.service.open_numbered(&f.user, seen.number, &["bad.txt"])).err(),
         Some(AttachmentError::NotFound)
     );
     assert_eq!(f.mem.blobs.len(), 1);
