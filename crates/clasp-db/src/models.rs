@@ -50,7 +50,7 @@ impl AttachmentRow {
             sniffed_type: f.sniffed_type,
             size_bytes: u64::try_from(f.size_bytes).map_err(|e| corrupt("attachment size", e))?,
             sha256: f.sha256,
-            declared_sha256: f.declared_sha256,
+            declared_checksum: f.declared_sha256,
             state: AttachmentState::parse(&f.state)
                 .ok_or_else(|| corrupt("attachment state", &f.state))?,
             description: f.description,
@@ -146,6 +146,9 @@ pub(crate) struct AttachmentFields {
     sniffed_type: Option<String>,
     size_bytes: i64,
     sha256: Option<String>,
+    /// The domain's `declared_checksum`: a SHA-256's hex, or `md5:` and an
+    /// MD5's. The column keeps the name it was created with, so that an
+    /// instance of an earlier version still reads it during a rolling deploy.
     declared_sha256: Option<String>,
     state: String,
     description: Option<String>,
@@ -176,7 +179,7 @@ impl AttachmentFields {
             size_bytes: i64::try_from(a.size_bytes)
                 .map_err(|e| RepoError::Backend(format!("attachment size: {e}")))?,
             sha256: a.sha256.clone(),
-            declared_sha256: a.declared_sha256.clone(),
+            declared_sha256: a.declared_checksum.clone(),
             state: a.state.as_str().to_owned(),
             description: a.description.clone(),
             tags: DbTags(a.tags.clone()),

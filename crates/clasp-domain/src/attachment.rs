@@ -120,8 +120,11 @@ pub struct Attachment {
     pub size_bytes: u64,
     /// Lowercase hex SHA-256 of the stored bytes, once known.
     pub sha256: Option<String>,
-    /// Lowercase hex SHA-256 the client declared, when it did.
-    pub declared_sha256: Option<String>,
+    /// The checksum the client declared, when it did, as
+    /// [`parse_checksum`](crate::validation::parse_checksum) reads it: a
+    /// SHA-256's lowercase hex, or [`MD5_PREFIX`](crate::validation::MD5_PREFIX)
+    /// and an MD5's (replaced by the SHA-256 once the bytes match it).
+    pub declared_checksum: Option<String>,
     /// Life-cycle state.
     pub state: AttachmentState,
     /// Free text from the uploader.
@@ -170,7 +173,7 @@ impl Attachment {
             sniffed_type: None,
             size_bytes: 0,
             sha256: None,
-            declared_sha256: None,
+            declared_checksum: None,
             state: AttachmentState::Pending,
             description: None,
             tags: Vec::new(),

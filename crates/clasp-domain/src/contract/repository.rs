@@ -22,7 +22,7 @@ fn attachment(tenant: TenantId, ticket: &str, created: i64, state: AttachmentSta
         sniffed_type: Some("application/pdf".into()),
         size_bytes: 31_457_280,
         sha256: Some("ab".repeat(32)),
-        declared_sha256: None,
+        declared_checksum: None,
         state,
         description: Some("a description".into()),
         tags: vec!["t1".into(), "t,2".into()],
@@ -122,7 +122,7 @@ pub async fn attachment_repository(repo: &dyn AttachmentRepository) {
     p.state = AttachmentState::Verifying;
     p.size_bytes = 42;
     p.sha256 = Some("cd".repeat(32));
-    p.declared_sha256 = Some("ef".repeat(32));
+    p.declared_checksum = Some("ef".repeat(32));
     p.sniffed_type = None;
     p.thumbnail_key = Some("thumbs/x".into());
     p.upload_expires_at = Some(instant(900));

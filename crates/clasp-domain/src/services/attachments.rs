@@ -42,7 +42,7 @@ pub struct NewUpload {
     pub locale: Option<String>,
     /// A checksum the client computed (an MD5 of 32 hex digits, or a SHA-256
     /// in hex or base64), to be verified.
-    pub declared_sha256: Option<String>,
+    pub declared_checksum: Option<String>,
     /// The user an API key uploads for (seed 001's `uploaded_by_user_id`):
     /// a key stands for a service, which may name the person it acts for.
     pub on_behalf_of: Option<String>,
@@ -199,7 +199,7 @@ impl AttachmentService {
         attachment.sniffed_type = inspected.sniffed_type.clone();
         attachment.sha256 = Some(inspected.sha256.clone());
         settle_md5(&mut attachment, inspected);
-        if let Some(declared) = attachment.declared_sha256.clone()
+        if let Some(declared) = attachment.declared_checksum.clone()
             && declared != inspected.sha256
         {
             let actual = received_as(&declared, inspected);
@@ -276,15 +276,15 @@ impl AttachmentService {
     /// byte is read), its declared checksum read.
     pub(super) fn draft(&self, principal: &Principal, upload: NewUpload) -> Outcome<Attachment> {
         let (filename, content_type) = self.name_and_type(&upload.filename, upload.content_type)?;
-        let declared_sha256 = upload
-            .declared_sha256
+        let declared_checksum = upload
+            .declared_checksum
             .as_deref()
             .map(parse_checksum)
             .transpose()?;
         let acting_for = acting_for(principal, upload.on_behalf_of)?;
         let mut draft = self.pending(principal, upload.subject, filename, content_type);
         draft.uploaded_by = acting_for.unwrap_or(draft.uploaded_by);
-        draft.declared_sha256 = declared_sha256;
+        draft.declared_checksum = declared_checksum;
         draft.description = upload.description;
         draft.tags = upload.tags;
         draft.locale = upload.locale;
@@ -505,7 +505,7 @@ fn in_subject(attachment: &Attachment, lookup: &Lookup) -> bool {
 /// The MD5 `attachment`'s client declared (hex), if it declared one.
 pub(super) fn declared_md5(attachment: &Attachment) -> Option<&str> {
     attachment
-        .declared_sha256
+        .declared_checksum
         .as_deref()?
         .strip_prefix(MD5_PREFIX)
 }
@@ -515,7 +515,7 @@ pub(super) fn declared_md5(attachment: &Attachment) -> Option<&str> {
 /// wrong MD5 stays, and differs from any SHA-256).
 pub(super) fn settle_md5(attachment: &mut Attachment, inspected: &Inspected) {
     if declared_md5(attachment).is_some_and(|md5| inspected.md5.as_deref() == Some(md5)) {
-        attachment.declared_sha256 = Some(inspected.sha256.clone());
+        attachment.declared_checksum = Some(inspected.sha256.clone());
     }
 }
 

@@ -26,7 +26,7 @@ fn upload(name: &str, content_type: &str, declared: Option<&str>) -> NewUpload {
         subject: Subject::ticket("T-1"),
         filename: name.into(),
         content_type: Some(content_type.into()),
-        declared_sha256: declared.map(str::to_owned),
+        declared_checksum: declared.map(str::to_owned),
         ..NewUpload::default()
     }
 }

@@ -36,8 +36,9 @@ pub struct MessageFile {
     pub filename: String,
     /// The declared media type, if any.
     pub content_type: Option<String>,
-    /// A SHA-256 the client computed (hex or base64), verified against the bytes.
-    pub declared_sha256: Option<String>,
+    /// A checksum the client computed (an MD5 of 32 hex digits, or a SHA-256
+    /// in hex or base64), verified against the bytes.
+    pub declared_checksum: Option<String>,
 }
 
 /// Files being uploaded to one message: staged one by one, then committed
@@ -272,7 +273,7 @@ impl MessageUpload {
             subject: self.subject.clone(),
             filename: file.filename,
             content_type: file.content_type,
-            declared_sha256: file.declared_sha256,
+            declared_checksum: file.declared_checksum,
             ..NewUpload::default()
         };
         let mut attachment = service.draft(&self.principal, upload)?;
@@ -349,8 +350,8 @@ impl MessageUpload {
         attachment.subject = self.subject.clone();
         attachment.upload_expires_at = None;
         attachment.transition(AttachmentState::Verifying, now)?;
-        let mismatch =
-            attachment.declared_sha256.is_some() && attachment.declared_sha256 != attachment.sha256;
+        let mismatch = attachment.declared_checksum.is_some()
+            && attachment.declared_checksum != attachment.sha256;
         let last = if mismatch {
             AttachmentState::ChecksumMismatch
         } else {
@@ -359,7 +360,7 @@ impl MessageUpload {
         attachment.transition(last, now)?;
         let cause = Cause::from(&self.principal);
         let event = if mismatch {
-            let declared = attachment.declared_sha256.clone().unwrap_or_default();
+            let declared = attachment.declared_checksum.clone().unwrap_or_default();
             let actual = attachment.sha256.clone().unwrap_or_default();
             let refusal = AttachmentError::ChecksumMismatch { declared, actual };
             service.rejection(&attachment, &refusal, &cause)

@@ -130,7 +130,7 @@ fn an_infected_file_refuses_its_message_and_stays_visible_by_number() {
     let file = |name: &str| MessageFile {
         filename: name.into(),
         content_type: Some("text/plain".into()),
-        declared_sha256: None,
+        declared_checksum: None,
     };
     block_on(upload.add(file("ok.txt"), body(b"fine"))).unwrap();
     let got = block_on(upload.add(file("bad.txt"), body(&infected_text())));

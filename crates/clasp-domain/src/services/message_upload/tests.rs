@@ -66,7 +66,7 @@ fn file(name: &str, content_type: &str, declared: Option<String>) -> MessageFile
     MessageFile {
         filename: name.to_owned(),
         content_type: Some(content_type.to_owned()),
-        declared_sha256: declared,
+        declared_checksum: declared,
     }
 }
 

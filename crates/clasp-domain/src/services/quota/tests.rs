@@ -163,7 +163,7 @@ fn streamed_uploads_reserve_settle_and_are_cut_at_the_quota() {
 fn the_attachment_count_is_checked_before_reading_and_failures_keep_counting() {
     let f = fixture(None, Some(2));
     let mut mismatch = note(None);
-    mismatch.declared_sha256 = Some("00".repeat(32));
+    mismatch.declared_checksum = Some("00".repeat(32));
     let read = Arc::new(AtomicBool::new(false));
     let failed = block_on(f.service.upload(&f.user, mismatch, text(10, &read)));
     assert!(matches!(
@@ -252,7 +252,7 @@ fn a_message_upload_settles_each_file_and_an_abort_gives_everything_back() {
     let file = || MessageFile {
         filename: "m.txt".into(),
         content_type: Some("text/plain".into()),
-        declared_sha256: None,
+        declared_checksum: None,
     };
     let read = Arc::new(AtomicBool::new(false));
     block_on(upload.add(file(), text(30, &read))).unwrap();

@@ -111,7 +111,7 @@ async fn receive(
                     let file = MessageFile {
                         filename: field.filename(),
                         content_type: field.media_type(),
-                        declared_sha256: content_digest(&field)?.or(declared.take()),
+                        declared_checksum: content_digest(&field)?.or(declared.take()),
                     };
                     let name = file.filename.clone();
                     let up = &mut upload;
