@@ -82,12 +82,11 @@ async fn an_upload_cut_by_sigkill_is_invisible_and_swept_after_its_deadline() {
 /// and the client reported success for a file that never became ready.)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tus_upload_cut_while_finishing_is_never_taken_for_done() {
-    use std::io::{BufRead, BufReader};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Instant;
 
-    use crate::tus::{line_starting, part_files, pdf, tus_js_command};
+    use crate::tus::{line_starting, lines_of, part_files, pdf, tus_js_command};
 
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let clamd = silent.local_addr().unwrap();
@@ -115,9 +114,7 @@ async fn a_tus_upload_cut_while_finishing_is_never_taken_for_done() {
         .env("RETRY_DELAYS", "[200, 200, 200]")
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(tus.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok);
+    let mut lines = lines_of(&mut tus);
     let url = line_starting(&mut lines, "url ");
     line_starting(&mut lines, "chunk ");
     let scans_before = accepted.load(Ordering::SeqCst);

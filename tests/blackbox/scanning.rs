@@ -379,9 +379,7 @@ async fn with_clamd_unreachable_uploads_are_refused_and_nothing_is_kept() {
 /// then the last part again) finishes it with every byte.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tus_upload_outlives_clamd_being_unreachable_at_its_last_part() {
-    use std::io::{BufRead, BufReader};
-
-    use crate::tus::{line_starting, part_files, pdf, ticket_bytes, tus_js_command};
+    use crate::tus::{line_starting, lines_of, part_files, pdf, ticket_bytes, tus_js_command};
 
     let clamd = required("CLASP_TEST_CLAMAV_TCP");
     let relay = crate::relay::Relay::start(clamd.trim_start_matches("tcp://")).await;
@@ -400,9 +398,7 @@ async fn a_tus_upload_outlives_clamd_being_unreachable_at_its_last_part() {
         .env("RETRY_DELAYS", "[1000, 1000, 1000, 1000, 1000, 1000]")
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(client.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok);
+    let mut lines = lines_of(&mut client);
     let url = line_starting(&mut lines, "url ");
     assert_eq!(line_starting(&mut lines, "failed "), "PATCH 503");
     relay.set_up(true);

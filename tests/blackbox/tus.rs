@@ -451,6 +451,12 @@ fn tus_js_with(
     cmd
 }
 
+/// The lines a started client prints, as it prints them.
+pub(crate) fn lines_of(child: &mut std::process::Child) -> impl Iterator<Item = String> + use<> {
+    let out = child.stdout.take().expect("the client's output is piped");
+    BufReader::new(out).lines().map_while(Result::ok)
+}
+
 /// Reads the client's lines until one starts with `prefix`; its rest.
 pub(crate) fn line_starting(lines: &mut impl Iterator<Item = String>, prefix: &str) -> String {
     for line in lines.by_ref() {
@@ -473,9 +479,7 @@ async fn tus_js_client_uploads_and_resumes_after_a_sigkill() {
     std::fs::write(&file, &data).unwrap();
 
     let mut whole = tus_js(&endpoint, &file, &key, None, None);
-    let mut lines = BufReader::new(whole.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok);
+    let mut lines = lines_of(&mut whole);
     let id = line_starting(&mut lines, "done ");
     assert!(whole.wait().unwrap().success());
     assert_eq!(ticket_bytes(&server, &key, &id).await, data);
@@ -491,9 +495,7 @@ async fn tus_js_client_uploads_and_resumes_after_a_sigkill() {
         let mut child = tus_js_with(&endpoint, &file, (headers, meta))
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap())
-            .lines()
-            .map_while(Result::ok);
+        let mut lines = lines_of(&mut child);
         let id = line_starting(&mut lines, "done ");
         assert!(child.wait().unwrap().success(), "{meta}");
         assert!(!id.is_empty() && id != "undefined", "{meta}: {id}");
@@ -506,9 +508,7 @@ async fn tus_js_client_uploads_and_resumes_after_a_sigkill() {
 
     // Killed after the first 5 MiB: the client's next PATCH fails.
     let mut cut = tus_js(&endpoint, &file, &key, None, Some(2));
-    let mut lines = BufReader::new(cut.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok);
+    let mut lines = lines_of(&mut cut);
     let url = line_starting(&mut lines, "url ");
     assert_eq!(line_starting(&mut lines, "chunk "), (5 * MIB).to_string());
     line_starting(&mut lines, "paused");
@@ -524,9 +524,7 @@ async fn tus_js_client_uploads_and_resumes_after_a_sigkill() {
             .env("CLASP_ADMIN_LISTEN", admin.trim_start_matches("http://"));
     });
     let mut resumed = tus_js(&endpoint, &file, &key, Some(&url), None);
-    let mut lines = BufReader::new(resumed.stdout.take().unwrap())
-        .lines()
-        .map_while(Result::ok);
+    let mut lines = lines_of(&mut resumed);
     assert_eq!(line_starting(&mut lines, "resumed "), (5 * MIB).to_string());
     let id = line_starting(&mut lines, "done ");
     assert!(resumed.wait().unwrap().success());

@@ -171,8 +171,9 @@ fn parse_range(header: &str, size: u64) -> Wanted {
 /// Answers a request for the attachment's bytes: 200 with all of them, 206 with
 /// the one range asked for (read as a ranged read of the store), 304 when the
 /// client's copy is current, 416 for a range past the end. Bodies stream with
-/// their exact length, taking turns with the worker's other downloads; HTML is never rendered (attachment disposition and a
-/// sandboxing CSP). `HEAD` gets the same headers without the body.
+/// their exact length, taking turns with the worker's other downloads; HTML is
+/// never rendered (attachment disposition and a sandboxing CSP). `HEAD` gets
+/// the same headers without the body.
 pub async fn respond(
     req: &HttpRequest,
     download: Download,

@@ -62,6 +62,20 @@ fn header<B>(res: &actix_web::dev::ServiceResponse<B>, name: &str) -> String {
     value.map_or_else(String::new, |v| v.to_str().unwrap().to_owned())
 }
 
+/// Creates an upload of `$data` with `$key` on `$app` and stores its first
+/// 6,000 bytes: its URL. (A macro: the app's type is actix's to name.)
+macro_rules! begun {
+    ($app:expr, $key:expr, $data:expr) => {{
+        let created = test::call_service($app, create($key, $data.len()).to_request()).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let at = header(&created, "location");
+        let first = patch(&at, $key, 0, &$data[..6_000]).to_request();
+        let first = test::call_service($app, first).await;
+        assert_eq!(first.status(), StatusCode::NO_CONTENT);
+        at
+    }};
+}
+
 /// In-memory ports with a scanner that finds `EVIL-MARK`, a tenant's key,
 /// and the data of a 10,000-byte PNG.
 async fn world() -> (
@@ -83,11 +97,7 @@ async fn a_finish_the_service_fails_is_kept_until_the_last_part_comes_again() {
     let (mem, scanner, services, key) = world().await;
     let app = app!(services);
     let data = png(10_000);
-    let created = test::call_service(&app, create(&key, data.len()).to_request()).await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let at = header(&created, "location");
-    let first = test::call_service(&app, patch(&at, &key, 0, &data[..6_000]).to_request()).await;
-    assert_eq!(first.status(), StatusCode::NO_CONTENT);
+    let at = begun!(&app, &key, &data);
 
     let failures: [(&str, &dyn Fn(), StatusCode, &str); 3] = [
         (
@@ -157,10 +167,7 @@ async fn an_upload_whose_finishing_was_cut_off_answers_423_to_everything() {
     let (mem, _, services, key) = world().await;
     let app = app!(services);
     let data = png(10_000);
-    let created = test::call_service(&app, create(&key, data.len()).to_request()).await;
-    let at = header(&created, "location");
-    let first = test::call_service(&app, patch(&at, &key, 0, &data[..6_000]).to_request()).await;
-    assert_eq!(first.status(), StatusCode::NO_CONTENT);
+    let at = begun!(&app, &key, &data);
     // the process storing the last part moved the upload on, then died
     let tenant = mem.ports.identities.tenant_by_slug(SLUG).await.unwrap();
     let id = at.trim_start_matches("/tus/").parse().unwrap();
