@@ -2,15 +2,20 @@
 //! hashes them, and checks the magic bytes as soon as enough have arrived — so a
 //! bad upload is refused mid-stream and no file is ever held in memory.
 
+mod digests;
+#[cfg(test)]
+mod offloading_tests;
+
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures::Stream;
-use md5::Md5;
-use sha2::{Digest, Sha256};
 
+use crate::offload::Offload;
 use crate::validation::{SNIFF_BYTES, ValidationError, check_magic};
+use digests::{Digests, Hashes};
 
 /// Why a body stopped before its end.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,13 +57,14 @@ pub struct Inspector {
     inner: BodyStream,
     limit: u64,
     declared_type: String,
-    hasher: Sha256,
-    md5: Option<Md5>,
+    digests: Digests,
+    hashes: Option<Hashes>,
     received: u64,
     head: Vec<u8>,
     sniff_done: bool,
     sniffed: Option<String>,
     failure: Option<BodyError>,
+    ended: bool,
     finished: bool,
 }
 
@@ -69,21 +75,30 @@ impl Inspector {
             inner,
             limit,
             declared_type: declared_type.to_owned(),
-            hasher: Sha256::new(),
-            md5: None,
+            digests: Digests::new(),
+            hashes: None,
             received: 0,
             head: Vec::new(),
             sniff_done: false,
             sniffed: None,
             failure: None,
+            ended: false,
             finished: false,
         }
+    }
+
+    /// The same, hashing a large body on a core `offload` has spare, so
+    /// receiving and hashing it are not both held to one core. Only before
+    /// any bytes.
+    pub fn offloading(mut self, offload: Arc<dyn Offload>) -> Self {
+        self.digests = self.digests.offloading(offload);
+        self
     }
 
     /// The same, computing the bytes' MD5 too: only where a client declared
     /// one, as it costs as much again as the SHA-256.
     pub fn with_md5(mut self) -> Self {
-        self.md5 = Some(md5::Digest::new());
+        self.digests = self.digests.with_md5();
         self
     }
 
@@ -95,20 +110,29 @@ impl Inspector {
         self
     }
 
+    /// The same, hashing nothing: for bytes whose digests nobody reads (a
+    /// part of a resumable upload, whose file is hashed whole once it is
+    /// complete). [`Inspector::summary`] then stays `None`; size and magic
+    /// are checked as ever, and [`Inspector::failure`] says why the body
+    /// stopped.
+    pub fn unhashed(mut self) -> Self {
+        self.digests = Digests::none();
+        self
+    }
+
     /// Why the body was cut short, if it was.
     pub fn failure(&self) -> Option<&BodyError> {
         self.failure.as_ref()
     }
 
-    /// The result, once the stream has ended cleanly; `None` before that or after a failure.
+    /// The result, once the stream has ended cleanly; `None` before that,
+    /// after a failure, or when built [`Inspector::unhashed`].
     pub fn summary(&self) -> Option<Inspected> {
-        (self.finished && self.failure.is_none()).then(|| Inspected {
+        let hashes = self.hashes.as_ref().filter(|_| self.failure.is_none())?;
+        Some(Inspected {
             size: self.received,
-            sha256: hex::encode(self.hasher.clone().finalize()),
-            md5: self
-                .md5
-                .clone()
-                .map(|m| hex::encode(md5::Digest::finalize(m))),
+            sha256: hashes.sha256.clone(),
+            md5: hashes.md5.clone(),
             sniffed_type: self.sniffed.clone(),
         })
     }
@@ -135,7 +159,10 @@ impl Stream for Inspector {
         if this.finished {
             return Poll::Ready(None);
         }
-        loop {
+        if let Err(e) = ready!(this.digests.poll_ready(cx)) {
+            return this.fail(e);
+        }
+        while !this.ended {
             match this.inner.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Err(e))) => return this.fail(e),
@@ -154,10 +181,7 @@ impl Stream for Inspector {
                             return this.fail(e.into());
                         }
                     }
-                    this.hasher.update(&chunk);
-                    if let Some(md5) = &mut this.md5 {
-                        md5::Digest::update(md5, &chunk);
-                    }
+                    this.digests.feed(&chunk);
                     return Poll::Ready(Some(Ok(chunk)));
                 }
                 Poll::Ready(None) => {
@@ -166,10 +190,17 @@ impl Stream for Inspector {
                     {
                         return this.fail(e.into());
                     }
-                    this.finished = true;
-                    return Poll::Ready(None);
+                    this.ended = true;
                 }
             }
+        }
+        match ready!(this.digests.poll_finish(cx)) {
+            Ok(hashes) => {
+                this.hashes = hashes;
+                this.finished = true;
+                Poll::Ready(None)
+            }
+            Err(e) => this.fail(e),
         }
     }
 }
@@ -260,6 +291,20 @@ mod tests {
             ok.summary().unwrap().sniffed_type.as_deref(),
             Some("image/png")
         );
+    }
+
+    #[test]
+    fn an_unhashed_body_is_still_counted_and_sniffed() {
+        let mut part = Inspector::new(body(vec![vec![b'a'; 25]]), 25, "text/plain").unhashed();
+        assert_eq!(drain(&mut part).unwrap(), 25);
+        assert!(part.summary().is_none() && part.failure().is_none());
+        let mut over = Inspector::new(body(vec![vec![b'a'; 26]]), 25, "text/plain").unhashed();
+        assert!(drain(&mut over).is_err());
+        let mut liar = Inspector::new(body(vec![b"GIF89a".to_vec()]), 100, "image/png").unhashed();
+        assert!(matches!(
+            drain(&mut liar),
+            Err(BodyError::Rejected(ValidationError::MagicMismatch { .. }))
+        ));
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! | [`ports::Clock`] | the current time (swap it in tests) |
 //! | [`ports::AuditLog`] | the audit trail: one [`audit::AuditRecord`] per change ([`ports::NoAudit`] keeps none) |
 //! | [`resumable::ResumableStore`] | how far each resumable (tus) upload has got |
+//! | [`offload::Offload`] | a spare core for an upload's hashing ([`offload::NoOffload`] keeps it on the receiving thread) |
 //!
 //! The application services in [`services`] are what every front end calls: the
 //! HTTP dialects of `clasp-http`, the `clasp` binary's admin commands, and any Rust
@@ -54,6 +55,7 @@ pub mod magic;
 #[cfg(any(test, feature = "test-util"))]
 pub mod memory;
 pub mod message;
+pub mod offload;
 pub mod policy;
 pub mod ports;
 pub mod quota;

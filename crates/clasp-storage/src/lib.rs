@@ -9,6 +9,8 @@
 //! attachments (bytes in, bytes out, like the rest of this crate), decoding on
 //! tokio's blocking pool within pixel and memory limits. [`ClamdScanner`] scans
 //! uploads for viruses with ClamAV's `clamd`, streaming them over its socket.
+//! [`SpareCores`] hashes large uploads on a core the receiving worker leaves
+//! idle.
 
 mod blobs;
 mod clamav;
@@ -17,6 +19,7 @@ mod parts;
 mod s3;
 mod secret;
 mod signer;
+mod spare_cores;
 mod thumbnails;
 
 pub use blobs::ObjectBlobStore;
@@ -24,6 +27,7 @@ pub use clamav::{ClamdAddress, ClamdAddressError, ClamdScanner};
 pub use s3::{DEFAULT_S3_REGION, MAX_PRESIGNED_SECS, S3Settings, S3UrlSigner};
 pub use secret::load_or_create_secret;
 pub use signer::HmacSigner;
+pub use spare_cores::SpareCores;
 pub use thumbnails::{ImageThumbnailer, MAX_DECODE_BYTES, MAX_IMAGE_EDGE};
 
 /// Why a storage adapter could not be set up.

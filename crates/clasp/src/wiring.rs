@@ -18,7 +18,7 @@ use clasp_http::Services;
 use clasp_http::ops::Metrics;
 use clasp_storage::{
     ClamdScanner, HmacSigner, ImageThumbnailer, ObjectBlobStore, S3Settings, S3UrlSigner,
-    load_or_create_secret,
+    SpareCores, load_or_create_secret,
 };
 
 use crate::audit::LoggedAudit;
@@ -278,6 +278,7 @@ pub async fn build(config: &Config, metrics: &Metrics) -> anyhow::Result<Service
             metrics: metrics.clone(),
         }),
         resumable: Arc::new(MeteredMetadata::new(metadata.resumable, metrics.clone())),
+        offload: Arc::new(SpareCores::of_this_machine()),
     };
     let policy = UploadPolicy {
         max_bytes: config.max_upload_bytes,

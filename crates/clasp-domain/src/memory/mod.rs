@@ -16,6 +16,7 @@ mod audit;
 mod blobs;
 mod faults;
 mod identities;
+mod offload;
 mod outbox;
 mod resumable;
 mod scanner;
@@ -26,6 +27,7 @@ pub use audit::MemoryAudit;
 pub use blobs::MemoryBlobs;
 pub use faults::{Fault, Faults};
 pub use identities::MemoryIdentities;
+pub use offload::ThreadOffload;
 pub use outbox::MemoryOutbox;
 pub use resumable::MemoryResumable;
 pub use scanner::MemoryScanner;
@@ -82,6 +84,8 @@ pub struct MemoryPorts {
     pub audit: Arc<MemoryAudit>,
     /// The events the stores recorded with their changes.
     pub outbox: Arc<MemoryOutbox>,
+    /// Where large uploads are hashed, to count how many were.
+    pub offload: Arc<ThreadOffload>,
 }
 
 impl MemoryPorts {
@@ -97,6 +101,7 @@ impl MemoryPorts {
         let signer = Arc::new(MemorySigner::new(base_url));
         let audit = Arc::new(MemoryAudit::default());
         let outbox = Arc::new(MemoryOutbox::default());
+        let offload = Arc::new(ThreadOffload::default());
         let ports = Ports {
             attachments: Arc::new(MemoryAttachments::with_faults(
                 faults.clone(),
@@ -111,6 +116,7 @@ impl MemoryPorts {
             clock,
             audit: audit.clone(),
             resumable: Arc::new(MemoryResumable::default()),
+            offload: offload.clone(),
         };
         Self {
             ports,
@@ -118,6 +124,7 @@ impl MemoryPorts {
             faults,
             audit,
             outbox,
+            offload,
         }
     }
 }

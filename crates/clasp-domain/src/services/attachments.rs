@@ -335,7 +335,8 @@ impl AttachmentService {
         on_failure: OnFailure,
     ) -> Outcome<Inspected> {
         let limit = attachment.size_bytes;
-        let mut inspector = Inspector::new(body, limit, &attachment.content_type);
+        let mut inspector = Inspector::new(body, limit, &attachment.content_type)
+            .offloading(self.ports.offload.clone());
         if declared_md5(attachment).is_some() {
             inspector = inspector.with_md5();
         }

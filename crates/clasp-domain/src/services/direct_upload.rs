@@ -162,7 +162,8 @@ impl AttachmentService {
             return Err(crate::ports::SignatureError::Invalid.into());
         }
         let key = attachment.upload_key();
-        let mut inspector = Inspector::new(body, attachment.size_bytes, &attachment.content_type);
+        let mut inspector = Inspector::new(body, attachment.size_bytes, &attachment.content_type)
+            .offloading(self.ports.offload.clone());
         let stored = self.ports.blobs.put(&key, &mut inspector).await;
         let size = match (stored, inspector.summary()) {
             (Ok(_), Some(inspected)) => inspected.size,
@@ -298,7 +299,8 @@ impl AttachmentService {
                 .map(|chunk| chunk.map_err(|e| BodyError::Interrupted(e.to_string()))),
         );
         let key = attachment.blob_key();
-        let mut inspector = Inspector::new(bytes, attachment.size_bytes, &attachment.content_type);
+        let mut inspector = Inspector::new(bytes, attachment.size_bytes, &attachment.content_type)
+            .offloading(self.ports.offload.clone());
         if by_md5 {
             inspector = inspector.with_md5();
         }

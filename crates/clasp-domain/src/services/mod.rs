@@ -9,6 +9,8 @@ mod downloads;
 mod events_tests;
 mod identity;
 mod message_upload;
+#[cfg(test)]
+mod offloading_tests;
 mod policy;
 mod quota;
 mod rejecting;
@@ -33,6 +35,7 @@ pub use sweep::Swept;
 pub use tenant_purge::PURGE_BATCH;
 
 use crate::audit::{Actor, AuditRecord, Change, Refusal};
+use crate::offload::Offload;
 use crate::ports::{
     AttachmentRepository, AuditLog, BlobStore, Clock, IdentityStore, Scanner, Thumbnailer,
     UploadSigner, UrlSigner,
@@ -64,6 +67,9 @@ pub struct Ports {
     pub audit: Arc<dyn AuditLog>,
     /// How far resumable uploads have got.
     pub resumable: Arc<dyn ResumableStore>,
+    /// Spare cores for the hashing of large uploads
+    /// ([`crate::offload::NoOffload`] keeps it on the receiving thread).
+    pub offload: Arc<dyn Offload>,
 }
 
 impl Ports {

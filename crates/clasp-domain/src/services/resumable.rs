@@ -283,7 +283,7 @@ impl AttachmentService {
         cause: &Cause,
     ) -> Outcome<u64> {
         let left = progress.length - progress.received;
-        let mut inspector = Inspector::new(body, left, &attachment.content_type);
+        let mut inspector = Inspector::new(body, left, &attachment.content_type).unhashed();
         if progress.received > 0 {
             inspector = inspector.without_magic();
         }
