@@ -24,6 +24,15 @@
 //! Each backend's schema lives at the workspace root (`migrations/sqlite`,
 //! `migrations/postgres`) and is compiled into this crate; opening a store and
 //! [`migrate`] apply it.
+//!
+//! The bundled SQLite is built by libsqlite3-sys, whose flags come from the
+//! final workspace: Clasp's sets `LIBSQLITE3_FLAGS = "-DSQLITE_DEFAULT_MEMSTATUS=0
+//! -USQLITE_THREADSAFE -DSQLITE_THREADSAFE=2"` (its `.cargo/config.toml`), so
+//! that concurrent reads do not queue on SQLite's global allocation mutex nor
+//! lock each connection on every call. A workspace embedding this crate sets
+//! the same for the same speed, if nothing else in its process shares one
+//! SQLite connection between threads at once (multi-thread mode applies to
+//! the whole library); without it the stores behave the same.
 
 mod attachments;
 mod error;
