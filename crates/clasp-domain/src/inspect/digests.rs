@@ -64,6 +64,23 @@ struct Away {
     answer: oneshot::Receiver<Hashes>,
 }
 
+impl Away {
+    /// Sends the batch gathered last, once the hashing thread has room.
+    fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BodyError>> {
+        let Some(batch) = self.full.take() else {
+            return Poll::Ready(Ok(()));
+        };
+        match self.to.poll_ready(cx) {
+            Poll::Pending => {
+                self.full = Some(batch);
+                Poll::Pending
+            }
+            Poll::Ready(Ok(())) => Poll::Ready(self.to.start_send(batch).map_err(|_| stopped())),
+            Poll::Ready(Err(_)) => Poll::Ready(Err(stopped())),
+        }
+    }
+}
+
 enum Place {
     Here(Hashers),
     Away(Away),
@@ -102,9 +119,7 @@ impl Digests {
     pub(super) fn none() -> Self {
         Self {
             place: Place::Nowhere,
-            offload: Arc::new(NoOffload),
-            fed: 0,
-            arrival: None,
+            ..Self::new()
         }
     }
 
@@ -160,38 +175,25 @@ impl Digests {
         if self.offload.offer(job).is_err() {
             return;
         }
-        let Place::Here(hashers) = mem::replace(
-            &mut self.place,
-            Place::Away(Away {
-                gathering: Vec::new(),
-                gathered: 0,
-                full: None,
-                to,
-                answer,
-            }),
-        ) else {
-            return;
+        let away = Away {
+            gathering: Vec::new(),
+            gathered: 0,
+            full: None,
+            to,
+            answer,
         };
-        // The job waits on `take` until this; it cannot have gone.
-        let _ = give.send(hashers);
+        if let Place::Here(hashers) = mem::replace(&mut self.place, Place::Away(away)) {
+            // The job waits on `take` until this; it cannot have gone.
+            let _ = give.send(hashers);
+        }
     }
 
     /// Ready when the next bytes may be fed: the hashing thread has room for
     /// the batch gathered last.
     pub(super) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BodyError>> {
-        let Place::Away(away) = &mut self.place else {
-            return Poll::Ready(Ok(()));
-        };
-        let Some(batch) = away.full.take() else {
-            return Poll::Ready(Ok(()));
-        };
-        match away.to.poll_ready(cx) {
-            Poll::Pending => {
-                away.full = Some(batch);
-                Poll::Pending
-            }
-            Poll::Ready(Ok(())) => Poll::Ready(away.to.start_send(batch).map_err(|_| stopped())),
-            Poll::Ready(Err(_)) => Poll::Ready(Err(stopped())),
+        match &mut self.place {
+            Place::Away(away) => away.poll_send(cx),
+            _ => Poll::Ready(Ok(())),
         }
     }
 
@@ -205,12 +207,9 @@ impl Digests {
             if away.full.is_none() && !away.gathering.is_empty() {
                 away.full = Some(mem::take(&mut away.gathering));
             }
-            if let Err(e) = std::task::ready!(self.poll_ready(cx)) {
+            if let Err(e) = std::task::ready!(away.poll_send(cx)) {
                 return Poll::Ready(Err(e));
             }
-            let Place::Away(away) = &mut self.place else {
-                return Poll::Ready(Err(stopped()));
-            };
             away.to.close_channel();
             return match std::task::ready!(away.answer.poll_unpin(cx)) {
                 Ok(hashes) => {

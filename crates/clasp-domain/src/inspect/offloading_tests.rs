@@ -104,12 +104,18 @@ impl Held {
     }
 }
 
+/// An inspector of `bytes` whose hashing job waits in the returned [`Held`].
+fn held_back(bytes: &[Bytes]) -> (Arc<Held>, Inspector) {
+    let held = Arc::new(Held::default());
+    let inspector =
+        Inspector::new(body(bytes), 64 << 20, "application/octet-stream").offloading(held.clone());
+    (held, inspector)
+}
+
 #[test]
 fn a_hashing_thread_that_falls_behind_holds_the_body_back_not_memory() {
     let bytes = chunks(8 << 20);
-    let held = Arc::new(Held::default());
-    let mut i =
-        Inspector::new(body(&bytes), 64 << 20, "application/octet-stream").offloading(held.clone());
+    let (held, mut i) = held_back(&bytes);
     let mut passed = 0;
     while let Some(Some(chunk)) = i.next().now_or_never() {
         passed += chunk.expect("clean").len();
@@ -139,9 +145,7 @@ fn a_hashing_thread_that_falls_behind_holds_the_body_back_not_memory() {
 #[test]
 fn a_hashing_thread_lost_fails_the_body_as_the_service_s_fault() {
     let bytes = chunks(4 << 20);
-    let held = Arc::new(Held::default());
-    let mut i =
-        Inspector::new(body(&bytes), 64 << 20, "application/octet-stream").offloading(held.clone());
+    let (held, mut i) = held_back(&bytes);
     let mut failure = None;
     block_on(async {
         while let Some(chunk) = i.next().await {
@@ -162,9 +166,7 @@ fn a_hashing_thread_lost_fails_the_body_as_the_service_s_fault() {
 #[test]
 fn a_body_dropped_midway_lets_its_hashing_thread_go() {
     let bytes = chunks(4 << 20);
-    let held = Arc::new(Held::default());
-    let mut i =
-        Inspector::new(body(&bytes), 64 << 20, "application/octet-stream").offloading(held.clone());
+    let (held, mut i) = held_back(&bytes);
     for _ in 0..20 {
         assert!(matches!(i.next().now_or_never(), Some(Some(Ok(_)))));
     }

@@ -335,8 +335,7 @@ impl AttachmentService {
         on_failure: OnFailure,
     ) -> Outcome<Inspected> {
         let limit = attachment.size_bytes;
-        let mut inspector = Inspector::new(body, limit, &attachment.content_type)
-            .offloading(self.ports.offload.clone());
+        let mut inspector = self.inspector(body, attachment);
         if declared_md5(attachment).is_some() {
             inspector = inspector.with_md5();
         }
@@ -365,6 +364,14 @@ impl AttachmentService {
                     .await)
             }
         }
+    }
+
+    /// `body` checked as the bytes of `attachment`: at most the size it
+    /// reserved, its declared type's magic, hashed on a spare core once
+    /// large.
+    pub(super) fn inspector(&self, body: BodyStream, attachment: &Attachment) -> Inspector {
+        Inspector::new(body, attachment.size_bytes, &attachment.content_type)
+            .offloading(self.ports.offload.clone())
     }
 
     /// A visible (ready) attachment's metadata.

@@ -14,6 +14,8 @@
 //! downloads read: confirm streams them through the [`Inspector`] into
 //! [`Attachment::blob_key`], so what becomes downloadable is exactly what was
 //! verified, whatever a client sends to its upload URL meanwhile or afterwards.
+//!
+//! [`Inspector`]: crate::inspect::Inspector
 
 use futures::StreamExt;
 use time::OffsetDateTime;
@@ -23,7 +25,7 @@ use crate::audit::Change;
 use crate::credentials::{Principal, Scope};
 use crate::error::{AttachmentError, LinkRefusal, Outcome};
 use crate::events::{Cause, Event, EventKind};
-use crate::inspect::{BodyError, BodyStream, Inspector};
+use crate::inspect::{BodyError, BodyStream};
 use crate::message::{Message, MessageId};
 use crate::ports::{BlobError, SignedUploadRequest, UploadTarget, UploadUrl};
 use crate::services::attachments::require;
@@ -162,8 +164,7 @@ impl AttachmentService {
             return Err(crate::ports::SignatureError::Invalid.into());
         }
         let key = attachment.upload_key();
-        let mut inspector = Inspector::new(body, attachment.size_bytes, &attachment.content_type)
-            .offloading(self.ports.offload.clone());
+        let mut inspector = self.inspector(body, &attachment);
         let stored = self.ports.blobs.put(&key, &mut inspector).await;
         let size = match (stored, inspector.summary()) {
             (Ok(_), Some(inspected)) => inspected.size,
@@ -214,6 +215,8 @@ impl AttachmentService {
     /// the attachment becomes `Ready`. A failed attachment keeps its row (so the
     /// client can see why) but loses its bytes. A storage failure while checking
     /// leaves it `Pending`, so confirming again may succeed.
+    ///
+    /// [`Inspector`]: crate::inspect::Inspector
     pub async fn confirm(
         &self,
         principal: &Principal,
@@ -299,8 +302,7 @@ impl AttachmentService {
                 .map(|chunk| chunk.map_err(|e| BodyError::Interrupted(e.to_string()))),
         );
         let key = attachment.blob_key();
-        let mut inspector = Inspector::new(bytes, attachment.size_bytes, &attachment.content_type)
-            .offloading(self.ports.offload.clone());
+        let mut inspector = self.inspector(bytes, &attachment);
         if by_md5 {
             inspector = inspector.with_md5();
         }
