@@ -1,121 +1,132 @@
 //! The multipart form of an upload, read so that neither a body that ends
 //! early nor a body that never says anything can hold the request or grow
-//! memory.
+//! memory, and so that a file's bytes go on as they arrived, uncopied.
 //!
-//! - actix-multipart (0.7.2, where this was found) answers `Pending` forever when the request body
-//!   ends before a part's closing boundary (upstream actix-web issue #3202):
-//!   nothing will ever wake it, and the body idle timeout cannot cut it
-//!   because the body did end. [`Form`] records when the body has ended; once
-//!   it has, every byte is in the parser's buffer, so a `Pending` from the form
-//!   or from one of its [`Part`]s can only be that hang and is turned into
-//!   [`MultipartError::Incomplete`], which each dialect answers with its 400.
-//! - The parser buffers a part's headers (and the preamble before the first
-//!   boundary) until they end, and looks for their end from the start each
-//!   time more arrives: a header that never ends would be read whole, at a
-//!   quadratic cost. [`Form`] counts the bytes fed to the parser since it last
-//!   yielded a part or a chunk of one; more than [`MAX_HEAD_BYTES`] of them
-//!   while it still asks for more can only be an endless preamble or header,
-//!   and fail the form.
+//! - The parser is Clasp's own ([`reader`] says why it is not actix-multipart):
+//!   RFC 7578 forms, each part delimited by its boundary (a part's own
+//!   `Content-Length` is not trusted), with RFC 2046's preamble, transport
+//!   padding and epilogue; every part must carry a `form-data`
+//!   `Content-Disposition` with a name, and no part may be multipart itself.
+//! - A body that ends before the closing delimiter fails the form with
+//!   [`FormError::Incomplete`], which each dialect answers with its 400.
+//! - What precedes the first part, and each part's headers, are bounded by
+//!   [`MAX_HEAD_BYTES`]; a head is searched for its end once, however small
+//!   the chunks it arrives in.
 //! - The whole body has a cap ([`Form::cap`]), chunked bodies included, which
 //!   a handler sets from the dialect's limits (the files it takes, plus its
 //!   form fields); a body past it fails the form.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::future::{Ready, ready};
-use std::io;
-use std::ops::Deref;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
-use actix_multipart::{Field, Multipart, MultipartError};
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
+use actix_web::http::header::{self, ContentDisposition, DispositionType, HeaderMap};
 use actix_web::{FromRequest, HttpRequest};
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 
 mod fields;
+mod reader;
+#[cfg(test)]
+mod tests;
 pub use fields::{FieldLimits, Fields};
+use reader::Reader;
 
-/// The most bytes the parser may take in without yielding anything: a part's
-/// headers (8 KiB), or the preamble and first boundary (8 KiB).
-pub const MAX_HEAD_BYTES: u64 = 16 * 1024;
+/// The most bytes of what precedes the first part (with its delimiter), or of
+/// one part's headers (with the padding after its delimiter).
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
-/// What the body has done so far, shared by the form, its parts and the
-/// stream feeding the parser.
-#[derive(Debug, Default)]
-struct Progress {
-    /// The body has ended.
-    ended: Cell<bool>,
-    /// Bytes fed to the parser.
-    fed: Cell<u64>,
-    /// `fed` when the parser last yielded a part or a chunk.
-    yielded_at: Cell<u64>,
-    /// The most bytes the body may have (`u64::MAX`: no cap).
-    cap: Cell<u64>,
+/// The longest boundary taken: RFC 2046 allows 70 characters, and the
+/// delimiter is searched for in every byte of a file.
+const MAX_BOUNDARY_BYTES: usize = 200;
+
+/// Why a form could not be read; every one is the client's doing, answered
+/// with the dialect's 400.
+#[derive(Debug, thiserror::Error)]
+pub enum FormError {
+    /// The request is not a multipart form with a usable boundary.
+    #[error(
+        "the body is not multipart/form-data with a boundary of 1 to {MAX_BOUNDARY_BYTES} bytes"
+    )]
+    NotMultipart,
+    /// The body ended before the form's closing delimiter.
+    #[error("the body ended before the multipart form did")]
+    Incomplete,
+    /// A head ran past its bound.
+    #[error("a part's headers, or what precedes the first part, ran past {MAX_HEAD_BYTES} bytes")]
+    HeadTooLong,
+    /// A part's headers cannot be read.
+    #[error("a part's headers are malformed")]
+    BadHeaders,
+    /// A part carries more headers than a form's part needs.
+    #[error("a part carries more than 32 headers")]
+    TooManyHeaders,
+    /// A delimiter is followed by neither a line break nor `--`.
+    #[error("a boundary line holds more than the boundary")]
+    BadDelimiter,
+    /// A part has no `form-data` disposition with a name.
+    #[error("every part needs a Content-Disposition of form-data with a name")]
+    Unnamed,
+    /// A part is a multipart body itself.
+    #[error("a part may not be multipart itself")]
+    Nested,
+    /// The body is larger than the form may be.
+    #[error("the body is larger than this form may be")]
+    TooLarge,
+    /// The form failed before, and is read no further.
+    #[error("the multipart form failed earlier")]
+    Broken,
+    /// The connection failed while the body was read.
+    #[error(transparent)]
+    Payload(#[from] PayloadError),
 }
 
-impl Progress {
-    /// `polled`, unless it is a `Pending` that can only be a hang or an
-    /// endless head: then the error that ends it. Anything yielded is progress.
-    fn check<T>(
-        &self,
-        polled: Poll<Option<Result<T, MultipartError>>>,
-    ) -> Poll<Option<Result<T, MultipartError>>> {
-        match polled {
-            Poll::Pending if self.ended.get() => Poll::Ready(Some(Err(MultipartError::Incomplete))),
-            Poll::Pending if self.fed.get() - self.yielded_at.get() > MAX_HEAD_BYTES => {
-                Poll::Ready(Some(Err(MultipartError::Payload(PayloadError::Io(
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "a part's headers, or what precedes the first part, \
-                             ran past {MAX_HEAD_BYTES} bytes"
-                        ),
-                    ),
-                )))))
-            }
-            Poll::Ready(Some(Ok(item))) => {
-                self.yielded_at.set(self.fed.get());
-                Poll::Ready(Some(Ok(item)))
-            }
-            polled => polled,
-        }
-    }
-
-    /// Counts a chunk fed to the parser, failing it once the body passes its cap.
-    fn feed(&self, item: Result<Bytes, PayloadError>) -> Result<Bytes, PayloadError> {
-        let chunk = item?;
-        let fed = self.fed.get().saturating_add(chunk.len() as u64);
-        self.fed.set(fed);
-        if fed > self.cap.get() {
-            return Err(PayloadError::Overflow);
-        }
-        Ok(chunk)
-    }
-}
-
-/// A request's multipart form whose reading fails, rather than waits forever
-/// or buffers without end, on a body that breaks off or never ends a header.
-/// Extracted like [`Multipart`].
+/// A request's multipart form, whose reading fails, rather than waits forever
+/// or buffers without end, on a body that breaks off or never ends a head.
+/// Extracted without reading a byte: a request that is not a form fails at
+/// its first part, after the handler has checked its credential.
 pub struct Form {
-    inner: Multipart,
-    progress: Rc<Progress>,
+    reader: Result<Rc<RefCell<Reader>>, Option<FormError>>,
 }
 
-/// One part of a [`Form`]: its headers through [`Field`], its bytes as a stream
-/// that fails when the body ended before the part's end.
+/// One part of a [`Form`]: its headers, and its bytes as a stream that fails
+/// when the body ended before the part's end.
 pub struct Part {
-    inner: Field,
-    progress: Rc<Progress>,
+    reader: Rc<RefCell<Reader>>,
+    /// Which of the form's parts this is.
+    number: u64,
+    headers: HeaderMap,
+    name: String,
+    disposition: ContentDisposition,
+    media_type: Option<mime::Mime>,
 }
 
 impl Form {
     /// Caps the whole body at `max_bytes` (before any of it is read).
     pub fn cap(&self, max_bytes: u64) {
-        self.progress.cap.set(max_bytes);
+        if let Ok(reader) = &self.reader {
+            reader.borrow_mut().cap = max_bytes;
+        }
     }
+}
+
+/// The boundary of a multipart request.
+fn boundary(req: &HttpRequest) -> Option<String> {
+    let media: mime::Mime = req
+        .headers()
+        .get(header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()?;
+    let boundary = media.get_param(mime::BOUNDARY)?.as_str();
+    let usable =
+        media.type_() == mime::MULTIPART && (1..=MAX_BOUNDARY_BYTES).contains(&boundary.len());
+    usable.then(|| boundary.to_owned())
 }
 
 impl FromRequest for Form {
@@ -123,73 +134,102 @@ impl FromRequest for Form {
     type Future = Ready<Result<Form, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let progress = Rc::new(Progress {
-            cap: Cell::new(u64::MAX),
-            ..Progress::default()
-        });
-        let fed = Rc::clone(&progress);
-        let mark = Rc::clone(&progress);
-        // Once the body has ended, every poll lands in the marker.
-        let body = payload
-            .take()
-            .map(move |item| fed.feed(item))
-            .chain(futures::stream::poll_fn(move |_| {
-                mark.ended.set(true);
-                Poll::Ready(None)
-            }));
-        ready(Ok(Form {
-            inner: Multipart::new(req.headers(), body),
-            progress,
-        }))
+        let reader = match boundary(req) {
+            Some(boundary) => Ok(Rc::new(RefCell::new(Reader::new(
+                Box::pin(payload.take()),
+                &boundary,
+            )))),
+            None => Err(Some(FormError::NotMultipart)),
+        };
+        ready(Ok(Form { reader }))
     }
 }
 
 impl Stream for Form {
-    type Item = Result<Part, MultipartError>;
+    type Item = Result<Part, FormError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        let polled = this.inner.poll_next_unpin(cx).map(|item| {
-            item.map(|field| {
-                field.map(|inner| Part {
-                    inner,
-                    progress: Rc::clone(&this.progress),
-                })
-            })
-        });
-        this.progress.check(polled)
+        let reader = match &mut self.get_mut().reader {
+            Ok(reader) => reader,
+            Err(refused) => return Poll::Ready(refused.take().map(Err)),
+        };
+        let mut read = reader.borrow_mut();
+        let Some(headers) = ready!(read.poll_part(cx)) else {
+            return Poll::Ready(None);
+        };
+        let part = headers.and_then(|headers| Part::new(Rc::clone(reader), read.part, headers));
+        if part.is_err() {
+            read.break_off();
+        }
+        Poll::Ready(Some(part))
     }
 }
 
 impl Stream for Part {
-    type Item = Result<Bytes, MultipartError>;
+    type Item = Result<Bytes, FormError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        let polled = this.inner.poll_next_unpin(cx);
-        this.progress.check(polled)
-    }
-}
-
-impl Deref for Part {
-    type Target = Field;
-
-    fn deref(&self) -> &Field {
-        &self.inner
+        let mut read = self.reader.borrow_mut();
+        if read.part != self.number {
+            return Poll::Ready(None);
+        }
+        read.poll_body(cx)
     }
 }
 
 impl Part {
+    /// The part named by its headers, which RFC 7578 requires to say its name.
+    fn new(
+        reader: Rc<RefCell<Reader>>,
+        number: u64,
+        headers: HeaderMap,
+    ) -> Result<Self, FormError> {
+        let disposition = headers
+            .get(header::CONTENT_DISPOSITION)
+            .and_then(|value| ContentDisposition::from_raw(value).ok())
+            .filter(|d| d.disposition == DispositionType::FormData)
+            .ok_or(FormError::Unnamed)?;
+        let name = disposition.get_name().ok_or(FormError::Unnamed)?.to_owned();
+        let media_type: Option<mime::Mime> = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok());
+        if media_type
+            .as_ref()
+            .is_some_and(|m| m.type_() == mime::MULTIPART)
+        {
+            return Err(FormError::Nested);
+        }
+        Ok(Self {
+            reader,
+            number,
+            headers,
+            name,
+            disposition,
+            media_type,
+        })
+    }
+
+    /// The form field's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The part's own headers (a `Content-Digest`, say).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
     /// The file name the client gave the part; empty when it gave none.
     pub fn filename(&self) -> String {
-        self.content_disposition()
-            .and_then(|d| d.get_filename())
+        self.disposition
+            .get_filename()
             .unwrap_or_default()
             .to_owned()
     }
 
     /// The media type the client declared for the part.
     pub fn media_type(&self) -> Option<String> {
-        self.content_type().map(ToString::to_string)
+        self.media_type.as_ref().map(ToString::to_string)
     }
 }

@@ -10,7 +10,6 @@
 use clasp_domain::webhooks::WebhookError;
 use std::borrow::Cow;
 
-use actix_multipart::MultipartError;
 use clasp_domain::listing::Bound;
 use clasp_domain::{AttachmentError, AuthError, ErrorKind, IdentityError, ListingError};
 
@@ -183,8 +182,8 @@ impl From<ListingError> for Problem {
     }
 }
 
-impl From<MultipartError> for Problem {
-    fn from(e: MultipartError) -> Self {
+impl From<crate::form::FormError> for Problem {
+    fn from(e: crate::form::FormError) -> Self {
         Self::bad_request(e.to_string())
     }
 }

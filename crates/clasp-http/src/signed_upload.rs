@@ -127,7 +127,7 @@ async fn receive_post(
     let mut others = Fields::new(FORM_FIELDS);
     while let Some(field) = form.next().await {
         let field = field?;
-        if field.name() != Some("file") {
+        if field.name() != "file" {
             others.skip(field).await?;
             continue;
         }

@@ -213,8 +213,8 @@ impl<D> From<ListingError> for ApiError<D> {
     }
 }
 
-impl<D> From<actix_multipart::MultipartError> for ApiError<D> {
-    fn from(e: actix_multipart::MultipartError) -> Self {
+impl<D> From<crate::form::FormError> for ApiError<D> {
+    fn from(e: crate::form::FormError) -> Self {
         Problem::from(e).into()
     }
 }

@@ -244,7 +244,7 @@ async fn upload(
     let mut others = Fields::new(OTHER_FIELDS);
     while let Some(field) = form.next().await {
         let field = field?;
-        if field.name() != Some("file") {
+        if field.name() != "file" {
             others.skip(field).await?;
             continue;
         }

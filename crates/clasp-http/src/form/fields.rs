@@ -24,7 +24,7 @@ impl FieldLimits {
         let fields = self.max_fields as u64;
         let parts = fields.saturating_add(files).saturating_add(1);
         parts
-            .saturating_mul(super::MAX_HEAD_BYTES)
+            .saturating_mul(super::MAX_HEAD_BYTES as u64)
             .saturating_add(fields.saturating_mul(self.max_bytes as u64))
     }
 }
@@ -77,7 +77,7 @@ impl Fields {
 
     async fn read(&mut self, mut field: Part, max: usize) -> Result<(String, BytesMut), Problem> {
         self.count()?;
-        let name = field.name().unwrap_or_default().to_owned();
+        let name = field.name().to_owned();
         let mut buf = BytesMut::new();
         while let Some(chunk) = field.next().await {
             let chunk = chunk?;

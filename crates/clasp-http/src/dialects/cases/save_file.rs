@@ -4,7 +4,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use actix_multipart::MultipartError;
 use actix_web::web::Data;
 use actix_web::{HttpRequest, HttpResponse};
 use clasp_domain::services::NewUpload;
@@ -14,7 +13,7 @@ use uuid::Uuid;
 
 use super::{AttachmentJson, Cases, DEFAULT_LOCALE};
 use crate::extract::Bearer;
-use crate::form::{FieldLimits, Fields, Form};
+use crate::form::{self, FieldLimits, Fields, Form};
 use crate::problem::{Problem, ProblemKind};
 use crate::wire::Reply;
 use crate::{Services, body};
@@ -31,7 +30,7 @@ const TEXT_FIELDS: FieldLimits = FieldLimits {
 enum FormError {
     /// The multipart body itself is broken.
     #[error(transparent)]
-    Multipart(#[from] MultipartError),
+    Multipart(#[from] form::FormError),
     /// A field follows `file`.
     #[error("the field {0:?} follows file, which must be the last field")]
     NotLast(String),
@@ -80,7 +79,7 @@ pub(super) async fn save_file(
     let mut fields = Fields::new(TEXT_FIELDS);
     let file = loop {
         let field = form.next().await.ok_or_else(|| missing("file"))??;
-        let name = field.name().unwrap_or_default().to_owned();
+        let name = field.name().to_owned();
         match name.as_str() {
             "file" => break field,
             "caseId" => once(&mut case_id, &name, fields.text(field).await?)?,
@@ -122,7 +121,7 @@ pub(super) async fn save_file(
         match form.next().await {
             None => None,
             Some(Ok(next)) => {
-                let name = next.name().unwrap_or_default().to_owned();
+                let name = next.name().to_owned();
                 noticed.replace(Some(name.clone()));
                 Some(Err(FormError::NotLast(name)))
             }

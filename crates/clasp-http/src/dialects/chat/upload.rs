@@ -107,7 +107,7 @@ async fn receive(
         while let Some(field) = form.next().await {
             let field = field?;
             match field.name() {
-                Some("files") => {
+                "files" => {
                     let file = MessageFile {
                         filename: field.filename(),
                         content_type: field.media_type(),
@@ -119,10 +119,10 @@ async fn receive(
                         .await
                         .map_err(|e| ApiError::from(e).about(&name))?;
                 }
-                Some("fileChecksum") => {
+                "fileChecksum" => {
                     declared = Some(fields.text_of_at_most(field, MAX_KNOWN_FIELD_BYTES).await?);
                 }
-                Some("roomId") => {
+                "roomId" => {
                     let raw = fields.text_of_at_most(field, MAX_KNOWN_FIELD_BYTES).await?;
                     upload.set_room(&integer_id("roomId", &raw)?)?;
                 }
