@@ -69,7 +69,7 @@ for round in $(seq "${ROUNDS:-3}"); do
       rate=$(awk -v mib="$mib" '/Requests\/sec/ {printf "%.0f", $2 * mib}' "$work/wrk.out")
       # the server's CPU (every thread, user and system) per MiB it took in
       per=$(awk -v mib="$mib" -v t="$(( $(cpu "$pid") - before ))" -v hz="$(getconf CLK_TCK)" \
-        '/requests in/ {printf "%.3f", t * 1000 / hz / ($1 * mib)}' "$work/wrk.out")
+        '/requests in/ {printf "%.3f", ($1 > 0 ? t * 1000 / hz / ($1 * mib) : 0)}' "$work/wrk.out")
       echo "round $round  ${bins[$n]}  $c in flight: $rate MiB/s, $per ms of CPU per MiB"
     done
     kill "$pid"

@@ -225,11 +225,8 @@ fn ab_script(script: &str, envs: &[(&str, String)]) -> (Vec<f64>, String) {
     let rates: Vec<f64> = stdout
         .lines()
         .filter_map(|line| {
-            line.strip_suffix(" MiB/s")?
-                .rsplit(' ')
-                .next()?
-                .parse()
-                .ok()
+            let (before, _) = line.split_once(" MiB/s")?;
+            before.rsplit(' ').next()?.parse().ok()
         })
         .collect();
     assert!(rates.iter().all(|r| *r > 0.0), "{stdout}");
@@ -237,11 +234,19 @@ fn ab_script(script: &str, envs: &[(&str, String)]) -> (Vec<f64>, String) {
 }
 
 /// `bench/upload-ab.sh`, the command behind performance.md's side-by-side
-/// builds, runs small: every figure is a rate, none an error.
+/// builds, runs small: every figure is a rate with the server's CPU per MiB,
+/// none an error.
 #[test]
 fn the_ab_upload_script_measures_each_build_at_1_and_8_in_flight() {
     let (rates, stdout) = ab_script("upload-ab.sh", &[("WARM_MB", "8".into())]);
     assert_eq!(rates.len(), 4, "two builds at 1 and 8 in flight: {stdout}");
+    let cpu: Vec<f64> = stdout
+        .lines()
+        .filter_map(|line| line.strip_suffix(" ms of CPU per MiB")?.rsplit(' ').next())
+        .map(|ms| ms.parse().unwrap())
+        .collect();
+    assert_eq!(cpu.len(), 4, "{stdout}");
+    assert!(cpu.iter().all(|ms| *ms > 0.0), "{stdout}");
 }
 
 /// `bench/download-ab.sh`, the command behind performance.md's download
