@@ -51,7 +51,7 @@ switches() { # switches PID: context switches so far of PID's threads and its ch
 measure() { # measure NAME URL: one figure of `wrk` against URL, served by $pid
   "${generator_cpu[@]}" "${WRK:-wrk}" -t1 -c"$connections" -d2s "$2" >/dev/null
   local before; before=$(switches "$pid")
-  "${generator_cpu[@]}" "${WRK:-wrk}" -t1 -c"$connections" -d"${seconds}s" "$2" >"$work/wrk.out"
+  "${generator_cpu[@]}" "${WRK:-wrk}" -t1 -c"$connections" -d"${seconds}s" --timeout 30s "$2" >"$work/wrk.out"
   local after; after=$(switches "$pid")
   if grep -q "Non-2xx\|Socket errors" "$work/wrk.out"; then cat "$work/wrk.out" >&2; exit 1; fi
   rate=$(awk -v mib="$mib" '/Requests\/sec/ {printf "%.0f", $2 * mib}' "$work/wrk.out")

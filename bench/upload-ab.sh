@@ -63,7 +63,7 @@ for round in $(seq "${ROUNDS:-3}"); do
       dd if=/dev/zero of="$shm/warm" bs=1M count="${WARM_MB:-3000}" 2>/dev/null
       rm "$shm/warm"
       before=$(cpu "$pid")
-      "${WRK:-wrk}" -t1 -c"$c" -d"${SECONDS_PER_FIGURE:-3}"s -s "$work/post.lua" -H "Authorization: Bearer $(cat "$work/key$n")" \
+      "${WRK:-wrk}" -t1 -c"$c" -d"${SECONDS_PER_FIGURE:-3}"s --timeout 30s -s "$work/post.lua" -H "Authorization: Bearer $(cat "$work/key$n")" \
         "http://127.0.0.1:$port/v1/tickets/$ticket/attachments" >"$work/wrk.out"
       if grep -q "Non-2xx\|Socket errors" "$work/wrk.out"; then cat "$work/wrk.out" >&2; exit 1; fi
       rate=$(awk -v mib="$mib" '/Requests\/sec/ {printf "%.0f", $2 * mib}' "$work/wrk.out")
