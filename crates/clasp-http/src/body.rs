@@ -15,8 +15,12 @@ use clasp_domain::{AttachmentError, ValidationError};
 use crate::form::{FieldLimits, Form};
 use crate::problem::{Problem, ProblemKind};
 
-/// Chunks in flight between the request and the domain.
-const CHANNEL_CHUNKS: usize = 4;
+/// Chunks in flight between the request and the domain. Each is a slice of
+/// the connection's read buffer (up to 128 KiB, since the form reader copies
+/// nothing), which it keeps alive: four of them at sixteen uploads put the
+/// peak RSS 3-8 MiB higher than two, and two are as fast (docs/performance.md,
+/// "fourteenth session").
+const CHANNEL_CHUNKS: usize = 2;
 
 /// Runs `consume` on a `Send` view of `source`, forwarding chunks until either
 /// side finishes. Returns what `consume` returned.
