@@ -147,7 +147,8 @@ struct TransferArgs {
     /// peers promise; `fsync` measures the cost of syncing every upload.
     #[arg(long, default_value = "fast")]
     durability: String,
-    /// Where to draw the throughput plot (SVG).
+    /// Where to draw the throughput plot (SVG), when the downloads and
+    /// uploads groups both run.
     #[arg(long, default_value = "docs/performance.svg")]
     plot: PathBuf,
 }
@@ -204,8 +205,15 @@ async fn run_transfer(args: TransferArgs) -> Result<()> {
     let work = tempfile::tempdir()?;
     let report = transfer::run(&config, work.path()).await?;
     println!("## Transfers\n\n{}", report.render());
-    plot::draw(&report, &args.plot)?;
-    println!("plot: {}", args.plot.display());
+    // The plot is of the download and upload sweeps: a run without them
+    // would replace the last full run's plot with empty axes.
+    let plotted = [transfer::Group::Downloads, transfer::Group::Uploads];
+    if plotted.iter().all(|g| config.groups.contains(g)) {
+        plot::draw(&report, &args.plot)?;
+        println!("plot: {}", args.plot.display());
+    } else {
+        println!("plot: not drawn (it needs the downloads and uploads groups)");
+    }
     let missed = report.missed();
     if missed.is_empty() {
         println!("every transfer goal holds");
