@@ -40,6 +40,9 @@ use reader::Reader;
 /// one part's headers (with the padding after its delimiter).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
+/// Headers one part may carry.
+const MAX_PART_HEADERS: usize = 32;
+
 /// The longest boundary taken: RFC 2046 allows 70 characters, and the
 /// delimiter is searched for in every byte of a file.
 const MAX_BOUNDARY_BYTES: usize = 200;
@@ -63,7 +66,7 @@ pub enum FormError {
     #[error("a part's headers are malformed")]
     BadHeaders,
     /// A part carries more headers than a form's part needs.
-    #[error("a part carries more than 32 headers")]
+    #[error("a part carries more than {MAX_PART_HEADERS} headers")]
     TooManyHeaders,
     /// A delimiter is followed by neither a line break nor `--`.
     #[error("a boundary line holds more than the boundary")]
@@ -114,15 +117,19 @@ impl Form {
     }
 }
 
-/// The boundary of a multipart request.
-fn boundary(req: &HttpRequest) -> Option<String> {
-    let media: mime::Mime = req
-        .headers()
+/// The media type a request declares for its body.
+pub(crate) fn body_type(req: &HttpRequest) -> Option<mime::Mime> {
+    req.headers()
         .get(header::CONTENT_TYPE)?
         .to_str()
         .ok()?
         .parse()
-        .ok()?;
+        .ok()
+}
+
+/// The boundary of a multipart request.
+fn boundary(req: &HttpRequest) -> Option<String> {
+    let media = body_type(req)?;
     let boundary = media.get_param(mime::BOUNDARY)?.as_str();
     let usable =
         media.type_() == mime::MULTIPART && (1..=MAX_BOUNDARY_BYTES).contains(&boundary.len());

@@ -154,10 +154,7 @@ struct UploadPost {
 
 /// Whether the body is a `multipart/form-data` form.
 fn is_form(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
+    crate::form::body_type(req)
         .is_some_and(|m| m.type_() == mime::MULTIPART && m.subtype() == mime::FORM_DATA)
 }
 

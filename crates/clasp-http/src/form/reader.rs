@@ -21,10 +21,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures::Stream;
 use memchr::memmem::Finder;
 
-use super::{FormError, MAX_HEAD_BYTES};
-
-/// Headers one part may carry.
-const MAX_PART_HEADERS: usize = 32;
+use super::{FormError, MAX_HEAD_BYTES, MAX_PART_HEADERS};
 
 /// The request body, chunk by chunk.
 pub(super) type Source = Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>>;

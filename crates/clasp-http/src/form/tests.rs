@@ -56,6 +56,15 @@ fn read_all(mut form: Form) -> Result<Vec<Read>, FormError> {
     })
 }
 
+/// The next part of `form`, which must have one.
+async fn first_part(form: &mut Form) -> super::Part {
+    match form.next().await {
+        Some(Ok(part)) => part,
+        Some(Err(e)) => panic!("a part, not {e}"),
+        None => panic!("a part, not the form's end"),
+    }
+}
+
 /// File bytes that hold every near-miss of the delimiter: line breaks, dashes,
 /// the boundary without its dashes, and the delimiter cut one byte short.
 fn tricky_file() -> Vec<u8> {
@@ -139,11 +148,7 @@ fn a_files_bytes_are_handed_on_as_they_arrived_without_a_copy() {
     let chunks = vec![Bytes::from(head), data.clone(), Bytes::from(tail)];
     let mut form = form_of(&format!("multipart/form-data; boundary={BOUNDARY}"), chunks);
     block_on(async {
-        let mut part = form
-            .next()
-            .await
-            .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("a part"));
+        let mut part = first_part(&mut form).await;
         let mut seen = 0;
         while let Some(chunk) = part.next().await {
             let chunk = chunk.unwrap_or_else(|e| panic!("{e}"));
@@ -265,11 +270,7 @@ fn the_next_part_skips_what_is_left_of_the_one_before() {
     let (body, _) = sample();
     let mut form = chunked(&body, 10);
     block_on(async {
-        let first = form
-            .next()
-            .await
-            .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("a part"));
+        let first = first_part(&mut form).await;
         let mut skipped = first;
         let mut names = Vec::new();
         while let Some(part) = form.next().await {
@@ -287,11 +288,7 @@ fn a_broken_form_stays_broken() {
     let body = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nxy");
     let mut form = chunked(body.as_bytes(), 100);
     block_on(async {
-        let mut part = form
-            .next()
-            .await
-            .and_then(Result::ok)
-            .unwrap_or_else(|| panic!("a part"));
+        let mut part = first_part(&mut form).await;
         assert_eq!(
             part.next().await.and_then(Result::ok).as_deref(),
             Some(&b"xy"[..])
