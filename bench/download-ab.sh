@@ -14,6 +14,8 @@
 #
 #   NGINX_BIN=/usr/sbin/nginx bench/download-ab.sh /tmp/clasp-old target/release/clasp
 set -euo pipefail
+# shellcheck source=bench/nginx.sh
+. "$(dirname "$0")/nginx.sh"
 [ $# -ge 1 ] || { echo "usage: $0 CLASP_BIN... (ROUNDS=3, NGINX_BIN=path)" >&2; exit 2; }
 work=$(mktemp -d)
 chmod 755 "$work" # nginx's worker runs as another user
@@ -69,20 +71,10 @@ if [ -n "${NGINX_BIN:-}" ]; then
   mkdir -p "$work/nginx/www"
   cp "$work/file.pdf" "$work/nginx/www/file.pdf"
   # as the bench's nginx serves downloads: sendfile, long keep-alive
-  cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
+  nginx_conf "$work/nginx" 1 <<CONF
   sendfile on;
   tcp_nopush on;
-  keepalive_requests 1000000;
-  keepalive_timeout 75s;
   server { listen 127.0.0.1:$nginx_port; root $work/nginx/www; }
-}
 CONF
 fi
 for round in $(seq "${ROUNDS:-3}"); do

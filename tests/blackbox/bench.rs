@@ -234,18 +234,29 @@ fn ab_script(script: &str, envs: &[(&str, String)]) -> (Vec<f64>, String) {
 }
 
 /// `bench/upload-ab.sh`, the command behind performance.md's side-by-side
-/// builds, runs small: every figure is a rate with the server's CPU per MiB,
-/// none an error.
+/// builds and its CPU budget of an upload, runs small: nginx and each build,
+/// every figure a rate with the server's CPU per MiB, none an error.
 #[test]
-fn the_ab_upload_script_measures_each_build_at_1_and_8_in_flight() {
-    let (rates, stdout) = ab_script("upload-ab.sh", &[("WARM_MB", "8".into())]);
-    assert_eq!(rates.len(), 4, "two builds at 1 and 8 in flight: {stdout}");
+fn the_ab_upload_script_measures_nginx_and_each_build_at_1_and_8_in_flight() {
+    let nginx = std::env::var("CLASP_TEST_NGINX").expect(
+        "CLASP_TEST_NGINX is not set: run the suite with ./scripts/test.sh, whose scripts/services.sh installs nginx",
+    );
+    let (rates, stdout) = ab_script(
+        "upload-ab.sh",
+        &[("WARM_MB", "8".into()), ("NGINX_BIN", nginx)],
+    );
+    assert_eq!(
+        rates.len(),
+        6,
+        "nginx and two builds at 1 and 8 in flight: {stdout}"
+    );
+    assert_eq!(stdout.matches("nginx PUT").count(), 2, "{stdout}");
     let cpu: Vec<f64> = stdout
         .lines()
         .filter_map(|line| line.strip_suffix(" ms of CPU per MiB")?.rsplit(' ').next())
         .map(|ms| ms.parse().unwrap())
         .collect();
-    assert_eq!(cpu.len(), 4, "{stdout}");
+    assert_eq!(cpu.len(), 6, "{stdout}");
     assert!(cpu.iter().all(|ms| *ms > 0.0), "{stdout}");
 }
 
