@@ -54,8 +54,9 @@ LUA
 cpu() { # cpu PID: the clock ticks PID and its children have run, user and system
   for p in "$1" $(pgrep -P "$1"); do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{n += $1} END {print n}'
 }
-measure() { # measure NAME WRK_ARGS...: 1 and 8 in flight against the server $pid
-  local name=$1; shift
+measure() { # measure NAME FILES WRK_ARGS...: 1 and 8 in flight against the server
+  # $pid, its FILES (a directory, if any) removed after each figure
+  local name=$1 files=$2; shift 2
   for c in 1 8; do
     dd if=/dev/zero of="$shm/warm" bs=1M count="${WARM_MB:-3000}" 2>/dev/null
     rm "$shm/warm"
@@ -67,7 +68,7 @@ measure() { # measure NAME WRK_ARGS...: 1 and 8 in flight against the server $pi
     per=$(awk -v mib="$mib" -v t="$(( $(cpu "$pid") - before ))" -v hz="$(getconf CLK_TCK)" \
       '/requests in/ {printf "%.3f", ($1 > 0 ? t * 1000 / hz / ($1 * mib) : 0)}' "$work/wrk.out")
     echo "round $round  $name  $c in flight: $rate MiB/s, $per ms of CPU per MiB"
-    rm -rf "${shm:?}/nginx/put"
+    if [ -n "$files" ]; then rm -rf "$files"; fi
   done
 }
 if [ -n "${NGINX_BIN:-}" ]; then
@@ -102,7 +103,7 @@ for round in $(seq "${ROUNDS:-3}"); do
     "$NGINX_BIN" -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>/dev/null &
     pid=$!
     until curl -s -o /dev/null "http://127.0.0.1:$nginx_port/"; do sleep 0.1; done
-    measure "nginx PUT" -s "$work/put.lua" "http://127.0.0.1:$nginx_port"
+    measure "nginx PUT" "$shm/nginx/put" -s "$work/put.lua" "http://127.0.0.1:$nginx_port"
     kill "$pid"
     wait "$pid" 2>/dev/null || true
     pid=
@@ -119,7 +120,7 @@ for round in $(seq "${ROUNDS:-3}"); do
       -H "Content-Type: multipart/form-data; boundary=XyZ" --data-binary @"$work/body" \
       "http://127.0.0.1:$port/v1/tickets/$ticket/attachments")
     [ "$status" = 201 ] || { echo "${bins[$n]} answered $status: $(cat "$work/probe")" >&2; exit 1; }
-    measure "${bins[$n]}" -s "$work/post.lua" -H "Authorization: Bearer $(cat "$work/key$n")" \
+    measure "${bins[$n]}" "" -s "$work/post.lua" -H "Authorization: Bearer $(cat "$work/key$n")" \
       "http://127.0.0.1:$port/v1/tickets/$ticket/attachments"
     kill "$pid"
     wait "$pid" 2>/dev/null || true
