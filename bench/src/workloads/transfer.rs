@@ -216,6 +216,37 @@ async fn pair(
     Ok(())
 }
 
+/// [`pair`] where each side is the bench's own closed loop ([`load::run`]) of
+/// its operation, at the figure's concurrency for the configured time: how
+/// the uploads and the S3 transfers are sent.
+async fn pair_loops<C, P, K, CF, PF, KF>(
+    config: &Config,
+    report: &mut Report,
+    figure: Figure<'_>,
+    (clasp, peer, ceiling): (C, P, K),
+    tidy: impl AsyncFn() -> Result<()>,
+) -> Result<()>
+where
+    C: Fn(usize) -> CF + Clone + Send + Sync + 'static,
+    P: Fn(usize) -> PF + Clone + Send + Sync + 'static,
+    K: Fn(usize) -> KF + Clone + Send + Sync + 'static,
+    CF: Future<Output = Result<u64>> + Send + 'static,
+    PF: Future<Output = Result<u64>> + Send + 'static,
+    KF: Future<Output = Result<u64>> + Send + 'static,
+{
+    let (c, d) = (figure.concurrency, config.duration);
+    pair(
+        config,
+        report,
+        figure,
+        async || load::run(c, d, clasp.clone()).await,
+        async || load::run(c, d, peer.clone()).await,
+        async || load::run(c, d, ceiling.clone()).await,
+        tidy,
+    )
+    .await
+}
+
 async fn nothing() -> Result<()> {
     Ok(())
 }
@@ -416,16 +447,7 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
                 place.clasp.delete_all(&ids).await?;
                 empty_dir(&place.puts)
             };
-            pair(
-                config,
-                &mut report,
-                figure,
-                async || load::run(c, d, clasp.clone()).await,
-                async || load::run(c, d, peer.clone()).await,
-                async || load::run(c, d, ceiling.clone()).await,
-                tidy,
-            )
-            .await?;
+            pair_loops(config, &mut report, figure, (clasp, peer, ceiling), tidy).await?;
         }
     }
     if runs(Group::Uploads) {
@@ -459,16 +481,7 @@ pub async fn run(config: &Config, work: &Path) -> Result<Report> {
                 tmpfs.clasp.delete_all(&ids).await?;
                 empty_dir(&tus_dir)
             };
-            pair(
-                config,
-                &mut report,
-                figure,
-                async || load::run(c, d, clasp.clone()).await,
-                async || load::run(c, d, peer.clone()).await,
-                async || load::run(c, d, ceiling.clone()).await,
-                tidy,
-            )
-            .await?;
+            pair_loops(config, &mut report, figure, (clasp, peer, ceiling), tidy).await?;
         }
     }
     if runs(Group::Uploads) {

@@ -12,7 +12,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use reqwest::header::HeaderMap;
 
 use super::target::{Target, put_op};
-use super::{Config, Figure, Report, Role, Unit, nothing, pair, size_label};
+use super::{Config, Figure, Report, Role, Unit, nothing, pair_loops, size_label};
 use crate::load;
 use crate::procs::{Clasp, S3Target, Storage};
 
@@ -53,7 +53,6 @@ pub(super) async fn workloads(
     sinks: &Sinks,
 ) -> Result<()> {
     let ids = &Arc::new(Mutex::new(Vec::new()));
-    let d = config.duration;
     let clasp = Arc::new(Target::new(
         Clasp::start(
             &config.clasp_bin,
@@ -104,13 +103,11 @@ pub(super) async fn workloads(
             direct_put.clone(),
             put_op(client, move |_| sink.clone(), large),
         );
-        pair(
+        pair_loops(
             config,
             report,
             figure,
-            async || load::run(c, d, through.clone()).await,
-            async || load::run(c, d, direct.clone()).await,
-            async || load::run(c, d, ceiling.clone()).await,
+            (through, direct, ceiling),
             async || clasp.delete_all(ids).await,
         )
         .await?;
@@ -152,16 +149,7 @@ pub(super) async fn workloads(
             direct_get.clone(),
             get_op(client, sinks.download.clone(), HeaderMap::new()),
         );
-        pair(
-            config,
-            report,
-            figure,
-            async || load::run(c, d, through.clone()).await,
-            async || load::run(c, d, direct.clone()).await,
-            async || load::run(c, d, ceiling.clone()).await,
-            nothing,
-        )
-        .await?;
+        pair_loops(config, report, figure, (through, direct, ceiling), nothing).await?;
     }
     Ok(())
 }
