@@ -14,24 +14,27 @@ cd "$(dirname "$0")/.."
 # A one-shot build gains nothing from incremental caches, which took 2.3 GiB
 # of a fresh clone's target/ (CI disks are not large).
 export CARGO_INCREMENTAL=0
+# Each step says how far into the run it starts, so a slow CI shows which
+# step grew (CI must stay under 35 minutes on two cores).
+phase() { echo "== $* (at ${SECONDS} s)"; }
 
-echo "== lint"
+phase "lint"
 cargo fmt --all -- --check
 # fuzz/ is a workspace of its own, which the line above does not reach.
 cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== embedding example"
+phase "embedding example"
 cargo run --locked -q -p clasp-domain --features test-util --example embed
 
-echo "== docs (broken links or undocumented items fail)"
+phase "docs (broken links or undocumented items fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked -q
 cargo test --workspace --locked --doc -q
 
-echo "== crates (MSRV, cargo package, cargo deny)"
+phase "crates (MSRV, cargo package, cargo deny)"
 scripts/crate-checks.sh
 
-echo "== fuzz smoke (every cargo-fuzz target briefly over its corpus), in the background"
+phase "fuzz smoke (every cargo-fuzz target briefly over its corpus), in the background"
 # It builds while the servers and tools below install (mostly waiting on the
 # network and disk), and its outcome is checked before the tests.
 mkdir -p .tools
@@ -39,7 +42,7 @@ fuzz_log=.tools/fuzz-smoke.log
 scripts/fuzz.sh smoke >"$fuzz_log" 2>&1 &
 fuzz_pid=$!
 
-echo "== test servers"
+phase "test servers"
 # Each clean-up step may fail (the fuzz run has usually ended by then); under
 # `set -e` a failing step would turn a passing run's exit code into 1.
 stop_all() {
@@ -53,22 +56,22 @@ trap stop_all EXIT
 servers=$(scripts/services.sh up)
 eval "$servers"
 
-echo "== clamd (ClamAV, with a test database of one EICAR signature)"
+phase "clamd (ClamAV, with a test database of one EICAR signature)"
 clamav=$(scripts/clamav.sh up)
 eval "$clamav"
 
-echo "== browser (Chromium and playwright-core for the video test)"
+phase "browser (Chromium and playwright-core for the video test)"
 browser=$(scripts/browser.sh)
 eval "$browser"
 
-echo "== cargo-deb (for the Debian package test)"
+phase "cargo-deb (for the Debian package test)"
 scripts/package.sh --tool
 
-echo "== OpenAPI tools (schemathesis, openapi-spec-validator, openapi-python-client)"
+phase "OpenAPI tools (schemathesis, openapi-spec-validator, openapi-python-client)"
 st=$(scripts/openapi-tools.sh)
 eval "$st"
 
-echo "== fuzz smoke result"
+phase "fuzz smoke result"
 if wait "$fuzz_pid"; then
   grep -E '^(fuzz:|Done|stat::number_of_executed_units)' "$fuzz_log"
 else
@@ -77,7 +80,7 @@ else
   exit 1
 fi
 
-echo "== tests"
+phase "tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast
 else
