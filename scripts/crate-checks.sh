@@ -21,6 +21,5 @@ echo "crate-checks: cargo package -p clasp-domain"
 cargo package -p clasp-domain --locked -q
 
 echo "crate-checks: cargo deny check licenses bans sources"
-deny=.tools/cargo-deny/bin/cargo-deny
-[ -x "$deny" ] || cargo install --locked -q --root .tools/cargo-deny --version 0.20.2 cargo-deny >&2
+deny=$(scripts/cargo-tool.sh cargo-deny 0.20.2)
 "$deny" --log-level error check licenses bans sources

@@ -15,7 +15,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=0.13.2
-TOOLS=$PWD/.tools/cargo-fuzz
 ALL=(sanitize_filename content_disposition signed_url cases_query multipart_upload)
 say() { echo "fuzz: $*" >&2; }
 
@@ -24,11 +23,8 @@ shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${ALL[@]}")
 
-if [ "$("$TOOLS/bin/cargo-fuzz" --version 2>/dev/null)" != "cargo-fuzz $VERSION" ]; then
-  say "installing cargo-fuzz $VERSION into .tools/cargo-fuzz"
-  cargo install -q --locked cargo-fuzz --version "$VERSION" --root "$TOOLS" \
-    || { say "could not install cargo-fuzz from crates.io"; exit 1; }
-fi
+cargo_fuzz_bin=$(scripts/cargo-tool.sh cargo-fuzz "$VERSION") \
+  || { say "could not install cargo-fuzz from crates.io"; exit 1; }
 
 export RUSTC_BOOTSTRAP=1
 # The smoke run (in the test command) builds unoptimised, which compiles in a
@@ -39,7 +35,7 @@ if [ "$mode" = smoke ]; then
 else
   flags=(--sanitizer none --release --debug-assertions)
 fi
-cargo_fuzz() { (cd fuzz && "$TOOLS/bin/cargo-fuzz" "$@"); }
+cargo_fuzz() { (cd fuzz && "$cargo_fuzz_bin" "$@"); }
 
 # libFuzzer options common to every run: inputs up to 64 KiB (the multipart
 # bodies), a hang is a finding after 10 s, and the target's dictionary if any.

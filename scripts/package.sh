@@ -12,10 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO_DEB_VERSION=3.8.0
-deb=.tools/cargo-deb/bin/cargo-deb
-if ! [ -x "$deb" ] || ! "$deb" --version | grep -q "$CARGO_DEB_VERSION"; then
-  cargo install --locked -q --root .tools/cargo-deb --version "$CARGO_DEB_VERSION" cargo-deb >&2
-fi
+deb=$(scripts/cargo-tool.sh cargo-deb "$CARGO_DEB_VERSION")
 if [ "${1:-}" = "--tool" ]; then
   exit 0
 elif [ "${1:-}" = "--dev" ]; then
