@@ -74,6 +74,13 @@ struct Ctx {
     message: u64,
 }
 
+impl Ctx {
+    /// `req` as the chat dialect's end user sends it: with the session cookie.
+    fn chat(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        req.header("cookie", format!("clasp_session={}", self.cookie))
+    }
+}
+
 mod uploads;
 
 use uploads::*;
@@ -81,9 +88,7 @@ use uploads::*;
 /// GETs `url` with the tenant's credential for `dialect`; the body of a 200.
 async fn get_bytes(c: &reqwest::Client, ctx: &Ctx, dialect: Dialect, url: &str) -> Vec<u8> {
     let req = match dialect {
-        Dialect::Chat => c
-            .get(url)
-            .header("cookie", format!("clasp_session={}", ctx.cookie)),
+        Dialect::Chat => ctx.chat(c.get(url)),
         _ => c
             .get(url)
             .bearer_auth(&ctx.key)
@@ -152,9 +157,8 @@ async fn visible_by_number(
             let c = c.clone();
             let ctx = ctx.clone();
             async move {
-                let res = c
-                    .get(format!("{}/api/v1/attachments/{n}", ctx.base))
-                    .header("cookie", format!("clasp_session={}", ctx.cookie))
+                let res = ctx
+                    .chat(c.get(format!("{}/api/v1/attachments/{n}", ctx.base)))
                     .send()
                     .await
                     .unwrap();
@@ -174,13 +178,8 @@ async fn visible_by_number(
                         "{meta}"
                     );
                     assert!(meta["fileChecksum"].is_null(), "{meta}");
-                    let status = c
-                        .get(format!("{}/api/v1/attachments/{n}/{name}", ctx.base))
-                        .header("cookie", format!("clasp_session={}", ctx.cookie))
-                        .send()
-                        .await
-                        .unwrap()
-                        .status();
+                    let download = format!("{}/api/v1/attachments/{n}/{name}", ctx.base);
+                    let status = ctx.chat(c.get(download)).send().await.unwrap().status();
                     assert_eq!(status, StatusCode::NOT_FOUND, "abandoned {meta}");
                     return None;
                 }

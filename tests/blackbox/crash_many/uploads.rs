@@ -166,12 +166,11 @@ pub(super) async fn upload(
             let form = names.iter().fold(Form::new(), |form, name| {
                 form.part("files", slow_part(name))
             });
-            let sent = c
-                .post(format!(
+            let sent = ctx
+                .chat(c.post(format!(
                     "{}/api/v1/messages/{}/attachments",
                     ctx.base, ctx.message
-                ))
-                .header("cookie", format!("clasp_session={}", ctx.cookie))
+                )))
                 .multipart(form)
                 .send()
                 .await;
